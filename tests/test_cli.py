@@ -1,0 +1,213 @@
+"""``python -m tsc``, run in-process: solve a file with bad lines, exit codes, the zoo.
+
+The tests solve with a tiny random model saved to a temporary folder (``--model FOLDER``), so
+they do not depend on the bundled model; one test uses the bundled model when it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tsc.cli import format_answer, main, read_problem
+from tsc.lm.policy import ASSETS, bundled_models
+from tsc.tasks.countdown import Countdown
+
+GOOD = [
+    {"numbers": [1, 2, 3], "target": 6, "id": "a"},
+    {"numbers": [13, 4, 7, 2], "target": 48, "id": "b", "extra": {"kept": True}},
+    {"numbers": [5, 5], "target": 10},
+]
+
+BAD_LINES = [
+    "this is not json",
+    "[1, 2, 3]",
+    "null",
+    '"a string"',
+    '{"numbers": [1, 2, 3]}',
+    '{"target": 6}',
+    '{"numbers": null, "target": 6}',
+    '{"numbers": [1, -2, 3], "target": 6}',
+    '{"numbers": [1, "2", 3], "target": 6}',
+    '{"numbers": [1e308, 2], "target": 6}',
+    '{"numbers": [1.5, 2], "target": 6}',
+    '{"numbers": ' + json.dumps(list(range(1, 40))) + ', "target": 6}',
+    '{"numbers": [7], "target": 7}',
+    '{"numbers": 7, "target": 7}',
+    '{"numbers": [1, 2, 3], "target": 0}',
+    '{"numbers": [1, 2, 3], "target": -6}',
+    '{"numbers": [1, 2, 3], "target": 1.5}',
+    '{"numbers": [1, 2, 3], "target": NaN}',
+    '{"numbers": [1, 2, 3], "target": "6"}',
+    '{"numbers": [true, 2, 3], "target": 6}',
+    '{"numbers": [1, 2, 3], "target": true}',
+    '{"numbers": [1, 2, 3], "target": 10000000000}',
+    '{"numbers": [1, 2, 3], "target": ' + "9" * 5000 + "}",  # beyond Python's int-parsing limit
+    "[" * 100_000,  # nesting deeper than the JSON parser's recursion limit
+]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def solve(tiny_model_dir, source: Path, output: Path, *options: str) -> int:
+    return main(
+        ["solve", "--model", str(tiny_model_dir), "--max-new-tokens", "8", "--input", str(source), "--output", str(output), *options]
+    )
+
+
+@pytest.mark.parametrize("line", BAD_LINES, ids=lambda line: line[:40])
+def test_read_problem_reports_bad_lines(line):
+    record, problem, error = read_problem(line)
+    assert problem is None
+    assert isinstance(error, str) and error
+    assert isinstance(record, dict)
+    json.dumps(record)  # the error record can be written out
+
+
+def test_read_problem_accepts_good_lines_and_keeps_other_keys():
+    record, problem, error = read_problem(json.dumps(GOOD[1]))
+    assert error is None and problem == Countdown((13, 4, 7, 2), 48)
+    assert record == GOOD[1]
+
+
+def test_format_answer():
+    assert format_answer("13-7=6,6*4=24,24*2=48.") == "13-7=6, 6*4=24, 24*2=48"
+    assert format_answer(" 13 - 7 = 6 .junk") == "13-7=6"
+    assert format_answer("  gibberish ") == "gibberish"
+    assert format_answer("") == ""
+
+
+def test_solve_answers_good_lines_and_flags_bad_ones(tmp_path, tiny_model_dir, tiny_policy, capsys):
+    lines = [json.dumps(GOOD[0]), "", *BAD_LINES[:12], "   ", json.dumps(GOOD[1]), *BAD_LINES[12:], json.dumps(GOOD[2])]
+    source = write_lines(tmp_path / "in.jsonl", lines)
+    output = tmp_path / "out.jsonl"
+    assert solve(tiny_model_dir, source, output, "--strategy", "greedy") == 0
+
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    non_empty = [line for line in lines if line.strip()]
+    assert len(records) == len(non_empty)
+    good = [r for r in records if "error" not in r]
+    bad = [r for r in records if "error" in r]
+    assert len(good) == len(GOOD) and len(bad) == len(BAD_LINES)
+    for record, original in zip(good, GOOD):
+        assert {k: record[k] for k in original} == original  # other keys are carried through
+        assert "answer" in record and isinstance(record["correct"], bool)
+        assert isinstance(record["tokens"], int) and record["tokens"] > 0
+        assert isinstance(record["flops"], int) and record["flops"] > 0
+    for record in bad:
+        assert isinstance(record["error"], str) and "answer" not in record
+    # order is kept: the first and last records are the first and last good problems
+    assert records[0]["id"] == "a" and records[-1]["numbers"] == [5, 5]
+    assert f"{len(GOOD)} answered" in capsys.readouterr().err
+
+    # the answer and its cost are the tiny model's greedy completion and its ledger
+    [[completion]] = tiny_policy.sample([Countdown((1, 2, 3), 6).prompt()], n=1, temperature=0.0, max_new_tokens=8)
+    assert records[0]["answer"] == format_answer(completion.text)
+    prompt_tokens = len("1 2 3>6:") + 1
+    assert records[0]["tokens"] == prompt_tokens + completion.num_tokens
+    assert records[0]["flops"] == tiny_policy.flops(prompt_tokens, completion.num_tokens)
+
+
+@pytest.mark.parametrize("strategy", ["sample", "best_of_n", "majority"])
+def test_solve_runs_every_strategy(tmp_path, tiny_model_dir, strategy):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD[:2]])
+    output = tmp_path / "out.jsonl"
+    assert solve(tiny_model_dir, source, output, "--strategy", strategy, "--n", "3") == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(records) == 2 and all("error" not in r and r["tokens"] > 0 for r in records)
+    if strategy != "sample":  # three samples cost more than one prompt and one token each
+        assert all(r["tokens"] >= 3 * (len(Countdown(tuple(r["numbers"]), r["target"]).prompt()) + 2) for r in records)
+
+
+def test_solve_is_deterministic_for_a_seed(tmp_path, tiny_model_dir):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD] + [BAD_LINES[0]])
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    options = ("--strategy", "majority", "--n", "4", "--temperature", "1.0", "--seed", "7")
+    assert solve(tiny_model_dir, source, first, *options) == 0
+    assert solve(tiny_model_dir, source, second, *options) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert len(first.read_text().splitlines()) == 4
+
+
+def assert_one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_missing_input_file(tmp_path, tiny_model_dir, capsys):
+    output = tmp_path / "out.jsonl"
+    assert solve(tiny_model_dir, tmp_path / "nope.jsonl", output) == 2
+    assert "nope.jsonl" in assert_one_line_error(capsys)
+    assert not output.exists()
+
+
+def test_unknown_model(tmp_path, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    code = main(["solve", "--model", "no-such-model", "--input", str(source), "--output", str(tmp_path / "out.jsonl")])
+    assert code == 2
+    assert "no-such-model" in assert_one_line_error(capsys)
+
+
+def test_unwritable_output_folder(tmp_path, tiny_model_dir, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    assert solve(tiny_model_dir, source, tmp_path / "missing" / "out.jsonl") == 2
+    assert "missing" in assert_one_line_error(capsys)
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert solve(tiny_model_dir, source, locked / "out.jsonl") == 2
+        assert_one_line_error(capsys)
+
+
+@pytest.mark.parametrize("option", [("--n", "0"), ("--temperature", "-1")])
+def test_bad_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "majority", *option) == 2
+    assert_one_line_error(capsys)
+
+
+def test_unknown_strategy_is_an_argparse_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["solve", "--strategy", "telepathy", "--input", "x", "--output", "y"])
+    assert info.value.code == 2
+    assert "telepathy" in capsys.readouterr().err
+
+
+def test_zoo_json_lists_the_bundled_models(capsys):
+    assert main(["zoo", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert isinstance(rows, list)
+    assert [row["name"] for row in rows] == list(bundled_models())
+    for row in rows:
+        assert {"name", "kind", "task", "params", "train_tokens", "train_flops", "seconds", "seed", "eval"} <= set(row)
+
+
+def test_zoo_table(capsys):
+    assert main(["zoo"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(bundled_models())
+
+
+@pytest.mark.skipif(not (ASSETS / "countdown" / "config.json").exists(), reason="the bundled Countdown model is not trained yet")
+def test_solve_with_the_bundled_model(tmp_path):
+    problems = [
+        {"numbers": [3, 5, 8], "target": 16},
+        {"numbers": [13, 4, 7, 2], "target": 48},
+        {"numbers": [2, 6, 9, 10, 12], "target": 39},
+    ]
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(p) for p in problems])
+    output = tmp_path / "out.jsonl"
+    assert main(["solve", "--strategy", "greedy", "--input", str(source), "--output", str(output)]) == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(records) == 3
+    for record, problem in zip(records, problems):
+        assert "error" not in record and record["tokens"] > 0 and record["flops"] > 0
+        assert isinstance(record["answer"], str)
+        assert record["correct"] == Countdown(tuple(problem["numbers"]), problem["target"]).check(record["answer"])

@@ -1,0 +1,3 @@
+from tsc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The two interfaces strategies talk to (`Policy`, `Verifier`) and the one `Result` type.
+
+Strategies never import torch or `tsc.lm`: a policy is anything with a ``sample`` method of
+this shape, so a scripted fake in the tests, the bundled tiny model and a Hugging Face LLM in
+Colab all run the same search code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from tsc.compute import Ledger
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled continuation of a prompt.
+
+    ``text`` stops after the stop string (``.`` for the bundled tasks); ``num_tokens`` counts
+    generated tokens including the stop token; ``logprob`` is the sum of the model's log
+    probabilities (at temperature 1) of those tokens.
+    """
+
+    text: str
+    num_tokens: int
+    logprob: float
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A language model that strategies can sample from (batched: lists in, lists out)."""
+
+    def format(self, problem) -> str:
+        """The prompt for ``problem`` in this model's format."""
+        ...
+
+    def sample(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 64,
+        seed: int = 0,
+        ledger: Ledger | None = None,
+    ) -> list[list[Completion]]:
+        """``n`` completions for each prompt; temperature 0 means greedy decoding."""
+        ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores completions of a problem (higher is better), charging its compute to the ledger."""
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        ...
+
+
+@dataclass(frozen=True)
+class Result:
+    """What every strategy returns.
+
+    ``answer`` is the chosen completion (None when the strategy produced nothing usable),
+    ``correct`` the oracle's verdict on it, ``candidates`` every completion the strategy
+    considered, ``scores`` what it ranked them by (votes, verifier scores), ``chosen`` the
+    index of the answer among the candidates, and ``ledger`` the compute spent.
+    """
+
+    answer: str | None
+    correct: bool
+    ledger: Ledger
+    candidates: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+    chosen: int | None = None
+    strategy: str = ""
+    trace: dict = field(default_factory=dict)

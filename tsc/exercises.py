@@ -1,0 +1,148 @@
+"""Checkers for the classroom exercises: clear feedback, never an exception.
+
+Each checker takes what the student wrote (a function or a value), returns a `Feedback`
+whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
+message when shown in a notebook. A placeholder that returns None reads as "not attempted
+yet"; a wrong type, a crash inside the student's code or a wrong value reads as "incorrect"
+with what was expected and what came back.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tsc.analysis import pass_at_k, samples_for_coverage
+from tsc.tasks.countdown import Countdown
+
+
+@dataclass(frozen=True)
+class Feedback:
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    def __str__(self) -> str:
+        mark = {"correct": "✅", "incorrect": "❌", "not attempted": "…"}[self.status]
+        return f"{mark} {self.message}"
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+    __repr__ = __str__
+
+
+NOT_ATTEMPTED = Feedback("not attempted", "Not attempted yet: replace the placeholder in the cell above, run it, then run this cell again.")
+
+
+def _call(fn: Callable, *args) -> tuple[object, str | None]:
+    """fn(*args), or (None, a one-line description of what it raised)."""
+    try:
+        return fn(*args), None
+    except Exception as error:  # the student's code may raise anything
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return None, f"{type(error).__name__}: {error} (line {where.lineno})"
+
+
+def _is_number(value) -> bool:
+    """A finite int or float, not a bool (an int too large for a float does not count)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # e.g. 10**400: math.isfinite and float arithmetic cannot take it
+        return False
+
+
+# --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
+
+PASS_AT_K_CASES = [(10, 0, 1), (10, 3, 1), (10, 3, 2), (10, 3, 5), (10, 8, 3), (10, 10, 4), (32, 1, 8), (32, 5, 16), (100, 7, 50), (5, 2, 5)]
+
+
+def check_pass_at_k(fn: Callable) -> Feedback:
+    """Compare a student's ``fn(n, c, k)`` with the unbiased estimator of Chen et al. (2021)."""
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {type(fn).__name__}.")
+    results = []
+    for n, c, k in PASS_AT_K_CASES:
+        value, error = _call(fn, n, c, k)
+        if error:
+            return Feedback("incorrect", f"Calling your function with n={n}, c={c}, k={k} raised {error}.")
+        results.append(value)
+    if all(r is None for r in results):
+        return NOT_ATTEMPTED
+    for (n, c, k), value in zip(PASS_AT_K_CASES, results):
+        if not _is_number(value):
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (a float); got {value!r}.")
+        expected = pass_at_k(n, c, k)
+        if abs(value - expected) > 1e-6:
+            biased = 1 - (1 - c / n) ** k
+            hint = " That is 1-(1-c/n)^k, the plug-in estimate: it treats samples as drawn with replacement and is biased low." if abs(value - biased) < 1e-6 else ""
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected {expected:.6f}, got {value:.6f}.{hint}")
+    return Feedback("correct", f"Correct on all {len(PASS_AT_K_CASES)} cases, including c=0 and n-c<k.")
+
+
+# --- Exercise 1.2: how many samples for a coverage goal -------------------------------------
+
+
+def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: float = 0.05) -> Feedback:
+    """Is ``answer`` the number of samples the fitted law exp(a·k^-b) needs to reach ``goal``?"""
+    if answer is None:
+        return NOT_ATTEMPTED
+    if not _is_number(answer):
+        return Feedback("incorrect", f"Expected a number of samples (a number); got {answer!r}.")
+    expected = samples_for_coverage(goal, a, b)
+    if abs(answer - expected) <= tolerance * expected or abs(answer - math.ceil(expected)) < 1e-9:
+        return Feedback("correct", f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples.")
+    direction = "too many" if answer > expected else "too few"
+    return Feedback("incorrect", f"{answer!r} is {direction}: solve exp(a·k^(-b)) = {goal} for k (take logs twice). Expected about {expected:.1f}.")
+
+
+# --- Exercise 1.3: a Countdown verifier written from scratch --------------------------------
+
+VERIFIER_CASES: list[tuple[Countdown, str, str]] = [
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48.", "a correct solution"),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6, 6*4=24, 24*2=48.", "a correct solution with spaces"),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=49.", "a last step computed wrongly"),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24.", "a solution that leaves a number unused"),
+    (Countdown((13, 4, 7, 2), 24), "13-7=6,6*4=24.", "a solution that reaches the target but leaves 2 unused"),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48,48-0=48.", "an extra step that uses a number not on the table"),
+    (Countdown((3, 5, 8), 2), "3-5=-2,8+-2=6.", "a negative intermediate (malformed)"),
+    (Countdown((3, 5, 8), 16), "5-3=2,8*2=16.", "a correct 3-number solution"),
+    (Countdown((3, 5, 8), 0), "3-5=0,8*0=0.", "a subtraction that goes below zero"),
+    (Countdown((3, 6, 9), 18), "9/6=1,1*3=3.", "an inexact division"),
+    (Countdown((3, 6, 9), 18), "6/3=2,9*2=18.", "an exact division"),
+    (Countdown((5, 5, 2), 50), "5*5=25,25*2=50.", "a repeated number used twice (it appears twice)"),
+    (Countdown((5, 2, 3), 50), "5*5=25,25*2=50.", "a number used twice that appears once"),
+    (Countdown((1, 2, 3), 6), "", "an empty completion"),
+    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6", "a correct solution without the final full stop"),
+    (Countdown((1, 2, 3), 6), "banana", "gibberish"),
+    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6.1+1=2", "text after the full stop (ignored)"),
+    (Countdown((1, 2, 3), 6), "1+2=3,3*2=6.", "an operand taken from the wrong place"),
+]
+
+
+def check_verifier(fn: Callable) -> Feedback:
+    """Compare a student's ``fn(numbers, target, text) -> bool`` with the oracle on tricky cases."""
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {type(fn).__name__}.")
+    answers = []
+    for problem, text, what in VERIFIER_CASES:
+        value, error = _call(fn, list(problem.numbers), problem.target, text)
+        if error:
+            return Feedback("incorrect", f"On {what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target}) your verifier raised {error}. A verifier should return False for bad text, never crash.")
+        answers.append(value)
+    if all(a is None for a in answers):
+        return NOT_ATTEMPTED
+    for (problem, text, what), value in zip(VERIFIER_CASES, answers):
+        expected = problem.check(text)
+        if not isinstance(value, bool):
+            return Feedback("incorrect", f"On {what} expected True or False; got {value!r}.")
+        if value != expected:
+            return Feedback("incorrect", f"On {what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target}) expected {expected}, got {value}.")
+    return Feedback("correct", f"Your verifier agrees with the oracle on all {len(VERIFIER_CASES)} cases.")

@@ -1,0 +1,213 @@
+"""The `Policy`: batched, KV-cached sampling from a `transformers` causal LM, charged to a ledger."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from tsc.compute import Ledger, forward_flops
+from tsc.core import Completion
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_MODEL = "countdown"
+
+
+class Policy:
+    """A causal LM with its tokenizer, ready to sample completions of prompts.
+
+    ``model`` is the `transformers` model, ``tokenizer`` its tokenizer, ``path`` the folder it
+    was loaded from and ``card`` its training card (empty for models without one).
+    """
+
+    def __init__(self, model, tokenizer, *, path: Path | None = None, name: str | None = None, card: dict | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.path = path
+        self.name = name or (path.name if path else "model")
+        self.card = card or {}
+        config = model.config
+        self.n_params = sum(p.numel() for p in model.parameters())
+        self.n_layer = config.num_hidden_layers
+        self.d_model = config.hidden_size
+        self.max_len = getattr(config, "max_position_embeddings", 2048)
+        self._stop_cache: dict[tuple[str, ...], torch.Tensor] = {}
+
+    def __repr__(self) -> str:
+        return f"Policy({self.name!r}, {self.n_params:,} parameters)"
+
+    def prompt(self, numbers: list[int], target: int) -> str:
+        """The Countdown prompt in this model's format, e.g. ``"13 4 7 2>48:"``."""
+        from tsc.tasks.countdown import Countdown
+
+        return Countdown(tuple(numbers), target).prompt()
+
+    def format(self, problem) -> str:
+        """The prompt for any task's problem in this model's format."""
+        return problem.prompt()
+
+    def flops(self, prompt_len: int, gen_len: int) -> int:
+        """Forward FLOPs to read ``prompt_len`` tokens and write ``gen_len`` (see tsc.compute)."""
+        return forward_flops(self.n_params, self.n_layer, self.d_model, prompt_len, gen_len)
+
+    def encode(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of each prompt, starting with the beginning-of-sequence token."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        return [bos + ids for ids in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
+
+    def sample(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 64,
+        seed: int = 0,
+        stop: tuple[str, ...] = (".",),
+        ledger: Ledger | None = None,
+        batch_size: int = 1024,
+    ) -> list[list[Completion]]:
+        """``n`` completions for each prompt (temperature 0 decodes greedily).
+
+        Sequences end at a stop string, at the end-of-sequence token or after
+        ``max_new_tokens``. The same ``seed`` gives the same completions. Large requests are
+        split into chunks of ``batch_size`` sequences.
+        """
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
+        if n < 1 or max_new_tokens < 1:
+            raise ValueError(f"n and max_new_tokens must be at least 1 (got n={n}, max_new_tokens={max_new_tokens})")
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1] (got {temperature}, {top_p})")
+        started = time.perf_counter()
+        encoded = self.encode(prompts)
+        rows = [ids for ids in encoded for _ in range(n)]
+        generator = torch.Generator().manual_seed(seed)
+        stop_ids = self._stop_ids(stop)
+        texts, counts, logprobs = [], [], []
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            out = self._generate(
+                chunk, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, generator=generator, stop_ids=stop_ids
+            )
+            texts += out[0]
+            counts += out[1]
+            logprobs += out[2]
+        completions = [Completion(t, c, lp) for t, c, lp in zip(texts, counts, logprobs)]
+        if ledger is not None:
+            ledger.charge_policy(
+                prompt_tokens=sum(len(r) for r in rows),
+                generated_tokens=sum(counts),
+                flops=sum(self.flops(len(r), c) for r, c in zip(rows, counts)),
+                seconds=time.perf_counter() - started,
+                samples=len(rows),
+            )
+        return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
+        """Ids of the end token and of every token whose text contains a stop string (cached)."""
+        if stop not in self._stop_cache:
+            self._stop_cache[stop] = self._find_stop_ids(stop)
+        return self._stop_cache[stop]
+
+    def _find_stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
+        ids = {self.tokenizer.eos_token_id}
+        for token, index in self.tokenizer.get_vocab().items():
+            text = self.tokenizer.convert_tokens_to_string([token])
+            if any(s and s in text for s in stop):
+                ids.add(index)
+        return torch.tensor(sorted(i for i in ids if i is not None))
+
+    @torch.no_grad()
+    def _generate(self, rows, *, temperature, top_p, max_new_tokens, generator, stop_ids):
+        """Left-pad ``rows``, then decode one token at a time reusing the KV cache."""
+        from transformers import DynamicCache
+
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        width = max(len(r) for r in rows)
+        max_new_tokens = max(1, min(max_new_tokens, self.max_len - width))
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        # transformers 5 names the KV cache argument `cache`; 4.x (e.g. in Colab) `past_key_values`
+        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        step_kwargs = {cache_arg: DynamicCache(), "use_cache": True}
+        logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
+        batch = len(rows)
+        finished = torch.zeros(batch, dtype=torch.bool)
+        counts = torch.zeros(batch, dtype=torch.long)
+        logprob = torch.zeros(batch, dtype=torch.float64)
+        tokens = []
+        for _ in range(max_new_tokens):
+            logits = logits.float()
+            log_probs = torch.log_softmax(logits, dim=-1)
+            if temperature == 0:
+                token = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                if top_p < 1:
+                    probs = _top_p(probs, top_p)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = torch.where(finished, torch.full_like(token, pad), token)
+            alive = ~finished
+            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).double(), 0.0)
+            counts += alive.long()
+            tokens.append(token)
+            finished |= torch.isin(token, stop_ids)
+            if finished.all():
+                break
+            mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype)], dim=1)
+            positions = positions[:, -1:] + 1
+            logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
+        generated = torch.stack(tokens, dim=1).tolist()
+        eos = self.tokenizer.eos_token_id
+        texts = []
+        for row, count in zip(generated, counts.tolist()):
+            kept = [t for t in row[:count] if t != eos]
+            texts.append(self.tokenizer.decode(kept, skip_special_tokens=True))
+        return texts, counts.tolist(), logprob.tolist()
+
+
+def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of tokens whose probability reaches top_p."""
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the tokens ranked above
+    sorted_probs[before >= top_p] = 0.0
+    return torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+
+
+def bundled_models() -> dict[str, Path]:
+    """Name → folder of every model shipped in ``tsc/assets``."""
+    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
+
+
+def load_policy(name_or_path: str | Path | None = None) -> Policy:
+    """A `Policy` for a bundled model name (default: the Countdown model), a local folder,
+    or a Hugging Face id (an explicit user choice; needs the network the first time)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    bundled = bundled_models()
+    name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
+    if name in bundled:
+        path = bundled[name]
+    elif Path(name).expanduser().is_dir():
+        path = Path(name).expanduser()
+    elif Path(name).expanduser().exists():
+        raise ValueError(f"model path {name!r} is a file; pass the folder that holds config.json")
+    elif name_or_path is None or "/" not in name or name.startswith((".", "/", "~")):
+        known = ", ".join(bundled) or "(none bundled)"
+        raise ValueError(f"unknown model {name!r}: not a bundled model ({known}) nor an existing folder")
+    else:  # a Hugging Face id, chosen explicitly by the user
+        model = AutoModelForCausalLM.from_pretrained(name)
+        return Policy(model, AutoTokenizer.from_pretrained(name), name=name)
+    if not (path / "config.json").exists():
+        raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    card_file = path / "card.json"
+    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    return Policy(model, tokenizer, path=path, name=path.name, card=card)

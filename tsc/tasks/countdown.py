@@ -1,0 +1,261 @@
+"""Countdown: combine the given numbers with + - * / to reach the target.
+
+The running example of the book. A problem such as ``13 4 7 2>48:`` asks the model to use
+every number exactly once; a solution is a chain of steps, each combining two numbers still
+on the table into a new one, ``13-7=6,6*4=24,24*2=48.`` Subtraction may not go negative and
+division must be exact, so correctness is exactly checkable (the oracle) and every solution
+splits into steps (the unit that process reward models and tree search work on).
+
+Problems for evaluation are drawn *uniformly over solvable problems*: numbers and target are
+drawn uniformly and the problem is kept if an exhaustive solver finds a solution. Problems
+built backwards from a random solution are easier and are never used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+MAX_NUMBER = 13  # numbers are drawn from 1..MAX_NUMBER
+MAX_TARGET = 100  # targets are drawn from 1..MAX_TARGET
+SIZES = (3, 4, 5)  # how many numbers a problem has: the difficulty dial
+TEST_BUCKETS = 10  # one problem in TEST_BUCKETS is held out of training (see `split_of`)
+MAX_DRAWS = 100_000  # `generate` gives up on a dial after this many unsolvable draws in a row
+
+_STEP = re.compile(r"^\s*(\d{1,12})\s*([-+*/])\s*(\d{1,12})\s*=\s*(\d{1,12})\s*$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step ``left op right = result`` as the model wrote it (result may be wrong)."""
+
+    left: int
+    op: str
+    right: int
+    result: int
+
+    def __str__(self) -> str:
+        return f"{self.left}{self.op}{self.right}={self.result}"
+
+
+def apply(left: int, op: str, right: int) -> int | None:
+    """The value of ``left op right`` under Countdown's rules, or None if the rules forbid it."""
+    if op == "+":
+        return left + right
+    if op == "*":
+        return left * right
+    if op == "-":
+        return left - right if left >= right else None
+    if op == "/":
+        return left // right if right != 0 and left % right == 0 else None
+    return None
+
+
+def _moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
+    """Every legal step on the pair {a, b}, as (left, op, right, result)."""
+    hi, lo = max(a, b), min(a, b)
+    moves = [(hi, "+", lo, hi + lo), (hi, "-", lo, hi - lo), (hi, "*", lo, hi * lo)]
+    if lo != 0 and hi % lo == 0:
+        moves.append((hi, "/", lo, hi // lo))
+    return moves  # (0 / hi = 0 is legal too, but 0 * hi reaches the same value)
+
+
+@lru_cache(maxsize=200_000)
+def reachable(numbers: tuple[int, ...]) -> frozenset[int]:
+    """All values reachable by combining *all* of ``numbers`` (a sorted tuple)."""
+    if len(numbers) == 1:
+        return frozenset(numbers)
+    values: set[int] = set()
+    for i in range(len(numbers)):
+        for j in range(i + 1, len(numbers)):
+            rest = numbers[:i] + numbers[i + 1 : j] + numbers[j + 1 :]
+            for _, _, _, result in _moves(numbers[i], numbers[j]):
+                values |= reachable(tuple(sorted(rest + (result,))))
+    return frozenset(values)
+
+
+def is_solvable(numbers: tuple[int, ...] | list[int], target: int) -> bool:
+    """Whether some solution uses every number once and reaches ``target`` (exhaustive)."""
+    return target in reachable(tuple(sorted(numbers)))
+
+
+def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Random | None = None) -> list[Step] | None:
+    """One solution as a list of steps, or None if there is none.
+
+    With ``rng`` the search tries moves in random order, so repeated calls return different
+    solutions (the training data uses this so the model sees the variety of correct paths).
+    """
+    pool = list(numbers)
+    if target not in reachable(tuple(sorted(pool))):
+        return None
+    steps: list[Step] = []
+    while len(pool) > 1:
+        options = []
+        for i in range(len(pool)):
+            for j in range(i + 1, len(pool)):
+                rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
+                for left, op, right, result in _moves(pool[i], pool[j]):
+                    if target in reachable(tuple(sorted(rest + [result]))):
+                        options.append((rest, Step(left, op, right, result)))
+        rest, step = rng.choice(options) if rng else options[0]
+        steps.append(step)
+        pool = rest + [step.result]
+    return steps
+
+
+def split_of(numbers: tuple[int, ...] | list[int], target: int) -> str:
+    """``"test"`` for the held-out tenth of all problems, else ``"train"`` (stable hash)."""
+    key = ",".join(map(str, sorted(numbers))) + f">{target}"
+    bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16) % TEST_BUCKETS
+    return "test" if bucket == 0 else "train"
+
+
+def parse(text: str) -> list[Step] | None:
+    """The steps of a completion, or None if it is malformed. Never raises.
+
+    The completion ends at the first ``.``; steps are separated by commas and read
+    ``a op b = c`` (spaces allowed). Anything else makes the whole completion malformed.
+    """
+    if not isinstance(text, str):
+        return None
+    body = text.split(".", 1)[0]
+    if not body.strip():
+        return None
+    steps = []
+    for part in body.split(","):
+        match = _STEP.match(part)
+        if match is None:
+            return None
+        left, op, right, result = match.groups()
+        steps.append(Step(int(left), op, int(right), int(result)))
+    return steps
+
+
+def split_steps(text: str) -> list[str]:
+    """The completion cut into its steps as text (the unit of process rewards and search).
+
+    Each piece keeps its trailing separator, so ``"".join(split_steps(t))`` rebuilds the
+    completion up to and including its final ``.``.
+    """
+    if not isinstance(text, str):
+        return []
+    pieces = re.findall(r"[^,.]*[,.]|[^,.]+$", text)
+    out: list[str] = []
+    for piece in pieces:
+        out.append(piece)
+        if piece.endswith("."):
+            break
+    return out
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """One Countdown problem: reach ``target`` using every one of ``numbers`` once."""
+
+    numbers: tuple[int, ...]
+    target: int
+
+    task = "countdown"
+
+    def prompt(self) -> str:
+        """The compact prompt the bundled models were trained on, e.g. ``"13 4 7 2>48:"``."""
+        return " ".join(map(str, self.numbers)) + f">{self.target}:"
+
+    def check(self, text: str) -> bool:
+        """The oracle: every number used once, each step legal and correctly computed,
+        and the last value equals the target. A malformed completion is simply wrong."""
+        steps = parse(text)
+        if steps is None:
+            return False
+        pool = list(self.numbers)
+        for step in steps:
+            for operand in (step.left, step.right):
+                if operand not in pool:
+                    return False
+                pool.remove(operand)
+            if apply(step.left, step.op, step.right) != step.result:
+                return False
+            pool.append(step.result)
+        return pool == [self.target]
+
+    def answer_key(self, text: str) -> str | None:
+        """What voting compares: the solution as a canonical expression.
+
+        The target is given, so the final value says nothing; two completions vote together
+        when they build the same expression, whatever the order of independent steps or of
+        the operands of + and *. Malformed completions have no key (None).
+        """
+        steps = parse(text)
+        if steps is None:
+            return None
+        exprs: dict[int, list[str]] = {}
+        for n in self.numbers:
+            exprs.setdefault(n, []).append(str(n))
+        last = ""
+        for step in steps:
+            sides = []
+            for operand in (step.left, step.right):
+                stack = exprs.get(operand)
+                sides.append(stack.pop(0) if stack else str(operand))  # given numbers before results
+            if step.op in "+*":
+                sides.sort()
+            last = f"({sides[0]}{step.op}{sides[1]})"
+            exprs.setdefault(step.result, []).append(last)
+        return last
+
+    def steps(self, text: str) -> list[str]:
+        """The completion split into steps (see `split_steps`)."""
+        return split_steps(text)
+
+    def solve(self, *, rng: random.Random | None = None) -> list[Step] | None:
+        """A solution found by exhaustive search (see the module function `solve`)."""
+        return solve(self.numbers, self.target, rng=rng)
+
+    def solution_text(self, steps: list[Step]) -> str:
+        """Steps in the model's format: ``"13-7=6,6*4=24,24*2=48."``."""
+        return ",".join(map(str, steps)) + "."
+
+    def to_json(self) -> dict:
+        return {"numbers": list(self.numbers), "target": self.target}
+
+
+def generate(
+    count: int,
+    *,
+    seed: int,
+    sizes: tuple[int, ...] = SIZES,
+    max_number: int = MAX_NUMBER,
+    max_target: int = MAX_TARGET,
+    split: str = "test",
+) -> list[Countdown]:
+    """``count`` problems drawn uniformly over solvable ones, reproducibly from ``seed``.
+
+    Each problem first draws its size uniformly from ``sizes`` (the difficulty dial), then
+    numbers in 1..max_number and a target in 1..max_target uniformly until the problem is
+    solvable. ``split="test"`` keeps only the held-out tenth of problems that training never
+    sees, ``"train"`` only the rest, ``"any"`` both.
+    """
+    if split not in ("test", "train", "any"):
+        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
+    if not sizes or any(not isinstance(s, int) or s < 2 for s in sizes):
+        raise ValueError(f"sizes must be integers >= 2, got {sizes!r}")
+    if max_number < 1 or max_target < 1:
+        raise ValueError("max_number and max_target must be positive")
+    rng = random.Random(seed)
+    problems = []
+    while len(problems) < count:
+        size = rng.choice(sizes)
+        for _ in range(MAX_DRAWS):
+            numbers = tuple(rng.randint(1, max_number) for _ in range(size))
+            target = rng.randint(1, max_target)
+            if (split == "any" or split_of(numbers, target) == split) and is_solvable(numbers, target):
+                break
+        else:  # a dial so narrow that no solvable problem of this split exists would loop forever
+            raise ValueError(
+                f"no solvable {split!r} problem of {size} numbers in 1..{max_number}, target 1..{max_target} in {MAX_DRAWS:,} draws"
+            )
+        problems.append(Countdown(numbers, target))
+    return problems

@@ -1,0 +1,38 @@
+"""ipywidgets explorers that work in Jupyter and Colab (the HTML shows the default view)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tsc.analysis import SampleTable, coverage, majority_accuracy
+from tsc.viz import PALETTE, percent_axis
+
+
+def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start: int = 8):
+    """A slider over the samples per problem k: coverage and majority vote by problem size.
+
+    Returns the widget; display it as the last expression of a cell.
+    """
+    import ipywidgets as widgets
+
+    size_of = np.array([len(p.numbers) for p in table.problems])
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= table.n]
+
+    def draw(k: int) -> None:
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
+        x = np.arange(len(sizes))
+        for offset, (name, fn, color) in enumerate([("coverage (oracle picks)", coverage, PALETTE[0]), ("majority vote", majority_accuracy, PALETTE[1])]):
+            stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
+            mean = np.array([s["mean"][0] for s in stats])
+            err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
+            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=color, label=name)
+        ax.set_xticks(x, [f"{s} numbers" for s in sizes])
+        percent_axis(ax)
+        ax.set_ylabel("problems solved")
+        ax.set_title(f"k = {k} samples per problem")
+        ax.legend(loc="upper right")
+        plt.show()
+
+    slider = widgets.SelectionSlider(options=ks, value=start if start in ks else ks[0], description="samples k")
+    return widgets.interactive(draw, k=slider)
