@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -180,6 +181,19 @@ def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return torch.zeros_like(probs).scatter(-1, order, sorted_probs)
 
 
+@contextmanager
+def _quiet_loading():
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
 def bundled_models() -> dict[str, Path]:
     """Name → folder of every model shipped in ``tsc/assets``."""
     return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
@@ -207,7 +221,8 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
     if not (path / "config.json").exists():
         raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    with _quiet_loading():  # a million parameters load in milliseconds: no progress bar
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     card_file = path / "card.json"
     card = json.loads(card_file.read_text()) if card_file.exists() else {}
     return Policy(model, tokenizer, path=path, name=path.name, card=card)
