@@ -61,7 +61,13 @@ def _is_number(value) -> bool:
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
 
-PASS_AT_K_CASES = [(10, 0, 1), (10, 3, 1), (10, 3, 2), (10, 3, 5), (10, 8, 3), (10, 10, 4), (32, 1, 8), (32, 5, 16), (100, 7, 50), (5, 2, 5)]
+PASS_AT_K_CASES = [
+    (10, 0, 1), (10, 3, 1), (10, 3, 2), (10, 3, 5), (10, 8, 3),
+    (10, 10, 4), (32, 1, 8), (32, 5, 16), (100, 7, 50), (5, 2, 5),
+]  # fmt: skip
+
+
+PLUG_IN_HINT = " That is 1-(1-c/n)^k, the plug-in estimate: it treats samples as drawn with replacement and is biased low."
 
 
 def check_pass_at_k(fn: Callable) -> Feedback:
@@ -82,7 +88,8 @@ def check_pass_at_k(fn: Callable) -> Feedback:
         expected = pass_at_k(n, c, k)
         if abs(value - expected) > 1e-6:
             biased = 1 - (1 - c / n) ** k
-            hint = " That is 1-(1-c/n)^k, the plug-in estimate: it treats samples as drawn with replacement and is biased low." if abs(value - biased) < 1e-6 else ""
+            plug_in = abs(value - biased) < 1e-6
+            hint = PLUG_IN_HINT if plug_in else ""
             return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected {expected:.6f}, got {value:.6f}.{hint}")
     return Feedback("correct", f"Correct on all {len(PASS_AT_K_CASES)} cases, including c=0 and n-c<k.")
 
@@ -100,7 +107,8 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     if abs(answer - expected) <= tolerance * expected or abs(answer - math.ceil(expected)) < 1e-9:
         return Feedback("correct", f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples.")
     direction = "too many" if answer > expected else "too few"
-    return Feedback("incorrect", f"{answer!r} is {direction}: solve exp(a·k^(-b)) = {goal} for k (take logs twice). Expected about {expected:.1f}.")
+    how = f"solve exp(a·k^(-b)) = {goal} for k (take logs twice)"
+    return Feedback("incorrect", f"{answer!r} is {direction}: {how}. Expected about {expected:.1f}.")
 
 
 # --- Exercise 1.3: a Countdown verifier written from scratch --------------------------------
@@ -135,7 +143,9 @@ def check_verifier(fn: Callable) -> Feedback:
     for problem, text, what in VERIFIER_CASES:
         value, error = _call(fn, list(problem.numbers), problem.target, text)
         if error:
-            return Feedback("incorrect", f"On {what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target}) your verifier raised {error}. A verifier should return False for bad text, never crash.")
+            case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
+            advice = "A verifier should return False for bad text, never crash."
+            return Feedback("incorrect", f"On {case} your verifier raised {error}. {advice}")
         answers.append(value)
     if all(a is None for a in answers):
         return NOT_ATTEMPTED
@@ -144,5 +154,6 @@ def check_verifier(fn: Callable) -> Feedback:
         if not isinstance(value, bool):
             return Feedback("incorrect", f"On {what} expected True or False; got {value!r}.")
         if value != expected:
-            return Feedback("incorrect", f"On {what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target}) expected {expected}, got {value}.")
+            case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
+            return Feedback("incorrect", f"On {case} expected {expected}, got {value}.")
     return Feedback("correct", f"Your verifier agrees with the oracle on all {len(VERIFIER_CASES)} cases.")

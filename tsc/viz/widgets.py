@@ -22,7 +22,8 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
     def draw(k: int) -> None:
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         x = np.arange(len(sizes))
-        for offset, (name, fn, color) in enumerate([("coverage (oracle picks)", coverage, PALETTE[0]), ("majority vote", majority_accuracy, PALETTE[1])]):
+        curves = [("coverage (oracle picks)", coverage, PALETTE[0]), ("majority vote", majority_accuracy, PALETTE[1])]
+        for offset, (name, fn, color) in enumerate(curves):
             stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
             mean = np.array([s["mean"][0] for s in stats])
             err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
