@@ -9,7 +9,7 @@ every parameter of the model (the tied embedding is also the output layer's matr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 
 def forward_flops(n_params: int, n_layer: int, d_model: int, prompt_len: int, gen_len: int) -> int:
@@ -43,7 +43,6 @@ class Ledger:
     calls: int = 0
     seconds: float = 0.0
     samples: int = 0
-    notes: dict = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -80,9 +79,6 @@ class Ledger:
             seconds=self.seconds + other.seconds,
             samples=self.samples + other.samples,
         )
-
-    def copy(self) -> Ledger:
-        return replace(self, notes=dict(self.notes))
 
     def to_json(self) -> dict:
         return {
