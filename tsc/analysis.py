@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsc.compute import Ledger
+from tsc.strategies.parallel import majority_choice  # the vote itself, shared with the strategy
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -127,22 +128,6 @@ def coverage(table: SampleTable, ks: Sequence[int], *, seed: int = 0) -> dict[st
     per_problem = np.array([[pass_at_k(table.n, int(c), k) for k in ks] for c in counts])
     mean, low, high = bootstrap(per_problem, seed=seed)
     return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
-
-
-def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None) -> int | None:
-    """Index of a completion whose key got the most votes (None if no completion has a key).
-
-    Ties go to the key seen first, or to a random one of them when ``rng`` is given.
-    """
-    tally: dict[str, list[int]] = {}
-    for index, key in enumerate(keys):
-        if key is not None:
-            tally.setdefault(key, []).append(index)
-    if not tally:
-        return None
-    best = max(len(v) for v in tally.values())
-    leaders = [v for v in tally.values() if len(v) == best]
-    return (rng.choice(leaders) if rng else leaders[0])[0]
 
 
 def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 200, seed: int = 0) -> dict[str, np.ndarray]:

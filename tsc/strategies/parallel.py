@@ -8,7 +8,9 @@ returns a `Result` whose ledger holds exactly what the policy and verifier spent
 
 from __future__ import annotations
 
-from tsc.analysis import majority_choice
+import random
+from collections.abc import Sequence
+
 from tsc.compute import Ledger
 from tsc.core import Result
 
@@ -33,6 +35,22 @@ def _result(problem, texts: list[str], chosen: int | None, scores: list[float], 
         chosen=chosen,
         strategy=strategy,
     )
+
+
+def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None) -> int | None:
+    """Index of a completion whose key got the most votes (None if no completion has a key).
+
+    Ties go to the key seen first, or to a random one of them when ``rng`` is given.
+    """
+    tally: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        if key is not None:
+            tally.setdefault(key, []).append(index)
+    if not tally:
+        return None
+    best = max(len(v) for v in tally.values())
+    leaders = [v for v in tally.values() if len(v) == best]
+    return (rng.choice(leaders) if rng else leaders[0])[0]
 
 
 def greedy(problem, policy, *, max_new_tokens: int = 64, **_ignored) -> Result:
