@@ -87,7 +87,7 @@ def cmd_train(args) -> int:
 
     from tsc.evaluation import evaluate_policy
     from tsc.lm.policy import ASSETS, load_policy
-    from tsc.lm.train import RECIPES, save_checkpoint, train
+    from tsc.lm.train import RECIPES, train
 
     recipe = RECIPES[args.recipe]
     if args.steps is not None:
@@ -103,7 +103,7 @@ def cmd_train(args) -> int:
     if not args.no_eval:
         policy = load_policy(final)
         card["eval"] = evaluate_policy(policy)
-        save_checkpoint(policy.model, policy.tokenizer, final, card)
+        _write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
     print(json.dumps(card, indent=2))
     if args.install:
         target = ASSETS / recipe.name

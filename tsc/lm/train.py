@@ -153,7 +153,31 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     log_file = (out_dir / "train_log.jsonl").open("w")
     tokens = flops = 0
     seconds = 0.0
-    card = {}
+
+    def card(record: dict) -> dict:
+        """The model's card as of the step in ``record`` (the log line just written)."""
+        return {
+            "name": recipe.name,
+            "kind": "policy",
+            "task": "countdown",
+            "params": n_params,
+            "shape": recipe.shape.to_dict(),
+            "recipe": recipe.to_dict(),
+            "data": "fresh uniform solvable Countdown problems each step (train split: the held-out "
+            "tenth by hash is never seen), each with a random solution from the exhaustive solver; "
+            "loss on solution tokens only",
+            "steps": record["step"],
+            "train_tokens": record["tokens"],
+            "train_flops": record["flops"],
+            "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "seconds": round(record["seconds"], 1),
+            "seed": recipe.seed,
+            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+            "final_loss": record["loss"],
+            "torch": torch.__version__,
+        }
+
     model.train()
     bar = tqdm(range(recipe.steps), desc=f"train {recipe.name}", disable=not progress)
     for step in bar:
@@ -176,29 +200,9 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         log_file.write(json.dumps(record) + "\n")
         log_file.flush()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        card = {
-            "name": recipe.name,
-            "kind": "policy",
-            "task": "countdown",
-            "params": n_params,
-            "shape": recipe.shape.to_dict(),
-            "recipe": recipe.to_dict(),
-            "data": "fresh uniform solvable Countdown problems each step (train split: the held-out "
-            "tenth by hash is never seen), each with a random solution from the exhaustive solver; "
-            "loss on solution tokens only",
-            "steps": step + 1,
-            "train_tokens": tokens,
-            "train_flops": flops,
-            "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
-            "seconds": round(seconds, 1),
-            "seed": recipe.seed,
-            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-            "final_loss": record["loss"],
-            "torch": torch.__version__,
-        }
         if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
-            save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card)
+            save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
     log_file.close()
-    save_checkpoint(model, tokenizer, out_dir / "final", card)
-    return card
+    final = card(record)
+    save_checkpoint(model, tokenizer, out_dir / "final", final)
+    return final
