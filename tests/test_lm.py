@@ -226,7 +226,8 @@ def test_save_checkpoint_replaces_an_existing_folder(tiny_policy, tmp_path):
     folder = tmp_path / "model"
     save_checkpoint(tiny_policy.model, tiny_policy.tokenizer, folder, {"version": 1})
     save_checkpoint(tiny_policy.model, tiny_policy.tokenizer, folder, {"version": 2})
-    assert json.loads((folder / "card.json").read_text()) == {"version": 2}
+    card = json.loads((folder / "card.json").read_text())
+    assert card == {"version": 2, "weights_sha256": card["weights_sha256"]}  # the card plus its weights' hash
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no .tmp or .old left behind
 
 

@@ -8,10 +8,15 @@ problems (the bootstrap), so every curve in the book carries its uncertainty.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import numbers
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -175,25 +180,147 @@ def samples_for_coverage(goal: float, a: float, b: float) -> float:
     return (math.log(goal) / a) ** (-1 / b)
 
 
-def sweep(strategy: Callable, problems: Sequence, policy, *, budgets: Sequence[int], seeds: Sequence[int], **options) -> list[dict]:
+def sweep(
+    strategy: Callable,
+    problems: Sequence,
+    policy,
+    *,
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    cache: str | Path | None = None,
+    **options,
+) -> list[dict]:
     """Run ``strategy(problem, policy, n=budget, seed=seed, **options)`` over a grid.
 
     One row per (budget, seed): accuracy with its Wilson interval, and the mean tokens and
     FLOPs per problem from the results' ledgers.
+
+    With ``cache`` (a ``.jsonl`` file, or a folder that gets ``sweep.jsonl``) each row is
+    appended to the file as soon as it is finished, keyed by a hash of the full configuration
+    (strategy, model name and weights hash, problems, budget, seed, options); a rerun reads
+    finished rows back instead of recomputing them, so a sweep stopped with Ctrl-C resumes
+    where it stopped. A model without a weights hash on its card is known by its name only:
+    clear the cache when you change such a model.
     """
+    budgets, seeds, problems = list(budgets), list(seeds), list(problems)
+    if not problems:
+        raise ValueError("sweep needs at least one problem")
+    for budget in budgets:
+        if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
+            raise ValueError(f"budgets must be positive integers, got {budget!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
+    store = SweepCache(cache) if cache is not None else None
+    base = _sweep_config(strategy, problems, policy, options) if store else {}
     rows = []
     for budget in budgets:
         for seed in seeds:
-            results = [strategy(p, policy, n=budget, seed=seed, **options) for p in problems]
-            solved = sum(r.correct for r in results)
-            low, high = wilson(solved, len(results))
-            rows.append({
-                "budget": budget,
-                "seed": seed,
-                "accuracy": solved / len(results),
-                "low": low,
-                "high": high,
-                "tokens": float(np.mean([r.ledger.tokens for r in results])),
-                "flops": float(np.mean([r.ledger.flops for r in results])),
-            })
+            config = dict(base, budget=int(budget), seed=int(seed))
+            key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest() if store else ""
+            row = store.get(key) if store else None
+            if row is None:
+                row = _sweep_row(strategy, problems, policy, budget, seed, options)
+                if store:
+                    store.append(key, config, row)
+            rows.append(row)
     return rows
+
+
+def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: int, options: dict) -> dict:
+    results = [strategy(p, policy, n=budget, seed=seed, **options) for p in problems]
+    solved = sum(r.correct for r in results)
+    low, high = wilson(solved, len(results))
+    return {
+        "budget": int(budget),
+        "seed": int(seed),
+        "accuracy": solved / len(results),
+        "low": low,
+        "high": high,
+        "tokens": float(np.mean([r.ledger.tokens for r in results])),
+        "flops": float(np.mean([r.ledger.flops for r in results])),
+    }
+
+
+def _identify(value, depth: int = 0) -> object:
+    """A JSON-able stand-in for an option value that is the same in every run of Python:
+    plain values as they are, functions by name and code, other objects by type, ``name``
+    and public attributes (three levels deep)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    if depth > 3:
+        return f"{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, (list, tuple)):
+        return [_identify(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _identify(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if callable(value) and hasattr(value, "__qualname__"):  # a function or a class
+        code = getattr(value, "__code__", None)
+        digest = hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16] if code else ""
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}:{digest}"
+    named = getattr(value, "name", None)
+    public = sorted((k, v) for k, v in vars(value).items() if not k.startswith("_")) if hasattr(value, "__dict__") else []
+    return {
+        "type": f"{type(value).__module__}.{type(value).__qualname__}",
+        "name": named if isinstance(named, str) else None,
+        "state": {k: _identify(v, depth + 1) for k, v in public},
+    }
+
+
+def _sweep_config(strategy: Callable, problems: list, policy, options: dict) -> dict:
+    """Everything a sweep row depends on except budget and seed (hashed into the cache key)."""
+    card = getattr(policy, "card", None) or {}
+    listed = [p.to_json() if hasattr(p, "to_json") else repr(p) for p in problems]
+    return {
+        "strategy": f"{getattr(strategy, '__module__', '')}.{getattr(strategy, '__qualname__', repr(strategy))}",
+        "model": {
+            "name": getattr(policy, "name", type(policy).__qualname__),
+            "weights_sha256": card.get("weights_sha256") if isinstance(card, dict) else None,
+        },
+        "problems": hashlib.sha256(json.dumps(listed, sort_keys=True, default=repr).encode()).hexdigest(),
+        "count": len(problems),
+        "options": _identify(options),
+    }
+
+
+class SweepCache:
+    """Finished sweep rows on disk, one JSON line each, appended (and synced) as they finish.
+
+    ``path`` is a ``.jsonl`` file or a folder (the rows go to ``sweep.jsonl`` inside). Lines
+    that cannot be read, such as one cut short when the machine stopped, are skipped.
+    """
+
+    def __init__(self, path: str | Path):
+        path = Path(path).expanduser()
+        self.path = path if path.suffix == ".jsonl" else path / "sweep.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rows: dict[str, dict] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                    key, row = entry["key"], entry["row"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if isinstance(key, str) and isinstance(row, dict):
+                    self.rows[key] = row
+
+    def get(self, key: str) -> dict | None:
+        return self.rows.get(key)
+
+    def append(self, key: str, config: dict, row: dict) -> None:
+        line = json.dumps({"key": key, "config": config, "row": row}) + "\n"
+        with open(self.path, "ab+") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() > 0:  # after a line cut short, start a fresh line
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write(line.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.rows[key] = row

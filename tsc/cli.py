@@ -14,15 +14,22 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from tsc.tasks.countdown import Countdown, parse
-
-MAX_NUMBERS, MIN_NUMBERS = 6, 2
+from tsc.tasks.countdown import Countdown, Limits, parse
 
 
 class UserError(Exception):
     """A mistake in the command line or its files: reported in one line, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line (an unknown strategy, a non-integer --n) is reported
+    in one line that lists what is allowed, instead of the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
 
-    parser = argparse.ArgumentParser(prog="python -m tsc", description="Test-time compute scaling on a tiny language model.")
+    parser = _Parser(prog="python -m tsc", description="Test-time compute scaling on a tiny language model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
@@ -63,11 +70,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "solve": cmd_solve,
+        "zoo": cmd_zoo,
+    }
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "solve": cmd_solve, "zoo": cmd_zoo}[args.command](args)
+        return commands[args.command](args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a file that vanished: the system's one-line reason
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -119,6 +136,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from tsc.evaluation import evaluate_policy
 
+    if args.per_size < 1:
+        raise UserError(f"--per-size must be a positive integer, got {args.per_size}")
     policy = _load(args.model)
     figures = evaluate_policy(policy, per_size=args.per_size)
     print(json.dumps(figures, indent=2))
@@ -128,31 +147,27 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def read_problem(line: str) -> tuple[dict, Countdown | None, str | None]:
-    """(the line's JSON object, the problem, None) or (what could be read, None, the error)."""
+def read_problem(line: str, limits: Limits | None = None) -> tuple[dict, Countdown | None, str | None]:
+    """(the line's JSON object, the problem, None) or (what could be read, None, the error).
+
+    ``limits`` says which problems the model accepts (default: the bundled model's; see
+    `tsc.tasks.countdown.Limits`). Never raises.
+    """
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        return {"line": line.rstrip("\n")}, None, f"not valid JSON ({error.msg} at column {error.colno})"
+        return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({error.msg} at column {error.colno})"
     except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting too deep
-        return {"line": line.rstrip("\n")[:200]}, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+        return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
     if not isinstance(record, dict):
-        return {"line": line.rstrip("\n")}, None, "each line must be a JSON object with 'numbers' and 'target'"
-    numbers, target = record.get("numbers"), record.get("target")
-    if numbers is None or target is None:
-        missing = [k for k in ("numbers", "target") if record.get(k) is None]
+        return {"line": line.rstrip("\r\n")[:200]}, None, "each line must be a JSON object with 'numbers' and 'target'"
+    missing = [k for k in ("numbers", "target") if record.get(k) is None]
+    if missing:
         return record, None, f"missing key(s): {', '.join(missing)}"
-    if not isinstance(numbers, list) or not all(_is_positive_int(x) for x in numbers):
-        return record, None, "'numbers' must be a list of positive integers"
-    if not MIN_NUMBERS <= len(numbers) <= MAX_NUMBERS:
-        return record, None, f"'numbers' must hold {MIN_NUMBERS} to {MAX_NUMBERS} numbers, got {len(numbers)}"
-    if not _is_positive_int(target):
-        return record, None, "'target' must be a positive integer"
-    return record, Countdown(tuple(numbers), target), None
-
-
-def _is_positive_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and 0 < x < 10**9
+    error = (limits or Limits()).error(record["numbers"], record["target"])
+    if error:
+        return record, None, error
+    return record, Countdown(tuple(record["numbers"]), record["target"]), None
 
 
 def format_answer(text: str) -> str:
@@ -162,20 +177,37 @@ def format_answer(text: str) -> str:
 
 
 def cmd_solve(args) -> int:
-    from tsc.strategies import STRATEGIES
+    from tsc.strategies import STRATEGIES, check_knobs
     from tsc.verifiers import VERIFIERS
 
+    started = time.perf_counter()
     source = Path(args.input)
-    if not source.is_file():
+    if not source.exists():
         raise UserError(f"input file {source} does not exist")
-    if args.n < 1:
-        raise UserError(f"--n must be a positive integer, got {args.n}")
-    if args.temperature < 0:
-        raise UserError(f"--temperature must be >= 0, got {args.temperature}")
-    out_dir = Path(args.output).resolve().parent
+    if not source.is_file():
+        raise UserError(f"input {source} is not a file")
+    for flag, knob, value in (
+        ("--n", "n", args.n),
+        ("--temperature", "temperature", args.temperature),
+        ("--seed", "seed", args.seed),
+        ("--max-new-tokens", "max_new_tokens", args.max_new_tokens),
+    ):
+        try:
+            check_knobs(**{knob: value})
+        except ValueError as error:
+            raise UserError(f"{flag}: {error}") from None
+    output = Path(args.output)
+    out_dir = output.resolve().parent
+    if output.is_dir():
+        raise UserError(f"cannot write {args.output}: it is a folder")
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise UserError(f"cannot write {args.output}: folder {out_dir} is missing or not writable")
+    try:
+        raw_lines = source.read_bytes().split(b"\n")
+    except OSError as error:
+        raise UserError(f"cannot read {source}: {error.strerror or error}") from None
     policy = _load(args.model)
+    limits = Limits.for_model(policy.card, policy.name)
     strategy = STRATEGIES[args.strategy]
     options = {"n": args.n, "temperature": args.temperature, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
     if args.strategy == "best_of_n":
@@ -184,23 +216,43 @@ def cmd_solve(args) -> int:
         options = {"max_new_tokens": args.max_new_tokens}
     if args.strategy == "sample":
         options.pop("n")
-    lines = []
+    lines, bad = [], []
     solved = answered = 0
-    for raw in source.read_text().splitlines():
-        if not raw.strip():
-            continue
-        record, problem, error = read_problem(raw)
-        if error:
-            lines.append(json.dumps(dict(record, error=error)))
-            continue
-        result = strategy(problem, policy, **options)
-        answered += 1
-        solved += result.correct
-        answer = format_answer(result.answer) if result.answer is not None else None
-        record = dict(record, answer=answer, correct=result.correct, tokens=result.ledger.tokens, flops=result.ledger.flops)
-        lines.append(json.dumps(record))
-    _write_atomic(Path(args.output), "".join(line + "\n" for line in lines))
-    print(f"{answered} answered, {solved} correct, {len(lines) - answered} bad lines -> {args.output}", file=sys.stderr)
+    try:
+        for number, raw_bytes in enumerate(raw_lines, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                lines.append(json.dumps({"line": raw_bytes[:200].decode("utf-8", "replace"), "error": "not UTF-8 text"}))
+                bad.append(number)
+                continue
+            if not raw.strip():
+                continue
+            record, problem, error = read_problem(raw, limits)
+            if problem is not None:
+                try:
+                    result = strategy(problem, policy, **options)
+                except ValueError as failure:  # a problem the model cannot take (e.g. a prompt longer than its context)
+                    error = str(failure).splitlines()[0]
+            if error:
+                lines.append(json.dumps(dict(record, error=error)))
+                bad.append(number)
+                continue
+            answered += 1
+            solved += result.correct
+            answer = format_answer(result.answer) if result.answer is not None else None
+            record = dict(record, answer=answer, correct=result.correct, tokens=result.ledger.tokens, flops=result.ledger.flops)
+            lines.append(json.dumps(record))
+    except KeyboardInterrupt:  # the output is written whole or not at all
+        print(f"interrupted after {answered + len(bad)} problems; nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    try:
+        _write_atomic(output, "".join(line + "\n" for line in lines))
+    except OSError as error:
+        raise UserError(f"cannot write {args.output}: {error.strerror or error}") from None
+    where = f" (lines {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''})" if bad else ""
+    seconds = time.perf_counter() - started
+    print(f"{answered} answered, {solved} correct, {len(bad)} bad lines{where} -> {args.output} in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,7 @@ with what was expected and what came back.
 from __future__ import annotations
 
 import math
+import numbers
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,23 +41,62 @@ class Feedback:
 NOT_ATTEMPTED = Feedback("not attempted", "Not attempted yet: replace the placeholder in the cell above, run it, then run this cell again.")
 
 
+def _show(value, limit: int = 60) -> str:
+    """What a student's value is, in a few words: its repr (cut short) and, when the repr
+    could mislead (``'0.5'``, ``array(0.5)``), its type and shape. Never raises."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__, or an int beyond Python's 4,300-digit limit
+        text = "a number too large to print" if isinstance(value, int) else f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if value is None or type(value) in (bool, int, float):
+        return text
+    try:
+        shape = tuple(value.shape) if hasattr(value, "shape") else None
+    except Exception:
+        shape = None
+    return f"{text} (a {type(value).__name__}{f' of shape {shape}' if shape is not None else ''})"
+
+
 def _call(fn: Callable, *args) -> tuple[object, str | None]:
     """fn(*args), or (None, a one-line description of what it raised)."""
     try:
         return fn(*args), None
-    except Exception as error:  # the student's code may raise anything
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return None, f"{type(error).__name__}: {error} (line {where.lineno})"
+    except (Exception, SystemExit) as error:  # the student's code may raise anything, even exit()
+        try:
+            where = f" (line {traceback.extract_tb(error.__traceback__)[-1].lineno})"
+        except Exception:
+            where = ""
+        try:
+            detail = " ".join(str(error).split())
+        except Exception:
+            detail = ""
+        detail = detail[:117] + "..." if len(detail) > 120 else detail
+        return None, f"{type(error).__name__}: {detail}{where}" if detail else f"{type(error).__name__}{where}"
 
 
-def _is_number(value) -> bool:
-    """A finite int or float, not a bool (an int too large for a float does not count)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
+def _as_number(value) -> float | None:
+    """``value`` as a finite float if it is one real number (a Python or numpy scalar, or a
+    0-dimensional array or tensor), else None. Bools, complex numbers and strings are not."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        try:
+            value = value.item()
+        except Exception:
+            return None
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
     try:
-        return math.isfinite(value)
-    except OverflowError:  # e.g. 10**400: math.isfinite and float arithmetic cannot take it
-        return False
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):  # e.g. 10**400: float cannot take it
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_bool(value) -> bool:
+    """True or False, Python's or numpy's."""
+    return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
 
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
@@ -72,8 +112,10 @@ PLUG_IN_HINT = " That is 1-(1-c/n)^k, the plug-in estimate: it treats samples as
 
 def check_pass_at_k(fn: Callable) -> Feedback:
     """Compare a student's ``fn(n, c, k)`` with the unbiased estimator of Chen et al. (2021)."""
+    if fn is None:
+        return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {type(fn).__name__}.")
+        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {_show(fn)}.")
     results = []
     for n, c, k in PASS_AT_K_CASES:
         value, error = _call(fn, n, c, k)
@@ -83,8 +125,10 @@ def check_pass_at_k(fn: Callable) -> Feedback:
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (n, c, k), value in zip(PASS_AT_K_CASES, results):
-        if not _is_number(value):
-            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (a float); got {value!r}.")
+        number = _as_number(value)
+        if number is None:
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (one float between 0 and 1); got {_show(value)}.")
+        value = number
         expected = pass_at_k(n, c, k)
         if abs(value - expected) > 1e-6:
             biased = 1 - (1 - c / n) ** k
@@ -101,9 +145,16 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     """Is ``answer`` the number of samples the fitted law exp(a·k^-b) needs to reach ``goal``?"""
     if answer is None:
         return NOT_ATTEMPTED
-    if not _is_number(answer):
-        return Feedback("incorrect", f"Expected a number of samples (a number); got {answer!r}.")
-    expected = samples_for_coverage(goal, a, b)
+    number = _as_number(answer)
+    if number is None:
+        return Feedback("incorrect", f"Expected a number of samples (one number); got {_show(answer)}.")
+    try:
+        expected = samples_for_coverage(goal, a, b)
+        if not math.isfinite(expected):
+            raise ValueError(f"the law never reaches {goal}")
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError) as error:  # the law given to the checker is unusable
+        return Feedback("incorrect", f"Cannot check: the law exp(a·k^(-b)) with a={a!r}, b={b!r}, goal={goal!r} has no answer ({error}).")
+    answer = number
     if abs(answer - expected) <= tolerance * expected or abs(answer - math.ceil(expected)) < 1e-9:
         return Feedback("correct", f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples.")
     direction = "too many" if answer > expected else "too few"
@@ -137,8 +188,10 @@ VERIFIER_CASES: list[tuple[Countdown, str, str]] = [
 
 def check_verifier(fn: Callable) -> Feedback:
     """Compare a student's ``fn(numbers, target, text) -> bool`` with the oracle on tricky cases."""
+    if fn is None:
+        return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {type(fn).__name__}.")
+        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {_show(fn)}.")
     answers = []
     for problem, text, what in VERIFIER_CASES:
         value, error = _call(fn, list(problem.numbers), problem.target, text)
@@ -151,8 +204,9 @@ def check_verifier(fn: Callable) -> Feedback:
         return NOT_ATTEMPTED
     for (problem, text, what), value in zip(VERIFIER_CASES, answers):
         expected = problem.check(text)
-        if not isinstance(value, bool):
-            return Feedback("incorrect", f"On {what} expected True or False; got {value!r}.")
+        if not _is_bool(value):
+            return Feedback("incorrect", f"On {what} expected True or False; got {_show(value)}.")
+        value = bool(value)
         if value != expected:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
             return Feedback("incorrect", f"On {case} expected {expected}, got {value}.")

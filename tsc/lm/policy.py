@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,28 +200,56 @@ def bundled_models() -> dict[str, Path]:
 
 def load_policy(name_or_path: str | Path | None = None) -> Policy:
     """A `Policy` for a bundled model name (default: the Countdown model), a local folder,
-    or a Hugging Face id (an explicit user choice; needs the network the first time)."""
+    or a Hugging Face id (an explicit user choice; needs the network the first time).
+
+    Local weights must be ``model.safetensors`` (pickle files are refused) and, when the
+    card records ``weights_sha256``, match it; a damaged, truncated or missing file raises a
+    ValueError that names it. Nothing here touches the network unless ``name_or_path`` is a
+    Hub id (``owner/name``) that is neither bundled nor an existing folder.
+    """
+    import re
+    from os import PathLike
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tsc.lm.checkpoint import WEIGHTS, check_checkpoint, how_to_fix, read_card
+
+    if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
+        raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
     bundled = bundled_models()
+    known = ", ".join(bundled) or "(none bundled)"
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
+    if not name.strip():
+        raise ValueError(f"empty model name: pass a bundled model ({known}), a folder or a Hugging Face id")
     if name in bundled:
         path = bundled[name]
     elif Path(name).expanduser().is_dir():
         path = Path(name).expanduser()
     elif Path(name).expanduser().exists():
         raise ValueError(f"model path {name!r} is a file; pass the folder that holds config.json")
-    elif name_or_path is None or "/" not in name or name.startswith((".", "/", "~")):
-        known = ", ".join(bundled) or "(none bundled)"
+    elif name_or_path is None or not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name):
         raise ValueError(f"unknown model {name!r}: not a bundled model ({known}) nor an existing folder")
-    else:  # a Hugging Face id, chosen explicitly by the user
-        model = AutoModelForCausalLM.from_pretrained(name)
-        return Policy(model, AutoTokenizer.from_pretrained(name), name=name)
+    else:  # a Hugging Face id, chosen explicitly by the user: the only way to the network
+        try:
+            model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except OSError as error:  # not on the Hub, no network, or no safetensors weights
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(
+                f"unknown model {name!r}: not a bundled model ({known}), not a folder, not loadable from the Hub ({first})"
+            ) from error
+        return Policy(model, tokenizer, name=name)
     if not (path / "config.json").exists():
         raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    with _quiet_loading():  # a million parameters load in milliseconds: no progress bar
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-    card_file = path / "card.json"
-    card = json.loads(card_file.read_text()) if card_file.exists() else {}
+    card = read_card(path)
+    check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with _quiet_loading():  # a million parameters load in milliseconds: no progress bar
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"cannot load the checkpoint in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
+        ) from error
     return Policy(model, tokenizer, path=path, name=path.name, card=card)

@@ -21,8 +21,9 @@ import torch
 from tqdm.auto import tqdm
 
 from tsc.compute import training_flops
+from tsc.lm.checkpoint import WEIGHTS, sha256_of
 from tsc.lm.model import ModelShape, build_model
-from tsc.lm.policy import Policy
+from tsc.lm.policy import Policy, _quiet_loading
 from tsc.lm.tokenizer import build_char_tokenizer
 from tsc.tasks import countdown
 
@@ -103,15 +104,21 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> None:
-    """Write model, tokenizer and card to a temporary folder, then rename it into place."""
+def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> dict:
+    """Write model, tokenizer and card to a temporary folder, then rename it into place.
+
+    The weights go to ``model.safetensors`` only (never pickle), and the card written, which
+    is returned, is ``card`` plus ``weights_sha256``: `load_policy` checks it before loading.
+    """
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    with _quiet_loading():
+        model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     for file in tmp.iterdir():
         file.chmod(0o644)  # safetensors writes owner-only files; the assets are for everyone
+    card = dict(card, weights_sha256=sha256_of(tmp / WEIGHTS))
     (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     if folder.exists():
         old = folder.with_name(folder.name + ".old")
@@ -121,6 +128,7 @@ def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> None:
         shutil.rmtree(old)
     else:
         tmp.rename(folder)
+    return card
 
 
 def quick_greedy_accuracy(model, tokenizer, n_problems: int = 150, seed: int = 12345) -> float:
@@ -148,7 +156,8 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr, betas=(0.9, 0.95),
+        lr=recipe.lr,
+        betas=(0.9, 0.95),
     )
     log_file = (out_dir / "train_log.jsonl").open("w")
     tokens = flops = 0
@@ -172,6 +181,8 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
             "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
             "seconds": round(record["seconds"], 1),
             "seed": recipe.seed,
+            # what the model saw: `Limits.for_model` holds readers' problems to these numbers
+            "problems": {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
             "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
             "final_loss": record["loss"],
@@ -203,6 +214,4 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
             save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
     log_file.close()
-    final = card(record)
-    save_checkpoint(model, tokenizer, out_dir / "final", final)
-    return final
+    return save_checkpoint(model, tokenizer, out_dir / "final", card(record))  # the card as written, with the weights' hash

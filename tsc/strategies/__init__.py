@@ -1,6 +1,6 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
-from tsc.strategies.parallel import best_of_n, greedy, majority_vote, sample
+from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample
 
 STRATEGIES = {
     "greedy": greedy,
@@ -9,4 +9,12 @@ STRATEGIES = {
     "majority": majority_vote,
 }
 
-__all__ = ["STRATEGIES", "best_of_n", "greedy", "majority_vote", "sample"]
+
+def get_strategy(name: str):
+    """The strategy registered as ``name``, or a ValueError that lists the known names."""
+    if not isinstance(name, str) or name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
+    return STRATEGIES[name]
+
+
+__all__ = ["STRATEGIES", "best_of_n", "check_knobs", "get_strategy", "greedy", "majority_vote", "sample"]

@@ -8,18 +8,64 @@ returns a `Result` whose ledger holds exactly what the policy and verifier spent
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 from collections.abc import Sequence
 
 from tsc.compute import Ledger
 from tsc.core import Result
 
+MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
+SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
+
+
+def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, verifier=None) -> None:
+    """Raise a ValueError that names the knob, the allowed range and the value given.
+
+    Every strategy checks its knobs before it samples; the CLI calls this before it loads a
+    model, so a bad option fails in a line instead of deep inside the sampler.
+    """
+
+    def is_int(x) -> bool:
+        return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+    if n is not None and (not is_int(n) or not 1 <= n <= MAX_SAMPLES):
+        raise ValueError(f"n (samples per problem) must be an integer from 1 to {MAX_SAMPLES:,}, got {n!r}")
+    if temperature is not None:
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) or temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0 (0 decodes greedily), got {temperature!r}")
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
+    if max_new_tokens is not None and (not is_int(max_new_tokens) or max_new_tokens < 1):
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if verifier is not None and not callable(getattr(verifier, "score", None)):
+        raise ValueError(
+            f"verifier must be an object with a score(problem, texts, ledger=...) method, e.g. tsc.verifiers.Oracle(); got {verifier!r}"
+        )
+
+
+def _check_problem(problem, policy) -> None:
+    if not all(callable(getattr(problem, a, None)) for a in ("prompt", "check", "answer_key")):
+        hint = " (build one with tsc.countdown.validate(numbers, target))" if isinstance(problem, (dict, list, tuple, str)) else ""
+        raise ValueError(f"problem must be a task's problem such as Countdown((13, 4, 7, 2), 48){hint}; got {type(problem).__name__}")
+    if not callable(getattr(policy, "sample", None)) or not callable(getattr(policy, "format", None)):
+        raise ValueError(f"policy must have format() and sample() methods, e.g. tsc.load_policy(); got {type(policy).__name__}")
+
+
+def _ignore_shared(strategy: str, options: dict) -> None:
+    """greedy and sample take the other strategies' knobs (so one sweep can pass one set of
+    options) and ignore them; anything else is a typo that would otherwise pass silently."""
+    unknown = sorted(set(options) - set(SHARED_KNOBS))
+    if unknown:
+        raise ValueError(
+            f"{strategy} got unknown option(s) {', '.join(unknown)}; it accepts max_new_tokens and ignores {', '.join(SHARED_KNOBS)}"
+        )
+
 
 def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> list[str]:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n (the number of samples) must be a positive integer, got {n!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    check_knobs(n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    _check_problem(problem, policy)
     [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     return [c.text for c in row]
 
@@ -53,15 +99,17 @@ def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None
     return (rng.choice(leaders) if rng else leaders[0])[0]
 
 
-def greedy(problem, policy, *, max_new_tokens: int = 64, **_ignored) -> Result:
+def greedy(problem, policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
+    _ignore_shared("greedy", ignored)
     ledger = Ledger()
     texts = _draw(problem, policy, n=1, temperature=0.0, seed=0, max_new_tokens=max_new_tokens, ledger=ledger)
     return _result(problem, texts, 0, [1.0], ledger, "greedy")
 
 
-def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **_ignored) -> Result:
+def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
     """One completion sampled at ``temperature``: what each of best-of-N's draws looks like."""
+    _ignore_shared("sample", ignored)
     ledger = Ledger()
     texts = _draw(problem, policy, n=1, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     return _result(problem, texts, 0, [1.0], ledger, "sample")
@@ -75,6 +123,7 @@ def best_of_n(problem, policy, *, n: int, verifier, temperature: float = 1.0, se
     """
     if verifier is None:
         raise ValueError("best_of_n needs a verifier (e.g. tsc.verifiers.Oracle())")
+    check_knobs(verifier=verifier)
     ledger = Ledger()
     texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]

@@ -14,6 +14,7 @@ built backwards from a random solution are easier and are never used here.
 from __future__ import annotations
 
 import hashlib
+import numbers as _numbers
 import random
 import re
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ MAX_TARGET = 100  # targets are drawn from 1..MAX_TARGET
 SIZES = (3, 4, 5)  # how many numbers a problem has: the difficulty dial
 TEST_BUCKETS = 10  # one problem in TEST_BUCKETS is held out of training (see `split_of`)
 MAX_DRAWS = 100_000  # `generate` gives up on a dial after this many unsolvable draws in a row
+MIN_SIZE, MAX_SIZE = 2, 6  # how many numbers a problem given to a model may have (see `Limits`)
+MAX_ANY_TARGET = 1_000_000  # the largest target accepted from a reader (a prompt must fit the context)
+MAX_ANY_NUMBER = 1000  # the largest number accepted for a model without a Countdown card (e.g. an LLM)
 
 _STEP = re.compile(r"^\s*(\d{1,12})\s*([-+*/])\s*(\d{1,12})\s*=\s*(\d{1,12})\s*$", re.ASCII)
 
@@ -220,6 +224,95 @@ class Countdown:
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Which problems a model accepts, and the range it was trained on (said in every error).
+
+    A model accepts problems of ``MIN_SIZE``..``MAX_SIZE`` numbers, each from 1 to
+    ``max_number``, and a target from 1 to ``max_target``. For a model trained by `tsc` the
+    numbers are held to the range it saw in training (1..13 for the bundled model): outside it
+    the prompt holds numbers the model has never read, and its answers mean nothing. Sizes 2
+    and 6 and targets above those trained on are accepted but untested; ``trained`` says so.
+    """
+
+    max_number: int = MAX_NUMBER
+    max_target: int = MAX_ANY_TARGET
+    trained: str | None = f"{SIZES[0]}-{SIZES[-1]} numbers from 1 to {MAX_NUMBER}, targets 1 to {MAX_TARGET}"
+    model: str = "the bundled model"
+
+    @classmethod
+    def for_model(cls, card: dict | None, name: str = "the model") -> Limits:
+        """The limits of a model from its card: the trained range for a Countdown model
+        trained by `tsc` (read from the card's ``problems`` or ``recipe``, else this module's
+        defaults), generous ones (numbers up to ``MAX_ANY_NUMBER``) for any other model."""
+        card = card if isinstance(card, dict) else {}
+        if card.get("task") != "countdown":
+            return cls(max_number=MAX_ANY_NUMBER, trained=None, model=f"model {name!r}")
+        seen = card.get("problems") if isinstance(card.get("problems"), dict) else {}
+        recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+        try:
+            sizes = [int(s) for s in seen.get("sizes") or recipe.get("sizes") or SIZES]
+            max_number = int(seen.get("max_number") or recipe.get("max_number") or MAX_NUMBER)
+            max_target = int(seen.get("max_target") or recipe.get("max_target") or MAX_TARGET)
+        except (TypeError, ValueError):  # a hand-edited card: fall back to the defaults
+            sizes, max_number, max_target = list(SIZES), MAX_NUMBER, MAX_TARGET
+        trained = f"{min(sizes)}-{max(sizes)} numbers from 1 to {max_number}, targets 1 to {max_target}"
+        return cls(max_number=max_number, max_target=max(max_target, MAX_ANY_TARGET), trained=trained, model=f"model {name!r}")
+
+    def error(self, numbers, target) -> str | None:
+        """What is wrong with a problem of ``numbers`` and ``target`` (None if nothing). Never raises."""
+        trained = f" ({self.model} was trained on {self.trained})" if self.trained else ""
+        numbers = _as_list(numbers)
+        if not isinstance(numbers, list):
+            return f"'numbers' must be a list of {MIN_SIZE} to {MAX_SIZE} integers, got {_show(numbers)}"
+        if not MIN_SIZE <= len(numbers) <= MAX_SIZE:
+            return f"'numbers' must hold {MIN_SIZE} to {MAX_SIZE} numbers{trained}, got {len(numbers)}"
+        for x in numbers:
+            if not _is_int(x) or not 1 <= x <= self.max_number:
+                return f"'numbers' must be integers from 1 to {self.max_number}{trained}, got {_show(x)}"
+        if not _is_int(target) or not 1 <= target <= self.max_target:
+            return f"'target' must be an integer from 1 to {self.max_target:,}{trained}, got {_show(target)}"
+        return None
+
+    def validate(self, numbers, target) -> Countdown:
+        """The problem, or a ValueError that says what is wrong and which range is allowed."""
+        error = self.error(numbers, target)
+        if error:
+            raise ValueError(error)
+        return Countdown(tuple(int(x) for x in _as_list(numbers)), int(target))
+
+
+def validate(numbers, target, *, limits: Limits | None = None) -> Countdown:
+    """``Countdown(numbers, target)`` if a model with ``limits`` (default: the bundled
+    model's) accepts it, else a ValueError naming the problem and the allowed range."""
+    return (limits or Limits()).validate(numbers, target)
+
+
+def _as_list(numbers):
+    """A list or tuple as a list, a 1-D numpy array as its list of Python numbers; else as is."""
+    if isinstance(numbers, (list, tuple)):
+        return list(numbers)
+    if getattr(numbers, "ndim", None) == 1 and callable(getattr(numbers, "tolist", None)):
+        return numbers.tolist()
+    return numbers
+
+
+def _is_int(x) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(x, _numbers.Integral) and not isinstance(x, bool)
+
+
+def _show(x) -> str:
+    """A short description of a value for an error message (its repr, cut, and its type)."""
+    try:
+        text = repr(x)
+    except Exception:  # e.g. an int beyond Python's 4,300-digit str limit
+        text = "?"
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return text if x is None or isinstance(x, bool) or type(x) is int else f"{text} (a {type(x).__name__})"
 
 
 def generate(
