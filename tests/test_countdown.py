@@ -160,6 +160,7 @@ def test_solver_with_rng_finds_several_solutions():
 
 # --- the oracle -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "left, op, right, value",
     [

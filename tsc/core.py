@@ -54,8 +54,7 @@ class Policy(Protocol):
 class Verifier(Protocol):
     """Scores completions of a problem (higher is better), charging its compute to the ledger."""
 
-    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
-        ...
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]: ...
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,19 @@ PALETTE = ["#1f5aa6", "#d1495b", "#2e933c", "#edae49", "#66458f", "#00798c"]
 
 def use_style() -> None:
     """The book's matplotlib style (call once per chapter)."""
-    plt.rcParams.update({
-        "figure.figsize": (6.4, 3.8),
-        "figure.dpi": 110,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.prop_cycle": plt.cycler(color=PALETTE),
-        "legend.frameon": False,
-        "font.size": 10,
-    })
+    plt.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.8),
+            "figure.dpi": 110,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.prop_cycle": plt.cycler(color=PALETTE),
+            "legend.frameon": False,
+            "font.size": 10,
+        }
+    )
 
 
 def band(ax, x: Sequence[float], curve: dict, *, label: str, color: str | None = None, marker: str = "o") -> None:
