@@ -13,6 +13,7 @@ import math
 
 import pytest
 import torch
+from conftest import build_tiny_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
@@ -94,11 +95,20 @@ def reference_greedy(policy, prompt: str, max_new_tokens: int) -> tuple[str, int
 # --- the sampler ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", params=["lean", "transformers"])
+def sampler(request):
+    """The tiny model on each of the two sampling paths: the lean forward pass (tsc.lm.fast),
+    and the `transformers` forward pass it is checked against."""
+    policy = build_tiny_policy()
+    policy.lean = request.param == "lean"
+    return policy
+
+
 @pytest.fixture(scope="module")
-def sampled(tiny_policy):
+def sampled(sampler):
     """N_SAMPLES samples of each prompt at temperature 1 (seed 0) and the ledger they were charged to."""
     ledger = Ledger()
-    rows = tiny_policy.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=0, ledger=ledger)
+    rows = sampler.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=0, ledger=ledger)
     return rows, ledger
 
 
@@ -130,36 +140,43 @@ def test_sample_stops_at_the_first_full_stop(sampled):
                 assert c.num_tokens == MAX_NEW
 
 
-def test_sample_charges_the_ledger(sampled, tiny_policy):
+def test_sample_charges_the_ledger(sampled, sampler):
     rows, ledger = sampled
     assert ledger.samples == len(PROMPTS) * N_SAMPLES and ledger.calls == 1
-    prompt_lengths = [len(ids) for ids in tiny_policy.encode(PROMPTS)]
+    prompt_lengths = [len(ids) for ids in sampler.encode(PROMPTS)]
     assert prompt_lengths == [len(p) + 1 for p in PROMPTS]  # characters plus the BOS token
-    assert ledger.prompt_tokens == N_SAMPLES * sum(prompt_lengths)
+    # the lean path reads each prompt once and shares it; the transformers path reads it per sample
+    reads = 1 if sampler.lean else N_SAMPLES
+    assert ledger.prompt_tokens == reads * sum(prompt_lengths)
     assert ledger.generated_tokens == sum(c.num_tokens for row in rows for c in row)
-    expected = sum(tiny_policy.flops(length, c.num_tokens) for length, row in zip(prompt_lengths, rows) for c in row)
-    assert ledger.policy_flops == expected > 0
+    per_sample = sum(sampler.flops(length, c.num_tokens) for length, row in zip(prompt_lengths, rows) for c in row)
+    shared = (N_SAMPLES - reads) * sum(sampler.flops(length, 0) for length in prompt_lengths)
+    assert ledger.policy_flops == per_sample - shared > 0
     assert ledger.verifier_flops == 0 and ledger.seconds > 0
 
 
-def test_sample_is_reproducible_by_seed(sampled, tiny_policy):
+def test_sample_is_reproducible_by_seed(sampled, sampler):
     rows, _ = sampled
-    assert tiny_policy.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=0) == rows
-    other = tiny_policy.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=1)
+    assert sampler.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=0) == rows
+    other = sampler.sample(PROMPTS, n=N_SAMPLES, temperature=1.0, max_new_tokens=MAX_NEW, seed=1)
     assert [c.text for row in other for c in row] != [c.text for row in rows for c in row]
     assert len({c.text for row in rows for c in row}) > 5  # temperature 1 gives varied samples
 
 
-def test_sampled_logprobs_match_a_forward_pass_without_cache(sampled, tiny_policy):
+def test_sampled_logprobs_match_a_forward_pass_without_cache(sampled, sampler):
     checked = 0
+    eos = sampler.tokenizer.eos_token_id
     for prompt, row in zip(PROMPTS, sampled[0]):
         for c in row:
-            ids = tiny_policy.tokenizer(c.text, add_special_tokens=False)["input_ids"]
-            if len(ids) != c.num_tokens:  # a special token was sampled: its id is not in the text
+            ids = sampler.tokenizer(c.text, add_special_tokens=False)["input_ids"]
+            ended_by_eos = not c.text.endswith(".") and c.num_tokens < MAX_NEW
+            if ended_by_eos:  # the end token has no text
+                ids.append(eos)
+            if len(ids) != c.num_tokens:  # another special token was sampled: its id is not in the text
                 continue
-            assert c.logprob == pytest.approx(sum(token_logprobs(tiny_policy, prompt, ids)), abs=1e-4)
+            assert c.logprob == pytest.approx(sum(token_logprobs(sampler, prompt, ids)), abs=1e-4)
             checked += 1
-    assert checked >= 4
+    assert checked >= 8  # tests/test_fast.py checks every sample, by token ids
 
 
 def test_greedy_matches_unbatched_decoding_without_cache(greedy_rows, tiny_policy):

@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--input", required=True, help='JSON lines: {"numbers": [...], "target": T}')
     solve.add_argument("--output", required=True)
 
+    bench = commands.add_parser("bench", help="time the sampler against transformers' generate on this machine")
+    bench.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
+    bench.add_argument("--batches", default="1,32,256,1024", help="comma-separated numbers of sequences (default 1,32,256,1024)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs of each path per batch size; the median is reported")
+    bench.add_argument("--max-new-tokens", type=int, default=48)
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "solve": cmd_solve,
         "zoo": cmd_zoo,
+        "bench": cmd_bench,
     }
     try:
         return commands[args.command](args)
@@ -284,4 +292,22 @@ def cmd_zoo(args) -> int:
             overall = (row["eval"] or {}).get("overall", {})
             figures = "  ".join(f"{k} {v['value']:.0%}" for k, v in overall.items() if isinstance(v, dict))
             print(f"{row['name']:<16} {row['kind'] or '?':<8} {row['params'] or 0:>10,} params  {figures}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from tsc import bench
+
+    try:
+        batches = [int(b) for b in args.batches.split(",")]
+    except ValueError:
+        raise UserError(f"--batches must be comma-separated whole numbers, got {args.batches!r}") from None
+    if not batches or min(batches) < 1 or args.repeats < 1 or args.max_new_tokens < 1:
+        raise UserError("--batches, --repeats and --max-new-tokens must be at least 1")
+    policy = _load(args.model)
+    gflops = bench.matmul_gflops()
+    say = (lambda row: None) if args.json else (lambda row: print(f"  batch {row.batch}: {row.ratio:.1f}x", file=sys.stderr))
+    rows = bench.run(policy, batches=batches, repeats=args.repeats, max_new_tokens=args.max_new_tokens, gflops=gflops, progress=say)
+    memory = [bench.fresh_process_memory(args.model, count, max_new_tokens=args.max_new_tokens) for count in (1024, 4096)]
+    print(json.dumps(bench.as_json(rows, gflops, memory), indent=2) if args.json else bench.table(rows, gflops, memory))
     return 0

@@ -11,6 +11,7 @@ import torch
 
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion
+from tsc.lm.fast import LeanLlama, sample_rows, supports, top_p_filter
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
@@ -35,6 +36,11 @@ class Policy:
         self.d_model = config.hidden_size
         self.max_len = getattr(config, "max_position_embeddings", 2048)
         self._stop_cache: dict[tuple[str, ...], torch.Tensor] = {}
+        # the lean forward pass (tsc.lm.fast) when it covers this architecture; set False for
+        # the plain `transformers` path
+        self.lean = supports(model)
+        self._workspace: dict = {}  # memory the lean sampler reuses between calls
+        self._lean, self._lean_key = None, None
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, {self.n_params:,} parameters)"
@@ -75,38 +81,70 @@ class Policy:
 
         Sequences end at a stop string, at the end-of-sequence token or after
         ``max_new_tokens``. The same ``seed`` gives the same completions. Large requests are
-        split into chunks of ``batch_size`` sequences.
+        split into chunks of at most ``batch_size`` sequences. Each prompt is read once per
+        chunk and shared by its samples, and the ledger charges what was computed: the
+        prompt's tokens once, each sample's generated tokens, and their FLOPs.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-        if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"n and max_new_tokens must be at least 1 (got n={n}, max_new_tokens={max_new_tokens})")
+        if n < 1 or max_new_tokens < 1 or batch_size < 1:
+            raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ValueError(f"temperature must be >= 0 and top_p in (0, 1] (got {temperature}, {top_p})")
         started = time.perf_counter()
         encoded = self.encode(prompts)
-        rows = [ids for ids in encoded for _ in range(n)]
         generator = torch.Generator().manual_seed(seed)
-        stop_ids = self._stop_ids(stop)
-        texts, counts, logprobs = [], [], []
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            out = self._generate(
-                chunk, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, generator=generator, stop_ids=stop_ids
-            )
-            texts += out[0]
-            counts += out[1]
-            logprobs += out[2]
-        completions = [Completion(t, c, lp) for t, c, lp in zip(texts, counts, logprobs)]
+        settings = dict(temperature=temperature, top_p=top_p, generator=generator, stop_ids=self._stop_ids(stop))
+        lean = self._lean_model() if self.lean else None
+        outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
+        prompt_tokens = flops = 0
+        for chunk in _chunks(len(encoded), n, batch_size):
+            ids = [encoded[i] for i, _ in chunk]
+            copies = [k for _, k in chunk]
+            max_new = max(1, min(max_new_tokens, self.max_len - max(map(len, ids))))
+            if lean is not None:
+                tokens, logprobs = sample_rows(
+                    lean, ids, copies, max_new_tokens=max_new, pad=self._pad, workspace=self._workspace, **settings
+                )
+                reads = [1] * len(ids)  # each prompt read once, shared by its samples
+            else:
+                tokens, logprobs = self._generate([r for r, k in zip(ids, copies) for _ in range(k)], max_new_tokens=max_new, **settings)
+                reads = copies
+            done = 0
+            for (i, k), prompt, read in zip(chunk, ids, reads):
+                rows = list(zip(tokens[done : done + k], logprobs[done : done + k]))
+                outputs[i] += rows
+                done += k
+                prompt_tokens += read * len(prompt)
+                flops += read * self.flops(len(prompt), 0) + sum(
+                    self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows
+                )
+        completions = [[Completion(self._text(t), len(t), lp) for t, lp in rows] for rows in outputs]
         if ledger is not None:
             ledger.charge_policy(
-                prompt_tokens=sum(len(r) for r in rows),
-                generated_tokens=sum(counts),
-                flops=sum(self.flops(len(r), c) for r, c in zip(rows, counts)),
+                prompt_tokens=prompt_tokens,
+                generated_tokens=sum(c.num_tokens for cs in completions for c in cs),
+                flops=flops,
                 seconds=time.perf_counter() - started,
-                samples=len(rows),
+                samples=len(encoded) * n,
             )
-        return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+        return completions
+
+    def _lean_model(self) -> LeanLlama:
+        """The lean forward pass over the current weights (rebuilt when any weight changed,
+        e.g. by a training step, which bumps the tensor's version counter)."""
+        key = tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+        if self._lean_key != key:
+            self._lean, self._lean_key = LeanLlama(self.model), key
+        return self._lean
+
+    @property
+    def _pad(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def _text(self, tokens: list[int]) -> str:
+        eos = self.tokenizer.eos_token_id
+        return self.tokenizer.decode([t for t in tokens if t != eos], skip_special_tokens=True)
 
     def _stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
         """Ids of the end token and of every token whose text contains a stop string (cached)."""
@@ -124,12 +162,13 @@ class Policy:
 
     @torch.no_grad()
     def _generate(self, rows, *, temperature, top_p, max_new_tokens, generator, stop_ids):
-        """Left-pad ``rows``, then decode one token at a time reusing the KV cache."""
+        """The reference path through `transformers`: left-pad ``rows``, then decode one token at
+        a time reusing its KV cache. Used for models `LeanLlama` does not cover, and by the
+        tests and `python -m tsc bench` as the yardstick for the fast path."""
         from transformers import DynamicCache
 
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        pad = self._pad
         width = max(len(r) for r in rows)
-        max_new_tokens = max(1, min(max_new_tokens, self.max_len - width))
         input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -150,7 +189,7 @@ class Policy:
             else:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 if top_p < 1:
-                    probs = _top_p(probs, top_p)
+                    probs = top_p_filter(probs, top_p)
                 token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             token = torch.where(finished, torch.full_like(token, pad), token)
             alive = ~finished
@@ -164,20 +203,24 @@ class Policy:
             positions = positions[:, -1:] + 1
             logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
         generated = torch.stack(tokens, dim=1).tolist()
-        eos = self.tokenizer.eos_token_id
-        texts = []
-        for row, count in zip(generated, counts.tolist()):
-            kept = [t for t in row[:count] if t != eos]
-            texts.append(self.tokenizer.decode(kept, skip_special_tokens=True))
-        return texts, counts.tolist(), logprob.tolist()
+        return [row[:count] for row, count in zip(generated, counts.tolist())], logprob.tolist()
 
 
-def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus filtering: keep the smallest set of tokens whose probability reaches top_p."""
-    sorted_probs, order = probs.sort(dim=-1, descending=True)
-    before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the tokens ranked above
-    sorted_probs[before >= top_p] = 0.0
-    return torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int]]]:
+    """Split ``n`` samples of each prompt into chunks of at most ``batch_size`` sequences, as
+    lists of (prompt index, samples); a prompt's samples stay together where they fit."""
+    chunks, current, size = [], [], 0
+    for i in range(n_prompts):
+        left = n
+        while left:
+            take = min(left, batch_size - size)
+            current.append((i, take))
+            size += take
+            left -= take
+            if size == batch_size:
+                chunks.append(current)
+                current, size = [], 0
+    return chunks + [current] if current else chunks
 
 
 @contextmanager
