@@ -74,3 +74,83 @@ def countdown_prompt_problem(prompt: str):
 
     numbers, target = prompt.rstrip(":").split(">")
     return Countdown(tuple(int(x) for x in numbers.split()), int(target))
+
+
+VERIFIER_FLOPS_PER_TOKEN = 300  # what the scripted verifier charges per character it reads
+
+
+class ScriptedStepVerifier:
+    """A step-level verifier (the shape of a PRM) whose step scores come from a script.
+
+    ``script`` maps a completion text to its step scores (one per step prefix), or is a
+    function ``(problem, text) -> scores``; a text missing from a dict scores 0.0 at every
+    step. ``score`` is a completion's last step score (the whole completion's). Every call
+    charges ``VERIFIER_FLOPS_PER_TOKEN`` per character of the texts it reads (prompt
+    included) and is recorded in ``calls``.
+    """
+
+    name = "scripted_step"
+
+    def __init__(self, script):
+        self.script = script
+        self.calls: list[dict] = []
+
+    def _steps(self, problem, text: str) -> list[float]:
+        if callable(self.script):
+            return [float(s) for s in self.script(problem, text)]
+        return [float(s) for s in self.script.get(text, [0.0] * len(problem.steps(text)))]
+
+    def _charge(self, problem, texts, ledger, method: str) -> None:
+        self.calls.append({"method": method, "texts": list(texts)})
+        if ledger is not None:
+            tokens = sum(len(problem.prompt()) + 1 + len(t) for t in texts)
+            ledger.charge_verifier(tokens=tokens, flops=VERIFIER_FLOPS_PER_TOKEN * tokens)
+
+    def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
+        self._charge(problem, texts, ledger, "score_steps")
+        return [self._steps(problem, t) for t in texts]
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        self._charge(problem, texts, ledger, "score")
+        return [(self._steps(problem, t) or [0.0])[-1] for t in texts]
+
+
+def step_oracle_scores(problem, text: str) -> list[float]:
+    """Exact step scores for a Countdown completion: 1.0 while every step so far is legal and
+    the target is still reachable from the numbers left (the last step: while the whole
+    completion is correct), 0.0 from the first step where that fails on."""
+    from tsc.tasks.countdown import apply, parse, reachable
+
+    pieces = problem.steps(text)
+    scores, pool, good = [], list(problem.numbers), True
+    for i, piece in enumerate(pieces):
+        steps = parse(piece.rstrip(",.") + ".")
+        good = good and steps is not None
+        if good:
+            [step] = steps
+            for operand in (step.left, step.right):
+                good = good and operand in pool
+                if good:
+                    pool.remove(operand)
+            good = good and apply(step.left, step.op, step.right) == step.result
+            if good:
+                pool.append(step.result)
+                good = problem.target in reachable(tuple(sorted(pool)))
+        if i == len(pieces) - 1:
+            good = good and problem.check(text)
+        scores.append(1.0 if good else 0.0)
+    return scores
+
+
+class TinyStepOracle(ScriptedStepVerifier):
+    """The exact step oracle as a verifier (no FLOPs: it runs no network)."""
+
+    name = "step_oracle"
+
+    def __init__(self):
+        super().__init__(step_oracle_scores)
+
+    def _charge(self, problem, texts, ledger, method: str) -> None:
+        self.calls.append({"method": method, "texts": list(texts)})
+        if ledger is not None:
+            ledger.charge_verifier(tokens=0, flops=0)

@@ -12,7 +12,7 @@ from fakes import FLOPS_PER_TOKEN, ScriptedPolicy, countdown_prompt_problem
 from tsc.analysis import coverage, draw, majority_accuracy, pass_at_k, sweep, wilson
 from tsc.core import Policy, Result, Verifier
 from tsc.evaluation import evaluate_policy
-from tsc.strategies import STRATEGIES, best_of_n, greedy, majority_vote, sample
+from tsc.strategies import STRATEGIES, best_of_n, greedy, majority_vote, revise, sample, self_refine, weighted_vote
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle
 
@@ -144,8 +144,60 @@ def test_strategies_reject_negative_temperature():
         sample(P, ScriptedPolicy({P.prompt(): [A]}), temperature=-0.1)
 
 
+class TableVerifier:
+    """Scores each text from a table (0.0 for texts not in it), charging 5 FLOPs per text."""
+
+    def __init__(self, table: dict[str, float]):
+        self.table = table
+
+    def score(self, problem, texts, *, ledger=None):
+        if ledger is not None:
+            ledger.charge_verifier(tokens=len(texts), flops=5 * len(texts))
+        return [self.table.get(t, 0.0) for t in texts]
+
+
+def test_weighted_vote_picks_the_heaviest_answer_not_the_most_frequent():
+    policy = ScriptedPolicy({P.prompt(): [W, W, A, W, A2, M]})
+    verifier = TableVerifier({W: 0.2, A: 0.3, A2: 0.4, M: 5.0})
+    assert majority_vote(P, policy, n=6).answer == W  # three votes for W, two for A
+    result = weighted_vote(P, policy, n=6, verifier=verifier, temperature=0.8, seed=0)
+    assert result.strategy == "weighted_vote"
+    assert result.answer == A2 and result.chosen == 4 and result.correct  # A's key weighs 0.7 > 0.6; its best member
+    assert result.scores == pytest.approx((0.6, 0.6, 0.7, 0.6, 0.7, 0.0))  # the malformed sample's 5.0 is no vote
+    assert result.trace["verifier_scores"] == [0.2, 0.2, 0.3, 0.2, 0.4, 5.0]
+    assert sorted(result.trace["weights"].values()) == pytest.approx([0.6, 0.7])
+    assert result.ledger.samples == 6 and result.ledger.calls == 2
+    assert result.ledger.verifier_flops == 30 and result.ledger.flops == FLOPS_PER_TOKEN * result.ledger.tokens + 30
+    assert policy.calls[-1]["temperature"] == 0.8
+
+
+def test_weighted_vote_ties_go_to_the_first_key_and_malformed_samples_do_not_vote():
+    verifier = TableVerifier({W: 0.5, A: 0.5})
+    assert weighted_vote(P, ScriptedPolicy({P.prompt(): [W, A]}), n=2, verifier=verifier).answer == W
+    assert weighted_vote(P, ScriptedPolicy({P.prompt(): [A, W]}), n=2, verifier=verifier).answer == A
+    result = weighted_vote(P, ScriptedPolicy({P.prompt(): [M, "", "1+"]}), n=3, verifier=TableVerifier({M: 1.0}))
+    assert result.answer is None and result.chosen is None and not result.correct and result.ledger.samples == 3
+
+
+def test_weighted_vote_with_the_oracle_and_bad_knobs():
+    result = weighted_vote(P, ScriptedPolicy({P.prompt(): [W, W, W, C]}), n=4, verifier=Oracle())
+    assert result.answer == C and result.correct  # the oracle's weight is all on correct answers
+    with pytest.raises(ValueError, match="verifier"):
+        weighted_vote(P, ScriptedPolicy({P.prompt(): [A]}), n=2, verifier=None)
+    with pytest.raises(ValueError):
+        weighted_vote(P, ScriptedPolicy({P.prompt(): [A]}), n=0, verifier=Oracle())
+
+
 def test_strategy_registry():
-    assert STRATEGIES == {"greedy": greedy, "sample": sample, "best_of_n": best_of_n, "majority": majority_vote}
+    assert STRATEGIES == {
+        "greedy": greedy,
+        "sample": sample,
+        "best_of_n": best_of_n,
+        "majority": majority_vote,
+        "weighted_vote": weighted_vote,
+        "self_refine": self_refine,
+        "revise": revise,
+    }
 
 
 # --- analysis on the fake: sample tables, coverage, voting, sweeps ----------------------

@@ -93,6 +93,9 @@ class Policy:
             raise ValueError(f"temperature must be >= 0 and top_p in (0, 1] (got {temperature}, {top_p})")
         started = time.perf_counter()
         encoded = self.encode(prompts)
+        longest = max(map(len, encoded), default=0)
+        if longest > self.max_len:  # positions beyond the model's context have no rotary angle
+            raise ValueError(f"a prompt of {longest} tokens does not fit {self.name}'s context of {self.max_len} tokens")
         generator = torch.Generator().manual_seed(seed)
         settings = dict(temperature=temperature, top_p=top_p, generator=generator, stop_ids=self._stop_ids(stop))
         lean = self._lean_model() if self.lean else None
@@ -236,9 +239,22 @@ def _quiet_loading():
             logging.enable_progress_bar()
 
 
-def bundled_models() -> dict[str, Path]:
-    """Name → folder of every model shipped in ``tsc/assets``."""
-    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
+def bundled_models(kind: str | None = "policy") -> dict[str, Path]:
+    """Name → folder of every model shipped in ``tsc/assets`` of ``kind``: ``"policy"`` (the
+    causal LMs `load_policy` takes; the default), ``"orm"`` or ``"prm"`` (reward models, see
+    `tsc.lm.reward`), or None for all of them. A folder's kind is its card's ``kind``."""
+    folders = {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
+    return {name: p for name, p in folders.items() if kind is None or _card_kind(p) == kind}
+
+
+def _card_kind(folder: Path) -> str:
+    """The ``kind`` on a folder's card; a folder without a readable card holds a policy."""
+    import json
+
+    try:
+        return json.loads((folder / "card.json").read_text(encoding="utf-8")).get("kind") or "policy"
+    except (OSError, ValueError, AttributeError):
+        return "policy"
 
 
 def load_policy(name_or_path: str | Path | None = None) -> Policy:
@@ -266,6 +282,9 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
         raise ValueError(f"empty model name: pass a bundled model ({known}), a folder or a Hugging Face id")
     if name in bundled:
         path = bundled[name]
+    elif name in bundled_models(kind=None):  # a bundled reward model: it has a value head, no language-model head
+        kind = _card_kind(bundled_models(kind=None)[name])
+        raise ValueError(f"{name!r} is a bundled {kind} (a reward model), not a policy; use it as tsc.verifiers.get_verifier({name!r})")
     elif Path(name).expanduser().is_dir():
         path = Path(name).expanduser()
     elif Path(name).expanduser().exists():
@@ -285,6 +304,8 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
     if not (path / "config.json").exists():
         raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
     card = read_card(path)
+    if card.get("kind") in ("orm", "prm"):
+        raise ValueError(f"{path} holds a {card['kind']} (a reward model), not a policy; load it with tsc.lm.reward.load_reward_model")
     check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

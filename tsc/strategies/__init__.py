@@ -1,12 +1,16 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
-from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample
+from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
+from tsc.strategies.sequential import revise, self_refine
 
 STRATEGIES = {
     "greedy": greedy,
     "sample": sample,
     "best_of_n": best_of_n,
     "majority": majority_vote,
+    "weighted_vote": weighted_vote,
+    "self_refine": self_refine,
+    "revise": revise,
 }
 
 
@@ -17,4 +21,15 @@ def get_strategy(name: str):
     return STRATEGIES[name]
 
 
-__all__ = ["STRATEGIES", "best_of_n", "check_knobs", "get_strategy", "greedy", "majority_vote", "sample"]
+__all__ = [
+    "STRATEGIES",
+    "best_of_n",
+    "check_knobs",
+    "get_strategy",
+    "greedy",
+    "majority_vote",
+    "revise",
+    "sample",
+    "self_refine",
+    "weighted_vote",
+]

@@ -2,7 +2,9 @@
 
 greedy and sample are the baselines (one completion); best_of_n asks a verifier to pick among
 n samples; majority_vote (self-consistency, Wang et al. 2022) picks the answer most samples
-agree on, with no verifier at all. Each takes a problem and a policy, keyword-only knobs, and
+agree on, with no verifier at all; weighted_vote (Li et al. 2023; Uesato et al. 2022) lets
+each sample vote with its verifier score, so one confident answer can outweigh many doubtful
+ones. Each takes a problem and a policy, keyword-only knobs, and
 returns a `Result` whose ledger holds exactly what the policy and verifier spent.
 """
 
@@ -70,7 +72,9 @@ def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tok
     return [c.text for c in row]
 
 
-def _result(problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str) -> Result:
+def _result(
+    problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str, trace: dict | None = None
+) -> Result:
     answer = texts[chosen] if chosen is not None else None
     return Result(
         answer=answer,
@@ -80,6 +84,7 @@ def _result(problem, texts: list[str], chosen: int | None, scores: list[float], 
         scores=tuple(scores),
         chosen=chosen,
         strategy=strategy,
+        trace=trace or {},
     )
 
 
@@ -143,3 +148,34 @@ def majority_vote(problem, policy, *, n: int, temperature: float = 1.0, seed: in
     keys = [problem.answer_key(t) for t in texts]
     votes = [float(sum(k == key for k in keys)) if key is not None else 0.0 for key in keys]
     return _result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote")
+
+
+def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+    """Sample ``n`` completions; each votes for its answer key with its verifier score.
+
+    The samples are grouped by `problem.answer_key`; a group's weight is the sum of its
+    members' scores, and the heaviest group wins (so four samples the verifier trusts can beat
+    six it doubts, where majority_vote would side with the six). Malformed completions (no key)
+    get no vote; if none is well formed the answer is None. Ties between groups go to the key
+    seen first. The answer is the winning group's highest-scoring member (the first of them on
+    ties); ``scores`` holds each candidate's group weight (0 for malformed ones) and
+    ``trace["weights"]`` the weight of every key.
+    """
+    if verifier is None:
+        raise ValueError("weighted_vote needs a verifier (e.g. tsc.verifiers.Oracle())")
+    check_knobs(verifier=verifier)
+    ledger = Ledger()
+    texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
+    scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+    keys = [problem.answer_key(t) for t in texts]
+    weights: dict[str, float] = {}  # insertion order = first appearance, which breaks ties
+    for key, score in zip(keys, scores):
+        if key is not None:
+            weights[key] = weights.get(key, 0.0) + score
+    chosen = None
+    if weights:
+        winner = max(weights, key=weights.get)  # max keeps the first of equal weights
+        members = [i for i, key in enumerate(keys) if key == winner]
+        chosen = max(members, key=lambda i: (scores[i], -i))
+    votes = [weights[key] if key is not None else 0.0 for key in keys]
+    return _result(problem, texts, chosen, votes, ledger, "weighted_vote", {"verifier_scores": scores, "weights": weights})

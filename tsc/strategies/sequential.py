@@ -1,0 +1,195 @@
+"""Sequential strategies: each attempt reads what the attempts before it got wrong.
+
+Parallel strategies (tsc.strategies.parallel) draw their samples independently; these spend
+the same kind of budget one attempt at a time, so later attempts can build on earlier ones.
+
+- self_refine: a step-level verifier (a PRM, or the step oracle) reads the attempt, finds
+  the first step it does not trust, and the policy rewrites the solution from the last good
+  step (Self-Refine, Madaan et al. 2023, with the feedback made concrete by a process
+  reward model in the manner of Lightman et al. 2023).
+- revise: sequential revisions (Snell et al. 2024): a revision model reads the prompt and the
+  previous attempts, concatenated, and writes a new one.
+
+Every policy call and every verifier call is charged to the one ledger of the `Result`;
+``trace["attempts"]`` keeps each attempt for plots.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from tsc.compute import Ledger
+from tsc.core import Result
+from tsc.strategies.parallel import _check_problem, _result, check_knobs
+
+MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
+
+
+def _check_rounds(rounds) -> None:
+    if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or not 1 <= rounds <= MAX_ROUNDS:
+        raise ValueError(f"rounds (attempts per problem) must be an integer from 1 to {MAX_ROUNDS}, got {rounds!r}")
+
+
+def _check_threshold(threshold, *, optional: bool = False) -> None:
+    if threshold is None and optional:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number (a verifier score, e.g. 0.5), got {threshold!r}")
+
+
+def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> str:
+    """One completion of ``prompt`` (a batch of one: the next prompt depends on this answer)."""
+    [[completion]] = policy.sample([prompt], n=1, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
+    return completion.text
+
+
+def self_refine(
+    problem,
+    policy,
+    *,
+    verifier,
+    rounds: int = 4,
+    threshold: float = 0.5,
+    temperature: float = 1.0,
+    first_temperature: float = 0.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Attempt, let a step verifier find the first bad step, rewrite from there; ``rounds`` attempts at most.
+
+    1. The first attempt is one completion at ``first_temperature`` (greedy by default: the
+       policy's best guess).
+    2. ``verifier.score_steps`` scores every step prefix of the attempt (`problem.steps`).
+       If every score is at least ``threshold`` the attempt is accepted and the loop stops.
+    3. Otherwise the steps before the first one scored below ``threshold`` are kept, and the
+       policy continues from the prompt plus that prefix (``policy.format(problem) + prefix``)
+       at ``temperature`` with a new seed each round, so the retry differs from the attempt it
+       replaces. The new attempt is the prefix plus the continuation; back to 2.
+
+    ``rounds`` counts policy calls (the first attempt included); each attempt costs one
+    verifier call. An attempt's score is its lowest step score (0 for an attempt with no
+    steps), so an attempt is accepted exactly when its score reaches ``threshold``.
+
+    The answer is the best-scoring attempt (the later one on ties), not simply the last: a
+    retry samples a new continuation and can be worse than the attempt it replaced (say, a
+    first attempt whose only doubtful step is its last, followed by a retry that breaks down
+    early), and the verifier's scores are already paid for, so choosing by them costs
+    nothing. When an attempt is accepted it is the last one and also the best-scoring one.
+    ``candidates``/``scores`` list every attempt and its score; ``trace["attempts"]`` adds
+    the step scores, the length of the kept prefix and the index of the first bad step.
+    """
+    if verifier is None or not callable(getattr(verifier, "score_steps", None)):
+        raise ValueError(
+            "self_refine needs a step-level verifier with score_steps(problem, texts, ledger=...), "
+            f"such as the process reward model (prm) or the step oracle; got {verifier!r}"
+        )
+    check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    check_knobs(temperature=first_temperature)
+    _check_rounds(rounds)
+    _check_threshold(threshold)
+    _check_problem(problem, policy)
+    ledger = Ledger()
+    prompt = policy.format(problem)
+    prefix = ""  # the verified steps kept from the previous attempt
+    texts: list[str] = []
+    scores: list[float] = []
+    attempts: list[dict] = []
+    for round_ in range(rounds):
+        # 1. (re)write the solution from the kept prefix
+        heat = first_temperature if round_ == 0 else temperature
+        written = _attempt(policy, prompt + prefix, temperature=heat, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger)
+        text = prefix + written
+        # 2. score every step prefix; find the first step below the threshold
+        steps = problem.steps(text)
+        [step_scores] = verifier.score_steps(problem, [text], ledger=ledger)
+        step_scores = [float(s) for s in step_scores][: len(steps)]
+        first_bad = next((i for i, s in enumerate(step_scores) if s < threshold), None)
+        if not step_scores:  # nothing the verifier could read: start over
+            first_bad = 0
+        score = min(step_scores) if step_scores else 0.0
+        texts.append(text)
+        scores.append(score)
+        attempts.append({"text": text, "kept": len(prefix), "step_scores": step_scores, "first_bad": first_bad, "score": score})
+        if first_bad is None:  # every step verified: accept
+            break
+        # 3. keep the steps before the first bad one
+        prefix = "".join(steps[:first_bad])
+    chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
+    trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
+    return _result(problem, texts, chosen, scores, ledger, "self_refine", trace)
+
+
+def revision_prompt(prompt: str, attempts: list[str]) -> str:
+    """What the revision model reads: the prompt, then the previous attempts, each ending in ``.``.
+
+    ``"13 4 7 2>48:"`` and attempts ``["13+4=17,17*2=34,34+7=41.", "13*4=52,52-7=45,45+2=47."]``
+    give ``"13 4 7 2>48:13+4=17,17*2=34,34+7=41.13*4=52,52-7=45,45+2=47."``; an attempt cut
+    off before its ``.`` gets one, so the model can tell where it ends.
+    """
+    return prompt + "".join(a if a.endswith(".") else a + "." for a in attempts)
+
+
+def revise(
+    problem,
+    policy,
+    *,
+    reviser=None,
+    rounds: int = 4,
+    verifier=None,
+    threshold: float | None = None,
+    context: int = 3,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Sequential revisions: each attempt is written by a revision model that reads the earlier ones.
+
+    1. The first attempt comes from ``policy`` (the reviser with no previous attempts would
+       do the same job; the policy is what it was fine-tuned from).
+    2. Each next attempt comes from ``reviser`` (default: ``policy`` itself, for a policy that
+       is a revision model), prompted with `revision_prompt`: the problem's prompt followed by
+       the last ``context`` attempts (the bundled revision model was trained on up to 3).
+    3. With a ``verifier`` and a ``threshold``, the loop stops early at the first attempt that
+       scores at least ``threshold``.
+
+    Every attempt is sampled at ``temperature`` with seed ``seed + round``. Without a
+    verifier the answer is the last attempt (intrinsic self-correction: the model is trusted
+    to have improved); with one, the best-scoring attempt (the later one on ties). Without a
+    threshold the attempts are scored in one verifier call at the end; with one, one call per
+    attempt. ``candidates`` lists the attempts in order, ``scores`` their verifier scores (all
+    1.0 without a verifier), ``trace["prompts"]`` what each attempt was conditioned on.
+    """
+    reviser = policy if reviser is None else reviser
+    check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, verifier=verifier)
+    _check_rounds(rounds)
+    _check_threshold(threshold, optional=True)
+    if isinstance(context, bool) or not isinstance(context, numbers.Integral) or context < 1:
+        raise ValueError(f"context (previous attempts the reviser reads) must be a positive integer, got {context!r}")
+    _check_problem(problem, policy)
+    _check_problem(problem, reviser)
+    if threshold is not None and verifier is None:
+        raise ValueError("revise can stop at a threshold only with a verifier to score the attempts")
+    ledger = Ledger()
+    texts: list[str] = []
+    prompts: list[str] = []
+    scores: list[float] = []
+    for round_ in range(rounds):
+        # 1-2. the policy's first attempt; then the reviser reads the last `context` attempts
+        model = policy if round_ == 0 else reviser
+        prompt = revision_prompt(model.format(problem), texts[-context:] if round_ else [])
+        texts.append(_attempt(model, prompt, temperature=temperature, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger))
+        prompts.append(prompt)
+        # 3. stop early once an attempt is good enough
+        if threshold is not None:
+            scores += [float(s) for s in verifier.score(problem, texts[-1:], ledger=ledger)]
+            if scores[-1] >= threshold:
+                break
+    if verifier is None:
+        scores, chosen = [1.0] * len(texts), len(texts) - 1
+    else:
+        if threshold is None:
+            scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+        chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
+    trace = {"prompts": prompts, "verified": verifier is not None}
+    return _result(problem, texts, chosen, scores, ledger, "revise", trace)
