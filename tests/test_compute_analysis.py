@@ -12,15 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsc.analysis import (
+    SampleTable,
+    best_of_accuracy,
     bootstrap,
     exponentiated_power_law,
     fit_exponentiated_power_law,
     majority_choice,
     pass_at_k,
     samples_for_coverage,
+    weighted_vote_accuracy,
     wilson,
 )
 from tsc.compute import Ledger, forward_flops, training_flops
+from tsc.strategies.parallel import weighted_choice
 
 # --- pass@k -----------------------------------------------------------------------------
 
@@ -191,3 +195,39 @@ def test_ledger_arithmetic():
     assert as_json["policy_flops"] == 1030 and as_json["verifier_flops"] == 70
     assert as_json["prompt_tokens"] == 11 and as_json["generated_tokens"] == 7
     assert as_json["samples"] == 3 and as_json["calls"] == 3 and as_json["seconds"] == 0.75
+
+
+def _table(correct, keys=None):
+    correct = np.asarray(correct, dtype=bool)
+    keys = keys or tuple(tuple(f"k{j}" for j in range(correct.shape[1])) for _ in range(correct.shape[0]))
+    zeros = np.zeros(correct.shape)
+    return SampleTable(problems=tuple(range(len(correct))), texts=(), keys=keys, correct=correct, tokens=zeros, logprobs=zeros,
+                       temperature=1.0, seed=0, ledger=Ledger())  # fmt: skip
+
+
+def test_best_of_with_the_oracle_is_coverage_and_with_no_information_is_pass_at_1():
+    correct = [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [1, 1, 0, 0]]
+    table = _table(correct)
+    ks = [1, 2, 4]
+    oracle = best_of_accuracy(table, np.asarray(correct, float), ks, trials=400)
+    exact = [np.mean([pass_at_k(4, sum(row), k) for row in correct]) for k in ks]
+    assert np.allclose(oracle["mean"], exact, atol=0.03)
+    blind = best_of_accuracy(table, np.zeros((4, 4)), ks, trials=400)  # ties broken at random
+    assert np.allclose(blind["mean"], np.mean(correct), atol=0.03)
+    anti = best_of_accuracy(table, -np.asarray(correct, float), [4], trials=10)  # always picks a wrong one if any
+    assert anti["mean"][0] == pytest.approx(0.0)
+    assert np.all(oracle["low"] <= oracle["mean"]) and np.all(oracle["mean"] <= oracle["high"])
+    with pytest.raises(ValueError, match="shape"):
+        best_of_accuracy(table, np.zeros((4, 3)), ks)
+
+
+def test_weighted_vote_accuracy_counts_weight_not_heads():
+    # problem 0: three wrong samples share key "w" (weight 3 x 0.2), one right sample has 0.9
+    keys = (("w", "w", "w", "r"),)
+    table = _table([[0, 0, 0, 1]], keys)
+    trusting = weighted_vote_accuracy(table, np.array([[0.2, 0.2, 0.2, 0.9]]), [4], trials=5)
+    doubting = weighted_vote_accuracy(table, np.array([[0.4, 0.4, 0.4, 0.9]]), [4], trials=5)
+    assert trusting["mean"][0] == 1.0 and doubting["mean"][0] == 0.0
+    key_of = table.keys[0]
+    assert weighted_choice(list(key_of), [0.2, 0.2, 0.2, 0.9]) == (3, {"w": pytest.approx(0.6), "r": 0.9})
+    assert weighted_choice([None, None], [1.0, 1.0]) == (None, {})

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.compute import Ledger
-from tsc.strategies.parallel import majority_choice  # the vote itself, shared with the strategy
+from tsc.strategies.parallel import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -153,6 +153,54 @@ def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 20
                 choice = majority_choice([keys[s] for s in subset], rng)
                 wins += choice is not None and bool(correct[subset[choice]])
             per_problem[i, j] = wins / repeats
+    mean, low, high = bootstrap(per_problem, seed=seed)
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+
+
+def best_of_accuracy(
+    table: SampleTable, scores: np.ndarray, ks: Sequence[int], *, trials: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Accuracy of best-of-k: a verifier's highest-scored of k samples, for each k, with
+    bootstrap intervals over problems.
+
+    ``scores`` has the table's shape (problems × n), one verifier score per sample. As in
+    `majority_accuracy`, ``trials`` random subsets of k samples are drawn per problem (ties
+    between equal top scores broken at random), so every k uses all n samples' information.
+    """
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != table.correct.shape:
+        raise ValueError(f"scores must have the table's shape {table.correct.shape}, got {scores.shape}")
+    rng = np.random.default_rng(seed)
+    per_problem = np.zeros((len(table.problems), len(ks)))
+    for j, k in enumerate(ks):
+        # a random subset of k samples per (problem, trial): the first k of a random permutation
+        order = rng.random((len(table.problems), trials, table.n)).argsort(axis=2)[:, :, :k]
+        picked = np.take_along_axis(scores[:, None, :].repeat(trials, axis=1), order, axis=2)
+        jitter = rng.random(picked.shape) * 1e-9  # breaks exact ties at random, never reorders distinct scores
+        best = np.take_along_axis(order, (picked + jitter).argmax(axis=2)[:, :, None], axis=2)[:, :, 0]
+        per_problem[:, j] = np.take_along_axis(table.correct, best, axis=1).mean(axis=1)
+    mean, low, high = bootstrap(per_problem, seed=seed)
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+
+
+def weighted_vote_accuracy(
+    table: SampleTable, scores: np.ndarray, ks: Sequence[int], *, trials: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Accuracy of the verifier-weighted vote over k samples, for each k, with bootstrap
+    intervals over problems; subsets and ties as in `majority_accuracy`."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != table.correct.shape:
+        raise ValueError(f"scores must have the table's shape {table.correct.shape}, got {scores.shape}")
+    rng = random.Random(seed)
+    per_problem = np.zeros((len(table.problems), len(ks)))
+    for i, (keys, correct, row) in enumerate(zip(table.keys, table.correct, scores)):
+        for j, k in enumerate(ks):
+            wins = 0
+            for _ in range(trials):
+                subset = rng.sample(range(table.n), k)
+                choice, _ = weighted_choice([keys[s] for s in subset], [row[s] for s in subset], rng)
+                wins += choice is not None and bool(correct[subset[choice]])
+            per_problem[i, j] = wins / trials
     mean, low, high = bootstrap(per_problem, seed=seed)
     return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
 
@@ -324,3 +372,68 @@ class SweepCache:
             handle.flush()
             os.fsync(handle.fileno())
         self.rows[key] = row
+
+
+def auc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` against the 0/1 ``labels``: the probability that
+    a random positive scores above a random negative, ties counting half (Mann-Whitney U).
+    NaN when one class is missing. Arrays of any shape are flattened."""
+    from scipy.stats import rankdata
+
+    scores = np.asarray(scores, dtype=float).ravel()
+    labels = np.asarray(labels, dtype=bool).ravel()
+    if scores.shape != labels.shape:
+        raise ValueError(f"scores and labels must have the same size, got {scores.size} and {labels.size}")
+    positives = int(labels.sum())
+    negatives = labels.size - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(scores)  # average ranks for ties
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def calibration(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray, *, bins: int = 10) -> dict:
+    """How well scores read as probabilities: the expected calibration error over ``bins``
+    equal-width bins of [0, 1] (the count-weighted mean gap between a bin's mean score and
+    its fraction of positives) and the bin table (empty bins are left out)."""
+    scores = np.clip(np.asarray(scores, dtype=float).ravel(), 0.0, 1.0)
+    labels = np.asarray(labels, dtype=float).ravel()
+    if scores.size == 0 or scores.shape != labels.shape:
+        raise ValueError(f"need as many labels as scores (at least one), got {scores.size} and {labels.size}")
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        count = int(inside.sum())
+        if count:
+            mean, rate = float(scores[inside].mean()), float(labels[inside].mean())
+            ece += count / scores.size * abs(mean - rate)
+            table.append({"low": b / bins, "high": (b + 1) / bins, "count": count, "mean_score": mean, "accuracy": rate})
+    return {"ece": ece, "bins": table}
+
+
+def bootstrap_statistic(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``statistic(scores, labels)`` with a percentile bootstrap interval: (value, low, high).
+
+    Rows (problems) are resampled together, so samples of one problem stay together; a
+    resample where the statistic is undefined (NaN) is skipped.
+    """
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(scores), size=len(scores))
+        values.append(statistic(scores[rows], labels[rows]))
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (float("nan"), float("nan"))
+    return statistic(scores, labels), float(low), float(high)

@@ -104,6 +104,26 @@ def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None
     return (rng.choice(leaders) if rng else leaders[0])[0]
 
 
+def weighted_choice(keys: Sequence[str | None], scores: Sequence[float], rng: random.Random | None = None) -> tuple[int | None, dict]:
+    """The weighted vote itself: (index of the chosen completion, each key's total score).
+
+    A key's weight is the sum of its completions' scores; the heaviest key wins (the first
+    seen on ties, or a random one of them when ``rng`` is given) and the answer is its
+    highest-scoring completion (the first of them on ties). None when no completion has a key.
+    """
+    weights: dict[str, float] = {}  # insertion order = first appearance, which breaks ties
+    for key, score in zip(keys, scores):
+        if key is not None:
+            weights[key] = weights.get(key, 0.0) + score
+    if not weights:
+        return None, weights
+    heaviest = max(weights.values())
+    leaders = [key for key, weight in weights.items() if weight == heaviest]
+    winner = rng.choice(leaders) if rng else leaders[0]
+    members = [i for i, key in enumerate(keys) if key == winner]
+    return max(members, key=lambda i: (scores[i], -i)), weights
+
+
 def greedy(problem, policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
     _ignore_shared("greedy", ignored)
@@ -168,14 +188,6 @@ def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0
     texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
     keys = [problem.answer_key(t) for t in texts]
-    weights: dict[str, float] = {}  # insertion order = first appearance, which breaks ties
-    for key, score in zip(keys, scores):
-        if key is not None:
-            weights[key] = weights.get(key, 0.0) + score
-    chosen = None
-    if weights:
-        winner = max(weights, key=weights.get)  # max keeps the first of equal weights
-        members = [i for i, key in enumerate(keys) if key == winner]
-        chosen = max(members, key=lambda i: (scores[i], -i))
+    chosen, weights = weighted_choice(keys, scores)
     votes = [weights[key] if key is not None else 0.0 for key in keys]
     return _result(problem, texts, chosen, votes, ledger, "weighted_vote", {"verifier_scores": scores, "weights": weights})
