@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsc.analysis import samples_for_coverage
-from tsc.exercises import Feedback, check_pass_at_k, check_samples_needed, check_verifier
+from tsc.exercises import (
+    Feedback,
+    check_aggregate,
+    check_auc,
+    check_pass_at_k,
+    check_samples_needed,
+    check_verifier,
+    check_weighted_vote,
+)
 
 STATUSES = {"not attempted", "incorrect", "correct"}
 
@@ -232,3 +240,53 @@ def test_feedback_renders_in_notebooks():
     feedback = check_pass_at_k(reference_pass_at_k)
     assert feedback._repr_markdown_() == str(feedback) == repr(feedback)
     assert str(check_pass_at_k(placeholder)).startswith("…")
+
+
+# --- Chapter 6: aggregation, AUC, weighted vote -------------------------------------------
+
+
+def _aggregate(step_scores, how):
+    if not step_scores:
+        return 0.0
+    return {"min": min, "last": lambda s: s[-1], "product": math.prod}[how](step_scores)
+
+
+def _auc(scores, labels):
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+def _weighted(keys, scores):
+    weights = {}
+    for key, score in zip(keys, scores):
+        if key is not None:
+            weights[key] = weights.get(key, 0.0) + score
+    if not weights:
+        return None
+    winner = max(weights, key=weights.get)
+    return max((i for i, k in enumerate(keys) if k == winner), key=lambda i: (scores[i], -i))
+
+
+@pytest.mark.parametrize(
+    "check, reference, wrong, hint",
+    [
+        (check_aggregate, _aggregate, lambda s, how: min(s), "raised"),
+        (check_aggregate, _aggregate, lambda s, how: min(s) if s else 0.0, "expected"),
+        (check_auc, _auc, lambda s, y: 0.5, "expected"),
+        (check_weighted_vote, _weighted, lambda k, s: max(range(len(s)), key=s.__getitem__), "expected index"),
+    ],
+)
+def test_chapter_6_checkers_accept_the_reference_and_explain_a_wrong_answer(check, reference, wrong, hint):
+    assert check(None).status == "not attempted"
+    assert check(lambda *args: None).status == "not attempted"
+    assert check(reference).correct
+    feedback = check(wrong)
+    assert feedback.status == "incorrect" and hint in feedback.message
+
+
+@pytest.mark.parametrize("check", [check_aggregate, check_auc, check_weighted_vote])
+@pytest.mark.parametrize("student", [42, "f", lambda *a: "x", lambda *a: 1 / 0, lambda *a: float("nan"), lambda: 0])
+def test_chapter_6_checkers_never_raise(check, student):
+    feedback = check(student)
+    assert feedback.status in ("incorrect", "not attempted") and feedback.message

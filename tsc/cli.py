@@ -33,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tsc.lm.reward import REWARD_RECIPES
     from tsc.lm.train import RECIPES
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
@@ -41,15 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
-    train.add_argument("--recipe", required=True, choices=sorted(RECIPES))
+    train.add_argument("--recipe", required=True, choices=sorted({**RECIPES, **REWARD_RECIPES}), help="a policy's or a reward model's")
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation figures on the card")
     train.add_argument("--install", action="store_true", help="copy the trained model into tsc/assets/RECIPE")
 
     evaluate = commands.add_parser("evaluate", help="compute a model's card figures on held-out problems")
-    evaluate.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
-    evaluate.add_argument("--per-size", type=int, default=300)
+    evaluate.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model; or orm, prm)")
+    evaluate.add_argument("--per-size", type=int, default=300, help="problems per size (policies; a reward model uses 300 in all)")
     evaluate.add_argument("--write-card", action="store_true", help="store the figures in the model folder's card.json")
 
     solve = commands.add_parser("solve", help="answer every problem of a JSON-lines file")
@@ -110,24 +111,26 @@ def _load(name):
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from tsc.evaluation import evaluate_policy
+    from tsc.evaluation import evaluate_policy, evaluate_reward_model
     from tsc.lm.policy import ASSETS, load_policy
+    from tsc.lm.reward import REWARD_RECIPES, train_reward
     from tsc.lm.train import RECIPES, train
 
-    recipe = RECIPES[args.recipe]
+    reward = args.recipe in REWARD_RECIPES  # an ORM or PRM, trained on the policy's samples
+    recipe = REWARD_RECIPES[args.recipe] if reward else RECIPES[args.recipe]
     if args.steps is not None:
         if args.steps < 1:
             raise UserError("--steps must be a positive integer")
         recipe = replace(recipe, steps=args.steps)
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else os.cpu_count() or 1)
     out = Path(args.out or Path("runs") / recipe.name)
-    card = train(recipe, out)
+    card = train_reward(recipe, out) if reward else train(recipe, out)
     final = out / "final"
     if not args.no_eval:
-        policy = load_policy(final)
-        card["eval"] = evaluate_policy(policy)
+        card["eval"] = evaluate_reward_model(final) if reward else evaluate_policy(load_policy(final))
         _write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
     print(json.dumps(card, indent=2))
     if args.install:
@@ -142,10 +145,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from tsc.evaluation import evaluate_policy
+    from tsc.evaluation import evaluate_policy, evaluate_reward_model
+    from tsc.lm.reward import is_reward_model, load_reward_model
 
     if args.per_size < 1:
         raise UserError(f"--per-size must be a positive integer, got {args.per_size}")
+    if args.model is not None and is_reward_model(args.model):  # AUC, calibration, best-of-16 on 300 problems
+        try:
+            reward = load_reward_model(args.model)
+        except (ValueError, OSError) as error:
+            raise UserError(str(error).splitlines()[0]) from None
+        figures = evaluate_reward_model(reward)
+        print(json.dumps(figures, indent=2))
+        if args.write_card:
+            _write_atomic(reward.path / "card.json", json.dumps(dict(reward.card, eval=figures), indent=2) + "\n")
+        return 0
     policy = _load(args.model)
     figures = evaluate_policy(policy, per_size=args.per_size)
     print(json.dumps(figures, indent=2))
@@ -186,7 +200,7 @@ def format_answer(text: str) -> str:
 
 def cmd_solve(args) -> int:
     from tsc.strategies import STRATEGIES, check_knobs
-    from tsc.verifiers import VERIFIERS
+    from tsc.verifiers import get_verifier
 
     started = time.perf_counter()
     source = Path(args.input)
@@ -219,7 +233,7 @@ def cmd_solve(args) -> int:
     strategy = STRATEGIES[args.strategy]
     options = {"n": args.n, "temperature": args.temperature, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
     if args.strategy == "best_of_n":
-        options["verifier"] = VERIFIERS[args.verifier]()
+        options["verifier"] = get_verifier(args.verifier, policy=policy)
     if args.strategy == "greedy":
         options = {"max_new_tokens": args.max_new_tokens}
     if args.strategy == "sample":
@@ -280,7 +294,7 @@ def cmd_zoo(args) -> int:
     from tsc.lm.policy import bundled_models
 
     rows = []
-    for name, folder in bundled_models().items():
+    for name, folder in bundled_models(kind=None).items():  # policies and reward models
         card_file = folder / "card.json"
         card = json.loads(card_file.read_text()) if card_file.exists() else {}
         fields = ("kind", "task", "params", "train_tokens", "train_flops", "seconds", "seed")

@@ -59,3 +59,99 @@ def evaluate_policy(
         "overall": figures(np.ones(len(problems), dtype=bool)),
         "by_size": {str(s): figures(size_of == s) for s in sizes},
     }
+
+
+def evaluate_verifiers(
+    verifiers: dict,
+    policy,
+    *,
+    problems: int = 300,
+    sizes: tuple[int, ...] = countdown.SIZES,
+    n: int = 16,
+    temperature: float = 1.0,
+    seed: int = 2024,
+) -> dict:
+    """How well each verifier ranks the policy's own samples on held-out problems.
+
+    ``problems`` test-split problems (sizes drawn uniformly), ``n`` samples each at
+    ``temperature``. For each verifier (name → object with ``score``): AUC of its score
+    against the oracle's verdict over all samples, expected calibration error (10 bins) with
+    its bin table, and best-of-n accuracy, overall and by size; intervals are 95 % bootstraps
+    over problems. As baselines on the same samples: one sample's accuracy, pass@n and
+    majority@n.
+    """
+    from tsc.analysis import auc, best_of_accuracy, bootstrap_statistic, calibration
+    from tsc.compute import Ledger
+
+    chosen = countdown.generate(problems, seed=seed, sizes=sizes, split="test")
+    table = draw(chosen, policy, n=n, temperature=temperature, seed=seed)
+    size_of = np.array([len(p.numbers) for p in chosen])
+    masks = {"overall": np.ones(len(chosen), dtype=bool), **{str(s): size_of == s for s in sizes}}
+
+    def baselines(mask) -> dict:
+        sub = table.subset(mask)
+        cov, vote = coverage(sub, [1, n]), majority_accuracy(sub, [n])
+        return {
+            "problems": int(mask.sum()),
+            "one_sample": _figure(cov["mean"][0], cov["low"][0], cov["high"][0]),
+            f"pass@{n}": _figure(cov["mean"][1], cov["low"][1], cov["high"][1]),
+            f"majority@{n}": _figure(vote["mean"][0], vote["low"][0], vote["high"][0]),
+        }
+
+    out = {
+        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "problems": problems,
+        "sizes": list(sizes),
+        "samples": n,
+        "temperature": temperature,
+        "seed": seed,
+        "baselines": {name: baselines(mask) for name, mask in masks.items()},
+        "verifiers": {},
+    }
+    for name, verifier in verifiers.items():
+        ledger = Ledger()
+        scores = np.array([verifier.score(p, list(texts), ledger=ledger) for p, texts in zip(chosen, table.texts)], dtype=float)
+        calib = calibration(scores, table.correct)
+        figures = {
+            "auc": _figure(*bootstrap_statistic(auc, scores, table.correct, seed=seed)),
+            "ece": _figure(*bootstrap_statistic(lambda s, c: calibration(s, c)["ece"], scores, table.correct, seed=seed)),
+            "calibration": [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in calib["bins"]],
+            "verifier_flops_per_sample": round(ledger.verifier_flops / scores.size),
+            "verifier_tokens_per_sample": round(ledger.verifier_tokens / scores.size, 2),
+        }
+        for where, mask in masks.items():
+            best = best_of_accuracy(table.subset(mask), scores[mask], [n], seed=seed)
+            figures.setdefault(f"best_of_{n}", {})[where] = _figure(best["mean"][0], best["low"][0], best["high"][0])
+        out["verifiers"][name] = figures
+    return out
+
+
+def evaluate_reward_model(reward, policy=None, **options) -> dict:
+    """The card figures of a reward model (a `RewardModel`, a bundled name or a folder): see
+    `evaluate_verifiers`. An ORM is read after the last step; a PRM's step scores are
+    combined by min, last and product. ``overall`` repeats the headline figures (the ORM, or
+    the PRM by min) beside the baselines, for `python -m tsc zoo`."""
+    from tsc.lm.policy import load_policy
+    from tsc.lm.reward import RewardModel, load_reward_model
+    from tsc.verifiers import AGGREGATES, ORM, PRM
+
+    reward = reward if isinstance(reward, RewardModel) else load_reward_model(reward)
+    policy = policy if policy is not None else load_policy(reward.card.get("base", {}).get("name") or None)
+    if reward.kind == "prm":
+        verifiers = {f"prm_{how}": PRM(reward, aggregate=how) for how in AGGREGATES}
+        headline = "prm_min"
+    else:
+        verifiers, headline = {"orm": ORM(reward)}, "orm"
+    figures = evaluate_verifiers(verifiers, policy, **options)
+    main, n = figures["verifiers"][headline], figures["samples"]
+    base = figures["baselines"]["overall"]
+    figures["overall"] = {
+        "auc": main["auc"],
+        "ece": main["ece"],
+        f"best_of_{n}": main[f"best_of_{n}"]["overall"],
+        f"majority@{n}": base[f"majority@{n}"],
+        f"pass@{n}": base[f"pass@{n}"],
+        "one_sample": base["one_sample"],
+    }
+    figures["headline"] = headline
+    return figures

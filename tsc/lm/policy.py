@@ -208,6 +208,38 @@ class Policy:
         generated = torch.stack(tokens, dim=1).tolist()
         return [row[:count] for row, count in zip(generated, counts.tolist())], logprob.tolist()
 
+    @torch.no_grad()
+    def score(self, prompts: list[str], completions: list[str], *, batch_size: int = 512) -> list[list[float]]:
+        """The log-probability (at temperature 1) of every token of ``completions[i]`` after
+        ``prompts[i]``, from one forward pass over both (batched, right-padded).
+
+        It charges nothing: the caller says whose compute it is (`tsc.verifiers.SelfVerifier`
+        charges it as verification, ``self.flops(prompt_len + len(result[i]), 0)`` each).
+        Text beyond the model's context is cut off, so its tokens get no log-probability.
+        """
+        if isinstance(prompts, str) or isinstance(completions, str):
+            raise TypeError("prompts and completions must be lists of strings")
+        if len(prompts) != len(completions):
+            raise ValueError(f"got {len(prompts)} prompts but {len(completions)} completions")
+        if not prompts:
+            return []
+        heads = self.encode(prompts)
+        tails = self.tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+        rows = [(h + t)[: self.max_len] for h, t in zip(heads, tails)]
+        out: list[list[float]] = [[] for _ in rows]
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(rows[i]) for i in chunk)
+            ids = torch.tensor([rows[i] + [self._pad] * (width - len(rows[i])) for i in chunk])
+            mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk])
+            log_probs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            for b, i in enumerate(chunk):
+                head, end = len(heads[i]), len(rows[i])
+                if end > head:  # the token at position t is predicted by the logits at t - 1
+                    out[i] = log_probs[b, head - 1 : end - 1].gather(1, ids[b, head:end, None]).squeeze(1).tolist()
+        return out
+
 
 def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int]]]:
     """Split ``n`` samples of each prompt into chunks of at most ``batch_size`` sequences, as

@@ -138,6 +138,21 @@ def parse(text: str) -> list[Step] | None:
     return steps
 
 
+def remaining(numbers: tuple[int, ...] | list[int], steps: list[Step]) -> list[int] | None:
+    """The numbers left on the table after ``steps``, or None if a step breaks the rules
+    (an operand not on the table, a forbidden or wrongly computed result). Never raises."""
+    pool = list(numbers)
+    for step in steps:
+        for operand in (step.left, step.right):
+            if operand not in pool:
+                return None
+            pool.remove(operand)
+        if apply(step.left, step.op, step.right) != step.result:
+            return None
+        pool.append(step.result)
+    return pool
+
+
 def split_steps(text: str) -> list[str]:
     """The completion cut into its steps as text (the unit of process rewards and search).
 

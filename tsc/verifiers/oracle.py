@@ -1,4 +1,8 @@
-"""The oracle verifier: the task's exact check, the ideal that learned verifiers approximate."""
+"""The oracle verifiers: the task's exact check, the ideal that learned verifiers approximate.
+
+`Oracle` judges whole completions; `StepOracle` also judges every step prefix exactly, the
+ideal process reward model that a PRM trained on Monte Carlo rollouts approximates.
+"""
 
 from __future__ import annotations
 
@@ -18,3 +22,36 @@ class Oracle:
         if ledger is not None:
             ledger.charge_verifier(tokens=0, flops=0)
         return [1.0 if problem.check(t) else 0.0 for t in texts]
+
+
+class StepOracle(Oracle):
+    """Exact process labels for Countdown: after each step, 1.0 if every step so far is legal
+    and the target can still be reached from the numbers left on the table (the exhaustive
+    solver decides), else 0.0; the last step scores the oracle's verdict on the completion.
+
+    ``score`` is the oracle's (the last step's) verdict. Like `Oracle` it charges one call
+    and no FLOPs.
+    """
+
+    name = "step_oracle"
+
+    def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
+        """One label per step of each completion (``problem.steps(text)``; [] for none)."""
+        from tsc.tasks import countdown
+
+        if getattr(problem, "task", None) != "countdown":
+            raise ValueError(f"StepOracle knows Countdown's steps only, got a {type(problem).__name__}")
+        if ledger is not None:
+            ledger.charge_verifier(tokens=0, flops=0)
+        out = []
+        for text in texts:
+            pieces = problem.steps(text)
+            labels, prefix = [], ""
+            for piece in pieces[:-1]:
+                prefix += piece
+                steps = countdown.parse(prefix.rstrip(","))
+                pool = countdown.remaining(problem.numbers, steps) if steps is not None else None
+                alive = pool is not None and len(pool) >= 2 and problem.target in countdown.reachable(tuple(sorted(pool)))
+                labels.append(1.0 if alive else 0.0)
+            out.append(labels + [1.0 if problem.check(text) else 0.0] if pieces else [])
+        return out

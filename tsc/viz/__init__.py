@@ -31,10 +31,10 @@ def use_style() -> None:
     )
 
 
-def band(ax, x: Sequence[float], curve: dict, *, label: str, color: str | None = None, marker: str = "o") -> None:
+def band(ax, x: Sequence[float], curve: dict, *, label: str, color: str | None = None, marker: str = "o", linestyle: str = "-") -> None:
     """A curve ``curve["mean"]`` with its interval ``curve["low"]..curve["high"]`` shaded."""
     x = np.asarray(x, dtype=float)
-    line = ax.plot(x, curve["mean"], marker=marker, markersize=3.5, label=label, color=color)[0]
+    line = ax.plot(x, curve["mean"], marker=marker, markersize=3.5, label=label, color=color, linestyle=linestyle)[0]
     ax.fill_between(x, curve["low"], curve["high"], color=line.get_color(), alpha=0.18, linewidth=0)
 
 

@@ -1,0 +1,538 @@
+"""Reward models: the policy's backbone with a value head, trained on the policy's own samples.
+
+A `RewardModel` is a `transformers` `LlamaForTokenClassification` with one output (a value
+on every position), started from the bundled policy's weights and reading the same
+characters: the prompt, then the completion (``"13 4 7 2>48:13-7=6,6*4=24,24*2=48."``).
+Its estimate that the completion will turn out correct, *as of a step*, is the sigmoid of
+the value at the step's last character (the ``,`` or the final ``.``), so one forward pass
+scores every step prefix of a completion.
+
+Two kinds are trained by the same loop and differ only in their labels:
+
+- ``orm`` (outcome reward model, Cobbe et al. 2021): every step of a completion is labelled
+  with the oracle's verdict on the whole completion; the score is read at the last step.
+- ``prm`` (process reward model, Math-Shepherd, Wang et al. 2024): a step prefix is labelled
+  with the fraction of ``rollouts`` continuations, sampled from the policy, that end
+  correct (a Monte Carlo estimate of the prefix's value); the last step with the oracle's
+  verdict. No hand labels.
+
+Data, training and the card are reproducible from the recipe and its seed
+(``python -m tsc train --recipe prm --install``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from tsc.compute import Ledger, forward_flops, training_flops
+from tsc.tasks import countdown
+
+KINDS = ("orm", "prm")
+
+
+class RewardModel:
+    """A token-classification model with one value per position, and its tokenizer.
+
+    ``model`` is the `transformers` model, ``tokenizer`` the char tokenizer of the policy,
+    ``path`` the folder it came from, ``card`` its training card and ``kind`` ``"orm"`` or
+    ``"prm"`` (from the card).
+    """
+
+    def __init__(self, model, tokenizer, *, path: Path | None = None, name: str | None = None, card: dict | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.path = path
+        self.name = name or (path.name if path else "reward")
+        self.card = card or {}
+        self.kind = self.card.get("kind", "reward")
+        config = model.config
+        self.n_params = sum(p.numel() for p in model.parameters())
+        self.n_layer = config.num_hidden_layers
+        self.d_model = config.hidden_size
+        self.max_len = getattr(config, "max_position_embeddings", 2048)
+
+    def __repr__(self) -> str:
+        return f"RewardModel({self.name!r}, {self.kind}, {self.n_params:,} parameters)"
+
+    def flops(self, length: int) -> int:
+        """Forward FLOPs to score one text of ``length`` tokens (see tsc.compute)."""
+        return forward_flops(self.n_params, self.n_layer, self.d_model, length, 0)
+
+    def encode(self, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
+        """Token ids of ``<bos> prompt step1 step2 ...`` and the index of each step's last token.
+
+        Each piece is tokenized on its own, so the step ends are exact for any tokenizer.
+        A text longer than the model's context keeps its first ``max_len`` tokens; a step that
+        ends beyond them is read at the last position kept.
+        """
+        tokenize = lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        ids = bos + tokenize(prompt)
+        ends = []
+        for step in steps:
+            ids += tokenize(step)
+            ends.append(len(ids) - 1)
+        ids = ids[: self.max_len]
+        return ids, [min(e, len(ids) - 1) for e in ends]
+
+    @torch.no_grad()
+    def step_scores(
+        self, prompts: list[str], steps: list[list[str]], *, ledger: Ledger | None = None, batch_size: int = 512
+    ) -> list[list[float]]:
+        """P(correct) after each step of each completion: ``steps[i]`` are the pieces of
+        completion i (``["13-7=6,", "6*4=24,", "24*2=48."]``) continuing ``prompts[i]``.
+
+        One forward pass per completion (batched, right-padded) scores all its steps; a
+        completion with no steps gets ``[]`` and costs nothing. The ledger is charged once,
+        as verifier compute: the tokens read and their forward FLOPs.
+        """
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
+        if len(prompts) != len(steps):
+            raise ValueError(f"got {len(prompts)} prompts but {len(steps)} step lists")
+        started = time.perf_counter()
+        encoded = [self.encode(p, s) if s else ([], []) for p, s in zip(prompts, steps)]
+        todo = sorted((i for i, (ids, _) in enumerate(encoded) if ids), key=lambda i: len(encoded[i][0]))
+        out: list[list[float]] = [[] for _ in prompts]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for start in range(0, len(todo), batch_size):
+            rows = todo[start : start + batch_size]
+            batch = _pad([encoded[i][0] for i in rows], pad)
+            values = torch.sigmoid(self.model(**batch).logits[..., 0].float())
+            for b, i in enumerate(rows):
+                out[i] = values[b, encoded[i][1]].tolist()
+        if ledger is not None:
+            lengths = [len(ids) for ids, _ in encoded if ids]
+            ledger.charge_verifier(tokens=sum(lengths), flops=sum(map(self.flops, lengths)), seconds=time.perf_counter() - started)
+        return out
+
+
+def _pad(rows: list[list[int]], pad: int) -> dict[str, torch.Tensor]:
+    """Right-padded ids and attention mask (positions count from 0 in every row)."""
+    width = max(map(len, rows))
+    return {
+        "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+    }
+
+
+def reward_model_from_policy(policy, *, seed: int = 0):
+    """A `LlamaForTokenClassification` with one label whose backbone is a copy of the policy's
+    (the value head is new, initialised from ``seed``)."""
+    from transformers import AutoModelForTokenClassification
+
+    from tsc.lm.policy import _quiet_loading
+
+    config = policy.model.config.to_dict()
+    for key in ("id2label", "label2id"):
+        config.pop(key, None)
+    config.update(num_labels=1, architectures=["LlamaForTokenClassification"], tie_word_embeddings=False)
+    config = type(policy.model.config).from_dict(config)
+    torch.manual_seed(seed)
+    with _quiet_loading():
+        model = AutoModelForTokenClassification.from_config(config)
+    backbone = getattr(policy.model, policy.model.base_model_prefix)
+    getattr(model, model.base_model_prefix).load_state_dict(backbone.state_dict(), strict=True)
+    return model
+
+
+def is_reward_model(name_or_path) -> bool:
+    """Whether ``name_or_path`` names a bundled reward model or a folder holding one."""
+    from tsc.lm.policy import bundled_models
+
+    path = bundled_models(kind=None).get(str(name_or_path)) or Path(str(name_or_path)).expanduser()
+    return _kind_of(path) in KINDS
+
+
+def _kind_of(folder: Path) -> str | None:
+    """The kind on a folder's card, else read from its config (None if neither says)."""
+    from tsc.lm.checkpoint import read_card
+
+    if not (folder / "config.json").is_file():
+        return None
+    kind = read_card(folder).get("kind")
+    if kind:
+        return kind
+    try:
+        architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
+    except (ValueError, OSError):
+        return None
+    return "reward" if any(a.endswith("ForTokenClassification") for a in architectures) else None
+
+
+def load_reward_model(name_or_path: str | Path) -> RewardModel:
+    """A bundled reward model (``"orm"``, ``"prm"``) or one saved in a folder.
+
+    As for policies, the weights must be ``model.safetensors`` and match the sha256 on the card.
+    """
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from tsc.lm.checkpoint import WEIGHTS, check_checkpoint, how_to_fix, read_card
+    from tsc.lm.policy import _quiet_loading, bundled_models
+
+    bundled = {k: v for k, v in bundled_models(kind=None).items() if _kind_of(v) in KINDS}
+    name = str(name_or_path)
+    path = bundled.get(name) or Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        known = ", ".join(bundled) or "(none bundled)"
+        raise ValueError(f"unknown reward model {name!r}: not a bundled reward model ({known}) nor a folder with config.json")
+    card = read_card(path)
+    if _kind_of(path) not in KINDS:
+        raise ValueError(f"{path} holds a {card.get('kind') or 'model'} with no value head, not a reward model ({', '.join(KINDS)})")
+    check_checkpoint(path, card)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with _quiet_loading():
+            model = AutoModelForTokenClassification.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
+    except Exception as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        damaged = f"{WEIGHTS}, config or tokenizer damaged?"
+        raise ValueError(f"cannot load the reward model in {path} ({damaged}): {detail}; {how_to_fix(card)}") from error
+    return RewardModel(model, tokenizer, path=path, name=path.name, card=card)
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardRecipe:
+    """Everything that determines a reward model: its data, its training, its seed."""
+
+    name: str = "prm"
+    kind: str = "prm"  # "orm": outcome labels; "prm": Monte Carlo rollout labels
+    base: str = "countdown"  # the policy whose samples are judged (and whose backbone starts the model)
+    problems: int = 3000  # training-split problems, uniform over solvable ones
+    samples: int = 8  # completions sampled per problem at `temperature`
+    temperature: float = 1.0
+    rollouts: int = 8  # continuations per step prefix (prm only)
+    max_new_tokens: int = 64
+    sizes: tuple[int, ...] = countdown.SIZES
+    val_fraction: float = 0.05  # problems held out of training for the validation loss
+    steps: int = 600
+    schedule_steps: int | None = None
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup: int = 50
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.01
+    seed: int = 0
+    save_every: int = 200
+    eval_every: int = 100  # validation loss every this many steps
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+REWARD_RECIPES = {
+    "orm": RewardRecipe(name="orm", kind="orm", problems=6000, samples=8, steps=500),
+    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, steps=500),
+}
+
+
+def _is_dead(problem, prefix: str) -> bool:
+    """Whether a step prefix (ending in ``,``) already breaks Countdown's rules: a malformed
+    step, an operand not on the table, a wrong result, or nothing left to combine. The oracle
+    rejects every completion that starts this way, so its Monte Carlo value is exactly 0."""
+    steps = countdown.parse(prefix.rstrip(","))
+    pool = countdown.remaining(problem.numbers, steps) if steps is not None else None
+    return pool is None or len(pool) < 2
+
+
+def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, progress: bool = False) -> tuple[list[dict], Ledger]:
+    """Labelled examples ``{"prompt", "steps", "labels"}`` for ``problems``, and the ledger of
+    the policy compute they took.
+
+    ``samples`` completions per problem are drawn from the policy. ORM labels: every step
+    gets the oracle's verdict on the completion. PRM labels: the last step gets the verdict;
+    an earlier step prefix gets the fraction of ``rollouts`` policy continuations from it
+    that the oracle accepts (each distinct prefix of a problem is rolled out once; a prefix
+    that already breaks the rules gets 0 without rollouts, which is what they would give).
+    """
+    ledger = Ledger()
+    prompts = [policy.format(p) for p in problems]
+    chunk = 512  # prompts per sampling call: big batches for the sampler, a progress bar that moves
+    rows: list[list[str]] = []
+    for start in tqdm(range(0, len(prompts), chunk), desc="sample", disable=not progress):
+        outs = policy.sample(
+            prompts[start : start + chunk],
+            n=recipe.samples,
+            temperature=recipe.temperature,
+            max_new_tokens=recipe.max_new_tokens,
+            seed=seed + start,
+            ledger=ledger,
+        )
+        rows += [[c.text for c in row] for row in outs]
+    examples = []
+    for problem, prompt, texts in zip(problems, prompts, rows):
+        for text in texts:
+            steps = problem.steps(text)
+            if steps:
+                verdict = float(problem.check(text))
+                examples.append({"prompt": prompt, "steps": steps, "labels": [verdict] * len(steps), "correct": verdict})
+    if recipe.kind == "orm":
+        return examples, ledger
+    # PRM: Monte Carlo values of the distinct live prefixes, all rolled out in a few big calls
+    problem_of = dict(zip(prompts, problems))
+    values: dict[tuple[str, str], float] = {}
+    live: list[tuple[str, str]] = []
+    for example in examples:
+        problem = problem_of[example["prompt"]]
+        prefix = ""
+        for step in example["steps"][:-1]:
+            prefix += step
+            key = (example["prompt"], prefix)
+            if key not in values:
+                values[key] = 0.0
+                if not _is_dead(problem, prefix):
+                    live.append(key)
+    chunk = max(1, 2048 // recipe.rollouts)
+    for start in tqdm(range(0, len(live), chunk), desc="rollouts", disable=not progress):
+        keys = live[start : start + chunk]
+        outs = policy.sample(
+            [prompt + prefix for prompt, prefix in keys],
+            n=recipe.rollouts,
+            temperature=recipe.temperature,
+            max_new_tokens=recipe.max_new_tokens,
+            seed=seed + 7_919 * (start + 1),
+            ledger=ledger,
+        )
+        for (prompt, prefix), row in zip(keys, outs):
+            problem = problem_of[prompt]
+            values[(prompt, prefix)] = sum(problem.check(prefix + c.text) for c in row) / len(row)
+    for example in examples:
+        prefix, labels = "", []
+        for step in example["steps"][:-1]:
+            prefix += step
+            labels.append(values[(example["prompt"], prefix)])
+        example["labels"] = labels + [example["correct"]]
+    return examples, ledger
+
+
+def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, progress: bool = True) -> dict:
+    """The recipe's training and validation examples with a summary, built once and kept in
+    ``cache`` (a ``.json.gz`` file keyed by the recipe's data fields) for reruns."""
+    fields = {k: v for k, v in recipe.to_dict().items() if k in _DATA_FIELDS}
+    fields["policy_sha256"] = policy.card.get("weights_sha256") or policy.name
+    if cache is not None and cache.exists():
+        with gzip.open(cache, "rt") as handle:
+            data = json.load(handle)
+        if data.get("fields") == fields:
+            return data
+    started = time.perf_counter()
+    problems = countdown.generate(recipe.problems, seed=recipe.seed, sizes=tuple(recipe.sizes), split="train")
+    n_val = max(1, round(recipe.problems * recipe.val_fraction)) if recipe.val_fraction > 0 else 0
+    train_set, ledger = build_examples(recipe, policy, problems[n_val:], seed=recipe.seed * 1_000_003 + 1, progress=progress)
+    val_set, val_ledger = build_examples(recipe, policy, problems[:n_val], seed=recipe.seed * 1_000_003 + 2) if n_val else ([], Ledger())
+    ledger = ledger + val_ledger
+    labels = [x for e in train_set for x in e["labels"]]
+    data = {
+        "fields": fields,
+        "train": train_set,
+        "val": val_set,
+        "summary": {
+            "problems": recipe.problems - n_val,
+            "val_problems": n_val,
+            "completions": len(train_set),
+            "labelled_steps": len(labels),
+            "correct_rate": round(sum(e["correct"] for e in train_set) / max(1, len(train_set)), 4),
+            "mean_label": round(sum(labels) / max(1, len(labels)), 4),
+            "policy_tokens": ledger.tokens,
+            "policy_flops": ledger.policy_flops,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    }
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        with gzip.open(tmp, "wt") as handle:
+            json.dump(data, handle)
+        tmp.replace(cache)
+    return data
+
+
+_DATA_FIELDS = ("kind", "base", "problems", "samples", "temperature", "rollouts", "max_new_tokens", "sizes", "val_fraction", "seed")
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def collate_rewards(reward: RewardModel, examples: list[dict]) -> dict[str, torch.Tensor]:
+    """Right-padded ids, attention mask, and float ``labels`` at each step's last token
+    (NaN elsewhere: those positions carry no loss)."""
+    pad = reward.tokenizer.pad_token_id if reward.tokenizer.pad_token_id is not None else 0
+    encoded = [reward.encode(e["prompt"], e["steps"]) for e in examples]
+    batch = _pad([ids for ids, _ in encoded], pad)
+    labels = torch.full(batch["input_ids"].shape, float("nan"))
+    for row, ((_, ends), example) in enumerate(zip(encoded, examples)):
+        labels[row, ends] = torch.tensor(example["labels"], dtype=torch.float)
+    batch["labels"] = labels
+    return batch
+
+
+def reward_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Binary cross-entropy (soft labels) on the labelled positions only."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[..., 0]
+    mask = ~torch.isnan(batch["labels"])
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], batch["labels"][mask])
+
+
+def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, progress: bool = True) -> dict:
+    """Build the data, train a reward model by ``recipe`` into ``out_dir`` and return its card.
+
+    ``policy`` defaults to the bundled model ``recipe.base``. The data are cached in
+    ``out_dir/data.json.gz``; checkpoints go to ``out_dir/checkpoints/step-N`` every
+    ``save_every`` steps, a log of loss, validation loss, tokens and FLOPs to
+    ``out_dir/train_log.jsonl`` and the final model to ``out_dir/final`` (no evaluation here:
+    `tsc.evaluation.evaluate_reward_model` adds it).
+    """
+    from tsc.lm.policy import load_policy
+    from tsc.lm.train import learning_rate, save_checkpoint
+
+    if recipe.kind not in KINDS:
+        raise ValueError(f"recipe kind must be one of {', '.join(KINDS)}, got {recipe.kind!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    policy = policy if policy is not None else load_policy(recipe.base)
+    data = reward_data(recipe, policy, cache=out_dir / "data.json.gz", progress=progress)
+    train_set, val_set = data["train"], data["val"]
+    if not train_set:
+        raise ValueError("the policy wrote no completion with a step: nothing to train on")
+    reward = RewardModel(reward_model_from_policy(policy, seed=recipe.seed), policy.tokenizer, card={"kind": recipe.kind})
+    model = reward.model
+    n_params = reward.n_params
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr,
+        betas=(0.9, 0.95),
+    )
+    order = _epochs(len(train_set), recipe.steps * recipe.batch_size, seed=recipe.seed)
+    log_file = (out_dir / "train_log.jsonl").open("w")
+    tokens = flops = 0
+    seconds = 0.0
+    val_loss = None
+
+    def card(record: dict) -> dict:
+        summary = data["summary"]
+        return {
+            "name": recipe.name,
+            "kind": recipe.kind,
+            "task": "countdown",
+            "params": n_params,
+            "base": {"name": policy.name, "weights_sha256": policy.card.get("weights_sha256")},
+            "recipe": recipe.to_dict(),
+            "data": _describe(recipe, summary),
+            "data_summary": summary,
+            "steps": record["step"],
+            "epochs": round(record["step"] * recipe.batch_size / len(train_set), 2),
+            "train_tokens": record["tokens"],
+            "train_flops": record["flops"],
+            "data_flops": summary["policy_flops"],
+            "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "seconds": round(record["seconds"], 1),
+            "data_seconds": summary["seconds"],
+            "seed": recipe.seed,
+            "problems": {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+            "final_loss": record["loss"],
+            "val_loss": record.get("val_loss", val_loss),
+            "torch": torch.__version__,
+        }
+
+    torch.manual_seed(recipe.seed)
+    model.train()
+    bar = tqdm(range(recipe.steps), desc=f"train {recipe.name}", disable=not progress)
+    for step in bar:
+        started = time.perf_counter()
+        batch = collate_rewards(reward, [train_set[i] for i in order[step * recipe.batch_size : (step + 1) * recipe.batch_size]])
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(recipe, step)
+        loss = reward_loss(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        seconds += time.perf_counter() - started
+        lengths = batch["attention_mask"].sum(1).tolist()
+        tokens += sum(lengths)
+        flops += sum(training_flops(n_params, reward.n_layer, reward.d_model, n) for n in lengths)
+        record = {"step": step + 1, "loss": round(loss.item(), 5), "tokens": tokens, "flops": flops, "seconds": round(seconds, 2)}
+        last = step + 1 == recipe.steps
+        if val_set and ((recipe.eval_every and (step + 1) % recipe.eval_every == 0) or last):
+            val_loss = record["val_loss"] = round(validation_loss(reward, val_set), 5)
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+        bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_loss:.3f}" if val_loss is not None else "-")
+        if recipe.save_every and (step + 1) % recipe.save_every == 0 and not last:
+            save_checkpoint(model, reward.tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
+    log_file.close()
+    model.eval()
+    return save_checkpoint(model, reward.tokenizer, out_dir / "final", card(record))
+
+
+@torch.no_grad()
+def validation_loss(reward: RewardModel, examples: list[dict], batch_size: int = 512) -> float:
+    """Mean BCE per labelled step over ``examples`` (the model is put back in training mode)."""
+    reward.model.eval()
+    total = count = 0.0
+    for start in range(0, len(examples), batch_size):
+        batch = collate_rewards(reward, examples[start : start + batch_size])
+        labelled = int((~torch.isnan(batch["labels"])).sum())
+        total += reward_loss(reward.model, batch).item() * labelled
+        count += labelled
+    reward.model.train()
+    return total / max(1, count)
+
+
+def _epochs(size: int, needed: int, *, seed: int) -> list[int]:
+    """Indices for ``needed`` draws: shuffled passes over ``size`` examples, one after another."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while len(order) < needed:
+        epoch = list(range(size))
+        rng.shuffle(epoch)
+        order += epoch
+    return order[:needed]
+
+
+def _describe(recipe: RewardRecipe, summary: dict) -> str:
+    head = (
+        f"{summary['completions']:,} completions of {summary['problems']:,} training-split problems (uniform over solvable ones, "
+        f"sizes {'/'.join(map(str, recipe.sizes))}), {recipe.samples} samples each from the policy {recipe.base!r} at "
+        f"temperature {recipe.temperature:g}; {summary['correct_rate']:.1%} of them correct (the base rate); "
+        f"{summary['labelled_steps']:,} labelled steps; "
+    )
+    if recipe.kind == "orm":
+        return head + "every step labelled with the oracle's verdict on the whole completion (outcome supervision); BCE loss"
+    return head + (
+        f"each step prefix labelled with the fraction of {recipe.rollouts} policy rollouts from it that the oracle accepts "
+        "(Monte Carlo value, Math-Shepherd soft labels; prefixes that already break the rules get 0 without rollouts), "
+        "the last step with the oracle's verdict; BCE loss on soft labels"
+    )
+
+
+__all__ = [
+    "KINDS",
+    "REWARD_RECIPES",
+    "RewardModel",
+    "RewardRecipe",
+    "build_examples",
+    "collate_rewards",
+    "is_reward_model",
+    "load_reward_model",
+    "reward_data",
+    "reward_loss",
+    "reward_model_from_policy",
+    "train_reward",
+]

@@ -1,0 +1,128 @@
+"""Learned verifiers: the outcome (ORM) and process (PRM) reward models, and self-verification.
+
+`ORM` and `PRM` wrap a `tsc.lm.reward.RewardModel` (the bundled ``orm`` / ``prm`` by
+default, loaded once per process); `SelfVerifier` asks the policy itself. Each charges its
+forward passes to the ledger as verifier compute, apart from the policy's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from tsc.compute import Ledger
+from tsc.lm.reward import RewardModel, load_reward_model
+
+AGGREGATES = {
+    "min": min,  # a solution is as good as its weakest step (Lightman et al. 2023)
+    "last": lambda scores: scores[-1],  # the value after the last step: an ORM's reading
+    "product": math.prod,  # the chance that every step is right, if steps were independent
+}
+
+
+def aggregate(step_scores: list[float], how: str = "min") -> float:
+    """One score from a completion's step scores (0.0 for a completion with no step)."""
+    if how not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {how!r}; known: {', '.join(AGGREGATES)}")
+    return float(AGGREGATES[how](step_scores)) if step_scores else 0.0
+
+
+@lru_cache(maxsize=8)
+def _cached(name: str) -> RewardModel:
+    return load_reward_model(name)
+
+
+def _reward_model(model: RewardModel | str | Path) -> RewardModel:
+    """``model`` itself, or the reward model a name or folder names (loaded once per process)."""
+    if isinstance(model, RewardModel):
+        return model
+    if isinstance(model, (str, Path)):
+        return _cached(str(model))
+    raise TypeError(f"expected a RewardModel, a bundled reward model's name or a folder, got {type(model).__name__}")
+
+
+class _Learned:
+    """What ORM and PRM share: scoring every step prefix in one forward pass per completion."""
+
+    name = "learned"
+
+    def __init__(self, model: RewardModel | str | Path):
+        self.model = _reward_model(model)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model.name!r})"
+
+    def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
+        """P(correct) as judged after each step of each completion (``problem.steps(text)``;
+        [] for a completion with no step). One batched forward pass, charged to ``ledger``."""
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings; wrap a single completion in a list")
+        prompt = problem.prompt()
+        return self.model.step_scores([prompt] * len(texts), [problem.steps(t) for t in texts], ledger=ledger)
+
+
+class ORM(_Learned):
+    """Outcome reward model: the probability that a completion is correct, read after its
+    last step (0.0 for a completion with no step)."""
+
+    name = "orm"
+
+    def __init__(self, model: RewardModel | str | Path = "orm"):
+        super().__init__(model)
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        return [aggregate(s, "last") for s in self.score_steps(problem, texts, ledger=ledger)]
+
+
+class PRM(_Learned):
+    """Process reward model: a score after every step, combined into one by ``aggregate``
+    (``"min"``, ``"last"`` or ``"product"``)."""
+
+    name = "prm"
+
+    def __init__(self, model: RewardModel | str | Path = "prm", *, aggregate: str = "min"):
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"unknown aggregate {aggregate!r}; known: {', '.join(AGGREGATES)}")
+        super().__init__(model)
+        self.aggregate = aggregate
+
+    def __repr__(self) -> str:
+        return f"PRM({self.model.name!r}, aggregate={self.aggregate!r})"
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        return [aggregate(s, self.aggregate) for s in self.score_steps(problem, texts, ledger=ledger)]
+
+
+class SelfVerifier:
+    """The policy's own judgement: how likely it finds the completion, as the geometric mean
+    of its token probabilities, exp(mean log p), from one forward pass over prompt and
+    completion (0.0 for an empty completion).
+
+    The bundled model was never taught a "check" token, so its likelihood is the judgement
+    it can give. The forward passes are charged as verifier compute.
+    """
+
+    name = "self"
+
+    def __init__(self, policy):
+        if not callable(getattr(policy, "score", None)) or not callable(getattr(policy, "format", None)):
+            raise ValueError(f"the self verifier needs a policy with format() and score() methods, e.g. tsc.load_policy(); got {policy!r}")
+        self.policy = policy
+
+    def __repr__(self) -> str:
+        return f"SelfVerifier({self.policy!r})"
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings; wrap a single completion in a list")
+        started = time.perf_counter()
+        prompt = self.policy.format(problem)
+        logprobs = self.policy.score([prompt] * len(texts), list(texts))
+        if ledger is not None:
+            prompt_len = len(self.policy.encode([prompt])[0])
+            lengths = [prompt_len + len(lp) for lp in logprobs]
+            flops = sum(self.policy.flops(n, 0) for n in lengths)
+            ledger.charge_verifier(tokens=sum(lengths), flops=flops, seconds=time.perf_counter() - started)
+        return [math.exp(sum(lp) / len(lp)) if lp else 0.0 for lp in logprobs]
