@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
+from fakes import ScriptedStepVerifier
 
+import tsc.verifiers
 from tsc.cli import format_answer, main, read_problem
 from tsc.lm.policy import ASSETS, bundled_models
 from tsc.tasks.countdown import Countdown
@@ -211,3 +213,52 @@ def test_solve_with_the_bundled_model(tmp_path):
         assert "error" not in record and record["tokens"] > 0 and record["flops"] > 0
         assert isinstance(record["answer"], str)
         assert record["correct"] == Countdown(tuple(problem["numbers"]), problem["target"]).check(record["answer"])
+
+
+@pytest.mark.parametrize(
+    "strategy, options",
+    [
+        ("weighted_vote", ("--n", "3", "--verifier", "oracle")),
+        ("self_refine", ("--rounds", "2", "--verifier", "step_oracle")),
+        ("revise", ("--rounds", "2", "--verifier", "oracle")),
+    ],
+)
+def test_solve_runs_the_strategies_of_issue_4(tmp_path, tiny_model_dir, strategy, options):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD])
+    output = tmp_path / "out.jsonl"
+    extra = ("--reviser", str(tiny_model_dir)) if strategy == "revise" else ()
+    assert solve(tiny_model_dir, source, output, "--strategy", strategy, *options, *extra) == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(records) == 3 and all("error" not in r for r in records)
+    for record in records:
+        assert record["tokens"] > 0 and record["flops"] > 0 and record["verifier_flops"] == 0  # exact verifiers cost no FLOPs
+        assert record["correct"] == Countdown(tuple(record["numbers"]), record["target"]).check(record["answer"] or "")
+
+
+def test_solve_flops_include_the_verifiers(tmp_path, tiny_model_dir, monkeypatch):
+    """Each line's flops are the policy's plus its verifier_flops: a verifier that charges
+    FLOPs and a free one with the same scores lead to the same policy calls."""
+
+    class Free(ScriptedStepVerifier):
+        def _charge(self, problem, texts, ledger, method):
+            ledger.charge_verifier(tokens=0, flops=0)
+
+    reject_all = lambda problem, text: [0.0]  # every attempt fails at its first step: all rounds are spent
+    monkeypatch.setitem(tsc.verifiers.VERIFIERS, "paid", lambda: ScriptedStepVerifier(reject_all))
+    monkeypatch.setitem(tsc.verifiers.VERIFIERS, "free", lambda: Free(reject_all))
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD])
+    paid, free = tmp_path / "paid.jsonl", tmp_path / "free.jsonl"
+    options = ("--strategy", "self_refine", "--rounds", "3")
+    assert solve(tiny_model_dir, source, paid, *options, "--verifier", "paid") == 0
+    assert solve(tiny_model_dir, source, free, *options, "--verifier", "free") == 0
+    for p, f in zip(map(json.loads, paid.read_text().splitlines()), map(json.loads, free.read_text().splitlines())):
+        assert p["verifier_flops"] > 0 and f["verifier_flops"] == 0
+        assert p["flops"] == f["flops"] + p["verifier_flops"] and p["tokens"] == f["tokens"]
+
+
+def test_solve_rejects_a_whole_completion_verifier_for_self_refine(tmp_path, tiny_model_dir, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "self_refine", "--verifier", "oracle") == 2
+    assert "step verifier" in assert_one_line_error(capsys)
+    assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "revise", "--rounds", "0") == 2
+    assert "--rounds" in assert_one_line_error(capsys)

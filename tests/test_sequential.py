@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from fakes import FLOPS_PER_TOKEN, VERIFIER_FLOPS_PER_TOKEN, ScriptedPolicy, ScriptedStepVerifier, TinyStepOracle, step_oracle_scores
 
-from tsc.core import Result
+from tsc.core import Result, revision_prompt
 from tsc.strategies import STRATEGIES, revise, self_refine
-from tsc.strategies.sequential import revision_prompt
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle
 
@@ -171,6 +170,17 @@ def test_revise_charges_the_verifier():
     result = revise(P, policy, reviser=Reviser([A, W2]), rounds=3, verifier=verifier)
     assert result.scores == (0.3, 0.9, 0.0) and result.answer == A
     assert result.ledger.verifier_flops == VERIFIER_FLOPS_PER_TOKEN * sum(policy_tokens(PROMPT, t) for t in (W, A, W2))
+
+
+def test_revise_stops_when_the_reviser_writes_nothing():
+    policy = ScriptedPolicy({PROMPT: [A]})
+    reviser = Reviser(["", W])  # nothing to revise after a right answer
+    result = revise(P, policy, reviser=reviser, rounds=4)
+    assert result.candidates == (A,) and result.answer == A and result.correct
+    assert result.trace["stopped"] == "reviser" and len(reviser.calls) == 1
+    assert result.ledger.samples == 2  # the empty revision is paid for: its prompt and its end token
+    assert result.ledger.tokens == policy_tokens(PROMPT, A) + policy_tokens(PROMPT + A, "") + 1
+    assert revise(P, policy, reviser=Reviser([W, W, W]), rounds=4).trace["stopped"] == "rounds"
 
 
 def test_revise_without_a_reviser_revises_with_the_policy():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -56,10 +57,21 @@ def _parser() -> argparse.ArgumentParser:
     solve = commands.add_parser("solve", help="answer every problem of a JSON-lines file")
     solve.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
-    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n)")
-    solve.add_argument("--temperature", type=float, default=1.0)
+    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote)")
+    solve.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (self_refine: of its retries)")
     solve.add_argument("--seed", type=int, default=0)
-    solve.add_argument("--verifier", default="oracle", choices=sorted(VERIFIERS), help="verifier for best_of_n")
+    solve.add_argument(
+        "--verifier",
+        default=None,
+        choices=sorted(VERIFIERS),
+        help="verifier for best_of_n and weighted_vote (default oracle), self_refine (a step verifier: default prm, "
+        "or step_oracle where no prm is bundled) and revise (default none: the last attempt is the answer)",
+    )
+    solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
+    solve.add_argument(
+        "--threshold", type=float, default=None, help="self_refine: lowest step score accepted (default 0.5); revise: stop at this score"
+    )
+    solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
     solve.add_argument("--max-new-tokens", type=int, default=64)
     solve.add_argument("--input", required=True, help='JSON lines: {"numbers": [...], "target": T}')
     solve.add_argument("--output", required=True)
@@ -111,7 +123,7 @@ def _load(name):
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from tsc.evaluation import evaluate_policy, evaluate_reward_model
+    from tsc.evaluation import evaluate_policy, evaluate_revision, evaluate_reward_model
     from tsc.lm.policy import ASSETS, load_policy
     from tsc.lm.reward import REWARD_RECIPES, train_reward
     from tsc.lm.train import RECIPES, train
@@ -130,7 +142,12 @@ def cmd_train(args) -> int:
     card = train_reward(recipe, out) if reward else train(recipe, out)
     final = out / "final"
     if not args.no_eval:
-        card["eval"] = evaluate_reward_model(final) if reward else evaluate_policy(load_policy(final))
+        if reward:
+            card["eval"] = evaluate_reward_model(final)
+        elif recipe.kind == "revision":  # its revisions against the policy it was fine-tuned from
+            card["eval"] = evaluate_revision(load_policy(final), load_policy(recipe.init_from))
+        else:
+            card["eval"] = evaluate_policy(load_policy(final))
         _write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
     print(json.dumps(card, indent=2))
     if args.install:
@@ -145,7 +162,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from tsc.evaluation import evaluate_policy, evaluate_reward_model
+    from tsc.evaluation import evaluate_policy, evaluate_revision, evaluate_reward_model
     from tsc.lm.reward import is_reward_model, load_reward_model
 
     if args.per_size < 1:
@@ -161,7 +178,11 @@ def cmd_evaluate(args) -> int:
             _write_atomic(reward.path / "card.json", json.dumps(dict(reward.card, eval=figures), indent=2) + "\n")
         return 0
     policy = _load(args.model)
-    figures = evaluate_policy(policy, per_size=args.per_size)
+    if policy.card.get("kind") == "revision":  # its revisions against the policy it was fine-tuned from
+        base = _load((policy.card.get("init_from") or {}).get("model") or "countdown")
+        figures = evaluate_revision(policy, base, per_size=args.per_size)
+    else:
+        figures = evaluate_policy(policy, per_size=args.per_size)
     print(json.dumps(figures, indent=2))
     if args.write_card:
         card = dict(policy.card, eval=figures)
@@ -200,7 +221,7 @@ def format_answer(text: str) -> str:
 
 def cmd_solve(args) -> int:
     from tsc.strategies import STRATEGIES, check_knobs
-    from tsc.verifiers import get_verifier
+    from tsc.strategies.sequential import MAX_ROUNDS
 
     started = time.perf_counter()
     source = Path(args.input)
@@ -218,6 +239,10 @@ def cmd_solve(args) -> int:
             check_knobs(**{knob: value})
         except ValueError as error:
             raise UserError(f"{flag}: {error}") from None
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        raise UserError(f"--rounds must be an integer from 1 to {MAX_ROUNDS}, got {args.rounds}")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UserError(f"--threshold must be a finite number, got {args.threshold}")
     output = Path(args.output)
     out_dir = output.resolve().parent
     if output.is_dir():
@@ -231,13 +256,7 @@ def cmd_solve(args) -> int:
     policy = _load(args.model)
     limits = Limits.for_model(policy.card, policy.name)
     strategy = STRATEGIES[args.strategy]
-    options = {"n": args.n, "temperature": args.temperature, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
-    if args.strategy == "best_of_n":
-        options["verifier"] = get_verifier(args.verifier, policy=policy)
-    if args.strategy == "greedy":
-        options = {"max_new_tokens": args.max_new_tokens}
-    if args.strategy == "sample":
-        options.pop("n")
+    options = _strategy_options(args, policy)
     lines, bad = [], []
     solved = answered = 0
     try:
@@ -263,7 +282,15 @@ def cmd_solve(args) -> int:
             answered += 1
             solved += result.correct
             answer = format_answer(result.answer) if result.answer is not None else None
-            record = dict(record, answer=answer, correct=result.correct, tokens=result.ledger.tokens, flops=result.ledger.flops)
+            ledger = result.ledger
+            record = dict(
+                record,
+                answer=answer,
+                correct=result.correct,
+                tokens=ledger.tokens,
+                flops=ledger.flops,
+                verifier_flops=ledger.verifier_flops,
+            )
             lines.append(json.dumps(record))
     except KeyboardInterrupt:  # the output is written whole or not at all
         print(f"interrupted after {answered + len(bad)} problems; nothing was written to {args.output}", file=sys.stderr)
@@ -276,6 +303,43 @@ def cmd_solve(args) -> int:
     seconds = time.perf_counter() - started
     print(f"{answered} answered, {solved} correct, {len(bad)} bad lines{where} -> {args.output} in {seconds:.1f} s", file=sys.stderr)
     return 0
+
+
+def _default_verifier(strategy: str) -> str | None:
+    """The verifier a strategy gets when ``--verifier`` is not given."""
+    from tsc.lm.policy import bundled_models
+
+    if strategy == "self_refine":  # needs step scores: the bundled process reward model, else the exact step oracle
+        return "prm" if "prm" in bundled_models("prm") else "step_oracle"
+    return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
+
+
+def _strategy_options(args, policy) -> dict:
+    """The keyword options ``args.strategy`` takes, built from the command line (models and
+    verifiers loaded here, once, not per problem)."""
+    import inspect
+
+    from tsc.strategies import STRATEGIES
+    from tsc.verifiers import get_verifier
+
+    strategy = STRATEGIES[args.strategy]
+    takes = {name for name, p in inspect.signature(strategy).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    options = {"n": args.n, "temperature": args.temperature, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
+    if "rounds" in takes:
+        options["rounds"] = args.rounds
+    if args.threshold is not None and "threshold" in takes:
+        options["threshold"] = args.threshold
+    name = args.verifier or _default_verifier(args.strategy)
+    if name is not None and "verifier" in takes:
+        try:
+            options["verifier"] = get_verifier(name, policy=policy)
+        except (ValueError, OSError) as error:
+            raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
+        if args.strategy == "self_refine" and not callable(getattr(options["verifier"], "score_steps", None)):
+            raise UserError(f"--verifier {name} scores whole completions; self_refine needs a step verifier (prm or step_oracle)")
+    if "reviser" in takes:
+        options["reviser"] = _load(args.reviser or "revision")
+    return {k: v for k, v in options.items() if k in takes}
 
 
 def _write_atomic(path: Path, text: str) -> None:

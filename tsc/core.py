@@ -75,3 +75,15 @@ class Result:
     chosen: int | None = None
     strategy: str = ""
     trace: dict = field(default_factory=dict)
+
+
+def revision_prompt(prompt: str, attempts: list[str]) -> str:
+    """What a revision model reads: the prompt, then the previous attempts, each ending in ``.``.
+
+    ``"13 4 7 2>48:"`` and attempts ``["13+4=17,17*2=34,34+7=41.", "13*4=52,52-7=45,45+2=47."]``
+    give ``"13 4 7 2>48:13+4=17,17*2=34,34+7=41.13*4=52,52-7=45,45+2=47."``; an attempt cut
+    off before its ``.`` gets one, so the model can tell where it ends. The revision strategy
+    (`tsc.strategies.sequential.revise`) and the revision model's training data
+    (`tsc.lm.revision`) both build their prompts here, so the two cannot drift apart.
+    """
+    return prompt + "".join(a if a.endswith(".") else a + "." for a in attempts)

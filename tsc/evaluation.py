@@ -155,3 +155,97 @@ def evaluate_reward_model(reward, policy=None, **options) -> dict:
     }
     figures["headline"] = headline
     return figures
+
+
+def evaluate_revision(
+    reviser,
+    policy,
+    *,
+    per_size: int = 100,
+    sizes: tuple[int, ...] = countdown.SIZES,
+    rounds: tuple[int, ...] = (1, 2, 4),
+    temperatures: tuple[float, ...] = (1.0, 0.0),
+    parallel_n: int = 16,
+    seed: int = 2024,
+) -> dict:
+    """Card figures for a revision model: do k sequential revisions beat k parallel samples?
+
+    On ``per_size`` held-out problems per size, `revise` runs with ``rounds=k`` for each k of
+    ``rounds``, at each of ``temperatures`` (the policy's first attempt, then the reviser's,
+    each reading the attempts before it, until the reviser writes nothing):
+
+    - ``revise_last@k``: revise's answer, its last attempt, is correct (no verifier: the
+      reviser is trusted);
+    - ``revise_any@k``: some attempt is correct (what best-of with the oracle would choose
+      among them: sequential coverage);
+
+    against the policy alone: ``greedy``, and ``parallel_pass@k``, the unbiased pass@k of k
+    independent samples at temperature 1 (from ``parallel_n`` per problem): best-of-k with
+    the oracle over parallel samples. ``flops@k`` gives the mean policy FLOPs per problem of
+    both (a revision re-reads the earlier attempts, so its attempts cost more).
+    """
+    from tsc.strategies import revise
+
+    problems = [p for size in sizes for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
+    size_of = np.array([len(p.numbers) for p in problems])
+    last = max(rounds)
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
+    samples = draw(problems, policy, n=parallel_n, temperature=1.0, seed=seed)
+    prompt_len = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+    sample_flops = np.array([[policy.flops(n, int(t)) for t in row] for n, row in zip(prompt_len, samples.tokens)])
+    runs = {}  # temperature -> (last attempt right, some attempt right, policy FLOPs): problems x rounds
+    for temperature in temperatures:
+        right, covered, flops = (np.zeros((len(problems), len(rounds))) for _ in range(3))
+        for j, k in enumerate(rounds):
+            # a seed per problem: one seed for all would give every problem the same random draws
+            # (each revise call samples alone), and their errors would move together. Round r
+            # uses seed + r, so the run of k rounds repeats the first attempts of a longer one.
+            for i, p in enumerate(problems):
+                result = revise(p, policy, reviser=reviser, rounds=k, temperature=temperature, seed=seed + i * last)
+                right[i, j] = result.correct
+                covered[i, j] = any(p.check(t) for t in result.candidates)
+                flops[i, j] = result.ledger.policy_flops
+        runs[temperature] = (right, covered, flops)
+
+    def figures(mask) -> dict:
+        out = {"problems": int(mask.sum()), "greedy": _figure(*bootstrap(greedy.correct[mask, 0]))}
+        cov = coverage(samples.subset(mask), rounds)
+        for j, k in enumerate(rounds):
+            out[f"parallel_pass@{k}"] = _figure(cov["mean"][j], cov["low"][j], cov["high"][j])
+            out[f"parallel_flops@{k}"] = round(float(k * sample_flops[mask].mean()))
+        for temperature, (right, covered, flops) in runs.items():
+            tag = "" if temperature == 1.0 else f"_t{temperature:g}"
+            for j, k in enumerate(rounds):
+                out[f"revise{tag}_last@{k}"] = _figure(*bootstrap(right[mask, j]))
+                out[f"revise{tag}_any@{k}"] = _figure(*bootstrap(covered[mask, j]))
+                out[f"revise{tag}_flops@{k}"] = round(float(flops[mask, j].mean()))
+        return out
+
+    overall = figures(np.ones(len(problems), dtype=bool))
+    return {
+        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "seed": seed,
+        "per_size": per_size,
+        "rounds": list(rounds),
+        "temperatures": list(temperatures),
+        "parallel": {"n": parallel_n, "temperature": 1.0},
+        "overall": overall,
+        "by_size": {str(s): figures(size_of == s) for s in sizes},
+        "verdict": _revision_verdict(overall, last),
+    }
+
+
+def _revision_verdict(overall: dict, k: int) -> str:
+    """One sentence: do k revisions beat k parallel samples (intervals apart, or not)?"""
+    seq, par = overall[f"revise_any@{k}"], overall[f"parallel_pass@{k}"]
+    if seq["low"] > par["high"]:
+        word = "beat"
+    elif seq["high"] < par["low"]:
+        word = "lose to"
+    else:
+        word = "do not clearly differ from"
+    return (
+        f"{k} sequential revisions at T=1 {word} {k} parallel samples at equal attempts "
+        f"(best-of-{k} with the oracle: {seq['value']:.1%} vs {par['value']:.1%}); revise's own answer (its last "
+        f"attempt, no verifier) is right {overall[f'revise_last@{k}']['value']:.1%} of the time (greedy {overall['greedy']['value']:.1%})"
+    )

@@ -307,7 +307,7 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
 
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
-    bundled = bundled_models()
+    bundled = {**bundled_models("policy"), **bundled_models("revision")}  # the causal LMs (a revision model is one too)
     known = ", ".join(bundled) or "(none bundled)"
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     if not name.strip():

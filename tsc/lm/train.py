@@ -45,6 +45,10 @@ class Recipe:
     seed: int = 0
     save_every: int = 500
     eval_every: int = 300
+    kind: str = "policy"  # "policy": prompt -> solution; "revision": prompt + failed attempts -> a correct one (tsc.lm.revision)
+    init_from: str | None = None  # a bundled model to fine-tune (its shape, but for max_len: RoPE has no learned positions)
+    pool: int = 0  # revision: training-split problems the init_from policy samples attempts on
+    pool_samples: int = 8  # revision: attempts sampled per problem of the pool
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +61,23 @@ RECIPES = {
     # >= 20 %, pass@32 >= 75 % and pass@32 >= 4 x pass@1 all hold with the most margin
     # (checkpoints at 1,000 / 1,250 / 1,500 / 2,000 were evaluated; see the card's notes).
     "countdown": Recipe(steps=1125, schedule_steps=2000),
+    # The revision model (sequential revisions, Snell et al. 2024): the countdown policy
+    # fine-tuned on its own failed attempts followed by a correct one, its context doubled.
+    "revision": Recipe(
+        name="revision",
+        kind="revision",
+        init_from="countdown",
+        shape=ModelShape(max_len=192),
+        steps=400,
+        batch_size=128,
+        lr=1e-3,
+        warmup=20,
+        min_lr_ratio=0.1,
+        pool=12_000,
+        pool_samples=8,
+        save_every=200,
+        eval_every=100,
+    ),
     # A few steps of a tiny model: what the tests train to check that the loss falls.
     "smoke": Recipe(
         name="smoke",
@@ -69,6 +90,29 @@ RECIPES = {
         eval_every=0,
     ),
 }
+
+
+KINDS = ("policy", "revision")
+POLICY_DATA = (
+    "fresh uniform solvable Countdown problems each step (train split: the held-out tenth by hash is never seen), "
+    "each with a random solution from the exhaustive solver; loss on solution tokens only"
+)
+
+
+def _fine_tune_start(recipe: Recipe) -> Policy:
+    """The bundled model ``recipe.init_from``, checked against the recipe's shape."""
+    from tsc.lm.policy import load_policy
+
+    start = load_policy(recipe.init_from)
+    config = start.model.config
+    have = (config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size)
+    want = (recipe.shape.d_model, recipe.shape.n_layer, recipe.shape.n_head, recipe.shape.d_ff)
+    if have != want or recipe.shape.max_len < config.max_position_embeddings:
+        raise ValueError(
+            f"recipe {recipe.name!r}: shape {recipe.shape} does not fit {recipe.init_from!r} (d, layers, heads, d_ff = {have})"
+        )
+    start.model.train()
+    return start
 
 
 def training_examples(recipe: Recipe, step: int) -> list[tuple[str, str]]:
@@ -149,8 +193,26 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(recipe.seed)
-    tokenizer = build_char_tokenizer()
-    model = build_model(recipe.shape, tokenizer, seed=recipe.seed)
+    if recipe.kind not in KINDS:
+        raise ValueError(f"recipe {recipe.name!r} has kind {recipe.kind!r}; known: {', '.join(KINDS)}")
+    if recipe.init_from:
+        start = _fine_tune_start(recipe)
+        tokenizer, model = start.tokenizer, start.model
+        model.config.max_position_embeddings = recipe.shape.max_len
+    else:
+        tokenizer = build_char_tokenizer()
+        model = build_model(recipe.shape, tokenizer, seed=recipe.seed)
+    if recipe.kind == "revision":
+        from tsc.lm import revision
+
+        if not recipe.init_from:
+            raise ValueError(f"recipe {recipe.name!r}: a revision model starts from a policy (set init_from) that samples its data")
+        pool = revision.RevisionData.build(recipe, start, cache=out_dir / "revision_pool.json.gz", progress=progress)
+        examples, data = pool.examples, {"data": revision.describe(recipe, pool), "data_pool": pool.summary()}
+    else:
+        examples, data = (lambda step: training_examples(recipe, step)), {"data": POLICY_DATA}
+    if recipe.init_from:
+        data["init_from"] = {"model": recipe.init_from, "train_flops": start.card.get("train_flops"), "steps": start.card.get("steps")}
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -167,14 +229,12 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         """The model's card as of the step in ``record`` (the log line just written)."""
         return {
             "name": recipe.name,
-            "kind": "policy",
+            "kind": recipe.kind,
             "task": "countdown",
             "params": n_params,
             "shape": recipe.shape.to_dict(),
             "recipe": recipe.to_dict(),
-            "data": "fresh uniform solvable Countdown problems each step (train split: the held-out "
-            "tenth by hash is never seen), each with a random solution from the exhaustive solver; "
-            "loss on solution tokens only",
+            **data,
             "steps": record["step"],
             "train_tokens": record["tokens"],
             "train_flops": record["flops"],
@@ -193,7 +253,7 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     bar = tqdm(range(recipe.steps), desc=f"train {recipe.name}", disable=not progress)
     for step in bar:
         started = time.perf_counter()
-        batch = collate(tokenizer, training_examples(recipe, step))
+        batch = collate(tokenizer, examples(step))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step)
         loss = model(**batch).loss

@@ -8,7 +8,7 @@ the same kind of budget one attempt at a time, so later attempts can build on ea
   step (Self-Refine, Madaan et al. 2023, with the feedback made concrete by a process
   reward model in the manner of Lightman et al. 2023).
 - revise: sequential revisions (Snell et al. 2024): a revision model reads the prompt and the
-  previous attempts, concatenated, and writes a new one.
+  previous attempts, concatenated (`tsc.core.revision_prompt`), and writes a new one.
 
 Every policy call and every verifier call is charged to the one ledger of the `Result`;
 ``trace["attempts"]`` keeps each attempt for plots.
@@ -20,7 +20,7 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Result
+from tsc.core import Result, revision_prompt
 from tsc.strategies.parallel import _check_problem, _result, check_knobs
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
@@ -77,7 +77,8 @@ def self_refine(
     early), and the verifier's scores are already paid for, so choosing by them costs
     nothing. When an attempt is accepted it is the last one and also the best-scoring one.
     ``candidates``/``scores`` list every attempt and its score; ``trace["attempts"]`` adds
-    the step scores, the length of the kept prefix and the index of the first bad step.
+    the step scores, the length of the kept prefix, the index of the first bad step and the
+    FLOPs (policy and verifier) spent up to and including the attempt.
     """
     if verifier is None or not callable(getattr(verifier, "score_steps", None)):
         raise ValueError(
@@ -110,7 +111,9 @@ def self_refine(
         score = min(step_scores) if step_scores else 0.0
         texts.append(text)
         scores.append(score)
-        attempts.append({"text": text, "kept": len(prefix), "step_scores": step_scores, "first_bad": first_bad, "score": score})
+        attempts.append(
+            {"text": text, "kept": len(prefix), "step_scores": step_scores, "first_bad": first_bad, "score": score, "flops": ledger.flops}
+        )
         if first_bad is None:  # every step verified: accept
             break
         # 3. keep the steps before the first bad one
@@ -118,16 +121,6 @@ def self_refine(
     chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
     trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
     return _result(problem, texts, chosen, scores, ledger, "self_refine", trace)
-
-
-def revision_prompt(prompt: str, attempts: list[str]) -> str:
-    """What the revision model reads: the prompt, then the previous attempts, each ending in ``.``.
-
-    ``"13 4 7 2>48:"`` and attempts ``["13+4=17,17*2=34,34+7=41.", "13*4=52,52-7=45,45+2=47."]``
-    give ``"13 4 7 2>48:13+4=17,17*2=34,34+7=41.13*4=52,52-7=45,45+2=47."``; an attempt cut
-    off before its ``.`` gets one, so the model can tell where it ends.
-    """
-    return prompt + "".join(a if a.endswith(".") else a + "." for a in attempts)
 
 
 def revise(
@@ -150,15 +143,20 @@ def revise(
     2. Each next attempt comes from ``reviser`` (default: ``policy`` itself, for a policy that
        is a revision model), prompted with `revision_prompt`: the problem's prompt followed by
        the last ``context`` attempts (the bundled revision model was trained on up to 3).
-    3. With a ``verifier`` and a ``threshold``, the loop stops early at the first attempt that
-       scores at least ``threshold``.
+    3. The loop stops early when a revision comes back empty: the reviser ended its output
+       at once, which is how it says the last attempt needs no revision (the bundled revision
+       model was trained to write the end token right after a correct attempt, so it learned
+       to recognise one). With a ``verifier`` and a ``threshold``, it also stops at the first
+       attempt that scores at least ``threshold``.
 
-    Every attempt is sampled at ``temperature`` with seed ``seed + round``. Without a
+    An empty revision is paid for but is not an attempt. Every attempt is sampled at ``temperature`` with seed ``seed + round``. Without a
     verifier the answer is the last attempt (intrinsic self-correction: the model is trusted
     to have improved); with one, the best-scoring attempt (the later one on ties). Without a
     threshold the attempts are scored in one verifier call at the end; with one, one call per
     attempt. ``candidates`` lists the attempts in order, ``scores`` their verifier scores (all
-    1.0 without a verifier), ``trace["prompts"]`` what each attempt was conditioned on.
+    1.0 without a verifier), ``trace["prompts"]`` what each attempt was conditioned on,
+    ``trace["policy_flops"]`` the policy FLOPs spent up to and including each attempt and
+    ``trace["stopped"]`` why the loop ended (``"rounds"``, ``"threshold"`` or ``"reviser"``).
     """
     reviser = policy if reviser is None else reviser
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, verifier=verifier)
@@ -174,16 +172,24 @@ def revise(
     texts: list[str] = []
     prompts: list[str] = []
     scores: list[float] = []
+    spent: list[int] = []  # policy FLOPs after each attempt
+    stopped = "rounds"
     for round_ in range(rounds):
         # 1-2. the policy's first attempt; then the reviser reads the last `context` attempts
         model = policy if round_ == 0 else reviser
         prompt = revision_prompt(model.format(problem), texts[-context:] if round_ else [])
-        texts.append(_attempt(model, prompt, temperature=temperature, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger))
+        text = _attempt(model, prompt, temperature=temperature, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger)
+        # 3. stop early when the reviser has nothing to revise, or an attempt is good enough
+        if round_ and not text.strip():
+            stopped = "reviser"
+            break
+        texts.append(text)
         prompts.append(prompt)
-        # 3. stop early once an attempt is good enough
+        spent.append(ledger.policy_flops)
         if threshold is not None:
             scores += [float(s) for s in verifier.score(problem, texts[-1:], ledger=ledger)]
             if scores[-1] >= threshold:
+                stopped = "threshold"
                 break
     if verifier is None:
         scores, chosen = [1.0] * len(texts), len(texts) - 1
@@ -191,5 +197,5 @@ def revise(
         if threshold is None:
             scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
         chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
-    trace = {"prompts": prompts, "verified": verifier is not None}
+    trace = {"prompts": prompts, "policy_flops": spent, "stopped": stopped, "verified": verifier is not None}
     return _result(problem, texts, chosen, scores, ledger, "revise", trace)
