@@ -10,7 +10,7 @@ import pytest
 from fakes import FLOPS_PER_TOKEN, ScriptedPolicy, countdown_prompt_problem
 
 from tsc.analysis import coverage, draw, majority_accuracy, pass_at_k, sweep, wilson
-from tsc.core import Policy, Result, Verifier
+from tsc.core import Policy, Result, Verifier, problem_seed
 from tsc.evaluation import evaluate_policy
 from tsc.strategies import STRATEGIES, best_of_n, greedy, majority_vote, revise, sample, self_refine, weighted_vote
 from tsc.tasks.countdown import Countdown
@@ -255,11 +255,14 @@ def test_sweep_rows():
     policy = ScriptedPolicy(SCRIPT)
     rows = sweep(majority_vote, [P, Q], policy, budgets=[1, 4], seeds=[0, 1])
     assert [(r["budget"], r["seed"]) for r in rows] == [(1, 0), (1, 1), (4, 0), (4, 1)]
-    # budget 1: seed 0 draws A and Q_RIGHT (both right), seed 1 draws W and Q_RIGHT; budget 4: W wins P's vote
-    assert [r["accuracy"] for r in rows] == [1.0, 0.5, 0.5, 0.5]
+    # each problem is solved with its own seed, derived from the row's seed and the problem
     for row in rows:
+        seeds = {p: problem_seed(row["seed"], p) for p in (P, Q)}
+        assert seeds[P] != seeds[Q]
+        expected = np.mean([majority_vote(p, policy, n=row["budget"], seed=seeds[p]).correct for p in (P, Q)])
+        assert row["accuracy"] == expected
         assert (row["low"], row["high"]) == pytest.approx(wilson(round(row["accuracy"] * 2), 2))
-        picked = {p: [SCRIPT[p.prompt()][(row["seed"] + j) % 4] for j in range(row["budget"])] for p in (P, Q)}
+        picked = {p: [SCRIPT[p.prompt()][(seeds[p] + j) % 4] for j in range(row["budget"])] for p in (P, Q)}
         assert row["tokens"] == pytest.approx(np.mean([expected_tokens(p, t) for p, t in picked.items()]))
         assert row["flops"] == pytest.approx(FLOPS_PER_TOKEN * row["tokens"])
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.compute import Ledger
+from tsc.core import problem_seed
 from tsc.strategies.parallel import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
 
 
@@ -238,7 +239,8 @@ def sweep(
     cache: str | Path | None = None,
     **options,
 ) -> list[dict]:
-    """Run ``strategy(problem, policy, n=budget, seed=seed, **options)`` over a grid.
+    """Run ``strategy(problem, policy, n=budget, seed=..., **options)`` over a grid; each
+    problem gets its own seed derived from the row's (`tsc.core.problem_seed`).
 
     One row per (budget, seed): accuracy with its Wilson interval, and the mean tokens and
     FLOPs per problem from the results' ledgers.
@@ -276,7 +278,7 @@ def sweep(
 
 
 def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: int, options: dict) -> dict:
-    results = [strategy(p, policy, n=budget, seed=seed, **options) for p in problems]
+    results = [strategy(p, policy, n=budget, seed=problem_seed(seed, p), **options) for p in problems]
     solved = sum(r.correct for r in results)
     low, high = wilson(solved, len(results))
     return {

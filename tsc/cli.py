@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tsc.core import problem_seed
 from tsc.tasks.countdown import Countdown, Limits, parse
 
 
@@ -272,7 +273,8 @@ def cmd_solve(args) -> int:
             record, problem, error = read_problem(raw, limits)
             if problem is not None:
                 try:
-                    result = strategy(problem, policy, **options)
+                    seeded = dict(options, seed=problem_seed(args.seed, problem)) if "seed" in options else options
+                    result = strategy(problem, policy, **seeded)
                 except ValueError as failure:  # a problem the model cannot take (e.g. a prompt longer than its context)
                     error = str(failure).splitlines()[0]
             if error:
@@ -348,6 +350,9 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,6 +7,8 @@ Colab all run the same search code.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -87,3 +89,16 @@ def revision_prompt(prompt: str, attempts: list[str]) -> str:
     (`tsc.lm.revision`) both build their prompts here, so the two cannot drift apart.
     """
     return prompt + "".join(a if a.endswith(".") else a + "." for a in attempts)
+
+
+def problem_seed(seed: int, problem) -> int:
+    """The seed to solve ``problem`` with in a run seeded ``seed``: a hash of both.
+
+    A run over many problems that handed every problem the same seed would draw the same
+    random numbers for each of them (the sampler restarts its generator per call), so their
+    errors would move together and intervals over problems would be too narrow. Hashing in
+    the problem keeps each problem's draws independent of the others and of the order of
+    the problems, and the run reproducible.
+    """
+    key = json.dumps([int(seed), problem.to_json()], sort_keys=True)
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:7], "big")
