@@ -18,6 +18,7 @@ from tsc.analysis import (
     exponentiated_power_law,
     fit_exponentiated_power_law,
     majority_choice,
+    paired_difference,
     pass_at_k,
     samples_for_coverage,
     weighted_vote_accuracy,
@@ -231,3 +232,14 @@ def test_weighted_vote_accuracy_counts_weight_not_heads():
     key_of = table.keys[0]
     assert weighted_choice(list(key_of), [0.2, 0.2, 0.2, 0.9]) == (3, {"w": pytest.approx(0.6), "r": 0.9})
     assert weighted_choice([None, None], [1.0, 1.0]) == (None, {})
+
+
+def test_paired_difference_cancels_what_problems_share():
+    correct = [[1, 1, 0, 0], [0, 0, 0, 1], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]]
+    table = _table(correct)
+    oracle = best_of_accuracy(table, np.asarray(correct, float), [2], trials=300)
+    blind = best_of_accuracy(table, np.zeros((5, 4)), [2], trials=300)
+    diff = paired_difference(oracle, blind)
+    assert diff["mean"][0] == pytest.approx(oracle["mean"][0] - blind["mean"][0])
+    assert diff["low"][0] > 0  # the oracle never does worse on any problem
+    assert diff["per_problem"].shape == (5, 1) and np.all(diff["per_problem"] >= -0.05)

@@ -129,11 +129,15 @@ def draw(problems: Sequence, policy, *, n: int, temperature: float = 1.0, seed: 
 
 
 def coverage(table: SampleTable, ks: Sequence[int], *, seed: int = 0) -> dict[str, np.ndarray]:
-    """pass@k for each k (unbiased, from all n samples) with bootstrap intervals over problems."""
+    """pass@k for each k (unbiased, from all n samples) with bootstrap intervals over problems.
+
+    Like the other curves below, the result also holds ``per_problem`` (problems × ks), so two
+    strategies can be compared problem by problem (see `paired_difference`).
+    """
     counts = table.correct.sum(axis=1)
     per_problem = np.array([[pass_at_k(table.n, int(c), k) for k in ks] for c in counts])
     mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
 
 
 def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
@@ -155,7 +159,7 @@ def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 20
                 wins += choice is not None and bool(correct[subset[choice]])
             per_problem[i, j] = wins / repeats
     mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
 
 
 def best_of_accuracy(
@@ -181,7 +185,7 @@ def best_of_accuracy(
         best = np.take_along_axis(order, (picked + jitter).argmax(axis=2)[:, :, None], axis=2)[:, :, 0]
         per_problem[:, j] = np.take_along_axis(table.correct, best, axis=1).mean(axis=1)
     mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
 
 
 def weighted_vote_accuracy(
@@ -203,7 +207,16 @@ def weighted_vote_accuracy(
                 wins += choice is not None and bool(correct[subset[choice]])
             per_problem[i, j] = wins / trials
     mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high}
+    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
+
+
+def paired_difference(a: dict, b: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Curve ``a`` minus curve ``b`` (both from the same problems), for each k, with a bootstrap
+    interval that resamples problems together: tighter than comparing two separate intervals,
+    because each problem's difficulty cancels out."""
+    difference = np.asarray(a["per_problem"]) - np.asarray(b["per_problem"])
+    mean, low, high = bootstrap(difference, seed=seed)
+    return {"k": a["k"], "mean": mean, "low": low, "high": high, "per_problem": difference}
 
 
 def fit_exponentiated_power_law(ks: Sequence[float], cov: Sequence[float]) -> tuple[float, float]:
