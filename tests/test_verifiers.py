@@ -176,3 +176,56 @@ def test_smoke_training_lowers_the_loss_and_writes_a_card(tiny_policy, tmp_path)
         tsc.load_policy(tmp_path / "final")
     batch = collate_rewards(loaded, [{"prompt": PROBLEM.prompt(), "steps": PROBLEM.steps(TEXTS[0]), "labels": [0.5, 0.25, 1.0]}])
     assert np.isnan(batch["labels"].numpy()).sum() == batch["labels"].numel() - 3
+
+
+def test_hard_labels_and_the_data_cache(tiny_policy, tmp_path):
+    from tsc.lm.reward import _as_labels, reward_data
+
+    examples = [
+        {"prompt": "1 2 3>6:", "steps": ["1+2=3,", "3+3=6."], "labels": [0.25, 1.0]},
+        {"prompt": "p", "steps": ["x,", "y."], "labels": [0.0, 0.0]},
+    ]
+    assert [e["labels"] for e in _as_labels(examples, "hard")] == [[1.0, 1.0], [0.0, 0.0]]
+    assert _as_labels(examples, "soft") is examples
+    recipe = dataclasses.replace(REWARD_RECIPES["orm"], problems=4, samples=2, max_new_tokens=8, sizes=(3,), val_fraction=0.0)
+    cache = tmp_path / "data.json.gz"
+    first = reward_data(recipe, tiny_policy, cache=cache, progress=False)
+    assert first["summary"]["completions"] == len(first["train"]) and first["val"] == []
+    assert all(e["labels"] == [e["correct"]] * len(e["steps"]) for e in first["train"])  # outcome labels on every step
+
+    class NoSampling:  # a second build with the same data fields must not sample at all
+        card, name = tiny_policy.card, tiny_policy.name
+
+        def format(self, problem):
+            return problem.prompt()
+
+    assert reward_data(recipe, NoSampling(), cache=cache, progress=False)["train"] == first["train"]
+
+
+def test_prm_labels_from_scripted_rollouts():
+    from tsc.lm.reward import build_examples
+
+    problem = Countdown((1, 2, 3), 6)
+    script = {
+        "1 2 3>6:": ["1+2=3,3+3=6.", "1+2=3,3*3=9.", "3-2=1,1*1=1."],
+        "1 2 3>6:1+2=3,": ["3+3=6.", "3*3=9."],  # from here half the rollouts succeed
+        "1 2 3>6:3-2=1,": ["1*1=1.", "1+1=2."],  # legal, but 6 is out of reach: none does
+    }
+    recipe = dataclasses.replace(REWARD_RECIPES["prm"], samples=3, rollouts=2)
+    examples, ledger = build_examples(recipe, ScriptedPolicy(script), [problem], seed=0)
+    sampled = [(e["steps"], e["labels"]) for e in examples if not e.get("rollout")]
+    assert sampled == [
+        (["1+2=3,", "3+3=6."], [0.5, 1.0]),
+        (["1+2=3,", "3*3=9."], [0.5, 0.0]),
+        (["3-2=1,", "1*1=1."], [0.0, 0.0]),
+    ]
+    rollouts = sorted(("".join(e["steps"]), tuple(e["labels"])) for e in examples if e.get("rollout"))
+    assert rollouts == [
+        ("1+2=3,3*3=9.", (0.5, 0.0)),
+        ("1+2=3,3+3=6.", (0.5, 1.0)),
+        ("3-2=1,1*1=1.", (0.0, 0.0)),
+        ("3-2=1,1+1=2.", (0.0, 0.0)),
+    ]
+    assert ledger.samples == 3 + 2 * 2  # three samples, two rollouts of each of the two live prefixes
+    orm, _ = build_examples(dataclasses.replace(recipe, kind="orm"), ScriptedPolicy(script), [problem], seed=0)
+    assert [e["labels"] for e in orm] == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]

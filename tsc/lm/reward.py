@@ -11,10 +11,13 @@ Two kinds are trained by the same loop and differ only in their labels:
 
 - ``orm`` (outcome reward model, Cobbe et al. 2021): every step of a completion is labelled
   with the oracle's verdict on the whole completion; the score is read at the last step.
-- ``prm`` (process reward model, Math-Shepherd, Wang et al. 2024): a step prefix is labelled
-  with the fraction of ``rollouts`` continuations, sampled from the policy, that end
-  correct (a Monte Carlo estimate of the prefix's value); the last step with the oracle's
-  verdict. No hand labels.
+- ``prm`` (process reward model, Math-Shepherd, Wang et al. 2024): ``rollouts``
+  continuations of each step prefix are sampled from the policy and judged by the oracle.
+  With ``labels="hard"`` (the bundled PRM, Math-Shepherd's hard estimate) the prefix is
+  labelled 1 if any of them ends correct: "a solution can still be found from here", what
+  the exact `StepOracle` says. With ``labels="soft"`` it is labelled with the fraction that
+  do (a Monte Carlo estimate of the prefix's value under the policy). The last step gets the
+  oracle's verdict. No hand labels.
 
 Data, training and the card are reproducible from the recipe and its seed
 (``python -m tsc train --recipe prm --install``).
@@ -214,6 +217,7 @@ class RewardRecipe:
     samples: int = 8  # completions sampled per problem at `temperature`
     temperature: float = 1.0
     rollouts: int = 8  # continuations per step prefix (prm only)
+    labels: str = "soft"  # prm only: "soft" = fraction of rollouts correct, "hard" = 1 if any is
     max_new_tokens: int = 64
     sizes: tuple[int, ...] = countdown.SIZES
     val_fraction: float = 0.05  # problems held out of training for the validation loss
@@ -233,8 +237,8 @@ class RewardRecipe:
 
 
 REWARD_RECIPES = {
-    "orm": RewardRecipe(name="orm", kind="orm", problems=6000, samples=8, steps=500),
-    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, steps=500),
+    "orm": RewardRecipe(name="orm", kind="orm", problems=40000, samples=8, steps=600),
+    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, labels="hard", steps=600),
 }
 
 
@@ -248,14 +252,20 @@ def _is_dead(problem, prefix: str) -> bool:
 
 
 def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, progress: bool = False) -> tuple[list[dict], Ledger]:
-    """Labelled examples ``{"prompt", "steps", "labels"}`` for ``problems``, and the ledger of
-    the policy compute they took.
+    """Labelled examples ``{"prompt", "steps", "labels", "correct"}`` for ``problems``, and
+    the ledger of the policy compute they took.
 
     ``samples`` completions per problem are drawn from the policy. ORM labels: every step
     gets the oracle's verdict on the completion. PRM labels: the last step gets the verdict;
     an earlier step prefix gets the fraction of ``rollouts`` policy continuations from it
     that the oracle accepts (each distinct prefix of a problem is rolled out once; a prefix
     that already breaks the rules gets 0 without rollouts, which is what they would give).
+    `train_reward` turns these fractions into hard labels when the recipe asks for them.
+
+    The rollouts are policy samples too, each judged by the oracle, so for a PRM they are
+    examples as well (``"rollout": True``): their last step gets the verdict, the steps of the
+    prefix they continue get its known labels, a continuation step that breaks the rules gets
+    0, and the other steps of the continuation carry no label (None).
     """
     ledger = Ledger()
     prompts = [policy.format(p) for p in problems]
@@ -294,6 +304,7 @@ def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, p
                 values[key] = 0.0
                 if not _is_dead(problem, prefix):
                     live.append(key)
+    rollouts: list[tuple[str, str, bool]] = []  # (prompt, full text, verdict) of every rollout
     chunk = max(1, 2048 // recipe.rollouts)
     for start in tqdm(range(0, len(live), chunk), desc="rollouts", disable=not progress):
         keys = live[start : start + chunk]
@@ -307,13 +318,24 @@ def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, p
         )
         for (prompt, prefix), row in zip(keys, outs):
             problem = problem_of[prompt]
-            values[(prompt, prefix)] = sum(problem.check(prefix + c.text) for c in row) / len(row)
+            verdicts = [problem.check(prefix + c.text) for c in row]
+            values[(prompt, prefix)] = sum(verdicts) / len(row)
+            rollouts += [(prompt, prefix + c.text, v) for c, v in zip(row, verdicts)]
     for example in examples:
         prefix, labels = "", []
         for step in example["steps"][:-1]:
             prefix += step
             labels.append(values[(example["prompt"], prefix)])
         example["labels"] = labels + [example["correct"]]
+    for prompt, text, verdict in rollouts:
+        problem = problem_of[prompt]
+        steps = problem.steps(text)
+        prefix, labels = "", []
+        for step in steps[:-1]:
+            prefix += step
+            known = values.get((prompt, prefix))
+            labels.append(known if known is not None else 0.0 if _is_dead(problem, prefix) else None)
+        examples.append({"prompt": prompt, "steps": steps, "labels": labels + [float(verdict)], "correct": float(verdict), "rollout": True})
     return examples, ledger
 
 
@@ -322,6 +344,7 @@ def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, prog
     ``cache`` (a ``.json.gz`` file keyed by the recipe's data fields) for reruns."""
     fields = {k: v for k, v in recipe.to_dict().items() if k in _DATA_FIELDS}
     fields["policy_sha256"] = policy.card.get("weights_sha256") or policy.name
+    fields = json.loads(json.dumps(fields))  # as the cache stores them (tuples become lists)
     if cache is not None and cache.exists():
         with gzip.open(cache, "rt") as handle:
             data = json.load(handle)
@@ -333,7 +356,8 @@ def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, prog
     train_set, ledger = build_examples(recipe, policy, problems[n_val:], seed=recipe.seed * 1_000_003 + 1, progress=progress)
     val_set, val_ledger = build_examples(recipe, policy, problems[:n_val], seed=recipe.seed * 1_000_003 + 2) if n_val else ([], Ledger())
     ledger = ledger + val_ledger
-    labels = [x for e in train_set for x in e["labels"]]
+    labels = [x for e in train_set for x in e["labels"] if x is not None]
+    sampled = [e for e in train_set if not e.get("rollout")]
     data = {
         "fields": fields,
         "train": train_set,
@@ -341,9 +365,13 @@ def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, prog
         "summary": {
             "problems": recipe.problems - n_val,
             "val_problems": n_val,
-            "completions": len(train_set),
+            "completions": len(sampled),
+            "rollouts": len(train_set) - len(sampled),
             "labelled_steps": len(labels),
-            "correct_rate": round(sum(e["correct"] for e in train_set) / max(1, len(train_set)), 4),
+            "correct_rate": round(sum(e["correct"] for e in sampled) / max(1, len(sampled)), 4),
+            "rollout_correct_rate": round(
+                sum(e["correct"] for e in train_set if e.get("rollout")) / max(1, len(train_set) - len(sampled)), 4
+            ),
             "mean_label": round(sum(labels) / max(1, len(labels)), 4),
             "policy_tokens": ledger.tokens,
             "policy_flops": ledger.policy_flops,
@@ -373,7 +401,7 @@ def collate_rewards(reward: RewardModel, examples: list[dict]) -> dict[str, torc
     batch = _pad([ids for ids, _ in encoded], pad)
     labels = torch.full(batch["input_ids"].shape, float("nan"))
     for row, ((_, ends), example) in enumerate(zip(encoded, examples)):
-        labels[row, ends] = torch.tensor(example["labels"], dtype=torch.float)
+        labels[row, ends] = torch.tensor([float("nan") if y is None else y for y in example["labels"]], dtype=torch.float)
     batch["labels"] = labels
     return batch
 
@@ -403,7 +431,9 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     out_dir.mkdir(parents=True, exist_ok=True)
     policy = policy if policy is not None else load_policy(recipe.base)
     data = reward_data(recipe, policy, cache=out_dir / "data.json.gz", progress=progress)
-    train_set, val_set = data["train"], data["val"]
+    if recipe.labels not in ("soft", "hard"):
+        raise ValueError(f"recipe labels must be 'soft' or 'hard', got {recipe.labels!r}")
+    train_set, val_set = (_as_labels(data[part], recipe.labels) for part in ("train", "val"))
     if not train_set:
         raise ValueError("the policy wrote no completion with a step: nothing to train on")
     reward = RewardModel(reward_model_from_policy(policy, seed=recipe.seed), policy.tokenizer, card={"kind": recipe.kind})
@@ -495,6 +525,13 @@ def validation_loss(reward: RewardModel, examples: list[dict], batch_size: int =
     return total / max(1, count)
 
 
+def _as_labels(examples: list[dict], kind: str) -> list[dict]:
+    """``examples`` with hard labels (every step but the last: 1 if any rollout succeeded) or as they are (soft)."""
+    if kind == "soft":
+        return examples
+    return [dict(e, labels=[x if x is None else float(x > 0) for x in e["labels"][:-1]] + e["labels"][-1:]) for e in examples]
+
+
 def _epochs(size: int, needed: int, *, seed: int) -> list[int]:
     """Indices for ``needed`` draws: shuffled passes over ``size`` examples, one after another."""
     rng = random.Random(seed)
@@ -515,10 +552,17 @@ def _describe(recipe: RewardRecipe, summary: dict) -> str:
     )
     if recipe.kind == "orm":
         return head + "every step labelled with the oracle's verdict on the whole completion (outcome supervision); BCE loss"
+    label = (
+        "1 if any of {k} policy rollouts from it ends correct, else 0 (Math-Shepherd's hard estimate)"
+        if recipe.labels == "hard"
+        else "the fraction of {k} policy rollouts from it that end correct (Monte Carlo value, Math-Shepherd's soft estimate)"
+    ).format(k=recipe.rollouts)
     return head + (
-        f"each step prefix labelled with the fraction of {recipe.rollouts} policy rollouts from it that the oracle accepts "
-        "(Monte Carlo value, Math-Shepherd soft labels; prefixes that already break the rules get 0 without rollouts), "
-        "the last step with the oracle's verdict; BCE loss on soft labels"
+        f"each step prefix labelled {label}; prefixes that already break the rules get 0 without rollouts (what every "
+        "rollout would give); the last step gets the oracle's verdict. The "
+        f"{summary.get('rollouts', 0):,} rollouts ({summary.get('rollout_correct_rate', 0):.1%} correct) are examples too: their "
+        "last step gets the verdict, the prefix they continue its labels, a continuation step that breaks the rules 0, other "
+        "continuation steps no label. BCE loss on the labelled steps"
     )
 
 
