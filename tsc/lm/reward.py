@@ -423,7 +423,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     `tsc.evaluation.evaluate_reward_model` adds it).
     """
     from tsc.lm.policy import load_policy
-    from tsc.lm.train import learning_rate, save_checkpoint
+    from tsc.lm.train import optimizer_step, save_checkpoint
 
     if recipe.kind not in KINDS:
         raise ValueError(f"recipe kind must be one of {', '.join(KINDS)}, got {recipe.kind!r}")
@@ -486,13 +486,8 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     for step in bar:
         started = time.perf_counter()
         batch = collate_rewards(reward, [train_set[i] for i in order[step * recipe.batch_size : (step + 1) * recipe.batch_size]])
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(recipe, step)
         loss = reward_loss(model, batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        optimizer_step(model, optimizer, recipe, step, loss)
         seconds += time.perf_counter() - started
         lengths = batch["attention_mask"].sum(1).tolist()
         tokens += sum(lengths)

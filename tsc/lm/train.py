@@ -148,6 +148,17 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def optimizer_step(model, optimizer, recipe, step: int, loss) -> None:
+    """One optimizer step on ``loss`` at the recipe's learning rate for ``step``, with the
+    gradients clipped to norm 1 (shared by the policy and reward-model training loops)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(recipe, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
 def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> dict:
     """Write model, tokenizer and card to a temporary folder, then rename it into place.
 
@@ -254,13 +265,8 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     for step in bar:
         started = time.perf_counter()
         batch = collate(tokenizer, examples(step))
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(recipe, step)
         loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        optimizer_step(model, optimizer, recipe, step, loss)
         seconds += time.perf_counter() - started
         lengths = batch["attention_mask"].sum(1).tolist()
         tokens += sum(lengths)

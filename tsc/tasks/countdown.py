@@ -187,18 +187,7 @@ class Countdown:
         """The oracle: every number used once, each step legal and correctly computed,
         and the last value equals the target. A malformed completion is simply wrong."""
         steps = parse(text)
-        if steps is None:
-            return False
-        pool = list(self.numbers)
-        for step in steps:
-            for operand in (step.left, step.right):
-                if operand not in pool:
-                    return False
-                pool.remove(operand)
-            if apply(step.left, step.op, step.right) != step.result:
-                return False
-            pool.append(step.result)
-        return pool == [self.target]
+        return steps is not None and remaining(self.numbers, steps) == [self.target]
 
     def answer_key(self, text: str) -> str | None:
         """What voting compares: the solution as a canonical expression.
