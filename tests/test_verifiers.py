@@ -159,7 +159,7 @@ def test_evaluate_verifiers_on_a_scripted_policy():
 def test_smoke_training_lowers_the_loss_and_writes_a_card(tiny_policy, tmp_path):
     recipe = dataclasses.replace(
         REWARD_RECIPES["prm"], name="prm-smoke", problems=12, samples=2, rollouts=2, max_new_tokens=12, sizes=(3,),
-        val_fraction=0.25, steps=5, batch_size=8, lr=1e-2, warmup=1, save_every=0, eval_every=0,
+        val_fraction=0.25, outcome_problems=4, steps=5, batch_size=8, lr=1e-2, warmup=1, save_every=0, eval_every=0,
     )  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch, "set_num_threads", lambda n: None)
@@ -169,6 +169,7 @@ def test_smoke_training_lowers_the_loss_and_writes_a_card(tiny_policy, tmp_path)
     assert card["kind"] == "prm" and card["steps"] == 5 and card["val_loss"] is not None
     assert card["train_tokens"] > 0 and card["train_flops"] > 0 and card["data_flops"] > 0 and card["weights_sha256"]
     assert card["data_summary"]["problems"] == 9 and card["data_summary"]["val_problems"] == 3
+    assert 0 < card["data_summary"]["outcome_completions"] <= 8 and (tmp_path / "outcome-data.json.gz").exists()
     assert json.loads((tmp_path / "final" / "card.json").read_text()) == json.loads(json.dumps(card))
     loaded = load_reward_model(tmp_path / "final")
     assert loaded.kind == "prm" and loaded.n_params == card["params"]
@@ -227,5 +228,10 @@ def test_prm_labels_from_scripted_rollouts():
         ("3-2=1,1+1=2.", (0.0, 0.0)),
     ]
     assert ledger.samples == 3 + 2 * 2  # three samples, two rollouts of each of the two live prefixes
+    # without rollouts only the free labels: the verdict, and 0 after a step that breaks the rules
+    script["1 2 3>6:"].append("4+2=6,6*1=6.")
+    free, _ = build_examples(dataclasses.replace(recipe, samples=4), ScriptedPolicy(script), [problem], seed=0, rollouts=False)
+    assert [e["labels"] for e in free] == [[None, 1.0], [None, 0.0], [None, 0.0], [0.0, 0.0]] and all(e["outcome"] for e in free)
+    script["1 2 3>6:"].pop()
     orm, _ = build_examples(dataclasses.replace(recipe, kind="orm"), ScriptedPolicy(script), [problem], seed=0)
     assert [e["labels"] for e in orm] == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]

@@ -1,11 +1,18 @@
 """Reward models: the policy's backbone with a value head, trained on the policy's own samples.
 
 A `RewardModel` is a `transformers` `LlamaForTokenClassification` with one output (a value
-on every position), started from the bundled policy's weights and reading the same
-characters: the prompt, then the completion (``"13 4 7 2>48:13-7=6,6*4=24,24*2=48."``).
-Its estimate that the completion will turn out correct, *as of a step*, is the sigmoid of
-the value at the step's last character (the ``,`` or the final ``.``), so one forward pass
-scores every step prefix of a completion.
+on every position), reading the policy's characters: the prompt, then the completion
+(``"13 4 7 2>48:13-7=6,6*4=24,24*2=48."``). Its estimate that the completion will turn out
+correct, *as of a step*, is the sigmoid of the value at the step's last character (the
+``,`` or the final ``.``), so one forward pass scores every step prefix of a completion.
+
+Its first layers are the policy's own, frozen; two fresh decoder layers and the value head
+on top are trained. Checking a step means comparing the digits written with the ones the
+policy expected, and a position of the policy never sees the finished prediction made at
+the position before it (that only exists after the last layer); the fresh layers do. With
+the policy's layers alone and fine-tuned, the reward models learned the problem's difficulty
+but hardly looked at the arithmetic (best-of-16 at majority voting's level); with the two
+layers on top they read it.
 
 Two kinds are trained by the same loop and differ only in their labels:
 
@@ -36,7 +43,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from tsc.compute import Ledger, forward_flops, training_flops
+from tsc.compute import Ledger, forward_flops
 from tsc.tasks import countdown
 
 KINDS = ("orm", "prm")
@@ -128,9 +135,16 @@ def _pad(rows: list[list[int]], pad: int) -> dict[str, torch.Tensor]:
     }
 
 
-def reward_model_from_policy(policy, *, seed: int = 0):
-    """A `LlamaForTokenClassification` with one label whose backbone is a copy of the policy's
-    (the value head is new, initialised from ``seed``)."""
+def reward_model_from_policy(policy, *, extra_layers: int = 0, seed: int = 0):
+    """A `LlamaForTokenClassification` with one label: the policy's embedding and decoder
+    layers, then ``extra_layers`` fresh decoder layers, then a new value head (``seed``).
+
+    The fresh layers start as the identity (their output projections are zero), so the model
+    starts as "the policy's last hidden state, read by a linear head". They are where the
+    verifier can compare what the policy expected at a position (its last hidden state
+    there) with the token that came next: in the policy's own layers, a position never sees
+    the finished prediction of the one before it.
+    """
     from transformers import AutoModelForTokenClassification
 
     from tsc.lm.policy import _quiet_loading
@@ -138,13 +152,23 @@ def reward_model_from_policy(policy, *, seed: int = 0):
     config = policy.model.config.to_dict()
     for key in ("id2label", "label2id"):
         config.pop(key, None)
-    config.update(num_labels=1, architectures=["LlamaForTokenClassification"], tie_word_embeddings=False)
+    base_layers = policy.model.config.num_hidden_layers
+    config.update(
+        num_labels=1, architectures=["LlamaForTokenClassification"], tie_word_embeddings=False, num_hidden_layers=base_layers + extra_layers
+    )
     config = type(policy.model.config).from_dict(config)
     torch.manual_seed(seed)
     with _quiet_loading():
         model = AutoModelForTokenClassification.from_config(config)
     backbone = getattr(policy.model, policy.model.base_model_prefix)
-    getattr(model, model.base_model_prefix).load_state_dict(backbone.state_dict(), strict=True)
+    missing, unexpected = getattr(model, model.base_model_prefix).load_state_dict(backbone.state_dict(), strict=False)
+    fresh = {f"layers.{i}." for i in range(base_layers, base_layers + extra_layers)}
+    if unexpected or any(not any(key.startswith(f) for f in fresh) for key in missing):
+        raise ValueError(f"the policy's backbone does not fit a {base_layers}-layer Llama: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        for layer in getattr(model, model.base_model_prefix).layers[base_layers:]:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
     return model
 
 
@@ -218,13 +242,18 @@ class RewardRecipe:
     temperature: float = 1.0
     rollouts: int = 8  # continuations per step prefix (prm only)
     labels: str = "soft"  # prm only: "soft" = fraction of rollouts correct, "hard" = 1 if any is
+    rollout_examples: bool = False  # prm only: train on the rollouts too (see build_examples)
+    outcome_problems: int = 0  # prm only: more problems whose samples get no rollouts (see reward_data)
+    extra_layers: int = 2  # fresh decoder layers on top of the policy's (see reward_model_from_policy)
+    freeze_base: bool = True  # train the fresh layers and the head only; the policy's layers stay as they are
+    save_dtype: str = "float16"  # how the weights are stored (they are read back as float32)
     max_new_tokens: int = 64
     sizes: tuple[int, ...] = countdown.SIZES
     val_fraction: float = 0.05  # problems held out of training for the validation loss
     steps: int = 600
     schedule_steps: int | None = None
     batch_size: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-3
     warmup: int = 50
     min_lr_ratio: float = 0.05
     weight_decay: float = 0.01
@@ -238,7 +267,7 @@ class RewardRecipe:
 
 REWARD_RECIPES = {
     "orm": RewardRecipe(name="orm", kind="orm", problems=40000, samples=8, steps=600),
-    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, labels="hard", steps=600),
+    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, labels="hard", outcome_problems=36000, steps=800),
 }
 
 
@@ -251,7 +280,9 @@ def _is_dead(problem, prefix: str) -> bool:
     return pool is None or len(pool) < 2
 
 
-def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, progress: bool = False) -> tuple[list[dict], Ledger]:
+def build_examples(
+    recipe: RewardRecipe, policy, problems: list, *, seed: int, progress: bool = False, rollouts: bool = True
+) -> tuple[list[dict], Ledger]:
     """Labelled examples ``{"prompt", "steps", "labels", "correct"}`` for ``problems``, and
     the ledger of the policy compute they took.
 
@@ -266,6 +297,9 @@ def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, p
     examples as well (``"rollout": True``): their last step gets the verdict, the steps of the
     prefix they continue get its known labels, a continuation step that breaks the rules gets
     0, and the other steps of the continuation carry no label (None).
+
+    With ``rollouts=False`` a PRM's examples get only the labels that cost nothing: the last
+    step the verdict, a step prefix that breaks the rules 0, the other steps None.
     """
     ledger = Ledger()
     prompts = [policy.format(p) for p in problems]
@@ -289,6 +323,15 @@ def build_examples(recipe: RewardRecipe, policy, problems: list, *, seed: int, p
                 verdict = float(problem.check(text))
                 examples.append({"prompt": prompt, "steps": steps, "labels": [verdict] * len(steps), "correct": verdict})
     if recipe.kind == "orm":
+        return examples, ledger
+    if not rollouts:
+        problem_of = dict(zip(prompts, problems))
+        for example in examples:
+            problem, prefix, labels = problem_of[example["prompt"]], "", []
+            for step in example["steps"][:-1]:
+                prefix += step
+                labels.append(0.0 if _is_dead(problem, prefix) else None)
+            example.update(labels=labels + [example["correct"]], outcome=True)
         return examples, ledger
     # PRM: Monte Carlo values of the distinct live prefixes, all rolled out in a few big calls
     problem_of = dict(zip(prompts, problems))
@@ -345,11 +388,9 @@ def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, prog
     fields = {k: v for k, v in recipe.to_dict().items() if k in _DATA_FIELDS}
     fields["policy_sha256"] = policy.card.get("weights_sha256") or policy.name
     fields = json.loads(json.dumps(fields))  # as the cache stores them (tuples become lists)
-    if cache is not None and cache.exists():
-        with gzip.open(cache, "rt") as handle:
-            data = json.load(handle)
-        if data.get("fields") == fields:
-            return data
+    data = _read_cache(cache, fields)
+    if data is not None:
+        return _with_outcome_part(recipe, policy, data, cache=cache, progress=progress)
     started = time.perf_counter()
     problems = countdown.generate(recipe.problems, seed=recipe.seed, sizes=tuple(recipe.sizes), split="train")
     n_val = max(1, round(recipe.problems * recipe.val_fraction)) if recipe.val_fraction > 0 else 0
@@ -378,13 +419,62 @@ def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, prog
             "seconds": round(time.perf_counter() - started, 1),
         },
     }
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp")
-        with gzip.open(tmp, "wt") as handle:
-            json.dump(data, handle)
-        tmp.replace(cache)
-    return data
+    _write_cache(cache, data)
+    return _with_outcome_part(recipe, policy, data, cache=cache, progress=progress)
+
+
+def _with_outcome_part(recipe: RewardRecipe, policy, data: dict, *, cache: Path | None, progress: bool) -> dict:
+    """``data`` plus, for a PRM recipe with ``outcome_problems``, the samples of that many more
+    training-split problems (the ones `countdown.generate` draws after the recipe's
+    ``problems``), labelled without rollouts (see `build_examples`); cached beside ``cache``."""
+    if recipe.kind != "prm" or not recipe.outcome_problems:
+        return data
+    fields = dict(data["fields"], outcome_problems=recipe.outcome_problems)
+    extra_cache = cache.with_name("outcome-" + cache.name) if cache is not None else None
+    extra = _read_cache(extra_cache, fields)
+    if extra is None:
+        started = time.perf_counter()
+        every = countdown.generate(recipe.problems + recipe.outcome_problems, seed=recipe.seed, sizes=tuple(recipe.sizes), split="train")
+        examples, ledger = build_examples(
+            recipe, policy, every[recipe.problems :], seed=recipe.seed * 1_000_003 + 3, progress=progress, rollouts=False
+        )
+        extra = {
+            "fields": fields,
+            "train": examples,
+            "summary": {
+                "policy_tokens": ledger.tokens,
+                "policy_flops": ledger.policy_flops,
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+        }
+        _write_cache(extra_cache, extra)
+    summary = dict(data["summary"])
+    summary.update(
+        outcome_problems=recipe.outcome_problems,
+        outcome_completions=len(extra["train"]),
+        outcome_correct_rate=round(sum(e["correct"] for e in extra["train"]) / max(1, len(extra["train"])), 4),
+        labelled_steps=summary["labelled_steps"] + sum(y is not None for e in extra["train"] for y in e["labels"]),
+        **{k: summary[k] + extra["summary"][k] for k in ("policy_tokens", "policy_flops", "seconds")},
+    )
+    return dict(data, train=data["train"] + extra["train"], summary=summary)
+
+
+def _read_cache(cache: Path | None, fields: dict) -> dict | None:
+    if cache is None or not cache.exists():
+        return None
+    with gzip.open(cache, "rt") as handle:
+        data = json.load(handle)
+    return data if data.get("fields") == fields else None
+
+
+def _write_cache(cache: Path | None, data: dict) -> None:
+    if cache is None:
+        return
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    with gzip.open(tmp, "wt") as handle:
+        json.dump(data, handle)
+    tmp.replace(cache)
 
 
 _DATA_FIELDS = ("kind", "base", "problems", "samples", "temperature", "rollouts", "max_new_tokens", "sizes", "val_fraction", "seed")
@@ -433,14 +523,31 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     data = reward_data(recipe, policy, cache=out_dir / "data.json.gz", progress=progress)
     if recipe.labels not in ("soft", "hard"):
         raise ValueError(f"recipe labels must be 'soft' or 'hard', got {recipe.labels!r}")
-    train_set, val_set = (_as_labels(data[part], recipe.labels) for part in ("train", "val"))
+    keep = lambda examples: [e for e in examples if recipe.rollout_examples or not e.get("rollout")]
+    train_set, val_set = (_as_labels(keep(data[part]), recipe.labels) for part in ("train", "val"))
     if not train_set:
         raise ValueError("the policy wrote no completion with a step: nothing to train on")
-    reward = RewardModel(reward_model_from_policy(policy, seed=recipe.seed), policy.tokenizer, card={"kind": recipe.kind})
-    model = reward.model
+    model = reward_model_from_policy(policy, extra_layers=recipe.extra_layers, seed=recipe.seed)
+    reward = RewardModel(model, policy.tokenizer, card={"kind": recipe.kind})
     n_params = reward.n_params
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    backbone = getattr(model, model.base_model_prefix)
+    base_layers = reward.n_layer - recipe.extra_layers
+    if recipe.freeze_base:  # the policy's embedding and layers stay as they are: they compute what the policy expects
+        for parameter in [*backbone.embed_tokens.parameters(), *(p for layer in backbone.layers[:base_layers] for p in layer.parameters())]:
+            parameter.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    # what a training step computes: a forward pass through everything, a backward pass (twice a
+    # forward's cost) through the trainable top only (nothing below it needs a gradient)
+    top_params = sum(p.numel() for p in trainable) if recipe.freeze_base else n_params
+    top_layers = recipe.extra_layers if recipe.freeze_base else reward.n_layer
+
+    def step_flops(length: int) -> int:
+        return forward_flops(n_params, reward.n_layer, reward.d_model, length, 0) + 2 * forward_flops(
+            top_params, top_layers, reward.d_model, length, 0
+        )
+
+    decay = [p for p in trainable if p.dim() >= 2]
+    no_decay = [p for p in trainable if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=recipe.lr,
@@ -468,7 +575,9 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             "train_tokens": record["tokens"],
             "train_flops": record["flops"],
             "data_flops": summary["policy_flops"],
-            "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "flops_formula": "forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
+            "head when the base is frozen); forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "trained_params": sum(p.numel() for p in trainable),
             "seconds": round(record["seconds"], 1),
             "data_seconds": summary["seconds"],
             "seed": recipe.seed,
@@ -491,7 +600,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         seconds += time.perf_counter() - started
         lengths = batch["attention_mask"].sum(1).tolist()
         tokens += sum(lengths)
-        flops += sum(training_flops(n_params, reward.n_layer, reward.d_model, n) for n in lengths)
+        flops += sum(map(step_flops, lengths))
         record = {"step": step + 1, "loss": round(loss.item(), 5), "tokens": tokens, "flops": flops, "seconds": round(seconds, 2)}
         last = step + 1 == recipe.steps
         if val_set and ((recipe.eval_every and (step + 1) % recipe.eval_every == 0) or last):
@@ -500,10 +609,19 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         log_file.flush()
         bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val_loss:.3f}" if val_loss is not None else "-")
         if recipe.save_every and (step + 1) % recipe.save_every == 0 and not last:
-            save_checkpoint(model, reward.tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
+            save_checkpoint(_stored(model, recipe), reward.tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
     log_file.close()
     model.eval()
-    return save_checkpoint(model, reward.tokenizer, out_dir / "final", card(record))
+    return save_checkpoint(_stored(model, recipe), reward.tokenizer, out_dir / "final", card(record))
+
+
+def _stored(model, recipe: RewardRecipe):
+    """The model as its weights are stored: a copy in ``recipe.save_dtype`` (float16 halves the
+    file; `load_reward_model` reads it back as float32), or the model itself."""
+    import copy
+
+    dtype = getattr(torch, recipe.save_dtype)
+    return model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
 
 
 @torch.no_grad()
@@ -552,13 +670,23 @@ def _describe(recipe: RewardRecipe, summary: dict) -> str:
         if recipe.labels == "hard"
         else "the fraction of {k} policy rollouts from it that end correct (Monte Carlo value, Math-Shepherd's soft estimate)"
     ).format(k=recipe.rollouts)
-    return head + (
+    text = head + (
         f"each step prefix labelled {label}; prefixes that already break the rules get 0 without rollouts (what every "
-        "rollout would give); the last step gets the oracle's verdict. The "
-        f"{summary.get('rollouts', 0):,} rollouts ({summary.get('rollout_correct_rate', 0):.1%} correct) are examples too: their "
-        "last step gets the verdict, the prefix they continue its labels, a continuation step that breaks the rules 0, other "
-        "continuation steps no label. BCE loss on the labelled steps"
+        "rollout would give); the last step gets the oracle's verdict"
     )
+    if recipe.rollout_examples:
+        text += (
+            f". The {summary.get('rollouts', 0):,} rollouts ({summary.get('rollout_correct_rate', 0):.1%} correct) are examples "
+            "too: their last step gets the verdict, the prefix they continue its labels, a continuation step that breaks the "
+            "rules 0, other continuation steps no label"
+        )
+    if summary.get("outcome_problems"):
+        text += (
+            f". Plus {summary['outcome_completions']:,} completions of {summary['outcome_problems']:,} more problems "
+            f"({summary['outcome_correct_rate']:.1%} correct) without rollouts, labelled where it costs nothing: the last step "
+            "with the verdict, a step prefix that breaks the rules with 0, other steps not at all"
+        )
+    return text + ". BCE loss on the labelled steps"
 
 
 __all__ = [
