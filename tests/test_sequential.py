@@ -88,6 +88,25 @@ def test_self_refine_returns_the_best_scoring_attempt_not_the_last():
     assert result.chosen == 0 and result.answer == W  # the retry got worse: the first attempt stays
 
 
+def test_self_refine_backs_up_a_step_when_a_retry_fails_at_its_first_new_step():
+    kept = "1+2=3,3*4=12,"
+    policy = ScriptedPolicy({PROMPT: [W], PROMPT + kept: ["12*3=36."], PROMPT + "1+2=3,": ["3+4=7,7*3=21."]})
+    scores = {W: [0.9, 0.9, 0.2], kept + "12*3=36.": [0.9, 0.9, 0.1], A: [0.9, 0.9, 0.95]}
+    result = self_refine(P, policy, verifier=ScriptedStepVerifier(scores), rounds=4, threshold=0.5)
+    # the retry from two kept steps failed at its first new step, so the third attempt keeps one
+    assert [c["prompts"] for c in policy.calls] == [[PROMPT], [PROMPT + kept], [PROMPT + "1+2=3,"]]
+    assert [a["kept"] for a in result.trace["attempts"]] == [0, len(kept), len("1+2=3,")]
+    assert result.answer == A and result.trace["accepted"]
+
+
+def test_self_refine_scores_an_attempt_by_its_last_step():
+    # the retry has a lower weakest step but a higher final judgement: it is chosen
+    policy = ScriptedPolicy({PROMPT: [W], PROMPT + "1+2=3,": ["3+4=7,7*3=21."]})
+    scores = {W: [0.9, 0.3, 0.2], A: [0.9, 0.1, 0.8]}
+    result = self_refine(P, policy, verifier=ScriptedStepVerifier(scores), rounds=2, threshold=0.5)
+    assert result.scores == (0.2, 0.8) and result.answer == A and not result.trace["accepted"]
+
+
 def test_self_refine_threshold_decides_which_steps_are_bad():
     policy = ScriptedPolicy({PROMPT: [W], PROMPT + "1+2=3,": ["3*4=12,12+3=15."]})
     verifier = ScriptedStepVerifier({W: [0.9, 0.3, 0.6]})

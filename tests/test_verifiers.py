@@ -149,6 +149,8 @@ def test_evaluate_verifiers_on_a_scripted_policy():
         result = figures["verifiers"][name]
         assert result["auc"]["value"] == 1.0 and result["ece"]["value"] == 0.0
         assert result["best_of_2"]["overall"]["value"] == 1.0
+    steps = figures["verifiers"]["step_oracle"]["steps"]  # every intermediate prefix of a solution is alive
+    assert steps["prefixes"] > 0 and steps["alive_rate"] == 1.0 and "steps" not in figures["verifiers"]["oracle"]
     assert figures["baselines"]["overall"]["one_sample"]["value"] == 0.5
     assert figures["baselines"]["overall"]["pass@2"]["value"] == 1.0
 

@@ -122,8 +122,43 @@ def evaluate_verifiers(
         for where, mask in masks.items():
             best = best_of_accuracy(table.subset(mask), scores[mask], [n], seed=seed)
             figures.setdefault(f"best_of_{n}", {})[where] = _figure(best["mean"][0], best["low"][0], best["high"][0])
+        if callable(getattr(verifier, "score_steps", None)):
+            figures["steps"] = _step_figures(verifier, chosen, table.texts, seed=seed)
         out["verifiers"][name] = figures
     return out
+
+
+def _step_figures(verifier, problems, texts, *, seed: int) -> dict:
+    """How well a step verifier's scores of the step prefixes before the last step rank
+    against the exact process labels of `StepOracle` (legal so far and the target still
+    reachable), as an AUC with a bootstrap interval over problems, and the labels' base rate."""
+    from tsc.analysis import auc, bootstrap_statistic
+    from tsc.verifiers import StepOracle
+
+    oracle, rows = StepOracle(), []
+    for problem, row in zip(problems, texts):
+        scores, labels = verifier.score_steps(problem, list(row)), oracle.score_steps(problem, list(row))
+        rows.append([(s, y) for ss, ys in zip(scores, labels) for s, y in zip(ss[:-1], ys[:-1])])
+    width = max(map(len, rows), default=0)
+    if width == 0:
+        return {}
+    # problems × steps arrays padded with NaN, so the bootstrap resamples problems
+    scores = np.full((len(rows), width), np.nan)
+    labels = np.full((len(rows), width), np.nan)
+    for i, row in enumerate(rows):
+        scores[i, : len(row)] = [s for s, _ in row]
+        labels[i, : len(row)] = [y for _, y in row]
+
+    def step_auc(s, y):
+        keep = ~np.isnan(y)
+        return auc(s[keep], y[keep].astype(bool))
+
+    known = ~np.isnan(labels)
+    return {
+        "auc_vs_step_oracle": _figure(*bootstrap_statistic(step_auc, scores, labels, seed=seed)),
+        "prefixes": int(known.sum()),
+        "alive_rate": round(float(labels[known].mean()), 4),
+    }
 
 
 def evaluate_reward_model(reward, policy=None, **options) -> dict:

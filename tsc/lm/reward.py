@@ -267,7 +267,7 @@ class RewardRecipe:
 
 REWARD_RECIPES = {
     "orm": RewardRecipe(name="orm", kind="orm", problems=40000, samples=8, steps=600),
-    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, labels="hard", outcome_problems=36000, steps=800),
+    "prm": RewardRecipe(name="prm", kind="prm", problems=4000, samples=8, rollouts=8, labels="hard", steps=800),
 }
 
 
@@ -559,8 +559,11 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     seconds = 0.0
     val_loss = None
 
+    # what was trained on: the data's summary counts every example built, rollouts included
+    trained = {"train_examples": len(train_set), "train_labelled_steps": sum(y is not None for e in train_set for y in e["labels"])}
+
     def card(record: dict) -> dict:
-        summary = data["summary"]
+        summary = {**data["summary"], **trained}
         return {
             "name": recipe.name,
             "kind": recipe.kind,
@@ -661,7 +664,7 @@ def _describe(recipe: RewardRecipe, summary: dict) -> str:
         f"{summary['completions']:,} completions of {summary['problems']:,} training-split problems (uniform over solvable ones, "
         f"sizes {'/'.join(map(str, recipe.sizes))}), {recipe.samples} samples each from the policy {recipe.base!r} at "
         f"temperature {recipe.temperature:g}; {summary['correct_rate']:.1%} of them correct (the base rate); "
-        f"{summary['labelled_steps']:,} labelled steps; "
+        f"{summary.get('train_labelled_steps', summary['labelled_steps']):,} labelled steps trained on; "
     )
     if recipe.kind == "orm":
         return head + "every step labelled with the oracle's verdict on the whole completion (outcome supervision); BCE loss"

@@ -66,19 +66,21 @@ def self_refine(
        policy continues from the prompt plus that prefix (``policy.format(problem) + prefix``)
        at ``temperature`` with a new seed each round, so the retry differs from the attempt it
        replaces. The new attempt is the prefix plus the continuation; back to 2.
+    4. Backtracking: when a retry fails again at its very first new step, the kept prefix
+       itself is the likely culprit (a step the verifier let through that leads nowhere), so
+       the next retry starts one step earlier.
 
     ``rounds`` counts policy calls (the first attempt included); each attempt costs one
-    verifier call. An attempt's score is its lowest step score (0 for an attempt with no
-    steps), so an attempt is accepted exactly when its score reaches ``threshold``.
+    verifier call. An attempt's score is its last step's score, the verifier's judgement of
+    the finished attempt (0 for an attempt with no steps).
 
     The answer is the best-scoring attempt (the later one on ties), not simply the last: a
     retry samples a new continuation and can be worse than the attempt it replaced (say, a
     first attempt whose only doubtful step is its last, followed by a retry that breaks down
     early), and the verifier's scores are already paid for, so choosing by them costs
-    nothing. When an attempt is accepted it is the last one and also the best-scoring one.
-    ``candidates``/``scores`` list every attempt and its score; ``trace["attempts"]`` adds
-    the step scores, the length of the kept prefix, the index of the first bad step and the
-    FLOPs (policy and verifier) spent up to and including the attempt.
+    nothing. ``candidates``/``scores`` list every attempt and its score; ``trace["attempts"]``
+    adds the step scores, the length of the kept prefix, the index of the first bad step and
+    the FLOPs (policy and verifier) spent up to and including the attempt.
     """
     if verifier is None or not callable(getattr(verifier, "score_steps", None)):
         raise ValueError(
@@ -92,7 +94,7 @@ def self_refine(
     _check_problem(problem, policy)
     ledger = Ledger()
     prompt = policy.format(problem)
-    prefix = ""  # the verified steps kept from the previous attempt
+    prefix, kept = "", 0  # the verified steps kept from the previous attempt, and how many
     texts: list[str] = []
     scores: list[float] = []
     attempts: list[dict] = []
@@ -108,7 +110,7 @@ def self_refine(
         first_bad = next((i for i, s in enumerate(step_scores) if s < threshold), None)
         if not step_scores:  # nothing the verifier could read: start over
             first_bad = 0
-        score = min(step_scores) if step_scores else 0.0
+        score = step_scores[-1] if step_scores else 0.0
         texts.append(text)
         scores.append(score)
         attempts.append(
@@ -116,8 +118,10 @@ def self_refine(
         )
         if first_bad is None:  # every step verified: accept
             break
-        # 3. keep the steps before the first bad one
-        prefix = "".join(steps[:first_bad])
+        # 3. keep the steps before the first bad one; 4. if the retry failed at its first
+        # new step again, distrust the last kept step too
+        kept = first_bad if round_ == 0 or first_bad > kept else max(0, kept - 1)
+        prefix = "".join(steps[:kept])
     chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
     trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
     return _result(problem, texts, chosen, scores, ledger, "self_refine", trace)
