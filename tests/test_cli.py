@@ -262,3 +262,71 @@ def test_solve_rejects_a_whole_completion_verifier_for_self_refine(tmp_path, tin
     assert "step verifier" in assert_one_line_error(capsys)
     assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "revise", "--rounds", "0") == 2
     assert "--rounds" in assert_one_line_error(capsys)
+
+
+# --- the tree searches (tsc.strategies.search) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "strategy, options",
+    [
+        ("beam", ("--beam-width", "2", "--expansions", "2")),
+        ("dvts", ("--subtrees", "2", "--expansions", "2")),
+        ("tot_bfs", ("--breadth", "2", "--expansions", "2")),
+        ("dfs", ("--max-expansions", "3", "--threshold", "0.5")),
+        ("mcts", ("--simulations", "3", "--expansions", "2")),
+    ],
+)
+def test_solve_runs_the_tree_searches(tmp_path, tiny_model_dir, strategy, options):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD])
+    output = tmp_path / "out.jsonl"
+    assert solve(tiny_model_dir, source, output, "--strategy", strategy, "--verifier", "step_oracle", *options) == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(records) == 3 and all("error" not in r for r in records)
+    for record in records:
+        assert record["tokens"] > 0 and record["flops"] > 0 and record["verifier_flops"] == 0  # the step oracle is free
+        assert record["correct"] == Countdown(tuple(record["numbers"]), record["target"]).check(record["answer"] or "")
+
+
+def test_search_flags_reach_their_strategy_only(tiny_policy):
+    from tsc.cli import _parser, _strategy_options
+
+    def options(*argv):
+        return _strategy_options(
+            _parser().parse_args(["solve", "--input", "x", "--output", "y", "--verifier", "step_oracle", *argv]), tiny_policy
+        )
+
+    flags = ("--beam-width", "3", "--expansions", "5", "--breadth", "2", "--subtrees", "6", "--simulations", "7", "--max-expansions", "8")
+    beam = options("--strategy", "beam", *flags, "--n", "9", "--threshold", "0.3")
+    assert {k: beam[k] for k in ("beam_width", "expansions")} == {"beam_width": 3, "expansions": 5}
+    assert not {"breadth", "subtrees", "simulations", "max_expansions", "n", "threshold"} & set(beam)
+    assert isinstance(beam["verifier"], tsc.verifiers.StepOracle)
+    assert options("--strategy", "tot_bfs", *flags)["breadth"] == 2
+    assert options("--strategy", "dvts", *flags)["subtrees"] == 6
+    assert options("--strategy", "mcts", *flags)["simulations"] == 7
+    dfs = options("--strategy", "dfs", *flags, "--threshold", "0.3")
+    assert (dfs["max_expansions"], dfs["threshold"]) == (8, 0.3)
+    assert "beam_width" not in options("--strategy", "mcts")  # unset flags leave the strategy's defaults
+
+
+@pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts"])
+def test_tree_searches_default_to_a_step_verifier(strategy):
+    from tsc.cli import _default_verifier
+
+    assert _default_verifier(strategy) == ("prm" if "prm" in bundled_models("prm") else "step_oracle")
+
+
+@pytest.mark.parametrize(
+    "option", [("--beam-width", "0"), ("--expansions", "-1"), ("--breadth", "0"), ("--simulations", "0"), ("--max-expansions", "0")]
+)
+def test_bad_search_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    output = tmp_path / "out.jsonl"
+    assert solve(tiny_model_dir, source, output, "--strategy", "beam", "--verifier", "step_oracle", *option) == 2
+    assert option[0] in assert_one_line_error(capsys) and not output.exists()
+
+
+def test_solve_rejects_a_whole_completion_verifier_for_the_tree_searches(tmp_path, tiny_model_dir, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "mcts", "--verifier", "oracle") == 2
+    assert "mcts needs a step verifier" in assert_one_line_error(capsys)

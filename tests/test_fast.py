@@ -15,6 +15,7 @@ from scipy.stats import chi2_contingency
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 import tsc
+from tsc.compute import Ledger
 from tsc.lm import fast
 from tsc.lm.fast import LeanLlama, sample_rows, supports
 from tsc.lm.policy import Policy, _chunks
@@ -129,7 +130,7 @@ def test_every_sample_matches_a_forward_pass_without_cache():
     policy = build_tiny_policy()
     prompts = [policy.encode([p])[0] for p in ["1 2 3>6:", "13 4 7 2>48:", "10 11 12 13 9>100:"]]
     stop = policy._stop_ids((".",))
-    tokens, logprobs = sample_rows(
+    tokens, logprobs, _ = sample_rows(
         LeanLlama(policy.model),
         prompts,
         [5, 16, 3],
@@ -219,3 +220,58 @@ def test_the_lean_model_follows_changes_to_the_weights():
     reference = policy.sample(["1 2 3>6:"], n=1, temperature=0.0, max_new_tokens=8)
     assert after[0][0].text == reference[0][0].text != before[0][0].text
     assert after[0][0].logprob == pytest.approx(reference[0][0].logprob, abs=1e-4)
+
+
+# --- prefix reuse (tree search continues sequences an earlier call wrote) -----------------
+
+STOPS = tuple("0123456789,.")  # the random tiny model then ends its sequences within a few tokens
+
+
+def test_prefix_store_finds_the_longest_stored_prefix_and_forgets_the_oldest():
+    store = fast.PrefixStore(max_tokens=7)
+    kv = torch.zeros(1, 1, 3, 2)
+    store.add([1, 2, 3], kv, kv)
+    store.add([1, 2], kv[:, :, :2], kv[:, :, :2])
+    assert store.longest([1, 2, 3, 4])[0] == 3 and store.longest([1, 2, 5])[0] == 2
+    assert store.longest([1, 2, 3])[0] == 2  # at least the last prompt token is always computed
+    assert store.longest([9, 9])[0] == 0
+    store.add([4, 5, 6], kv, kv)  # 8 tokens > 7: the least recently used entry goes
+    assert store.tokens <= 7 and store.longest([4, 5, 6, 7])[0] == 3
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_continuing_a_stored_sequence_computes_only_its_new_tokens_and_samples_the_same(monkeypatch, onednn):
+    monkeypatch.setattr(fast, "USE_ONEDNN", onednn)
+    policy = build_tiny_policy()
+    prompts = ["13 4 7 2>48:", "5 6>30:", "9 9 1>81:"]
+    with policy.prefix_cache() as store:
+        first = policy.sample(prompts, n=8, temperature=1.0, seed=3, stop=STOPS, max_new_tokens=12)
+        extended = sorted({p + c.text for p, row in zip(prompts, first) for c in row if c.text[-1:] in STOPS})
+        assert len(extended) >= 5 and len(store.entries) >= 5
+        reusing = Ledger()
+        again = policy.sample(extended + ["1 2>3:"], n=2, temperature=0.0, stop=STOPS, max_new_tokens=12, ledger=reusing)
+    fresh = Ledger()
+    baseline = policy.sample(extended + ["1 2>3:"], n=2, temperature=0.0, stop=STOPS, max_new_tokens=12, ledger=fresh)
+    # the same greedy continuations, the same log-probabilities
+    assert [[c.text for c in row] for row in again] == [[c.text for c in row] for row in baseline]
+    for row, base in zip(again, baseline):
+        for c, b in zip(row, base):
+            assert c.logprob == pytest.approx(b.logprob, abs=1e-4)
+    # every extended prompt reused all but its last token; the unrelated prompt reused nothing
+    lengths = [len(ids) for ids in policy.encode(extended + ["1 2>3:"])]
+    rest = max(1, lengths[-1])  # the computed window spans the longest rest: the fresh prompt
+    assert reusing.reused_tokens == sum(n - min(n, rest) for n in lengths)
+    assert reusing.prompt_tokens + reusing.reused_tokens == fresh.prompt_tokens
+    assert reusing.generated_tokens == fresh.generated_tokens
+    saved = sum(policy.flops(n - min(n, rest), 0) for n in lengths)
+    assert fresh.policy_flops - reusing.policy_flops == saved > 0
+
+
+def test_prefix_reuse_is_off_outside_the_block():
+    policy = build_tiny_policy()
+    with policy.prefix_cache():
+        pass
+    ledger = Ledger()
+    first = policy.sample(["5 6>30:"], n=4, temperature=1.0, seed=1, stop=STOPS, max_new_tokens=12)
+    policy.sample(["5 6>30:" + first[0][0].text], temperature=0.0, stop=STOPS, ledger=ledger)
+    assert ledger.reused_tokens == 0 and policy._prefix_store is None

@@ -12,7 +12,21 @@ from fakes import FLOPS_PER_TOKEN, ScriptedPolicy, countdown_prompt_problem
 from tsc.analysis import coverage, draw, majority_accuracy, pass_at_k, sweep, wilson
 from tsc.core import Policy, Result, Verifier, problem_seed
 from tsc.evaluation import evaluate_policy
-from tsc.strategies import STRATEGIES, best_of_n, greedy, majority_vote, revise, sample, self_refine, weighted_vote
+from tsc.strategies import (
+    STRATEGIES,
+    beam_search,
+    best_of_n,
+    dfs,
+    dvts,
+    greedy,
+    majority_vote,
+    mcts,
+    revise,
+    sample,
+    self_refine,
+    tot_bfs,
+    weighted_vote,
+)
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle
 
@@ -197,6 +211,11 @@ def test_strategy_registry():
         "weighted_vote": weighted_vote,
         "self_refine": self_refine,
         "revise": revise,
+        "beam": beam_search,
+        "dvts": dvts,
+        "tot_bfs": tot_bfs,
+        "dfs": dfs,
+        "mcts": mcts,
     }
 
 

@@ -65,13 +65,25 @@ def _parser() -> argparse.ArgumentParser:
         "--verifier",
         default=None,
         choices=sorted(VERIFIERS),
-        help="verifier for best_of_n and weighted_vote (default oracle), self_refine (a step verifier: default prm, "
-        "or step_oracle where no prm is bundled) and revise (default none: the last attempt is the answer)",
+        help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
+        "tot_bfs, dfs, mcts (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
+        "(default none: the last attempt is the answer)",
     )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
     solve.add_argument(
-        "--threshold", type=float, default=None, help="self_refine: lowest step score accepted (default 0.5); revise: stop at this score"
+        "--threshold",
+        type=float,
+        default=None,
+        help="self_refine and dfs: lowest step score accepted (default 0.5); revise: stop at this score",
     )
+    solve.add_argument("--beam-width", type=int, default=None, help="beam: partial solutions kept per step (default 4)")
+    solve.add_argument(
+        "--expansions", type=int, default=None, help="beam, dvts, tot_bfs, dfs, mcts: next steps sampled per node (default 4)"
+    )
+    solve.add_argument("--subtrees", type=int, default=None, help="dvts: independent beams of width one (default 4)")
+    solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
+    solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
+    solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
     solve.add_argument("--max-new-tokens", type=int, default=64)
     solve.add_argument("--input", required=True, help='JSON lines: {"numbers": [...], "target": T}')
@@ -222,6 +234,7 @@ def format_answer(text: str) -> str:
 
 def cmd_solve(args) -> int:
     from tsc.strategies import STRATEGIES, check_knobs
+    from tsc.strategies.search import check_search_knobs
     from tsc.strategies.sequential import MAX_ROUNDS
 
     started = time.perf_counter()
@@ -244,6 +257,12 @@ def cmd_solve(args) -> int:
         raise UserError(f"--rounds must be an integer from 1 to {MAX_ROUNDS}, got {args.rounds}")
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UserError(f"--threshold must be a finite number, got {args.threshold}")
+    for flag, knob in SEARCH_FLAGS:
+        if getattr(args, knob) is not None:
+            try:
+                check_search_knobs(**{knob: getattr(args, knob)})
+            except ValueError as error:
+                raise UserError(f"{flag}: {error}") from None
     output = Path(args.output)
     out_dir = output.resolve().parent
     if output.is_dir():
@@ -290,6 +309,9 @@ def cmd_solve(args) -> int:
                 answer=answer,
                 correct=result.correct,
                 tokens=ledger.tokens,
+                prefill_tokens=ledger.prompt_tokens,  # prompt tokens computed; reused ones (tree search) apart
+                generated_tokens=ledger.generated_tokens,
+                reused_tokens=ledger.reused_tokens,
                 flops=ledger.flops,
                 verifier_flops=ledger.verifier_flops,
             )
@@ -307,11 +329,23 @@ def cmd_solve(args) -> int:
     return 0
 
 
+# the tree-search knobs the command line sets: (flag, keyword)
+SEARCH_FLAGS = (
+    ("--beam-width", "beam_width"),
+    ("--expansions", "expansions"),
+    ("--subtrees", "subtrees"),
+    ("--breadth", "breadth"),
+    ("--max-expansions", "max_expansions"),
+    ("--simulations", "simulations"),
+)
+STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts")  # they need a verifier with score_steps
+
+
 def _default_verifier(strategy: str) -> str | None:
     """The verifier a strategy gets when ``--verifier`` is not given."""
     from tsc.lm.policy import bundled_models
 
-    if strategy == "self_refine":  # needs step scores: the bundled process reward model, else the exact step oracle
+    if strategy in STEP_STRATEGIES:  # need step scores: the bundled process reward model, else the exact step oracle
         return "prm" if "prm" in bundled_models("prm") else "step_oracle"
     return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
 
@@ -331,14 +365,17 @@ def _strategy_options(args, policy) -> dict:
         options["rounds"] = args.rounds
     if args.threshold is not None and "threshold" in takes:
         options["threshold"] = args.threshold
+    for _, knob in SEARCH_FLAGS:
+        if getattr(args, knob) is not None and knob in takes:
+            options[knob] = getattr(args, knob)
     name = args.verifier or _default_verifier(args.strategy)
     if name is not None and "verifier" in takes:
         try:
             options["verifier"] = get_verifier(name, policy=policy)
         except (ValueError, OSError) as error:
             raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
-        if args.strategy == "self_refine" and not callable(getattr(options["verifier"], "score_steps", None)):
-            raise UserError(f"--verifier {name} scores whole completions; self_refine needs a step verifier (prm or step_oracle)")
+        if args.strategy in STEP_STRATEGIES and not callable(getattr(options["verifier"], "score_steps", None)):
+            raise UserError(f"--verifier {name} scores whole completions; {args.strategy} needs a step verifier (prm or step_oracle)")
     if "reviser" in takes:
         options["reviser"] = _load(args.reviser or "revision")
     return {k: v for k, v in options.items() if k in takes}

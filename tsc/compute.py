@@ -35,9 +35,10 @@ class Ledger:
     Policy and verifier compute are kept apart so a chapter can show both on one axis.
     """
 
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # prompt tokens the policy computed (prefill)
     generated_tokens: int = 0
     policy_flops: int = 0
+    reused_tokens: int = 0  # prompt tokens whose keys and values were reused from an earlier call, not computed
     verifier_tokens: int = 0
     verifier_flops: int = 0
     calls: int = 0
@@ -54,8 +55,11 @@ class Ledger:
         """Policy plus verifier FLOPs."""
         return self.policy_flops + self.verifier_flops
 
-    def charge_policy(self, *, prompt_tokens: int, generated_tokens: int, flops: int, seconds: float, samples: int) -> None:
+    def charge_policy(
+        self, *, prompt_tokens: int, generated_tokens: int, flops: int, seconds: float, samples: int, reused_tokens: int = 0
+    ) -> None:
         self.prompt_tokens += prompt_tokens
+        self.reused_tokens += reused_tokens
         self.generated_tokens += generated_tokens
         self.policy_flops += flops
         self.seconds += seconds
@@ -73,6 +77,7 @@ class Ledger:
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             generated_tokens=self.generated_tokens + other.generated_tokens,
             policy_flops=self.policy_flops + other.policy_flops,
+            reused_tokens=self.reused_tokens + other.reused_tokens,
             verifier_tokens=self.verifier_tokens + other.verifier_tokens,
             verifier_flops=self.verifier_flops + other.verifier_flops,
             calls=self.calls + other.calls,
@@ -85,6 +90,7 @@ class Ledger:
             "tokens": self.tokens,
             "prompt_tokens": self.prompt_tokens,
             "generated_tokens": self.generated_tokens,
+            "reused_tokens": self.reused_tokens,
             "flops": self.flops,
             "policy_flops": self.policy_flops,
             "verifier_flops": self.verifier_flops,

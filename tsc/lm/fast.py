@@ -22,6 +22,7 @@ scaling, grouped-query attention) fall back to the `transformers` path in `tsc.l
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -83,6 +84,44 @@ class KVCache:
             self.valid[targets] = self.valid[sources]
         self.valid = self.valid[:n]
         return targets, sources
+
+
+class PrefixStore:
+    """Keys and values of token sequences the sampler has already computed, so that a later
+    prompt extending one of them computes only its new tokens.
+
+    Tree search asks for the next step of a partial solution that an earlier call wrote: its
+    keys and values exist already, and re-encoding them would pay twice for the shared
+    prefix. Entries are whole sequences (a prompt, or a prompt plus a completion that ended at
+    a stop token); the least recently used ones go once more than ``max_tokens`` tokens are
+    kept.
+    """
+
+    def __init__(self, max_tokens: int = 50_000):
+        self.max_tokens = max_tokens
+        self.entries: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self.tokens = 0
+
+    def longest(self, ids: list[int]) -> tuple[int, tuple[torch.Tensor, torch.Tensor] | None]:
+        """The longest stored sequence that ``ids`` starts with and extends by at least one
+        token (the logits of the last prompt token are always computed): (its length, its
+        keys and values [n_layer, n_head, length, head_dim]), or (0, None)."""
+        for length in range(len(ids) - 1, 0, -1):
+            entry = self.entries.get(tuple(ids[:length]))
+            if entry is not None:
+                self.entries.move_to_end(tuple(ids[:length]))
+                return length, entry
+        return 0, None
+
+    def add(self, ids: list[int], keys: torch.Tensor, values: torch.Tensor) -> None:
+        key = tuple(ids)
+        if not key or key in self.entries or len(key) > self.max_tokens:
+            return
+        self.entries[key] = (keys.clone(), values.clone())
+        self.tokens += len(key)
+        while self.tokens > self.max_tokens:
+            old, _ = self.entries.popitem(last=False)
+            self.tokens -= len(old)
 
 
 KEEP_WORKSPACE_BYTES = 256 * 2**20
@@ -304,20 +343,44 @@ def sample_rows(
     stop_ids: torch.Tensor,
     pad: int,
     workspace: dict | None = None,
-) -> tuple[list[list[int]], list[float]]:
+    store: PrefixStore | None = None,
+) -> tuple[list[list[int]], list[float], list[int]]:
     """``copies[i]`` continuations of prompt ``i`` (token ids, prompt-major), each ending at its
     first stop token or after ``max_new_tokens``; with the sum of each one's log-probabilities
-    at temperature 1.
+    at temperature 1, and how many tokens of each prompt came from ``store``.
 
     Each prompt is read once; its cache is copied to each of its samples. Finished sequences
     leave the batch as they end (up to the next multiple of 16 rows), so late steps compute
     only what is still being written.
+
+    With a ``store``, a prompt that extends a stored sequence takes that sequence's keys and
+    values from it and computes only the rest: the prompts are left-padded to one width as
+    always, and only the last ``R`` positions are computed, ``R`` being the longest rest
+    (for a prompt with a shorter rest a few stored positions are computed again). Every
+    completion that ends at a stop token is then stored with its prompt: the next step of a
+    search starts from exactly such a sequence.
     """
     width = max(len(p) for p in prompts)
     cache = lean.new_cache(len(prompts), width)
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
     cache.valid[:] = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts])
-    logits = lean.forward(ids, (cache.valid.long().cumsum(-1) - 1).clamp(min=0), cache, 0)
+    positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
+    reused = [0] * len(prompts)
+    start = 0
+    if store is not None:
+        for layer in range(lean.n_layer):  # padding the window skips is never written: zero it, as 0 * NaN is NaN
+            cache.keys[layer].zero_()
+            cache.values[layer].zero_()
+        for i, prompt in enumerate(prompts):
+            reused[i], entry = store.longest(prompt)
+            if entry is not None:
+                first = width - len(prompt)
+                for layer in range(lean.n_layer):
+                    cache.keys[layer][i, :, first : first + reused[i]] = entry[0][layer]
+                    cache.values[layer][i, :, first : first + reused[i]] = entry[1][layer]
+        start = width - max(len(p) - r for p, r in zip(prompts, reused))
+        reused = [len(p) - min(len(p), width - start) for p in prompts]  # what was really not computed
+    logits = lean.forward(ids[:, start:], positions[:, start:], cache, start)
     repeats = torch.tensor(copies)
     owner = torch.arange(len(prompts)).repeat_interleave(repeats)
     total = len(owner)
@@ -343,6 +406,11 @@ def sample_rows(
         out[rows, step] = token
         logprob[rows] += log_probs.gather(1, token[:, None]).squeeze(1).double()
         counts[rows] += 1
+        if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
+            for b in (is_stop[token] & (rows < total)).nonzero().squeeze(1).tolist():
+                prompt = prompts[int(owner[rows[b]])]
+                written = out[rows[b], :step].tolist()
+                store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step))
         rows = rows.masked_fill(is_stop[token], total)
         live = rows < total
         n_live = int(live.sum())
@@ -361,7 +429,14 @@ def sample_rows(
         logits = lean.forward(token[:, None], position[:, None], cache, filled)
         position = position + 1
     out, counts, logprob = out[:total], counts[:total], logprob[:total]
-    return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist()
+    return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
+
+
+def _stored(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row ``row``'s keys and values at positions ``first … end-1``, every layer stacked."""
+    keys = torch.stack([k[row, :, first:end] for k in cache.keys])
+    values = torch.stack([v[row, :, first:end] for v in cache.values])
+    return keys, values
 
 
 BUCKET = 16

@@ -11,7 +11,7 @@ import torch
 
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion
-from tsc.lm.fast import LeanLlama, sample_rows, supports, top_p_filter
+from tsc.lm.fast import LeanLlama, PrefixStore, sample_rows, supports, top_p_filter
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
@@ -41,6 +41,7 @@ class Policy:
         self.lean = supports(model)
         self._workspace: dict = {}  # memory the lean sampler reuses between calls
         self._lean, self._lean_key = None, None
+        self._prefix_store: PrefixStore | None = None  # set inside `prefix_cache`
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, {self.n_params:,} parameters)"
@@ -50,6 +51,18 @@ class Policy:
         from tsc.tasks.countdown import Countdown
 
         return Countdown(tuple(numbers), target).prompt()
+
+    @contextmanager
+    def prefix_cache(self, max_tokens: int = 50_000):
+        """Within this block, a prompt that extends a sequence an earlier call wrote (a partial
+        solution the search now continues) reuses that sequence's keys and values and computes
+        only its new tokens; the ledger counts those as ``reused_tokens``, not prompt tokens.
+        Tree search opens one block per problem. Only the lean sampler reuses prefixes."""
+        previous, self._prefix_store = self._prefix_store, PrefixStore(max_tokens)
+        try:
+            yield self._prefix_store
+        finally:
+            self._prefix_store = previous
 
     def format(self, problem) -> str:
         """The prompt for any task's problem in this model's format."""
@@ -100,32 +113,36 @@ class Policy:
         settings = dict(temperature=temperature, top_p=top_p, generator=generator, stop_ids=self._stop_ids(stop))
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
-        prompt_tokens = flops = 0
+        prompt_tokens = reused_tokens = flops = 0
         for chunk in _chunks(len(encoded), n, batch_size):
             ids = [encoded[i] for i, _ in chunk]
             copies = [k for _, k in chunk]
             max_new = max(1, min(max_new_tokens, self.max_len - max(map(len, ids))))
             if lean is not None:
-                tokens, logprobs = sample_rows(
-                    lean, ids, copies, max_new_tokens=max_new, pad=self._pad, workspace=self._workspace, **settings
-                )
+                tokens, logprobs, reused = sample_rows(
+                    lean, ids, copies, max_new_tokens=max_new, pad=self._pad, workspace=self._workspace,
+                    store=self._prefix_store, **settings,
+                )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
                 tokens, logprobs = self._generate([r for r, k in zip(ids, copies) for _ in range(k)], max_new_tokens=max_new, **settings)
-                reads = copies
+                reads, reused = copies, [0] * len(ids)
             done = 0
-            for (i, k), prompt, read in zip(chunk, ids, reads):
+            for (i, k), prompt, read, kept in zip(chunk, ids, reads, reused):
                 rows = list(zip(tokens[done : done + k], logprobs[done : done + k]))
                 outputs[i] += rows
                 done += k
-                prompt_tokens += read * len(prompt)
-                flops += read * self.flops(len(prompt), 0) + sum(
+                prompt_tokens += read * (len(prompt) - kept)
+                reused_tokens += read * kept
+                # the prompt's first `kept` tokens came from the store: only the rest is computed
+                flops += read * (self.flops(len(prompt), 0) - self.flops(kept, 0)) + sum(
                     self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows
                 )
         completions = [[Completion(self._text(t), len(t), lp) for t, lp in rows] for rows in outputs]
         if ledger is not None:
             ledger.charge_policy(
                 prompt_tokens=prompt_tokens,
+                reused_tokens=reused_tokens,
                 generated_tokens=sum(c.num_tokens for cs in completions for c in cs),
                 flops=flops,
                 seconds=time.perf_counter() - started,

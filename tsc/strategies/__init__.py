@@ -1,6 +1,7 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
 from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
+from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
 
 STRATEGIES = {
@@ -11,6 +12,11 @@ STRATEGIES = {
     "weighted_vote": weighted_vote,
     "self_refine": self_refine,
     "revise": revise,
+    "beam": beam_search,
+    "dvts": dvts,
+    "tot_bfs": tot_bfs,
+    "dfs": dfs,
+    "mcts": mcts,
 }
 
 
@@ -23,13 +29,18 @@ def get_strategy(name: str):
 
 __all__ = [
     "STRATEGIES",
+    "beam_search",
     "best_of_n",
     "check_knobs",
+    "dfs",
+    "dvts",
     "get_strategy",
     "greedy",
     "majority_vote",
+    "mcts",
     "revise",
     "sample",
     "self_refine",
+    "tot_bfs",
     "weighted_vote",
 ]
