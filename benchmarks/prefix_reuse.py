@@ -1,6 +1,10 @@
 """What prefix reuse saves in tree search: each strategy run twice on the same held-out
-problems, once re-encoding every prompt (the partial solution included) and once continuing
-the keys and values of the sequences earlier calls wrote (`Policy.prefix_cache`).
+problems, once reading every text whole (the policy re-encodes each prompt, the partial
+solution included; the PRM reads each candidate from its first token), and once inside the
+prefix caches the searches open: the policy continues the keys and values of the sequences
+earlier calls wrote (`Policy.prefix_cache`), and the PRM, whose frozen trunk is the policy's
+own layers, takes the trunk's hidden states from the policy and its own top layers' keys,
+values and scores from what it scored before (`RewardModel.prefix_cache(share=policy)`).
 
     python benchmarks/prefix_reuse.py [--problems 40] [--json]
 
@@ -33,29 +37,31 @@ STRATEGIES = {
 
 
 class Reencoding:
-    """The policy without its prefix cache: every call re-encodes its prompts whole."""
+    """A policy or verifier without its prefix cache: every call reads its texts whole."""
 
-    def __init__(self, policy):
-        self._policy = policy
+    def __init__(self, model):
+        self._model = model
 
     def __getattr__(self, name):
         if name == "prefix_cache":
             raise AttributeError(name)
-        return getattr(self._policy, name)
+        return getattr(self._model, name)
 
 
 def measure(strategy: str, knobs: dict, problems, policy, verifier) -> dict:
     search = tsc.strategies.get_strategy(strategy)
     out = {}
-    for mode, model in (("reencode", Reencoding(policy)), ("reuse", policy)):
+    for mode, model, judge in (("reencode", Reencoding(policy), Reencoding(verifier)), ("reuse", policy, verifier)):
         started = time.perf_counter()
-        results = [search(p, model, verifier=verifier, seed=problem_seed(0, p), **knobs) for p in problems]
+        results = [search(p, model, verifier=judge, seed=problem_seed(0, p), **knobs) for p in problems]
         out[mode] = {
             "seconds": time.perf_counter() - started,
             "prefill_tokens": np.mean([r.ledger.prompt_tokens for r in results]),
             "reused_tokens": np.mean([r.ledger.reused_tokens for r in results]),
             "generated_tokens": np.mean([r.ledger.generated_tokens for r in results]),
             "policy_flops": np.mean([r.ledger.policy_flops for r in results]),
+            "verifier_tokens": np.mean([r.ledger.verifier_tokens for r in results]),
+            "verifier_flops": np.mean([r.ledger.verifier_flops for r in results]),
             "answers": [r.answer for r in results],
             "correct": np.mean([r.correct for r in results]),
         }
@@ -77,17 +83,21 @@ def main() -> None:
         print(json.dumps(rows, indent=2, default=float))
         return
     print(f"{args.problems} held-out problems, bundled policy and PRM; means per problem\n")
+    print("Policy: prompt tokens computed (prefill) and FLOPs; verifier: tokens read and FLOPs. Re-encoding → reusing.\n")
     print(
-        "| strategy | prefill tokens, re-encoding | prefill tokens, reusing | tokens reused | generated tokens "
-        "| policy FLOPs, re-encoding | policy FLOPs, reusing | saved | wall s (re-encode / reuse) | same answers |"
+        "| strategy | prefill tokens | tokens reused | generated tokens | policy FLOPs | saved "
+        "| verifier tokens | verifier FLOPs | saved | all FLOPs saved | wall s | same answers |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, row in rows.items():
         a, b = row["reencode"], row["reuse"]
+        total_a, total_b = a["policy_flops"] + a["verifier_flops"], b["policy_flops"] + b["verifier_flops"]
         print(
-            f"| {name} | {a['prefill_tokens']:.0f} | {b['prefill_tokens']:.0f} | {b['reused_tokens']:.0f} | {b['generated_tokens']:.0f} | "
-            f"{a['policy_flops']:.2e} | {b['policy_flops']:.2e} | {1 - b['policy_flops'] / a['policy_flops']:.0%} | "
-            f"{a['seconds']:.1f} / {b['seconds']:.1f} | {row['same_answers']}/{args.problems} |"
+            f"| {name} | {a['prefill_tokens']:.0f} → {b['prefill_tokens']:.0f} | {b['reused_tokens']:.0f} | {b['generated_tokens']:.0f} "
+            f"| {a['policy_flops']:.2e} → {b['policy_flops']:.2e} | {1 - b['policy_flops'] / a['policy_flops']:.0%} "
+            f"| {a['verifier_tokens']:.0f} → {b['verifier_tokens']:.0f} | {a['verifier_flops']:.2e} → {b['verifier_flops']:.2e} "
+            f"| {1 - b['verifier_flops'] / a['verifier_flops']:.0%} | {1 - total_b / total_a:.0%} "
+            f"| {a['seconds']:.1f} → {b['seconds']:.1f} | {row['same_answers']}/{args.problems} |"
         )
 
 

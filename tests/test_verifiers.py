@@ -237,3 +237,54 @@ def test_prm_labels_from_scripted_rollouts():
     script["1 2 3>6:"].pop()
     orm, _ = build_examples(dataclasses.replace(recipe, kind="orm"), ScriptedPolicy(script), [problem], seed=0)
     assert [e["labels"] for e in orm] == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
+
+
+# --- prefix reuse and the shared trunk (tree search scores steps the policy just wrote) -----
+
+
+def _reward_on_top(policy, *, seed: int = 2) -> RewardModel:
+    """A reward model whose trunk is ``policy``'s layers and whose fresh top layer does something."""
+    model = reward_model_from_policy(policy, extra_layers=1, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.model.layers[-1].parameters():
+            parameter.normal_(0.0, 0.3, generator=generator)
+    return RewardModel(model, policy.tokenizer, card={"kind": "prm"})
+
+
+def _written_steps(policy, n: int = 32) -> list[str]:
+    [row] = policy.sample([PROBLEM.prompt()], n=n, temperature=1.0, seed=4, stop=(",", "."), max_new_tokens=8)
+    # what a search sends: a partial solution with an empty last step, a finished one as it is
+    return sorted({c.text + "." if c.text.endswith(",") else c.text for c in row if c.text[-1:] in (",", ".")})
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_scoring_inside_the_prefix_cache_matches_a_full_read_and_costs_less(tiny_policy, share):
+    prm = PRM(_reward_on_top(tiny_policy))
+    assert prm.model.shares_trunk_with(tiny_policy)
+    with tiny_policy.prefix_cache(), prm.prefix_cache(share=tiny_policy if share else None):
+        texts = _written_steps(tiny_policy)
+        cached = Ledger()
+        scores = prm.score_steps(PROBLEM, texts, ledger=cached)
+        again = Ledger()
+        repeated = prm.score_steps(PROBLEM, texts, ledger=again)  # read from the store
+    flat = lambda rows: [x for row in rows for x in row]
+    assert flat(repeated) == pytest.approx(flat(scores), abs=1e-6)
+    full = Ledger()
+    reference = prm.score_steps(PROBLEM, texts, ledger=full)
+    assert len(texts) >= 3 and [len(r) for r in scores] == [len(r) for r in reference]
+    assert flat(scores) == pytest.approx(flat(reference), abs=1e-5)
+    assert again.verifier_tokens == len(texts) and again.verifier_flops < cached.verifier_flops  # one new token each
+    if share:  # the trunk's work on the written text is the policy's: the reward model pays for its top layer
+        assert cached.verifier_flops < 0.8 * full.verifier_flops
+    else:
+        assert cached.verifier_flops == full.verifier_flops
+
+
+def test_a_reward_model_whose_trunk_differs_does_not_share(tiny_policy):
+    reward = _reward_on_top(tiny_policy)
+    with torch.no_grad():
+        reward.model.model.layers[0].mlp.up_proj.weight[0, 0] += 1e-3
+    assert not reward.shares_trunk_with(tiny_policy)
+    with reward.prefix_cache(share=tiny_policy):
+        assert reward._shared is None

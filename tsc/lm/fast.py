@@ -99,13 +99,14 @@ class PrefixStore:
 
     def __init__(self, max_tokens: int = 50_000):
         self.max_tokens = max_tokens
-        self.entries: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self.entries: OrderedDict[tuple[int, ...], tuple[torch.Tensor, ...]] = OrderedDict()
         self.tokens = 0
 
-    def longest(self, ids: list[int]) -> tuple[int, tuple[torch.Tensor, torch.Tensor] | None]:
+    def longest(self, ids: list[int]) -> tuple[int, tuple[torch.Tensor, ...] | None]:
         """The longest stored sequence that ``ids`` starts with and extends by at least one
         token (the logits of the last prompt token are always computed): (its length, its
-        keys and values [n_layer, n_head, length, head_dim]), or (0, None)."""
+        entry: keys and values [n_layer, n_head, length, head_dim], then whatever else was
+        stored with them), or (0, None)."""
         for length in range(len(ids) - 1, 0, -1):
             entry = self.entries.get(tuple(ids[:length]))
             if entry is not None:
@@ -113,11 +114,13 @@ class PrefixStore:
                 return length, entry
         return 0, None
 
-    def add(self, ids: list[int], keys: torch.Tensor, values: torch.Tensor) -> None:
+    def add(self, ids: list[int], *tensors: torch.Tensor) -> None:
+        """Keep ``tensors`` (keys, values and, for a reward model, its value at every position)
+        of the sequence ``ids``."""
         key = tuple(ids)
         if not key or key in self.entries or len(key) > self.max_tokens:
             return
-        self.entries[key] = (keys.clone(), values.clone())
+        self.entries[key] = tuple(t.clone() for t in tensors)
         self.tokens += len(key)
         while self.tokens > self.max_tokens:
             old, _ = self.entries.popitem(last=False)
@@ -221,7 +224,9 @@ class LeanLlama:
         self.scale = self.head_dim**-0.5
         self.dtype = model.model.embed_tokens.weight.dtype
         self.embed = model.model.embed_tokens.weight
-        self.head = model.lm_head.weight
+        # a causal LM's vocabulary head, or a token classifier's value head (with its bias)
+        head = model.lm_head if hasattr(model, "lm_head") else model.score
+        self.head, self.head_bias = head.weight, head.bias
         self.norm = model.model.norm.weight
         self.blocks = []
         for layer in layers:
@@ -268,19 +273,27 @@ class LeanLlama:
         start: int,
         *,
         every_position: bool = False,
-    ) -> torch.Tensor:
+        inputs: torch.Tensor | None = None,
+        return_hidden: bool = False,
+    ):
         """Logits of the last token of each row (of every token with ``every_position``) after
         writing ``ids`` (batch × length) into the cache at positions ``start …``;
         ``positions`` are the rotary positions of ``ids``.
+
+        ``inputs`` (batch × length × width) replaces the embedding of ``ids``: the hidden
+        states another model's layers computed, for a model that is the top of a shared
+        trunk. With ``return_hidden`` the hidden states after the last layer (before the final
+        norm) come back too, for the layers on top: (logits, hidden).
 
         Attention reads every valid cache slot up to the current one (causal), so left
         padding, marked invalid in ``cache.valid``, is never attended to.
         """
         batch, length = ids.shape
-        if length == 1 and not every_position:
-            return self._decode(ids[:, 0], positions[:, 0], cache, start)
+        if length == 1 and not every_position and inputs is None:
+            logits, x = self._decode(ids[:, 0], positions[:, 0], cache, start)
+            return (logits, x[:, None]) if return_hidden else logits
         end = start + length
-        x = F.embedding(ids, self.embed)
+        x = F.embedding(ids, self.embed) if inputs is None else inputs
         cos, sin = self.cos[positions][:, :, None, None], self.sin[positions][:, :, None, None]  # [B, L, 1, 1, hd]
         mask = cache.valid[:, None, None, :end]  # [B, 1, 1, end]
         if length > 1:
@@ -297,12 +310,14 @@ class LeanLlama:
             x = x + F.linear(attended.transpose(1, 2).reshape(batch, length, -1), block.out.weight)
             h = self._rms(x, block.norm2)
             x = x + F.linear(F.silu(F.linear(h, block.gate.weight)) * F.linear(h, block.up.weight), block.down.weight)
-        return F.linear(self._rms(x if every_position else x[:, -1], self.norm), self.head)
+        logits = F.linear(self._rms(x if every_position else x[:, -1], self.norm), self.head, self.head_bias)
+        return (logits, x) if return_hidden else logits
 
-    def _decode(self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache, start: int) -> torch.Tensor:
+    def _decode(self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache, start: int) -> tuple[torch.Tensor, torch.Tensor]:
         """`forward` for one new token per row, the step decoding repeats: activations stay
         two-dimensional, SiLU, the gate product and the residual sums ride on the matrix
-        products (`Linear`), and the padding mask on the attention scores (baddbmm)."""
+        products (`Linear`), and the padding mask on the attention scores (baddbmm).
+        Returns the logits and the hidden states after the last layer."""
         batch, n_head, head_dim = ids.shape[0], self.n_head, self.head_dim
         end = start + 1
         x = F.embedding(ids, self.embed)  # [B, d]
@@ -323,7 +338,7 @@ class LeanLlama:
             x = block.out.plus(attended, x)
             h = self._rms(x, block.norm2)
             x = block.down.plus(block.up.times(h, block.gate.silu(h)), x)
-        return F.linear(self._rms(x, self.norm), self.head)
+        return F.linear(self._rms(x, self.norm), self.head, self.head_bias), x
 
 
 def _diagonal(n: int, m: int, offset: int) -> torch.Tensor:
@@ -367,20 +382,29 @@ def sample_rows(
     positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
     reused = [0] * len(prompts)
     start = 0
+    entries = [None] * len(prompts)
     if store is not None:
         for layer in range(lean.n_layer):  # padding the window skips is never written: zero it, as 0 * NaN is NaN
             cache.keys[layer].zero_()
             cache.values[layer].zero_()
         for i, prompt in enumerate(prompts):
-            reused[i], entry = store.longest(prompt)
-            if entry is not None:
+            reused[i], entries[i] = store.longest(prompt)
+            if entries[i] is not None:
                 first = width - len(prompt)
                 for layer in range(lean.n_layer):
-                    cache.keys[layer][i, :, first : first + reused[i]] = entry[0][layer]
-                    cache.values[layer][i, :, first : first + reused[i]] = entry[1][layer]
+                    cache.keys[layer][i, :, first : first + reused[i]] = entries[i][0][layer]
+                    cache.values[layer][i, :, first : first + reused[i]] = entries[i][1][layer]
         start = width - max(len(p) - r for p, r in zip(prompts, reused))
         reused = [len(p) - min(len(p), width - start) for p in prompts]  # what was really not computed
-    logits = lean.forward(ids[:, start:], positions[:, start:], cache, start)
+    logits, hidden = lean.forward(ids[:, start:], positions[:, start:], cache, start, return_hidden=True)
+    if store is not None:
+        # every prompt's hidden states after the last layer: stored ones, then the window's; the
+        # stored sequences carry them for a reward model built on this model's layers
+        prompt_hidden = [
+            torch.cat([e[2][:r] if e is not None else hidden.new_zeros(0, hidden.shape[-1]), hidden[i, hidden.shape[1] - (len(p) - r) :]])
+            for i, (p, r, e) in enumerate(zip(prompts, reused, entries))
+        ]
+        written_hidden = hidden.new_zeros(sum(copies) + 1, max_new_tokens, hidden.shape[-1])  # row `total` is the sink
     repeats = torch.tensor(copies)
     owner = torch.arange(len(prompts)).repeat_interleave(repeats)
     total = len(owner)
@@ -408,9 +432,11 @@ def sample_rows(
         counts[rows] += 1
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
             for b in (is_stop[token] & (rows < total)).nonzero().squeeze(1).tolist():
-                prompt = prompts[int(owner[rows[b]])]
+                prompt_index = int(owner[rows[b]])
+                prompt = prompts[prompt_index]
                 written = out[rows[b], :step].tolist()
-                store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step))
+                states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
+                store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step), states)
         rows = rows.masked_fill(is_stop[token], total)
         live = rows < total
         n_live = int(live.sum())
@@ -426,10 +452,84 @@ def sample_rows(
                 state[targets] = state[sources]
             rows, token, position = rows[:size], token[:size], position[:size]
         cache.valid[:, filled] = True
-        logits = lean.forward(token[:, None], position[:, None], cache, filled)
+        if store is None:
+            logits = lean.forward(token[:, None], position[:, None], cache, filled)
+        else:
+            logits, hidden = lean.forward(token[:, None], position[:, None], cache, filled, return_hidden=True)
+            written_hidden[rows, step] = hidden[:, 0]
         position = position + 1
     out, counts, logprob = out[:total], counts[:total], logprob[:total]
     return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
+
+
+def _window(lean: LeanLlama, rows: list[list[int]], found: list, *, pad: int, inputs: list[torch.Tensor] | None = None):
+    """Run ``rows`` (token ids) through ``lean``, taking each row's first ``found[i][0]``
+    positions' keys and values from its stored entry ``found[i][1]``: the rows are left-padded
+    to one width and only the last ``R`` positions are computed, ``R`` being the longest rest
+    (a row with a shorter rest has a few stored positions computed again). ``inputs``: each
+    row's input vectors at every position, instead of its tokens' embeddings. Returns the
+    window's outputs and hidden states (batch × R × ...) and each row's number of positions
+    computed (the last ones)."""
+    width = max(len(r) for r in rows)
+    cache = lean.new_cache(len(rows), width)
+    for layer in range(lean.n_layer):  # padding the window skips is never written: zero it, as 0 * NaN is NaN
+        cache.keys[layer].zero_()
+        cache.values[layer].zero_()
+    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+    cache.valid[:] = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rows])
+    positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
+    for i, (row, (kept, entry)) in enumerate(zip(rows, found)):
+        if entry is not None:
+            first = width - len(row)
+            for layer in range(lean.n_layer):
+                cache.keys[layer][i, :, first : first + kept] = entry[0][layer]
+                cache.values[layer][i, :, first : first + kept] = entry[1][layer]
+    start = width - max(len(r) - kept for r, (kept, _) in zip(rows, found))
+    fresh = [min(len(r), width - start) for r in rows]
+    window = None
+    if inputs is not None:
+        window = torch.zeros(len(rows), width - start, inputs[0].shape[-1], dtype=inputs[0].dtype)
+        for i, (row, n) in enumerate(zip(rows, fresh)):
+            window[i, width - start - n :] = inputs[i][len(row) - n :]
+    outputs, hidden = lean.forward(
+        ids[:, start:], positions[:, start:], cache, start, every_position=True, inputs=window, return_hidden=True
+    )
+    return cache, outputs, hidden, fresh, width
+
+
+def values_reusing(
+    lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
+) -> tuple[list[torch.Tensor], list[int]]:
+    """A token classifier's output at every position of each row (token ids), computing only
+    what ``store`` does not hold (see `_window`; ``inputs``: the trunk's hidden states, for the
+    layers on top of a shared trunk). Every row, and every row but its last token, is then
+    stored with its outputs, so a later row that extends either computes only its new tokens.
+    Returns each row's outputs [length, labels] and how many of its positions were computed."""
+    found = [store.longest(r) for r in rows]
+    cache, window, _, fresh, width = _window(lean, rows, found, pad=pad, inputs=inputs)
+    outputs = []
+    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
+        before = entry[2][: len(row) - n] if entry is not None else window.new_zeros(0, window.shape[-1])
+        out = torch.cat([before, window[i, window.shape[1] - n :]])
+        first = width - len(row)
+        for end in (len(row), len(row) - 1):  # the row, and the row without its last token
+            store.add(row[:end], *_stored(cache, i, first, first + end), out[:end])
+        outputs.append(out)
+    return outputs, fresh
+
+
+def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int) -> tuple[list[torch.Tensor], list[int]]:
+    """The hidden states after ``lean``'s last layer at every position of each row, taking
+    what the sampler stored with the sequences it wrote (`sample_rows` with a store) and
+    computing the rest: the trunk a reward model shares with the policy. Returns each row's
+    states [length, width] and how many of its positions were computed."""
+    found = [store.longest(r) for r in rows]
+    _, _, hidden, fresh, _ = _window(lean, rows, found, pad=pad)
+    states = []
+    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
+        before = entry[2][: len(row) - n] if entry is not None else hidden.new_zeros(0, hidden.shape[-1])
+        states.append(torch.cat([before, hidden[i, hidden.shape[1] - n :]]))
+    return states, fresh
 
 
 def _stored(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:

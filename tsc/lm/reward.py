@@ -37,6 +37,7 @@ import json
 import platform
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tsc.compute import Ledger, forward_flops
+from tsc.lm.fast import LeanLlama, PrefixStore, supports, trunk_states, values_reusing
 from tsc.tasks import countdown
 
 KINDS = ("orm", "prm")
@@ -69,6 +71,52 @@ class RewardModel:
         self.n_layer = config.num_hidden_layers
         self.d_model = config.hidden_size
         self.max_len = getattr(config, "max_position_embeddings", 2048)
+        self._prefix_store: PrefixStore | None = None  # set inside `prefix_cache`
+        self._shared = None  # the policy whose layers are this model's trunk, inside `prefix_cache(share=...)`
+        self._lean: dict[int, LeanLlama] = {}  # the lean forward pass of the layers from index k on
+
+    @contextmanager
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None):
+        """Within this block, a text that extends one scored before (a search's new step after
+        a partial solution it scored already) reuses that text's keys, values and scores and
+        computes only its new tokens; the ledger is charged for those alone. Tree search opens
+        one block per problem.
+
+        With ``share``, a policy whose layers are this model's frozen trunk bit for bit (see
+        `shares_trunk_with`) and whose own prefix cache is open, the trunk's hidden states of
+        the text the policy wrote are the ones the policy computed while writing it: this model
+        computes its trunk only for tokens the policy never read (a step's closing comma), and
+        its own layers on top. That is the value head of AlphaZero's shared network: judging a
+        step costs a fraction of writing it."""
+        previous = self._prefix_store, self._shared
+        self._prefix_store = PrefixStore(max_tokens)
+        self._shared = share if share is not None and self.shares_trunk_with(share) else None
+        try:
+            yield self._prefix_store
+        finally:
+            self._prefix_store, self._shared = previous
+
+    def shares_trunk_with(self, policy) -> bool:
+        """Whether this model's embedding and first layers are ``policy``'s, bit for bit: a
+        reward model trained on top of the frozen policy and stored with its trunk as it was."""
+        theirs = getattr(getattr(policy, "model", None), "model", None)
+        mine = getattr(self.model, "model", None)
+        if theirs is None or mine is None or not hasattr(theirs, "layers") or len(theirs.layers) >= len(mine.layers):
+            return False
+        if not (supports(self.model) and supports(policy.model) and getattr(policy, "lean", False)):
+            return False
+        pairs = [(mine.embed_tokens.weight, theirs.embed_tokens.weight)]
+        pairs += [(a, b) for x, y in zip(mine.layers, theirs.layers) for a, b in zip(x.parameters(), y.parameters())]
+        return all(a.shape == b.shape and torch.equal(a, b) for a, b in pairs)
+
+    def _lean_from(self, first: int) -> LeanLlama:
+        """The lean forward pass of this model's layers ``first`` onwards (0: all of them)."""
+        if first not in self._lean:
+            lean = LeanLlama(self.model)
+            lean.blocks = lean.blocks[first:]
+            lean.n_layer = len(lean.blocks)
+            self._lean[first] = lean
+        return self._lean[first]
 
     def __repr__(self) -> str:
         return f"RewardModel({self.name!r}, {self.kind}, {self.n_params:,} parameters)"
@@ -76,6 +124,16 @@ class RewardModel:
     def flops(self, length: int) -> int:
         """Forward FLOPs to score one text of ``length`` tokens (see tsc.compute)."""
         return forward_flops(self.n_params, self.n_layer, self.d_model, length, 0)
+
+    def _flops_of(self, length: int, computed: int, first: int) -> int:
+        """FLOPs of layers ``first`` onwards (and the head) for the last ``computed`` of
+        ``length`` tokens; with ``first`` 0, the whole model's."""
+        if first == 0:
+            return self.flops(length) - self.flops(length - computed)
+        trunk = self.model.model
+        trunk_params = trunk.embed_tokens.weight.numel() + sum(p.numel() for layer in trunk.layers[:first] for p in layer.parameters())
+        params, layers = self.n_params - trunk_params, self.n_layer - first
+        return forward_flops(params, layers, self.d_model, length, 0) - forward_flops(params, layers, self.d_model, length - computed, 0)
 
     def encode(self, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
         """Token ids of ``<bos> prompt step1 step2 ...`` and the index of each step's last token.
@@ -114,6 +172,28 @@ class RewardModel:
         todo = sorted((i for i, (ids, _) in enumerate(encoded) if ids), key=lambda i: len(encoded[i][0]))
         out: list[list[float]] = [[] for _ in prompts]
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        if self._prefix_store is not None and todo and supports(self.model):
+            shared = self._shared if self._shared is not None and self._shared._prefix_store is not None else None
+            base = len(shared.model.model.layers) if shared is not None else 0
+            lengths = [len(encoded[i][0]) for i in todo]
+            trunk_computed, top_computed = [], []
+            for start in range(0, len(todo), batch_size):
+                rows = todo[start : start + batch_size]
+                ids = [encoded[i][0] for i in rows]
+                states = None
+                if shared is not None:  # the trunk's states: the policy's, as it wrote the text
+                    states, fresh = trunk_states(shared._lean_model(), ids, shared._prefix_store, pad=pad)
+                    trunk_computed += fresh
+                values, fresh = values_reusing(self._lean_from(base), ids, self._prefix_store, pad=pad, inputs=states)
+                top_computed += fresh
+                for i, value in zip(rows, values):
+                    out[i] = torch.sigmoid(value[encoded[i][1], 0].float()).tolist()
+            if ledger is not None:  # only the tokens computed: the rest was read from the stores
+                flops = sum(self._flops_of(n, c, base) for n, c in zip(lengths, top_computed))
+                if shared is not None:
+                    flops += sum(shared.flops(n, 0) - shared.flops(n - c, 0) for n, c in zip(lengths, trunk_computed))
+                ledger.charge_verifier(tokens=sum(top_computed), flops=flops, seconds=time.perf_counter() - started)
+            return out
         for start in range(0, len(todo), batch_size):
             rows = todo[start : start + batch_size]
             batch = _pad([encoded[i][0] for i in rows], pad)
@@ -619,12 +699,20 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
 
 
 def _stored(model, recipe: RewardRecipe):
-    """The model as its weights are stored: a copy in ``recipe.save_dtype`` (float16 halves the
-    file; `load_reward_model` reads it back as float32), or the model itself."""
+    """The model as its weights are stored: its trained weights in ``recipe.save_dtype``
+    (float16 halves them; `load_reward_model` reads them back as float32), the frozen layers
+    of the policy as they are, so that the stored trunk stays the policy's own, bit for bit,
+    and a search can share the policy's computation with it (`tsc.lm.fast.SharedTrunk`)."""
     import copy
 
     dtype = getattr(torch, recipe.save_dtype)
-    return model if dtype == torch.float32 else copy.deepcopy(model).to(dtype)
+    if dtype == torch.float32:
+        return model
+    stored = copy.deepcopy(model)
+    for kept, trained in zip(stored.parameters(), model.parameters()):
+        if trained.requires_grad:
+            kept.data = kept.data.to(dtype)
+    return stored
 
 
 @torch.no_grad()

@@ -159,15 +159,21 @@ def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_step
 
 
 def _reuses_prefixes(search):
-    """Run ``search`` inside the policy's ``prefix_cache`` block, where one is offered: every
-    expansion continues a partial solution an earlier call wrote, and the policy then computes
-    only the new tokens (the ledger shows the rest as ``reused_tokens``). A policy without the
-    block (a scripted fake, the ``transformers`` path) simply recomputes."""
+    """Run ``search`` inside the ``prefix_cache`` blocks of the policy and the verifier, where
+    they offer one: every expansion continues a partial solution an earlier call wrote, and
+    every new node extends one the verifier scored, so both compute only the new tokens (the
+    ledger shows the policy's saving as ``reused_tokens``; the verifier is charged for what it
+    computed). A model without the block (a scripted fake, the oracle) simply recomputes."""
 
     @functools.wraps(search)
     def run(problem, policy, **knobs):
-        block = getattr(policy, "prefix_cache", None)
-        with block() if callable(block) else contextlib.nullcontext():
+        with contextlib.ExitStack() as blocks:
+            block = getattr(policy, "prefix_cache", None)
+            if callable(block):
+                blocks.enter_context(block())
+            block = getattr(knobs.get("verifier"), "prefix_cache", None)
+            if callable(block):  # a reward model built on the policy's layers also shares their work
+                blocks.enter_context(block(share=policy))
             return search(problem, policy, **knobs)
 
     return run

@@ -54,6 +54,12 @@ class _Learned:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model.name!r})"
 
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None):
+        """A block within which a text extending one scored before computes only its new
+        tokens, and with ``share`` (the policy) the trunk the model shares with the policy is
+        not computed again (`RewardModel.prefix_cache`); tree search opens one per problem."""
+        return self.model.prefix_cache(max_tokens, share=share)
+
     def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
         """P(correct) as judged after each step of each completion (``problem.steps(text)``;
         [] for a completion with no step). One batched forward pass, charged to ``ledger``."""
