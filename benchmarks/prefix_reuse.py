@@ -24,10 +24,12 @@ import numpy as np
 import tsc
 import tsc.strategies
 from tsc.core import problem_seed
+from tsc.strategies.reuse import without_reuse
 from tsc.tasks import countdown
 from tsc.verifiers.learned import PRM
 
 STRATEGIES = {
+    "best_of_n (16 samples)": ("best_of_n", {"n": 16}),
     "beam (width 4, 4 expansions)": ("beam", {"beam_width": 4, "expansions": 4}),
     "dvts (4 subtrees)": ("dvts", {"subtrees": 4, "expansions": 4}),
     "tot_bfs (breadth 5)": ("tot_bfs", {"breadth": 5, "expansions": 4}),
@@ -36,22 +38,10 @@ STRATEGIES = {
 }
 
 
-class Reencoding:
-    """A policy or verifier without its prefix cache: every call reads its texts whole."""
-
-    def __init__(self, model):
-        self._model = model
-
-    def __getattr__(self, name):
-        if name == "prefix_cache":
-            raise AttributeError(name)
-        return getattr(self._model, name)
-
-
 def measure(strategy: str, knobs: dict, problems, policy, verifier) -> dict:
     search = tsc.strategies.get_strategy(strategy)
     out = {}
-    for mode, model, judge in (("reencode", Reencoding(policy), Reencoding(verifier)), ("reuse", policy, verifier)):
+    for mode, model, judge in (("reencode", without_reuse(policy), without_reuse(verifier)), ("reuse", policy, verifier)):
         started = time.perf_counter()
         results = [search(p, model, verifier=judge, seed=problem_seed(0, p), **knobs) for p in problems]
         out[mode] = {

@@ -340,3 +340,17 @@ def test_answer_key_is_invariant_to_swapping_operands_of_plus_and_times(seed, fl
     original, other = problem.solution_text(steps), problem.solution_text(swapped)
     assert problem.check(other)
     assert problem.answer_key(other) == problem.answer_key(original)
+
+
+def test_game_of_24_lists_every_solvable_set_of_four_once():
+    from tsc.tasks import countdown
+
+    every = countdown.game_of_24(split="any")
+    assert len(every) == len({p.numbers for p in every}) == 1346  # 1,362 with fractions allowed
+    assert all(p.target == 24 and len(p.numbers) == 4 and countdown.is_solvable(p.numbers, 24) for p in every)
+    test, train = countdown.game_of_24(split="test"), countdown.game_of_24(split="train")
+    assert len(test) + len(train) == len(every) and not {p.numbers for p in test} & {p.numbers for p in train}
+    assert countdown.game_of_24(5, seed=3) == countdown.game_of_24(5, seed=3) != countdown.game_of_24(5, seed=4)
+    assert (3, 3, 8, 8) not in {p.numbers for p in every}  # needs 8/(3-8/3): not whole numbers
+    with pytest.raises(ValueError, match="only 136"):
+        countdown.game_of_24(137)

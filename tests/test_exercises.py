@@ -290,3 +290,50 @@ def test_chapter_6_checkers_accept_the_reference_and_explain_a_wrong_answer(chec
 def test_chapter_6_checkers_never_raise(check, student):
     feedback = check(student)
     assert feedback.status in ("incorrect", "not attempted") and feedback.message
+
+
+# --- Chapter 5 ----------------------------------------------------------------------------
+
+
+def test_check_puct_accepts_the_rule_and_explains_common_slips():
+    import math
+
+    from tsc.exercises import check_puct
+
+    assert check_puct(lambda q, p, n, c, k: None).status == "not attempted"
+    assert check_puct(None).status == "not attempted"
+    assert check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / (1 + c)).correct
+    slip = check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1))
+    assert slip.status == "incorrect" and "1 + child visits" in slip.message
+    assert "square root" in check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c)).message
+    assert check_puct(lambda q, p, n, c, k: 1 / 0).status == "incorrect"
+    assert check_puct(3).status == "incorrect"
+
+
+def test_check_beam_keep():
+    from tsc.exercises import check_beam_keep
+
+    def keep(candidates, width):
+        seen, kept = set(), []
+        for i in sorted(range(len(candidates)), key=lambda i: (-candidates[i][1], i)):
+            text, _, finished = candidates[i]
+            if not finished and text not in seen:
+                seen.add(text)
+                kept.append(i)
+        return kept[:width]
+
+    assert check_beam_keep(keep).correct
+    assert check_beam_keep(lambda c, w: None).status == "not attempted"
+    greedy = check_beam_keep(lambda c, w: sorted(range(len(c)), key=lambda i: -c[i][1])[:w])
+    assert greedy.status == "incorrect" and "finished" in greedy.message
+    assert check_beam_keep(lambda c, w: "no").status == "incorrect"
+
+
+def test_check_reencoded():
+    from tsc.exercises import check_reencoded
+
+    assert check_reencoded(lambda p, s: sum(p + sum(s[:d]) for d in range(len(s)))).correct
+    assert check_reencoded(lambda p, s: None).status == "not attempted"
+    over = check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s))))
+    assert over.status == "incorrect" and "not the step itself" in over.message
+    assert check_reencoded(lambda p, s: 1.5).status == "incorrect"

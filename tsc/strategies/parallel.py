@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from tsc.compute import Ledger
 from tsc.core import Result
+from tsc.strategies.reuse import reuses_prefixes
 
 MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
 SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
@@ -140,6 +141,7 @@ def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_
     return _result(problem, texts, 0, [1.0], ledger, "sample")
 
 
+@reuses_prefixes(only_to_share=True)
 def best_of_n(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
     """Sample ``n`` completions and return the one the verifier scores highest (first on ties).
 
@@ -170,6 +172,7 @@ def majority_vote(problem, policy, *, n: int, temperature: float = 1.0, seed: in
     return _result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote")
 
 
+@reuses_prefixes(only_to_share=True)
 def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
     """Sample ``n`` completions; each votes for its answer key with its verifier score.
 

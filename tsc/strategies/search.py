@@ -37,8 +37,6 @@ score (``"last"``: the verifier's judgement after its newest step).
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from dataclasses import dataclass, field
 from tsc.compute import Ledger
 from tsc.core import Result
 from tsc.strategies.parallel import MAX_SAMPLES, _check_problem, _result, check_knobs
+from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import _check_threshold
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
@@ -156,27 +155,6 @@ def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_step
             else "a verifier with score(problem, texts, ledger=...), e.g. tsc.verifiers.Oracle()"
         )
         raise ValueError(f"{strategy} needs {kind}; got {verifier!r}")
-
-
-def _reuses_prefixes(search):
-    """Run ``search`` inside the ``prefix_cache`` blocks of the policy and the verifier, where
-    they offer one: every expansion continues a partial solution an earlier call wrote, and
-    every new node extends one the verifier scored, so both compute only the new tokens (the
-    ledger shows the policy's saving as ``reused_tokens``; the verifier is charged for what it
-    computed). A model without the block (a scripted fake, the oracle) simply recomputes."""
-
-    @functools.wraps(search)
-    def run(problem, policy, **knobs):
-        with contextlib.ExitStack() as blocks:
-            block = getattr(policy, "prefix_cache", None)
-            if callable(block):
-                blocks.enter_context(block())
-            block = getattr(knobs.get("verifier"), "prefix_cache", None)
-            if callable(block):  # a reward model built on the policy's layers also shares their work
-                blocks.enter_context(block(share=policy))
-            return search(problem, policy, **knobs)
-
-    return run
 
 
 def _finite(x) -> float:
@@ -390,7 +368,7 @@ def _beams(tree: _Tree, beams: int, *, width: int, first: int, expansions: int, 
                 node.kept = True
 
 
-@_reuses_prefixes
+@reuses_prefixes
 def beam_search(
     problem,
     policy,
@@ -424,7 +402,7 @@ def beam_search(
     return tree.result("beam", _best(tree), beam_width=beam_width, expansions=expansions)
 
 
-@_reuses_prefixes
+@reuses_prefixes
 def dvts(
     problem,
     policy,
@@ -455,7 +433,7 @@ def dvts(
     return tree.result("dvts", _best(tree), subtrees=subtrees, expansions=expansions)
 
 
-@_reuses_prefixes
+@reuses_prefixes
 def tot_bfs(
     problem,
     policy,
@@ -494,7 +472,7 @@ def tot_bfs(
     return tree.result("tot_bfs", _best(tree), breadth=breadth, expansions=expansions)
 
 
-@_reuses_prefixes
+@reuses_prefixes
 def dfs(
     problem,
     policy,
@@ -549,7 +527,7 @@ def dfs(
     )
 
 
-@_reuses_prefixes
+@reuses_prefixes
 def mcts(
     problem,
     policy,

@@ -22,6 +22,7 @@ import numbers
 from tsc.compute import Ledger
 from tsc.core import Result, revision_prompt
 from tsc.strategies.parallel import _check_problem, _result, check_knobs
+from tsc.strategies.reuse import reuses_prefixes
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
 
@@ -44,6 +45,7 @@ def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_toke
     return completion.text
 
 
+@reuses_prefixes
 def self_refine(
     problem,
     policy,

@@ -14,6 +14,7 @@ built backwards from a random solution are easier and are never used here.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import numbers as _numbers
 import random
 import re
@@ -317,6 +318,29 @@ def _show(x) -> str:
     if len(text) > 40:
         text = text[:37] + "..."
     return text if x is None or isinstance(x, bool) or type(x) is int else f"{text} (a {type(x).__name__})"
+
+
+def game_of_24(count: int | None = None, *, seed: int = 0, split: str = "test") -> list[Countdown]:
+    """Game of 24 (the benchmark of Tree of Thoughts, Yao et al. 2023) as Countdown problems:
+    four numbers from 1..13 and the target 24, every solvable set of four once, in an order
+    shuffled by ``seed``; ``count`` of them (all with None). Our rules are Countdown's: whole
+    numbers only, so a game that needs a fraction (``3 3 8 8``: 8/(3-8/3)) does not count as
+    solvable here. ``split`` as in `generate` (the held-out tenth by default)."""
+    if split not in ("test", "train", "any"):
+        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
+    games = [
+        numbers
+        for numbers in itertools.combinations_with_replacement(range(1, 14), 4)
+        if (split == "any" or split_of(numbers, 24) == split) and is_solvable(numbers, 24)
+    ]
+    random.Random(seed).shuffle(games)
+    if count is not None:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"count must be a non-negative integer or None, got {count!r}")
+        if count > len(games):
+            raise ValueError(f"only {len(games)} solvable games of 24 in the {split!r} split; asked for {count}")
+        games = games[:count]
+    return [Countdown(numbers, 24) for numbers in games]
 
 
 def generate(

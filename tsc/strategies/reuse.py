@@ -1,0 +1,61 @@
+"""Sharing work between the calls of one strategy: prefix reuse and the shared trunk.
+
+A strategy that calls the policy and then a verifier on what the policy wrote, or that
+continues partial solutions earlier calls wrote, computes the same keys, values and hidden
+states again unless the models keep them. `reuses_prefixes` runs a strategy inside the
+``prefix_cache`` blocks its policy and verifier offer (`tsc.lm.Policy.prefix_cache`,
+`tsc.lm.reward.RewardModel.prefix_cache`): the policy then computes only tokens it has not
+read, and a reward model built on the policy's own frozen layers takes their hidden states
+from the policy. Models without the block (scripted fakes, the oracle) simply recompute. The
+ledger charges what was computed, so the saving shows in its FLOPs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+
+def reuses_prefixes(strategy=None, *, only_to_share: bool = False):
+    """Decorate ``strategy(problem, policy, **knobs)`` to run inside the caches.
+
+    ``only_to_share``: open the policy's cache only when the verifier can use it (a strategy
+    whose calls never continue one another, like best-of-N, gains nothing else from it).
+    """
+
+    def wrap(run):
+        @functools.wraps(run)
+        def inside(problem, policy, **knobs):
+            verifier_block = getattr(knobs.get("verifier"), "prefix_cache", None)
+            policy_block = getattr(policy, "prefix_cache", None)
+            with contextlib.ExitStack() as blocks:
+                if callable(policy_block) and (callable(verifier_block) or not only_to_share):
+                    blocks.enter_context(policy_block())
+                if callable(verifier_block):  # a reward model on the policy's layers shares their work
+                    blocks.enter_context(verifier_block(share=policy))
+                return run(problem, policy, **knobs)
+
+        return inside
+
+    return wrap(strategy) if strategy is not None else wrap
+
+
+class _WithoutReuse:
+    """``model`` with its prefix cache hidden: every call reads its texts whole."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name: str):
+        if name == "prefix_cache":
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+    def __repr__(self) -> str:
+        return f"without_reuse({self._model!r})"
+
+
+def without_reuse(model):
+    """``model`` (a policy or a verifier) as a strategy sees it when nothing is reused: for
+    measuring what reuse saves, by running the same strategy both ways."""
+    return _WithoutReuse(model)
