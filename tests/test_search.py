@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
-from fakes import FLOPS_PER_TOKEN, VERIFIER_FLOPS_PER_TOKEN, ScriptedPolicy, ScriptedStepVerifier, TinyStepOracle
+from fakes import (
+    FLOPS_PER_TOKEN,
+    PROMPT,
+    TREE,
+    VERIFIER_FLOPS_PER_TOKEN,
+    A,
+    P,
+    ScriptedStepVerifier,
+    StepPolicy,
+    TinyStepOracle,
+    valued,
+)
 
 from tsc.core import Result
 from tsc.strategies import STRATEGIES, beam_search, dfs, dvts, mcts, tot_bfs
@@ -14,59 +24,7 @@ from tsc.strategies.search import AGGREGATES, check_search_knobs
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle, StepOracle
 
-P = Countdown((1, 2, 3, 4), 21)
-PROMPT = P.prompt()
-A = "1+2=3,3+4=7,7*3=21."  # correct
-# the tree the scripted policy samples from: a prefix -> its next steps. "4*3=12," and
-# "1+2=3,3*4=12," leave 21 out of reach: dead ends.
-TREE = {
-    "": ["1+2=3,", "4*3=12,"],
-    "1+2=3,": ["3*4=12,", "3+4=7,"],
-    "1+2=3,3+4=7,": ["7*3=21."],
-    "1+2=3,3*4=12,": ["12+3=15."],
-    "4*3=12,": ["12+2=14,", "12-2=10,"],
-    "4*3=12,12+2=14,": ["14+1=15."],
-    "4*3=12,12-2=10,": ["10+1=11."],
-}
 SEARCHES = {"beam": beam_search, "dvts": dvts, "tot_bfs": tot_bfs, "dfs": dfs, "mcts": mcts}
-
-
-class StepPolicy(ScriptedPolicy):
-    """The scripted policy, sampling one step at a time like the real sampler with
-    ``stop=(",", ".")``: the next steps of a prefix come from ``tree``. A call that stops at
-    ``.`` only (a rollout, MCTS's greedy completion) gets ``rest[prefix]``. ``tree`` may also
-    be a function of the prefix. ``logprobs`` sets
-    the log-probability of a step (default -0.5 per character)."""
-
-    def __init__(self, tree=TREE, *, rest=None, logprobs=None):
-        self.tree, self.rest, self.logprobs = tree, rest or {}, logprobs or {}
-        super().__init__(self._texts)
-        self.stop = (".",)
-
-    def _texts(self, prompt: str) -> list[str]:
-        prefix = prompt[len(PROMPT) :]
-        if self.stop == (".",):
-            return [self.rest.get(prefix, "9+9=18.")]
-        return self.tree(prefix) if callable(self.tree) else self.tree.get(prefix, ["9+9=18."])
-
-    def sample(self, prompts, *, stop=(".",), **options):
-        self.stop = stop
-        rows = super().sample(prompts, **options)
-        self.calls[-1]["stop"] = stop
-        return [[replace(c, logprob=self.logprobs.get(c.text, c.logprob)) for c in row] for row in rows]
-
-
-def valued(values: dict[str, float]) -> ScriptedStepVerifier:
-    """A step verifier whose score after each step is ``values[prefix up to that step]`` (0 if absent)."""
-
-    def script(problem, text):
-        prefix, out = "", []
-        for step in problem.steps(text):
-            prefix += step
-            out.append(values.get(prefix, 0.0))
-        return out
-
-    return ScriptedStepVerifier(script)
 
 
 def tree_of(result: Result) -> dict[str, dict]:

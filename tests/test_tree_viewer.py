@@ -4,66 +4,18 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
-from fakes import ScriptedPolicy, ScriptedStepVerifier, TinyStepOracle
+from fakes import TREE, A, P, StepPolicy, TinyStepOracle, valued
 
 from tsc.core import Result
 from tsc.strategies import beam_search, dfs, dvts, mcts, tot_bfs
-from tsc.tasks.countdown import Countdown
 from tsc.viz import tree as viewer
 from tsc.viz.tree import describe_node, draw_tree, tree_layout, tree_viewer
 
 plt.switch_backend("Agg")  # no window: the tests draw off screen
 
-# The scripted problem and policy of tests/test_search.py (copied: test modules stay independent).
-P = Countdown((1, 2, 3, 4), 21)
-PROMPT = P.prompt()
-A = "1+2=3,3+4=7,7*3=21."  # correct
-TREE = {  # a prefix -> its next steps
-    "": ["1+2=3,", "4*3=12,"],
-    "1+2=3,": ["3*4=12,", "3+4=7,"],
-    "1+2=3,3+4=7,": ["7*3=21."],
-    "1+2=3,3*4=12,": ["12+3=15."],
-    "4*3=12,": ["12+2=14,", "12-2=10,"],
-    "4*3=12,12+2=14,": ["14+1=15."],
-    "4*3=12,12-2=10,": ["10+1=11."],
-}
-
 SEARCHES = {"beam": beam_search, "dvts": dvts, "tot_bfs": tot_bfs, "dfs": dfs, "mcts": mcts}
 
-
-class StepPolicy(ScriptedPolicy):
-    """Samples one step at a time from ``tree`` (a call stopping at ``.`` only gets ``rest``)."""
-
-    def __init__(self, tree=TREE, *, rest=None):
-        self.tree, self.rest = tree, rest or {}
-        super().__init__(self._texts)
-        self.stop = (".",)
-
-    def _texts(self, prompt: str) -> list[str]:
-        prefix = prompt[len(PROMPT) :]
-        if self.stop == (".",):
-            return [self.rest.get(prefix, "9+9=18.")]
-        return self.tree.get(prefix, ["9+9=18."])
-
-    def sample(self, prompts, *, stop=(".",), **options):
-        self.stop = stop
-        return super().sample(prompts, **options)
-
-
 VALUES = {"1+2=3,": 0.8, "4*3=12,": 0.6, "1+2=3,3+4=7,": 0.9, A: 1.0}
-
-
-def valued(values: dict[str, float]) -> ScriptedStepVerifier:
-    """A step verifier scoring each step prefix from ``values`` (0 if absent), as in test_search."""
-
-    def script(problem, text):
-        prefix, out = "", []
-        for step in problem.steps(text):
-            prefix += step
-            out.append(values.get(prefix, 0.0))
-        return out
-
-    return ScriptedStepVerifier(script)
 
 
 def run(name: str, **knobs) -> Result:
