@@ -375,35 +375,13 @@ def sample_rows(
     completion that ends at a stop token is then stored with its prompt: the next step of a
     search starts from exactly such a sequence.
     """
-    width = max(len(p) for p in prompts)
-    cache = lean.new_cache(len(prompts), width)
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-    cache.valid[:] = torch.tensor([[False] * (width - len(p)) + [True] * len(p) for p in prompts])
-    positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
-    reused = [0] * len(prompts)
-    start = 0
-    entries = [None] * len(prompts)
-    if store is not None:
-        for layer in range(lean.n_layer):  # padding the window skips is never written: zero it, as 0 * NaN is NaN
-            cache.keys[layer].zero_()
-            cache.values[layer].zero_()
-        for i, prompt in enumerate(prompts):
-            reused[i], entries[i] = store.longest(prompt)
-            if entries[i] is not None:
-                first = width - len(prompt)
-                for layer in range(lean.n_layer):
-                    cache.keys[layer][i, :, first : first + reused[i]] = entries[i][0][layer]
-                    cache.values[layer][i, :, first : first + reused[i]] = entries[i][1][layer]
-        start = width - max(len(p) - r for p, r in zip(prompts, reused))
-        reused = [len(p) - min(len(p), width - start) for p in prompts]  # what was really not computed
-    logits, hidden = lean.forward(ids[:, start:], positions[:, start:], cache, start, return_hidden=True)
+    found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
+    cache, logits, hidden, fresh, width = _prefill(lean, prompts, found, pad=pad)
+    reused = [len(p) - n for p, n in zip(prompts, fresh)]  # what was really not computed
     if store is not None:
         # every prompt's hidden states after the last layer: stored ones, then the window's; the
         # stored sequences carry them for a reward model built on this model's layers
-        prompt_hidden = [
-            torch.cat([e[2][:r] if e is not None else hidden.new_zeros(0, hidden.shape[-1]), hidden[i, hidden.shape[1] - (len(p) - r) :]])
-            for i, (p, r, e) in enumerate(zip(prompts, reused, entries))
-        ]
+        prompt_hidden = [_joined(e and e[2], hidden[i], n, len(p)) for i, (p, (_, e), n) in enumerate(zip(prompts, found, fresh))]
         written_hidden = hidden.new_zeros(sum(copies) + 1, max_new_tokens, hidden.shape[-1])  # row `total` is the sink
     repeats = torch.tensor(copies)
     owner = torch.arange(len(prompts)).repeat_interleave(repeats)
@@ -462,29 +440,39 @@ def sample_rows(
     return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
 
 
-def _window(lean: LeanLlama, rows: list[list[int]], found: list, *, pad: int, inputs: list[torch.Tensor] | None = None):
+def _prefill(
+    lean: LeanLlama,
+    rows: list[list[int]],
+    found: list,
+    *,
+    pad: int,
+    inputs: list[torch.Tensor] | None = None,
+    every_position: bool = False,
+):
     """Run ``rows`` (token ids) through ``lean``, taking each row's first ``found[i][0]``
-    positions' keys and values from its stored entry ``found[i][1]``: the rows are left-padded
-    to one width and only the last ``R`` positions are computed, ``R`` being the longest rest
-    (a row with a shorter rest has a few stored positions computed again). ``inputs``: each
-    row's input vectors at every position, instead of its tokens' embeddings. Returns the
-    window's outputs and hidden states (batch × R × ...) and each row's number of positions
-    computed (the last ones)."""
+    positions' keys and values from its stored entry ``found[i][1]`` (None: nothing stored):
+    the rows are left-padded to one width and only the last ``R`` positions are computed,
+    ``R`` being the longest rest (a row with a shorter rest has a few stored positions
+    computed again). ``inputs``: each row's input vectors at every position, instead of its
+    tokens' embeddings. Returns the cache, the window's outputs (the last position's, or
+    every position's) and hidden states, each row's number of positions computed (the last
+    ones), and the width."""
     width = max(len(r) for r in rows)
     cache = lean.new_cache(len(rows), width)
-    for layer in range(lean.n_layer):  # padding the window skips is never written: zero it, as 0 * NaN is NaN
-        cache.keys[layer].zero_()
-        cache.values[layer].zero_()
     ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
     cache.valid[:] = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rows])
     positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
+    start = width - max(len(r) - kept for r, (kept, _) in zip(rows, found))
+    if start > 0:  # padding the window skips is never written: zero it, as 0 * NaN is NaN
+        for layer in range(lean.n_layer):
+            cache.keys[layer].zero_()
+            cache.values[layer].zero_()
     for i, (row, (kept, entry)) in enumerate(zip(rows, found)):
         if entry is not None:
             first = width - len(row)
             for layer in range(lean.n_layer):
                 cache.keys[layer][i, :, first : first + kept] = entry[0][layer]
                 cache.values[layer][i, :, first : first + kept] = entry[1][layer]
-    start = width - max(len(r) - kept for r, (kept, _) in zip(rows, found))
     fresh = [min(len(r), width - start) for r in rows]
     window = None
     if inputs is not None:
@@ -492,25 +480,31 @@ def _window(lean: LeanLlama, rows: list[list[int]], found: list, *, pad: int, in
         for i, (row, n) in enumerate(zip(rows, fresh)):
             window[i, width - start - n :] = inputs[i][len(row) - n :]
     outputs, hidden = lean.forward(
-        ids[:, start:], positions[:, start:], cache, start, every_position=True, inputs=window, return_hidden=True
+        ids[:, start:], positions[:, start:], cache, start, every_position=every_position, inputs=window, return_hidden=True
     )
     return cache, outputs, hidden, fresh, width
+
+
+def _joined(stored: torch.Tensor | None, computed: torch.Tensor, n: int, length: int) -> torch.Tensor:
+    """One row's values at all ``length`` positions: the first ``length - n`` from its stored
+    entry, the last ``n`` from ``computed``, its row of the window."""
+    before = stored[: length - n] if stored is not None else computed.new_zeros(0, computed.shape[-1])
+    return torch.cat([before, computed[computed.shape[0] - n :]])
 
 
 def values_reusing(
     lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
 ) -> tuple[list[torch.Tensor], list[int]]:
     """A token classifier's output at every position of each row (token ids), computing only
-    what ``store`` does not hold (see `_window`; ``inputs``: the trunk's hidden states, for the
+    what ``store`` does not hold (see `_prefill`; ``inputs``: the trunk's hidden states, for the
     layers on top of a shared trunk). Every row, and every row but its last token, is then
     stored with its outputs, so a later row that extends either computes only its new tokens.
     Returns each row's outputs [length, labels] and how many of its positions were computed."""
     found = [store.longest(r) for r in rows]
-    cache, window, _, fresh, width = _window(lean, rows, found, pad=pad, inputs=inputs)
+    cache, window, _, fresh, width = _prefill(lean, rows, found, pad=pad, inputs=inputs, every_position=True)
     outputs = []
     for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
-        before = entry[2][: len(row) - n] if entry is not None else window.new_zeros(0, window.shape[-1])
-        out = torch.cat([before, window[i, window.shape[1] - n :]])
+        out = _joined(entry and entry[2], window[i], n, len(row))
         first = width - len(row)
         for end in (len(row), len(row) - 1):  # the row, and the row without its last token
             store.add(row[:end], *_stored(cache, i, first, first + end), out[:end])
@@ -524,12 +518,8 @@ def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, 
     computing the rest: the trunk a reward model shares with the policy. Returns each row's
     states [length, width] and how many of its positions were computed."""
     found = [store.longest(r) for r in rows]
-    _, _, hidden, fresh, _ = _window(lean, rows, found, pad=pad)
-    states = []
-    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
-        before = entry[2][: len(row) - n] if entry is not None else hidden.new_zeros(0, hidden.shape[-1])
-        states.append(torch.cat([before, hidden[i, hidden.shape[1] - n :]]))
-    return states, fresh
+    _, _, hidden, fresh, _ = _prefill(lean, rows, found, pad=pad)  # the hidden states, not the logits
+    return [_joined(entry and entry[2], hidden[i], n, len(row)) for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh))], fresh
 
 
 def _stored(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:

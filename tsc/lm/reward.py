@@ -125,15 +125,14 @@ class RewardModel:
         """Forward FLOPs to score one text of ``length`` tokens (see tsc.compute)."""
         return forward_flops(self.n_params, self.n_layer, self.d_model, length, 0)
 
-    def _flops_of(self, length: int, computed: int, first: int) -> int:
-        """FLOPs of layers ``first`` onwards (and the head) for the last ``computed`` of
-        ``length`` tokens; with ``first`` 0, the whole model's."""
+    def _size_from(self, first: int) -> tuple[int, int]:
+        """Parameters and layers of this model from layer ``first`` on (with the head; with the
+        embedding too when ``first`` is 0), for the FLOPs of a model on a shared trunk."""
         if first == 0:
-            return self.flops(length) - self.flops(length - computed)
+            return self.n_params, self.n_layer
         trunk = self.model.model
         trunk_params = trunk.embed_tokens.weight.numel() + sum(p.numel() for layer in trunk.layers[:first] for p in layer.parameters())
-        params, layers = self.n_params - trunk_params, self.n_layer - first
-        return forward_flops(params, layers, self.d_model, length, 0) - forward_flops(params, layers, self.d_model, length - computed, 0)
+        return self.n_params - trunk_params, self.n_layer - first
 
     def encode(self, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
         """Token ids of ``<bos> prompt step1 step2 ...`` and the index of each step's last token.
@@ -189,7 +188,11 @@ class RewardModel:
                 for i, value in zip(rows, values):
                     out[i] = torch.sigmoid(value[encoded[i][1], 0].float()).tolist()
             if ledger is not None:  # only the tokens computed: the rest was read from the stores
-                flops = sum(self._flops_of(n, c, base) for n, c in zip(lengths, top_computed))
+                params, layers = self._size_from(base)
+                flops = sum(
+                    forward_flops(params, layers, self.d_model, n, 0) - forward_flops(params, layers, self.d_model, n - c, 0)
+                    for n, c in zip(lengths, top_computed)
+                )
                 if shared is not None:
                     flops += sum(shared.flops(n, 0) - shared.flops(n - c, 0) for n, c in zip(lengths, trunk_computed))
                 ledger.charge_verifier(tokens=sum(top_computed), flops=flops, seconds=time.perf_counter() - started)
