@@ -330,3 +330,126 @@ def test_solve_rejects_a_whole_completion_verifier_for_the_tree_searches(tmp_pat
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
     assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "mcts", "--verifier", "oracle") == 2
     assert "mcts needs a step verifier" in assert_one_line_error(capsys)
+
+
+# --- the second task, the new kinds of model and budget forcing (issue 3) -----------------------
+
+QUESTIONS = [{"question": "7*8-13+6*4", "id": "q1"}, {"question": "12 + 30*2"}, {"question": "9-4"}]
+BAD_QUESTIONS = ['{"numbers": [1, 2], "target": 3}', '{"question": "7//2"}', '{"question": ""}', '{"question": 7}', '{"question": "3-9"}']
+
+
+def _bundled(name):
+    return pytest.mark.skipif(not (ASSETS / name / "config.json").exists(), reason=f"the bundled {name!r} model is not trained yet")
+
+
+@_bundled("arithmetic")
+@pytest.mark.parametrize("strategy", ["greedy", "majority", "best_of_n", "self_refine"])
+def test_solve_arithmetic_writes_the_answer_number(tmp_path, strategy):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(q) for q in QUESTIONS] + BAD_QUESTIONS)
+    output = tmp_path / "out.jsonl"
+    args = ["solve", "--model", "arithmetic", "--strategy", strategy, "--n", "4", "--rounds", "2", "--input", str(source)]
+    assert main([*args, "--output", str(output)]) == 0
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(records) == len(QUESTIONS) + len(BAD_QUESTIONS)
+    for record in records[: len(QUESTIONS)]:
+        assert "error" not in record and (record["answer"] is None or isinstance(record["answer"], int))
+        value = eval(record["question"])  # the test's own arithmetic
+        assert record["correct"] == (record["answer"] == value)
+    assert records[0]["id"] == "q1"
+    assert all("error" in r for r in records[len(QUESTIONS) :])
+
+
+@_bundled("arithmetic")
+def test_task_and_model_must_agree(tmp_path, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(QUESTIONS[0])])
+    output = tmp_path / "out.jsonl"
+    assert main(["solve", "--model", "countdown", "--task", "arithmetic", "--input", str(source), "--output", str(output)]) == 2
+    assert "trained on countdown" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "solve",
+                "--model",
+                "arithmetic",
+                "--verifier",
+                "prm",
+                "--strategy",
+                "best_of_n",
+                "--input",
+                str(source),
+                "--output",
+                str(output),
+            ]
+        )
+        == 2
+    )
+    assert "trained on Countdown" in capsys.readouterr().err
+
+
+@_bundled("trace")
+@pytest.mark.parametrize("options", [("--thinking-tokens", "64"), ("--thinking-tokens", "128", "--min-thinking-tokens", "100")])
+def test_solve_with_budget_forcing(tmp_path, options):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD[:2]])
+    output = tmp_path / "out.jsonl"
+    assert (
+        main(["solve", "--model", "trace", "--strategy", "budget_forcing", *options, "--input", str(source), "--output", str(output)]) == 0
+    )
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    budget = int(options[1])
+    for record, problem in zip(records, GOOD):
+        assert "error" not in record and isinstance(record["answer"], str) and "#" not in record["answer"]
+        assert record["generated_tokens"] <= budget + 1 + 64 + 2  # thinking, the forced '#', the answer (and a wait)
+        assert record["correct"] == Countdown(tuple(problem["numbers"]), problem["target"]).check(record["answer"])
+
+
+@_bundled("trace")
+def test_the_trace_model_runs_the_other_strategies(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    output = tmp_path / "out.jsonl"
+    assert main(["solve", "--model", "trace", "--strategy", "majority", "--n", "2", "--input", str(source), "--output", str(output)]) == 0
+    assert "error" not in json.loads(output.read_text())
+
+
+def test_budget_forcing_needs_a_thinking_model_and_a_budget(tmp_path, tiny_model_dir, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
+    assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing") == 2
+    assert "budget_forcing needs a model that thinks" in capsys.readouterr().err
+    assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing", "--thinking-tokens", "0") == 2
+    assert "--thinking-tokens must be a positive integer" in capsys.readouterr().err
+
+
+@_bundled("countdown-direct")
+def test_a_direct_model_answers_with_an_expression(tmp_path):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD[:2]])
+    output = tmp_path / "out.jsonl"
+    assert (
+        main(
+            ["solve", "--model", "countdown-direct", "--strategy", "majority", "--n", "4", "--input", str(source), "--output", str(output)]
+        )
+        == 0
+    )
+    for record, problem in zip((json.loads(line) for line in output.read_text().splitlines()), GOOD):
+        assert "error" not in record
+        assert record["correct"] == Countdown(tuple(problem["numbers"]), problem["target"]).check(record["answer"])
+
+
+def test_format_answer_of_arithmetic():
+    assert format_answer("7*8=56,56-13=43.", "arithmetic") == 43
+    assert format_answer("43.", "arithmetic") == 43
+    assert format_answer("nonsense", "arithmetic") is None
+    assert format_answer("(13-7)*4*2.") == "13-7=6, 6*4=24, 24*2=48"
+
+
+def test_read_problem_arithmetic():
+    record, problem, error = read_problem('{"question": "7*8 - 13", "id": 3}', task="arithmetic")
+    assert error is None and problem.question == "7*8-13" and record["id"] == 3
+    for line in BAD_QUESTIONS:
+        _, problem, error = read_problem(line, task="arithmetic")
+        assert problem is None and error and "\n" not in error
+
+
+@_bundled("arithmetic")
+def test_revise_needs_a_reviser_of_the_same_task(tmp_path, capsys):
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(QUESTIONS[0])])
+    assert main(["solve", "--model", "arithmetic", "--strategy", "revise", "--input", str(source), "--output", str(tmp_path / "o")]) == 2
+    assert "was trained on countdown, not arithmetic" in capsys.readouterr().err

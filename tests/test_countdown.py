@@ -354,3 +354,36 @@ def test_game_of_24_lists_every_solvable_set_of_four_once():
     assert (3, 3, 8, 8) not in {p.numbers for p in every}  # needs 8/(3-8/3): not whole numbers
     with pytest.raises(ValueError, match="only 136"):
         countdown.game_of_24(137)
+
+
+# --- direct answers and thinking models -------------------------------------------------------
+
+
+def test_a_direct_answer_is_one_expression_that_checks():
+    problem = Countdown((13, 4, 7, 2), 48)
+    steps = countdown.parse("13-7=6,6*4=24,24*2=48.")
+    assert problem.direct_text(steps) == "(13-7)*4*2."
+    assert problem.check("(13-7)*4*2.") and problem.check("2*4*(13-7).")
+    assert not problem.check("13-7*4*2.")  # precedence: 13-28 goes negative
+    assert not problem.check("(13-7)*4*2*1.")  # a number not on the table
+
+
+@pytest.mark.parametrize("text", ["(13-7", "13-(7)*", ")(", "1--2", "8/3", "3-8", "((1)", "", "()", "2 2"])
+def test_malformed_or_illegal_expressions_parse_to_none(text):
+    assert countdown.parse_expression(text) is None
+
+
+def test_expressions_from_random_solutions_check(rng=None):
+    import random
+
+    rng = random.Random(7)
+    for problem in countdown.generate(300, seed=11, split="any"):
+        steps = problem.solve(rng=rng)
+        assert problem.check(problem.direct_text(steps)), (problem, steps)
+
+
+def test_only_what_follows_the_last_hash_is_the_answer():
+    problem = Countdown((13, 4, 7, 2), 48)
+    assert problem.check("13+4=17,17*7=119#13-7=6,6*4=24,24*2=48.")
+    assert not problem.check("13-7=6,6*4=24,24*2=48#13+4=17.")
+    assert countdown.parse("thinking#") is None

@@ -16,6 +16,7 @@ from tsc.strategies import (
     STRATEGIES,
     beam_search,
     best_of_n,
+    budget_forcing,
     dfs,
     dvts,
     greedy,
@@ -216,6 +217,7 @@ def test_strategy_registry():
         "tot_bfs": tot_bfs,
         "dfs": dfs,
         "mcts": mcts,
+        "budget_forcing": budget_forcing,
     }
 
 

@@ -3,6 +3,10 @@
     python -m tsc train --recipe countdown --install
     python -m tsc solve --model countdown --strategy majority --n 16 --temperature 0.8 \\
         --input problems.jsonl --output answers.jsonl
+    python -m tsc solve --model arithmetic --task arithmetic --strategy majority --n 16 \\
+        --input questions.jsonl --output answers.jsonl
+    python -m tsc solve --model trace --strategy budget_forcing --thinking-tokens 512 \\
+        --input problems.jsonl --output answers.jsonl
     python -m tsc zoo --json
 """
 
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 from tsc.core import problem_seed
+from tsc.tasks import arithmetic
 from tsc.tasks.countdown import Countdown, Limits, parse
 
 
@@ -54,12 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model; or orm, prm)")
     evaluate.add_argument("--per-size", type=int, default=300, help="problems per size (policies; a reward model uses 300 in all)")
     evaluate.add_argument("--write-card", action="store_true", help="store the figures in the model folder's card.json")
+    evaluate.add_argument(
+        "--against",
+        metavar="NAME",
+        help="compare with bundled model NAME's card: each figure within its 95 %% interval? (exit 1 if not; for a retrained model)",
+    )
 
     solve = commands.add_parser("solve", help="answer every problem of a JSON-lines file")
     solve.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
     solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote)")
-    solve.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (self_refine: of its retries)")
+    solve.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
+    )
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument(
         "--verifier",
@@ -85,8 +97,28 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
-    solve.add_argument("--max-new-tokens", type=int, default=64)
-    solve.add_argument("--input", required=True, help='JSON lines: {"numbers": [...], "target": T}')
+    solve.add_argument(
+        "--thinking-tokens",
+        type=int,
+        default=None,
+        help="budget_forcing: the most thinking tokens before the answer is forced (default 512)",
+    )
+    solve.add_argument(
+        "--min-thinking-tokens",
+        type=int,
+        default=None,
+        help="budget_forcing: a model that stops thinking earlier is made to go on (s1's 'Wait'; default 0)",
+    )
+    solve.add_argument(
+        "--max-new-tokens", type=int, default=None, help="tokens per completion (default 64; a trace model's: what its context leaves)"
+    )
+    solve.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help='countdown (lines {"numbers": [...], "target": T}) or arithmetic (lines {"question": "7*8-13"}); default: the model\'s',
+    )
+    solve.add_argument("--input", required=True, help='JSON lines: {"numbers": [...], "target": T} or {"question": "..."}')
     solve.add_argument("--output", required=True)
 
     bench = commands.add_parser("bench", help="time the sampler against transformers' generate on this machine")
@@ -98,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
     return parser
 
 
@@ -136,7 +169,7 @@ def _load(name):
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from tsc.evaluation import evaluate_policy, evaluate_revision, evaluate_reward_model
+    from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model
     from tsc.lm.policy import ASSETS, load_policy
     from tsc.lm.reward import REWARD_RECIPES, train_reward
     from tsc.lm.train import RECIPES, train
@@ -154,13 +187,27 @@ def cmd_train(args) -> int:
     out = Path(args.out or Path("runs") / recipe.name)
     card = train_reward(recipe, out) if reward else train(recipe, out)
     final = out / "final"
+    if args.install and not reward and recipe.kind != "revision":  # the model and its checkpoints, evaluated as stored
+        from tsc.zoo import evaluate_installed, install
+
+        # a family's checkpoints part-way are bundled too (Chapter 4 puts them on one FLOPs axis)
+        saved = sorted((out / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1])) if recipe.family else []
+        for folder, name, half in [(c, f"{recipe.name}-step{c.name.split('-')[1]}", True) for c in saved] + [
+            (final, recipe.name, recipe.half)
+        ]:
+            install(folder, name, half=half)
+            if not args.no_eval:
+                evaluate_installed(name)
+            print(f"installed {ASSETS / name}", file=sys.stderr)
+        print(json.dumps(json.loads((ASSETS / recipe.name / "card.json").read_text()), indent=2))
+        return 0
     if not args.no_eval:
         if reward:
             card["eval"] = evaluate_reward_model(final)
         elif recipe.kind == "revision":  # its revisions against the policy it was fine-tuned from
             card["eval"] = evaluate_revision(load_policy(final), load_policy(recipe.init_from))
         else:
-            card["eval"] = evaluate_policy(load_policy(final))
+            card["eval"] = evaluate_model(load_policy(final))
         _write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
     print(json.dumps(card, indent=2))
     if args.install:
@@ -175,7 +222,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from tsc.evaluation import evaluate_policy, evaluate_revision, evaluate_reward_model
+    from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model
     from tsc.lm.reward import is_reward_model, load_reward_model
 
     if args.per_size < 1:
@@ -194,8 +241,24 @@ def cmd_evaluate(args) -> int:
     if policy.card.get("kind") == "revision":  # its revisions against the policy it was fine-tuned from
         base = _load((policy.card.get("init_from") or {}).get("model") or "countdown")
         figures = evaluate_revision(policy, base, per_size=args.per_size)
+    elif policy.card.get("kind") == "trace":
+        figures = evaluate_model(policy)
     else:
-        figures = evaluate_policy(policy, per_size=args.per_size)
+        figures = evaluate_model(policy, per_size=args.per_size)
+    if args.against:  # a retrained model: are its figures within the bundled card's intervals?
+        from tsc.zoo import compare_figures
+
+        try:
+            card = json.loads((_bundled_folder(args.against) / "card.json").read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
+        rows = compare_figures(figures, card.get("eval") or {})
+        for name, new, old in rows:
+            verdict = "within" if old["low"] <= new <= old["high"] else "OUTSIDE"
+            print(f"{name:<32} {new:8.4f}  card {old['value']:.4f} ({old['low']:.4f}-{old['high']:.4f})  {verdict}")
+        inside = sum(old["low"] <= new <= old["high"] for _, new, old in rows)
+        print(f"{inside} of {len(rows)} figures within the card's 95 % intervals", file=sys.stderr)
+        return 0 if rows and inside == len(rows) else 1
     print(json.dumps(figures, indent=2))
     if args.write_card:
         card = dict(policy.card, eval=figures)
@@ -203,11 +266,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def read_problem(line: str, limits: Limits | None = None) -> tuple[dict, Countdown | None, str | None]:
+def _bundled_folder(name: str) -> Path:
+    from tsc.lm.policy import bundled_models
+
+    models = bundled_models(kind=None)
+    if name not in models:
+        raise UserError(f"--against {name!r} is not a bundled model; known: {', '.join(models)}")
+    return models[name]
+
+
+TASKS = ("countdown", "arithmetic")
+
+
+def read_problem(line: str, limits: Limits | None = None, task: str = "countdown") -> tuple[dict, Countdown | None, str | None]:
     """(the line's JSON object, the problem, None) or (what could be read, None, the error).
 
-    ``limits`` says which problems the model accepts (default: the bundled model's; see
-    `tsc.tasks.countdown.Limits`). Never raises.
+    ``limits`` says which Countdown problems the model accepts (default: the bundled model's;
+    see `tsc.tasks.countdown.Limits`); an arithmetic line holds a ``question``. Never raises.
     """
     try:
         record = json.loads(line)
@@ -215,6 +290,15 @@ def read_problem(line: str, limits: Limits | None = None) -> tuple[dict, Countdo
         return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({error.msg} at column {error.colno})"
     except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting too deep
         return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+    if task == "arithmetic":
+        if not isinstance(record, dict):
+            return {"line": line.rstrip("\r\n")[:200]}, None, "each line must be a JSON object with a 'question' (e.g. \"7*8-13+6*4\")"
+        if record.get("question") is None:
+            return record, None, 'missing key: question (arithmetic lines read {"question": "7*8-13+6*4"})'
+        try:
+            return record, arithmetic.validate(record["question"]), None
+        except ValueError as error:
+            return record, None, str(error).splitlines()[0]
     if not isinstance(record, dict):
         return {"line": line.rstrip("\r\n")[:200]}, None, "each line must be a JSON object with 'numbers' and 'target'"
     missing = [k for k in ("numbers", "target") if record.get(k) is None]
@@ -226,10 +310,15 @@ def read_problem(line: str, limits: Limits | None = None) -> tuple[dict, Countdo
     return record, Countdown(tuple(record["numbers"]), record["target"]), None
 
 
-def format_answer(text: str) -> str:
-    """The model's completion as the contract's answer: ``13-7=6, 6*4=24, 24*2=48``."""
+def format_answer(text: str, task: str = "countdown") -> str | int | None:
+    """The model's completion as the contract's answer: ``13-7=6, 6*4=24, 24*2=48`` for
+    Countdown (a direct model's expression as the same steps), the number for arithmetic
+    (None when the completion holds none)."""
+    if task == "arithmetic":
+        parsed = arithmetic.parse(text)
+        return parsed.answer if parsed is not None else None
     steps = parse(text)
-    return ", ".join(map(str, steps)) if steps else text.strip()
+    return ", ".join(map(str, steps)) if steps else text.rsplit("#", 1)[-1].strip()  # a thinking model's answer follows its '#'
 
 
 def cmd_solve(args) -> int:
@@ -238,6 +327,11 @@ def cmd_solve(args) -> int:
     from tsc.strategies.sequential import MAX_ROUNDS
 
     started = time.perf_counter()
+    if args.temperature is None:
+        args.temperature = 0.0 if args.strategy == "budget_forcing" else 1.0
+    max_new_tokens_given = args.max_new_tokens is not None
+    if not max_new_tokens_given:
+        args.max_new_tokens = 64
     source = Path(args.input)
     if not source.exists():
         raise UserError(f"input file {source} does not exist")
@@ -273,7 +367,29 @@ def cmd_solve(args) -> int:
         raw_lines = source.read_bytes().split(b"\n")
     except OSError as error:
         raise UserError(f"cannot read {source}: {error.strerror or error}") from None
+    if args.thinking_tokens is not None and args.thinking_tokens < 1:
+        raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
+    if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
+        raise UserError(f"--min-thinking-tokens must be a non-negative integer, got {args.min_thinking_tokens}")
     policy = _load(args.model)
+    trained_on = policy.card.get("task")
+    task = args.task or trained_on or "countdown"
+    if trained_on and task != trained_on:
+        raise UserError(
+            f"model {policy.name!r} was trained on {trained_on}, not {task}: pick a {task} model (python -m tsc zoo) or drop --task"
+        )
+    if task == "arithmetic" and (args.verifier in ("orm", "prm") or (args.verifier is None and args.strategy in STEP_STRATEGIES)):
+        if args.verifier in ("orm", "prm"):
+            raise UserError(f"--verifier {args.verifier} was trained on Countdown; for arithmetic use oracle, step_oracle or self")
+        args.verifier = "step_oracle"
+    if args.strategy == "budget_forcing" and policy.card.get("kind") not in (None, "trace"):
+        raise UserError(
+            f"budget_forcing needs a model that thinks before it answers (kind trace, e.g. --model trace); "
+            f"{policy.name!r} is a {policy.card.get('kind')} model"
+        )
+    if policy.card.get("kind") == "trace" and not max_new_tokens_given and args.strategy != "budget_forcing":
+        args.max_new_tokens = max(64, policy.max_len - 32)  # room for the search it writes before its answer
+    args.task = task
     limits = Limits.for_model(policy.card, policy.name)
     strategy = STRATEGIES[args.strategy]
     options = _strategy_options(args, policy)
@@ -289,7 +405,7 @@ def cmd_solve(args) -> int:
                 continue
             if not raw.strip():
                 continue
-            record, problem, error = read_problem(raw, limits)
+            record, problem, error = read_problem(raw, limits, task)
             if problem is not None:
                 try:
                     seeded = dict(options, seed=problem_seed(args.seed, problem)) if "seed" in options else options
@@ -302,7 +418,7 @@ def cmd_solve(args) -> int:
                 continue
             answered += 1
             solved += result.correct
-            answer = format_answer(result.answer) if result.answer is not None else None
+            answer = format_answer(result.answer, task) if result.answer is not None else None
             ledger = result.ledger
             record = dict(
                 record,
@@ -368,6 +484,9 @@ def _strategy_options(args, policy) -> dict:
     for _, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None and knob in takes:
             options[knob] = getattr(args, knob)
+    if "thinking_tokens" in takes:
+        options["thinking_tokens"] = args.thinking_tokens or 512
+        options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
     name = args.verifier or _default_verifier(args.strategy)
     if name is not None and "verifier" in takes:
         try:
@@ -378,6 +497,12 @@ def _strategy_options(args, policy) -> dict:
             raise UserError(f"--verifier {name} scores whole completions; {args.strategy} needs a step verifier (prm or step_oracle)")
     if "reviser" in takes:
         options["reviser"] = _load(args.reviser or "revision")
+        trained_on = options["reviser"].card.get("task")
+        if trained_on and args.task and trained_on != args.task:
+            raise UserError(
+                f"the reviser {options['reviser'].name!r} was trained on {trained_on}, not {args.task}: "
+                f"pass --reviser with an {args.task} model"
+            )
     return {k: v for k, v in options.items() if k in takes}
 
 
@@ -397,21 +522,20 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def cmd_zoo(args) -> int:
-    from tsc.lm.policy import bundled_models
+    from tsc import zoo
 
-    rows = []
-    for name, folder in bundled_models(kind=None).items():  # policies and reward models
-        card_file = folder / "card.json"
-        card = json.loads(card_file.read_text()) if card_file.exists() else {}
-        fields = ("kind", "task", "params", "train_tokens", "train_flops", "seconds", "seed")
-        rows.append({"name": name, **{k: card.get(k) for k in fields}, "eval": card.get("eval")})
+    if args.readme:
+        print(f"wrote {zoo.write_readme()}", file=sys.stderr)
+        return 0
+    rows = zoo.zoo()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            overall = (row["eval"] or {}).get("overall", {})
-            figures = "  ".join(f"{k} {v['value']:.0%}" for k, v in overall.items() if isinstance(v, dict))
-            print(f"{row['name']:<16} {row['kind'] or '?':<8} {row['params'] or 0:>10,} params  {figures}")
+            print(
+                f"{row['name']:<22} {row['kind'] or 'policy':<9} {row['task'] or '?':<11} "
+                f"{row['params'] or 0:>10,} params  {zoo.headline(row)}"
+            )
     return 0
 
 

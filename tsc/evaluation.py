@@ -18,27 +18,42 @@ def _figure(mean, low, high) -> dict:
     return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
 
 
+def difficulty(problem) -> int:
+    """A problem's place on its task's difficulty dial: numbers for Countdown, operations for arithmetic."""
+    return len(problem.numbers) if problem.task == "countdown" else problem.ops
+
+
 def evaluate_policy(
     policy,
     *,
     per_size: int = 300,
-    sizes: tuple[int, ...] = countdown.SIZES,
+    sizes: tuple[int, ...] | None = None,
     n: int = 32,
     vote_n: int = 16,
     vote_temperature: float = 0.8,
     seed: int = 2024,
+    max_new_tokens: int = 64,
 ) -> dict:
-    """Card figures for a Countdown policy, overall (sizes equally weighted) and per size.
+    """Card figures for a policy of either task, overall (sizes equally weighted) and per size.
 
     greedy: temperature-0 accuracy; pass@k: unbiased coverage from ``n`` samples at
     temperature 1 (pass@1 is one sample's accuracy); majority@vote_n: self-consistency over
-    ``vote_n`` samples at ``vote_temperature``.
+    ``vote_n`` samples at ``vote_temperature``, and its paired difference from greedy. The
+    task and the sizes (the difficulty dial) come from the model's card unless given.
     """
-    problems = [p for size in sizes for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
-    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
-    samples = draw(problems, policy, n=n, temperature=1.0, seed=seed)
-    votes = draw(problems, policy, n=vote_n, temperature=vote_temperature, seed=seed)
-    size_of = np.array([len(p.numbers) for p in problems])
+    from tsc.analysis import paired_difference
+    from tsc.lm.train import task_problems
+
+    card = getattr(policy, "card", None) or {}
+    task = card.get("task", "countdown")
+    seen = card.get("problems") or {}
+    sizes = tuple(sizes or seen.get("ops" if task == "arithmetic" else "sizes") or countdown.SIZES)
+    digits = int(seen.get("digits", 2))
+    problems = [p for size in sizes for p in task_problems(task, per_size, seed=seed + size, sizes=(size,), digits=digits)]
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    samples = draw(problems, policy, n=n, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    votes = draw(problems, policy, n=vote_n, temperature=vote_temperature, seed=seed, max_new_tokens=max_new_tokens)
+    size_of = np.array([difficulty(p) for p in problems])
 
     def figures(mask) -> dict:
         out = {"problems": int(mask.sum()), "greedy": _figure(*bootstrap(greedy.correct[mask, 0]))}
@@ -47,11 +62,16 @@ def evaluate_policy(
             out[f"pass@{k}"] = _figure(cov["mean"][j], cov["low"][j], cov["high"][j])
         vote = majority_accuracy(votes.subset(mask), [vote_n])
         out[f"majority@{vote_n}"] = _figure(vote["mean"][0], vote["low"][0], vote["high"][0])
+        gain = paired_difference(vote, {"k": [vote_n], "per_problem": greedy.correct[mask].astype(float)})
+        out[f"majority@{vote_n}-greedy"] = _figure(gain["mean"][0], gain["low"][0], gain["high"][0])
         out["mean_tokens_per_sample"] = round(float(samples.tokens[mask].mean()), 2)
         return out
 
     return {
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "task": task,
+        "split": "test (held-out tenth of problems, uniform over solvable ones)"
+        if task == "countdown"
+        else "test (held-out tenth of questions)",
         "seed": seed,
         "per_size": per_size,
         "samples": n,
@@ -59,6 +79,67 @@ def evaluate_policy(
         "overall": figures(np.ones(len(problems), dtype=bool)),
         "by_size": {str(s): figures(size_of == s) for s in sizes},
     }
+
+
+THINKING_BUDGETS = (32, 64, 128, 256, 512, 1024)
+
+
+def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = THINKING_BUDGETS, seed: int = 2024) -> dict:
+    """Card figures for a trace model: accuracy under greedy budget forcing at each thinking
+    budget on the same held-out problems, the paired gain of the largest budget over 64
+    tokens, and the thinking tokens spent.
+
+    Greedy thinking cut at ``B`` tokens is the first ``B`` tokens of the thinking left to run,
+    so one batched run of the longest budget serves every budget; then each budget's answers
+    are sampled in one batch from the thinking cut there plus ``#`` (what `budget_forcing`
+    does problem by problem, without waits; `tests/test_thinking.py` checks they agree).
+    """
+    from tsc.analysis import bootstrap
+    from tsc.compute import Ledger
+    from tsc.lm.train import task_problems
+    from tsc.tasks.trace import THINK_END
+
+    seen = (getattr(policy, "card", None) or {}).get("problems") or {}
+    sizes = tuple(seen.get("sizes") or countdown.SIZES)
+    chosen = task_problems("countdown", problems, seed=seed, sizes=sizes)
+    prompts = [policy.format(p) for p in chosen]
+    room = policy.max_len - max(len(policy.encode([q])[0]) for q in prompts) - 48  # the answer needs room too
+    budgets = tuple(b for b in budgets if b <= room)
+    ledger = Ledger()
+    runs = policy.sample(prompts, n=1, temperature=0.0, max_new_tokens=max(budgets), stop=(THINK_END,), seed=seed, ledger=ledger)
+    thoughts = [policy.encode([row[0].text.split(THINK_END, 1)[0]])[0][1:] for row in runs]  # token ids, without bos
+    stopped = np.array([THINK_END in row[0].text for row in runs])  # the model ended its thinking itself
+    correct = np.zeros((len(chosen), len(budgets)))
+    used = np.zeros((len(chosen), len(budgets)))
+    for j, budget in enumerate(budgets):
+        cut = [policy.tokenizer.decode(ids[:budget]) for ids in thoughts]
+        answers = policy.sample([q + c + THINK_END for q, c in zip(prompts, cut)], n=1, temperature=0.0, max_new_tokens=48, seed=seed)
+        for i, (problem, thinking, row) in enumerate(zip(chosen, cut, answers)):
+            correct[i, j] = problem.check(thinking + THINK_END + row[0].text)
+            used[i, j] = min(budget, len(thoughts[i]))
+    out = {
+        "task": "countdown",
+        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "seed": seed,
+        "problems": len(chosen),
+        "sizes": list(sizes),
+        "strategy": "budget_forcing: greedy thinking cut at the budget, then the answer; no waits",
+        "thinking": {str(b): _figure(*bootstrap(correct[:, j], seed=seed)) for j, b in enumerate(budgets)},
+        "mean_thinking_tokens": {str(b): round(float(used[:, j].mean()), 1) for j, b in enumerate(budgets)},
+        "stops_by_itself_within": {str(b): round(float((stopped & (np.array([len(t) for t in thoughts]) < b)).mean()), 4) for b in budgets},
+    }
+    if 64 in budgets and budgets[-1] > 64:
+        gain = bootstrap(correct[:, -1] - correct[:, budgets.index(64)], seed=seed)
+        out[f"thinking@{budgets[-1]}-thinking@64"] = _figure(*gain)
+    return out
+
+
+def evaluate_model(policy, **options) -> dict:
+    """The card figures that fit ``policy``'s kind: budget forcing for a trace model, greedy,
+    pass@k and majority vote for the others (see `evaluate_policy`, `evaluate_trace`)."""
+    if (getattr(policy, "card", None) or {}).get("kind") == "trace":
+        return evaluate_trace(policy, **options)
+    return evaluate_policy(policy, **options)
 
 
 def evaluate_verifiers(

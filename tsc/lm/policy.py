@@ -15,6 +15,8 @@ from tsc.lm.fast import LeanLlama, PrefixStore, sample_rows, supports, top_p_fil
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
+# the kinds of bundled model that are causal LMs `load_policy` loads (reward models are "orm", "prm")
+LANGUAGE_MODELS = ("policy", "direct", "trace", "revision")
 
 
 class Policy:
@@ -324,7 +326,7 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
 
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
-    bundled = {**bundled_models("policy"), **bundled_models("revision")}  # the causal LMs (a revision model is one too)
+    bundled = {name: path for kind in LANGUAGE_MODELS for name, path in bundled_models(kind).items()}  # the causal LMs
     known = ", ".join(bundled) or "(none bundled)"
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     if not name.strip():

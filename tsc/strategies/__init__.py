@@ -3,6 +3,7 @@
 from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
+from tsc.strategies.thinking import budget_forcing
 
 STRATEGIES = {
     "greedy": greedy,
@@ -17,6 +18,7 @@ STRATEGIES = {
     "tot_bfs": tot_bfs,
     "dfs": dfs,
     "mcts": mcts,
+    "budget_forcing": budget_forcing,
 }
 
 
@@ -31,6 +33,7 @@ __all__ = [
     "STRATEGIES",
     "beam_search",
     "best_of_n",
+    "budget_forcing",
     "check_knobs",
     "dfs",
     "dvts",

@@ -122,13 +122,18 @@ def parse(text: str) -> list[Step] | None:
     """The steps of a completion, or None if it is malformed. Never raises.
 
     The completion ends at the first ``.``; steps are separated by commas and read
-    ``a op b = c`` (spaces allowed). Anything else makes the whole completion malformed.
+    ``a op b = c`` (spaces allowed). A direct-answer model writes one expression instead,
+    such as ``(13-7)*4*2.``: it reads as the steps that evaluate it (see `parse_expression`).
+    A thinking model writes its search before ``#`` (`tsc.tasks.trace`): only what follows
+    the last ``#`` is the answer. Anything else makes the whole completion malformed.
     """
     if not isinstance(text, str):
         return None
-    body = text.split(".", 1)[0]
+    body = text.rsplit("#", 1)[-1].split(".", 1)[0]
     if not body.strip():
         return None
+    if "=" not in body:
+        return parse_expression(body)
     steps = []
     for part in body.split(","):
         match = _STEP.match(part)
@@ -137,6 +142,80 @@ def parse(text: str) -> list[Step] | None:
         left, op, right, result = match.groups()
         steps.append(Step(int(left), op, int(right), int(result)))
     return steps
+
+
+_TOKEN = re.compile(r"\s*(\d{1,12}|[-+*/()])", re.ASCII)
+
+
+def parse_expression(text: str) -> list[Step] | None:
+    """An expression such as ``(13-7)*4*2`` as the steps that evaluate it, innermost first
+    (``13-7=6,6*4=24,24*2=48``), or None if it is malformed or breaks Countdown's rules on
+    the way (a negative difference, an inexact division). Usual precedence, left to right."""
+    tokens, at = [], 0
+    text = text.rstrip()
+    while at < len(text):
+        match = _TOKEN.match(text, at)
+        if match is None:
+            return None
+        tokens.append(match.group(1))
+        at = match.end()
+    steps: list[Step] = []
+
+    def operand(i: int) -> tuple[int, int] | None:  # (value, next index)
+        if i < len(tokens) and tokens[i].isdigit():
+            return int(tokens[i]), i + 1
+        if i < len(tokens) and tokens[i] == "(":
+            inner = chain(i + 1, "+-")
+            if inner and inner[1] < len(tokens) and tokens[inner[1]] == ")":
+                return inner[0], inner[1] + 1
+        return None
+
+    def chain(i: int, ops: str) -> tuple[int, int] | None:  # a sum of products, or a product of operands
+        first = chain(i, "*/") if ops == "+-" else operand(i)
+        if first is None:
+            return None
+        value, i = first
+        while i < len(tokens) and tokens[i] in ops:
+            nxt = chain(i + 1, "*/") if ops == "+-" else operand(i + 1)
+            if nxt is None:
+                return None
+            result = apply(value, tokens[i], nxt[0])
+            if result is None:
+                return None
+            steps.append(Step(value, tokens[i], nxt[0], result))
+            value, i = result, nxt[1]
+        return value, i
+
+    if len(tokens) > 64:  # far beyond any Countdown answer: refuse rather than recurse
+        return None
+    parsed = chain(0, "+-")
+    return steps if parsed is not None and parsed[1] == len(tokens) and steps else None
+
+
+def expression(steps: list[Step], numbers: tuple[int, ...] | list[int]) -> str:
+    """The steps of a solution as one expression with as few brackets as precedence allows,
+    e.g. ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``(13-7)*4*2`` (what a direct-answer
+    model writes). Each step's operands are taken from the given numbers and earlier results."""
+    exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
+    for n in numbers:
+        exprs.setdefault(n, []).append((str(n), ""))
+    text = ""
+    for step in steps:
+        sides = []
+        for operand in (step.left, step.right):
+            stack = exprs.get(operand)
+            sides.append(stack.pop(0) if stack else (str(operand), ""))
+        (left, left_op), (right, right_op) = sides
+        if step.op in "*/":
+            left = f"({left})" if left_op in ("+", "-") else left
+            right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
+            weakest = "*"
+        else:
+            right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
+            weakest = "+"
+        text = f"{left}{step.op}{right}"
+        exprs.setdefault(step.result, []).append((text, weakest))
+    return text
 
 
 def remaining(numbers: tuple[int, ...] | list[int], steps: list[Step]) -> list[int] | None:
@@ -226,6 +305,10 @@ class Countdown:
     def solution_text(self, steps: list[Step]) -> str:
         """Steps in the model's format: ``"13-7=6,6*4=24,24*2=48."``."""
         return ",".join(map(str, steps)) + "."
+
+    def direct_text(self, steps: list[Step]) -> str:
+        """The solution as a direct-answer model writes it, one expression: ``"(13-7)*4*2."``."""
+        return expression(steps, self.numbers) + "."
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}

@@ -25,9 +25,11 @@ class Oracle:
 
 
 class StepOracle(Oracle):
-    """Exact process labels for Countdown: after each step, 1.0 if every step so far is legal
+    """Exact process labels. Countdown: after each step, 1.0 if every step so far is legal
     and the target can still be reached from the numbers left on the table (the exhaustive
     solver decides), else 0.0; the last step scores the oracle's verdict on the completion.
+    Arithmetic: 1.0 while every step is computed right and is a valid next step of the
+    question (`Arithmetic.step_labels`), the last step again the oracle's verdict.
 
     ``score`` is the oracle's (the last step's) verdict. Like `Oracle` it charges one call
     and no FLOPs.
@@ -39,12 +41,17 @@ class StepOracle(Oracle):
         """One label per step of each completion (``problem.steps(text)``; [] for none)."""
         from tsc.tasks import countdown
 
-        if getattr(problem, "task", None) != "countdown":
-            raise ValueError(f"StepOracle knows Countdown's steps only, got a {type(problem).__name__}")
+        task = getattr(problem, "task", None)
+        if task not in ("countdown", "arithmetic"):
+            raise ValueError(f"StepOracle knows the steps of Countdown and arithmetic only, got a {type(problem).__name__}")
         if ledger is not None:
             ledger.charge_verifier(tokens=0, flops=0)
         out = []
         for text in texts:
+            if task == "arithmetic":  # each step right and a valid next step of the question so far
+                labels = problem.step_labels(text)
+                out.append(labels[:-1] + [1.0 if problem.check(text) else 0.0] if labels else [])
+                continue
             pieces = problem.steps(text)
             labels, prefix = [], ""
             for piece in pieces[:-1]:

@@ -1,0 +1,156 @@
+"""Sequential thinking with a budget: s1's budget forcing on the trace model.
+
+s1 (Muennighoff et al. 2025, "s1: Simple test-time scaling") controls how long a reasoning
+model thinks by editing its output at decode time. To cap the thinking, it stops the model
+once the thinking has used the budget and appends the end-of-thinking delimiter (and "Final
+Answer:"), so the model must answer from what it has. To extend it, it suppresses the
+delimiter when the model writes it too early and appends "Wait" instead, which made their
+model re-examine its reasoning and often correct it. Thinking longer this way raised
+accuracy, and a plot of accuracy against thinking tokens became the test-time scaling curve.
+
+Ours is the same mechanism on the trace model (`tsc.tasks.trace`), whose thinking is a
+written depth-first search over Countdown: the end-of-thinking delimiter is ``#``
+(`THINK_END`), and the "Wait" is the trace format's backtrack mark ``|`` (`WAIT`): written
+where the model ended its thinking, it says "this is no solution, keep searching", which is
+what the model writes itself after a dead end. So forcing more thinking makes the model drop
+the solution it claimed and search on (useful when its claim was wrong: it checks the last
+two numbers against the target in its head), and cutting the thinking short makes it answer
+from a half-finished search.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+
+from tsc.compute import Ledger
+from tsc.core import Result
+from tsc.strategies.parallel import _check_problem, _result, check_knobs
+from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.trace import THINK_END, WAIT
+
+ANSWER_END = "."  # the answer ends at the full stop, as every Countdown completion does
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_budget(thinking_tokens, min_thinking_tokens) -> None:
+    if not _is_int(thinking_tokens) or thinking_tokens < 1:
+        raise ValueError(f"thinking_tokens (the thinking budget) must be a positive integer, got {thinking_tokens!r}")
+    if not _is_int(min_thinking_tokens) or not 0 <= min_thinking_tokens <= thinking_tokens:
+        raise ValueError(
+            f"min_thinking_tokens must be an integer from 0 to thinking_tokens ({thinking_tokens}), got {min_thinking_tokens!r}"
+        )
+
+
+def _check_policy(policy) -> None:
+    """The policy's sample() must take ``stop`` (the bundled `tsc.lm.Policy` does)."""
+    try:
+        parameters = inspect.signature(policy.sample).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: trust it
+        return
+    takes_stop = "stop" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not takes_stop:
+        name = type(policy).__name__
+        raise ValueError(f"budget_forcing needs a policy whose sample() takes stop=(...), as tsc.load_policy's does; got {name}")
+
+
+def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens: int) -> None:
+    """A one-line ValueError when the prompt, the whole budget and the answer overflow the
+    policy's context (``policy.max_len``, for policies that have one)."""
+    max_len = getattr(policy, "max_len", None)
+    if not _is_int(max_len):
+        return
+    encode = getattr(policy, "encode", None)
+    prompt_tokens = len(encode([prompt])[0]) if callable(encode) else len(prompt) + 1  # +1: the start token
+    total = prompt_tokens + thinking_tokens + len(THINK_END) + max_new_tokens
+    if total > max_len:
+        name = getattr(policy, "name", type(policy).__name__)
+        raise ValueError(
+            f"the prompt ({prompt_tokens} tokens), thinking_tokens={thinking_tokens}, '{THINK_END}' and an answer of up to "
+            f"max_new_tokens={max_new_tokens} make {total} tokens, more than {name}'s context of {max_len}: "
+            "lower thinking_tokens or max_new_tokens"
+        )
+
+
+@reuses_prefixes
+def budget_forcing(
+    problem,
+    policy,
+    *,
+    thinking_tokens: int,
+    min_thinking_tokens: int = 0,
+    temperature: float = 0.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Think for at most ``thinking_tokens`` tokens (at least ``min_thinking_tokens``), then answer.
+
+    1. The thinking is sampled from ``policy.format(problem)`` with ``stop=("#",)``: the
+       model may write at most ``thinking_tokens`` tokens before its answer, ``#``
+       included.
+    2. If it has not written ``#`` within them (or stopped without it), the thinking is cut
+       there and ``#`` is appended: the answer is forced (``trace["forced"]``).
+    3. If it writes ``#`` while its thinking holds fewer than ``min_thinking_tokens`` tokens,
+       the ``#`` is dropped, the wait mark ``|`` appended (one token of the budget) and
+       sampling continues from there (``trace["waits"]`` counts these), within the budget.
+    4. The answer is sampled from the prompt, the thinking and ``#`` (``stop=(".",)``, at
+       most ``max_new_tokens`` tokens).
+
+    ``answer`` is the whole completion, ``thinking + "#" + answer`` (`Countdown.check` reads
+    what follows the last ``#``), the only candidate. ``trace["thinking_tokens"]`` is the
+    length of the thinking in tokens (``#`` not counted; waits counted). Every call is
+    charged to the ledger: the tokens of the thinking and of the answer (a ``#`` the model
+    wrote and we dropped included), and each call's prompt. Round ``k`` of thinking samples
+    with seed ``seed + k``; the answer with ``seed``.
+    """
+    check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    _check_budget(thinking_tokens, min_thinking_tokens)
+    _check_problem(problem, policy)
+    _check_policy(policy)
+    prompt = policy.format(problem)
+    _check_context(policy, prompt, thinking_tokens=thinking_tokens, max_new_tokens=max_new_tokens)
+    ledger = Ledger()
+    thinking, used, waits, forced = "", 0, 0, False
+    for round_ in range(thinking_tokens + 1):  # each round adds at least one token: a wait, or what the model wrote
+        left = thinking_tokens - used
+        if left <= 0:
+            forced = True  # the budget is spent (the last round ended on a wait)
+            break
+        [[completion]] = policy.sample(
+            [prompt + thinking],
+            n=1,
+            temperature=temperature,
+            seed=(seed + round_) % 2**63,
+            max_new_tokens=left,
+            stop=(THINK_END,),
+            ledger=ledger,
+        )
+        text, spent = completion.text, completion.num_tokens
+        end = text.find(THINK_END)
+        if end < 0:  # cut at the budget, or the model stopped without "#": force the answer
+            thinking += text
+            used += spent
+            forced = True
+            break
+        thinking += text[:end]
+        used += max(0, spent - 1)  # the "#" is not thinking
+        if used >= min_thinking_tokens:
+            break
+        thinking += WAIT  # too early: "not solved, keep searching"
+        used += len(WAIT)
+        waits += 1
+    [[completion]] = policy.sample(
+        [prompt + thinking + THINK_END],
+        n=1,
+        temperature=temperature,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        stop=(ANSWER_END,),
+        ledger=ledger,
+    )
+    answer = thinking + THINK_END + completion.text
+    trace = {"thinking_tokens": used, "forced": forced, "waits": waits}
+    return _result(problem, [answer], 0, [1.0], ledger, "budget_forcing", trace)
