@@ -108,17 +108,17 @@ RECIPES = {
     "countdown-direct": Recipe(name="countdown-direct", kind="direct", steps=1125, schedule_steps=2000),
     # Multi-step arithmetic (a numeric answer, so self-consistency votes on something): a
     # chain-of-thought model and its direct-answer twin, same questions, same size, same steps.
-    "arithmetic": Recipe(
-        name="arithmetic", task="arithmetic", sizes=(2, 3, 4), shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384), steps=1000
-    ),
-    "arithmetic-direct": Recipe(
-        name="arithmetic-direct",
-        task="arithmetic",
-        kind="direct",
-        sizes=(2, 3, 4),
-        shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384),
-        steps=1000,
-    ),
+    **{
+        name: Recipe(
+            name=name,
+            task="arithmetic",
+            kind=kind,
+            sizes=(2, 3, 4),
+            shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384),
+            steps=1000,
+        )
+        for name, kind in (("arithmetic", "policy"), ("arithmetic-direct", "direct"))
+    },
     # The trace model (Stream of Search): the default policy, taught to write a depth-first
     # search before it answers (tsc.tasks.trace), on problems of 3 numbers: their searches fit
     # its context of 640 tokens whole (the longest is 584), while those of 4 numbers run to

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from tsc.tasks.countdown import Step
+from tsc.tasks.countdown import Step, read_steps
 
 OPS = (2, 3, 4)  # how many operations a training problem has: the first difficulty dial
 DIGITS = 2  # operands have 1..DIGITS digits (drawn from 1..10**DIGITS-1): the second dial
@@ -257,14 +257,8 @@ def parse(text: str) -> Parsed | None:
     number = _NUMBER.match(body)
     if number is not None:
         return Parsed((), int(number.group(1)))
-    steps = []
-    for part in body.split(","):
-        match = _STEP.match(part)
-        if match is None:
-            return None
-        left, op, right, result = match.groups()
-        steps.append(Step(int(left), op, int(right), int(result)))
-    return Parsed(tuple(steps), steps[-1].result)
+    steps = read_steps(body, _STEP)
+    return Parsed(tuple(steps), steps[-1].result) if steps else None
 
 
 def split_steps(text: str) -> list[str]:

@@ -134,9 +134,15 @@ def parse(text: str) -> list[Step] | None:
         return None
     if "=" not in body:
         return parse_expression(body)
+    return read_steps(body)
+
+
+def read_steps(body: str, pattern: re.Pattern = _STEP) -> list[Step] | None:
+    """Comma-separated steps ``a op b = c`` (one ``pattern`` match each; Countdown's allows
+    the four operations), or None if any part is not one. Never raises."""
     steps = []
     for part in body.split(","):
-        match = _STEP.match(part)
+        match = pattern.match(part)
         if match is None:
             return None
         left, op, right, result = match.groups()
