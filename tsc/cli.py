@@ -18,12 +18,12 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from tsc.core import problem_seed
-from tsc.tasks import arithmetic
+from tsc.lm.checkpoint import write_atomic
+from tsc.tasks import TASKS, arithmetic
 from tsc.tasks.countdown import Countdown, Limits, parse
 
 
@@ -208,7 +208,7 @@ def cmd_train(args) -> int:
             card["eval"] = evaluate_revision(load_policy(final), load_policy(recipe.init_from))
         else:
             card["eval"] = evaluate_model(load_policy(final))
-        _write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
+        write_atomic(final / "card.json", json.dumps(card, indent=2) + "\n")  # the weights are already saved
     print(json.dumps(card, indent=2))
     if args.install:
         target = ASSETS / recipe.name
@@ -235,7 +235,7 @@ def cmd_evaluate(args) -> int:
         figures = evaluate_reward_model(reward)
         print(json.dumps(figures, indent=2))
         if args.write_card:
-            _write_atomic(reward.path / "card.json", json.dumps(dict(reward.card, eval=figures), indent=2) + "\n")
+            write_atomic(reward.path / "card.json", json.dumps(dict(reward.card, eval=figures), indent=2) + "\n")
         return 0
     policy = _load(args.model)
     if policy.card.get("kind") == "revision":  # its revisions against the policy it was fine-tuned from
@@ -253,16 +253,15 @@ def cmd_evaluate(args) -> int:
         except (OSError, ValueError) as error:
             raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
         rows = compare_figures(figures, card.get("eval") or {})
-        for name, new, old in rows:
-            verdict = "within" if old["low"] <= new <= old["high"] else "OUTSIDE"
-            print(f"{name:<32} {new:8.4f}  card {old['value']:.4f} ({old['low']:.4f}-{old['high']:.4f})  {verdict}")
-        inside = sum(old["low"] <= new <= old["high"] for _, new, old in rows)
-        print(f"{inside} of {len(rows)} figures within the card's 95 % intervals", file=sys.stderr)
-        return 0 if rows and inside == len(rows) else 1
+        within = [old["low"] <= new <= old["high"] for _, new, old in rows]
+        for (name, new, old), ok in zip(rows, within):
+            print(f"{name:<32} {new:8.4f}  card {old['value']:.4f} ({old['low']:.4f}-{old['high']:.4f})  {'within' if ok else 'OUTSIDE'}")
+        print(f"{sum(within)} of {len(rows)} figures within the card's 95 % intervals", file=sys.stderr)
+        return 0 if rows and all(within) else 1
     print(json.dumps(figures, indent=2))
     if args.write_card:
         card = dict(policy.card, eval=figures)
-        _write_atomic(policy.path / "card.json", json.dumps(card, indent=2) + "\n")
+        write_atomic(policy.path / "card.json", json.dumps(card, indent=2) + "\n")
     return 0
 
 
@@ -273,9 +272,6 @@ def _bundled_folder(name: str) -> Path:
     if name not in models:
         raise UserError(f"--against {name!r} is not a bundled model; known: {', '.join(models)}")
     return models[name]
-
-
-TASKS = ("countdown", "arithmetic")
 
 
 def read_problem(line: str, limits: Limits | None = None, task: str = "countdown") -> tuple[dict, Countdown | None, str | None]:
@@ -378,10 +374,8 @@ def cmd_solve(args) -> int:
         raise UserError(
             f"model {policy.name!r} was trained on {trained_on}, not {task}: pick a {task} model (python -m tsc zoo) or drop --task"
         )
-    if task == "arithmetic" and (args.verifier in ("orm", "prm") or (args.verifier is None and args.strategy in STEP_STRATEGIES)):
-        if args.verifier in ("orm", "prm"):
-            raise UserError(f"--verifier {args.verifier} was trained on Countdown; for arithmetic use oracle, step_oracle or self")
-        args.verifier = "step_oracle"
+    if task == "arithmetic" and args.verifier in ("orm", "prm"):
+        raise UserError(f"--verifier {args.verifier} was trained on Countdown; for arithmetic use oracle, step_oracle or self")
     if args.strategy == "budget_forcing" and policy.card.get("kind") not in (None, "trace"):
         raise UserError(
             f"budget_forcing needs a model that thinks before it answers (kind trace, e.g. --model trace); "
@@ -436,7 +430,7 @@ def cmd_solve(args) -> int:
         print(f"interrupted after {answered + len(bad)} problems; nothing was written to {args.output}", file=sys.stderr)
         return 130
     try:
-        _write_atomic(output, "".join(line + "\n" for line in lines))
+        write_atomic(output, "".join(line + "\n" for line in lines))
     except OSError as error:
         raise UserError(f"cannot write {args.output}: {error.strerror or error}") from None
     where = f" (lines {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''})" if bad else ""
@@ -457,12 +451,12 @@ SEARCH_FLAGS = (
 STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts")  # they need a verifier with score_steps
 
 
-def _default_verifier(strategy: str) -> str | None:
+def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
     """The verifier a strategy gets when ``--verifier`` is not given."""
     from tsc.lm.policy import bundled_models
 
-    if strategy in STEP_STRATEGIES:  # need step scores: the bundled process reward model, else the exact step oracle
-        return "prm" if "prm" in bundled_models("prm") else "step_oracle"
+    if strategy in STEP_STRATEGIES:  # need step scores: the bundled process reward model (Countdown's), else the exact step oracle
+        return "prm" if task == "countdown" and "prm" in bundled_models("prm") else "step_oracle"
     return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
 
 
@@ -487,7 +481,7 @@ def _strategy_options(args, policy) -> dict:
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
-    name = args.verifier or _default_verifier(args.strategy)
+    name = args.verifier or _default_verifier(args.strategy, args.task or "countdown")
     if name is not None and "verifier" in takes:
         try:
             options["verifier"] = get_verifier(name, policy=policy)
@@ -504,21 +498,6 @@ def _strategy_options(args, policy) -> dict:
                 f"pass --reviser with an {args.task} model"
             )
     return {k: v for k, v in options.items() if k in takes}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_zoo(args) -> int:

@@ -18,6 +18,16 @@ def _figure(mean, low, high) -> dict:
     return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
 
 
+def trained_on(policy) -> tuple[str, tuple[int, ...], int]:
+    """(task, sizes, digits) of the problems ``policy``'s card says it was trained on:
+    Countdown's default sizes for a model without a card."""
+    card = getattr(policy, "card", None) or {}
+    task = card.get("task", "countdown")
+    seen = card.get("problems") or {}
+    sizes = tuple(seen.get("ops" if task == "arithmetic" else "sizes") or countdown.SIZES)
+    return task, sizes, int(seen.get("digits", 2))
+
+
 def difficulty(problem) -> int:
     """A problem's place on its task's difficulty dial: numbers for Countdown, operations for arithmetic."""
     return len(problem.numbers) if problem.task == "countdown" else problem.ops
@@ -44,11 +54,8 @@ def evaluate_policy(
     from tsc.analysis import paired_difference
     from tsc.lm.train import task_problems
 
-    card = getattr(policy, "card", None) or {}
-    task = card.get("task", "countdown")
-    seen = card.get("problems") or {}
-    sizes = tuple(sizes or seen.get("ops" if task == "arithmetic" else "sizes") or countdown.SIZES)
-    digits = int(seen.get("digits", 2))
+    task, trained_sizes, digits = trained_on(policy)
+    sizes = tuple(sizes or trained_sizes)
     problems = [p for size in sizes for p in task_problems(task, per_size, seed=seed + size, sizes=(size,), digits=digits)]
     greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
     samples = draw(problems, policy, n=n, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
@@ -92,31 +99,25 @@ def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = TH
     Greedy thinking cut at ``B`` tokens is the first ``B`` tokens of the thinking left to run,
     so one batched run of the longest budget serves every budget; then each budget's answers
     are sampled in one batch from the thinking cut there plus ``#`` (what `budget_forcing`
-    does problem by problem, without waits; `tests/test_thinking.py` checks they agree).
+    does problem by problem, without waits; `tests/test_zoo.py` checks they agree).
     """
     from tsc.analysis import bootstrap
-    from tsc.compute import Ledger
-    from tsc.lm.train import task_problems
     from tsc.tasks.trace import THINK_END
 
-    seen = (getattr(policy, "card", None) or {}).get("problems") or {}
-    sizes = tuple(seen.get("sizes") or countdown.SIZES)
-    chosen = task_problems("countdown", problems, seed=seed, sizes=sizes)
+    _, sizes, _ = trained_on(policy)
+    chosen = countdown.generate(problems, seed=seed, sizes=sizes)
     prompts = [policy.format(p) for p in chosen]
     room = policy.max_len - max(len(policy.encode([q])[0]) for q in prompts) - 48  # the answer needs room too
     budgets = tuple(b for b in budgets if b <= room)
-    ledger = Ledger()
-    runs = policy.sample(prompts, n=1, temperature=0.0, max_new_tokens=max(budgets), stop=(THINK_END,), seed=seed, ledger=ledger)
+    runs = policy.sample(prompts, n=1, temperature=0.0, max_new_tokens=max(budgets), stop=(THINK_END,), seed=seed)
     thoughts = [policy.encode([row[0].text.split(THINK_END, 1)[0]])[0][1:] for row in runs]  # token ids, without bos
+    lengths = np.array([len(ids) for ids in thoughts])
     stopped = np.array([THINK_END in row[0].text for row in runs])  # the model ended its thinking itself
     correct = np.zeros((len(chosen), len(budgets)))
-    used = np.zeros((len(chosen), len(budgets)))
     for j, budget in enumerate(budgets):
         cut = [policy.tokenizer.decode(ids[:budget]) for ids in thoughts]
         answers = policy.sample([q + c + THINK_END for q, c in zip(prompts, cut)], n=1, temperature=0.0, max_new_tokens=48, seed=seed)
-        for i, (problem, thinking, row) in enumerate(zip(chosen, cut, answers)):
-            correct[i, j] = problem.check(thinking + THINK_END + row[0].text)
-            used[i, j] = min(budget, len(thoughts[i]))
+        correct[:, j] = [problem.check(thinking + THINK_END + row[0].text) for problem, thinking, row in zip(chosen, cut, answers)]
     out = {
         "task": "countdown",
         "split": "test (held-out tenth of problems, uniform over solvable ones)",
@@ -125,8 +126,8 @@ def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = TH
         "sizes": list(sizes),
         "strategy": "budget_forcing: greedy thinking cut at the budget, then the answer; no waits",
         "thinking": {str(b): _figure(*bootstrap(correct[:, j], seed=seed)) for j, b in enumerate(budgets)},
-        "mean_thinking_tokens": {str(b): round(float(used[:, j].mean()), 1) for j, b in enumerate(budgets)},
-        "stops_by_itself_within": {str(b): round(float((stopped & (np.array([len(t) for t in thoughts]) < b)).mean()), 4) for b in budgets},
+        "mean_thinking_tokens": {str(b): round(float(np.minimum(lengths, b).mean()), 1) for b in budgets},
+        "stops_by_itself_within": {str(b): round(float((stopped & (lengths < b)).mean()), 4) for b in budgets},
     }
     if 64 in budgets and budgets[-1] > 64:
         gain = bootstrap(correct[:, -1] - correct[:, budgets.index(64)], seed=seed)

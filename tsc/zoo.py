@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tsc.lm.checkpoint import read_card, write_atomic
 from tsc.lm.policy import ASSETS, bundled_models
 
 README = ASSETS / "README.md"
@@ -38,13 +39,12 @@ def install(folder: str | Path, name: str, *, half: bool) -> Path:
 def evaluate_installed(name: str, **options) -> dict:
     """Compute the card figures of bundled model ``name`` from its stored weights and write
     them onto its card (atomically); returns them."""
-    from tsc.cli import _write_atomic
     from tsc.evaluation import evaluate_model
     from tsc.lm.policy import load_policy
 
     policy = load_policy(name)
     figures = evaluate_model(policy, **options)
-    _write_atomic(policy.path / "card.json", json.dumps(dict(policy.card, eval=figures), indent=2) + "\n")
+    write_atomic(policy.path / "card.json", json.dumps(dict(policy.card, eval=figures), indent=2) + "\n")
     return figures
 
 
@@ -53,10 +53,9 @@ def zoo() -> list[dict]:
     evaluation figures (what ``python -m tsc zoo --json`` prints)."""
     rows = []
     for name, folder in bundled_models(kind=None).items():
-        card_file = folder / "card.json"
         try:
-            card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.exists() else {}
-        except ValueError:
+            card = read_card(folder)
+        except ValueError:  # a damaged card: list the model anyway, without figures
             card = {}
         row = {"name": name, **{k: card.get(k) for k in ZOO_FIELDS}}
         row["megabytes"] = round(sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6, 2)
@@ -163,9 +162,7 @@ def steps_table(rows: list[dict]) -> str:
 
 def write_readme() -> Path:
     """Write ``tsc/assets/README.md`` from the cards (``python -m tsc zoo --readme``)."""
-    from tsc.cli import _write_atomic
-
-    _write_atomic(README, readme_text())
+    write_atomic(README, readme_text())
     return README
 
 

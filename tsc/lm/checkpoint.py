@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 WEIGHTS = "model.safetensors"
@@ -39,6 +41,23 @@ def read_card(folder: str | Path) -> dict:
     if not isinstance(card, dict):
         raise ValueError(f"{card_file} is damaged (expected a JSON object, found {type(card).__name__}); {how_to_fix({})}")
     return card
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place, so a card
+    (or any file) is never left half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def how_to_fix(card: dict) -> str:

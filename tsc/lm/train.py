@@ -25,7 +25,7 @@ from tsc.lm.checkpoint import WEIGHTS, sha256_of
 from tsc.lm.model import ModelShape, build_model
 from tsc.lm.policy import Policy, _quiet_loading
 from tsc.lm.tokenizer import CHARS, build_char_tokenizer
-from tsc.tasks import countdown
+from tsc.tasks import TASKS, countdown
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,6 @@ RECIPES = {
 
 
 KINDS = ("policy", "revision", "direct", "trace")
-TASKS = ("countdown", "arithmetic")
 POLICY_DATA = (
     "fresh uniform solvable Countdown problems each step (train split: the held-out tenth by hash is never seen), "
     "each with a random solution from the exhaustive solver; loss on solution tokens only"
@@ -259,15 +258,20 @@ def _commuted(steps: list, rng: random.Random) -> list:
     return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
 
 
-def collate(tokenizer, examples: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
-    """Right-padded ids with labels on the solution and end token only (-100 elsewhere)."""
+def _sequences(tokenizer, examples: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(ids, labels) of each example: ``bos prompt answer eos``, labelled on the answer and the
+    end token only (-100 elsewhere), what both `collate` and `pack` lay out."""
     prompts = tokenizer([p for p, _ in examples], add_special_tokens=False)["input_ids"]
     answers = tokenizer([a for _, a in examples], add_special_tokens=False)["input_ids"]
-    bos, eos, pad = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
-    ids, labels = [], []
-    for p, a in zip(prompts, answers):
-        ids.append([bos] + p + a + [eos])
-        labels.append([-100] * (1 + len(p)) + a + [eos])
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    return [([bos] + p + a + [eos], [-100] * (1 + len(p)) + a + [eos]) for p, a in zip(prompts, answers)]
+
+
+def collate(tokenizer, examples: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """Right-padded ids with labels on the solution and end token only (-100 elsewhere)."""
+    sequences = _sequences(tokenizer, examples)
+    ids, labels = [x for x, _ in sequences], [y for _, y in sequences]
+    pad = tokenizer.pad_token_id
     width = max(map(len, ids))
     mask = [[1] * len(x) + [0] * (width - len(x)) for x in ids]
     ids = [x + [pad] * (width - len(x)) for x in ids]
@@ -282,15 +286,12 @@ def pack(tokenizer, examples: list[tuple[str, str]], row_len: int) -> dict[str, 
     Countdown (sequences of 3 numbers are half as long as those of 5). Packed, each row holds
     several sequences one after another; each restarts its positions at 0 and a block-diagonal
     causal mask keeps it from attending to its neighbours, so the loss and gradients are
-    those of `collate`'s padded batch (`tests/test_lm.py` checks it). Labels as in `collate`.
+    those of `collate`'s padded batch (`tests/test_zoo.py` checks it). Labels as in `collate`.
     """
-    prompts = tokenizer([p for p, _ in examples], add_special_tokens=False)["input_ids"]
-    answers = tokenizer([a for _, a in examples], add_special_tokens=False)["input_ids"]
-    bos, eos, pad = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    pad = tokenizer.pad_token_id
     rows: list[list[tuple[list[int], list[int]]]] = []
     room: list[int] = []
-    for p, a in sorted(zip(prompts, answers), key=lambda pa: -len(pa[0]) - len(pa[1])):  # longest first: tighter rows
-        ids, labels = [bos] + p + a + [eos], [-100] * (1 + len(p)) + a + [eos]
+    for ids, labels in sorted(_sequences(tokenizer, examples), key=lambda seq: -len(seq[0])):  # longest first: tighter rows
         if len(ids) > row_len:
             ids, labels = ids[:row_len], labels[:row_len]  # a trace longer than the context: its head still teaches
         fit = next((r for r, free in enumerate(room) if free >= len(ids)), None)

@@ -5,4 +5,6 @@ from tsc.tasks.arithmetic import Arithmetic
 from tsc.tasks.base import Problem
 from tsc.tasks.countdown import Countdown
 
-__all__ = ["Arithmetic", "Countdown", "Problem", "arithmetic", "countdown"]
+TASKS = ("countdown", "arithmetic")  # what `python -m tsc solve --task` and the recipes take
+
+__all__ = ["TASKS", "Arithmetic", "Countdown", "Problem", "arithmetic", "countdown"]
