@@ -23,16 +23,17 @@ MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (an
 SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
 
 
+def is_int(x) -> bool:
+    """An integer knob (Python or numpy), not a bool: what every strategy's checks accept."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
 def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, verifier=None) -> None:
     """Raise a ValueError that names the knob, the allowed range and the value given.
 
     Every strategy checks its knobs before it samples; the CLI calls this before it loads a
     model, so a bad option fails in a line instead of deep inside the sampler.
     """
-
-    def is_int(x) -> bool:
-        return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
     if n is not None and (not is_int(n) or not 1 <= n <= MAX_SAMPLES):
         raise ValueError(f"n (samples per problem) must be an integer from 1 to {MAX_SAMPLES:,}, got {n!r}")
     if temperature is not None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
 from tsc.core import Result
-from tsc.strategies.parallel import MAX_SAMPLES, _check_problem, _result, check_knobs
+from tsc.strategies.parallel import MAX_SAMPLES, _check_problem, _result, check_knobs, is_int
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import _check_threshold
 
@@ -96,10 +96,6 @@ class Node:
         return self.value_sum / self.visits if self.visits else 0.0
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
 def check_search_knobs(
     *,
     beam_width=None,
@@ -126,7 +122,7 @@ def check_search_knobs(
         ("max_expansions", max_expansions, MAX_CALLS, "policy calls"),
         ("max_steps", max_steps, MAX_STEPS, "deepest level searched"),
     ):
-        if x is not None and (not _is_int(x) or not 1 <= x <= top):
+        if x is not None and (not is_int(x) or not 1 <= x <= top):
             raise ValueError(f"{name} ({what}) must be an integer from 1 to {top:,}, got {x!r}")
     for name, width in (("beam_width", beam_width), ("subtrees", subtrees), ("breadth", breadth)):
         if width is not None and expansions is not None and width * expansions > MAX_SAMPLES:

@@ -13,33 +13,28 @@ written depth-first search over Countdown: the end-of-thinking delimiter is ``#`
 (`THINK_END`), and the "Wait" is the trace format's backtrack mark ``|`` (`WAIT`): written
 where the model ended its thinking, it says "this is no solution, keep searching", which is
 what the model writes itself after a dead end. So forcing more thinking makes the model drop
-the solution it claimed and search on (useful when its claim was wrong: it checks the last
-two numbers against the target in its head), and cutting the thinking short makes it answer
-from a half-finished search.
+the solution it claimed and search on (useful only when its claim was wrong: it writes
+``#`` where a result it has just written equals the target beside it), and cutting the
+thinking short makes it answer from a half-finished search.
 """
 
 from __future__ import annotations
 
 import inspect
-import numbers
 
 from tsc.compute import Ledger
 from tsc.core import Result
-from tsc.strategies.parallel import _check_problem, _result, check_knobs
+from tsc.strategies.parallel import _check_problem, _result, check_knobs, is_int
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.tasks.trace import THINK_END, WAIT
 
 ANSWER_END = "."  # the answer ends at the full stop, as every Countdown completion does
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
 def _check_budget(thinking_tokens, min_thinking_tokens) -> None:
-    if not _is_int(thinking_tokens) or thinking_tokens < 1:
+    if not is_int(thinking_tokens) or thinking_tokens < 1:
         raise ValueError(f"thinking_tokens (the thinking budget) must be a positive integer, got {thinking_tokens!r}")
-    if not _is_int(min_thinking_tokens) or not 0 <= min_thinking_tokens <= thinking_tokens:
+    if not is_int(min_thinking_tokens) or not 0 <= min_thinking_tokens <= thinking_tokens:
         raise ValueError(
             f"min_thinking_tokens must be an integer from 0 to thinking_tokens ({thinking_tokens}), got {min_thinking_tokens!r}"
         )
@@ -61,7 +56,7 @@ def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens:
     """A one-line ValueError when the prompt, the whole budget and the answer overflow the
     policy's context (``policy.max_len``, for policies that have one)."""
     max_len = getattr(policy, "max_len", None)
-    if not _is_int(max_len):
+    if not is_int(max_len):
         return
     encode = getattr(policy, "encode", None)
     prompt_tokens = len(encode([prompt])[0]) if callable(encode) else len(prompt) + 1  # +1: the start token

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tsc.tasks.countdown import Step, read_steps
+from tsc.tasks.countdown import split_steps as countdown_split_steps
 
 OPS = (2, 3, 4)  # how many operations a training problem has: the first difficulty dial
 DIGITS = 2  # operands have 1..DIGITS digits (drawn from 1..10**DIGITS-1): the second dial
@@ -272,11 +273,7 @@ def split_steps(text: str) -> list[str]:
         return []
     head, hash_, tail = text.rpartition("#")
     head += hash_
-    out: list[str] = []
-    for piece in re.findall(r"[^,.]*[,.]|[^,.]+$", tail):
-        out.append(piece)
-        if piece.endswith("."):
-            break
+    out = countdown_split_steps(tail)  # the same separators as Countdown's steps
     if head:
         out = [head + out[0]] + out[1:] if out else [head]
     return out
