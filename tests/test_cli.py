@@ -169,11 +169,28 @@ def test_unwritable_output_folder(tmp_path, tiny_model_dir, capsys):
         assert_one_line_error(capsys)
 
 
-@pytest.mark.parametrize("option", [("--n", "0"), ("--temperature", "-1")])
+@pytest.mark.parametrize(
+    "option",
+    [("--n", "0"), ("--temperature", "-1"), ("--top-k", "-2"), ("--top-p", "0"), ("--top-p", "1.2"), ("--min-p", "1"), ("--min-p", "nan")],
+)
 def test_bad_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
     assert solve(tiny_model_dir, source, tmp_path / "out.jsonl", "--strategy", "majority", *option) == 2
-    assert_one_line_error(capsys)
+    assert option[0] in assert_one_line_error(capsys)
+
+
+def test_truncation_flags_reach_the_sampler(tmp_path, tiny_model_dir):
+    """--top-k 1 (and a min-p near 1) leave one token to draw from: sampling is greedy decoding."""
+    source = write_lines(tmp_path / "in.jsonl", [json.dumps(g) for g in GOOD[:3]])
+    read = lambda path: [(r["answer"], r["tokens"]) for r in map(json.loads, path.read_text().splitlines())]
+    assert solve(tiny_model_dir, source, tmp_path / "greedy.jsonl", "--strategy", "greedy") == 0
+    for flags in (("--top-k", "1"), ("--min-p", "0.999"), ("--top-p", "0.000001")):
+        out = tmp_path / f"{flags[0][2:]}.jsonl"
+        assert solve(tiny_model_dir, source, out, "--strategy", "sample", "--temperature", "2", *flags) == 0
+        assert read(out) == read(tmp_path / "greedy.jsonl"), flags
+    hot = tmp_path / "hot.jsonl"
+    assert solve(tiny_model_dir, source, hot, "--strategy", "sample", "--temperature", "2", "--top-k", "0") == 0
+    assert read(hot) != read(tmp_path / "greedy.jsonl")  # without truncation, T=2 does wander
 
 
 def test_unknown_strategy_is_an_argparse_error(tmp_path, capsys):

@@ -201,10 +201,43 @@ def test_tiny_top_p_is_greedy(greedy_rows, tiny_policy):
     assert [[c.text for c in row] for row in rows] == [[c.text for c in row] for row in greedy_rows]
 
 
+@pytest.mark.parametrize("knob", [{"top_k": 1}, {"min_p": 0.999}])
+@pytest.mark.parametrize("lean", [True, False])
+def test_tightest_top_k_and_min_p_are_greedy(greedy_rows, tiny_policy, knob, lean):
+    tiny_policy.lean = lean
+    try:
+        rows = tiny_policy.sample(PROMPTS, n=2, temperature=1.5, max_new_tokens=MAX_NEW, seed=5, **knob)
+    finally:
+        tiny_policy.lean = True
+    assert [[c.text for c in row] for row in rows] == [[c.text for c in row] for row in greedy_rows]
+
+
+def test_filter_probs_by_hand():
+    from tsc.lm.fast import filter_probs
+
+    probs = torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]])
+    kept = lambda **knobs: (filter_probs(probs.clone(), **knobs) > 0).squeeze(0).tolist()
+    assert kept() == [True] * 5
+    assert kept(top_k=2) == [True, True, False, False, False]
+    assert kept(top_p=0.6) == [True, True, False, False, False]  # 0.5 < 0.6, 0.5 + 0.2 reaches it
+    assert kept(top_p=0.5) == [True, False, False, False, False]
+    assert kept(min_p=0.3) == [True, True, True, False, False]  # 0.15 >= 0.3 * 0.5
+    assert kept(min_p=0.31) == [True, True, False, False, False]
+    assert kept(top_k=3, min_p=0.25) == [True, True, True, False, False]
+    # top-p after top-k works on what top-k left (renormalised): 0.5/0.85 = 0.59 < 0.6
+    assert kept(top_k=3, top_p=0.6) == [True, True, False, False, False]
+    assert torch.equal(filter_probs(probs.clone(), top_k=0, top_p=1.0, min_p=0.0), probs)
+
+
 @pytest.mark.parametrize(
     "kwargs, error",
     [
         ({"prompts": "1 2>3:"}, TypeError),
+        ({"top_k": -1}, ValueError),
+        ({"top_k": 1.5}, ValueError),
+        ({"min_p": 1.0}, ValueError),
+        ({"min_p": -0.1}, ValueError),
+        ({"temperature": float("nan")}, ValueError),
         ({"n": 0}, ValueError),
         ({"max_new_tokens": 0}, ValueError),
         ({"temperature": -1.0}, ValueError),

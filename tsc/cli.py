@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
     )
+    solve.add_argument("--top-k", type=int, default=0, help="sample only among the k most likely next tokens (default 0: all)")
+    solve.add_argument(
+        "--top-p", type=float, default=1.0, help="sample only from the smallest set of tokens whose probability reaches p (default 1)"
+    )
+    solve.add_argument("--min-p", type=float, default=0.0, help="drop tokens less likely than min-p times the most likely one (default 0)")
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument(
         "--verifier",
@@ -128,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-new-tokens", type=int, default=48)
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    experiment = commands.add_parser("experiment", help="compute (or read back) an experiment the chapters ship results of")
+    experiment.add_argument("name", nargs="?", help="the experiment (see --list)")
+    experiment.add_argument("--list", action="store_true", help="list the experiments and whether a result is stored")
+    experiment.add_argument("--refresh", action="store_true", help="compute again even if a result is stored, and store it")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
@@ -142,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "solve": cmd_solve,
         "zoo": cmd_zoo,
         "bench": cmd_bench,
+        "experiment": cmd_experiment,
     }
     try:
         return commands[args.command](args)
@@ -343,6 +354,13 @@ def cmd_solve(args) -> int:
             check_knobs(**{knob: value})
         except ValueError as error:
             raise UserError(f"{flag}: {error}") from None
+    from tsc.core import check_sampling, with_sampling
+
+    for flag, knob, value in (("--top-k", "top_k", args.top_k), ("--top-p", "top_p", args.top_p), ("--min-p", "min_p", args.min_p)):
+        try:
+            check_sampling(**{knob: value})
+        except ValueError as error:
+            raise UserError(f"{flag}: {error}") from None
     if not 1 <= args.rounds <= MAX_ROUNDS:
         raise UserError(f"--rounds must be an integer from 1 to {MAX_ROUNDS}, got {args.rounds}")
     if args.threshold is not None and not math.isfinite(args.threshold):
@@ -383,6 +401,8 @@ def cmd_solve(args) -> int:
         )
     if policy.card.get("kind") == "trace" and not max_new_tokens_given and args.strategy != "budget_forcing":
         args.max_new_tokens = max(64, policy.max_len - 32)  # room for the search it writes before its answer
+    if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
+        policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
     args.task = task
     limits = Limits.for_model(policy.card, policy.name)
     strategy = STRATEGIES[args.strategy]
@@ -533,4 +553,22 @@ def cmd_bench(args) -> int:
     rows = bench.run(policy, batches=batches, repeats=args.repeats, max_new_tokens=args.max_new_tokens, gflops=gflops, progress=say)
     memory = [bench.fresh_process_memory(args.model, count, max_new_tokens=args.max_new_tokens) for count in (1024, 4096)]
     print(json.dumps(bench.as_json(rows, gflops, memory), indent=2) if args.json else bench.table(rows, gflops, memory))
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from tsc import experiments
+
+    if args.list or not args.name:
+        for name, spec in sorted(experiments.EXPERIMENTS.items()):
+            record = experiments.stored(name)
+            when = f"stored {record.get('computed')}, {record.get('seconds')} s" if record else "not stored"
+            print(f"{name:<28} {when:<28} {spec.describe}")
+        return 0
+    if args.name not in experiments.EXPERIMENTS:
+        raise UserError(f"unknown experiment {args.name!r}; known: {', '.join(sorted(experiments.EXPERIMENTS)) or '(none)'}")
+    experiments.run(args.name, refresh=args.refresh, progress=True)
+    record = experiments.stored(args.name)
+    if record is not None:
+        print(f"{experiments.path_of(args.name)}: computed {record['computed']} in {record['seconds']} s", file=sys.stderr)
     return 0

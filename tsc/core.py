@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -44,12 +46,56 @@ class Policy(Protocol):
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
+        top_k: int = 0,
+        min_p: float = 0.0,
         max_new_tokens: int = 64,
         seed: int = 0,
+        stop: tuple[str, ...] = (".",),
         ledger: Ledger | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt; temperature 0 means greedy decoding."""
         ...
+
+
+def check_sampling(*, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> None:
+    """Raise a ValueError naming the sampling knob that is out of range, and its range."""
+
+    def real(x) -> bool:
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not real(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 decodes greedily), got {temperature!r}")
+    if not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool) or top_k < 0:
+        raise ValueError(f"top_k must be a whole number >= 0 (0 keeps every token), got {top_k!r}")
+    if not real(top_p) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (1 keeps every token), got {top_p!r}")
+    if not real(min_p) or not 0 <= min_p < 1:
+        raise ValueError(f"min_p must be in [0, 1) (0 keeps every token), got {min_p!r}")
+
+
+class _Sampling:
+    """``policy`` with other default truncation knobs for `sample` (see `with_sampling`)."""
+
+    def __init__(self, policy, knobs: dict):
+        self._policy, self._knobs = policy, knobs
+
+    def sample(self, prompts, **options):
+        return self._policy.sample(prompts, **{**self._knobs, **options})
+
+    def __getattr__(self, name: str):
+        return getattr(self._policy, name)
+
+    def __repr__(self) -> str:
+        knobs = ", ".join(f"{k}={v}" for k, v in self._knobs.items())
+        return f"with_sampling({self._policy!r}, {knobs})"
+
+
+def with_sampling(policy, *, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0):
+    """``policy`` as a strategy sees it when every sample it draws is truncated by ``top_k``,
+    ``top_p`` and ``min_p`` (what ``python -m tsc solve --top-k/--top-p/--min-p`` does), so no
+    strategy needs those knobs of its own. A knob a strategy passes itself still wins."""
+    check_sampling(top_k=top_k, top_p=top_p, min_p=min_p)
+    return _Sampling(policy, {"top_k": top_k, "top_p": top_p, "min_p": min_p})
 
 
 @runtime_checkable

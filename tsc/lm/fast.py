@@ -352,7 +352,9 @@ def sample_rows(
     copies: list[int],
     *,
     temperature: float,
-    top_p: float,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    min_p: float = 0.0,
     max_new_tokens: int,
     generator: torch.Generator,
     stop_ids: torch.Tensor,
@@ -402,8 +404,7 @@ def sample_rows(
             token = logits.argmax(-1)
         else:
             probs = log_probs.exp() if temperature == 1 else torch.softmax(logits / temperature, dim=-1)
-            if top_p < 1:
-                probs = top_p_filter(probs, top_p)
+            probs = filter_probs(probs, top_k=top_k, top_p=top_p, min_p=min_p)
             token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         out[rows, step] = token
         logprob[rows] += log_probs.gather(1, token[:, None]).squeeze(1).double()
@@ -538,6 +539,22 @@ def _bucket(rows: int) -> int:
     oneDNN builds (and caches) a kernel for each batch size it sees; rounding keeps that to a
     few dozen sizes, for at most 15 finished rows computed in vain."""
     return -(-rows // BUCKET) * BUCKET
+
+
+def filter_probs(probs: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> torch.Tensor:
+    """The next-token distribution after the truncation rules, in the order `transformers`
+    applies them (each on what the one before left): top-k keeps the ``top_k`` most likely
+    tokens (0: all); top-p the smallest set whose probability reaches ``top_p`` (Holtzman et
+    al. 2020); min-p drops tokens less likely than ``min_p`` times the most likely one (Nguyen
+    et al. 2024). Unnormalised: `torch.multinomial` divides by the sum."""
+    if top_k and top_k < probs.shape[-1]:
+        kth = probs.topk(top_k, dim=-1).values[..., -1:]
+        probs = probs.masked_fill(probs < kth, 0.0)
+    if top_p < 1:
+        probs = top_p_filter(probs / probs.sum(-1, keepdim=True), top_p)
+    if min_p > 0:
+        probs = probs.masked_fill(probs < min_p * probs.amax(-1, keepdim=True), 0.0)
+    return probs
 
 
 def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:

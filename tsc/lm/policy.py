@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion
-from tsc.lm.fast import LeanLlama, PrefixStore, sample_rows, supports, top_p_filter
+from tsc.core import Completion, check_sampling
+from tsc.lm.fast import LeanLlama, PrefixStore, filter_probs, sample_rows, supports
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
@@ -86,6 +86,8 @@ class Policy:
         n: int = 1,
         temperature: float = 1.0,
         top_p: float = 1.0,
+        top_k: int = 0,
+        min_p: float = 0.0,
         max_new_tokens: int = 64,
         seed: int = 0,
         stop: tuple[str, ...] = (".",),
@@ -93,6 +95,11 @@ class Policy:
         batch_size: int = 1024,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt (temperature 0 decodes greedily).
+
+        At a positive temperature the next token is drawn from the softmax of the logits over
+        ``temperature``, truncated by ``top_k`` (keep the k most likely; 0 keeps all),
+        ``top_p`` (the smallest set reaching that probability) and ``min_p`` (drop tokens
+        below ``min_p`` times the most likely one), in that order (`tsc.lm.fast.filter_probs`).
 
         Sequences end at a stop string, at the end-of-sequence token or after
         ``max_new_tokens``. The same ``seed`` gives the same completions. Large requests are
@@ -104,15 +111,14 @@ class Policy:
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
         if n < 1 or max_new_tokens < 1 or batch_size < 1:
             raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
-        if temperature < 0 or not 0 < top_p <= 1:
-            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1] (got {temperature}, {top_p})")
+        check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         started = time.perf_counter()
         encoded = self.encode(prompts)
         longest = max(map(len, encoded), default=0)
         if longest > self.max_len:  # positions beyond the model's context have no rotary angle
             raise ValueError(f"a prompt of {longest} tokens does not fit {self.name}'s context of {self.max_len} tokens")
         generator = torch.Generator().manual_seed(seed)
-        settings = dict(temperature=temperature, top_p=top_p, generator=generator, stop_ids=self._stop_ids(stop))
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator, stop_ids=self._stop_ids(stop))
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
         prompt_tokens = reused_tokens = flops = 0
@@ -183,7 +189,7 @@ class Policy:
         return torch.tensor(sorted(i for i in ids if i is not None))
 
     @torch.no_grad()
-    def _generate(self, rows, *, temperature, top_p, max_new_tokens, generator, stop_ids):
+    def _generate(self, rows, *, temperature, top_k, top_p, min_p, max_new_tokens, generator, stop_ids):
         """The reference path through `transformers`: left-pad ``rows``, then decode one token at
         a time reusing its KV cache. Used for models `LeanLlama` does not cover, and by the
         tests and `python -m tsc bench` as the yardstick for the fast path."""
@@ -209,9 +215,7 @@ class Policy:
             if temperature == 0:
                 token = logits.argmax(-1)
             else:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                if top_p < 1:
-                    probs = top_p_filter(probs, top_p)
+                probs = filter_probs(torch.softmax(logits / temperature, dim=-1), top_k=top_k, top_p=top_p, min_p=min_p)
                 token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             token = torch.where(finished, torch.full_like(token, pad), token)
             alive = ~finished

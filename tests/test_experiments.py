@@ -1,0 +1,62 @@
+"""Stored experiments: computed once, read back while the configuration is the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tsc import experiments
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS", tmp_path)
+    monkeypatch.setattr(experiments, "EXPERIMENTS", {})
+    calls = []
+
+    @experiments.experiment("toy", describe="squares", size=3)
+    def toy(*, size):
+        calls.append(size)
+        return {"squares": [i * i for i in range(size)]}
+
+    return calls
+
+
+def test_computes_once_then_reads_back(registry, tmp_path):
+    assert experiments.run("toy") == {"squares": [0, 1, 4]}
+    assert experiments.run("toy") == {"squares": [0, 1, 4]}
+    assert registry == [3]
+    record = json.loads((tmp_path / "toy.json").read_text())
+    assert record["config"] == {"size": 3} and record["describe"] == "squares" and "seconds" in record
+
+
+def test_a_new_configuration_or_refresh_recomputes(registry):
+    experiments.run("toy")
+    assert experiments.run("toy", size=2) == {"squares": [0, 1]}
+    experiments.run("toy", size=2)
+    experiments.run("toy", size=2, refresh=True)
+    assert registry == [3, 2, 2]
+
+
+def test_bad_names_and_options_are_clear(registry):
+    with pytest.raises(ValueError, match="unknown experiment 'nope'.*toy"):
+        experiments.run("nope")
+    with pytest.raises(ValueError, match="no option.*colour.*takes size"):
+        experiments.run("toy", colour=1)
+
+
+def test_a_damaged_result_is_recomputed(registry, tmp_path):
+    (tmp_path / "toy.json").write_text("{not json")
+    assert experiments.run("toy") == {"squares": [0, 1, 4]}
+    assert registry == [3]
+
+
+def test_cli_lists_and_runs(registry, capsys):
+    from tsc.cli import main
+
+    assert main(["experiment", "--list"]) == 0
+    assert "toy" in capsys.readouterr().out
+    assert main(["experiment", "toy"]) == 0
+    assert main(["experiment", "nope"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err

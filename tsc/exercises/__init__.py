@@ -1,0 +1,18 @@
+"""Checkers for the classroom exercises: clear feedback, never an exception.
+
+Each checker takes what the student wrote (a function or a value), returns a `Feedback`
+whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
+message when shown in a notebook. A placeholder that returns None reads as "not attempted
+yet"; a wrong type, a crash inside the student's code or a wrong value reads as "incorrect"
+with what was expected and what came back.
+
+One module per chapter (``ch01``, ``ch05``, …); every checker is importable from here.
+"""
+
+from tsc.exercises.ch01 import *  # noqa: F403
+from tsc.exercises.ch05 import *  # noqa: F403
+from tsc.exercises.ch06 import *  # noqa: F403
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback
+
+__all__ = ["NOT_ATTEMPTED", "Feedback"]
+__all__ += [name for name in dir() if name.startswith("check_")]

@@ -1,0 +1,96 @@
+"""What every exercise checker shares: `Feedback`, and reading a student's values safely.
+
+Each checker takes what the student wrote (a function or a value), returns a `Feedback`
+whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
+message when shown in a notebook. A placeholder that returns None reads as "not attempted
+yet"; a wrong type, a crash inside the student's code or a wrong value reads as "incorrect"
+with what was expected and what came back.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feedback:
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    def __str__(self) -> str:
+        mark = {"correct": "✅", "incorrect": "❌", "not attempted": "…"}[self.status]
+        return f"{mark} {self.message}"
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+    __repr__ = __str__
+
+
+NOT_ATTEMPTED = Feedback("not attempted", "Not attempted yet: replace the placeholder in the cell above, run it, then run this cell again.")
+
+
+def _show(value, limit: int = 60) -> str:
+    """What a student's value is, in a few words: its repr (cut short) and, when the repr
+    could mislead (``'0.5'``, ``array(0.5)``), its type and shape. Never raises."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__, or an int beyond Python's 4,300-digit limit
+        text = "a number too large to print" if isinstance(value, int) else f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if value is None or type(value) in (bool, int, float):
+        return text
+    try:
+        shape = tuple(value.shape) if hasattr(value, "shape") else None
+    except Exception:
+        shape = None
+    return f"{text} (a {type(value).__name__}{f' of shape {shape}' if shape is not None else ''})"
+
+
+def _call(fn: Callable, *args) -> tuple[object, str | None]:
+    """fn(*args), or (None, a one-line description of what it raised)."""
+    try:
+        return fn(*args), None
+    except (Exception, SystemExit) as error:  # the student's code may raise anything, even exit()
+        try:
+            where = f" (line {traceback.extract_tb(error.__traceback__)[-1].lineno})"
+        except Exception:
+            where = ""
+        try:
+            detail = " ".join(str(error).split())
+        except Exception:
+            detail = ""
+        detail = detail[:117] + "..." if len(detail) > 120 else detail
+        return None, f"{type(error).__name__}: {detail}{where}" if detail else f"{type(error).__name__}{where}"
+
+
+def _as_number(value) -> float | None:
+    """``value`` as a finite float if it is one real number (a Python or numpy scalar, or a
+    0-dimensional array or tensor), else None. Bools, complex numbers and strings are not."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        try:
+            value = value.item()
+        except Exception:
+            return None
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):  # e.g. 10**400: float cannot take it
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_bool(value) -> bool:
+    """True or False, Python's or numpy's."""
+    return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
