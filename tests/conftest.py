@@ -93,3 +93,19 @@ def smoke_run(smoke_recipe, tmp_path_factory):
         patch.setattr(torch, "set_num_threads", lambda n: None)
         card = train(smoke_recipe, out, progress=False)
     return out, card
+
+
+@pytest.fixture(scope="session")
+def qwen2_dir(tmp_path_factory) -> Path:
+    """A random Qwen2 model with a chat template and a BPE tokenizer (tests/real_models.py)."""
+    from real_models import build_qwen2
+
+    return build_qwen2(tmp_path_factory.mktemp("real") / "qwen2")
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory) -> Path:
+    """A random GPT-2 model without a chat template (tests/real_models.py)."""
+    from real_models import build_gpt2
+
+    return build_gpt2(tmp_path_factory.mktemp("real") / "gpt2")

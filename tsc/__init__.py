@@ -14,12 +14,13 @@ from tsc.core import Completion, Policy, Result, Verifier
 from tsc.tasks import Countdown, countdown
 
 
-def load_policy(name_or_path=None):
-    """A `Policy` for a bundled model (default: the Countdown model), a local folder or a
-    Hugging Face id (see `tsc.lm.policy.load_policy`)."""
+def load_policy(name_or_path=None, **options):
+    """A `Policy` for a bundled model (default: the Countdown model), a local folder, a
+    Hugging Face id or a server's URL; ``device=``, ``dtype=``, ``prompt_format=`` and a
+    server's options as in `tsc.lm.policy.load_policy`."""
     from tsc.lm.policy import load_policy as _load
 
-    return _load(name_or_path)
+    return _load(name_or_path, **options)
 
 
 __all__ = ["Completion", "Countdown", "Ledger", "Policy", "Result", "Verifier", "countdown", "load_policy"]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -49,11 +50,17 @@ class Policy(Protocol):
         top_k: int = 0,
         min_p: float = 0.0,
         max_new_tokens: int = 64,
-        seed: int = 0,
-        stop: tuple[str, ...] = (".",),
-        ledger: Ledger | None = None,
+        seed: int | Sequence[int] = 0,
+        stop: tuple[str, ...] | None = None,
+        ledger: Ledger | Sequence[Ledger] | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions for each prompt; temperature 0 means greedy decoding."""
+        """``n`` completions for each prompt; temperature 0 means greedy decoding.
+
+        ``stop``: the strings that end a completion (None: the policy's own, e.g. ``.`` for
+        the compact format). ``seed``: one integer for the call, or one per prompt so that a
+        prompt's completions do not depend on the others in the call. ``ledger``: charged
+        what was computed; one per prompt charges each prompt's share to its own.
+        """
         ...
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -361,6 +362,10 @@ def sample_rows(
     pad: int,
     workspace: dict | None = None,
     store: PrefixStore | None = None,
+    limits: list[int] | None = None,
+    uniforms: torch.Tensor | None = None,
+    check_ids: torch.Tensor | None = None,
+    check: Callable[[list[int]], bool] | None = None,
 ) -> tuple[list[list[int]], list[float], list[int]]:
     """``copies[i]`` continuations of prompt ``i`` (token ids, prompt-major), each ending at its
     first stop token or after ``max_new_tokens``; with the sum of each one's log-probabilities
@@ -376,6 +381,13 @@ def sample_rows(
     (for a prompt with a shorter rest a few stored positions are computed again). Every
     completion that ends at a stop token is then stored with its prompt: the next step of a
     search starts from exactly such a sequence.
+
+    ``limits`` (one per output sequence) caps each sequence's length below
+    ``max_new_tokens`` (a long prompt leaves less of the context). ``uniforms`` (one row of
+    ``max_new_tokens`` numbers in (0, 1] per output sequence) makes each sequence draw its
+    tokens from its own stream instead of ``generator`` (see `draw_tokens`). A token in
+    ``check_ids`` ends a sequence only if ``check`` of the sequence's tokens so far says so
+    (a stop string matched on the decoded text, `tsc.lm.stops`).
     """
     found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
     cache, logits, hidden, fresh, width = _prefill(lean, prompts, found, pad=pad)
@@ -396,8 +408,14 @@ def sample_rows(
     out = torch.full((total + 1, max_new_tokens), pad, dtype=torch.long)
     counts = torch.zeros(total + 1, dtype=torch.long)
     logprob = torch.zeros(total + 1, dtype=torch.float64)
+    limit = torch.tensor(list(limits or [max_new_tokens] * total) + [max_new_tokens + 1])
+    if uniforms is not None:
+        uniforms = torch.cat([uniforms, torch.ones(1, uniforms.shape[1])])  # the sink row draws too
     is_stop = torch.zeros(logits.shape[-1], dtype=torch.bool)
     is_stop[stop_ids] = True
+    to_check = torch.zeros(logits.shape[-1], dtype=torch.bool)
+    if check is not None and check_ids is not None:
+        to_check[check_ids] = True
     for step in range(max_new_tokens):
         log_probs = torch.log_softmax(logits, dim=-1)
         if temperature == 0:
@@ -405,18 +423,21 @@ def sample_rows(
         else:
             probs = log_probs.exp() if temperature == 1 else torch.softmax(logits / temperature, dim=-1)
             probs = filter_probs(probs, top_k=top_k, top_p=top_p, min_p=min_p)
-            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = draw_tokens(probs, generator, None if uniforms is None else uniforms[rows, step])
         out[rows, step] = token
         logprob[rows] += log_probs.gather(1, token[:, None]).squeeze(1).double()
         counts[rows] += 1
+        ended = is_stop[token]
+        for b in (to_check[token] & (rows < total)).nonzero().squeeze(1).tolist():  # a stop string across tokens?
+            ended[b] = check(out[rows[b], : step + 1].tolist())
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
-            for b in (is_stop[token] & (rows < total)).nonzero().squeeze(1).tolist():
+            for b in (ended & (rows < total)).nonzero().squeeze(1).tolist():
                 prompt_index = int(owner[rows[b]])
                 prompt = prompts[prompt_index]
                 written = out[rows[b], :step].tolist()
                 states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
                 store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step), states)
-        rows = rows.masked_fill(is_stop[token], total)
+        rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())
         if n_live == 0 or step == max_new_tokens - 1:
@@ -539,6 +560,22 @@ def _bucket(rows: int) -> int:
     oneDNN builds (and caches) a kernel for each batch size it sees; rounding keeps that to a
     few dozen sizes, for at most 15 finished rows computed in vain."""
     return -(-rows // BUCKET) * BUCKET
+
+
+def draw_tokens(probs: torch.Tensor, generator: torch.Generator, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """One token per row from (unnormalised) ``probs``.
+
+    Without ``uniforms`` every row draws from the one shared ``generator``
+    (`torch.multinomial`), so what a row draws depends on the rows drawn before it. With
+    ``uniforms`` (one number in (0, 1] per row) a row takes the token where its number falls
+    on the cumulative distribution (inverse transform sampling): a row's draws then depend on
+    its own stream alone, whatever else is in the batch.
+    """
+    if uniforms is None:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    cdf = probs.cumsum(-1)
+    below = cdf < (uniforms.to(cdf.device, cdf.dtype) * cdf[:, -1])[:, None]  # a zero-probability token never takes the draw
+    return below.sum(-1).clamp_(max=probs.shape[-1] - 1)
 
 
 def filter_probs(probs: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> torch.Tensor:
