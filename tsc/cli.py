@@ -534,7 +534,7 @@ def _answer_record(record: dict, outcome, task: str) -> dict:
         record,
         answer=format_answer(outcome.answer, task) if outcome.answer is not None else None,
         correct=outcome.correct,
-        completion=outcome.answer,
+        completion=outcome.answer if outcome.answer is not None else (outcome.candidates[0] if outcome.candidates else None),
         tokens=ledger.tokens,
         prefill_tokens=ledger.prompt_tokens,  # prompt tokens computed; reused ones (tree search, a server's cache) apart
         generated_tokens=ledger.generated_tokens,

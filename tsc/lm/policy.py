@@ -195,9 +195,8 @@ class Policy:
                 )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
-                rows = [r for r, k in zip(ids, copies) for _ in range(k)]
-                tokens, logprobs = self._generate(rows, limits=limits, uniforms=uniforms, stops=stops, **settings)
-                reads, reused = copies, [0] * len(ids)
+                tokens, logprobs = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, **settings)
+                reads, reused = [1] * len(ids), [0] * len(ids)  # each prompt read once here too
             done = 0
             for (i, k), prompt, read, kept in zip(chunk, ids, reads, reused):
                 rows = list(zip(tokens[done : done + k], logprobs[done : done + k]))
@@ -264,23 +263,28 @@ class Policy:
         return self._stops(tuple(stop)).ending_ids()
 
     @torch.no_grad()
-    def _generate(self, rows, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None):
-        """The reference path through `transformers`: left-pad ``rows``, then decode one token at
-        a time reusing its KV cache, on the model's device and in its dtype. Used for models
-        `LeanLlama` does not cover (other architectures, GPUs, half precision), and by the
-        tests and `python -m tsc bench` as the yardstick for the fast path."""
+    def _generate(self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None):
+        """The reference path through `transformers`: left-pad the ``prompts`` and read each
+        once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
+        the model's device and in its dtype. Used for models `LeanLlama` does not cover (other
+        architectures, GPUs, half precision), and by the tests and `python -m tsc bench` as
+        the yardstick for the fast path."""
         from transformers import DynamicCache
 
         device, pad = self.device, self._pad
-        width = max(len(r) for r in rows)
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+        width = max(len(r) for r in prompts)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in prompts], device=device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         # transformers 5 names the KV cache argument `cache`; 4.x (e.g. in Colab) `past_key_values`
         cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        step_kwargs = {cache_arg: DynamicCache(), "use_cache": True}
+        cache = DynamicCache()
+        step_kwargs = {cache_arg: cache, "use_cache": True}
         logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
-        batch = len(rows)
+        owner = torch.arange(len(prompts), device=device).repeat_interleave(torch.tensor(copies, device=device))
+        cache.reorder_cache(owner)  # each prompt's keys and values, copied to its samples (as beam search does)
+        logits, mask, positions = logits[owner], mask[owner], positions[owner]
+        batch = len(owner)
         limit = torch.tensor(limits, device=device)
         ending = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
         ending[stops.ending_ids().to(device)] = True

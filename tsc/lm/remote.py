@@ -138,7 +138,7 @@ class RemotePolicy:
 
     @property
     def flops_known(self) -> bool:
-        return self.n_params is not None and self.n_layer is not None
+        return self.n_params is not None
 
     def format(self, problem) -> str:
         """The prompt for ``problem``: the model's own format when this machine has its
@@ -164,7 +164,8 @@ class RemotePolicy:
     def flops(self, prompt_len: int, gen_len: int) -> int:
         if not self.flops_known:
             return 0
-        return forward_flops(self.n_params, self.n_layer, self.d_model, prompt_len, gen_len)
+        # a declared size without the layers: 2N per token, no attention term
+        return forward_flops(self.n_params, self.n_layer or 0, self.d_model or 0, prompt_len, gen_len)
 
     def sample(
         self,

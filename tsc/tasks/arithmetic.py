@@ -255,10 +255,10 @@ def parse(text: str) -> Parsed | None:
     """
     if not isinstance(text, str):
         return None
-    body = _answer_part(text).split(".", 1)[0]
-    if freetext.is_free(body):  # a real model's prose: its answer, not its steps
+    if freetext.is_free(_answer_part(text)):  # a real model's prose: its answer, not its steps
         answer = read_free_answer(text)
         return Parsed((), answer) if answer is not None else None
+    body = _answer_part(text).split(".", 1)[0]
     number = _NUMBER.match(body)
     if number is not None:
         return Parsed((), int(number.group(1)))

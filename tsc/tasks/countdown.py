@@ -131,9 +131,9 @@ def parse(text: str) -> list[Step] | None:
     """
     if not isinstance(text, str):
         return None
-    body = text.rsplit("#", 1)[-1].split(".", 1)[0]
-    if freetext.is_free(body):  # a real model's prose (`tsc.tasks.freetext`)
+    if freetext.is_free(text.rsplit("#", 1)[-1]):  # a real model's prose (`tsc.tasks.freetext`)
         return read_free(text)
+    body = text.rsplit("#", 1)[-1].split(".", 1)[0]
     if not body.strip():
         return None
     if "=" not in body:
@@ -443,8 +443,8 @@ def answer_text(text: str) -> str:
     steps = parse(text)
     if steps:
         return ", ".join(map(str, steps))
-    tail = text.rsplit("#", 1)[-1]
-    return text.strip() if freetext.is_free(tail.split(".", 1)[0]) else tail.strip()
+    answer = text.rsplit("#", 1)[-1]
+    return text.strip() if freetext.is_free(answer) else answer.strip()
 
 
 def from_record(record: dict, card: dict | None = None, model: str = "the model") -> Countdown:

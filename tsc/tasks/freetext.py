@@ -29,6 +29,7 @@ _REPLACE = [
     (re.compile(r"\\div"), "/"),
     (re.compile(r"\\left|\\right|\\[()\[\]]|\$"), ""),
     (re.compile(r"[×·∗✕⋅]"), "*"),
+    (re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)"), " * "),  # 6 x 4
     (re.compile(r"[÷∕]"), "/"),
     (re.compile(r"[−–—]"), "-"),
     (re.compile(r"\*\*|__|`"), ""),  # markdown bold and code
@@ -41,8 +42,8 @@ _NUMBER = re.compile(r"(?<![\d.])-?\d{1,3}(?:,\d{3})+(?![\d])|(?<![\d.])-?\d+", 
 
 def is_free(text: str) -> bool:
     """Whether ``text`` holds a character the compact formats never write. The tasks ask it
-    of the part of a completion the compact reader would read (after the last ``#``, up to
-    the first ``.``), so what follows the answer does not change how it is read."""
+    of what a compact reader would read (what follows a thinking model's last ``#``); if so
+    the whole completion is read as free text."""
     return isinstance(text, str) and any(c not in COMPACT for c in text)
 
 
