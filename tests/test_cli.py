@@ -400,7 +400,7 @@ def test_task_and_model_must_agree(tmp_path, capsys):
         )
         == 2
     )
-    assert "trained on Countdown" in capsys.readouterr().err
+    assert "trained on countdown" in capsys.readouterr().err
 
 
 @_bundled("trace")

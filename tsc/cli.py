@@ -24,6 +24,29 @@ from pathlib import Path
 from tsc.lm.checkpoint import write_atomic
 from tsc.tasks import TASKS
 
+SOLVE_EPILOG = """\
+input, one JSON object per line (other keys are carried through to the output):
+  {"numbers": [13, 4, 7, 2], "target": 48}      Countdown
+  {"question": "7*8-13+6*4"}                    arithmetic (--task arithmetic, or an arithmetic model)
+
+output, the same lines in the same order, each with:
+  answer           the chosen answer: steps "13-7=6, 6*4=24, 24*2=48" (Countdown) or the number (arithmetic)
+  correct          the oracle's verdict
+  completion       what the model wrote (its whole text, free text for a real model)
+  tokens, prefill_tokens, generated_tokens, reused_tokens
+  flops, verifier_flops   compute spent (flops is null for a server model of unknown size)
+  a line that cannot be read gets "error" instead, and the run goes on
+
+examples:
+  python -m tsc solve --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy majority --n 16 --temperature 0.8 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
+  python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
+"""
+
 
 class UserError(Exception):
     """A mistake in the command line or its files: reported in one line, no traceback."""
@@ -38,12 +61,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tsc.lm.reward import REWARD_RECIPES
-    from tsc.lm.train import RECIPES
+    from tsc.lm.recipes import RECIPES, REWARD_RECIPES
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
 
-    parser = _Parser(prog="python -m tsc", description="Test-time compute scaling on a tiny language model.")
+    parser = _Parser(
+        prog="python -m tsc",
+        description="Test-time compute scaling on a tiny language model: train, evaluate, solve, benchmark.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m tsc zoo\n"
+        "  python -m tsc solve --strategy majority --n 16 --input problems.jsonl --output answers.jsonl\n"
+        "  python -m tsc solve --help      (the input and output formats)\n"
+        "  python -m tsc train --recipe countdown --install\n"
+        "  python -m tsc bench",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
@@ -63,7 +95,13 @@ def _parser() -> argparse.ArgumentParser:
         help="compare with bundled model NAME's card: each figure within its 95 %% interval? (exit 1 if not; for a retrained model)",
     )
 
-    solve = commands.add_parser("solve", help="answer every problem of a JSON-lines file")
+    solve = commands.add_parser(
+        "solve",
+        help="answer every problem of a JSON-lines file",
+        description="Answer every problem of a JSON-lines file with a test-time strategy, and write one line per problem.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOLVE_EPILOG,
+    )
     solve.add_argument(
         "--model",
         default=None,
@@ -482,8 +520,9 @@ def _refuse_companions(args, policy) -> None:
         )
     learned = args.verifier in ("orm", "prm")
     task = args.task or policy.card.get("task") or "countdown"
-    if learned and task != "countdown":
-        raise UserError(f"--verifier {args.verifier} was trained on Countdown; for {task} use oracle, step_oracle or self")
+    trained_on = _reward_task(args.verifier) if learned else None
+    if learned and trained_on != task:
+        raise UserError(f"--verifier {args.verifier} was trained on {trained_on}; for {task} use oracle, step_oracle or self")
     if policy.prompt_format == "compact":
         return
     why = f"{policy.name!r} writes free text ({policy.prompt_format} prompts), not the bundled models' compact format"
@@ -616,9 +655,18 @@ def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
     """The verifier a strategy gets when ``--verifier`` is not given."""
     from tsc.lm.policy import bundled_models
 
-    if strategy in STEP_STRATEGIES:  # need step scores: the bundled process reward model (Countdown's), else the exact step oracle
-        return "prm" if task == "countdown" and "prm" in bundled_models("prm") else "step_oracle"
+    if strategy in STEP_STRATEGIES:  # need step scores: a bundled process reward model of this task, else the exact step oracle
+        return "prm" if "prm" in bundled_models("prm") and _reward_task("prm") == task else "step_oracle"
     return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
+
+
+def _reward_task(name: str) -> str | None:
+    """The task a bundled reward model was trained on (its card's)."""
+    from tsc.lm.checkpoint import read_card
+    from tsc.lm.policy import bundled_models
+
+    folder = bundled_models(kind=None).get(name)
+    return read_card(folder).get("task") if folder is not None else None
 
 
 def _strategy_options(args, policy) -> dict:

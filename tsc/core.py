@@ -12,6 +12,7 @@ import json
 import math
 import numbers
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +35,12 @@ class Completion:
 
 @runtime_checkable
 class Policy(Protocol):
-    """A language model that strategies can sample from (batched: lists in, lists out)."""
+    """A language model that strategies can sample from (batched: lists in, lists out).
+
+    The bundled models (`tsc.lm.Policy`), a Hugging Face model, a server
+    (`tsc.lm.remote.RemotePolicy`) and the tests' scripted fakes all implement it. Optional
+    capabilities are protocols of their own: `SharesPrefixes`, `HasContext`.
+    """
 
     def format(self, problem) -> str:
         """The prompt for ``problem`` in this model's format."""
@@ -110,6 +116,36 @@ class Verifier(Protocol):
     """Scores completions of a problem (higher is better), charging its compute to the ledger."""
 
     def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]: ...
+
+
+@runtime_checkable
+class StepVerifier(Verifier, Protocol):
+    """A verifier that also judges every step of a completion (a process reward model, the
+    step oracle): what tree search and self-refinement need."""
+
+    def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
+        """One score per step (``problem.steps(text)``) of each text; [] for a text with none."""
+        ...
+
+
+@runtime_checkable
+class SharesPrefixes(Protocol):
+    """A model that can keep what it computed for a while, so later calls extending the same
+    text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
+    verifier. A verifier's block may take ``share=`` the policy whose layers it reuses."""
+
+    def prefix_cache(self, max_tokens: int = 50_000) -> AbstractContextManager: ...
+
+
+@runtime_checkable
+class HasContext(Protocol):
+    """A policy whose context length is known: it says how many tokens a prompt takes
+    (`encode`) and how many fit (``max_len``). Optional; budget forcing checks a long
+    thinking budget against it before it samples."""
+
+    max_len: int
+
+    def encode(self, prompts: list[str]) -> list[list[int]]: ...
 
 
 @dataclass(frozen=True)

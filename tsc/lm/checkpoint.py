@@ -60,6 +60,41 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
+def read_json_cache(path: str | Path | None, fields: dict | None = None) -> dict | None:
+    """A cache written by `write_json_cache` (gzip-compressed JSON), or None when there is
+    none, it cannot be read, or it was made for other ``fields`` (its stored ``fields``)."""
+    import gzip
+
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        data = json.loads(gzip.decompress(Path(path).read_bytes()))
+    except (OSError, ValueError, EOFError):  # cut short, or not ours: rebuild it
+        return None
+    if not isinstance(data, dict) or (fields is not None and data.get("fields") != fields):
+        return None
+    return data
+
+
+def write_json_cache(path: str | Path | None, data: dict) -> None:
+    """Store ``data`` as gzip-compressed JSON, atomically (a temporary file renamed into
+    place), so an interrupted run never leaves a half-written cache behind."""
+    import gzip
+
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(gzip.compress(json.dumps(data).encode()))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def how_to_fix(card: dict) -> str:
     """One sentence on how to get an intact copy of a checkpoint back."""
     reproduce = card.get("reproduce") if isinstance(card, dict) else None

@@ -22,12 +22,15 @@ scaling, grouped-query attention) fall back to the `transformers` path in `tsc.l
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from tsc.lm.prefix import PrefixStore
 
 
 def supports(model) -> bool:
@@ -85,47 +88,6 @@ class KVCache:
             self.valid[targets] = self.valid[sources]
         self.valid = self.valid[:n]
         return targets, sources
-
-
-class PrefixStore:
-    """Keys and values of token sequences the sampler has already computed, so that a later
-    prompt extending one of them computes only its new tokens.
-
-    Tree search asks for the next step of a partial solution that an earlier call wrote: its
-    keys and values exist already, and re-encoding them would pay twice for the shared
-    prefix. Entries are whole sequences (a prompt, or a prompt plus a completion that ended at
-    a stop token); the least recently used ones go once more than ``max_tokens`` tokens are
-    kept.
-    """
-
-    def __init__(self, max_tokens: int = 50_000):
-        self.max_tokens = max_tokens
-        self.entries: OrderedDict[tuple[int, ...], tuple[torch.Tensor, ...]] = OrderedDict()
-        self.tokens = 0
-
-    def longest(self, ids: list[int]) -> tuple[int, tuple[torch.Tensor, ...] | None]:
-        """The longest stored sequence that ``ids`` starts with and extends by at least one
-        token (the logits of the last prompt token are always computed): (its length, its
-        entry: keys and values [n_layer, n_head, length, head_dim], then whatever else was
-        stored with them), or (0, None)."""
-        for length in range(len(ids) - 1, 0, -1):
-            entry = self.entries.get(tuple(ids[:length]))
-            if entry is not None:
-                self.entries.move_to_end(tuple(ids[:length]))
-                return length, entry
-        return 0, None
-
-    def add(self, ids: list[int], *tensors: torch.Tensor) -> None:
-        """Keep ``tensors`` (keys, values and, for a reward model, its value at every position)
-        of the sequence ``ids``."""
-        key = tuple(ids)
-        if not key or key in self.entries or len(key) > self.max_tokens:
-            return
-        self.entries[key] = tuple(t.clone() for t in tensors)
-        self.tokens += len(key)
-        while self.tokens > self.max_tokens:
-            old, _ = self.entries.popitem(last=False)
-            self.tokens -= len(old)
 
 
 KEEP_WORKSPACE_BYTES = 256 * 2**20
@@ -390,12 +352,12 @@ def sample_rows(
     (a stop string matched on the decoded text, `tsc.lm.stops`).
     """
     found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
-    cache, logits, hidden, fresh, width = _prefill(lean, prompts, found, pad=pad)
+    cache, logits, hidden, fresh, width = prefill(lean, prompts, found, pad=pad)
     reused = [len(p) - n for p, n in zip(prompts, fresh)]  # what was really not computed
     if store is not None:
         # every prompt's hidden states after the last layer: stored ones, then the window's; the
         # stored sequences carry them for a reward model built on this model's layers
-        prompt_hidden = [_joined(e and e[2], hidden[i], n, len(p)) for i, (p, (_, e), n) in enumerate(zip(prompts, found, fresh))]
+        prompt_hidden = [joined(e and e[2], hidden[i], n, len(p)) for i, (p, (_, e), n) in enumerate(zip(prompts, found, fresh))]
         written_hidden = hidden.new_zeros(sum(copies) + 1, max_new_tokens, hidden.shape[-1])  # row `total` is the sink
     repeats = torch.tensor(copies)
     owner = torch.arange(len(prompts)).repeat_interleave(repeats)
@@ -436,7 +398,7 @@ def sample_rows(
                 prompt = prompts[prompt_index]
                 written = out[rows[b], :step].tolist()
                 states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
-                store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step), states)
+                store.add(prompt + written, *stored_kv(cache, b, width - len(prompt), width + step), states)
         rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())
@@ -462,7 +424,7 @@ def sample_rows(
     return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
 
 
-def _prefill(
+def prefill(
     lean: LeanLlama,
     rows: list[list[int]],
     found: list,
@@ -507,44 +469,14 @@ def _prefill(
     return cache, outputs, hidden, fresh, width
 
 
-def _joined(stored: torch.Tensor | None, computed: torch.Tensor, n: int, length: int) -> torch.Tensor:
+def joined(stored: torch.Tensor | None, computed: torch.Tensor, n: int, length: int) -> torch.Tensor:
     """One row's values at all ``length`` positions: the first ``length - n`` from its stored
     entry, the last ``n`` from ``computed``, its row of the window."""
     before = stored[: length - n] if stored is not None else computed.new_zeros(0, computed.shape[-1])
     return torch.cat([before, computed[computed.shape[0] - n :]])
 
 
-def values_reusing(
-    lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
-) -> tuple[list[torch.Tensor], list[int]]:
-    """A token classifier's output at every position of each row (token ids), computing only
-    what ``store`` does not hold (see `_prefill`; ``inputs``: the trunk's hidden states, for the
-    layers on top of a shared trunk). Every row, and every row but its last token, is then
-    stored with its outputs, so a later row that extends either computes only its new tokens.
-    Returns each row's outputs [length, labels] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    cache, window, _, fresh, width = _prefill(lean, rows, found, pad=pad, inputs=inputs, every_position=True)
-    outputs = []
-    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
-        out = _joined(entry and entry[2], window[i], n, len(row))
-        first = width - len(row)
-        for end in (len(row), len(row) - 1):  # the row, and the row without its last token
-            store.add(row[:end], *_stored(cache, i, first, first + end), out[:end])
-        outputs.append(out)
-    return outputs, fresh
-
-
-def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int) -> tuple[list[torch.Tensor], list[int]]:
-    """The hidden states after ``lean``'s last layer at every position of each row, taking
-    what the sampler stored with the sequences it wrote (`sample_rows` with a store) and
-    computing the rest: the trunk a reward model shares with the policy. Returns each row's
-    states [length, width] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    _, _, hidden, fresh, _ = _prefill(lean, rows, found, pad=pad)  # the hidden states, not the logits
-    return [_joined(entry and entry[2], hidden[i], n, len(row)) for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh))], fresh
-
-
-def _stored(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
+def stored_kv(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Row ``row``'s keys and values at positions ``first … end-1``, every layer stacked."""
     keys = torch.stack([k[row, :, first:end] for k in cache.keys])
     values = torch.stack([v[row, :, first:end] for v in cache.values])

@@ -13,7 +13,8 @@ import torch
 
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion, check_sampling
-from tsc.lm.fast import LeanLlama, PrefixStore, draw_tokens, filter_probs, sample_rows, supports
+from tsc.lm.fast import LeanLlama, draw_tokens, filter_probs, sample_rows, supports
+from tsc.lm.prefix import PrefixStore
 from tsc.lm.stops import StopMatcher
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -394,7 +395,7 @@ def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int
 
 
 @contextmanager
-def _quiet_loading():
+def quiet_loading():
     from transformers.utils import logging
 
     was_enabled = logging.is_progress_bar_enabled()
@@ -518,7 +519,7 @@ def load_policy(
     check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        with _quiet_loading():  # a million parameters load in milliseconds: no progress bar
+        with quiet_loading():  # a million parameters load in milliseconds: no progress bar
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=load_dtype)
     except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

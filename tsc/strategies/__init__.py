@@ -1,6 +1,6 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
-from tsc.core import problem_seed
+from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
@@ -35,7 +35,7 @@ def solve_many(strategy, problems, policy, *, seed: int = 0, batch: int = 1024, 
     problems = list(problems)
     seeds = [problem_seed(seed, p) for p in problems]
     many = BATCHED.get(strategy)
-    if many is None or callable(getattr(knobs.get("verifier"), "prefix_cache", None)):
+    if many is None or isinstance(knobs.get("verifier"), SharesPrefixes):
         return [strategy(p, policy, seed=s, **knobs) for p, s in zip(problems, seeds)]
     step = max(1, batch // max(1, int(knobs.get("n") or 1)))
     out = []

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 import numbers
-import random
-from collections.abc import Sequence
 
 from tsc.compute import Ledger
 from tsc.core import Result
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.votes import majority_choice, weighted_choice  # noqa: F401 (re-exported: the votes themselves)
 
 MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
 SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
@@ -49,7 +48,7 @@ def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, ver
         )
 
 
-def _check_problem(problem, policy) -> None:
+def check_problem(problem, policy) -> None:
     if not all(callable(getattr(problem, a, None)) for a in ("prompt", "check", "answer_key")):
         hint = " (build one with tsc.countdown.validate(numbers, target))" if isinstance(problem, (dict, list, tuple, str)) else ""
         raise ValueError(f"problem must be a task's problem such as Countdown((13, 4, 7, 2), 48){hint}; got {type(problem).__name__}")
@@ -82,13 +81,13 @@ def _draw_many(
     for seed in seeds:
         check_knobs(seed=seed)
     for problem in problems:
-        _check_problem(problem, policy)
+        check_problem(problem, policy)
     prompts = [policy.format(p) for p in problems]
     rows = policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
     return [[c.text for c in row] for row in rows]
 
 
-def _result(
+def make_result(
     problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str, trace: dict | None = None
 ) -> Result:
     answer = texts[chosen] if chosen is not None else None
@@ -104,42 +103,6 @@ def _result(
     )
 
 
-def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None) -> int | None:
-    """Index of a completion whose key got the most votes (None if no completion has a key).
-
-    Ties go to the key seen first, or to a random one of them when ``rng`` is given.
-    """
-    tally: dict[str, list[int]] = {}
-    for index, key in enumerate(keys):
-        if key is not None:
-            tally.setdefault(key, []).append(index)
-    if not tally:
-        return None
-    best = max(len(v) for v in tally.values())
-    leaders = [v for v in tally.values() if len(v) == best]
-    return (rng.choice(leaders) if rng else leaders[0])[0]
-
-
-def weighted_choice(keys: Sequence[str | None], scores: Sequence[float], rng: random.Random | None = None) -> tuple[int | None, dict]:
-    """The weighted vote itself: (index of the chosen completion, each key's total score).
-
-    A key's weight is the sum of its completions' scores; the heaviest key wins (the first
-    seen on ties, or a random one of them when ``rng`` is given) and the answer is its
-    highest-scoring completion (the first of them on ties). None when no completion has a key.
-    """
-    weights: dict[str, float] = {}  # insertion order = first appearance, which breaks ties
-    for key, score in zip(keys, scores):
-        if key is not None:
-            weights[key] = weights.get(key, 0.0) + score
-    if not weights:
-        return None, weights
-    heaviest = max(weights.values())
-    leaders = [key for key, weight in weights.items() if weight == heaviest]
-    winner = rng.choice(leaders) if rng else leaders[0]
-    members = [i for i, key in enumerate(keys) if key == winner]
-    return max(members, key=lambda i: (scores[i], -i)), weights
-
-
 def greedy(problem, policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
     _ignore_shared("greedy", ignored)
@@ -151,7 +114,7 @@ def _greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored
     _ignore_shared("greedy", ignored)
     ledgers = [Ledger() for _ in problems]
     draws = _draw_many(problems, policy, n=1, temperature=0.0, seeds=[0] * len(problems), max_new_tokens=max_new_tokens, ledgers=ledgers)
-    return [_result(p, texts, 0, [1.0], ledger, "greedy") for p, texts, ledger in zip(problems, draws, ledgers)]
+    return [make_result(p, texts, 0, [1.0], ledger, "greedy") for p, texts, ledger in zip(problems, draws, ledgers)]
 
 
 def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
@@ -164,7 +127,7 @@ def _sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_t
     _ignore_shared("sample", ignored)
     ledgers = [Ledger() for _ in problems]
     draws = _draw_many(problems, policy, n=1, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
-    return [_result(p, texts, 0, [1.0], ledger, "sample") for p, texts, ledger in zip(problems, draws, ledgers)]
+    return [make_result(p, texts, 0, [1.0], ledger, "sample") for p, texts, ledger in zip(problems, draws, ledgers)]
 
 
 @reuses_prefixes(only_to_share=True)
@@ -189,7 +152,7 @@ def _best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: f
     for problem, texts, ledger in zip(problems, draws, ledgers):
         scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
         chosen = max(range(n), key=lambda i: (scores[i], -i))
-        results.append(_result(problem, texts, chosen, scores, ledger, "best_of_n"))
+        results.append(make_result(problem, texts, chosen, scores, ledger, "best_of_n"))
     return results
 
 
@@ -210,7 +173,7 @@ def _majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0,
     for problem, texts, ledger in zip(problems, draws, ledgers):
         keys = [problem.answer_key(t) for t in texts]
         votes = [float(sum(k == key for k in keys)) if key is not None else 0.0 for key in keys]
-        results.append(_result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote"))
+        results.append(make_result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote"))
     return results
 
 
@@ -244,7 +207,7 @@ def _weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperatur
         chosen, weights = weighted_choice(keys, scores)
         votes = [weights[key] if key is not None else 0.0 for key in keys]
         trace = {"verifier_scores": scores, "weights": weights}
-        results.append(_result(problem, texts, chosen, votes, ledger, "weighted_vote", trace))
+        results.append(make_result(problem, texts, chosen, votes, ledger, "weighted_vote", trace))
     return results
 
 

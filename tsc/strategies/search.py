@@ -42,10 +42,10 @@ import numbers
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Result
-from tsc.strategies.parallel import MAX_SAMPLES, _check_problem, _result, check_knobs, is_int
+from tsc.core import Result, StepVerifier, Verifier
+from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.strategies.sequential import _check_threshold
+from tsc.strategies.sequential import check_threshold
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
@@ -140,10 +140,10 @@ def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_step
     shared = {k: knobs.pop(k) for k in ("temperature", "seed", "max_new_tokens")}
     check_knobs(**shared)
     check_search_knobs(**knobs)
-    _check_problem(problem, policy)
+    check_problem(problem, policy)
     if not callable(getattr(problem, "steps", None)):
         raise ValueError(f"{strategy} searches over steps: the problem needs a steps(text) method; got {type(problem).__name__}")
-    if verifier is None or not callable(getattr(verifier, needs, None)):
+    if not isinstance(verifier, StepVerifier if needs == "score_steps" else Verifier):
         kind = (
             "a step-level verifier with score_steps(problem, texts, ledger=...), such as the process reward model "
             "(tsc.verifiers.PRM()) or the step oracle (tsc.verifiers.StepOracle())"
@@ -313,7 +313,7 @@ class _Tree:
             scores.append(self.score_text(text) if self.stepwise else self.judge(text))
             chosen = len(texts) - 1
         trace = {"tree": self.trace(node), "policy_calls": self.policy_calls, "aggregate": self.aggregate, "completed": completed}
-        return _result(self.problem, texts, chosen, scores, self.ledger, strategy, dict(trace, **extra))
+        return make_result(self.problem, texts, chosen, scores, self.ledger, strategy, dict(trace, **extra))
 
 
 def _top(nodes: list[Node], k: int) -> list[Node]:
@@ -498,7 +498,7 @@ def dfs(
     unfinished one completed greedily. ``trace["order"]`` lists the expanded nodes in order and
     ``trace["backtracks"]`` counts the jumps back.
     """
-    _check_threshold(threshold)
+    check_threshold(threshold)
     _check("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
     tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)

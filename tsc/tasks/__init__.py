@@ -30,10 +30,14 @@ class Task:
     line: str  # an example `solve` input line
     dial: str  # what the difficulty dial counts ("numbers", "operations")
     sizes: tuple[int, ...]  # the dial's values the bundled models were trained on
+    card_key: str  # where a model's card lists the dial's values it was trained on (card["problems"][card_key])
+    split: str  # what the held-out split is, in words (for the cards)
     chat: Chat | None  # how to put a problem to a real language model
     _generate: Callable  # (count, *, seed, sizes, split, **options) -> problems
     _read: Callable  # (record, card, model) -> problem, or a ValueError
     _answer: Callable  # completion text -> the answer `solve` writes
+    _seen: Callable  # (sizes, digits) -> what a card records of the problems a model trained on
+    options: tuple[str, ...] = ()  # more dials `generate` takes (arithmetic: digits)
 
     def generate(self, count: int, *, seed: int, sizes: tuple[int, ...] | None = None, split: str = "test", **options) -> list:
         """``count`` problems at the dial's ``sizes`` (default: the trained ones) from
@@ -51,6 +55,17 @@ class Task:
         """A completion as `python -m tsc solve` writes it in ``answer``."""
         return self._answer(text)
 
+    def trained(self, card: dict | None) -> tuple[tuple[int, ...], dict]:
+        """The dial's values a model was trained on (its card's, else this task's) and the
+        other dials `generate` takes for them (arithmetic: the operands' digits)."""
+        seen = (card or {}).get("problems") or {}
+        sizes = tuple(seen.get(self.card_key) or self.sizes)
+        return sizes, {k: seen[k] for k in self.options if k in seen}
+
+    def seen(self, sizes: tuple[int, ...], **options) -> dict:
+        """What a model's card records of the problems it was trained on (`trained` reads it)."""
+        return self._seen(tuple(sizes), **options)
+
 
 def _generate_countdown(count, *, seed, sizes, split, **options):
     return countdown.generate(count, seed=seed, sizes=sizes, split=split, **options)
@@ -60,6 +75,14 @@ def _generate_arithmetic(count, *, seed, sizes, split, digits: int = arithmetic.
     return arithmetic.generate(count, seed=seed, ops=sizes, digits=digits, split=split)
 
 
+def _seen_countdown(sizes, **_) -> dict:
+    return {"sizes": list(sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET}
+
+
+def _seen_arithmetic(sizes, *, digits: int = arithmetic.DIGITS) -> dict:
+    return {"ops": list(sizes), "digits": digits, "max_value": arithmetic.MAX_VALUE}
+
+
 TASKS: dict[str, Task] = {
     "countdown": Task(
         name="countdown",
@@ -67,10 +90,13 @@ TASKS: dict[str, Task] = {
         line='{"numbers": [13, 4, 7, 2], "target": 48}',
         dial="numbers",
         sizes=countdown.SIZES,
+        card_key="sizes",
+        split="test (held-out tenth of problems, uniform over solvable ones)",
         chat=Chat(countdown.CHAT_RULES, Countdown((13, 4, 7, 2), 48), countdown.CHAT_EXAMPLE_ANSWER),
         _generate=_generate_countdown,
         _read=countdown.from_record,
         _answer=countdown.answer_text,
+        _seen=_seen_countdown,
     ),
     "arithmetic": Task(
         name="arithmetic",
@@ -78,10 +104,14 @@ TASKS: dict[str, Task] = {
         line='{"question": "7*8-13+6*4"}',
         dial="operations",
         sizes=arithmetic.OPS,
+        card_key="ops",
+        split="test (held-out tenth of questions)",
         chat=Chat(arithmetic.CHAT_RULES, Arithmetic("7*8-13+6*4"), arithmetic.CHAT_EXAMPLE_ANSWER),
         _generate=_generate_arithmetic,
         _read=arithmetic.from_record,
         _answer=arithmetic.answer_text,
+        _seen=_seen_arithmetic,
+        options=("digits",),
     ),
 }
 

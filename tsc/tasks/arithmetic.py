@@ -415,6 +415,16 @@ class Arithmetic:
         """The direct-answer target: the value and ``.``, e.g. ``"67."``."""
         return f"{self.value}."
 
+    def training_text(self, kind: str, rng: random.Random) -> str:
+        """What a model of ``kind`` is trained to write: the steps in a random valid order,
+        each + and * with its operands in a random order (``policy``: sampled chains then
+        differ), or the value alone (``direct``)."""
+        if kind == "direct":
+            return self.direct_text()
+        if kind == "policy":
+            return self.solution_text(commuted(self.solve(rng=rng), rng))
+        raise ValueError(f"no arithmetic training text for a {kind!r} model; kinds: policy, direct")
+
     def to_json(self) -> dict:
         return {"question": self.question}
 
@@ -439,6 +449,13 @@ CHAT_RULES = (
     "`Answer: ` followed by the value."
 )
 CHAT_EXAMPLE_ANSWER = "7 * 8 = 56\n6 * 4 = 24\n56 - 13 = 43\n43 + 24 = 67\nAnswer: 67"
+
+
+def commuted(steps: list, rng: random.Random) -> list:
+    """``steps`` with the operands of each + and * swapped or not at random (``78*98=7644`` or
+    ``98*78=7644``): sampled chains of thought then differ in how they compute, not only in
+    their order, so their mistakes are less alike and a vote has more to gain."""
+    return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
 
 
 def validate(question: str) -> Arithmetic:

@@ -61,7 +61,7 @@ def apply(left: int, op: str, right: int) -> int | None:
     return None
 
 
-def _moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
+def moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
     """Every legal step on the pair {a, b}, as (left, op, right, result)."""
     hi, lo = max(a, b), min(a, b)
     moves = [(hi, "+", lo, hi + lo), (hi, "-", lo, hi - lo), (hi, "*", lo, hi * lo)]
@@ -79,7 +79,7 @@ def reachable(numbers: tuple[int, ...]) -> frozenset[int]:
     for i in range(len(numbers)):
         for j in range(i + 1, len(numbers)):
             rest = numbers[:i] + numbers[i + 1 : j] + numbers[j + 1 :]
-            for _, _, _, result in _moves(numbers[i], numbers[j]):
+            for _, _, _, result in moves(numbers[i], numbers[j]):
                 values |= reachable(tuple(sorted(rest + (result,))))
     return frozenset(values)
 
@@ -104,7 +104,7 @@ def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Rand
         for i in range(len(pool)):
             for j in range(i + 1, len(pool)):
                 rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
-                for left, op, right, result in _moves(pool[i], pool[j]):
+                for left, op, right, result in moves(pool[i], pool[j]):
                     if target in reachable(tuple(sorted(rest + [result]))):
                         options.append((rest, Step(left, op, right, result)))
         rest, step = rng.choice(options) if rng else options[0]
@@ -373,6 +373,20 @@ class Countdown:
     def direct_text(self, steps: list[Step]) -> str:
         """The solution as a direct-answer model writes it, one expression: ``"(13-7)*4*2."``."""
         return expression(steps, self.numbers) + "."
+
+    def training_text(self, kind: str, rng: random.Random) -> str:
+        """What a model of ``kind`` is trained to write for this problem: a random solution's
+        steps (``policy``), its one expression (``direct``) or a depth-first search written out
+        then the answer (``trace``, `tsc.tasks.trace`)."""
+        if kind == "trace":  # one fixed move order, so the model knows which moves it has tried
+            from tsc.tasks.trace import dfs_trace
+
+            return dfs_trace(self)
+        if kind == "direct":
+            return self.direct_text(self.solve(rng=rng))
+        if kind == "policy":
+            return self.solution_text(self.solve(rng=rng))
+        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct, trace")
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}

@@ -11,9 +11,12 @@ import math
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tsc.compute import Ledger
-from tsc.lm.reward import RewardModel, load_reward_model
+
+if TYPE_CHECKING:
+    from tsc.lm.reward import RewardModel
 
 AGGREGATES = {
     "min": min,  # a solution is as good as its weakest step (Lightman et al. 2023)
@@ -30,12 +33,16 @@ def aggregate(step_scores: list[float], how: str = "min") -> float:
 
 
 @lru_cache(maxsize=8)
-def _cached(name: str) -> RewardModel:
+def _cached(name: str):
+    from tsc.lm.reward import load_reward_model  # torch: imported when a reward model is first needed
+
     return load_reward_model(name)
 
 
-def _reward_model(model: RewardModel | str | Path) -> RewardModel:
+def _reward_model(model):
     """``model`` itself, or the reward model a name or folder names (loaded once per process)."""
+    from tsc.lm.reward import RewardModel
+
     if isinstance(model, RewardModel):
         return model
     if isinstance(model, (str, Path)):
