@@ -124,3 +124,18 @@ def test_companions_a_real_model_lacks_are_refused_in_one_line(tmp_path, qwen2_d
     code, _ = solve(tmp_path, qwen2_dir, *options)
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+
+
+def test_the_library_refuses_what_a_free_text_model_cannot_use(qwen2_dir):
+    from tsc.strategies import beam_search, revise, self_refine
+    from tsc.verifiers import PRM, StepOracle
+
+    policy = tsc.load_policy(str(qwen2_dir), device="cpu")
+    with pytest.raises(ValueError, match="compact format"):
+        beam_search(P, policy, verifier=StepOracle())
+    with pytest.raises(ValueError, match="compact format"):
+        self_refine(P, policy, verifier=StepOracle())
+    with pytest.raises(ValueError, match="compact format"):
+        revise(P, policy)
+    with pytest.raises(ValueError, match="not free text"):
+        PRM().score(P, ["Sure!\n13 - 7 = 6\nAnswer: 6"])

@@ -178,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time the sampler against transformers' generate on this machine")
     bench.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
+    bench.add_argument("--device", default=None, help="where transformers' generate runs (e.g. cuda); tsc's sampler runs on the CPU")
     bench.add_argument("--batches", default="1,32,256,1024", help="comma-separated numbers of sequences (default 1,32,256,1024)")
     bench.add_argument("--repeats", type=int, default=5, help="timed runs of each path per batch size; the median is reported")
     bench.add_argument("--max-new-tokens", type=int, default=48)
@@ -736,10 +737,21 @@ def cmd_bench(args) -> int:
         raise UserError(f"--batches must be comma-separated whole numbers, got {args.batches!r}") from None
     if not batches or min(batches) < 1 or args.repeats < 1 or args.max_new_tokens < 1:
         raise UserError("--batches, --repeats and --max-new-tokens must be at least 1")
-    policy = _load(args.model)
+    policy = _load(args.model, device="cpu")
+    other = _load(args.model, device=args.device) if args.device not in (None, "cpu") else None
     gflops = bench.matmul_gflops()
     say = (lambda row: None) if args.json else (lambda row: print(f"  batch {row.batch}: {row.ratio:.1f}x", file=sys.stderr))
-    rows = bench.run(policy, batches=batches, repeats=args.repeats, max_new_tokens=args.max_new_tokens, gflops=gflops, progress=say)
+    rows = bench.run(
+        policy,
+        batches=batches,
+        repeats=args.repeats,
+        max_new_tokens=args.max_new_tokens,
+        gflops=gflops,
+        progress=say,
+        generate_policy=other,
+    )
+    if other is not None:
+        print(f"(generate ran on {other.device}; tsc's sampler on the CPU)", file=sys.stderr)
     memory = [bench.fresh_process_memory(args.model, count, max_new_tokens=args.max_new_tokens) for count in (1024, 4096)]
     print(json.dumps(bench.as_json(rows, gflops, memory), indent=2) if args.json else bench.table(rows, gflops, memory))
     return 0

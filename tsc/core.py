@@ -168,6 +168,14 @@ class Result:
     trace: dict = field(default_factory=dict)
 
 
+def writes_compact(policy) -> bool:
+    """Whether ``policy`` writes the bundled models' compact format (``13-7=6,6*4=24,...``),
+    whose steps end at ``,``: what step search, refinement and the bundled reward models and
+    reviser read. A policy says so by its ``prompt_format`` (`tsc.lm.Policy`); one without
+    the attribute (a scripted fake) is taken to."""
+    return getattr(policy, "prompt_format", "compact") == "compact"
+
+
 def revision_prompt(prompt: str, attempts: list[str]) -> str:
     """What a revision model reads: the prompt, then the previous attempts, each ending in ``.``.
 

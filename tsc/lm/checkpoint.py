@@ -128,3 +128,28 @@ def check_checkpoint(folder: str | Path, card: dict) -> None:
             f"{weights} is damaged or truncated ({size:,} bytes, sha256 {actual[:12]}... but card.json records "
             f"{str(expected)[:12]}...); {how_to_fix(card)}"
         )
+
+
+def load_checkpoint(path: Path, card: dict, auto_class: str, *, dtype=None, what: str = "checkpoint"):
+    """(model, tokenizer) of a checkpoint folder, the one loader of policies and reward models:
+    the weights checked first (`check_checkpoint`), then read by `transformers`' ``auto_class``
+    (``"AutoModelForCausalLM"``, ``"AutoModelForTokenClassification"``) in ``dtype`` (default
+    float32), quietly; anything that goes wrong is a ValueError naming the folder and the fix."""
+    import torch
+    import transformers
+
+    from tsc.lm.policy import quiet_loading
+
+    check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with quiet_loading():  # a million parameters load in milliseconds: no progress bar
+            model = getattr(transformers, auto_class).from_pretrained(
+                path, local_files_only=True, use_safetensors=True, dtype=dtype or torch.float32
+            )
+    except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"cannot load the {what} in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
+        ) from error
+    return model, tokenizer

@@ -293,7 +293,8 @@ class Policy:
         to_check[stops.needs_check().to(device)] = True
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         counts = torch.zeros(batch, dtype=torch.long, device=device)
-        logprob = torch.zeros(batch, dtype=torch.float64, device=device)
+        wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        logprob = torch.zeros(batch, dtype=wide, device=device)
         tokens = []
         for step in range(max(limits)):
             logits = logits.float()
@@ -308,7 +309,7 @@ class Policy:
                     token = draw_tokens(probs, generator, uniforms[:, step])
             token = torch.where(finished, torch.full_like(token, pad), token)
             alive = ~finished
-            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).double(), 0.0)
+            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).to(wide), 0.0)
             counts += alive.long()
             tokens.append(token)
             ended = ending[token]
@@ -469,7 +470,7 @@ def load_policy(
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tsc.lm.checkpoint import WEIGHTS, check_checkpoint, how_to_fix, read_card
+    from tsc.lm.checkpoint import load_checkpoint, read_card
 
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
@@ -516,16 +517,7 @@ def load_policy(
     card = read_card(path)
     if card.get("kind") in ("orm", "prm"):
         raise ValueError(f"{path} holds a {card['kind']} (a reward model), not a policy; load it with tsc.lm.reward.load_reward_model")
-    check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        with quiet_loading():  # a million parameters load in milliseconds: no progress bar
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=load_dtype)
-    except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
-            f"cannot load the checkpoint in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
-        ) from error
+    model, tokenizer = load_checkpoint(path, card, "AutoModelForCausalLM", dtype=load_dtype)
     try:
         model = model.to(target)
     except (RuntimeError, AssertionError) as error:  # e.g. CUDA asked for on a machine without it

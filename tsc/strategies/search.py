@@ -42,7 +42,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Result, StepVerifier, Verifier
+from tsc.core import Result, StepVerifier, Verifier, writes_compact
 from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold
@@ -141,6 +141,8 @@ def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_step
     check_knobs(**shared)
     check_search_knobs(**knobs)
     check_problem(problem, policy)
+    if not writes_compact(policy):
+        raise ValueError(f"{strategy} grows answers step by step at ',' (the compact format); {policy!r} writes free text")
     if not callable(getattr(problem, "steps", None)):
         raise ValueError(f"{strategy} searches over steps: the problem needs a steps(text) method; got {type(problem).__name__}")
     if not isinstance(verifier, StepVerifier if needs == "score_steps" else Verifier):

@@ -20,7 +20,7 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Result, StepVerifier, revision_prompt
+from tsc.core import Result, StepVerifier, revision_prompt, writes_compact
 from tsc.strategies.parallel import check_knobs, check_problem, make_result
 from tsc.strategies.reuse import reuses_prefixes
 
@@ -94,6 +94,8 @@ def self_refine(
     _check_rounds(rounds)
     check_threshold(threshold)
     check_problem(problem, policy)
+    if not writes_compact(policy):
+        raise ValueError(f"self_refine backtracks to a step ending in ',' (the compact format); {policy!r} writes free text")
     ledger = Ledger()
     prompt = policy.format(problem)
     prefix, kept = "", 0  # the verified steps kept from the previous attempt, and how many
@@ -172,6 +174,10 @@ def revise(
         raise ValueError(f"context (previous attempts the reviser reads) must be a positive integer, got {context!r}")
     check_problem(problem, policy)
     check_problem(problem, reviser)
+    if not (writes_compact(policy) and writes_compact(reviser)):
+        raise ValueError(
+            "revise reads attempts in the compact format (each ending in '.'); a policy that writes free text needs a reviser of its own"
+        )
     if threshold is not None and verifier is None:
         raise ValueError("revise can stop at a threshold only with a verifier to score the attempts")
     ledger = Ledger()

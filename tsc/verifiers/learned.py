@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsc.compute import Ledger
+from tsc.tasks.freetext import is_free
 
 if TYPE_CHECKING:
     from tsc.lm.reward import RewardModel
@@ -72,6 +73,12 @@ class _Learned:
         [] for a completion with no step). One batched forward pass, charged to ``ledger``."""
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings; wrap a single completion in a list")
+        free = next((t for t in texts if is_free(t)), None)
+        if free is not None:  # it would read characters it never saw: a score that means nothing
+            raise ValueError(
+                f"the {self.model.name} reward model judges the bundled models' compact answers (13-7=6,6*4=24,...), "
+                f"not free text such as {free[:40]!r}: score a real model's answers with the oracle or the self verifier"
+            )
         prompt = problem.prompt()
         return self.model.step_scores([prompt] * len(texts), [problem.steps(t) for t in texts], ledger=ledger)
 

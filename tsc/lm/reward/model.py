@@ -250,10 +250,8 @@ def load_reward_model(name_or_path: str | Path) -> RewardModel:
 
     As for policies, the weights must be ``model.safetensors`` and match the sha256 on the card.
     """
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    from tsc.lm.checkpoint import WEIGHTS, check_checkpoint, how_to_fix, read_card
-    from tsc.lm.policy import bundled_models, quiet_loading
+    from tsc.lm.checkpoint import load_checkpoint, read_card
+    from tsc.lm.policy import bundled_models
 
     bundled = {k: v for k, v in bundled_models(kind=None).items() if _kind_of(v) in KINDS}
     name = str(name_or_path)
@@ -264,13 +262,5 @@ def load_reward_model(name_or_path: str | Path) -> RewardModel:
     card = read_card(path)
     if _kind_of(path) not in KINDS:
         raise ValueError(f"{path} holds a {card.get('kind') or 'model'} with no value head, not a reward model ({', '.join(KINDS)})")
-    check_checkpoint(path, card)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        with quiet_loading():
-            model = AutoModelForTokenClassification.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
-    except Exception as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        damaged = f"{WEIGHTS}, config or tokenizer damaged?"
-        raise ValueError(f"cannot load the reward model in {path} ({damaged}): {detail}; {how_to_fix(card)}") from error
+    model, tokenizer = load_checkpoint(path, card, "AutoModelForTokenClassification", what="reward model")
     return RewardModel(model, tokenizer, path=path, name=path.name, card=card)
