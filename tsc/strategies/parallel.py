@@ -14,8 +14,9 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Result
+from tsc.core import Policy, Result, Verifier
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
 from tsc.votes import majority_choice, weighted_choice  # noqa: F401 (re-exported: the votes themselves)
 
 MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
@@ -103,7 +104,7 @@ def make_result(
     )
 
 
-def greedy(problem, policy, *, max_new_tokens: int = 64, **ignored) -> Result:
+def greedy(problem: Problem, policy: Policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
     _ignore_shared("greedy", ignored)
     [result] = _greedy_many([problem], policy, seeds=[0], max_new_tokens=max_new_tokens)
@@ -117,7 +118,7 @@ def _greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored
     return [make_result(p, texts, 0, [1.0], ledger, "greedy") for p, texts, ledger in zip(problems, draws, ledgers)]
 
 
-def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
+def sample(problem: Problem, policy: Policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
     """One completion sampled at ``temperature``: what each of best-of-N's draws looks like."""
     [result] = _sample_many([problem], policy, seeds=[seed], temperature=temperature, max_new_tokens=max_new_tokens, **ignored)
     return result
@@ -131,7 +132,9 @@ def _sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_t
 
 
 @reuses_prefixes(only_to_share=True)
-def best_of_n(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def best_of_n(
+    problem: Problem, policy: Policy, *, n: int, verifier: Verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64
+) -> Result:
     """Sample ``n`` completions and return the one the verifier scores highest (first on ties).
 
     With the oracle as verifier this measures coverage (pass@n): the problem counts as solved
@@ -156,7 +159,7 @@ def _best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: f
     return results
 
 
-def majority_vote(problem, policy, *, n: int, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def majority_vote(problem: Problem, policy: Policy, *, n: int, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
     """Sample ``n`` completions and return one whose answer key got the most votes.
 
     The key comes from the task (`problem.answer_key`): the final number for arithmetic, the
@@ -178,7 +181,9 @@ def _majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0,
 
 
 @reuses_prefixes(only_to_share=True)
-def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def weighted_vote(
+    problem: Problem, policy: Policy, *, n: int, verifier: Verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64
+) -> Result:
     """Sample ``n`` completions; each votes for its answer key with its verifier score.
 
     The samples are grouped by `problem.answer_key`; a group's weight is the sum of its

@@ -42,10 +42,11 @@ import numbers
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Result, StepVerifier, Verifier, writes_compact
+from tsc.core import Policy, Result, StepVerifier, Verifier, writes_compact
 from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold
+from tsc.tasks.base import Problem
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
@@ -368,10 +369,10 @@ def _beams(tree: _Tree, beams: int, *, width: int, first: int, expansions: int, 
 
 @reuses_prefixes
 def beam_search(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     beam_width: int = 4,
     expansions: int = 4,
     aggregate: str = "last",
@@ -402,10 +403,10 @@ def beam_search(
 
 @reuses_prefixes
 def dvts(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     subtrees: int = 4,
     expansions: int = 4,
     aggregate: str = "last",
@@ -433,10 +434,10 @@ def dvts(
 
 @reuses_prefixes
 def tot_bfs(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     breadth: int = 5,
     expansions: int = 4,
     aggregate: str = "last",
@@ -472,10 +473,10 @@ def tot_bfs(
 
 @reuses_prefixes
 def dfs(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     threshold: float = 0.5,
     expansions: int = 4,
     max_expansions: int = 16,
@@ -527,10 +528,10 @@ def dfs(
 
 @reuses_prefixes
 def mcts(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     simulations: int = 16,
     expansions: int = 4,
     c_puct: float = 1.0,

@@ -20,9 +20,10 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Result, StepVerifier, revision_prompt, writes_compact
+from tsc.core import Policy, Result, StepVerifier, revision_prompt, writes_compact
 from tsc.strategies.parallel import check_knobs, check_problem, make_result
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
 
@@ -47,10 +48,10 @@ def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_toke
 
 @reuses_prefixes
 def self_refine(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     rounds: int = 4,
     threshold: float = 0.5,
     temperature: float = 1.0,
@@ -132,10 +133,10 @@ def self_refine(
 
 
 def revise(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    reviser=None,
+    reviser: Policy | None = None,
     rounds: int = 4,
     verifier=None,
     threshold: float | None = None,

@@ -21,9 +21,10 @@ thinking short makes it answer from a half-finished search.
 from __future__ import annotations
 
 from tsc.compute import Ledger
-from tsc.core import HasContext, Result
+from tsc.core import HasContext, Policy, Result
 from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
 from tsc.tasks.trace import THINK_END, WAIT
 
 ANSWER_END = "."  # the answer ends at the full stop, as every Countdown completion does
@@ -57,8 +58,8 @@ def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens:
 
 @reuses_prefixes
 def budget_forcing(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
     thinking_tokens: int,
     min_thinking_tokens: int = 0,
