@@ -19,6 +19,7 @@ from tsc.strategies import (
     budget_forcing,
     dfs,
     dvts,
+    early_stop,
     greedy,
     majority_vote,
     mcts,
@@ -218,6 +219,7 @@ def test_strategy_registry():
         "dfs": dfs,
         "mcts": mcts,
         "budget_forcing": budget_forcing,
+        "early_stop": early_stop,
     }
 
 

@@ -43,6 +43,7 @@ examples:
   python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
   python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
 """
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
     )
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
-    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote)")
+    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote; early_stop: at most)")
     solve.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
     )
@@ -141,8 +142,10 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=None,
-        help="self_refine and dfs: lowest step score accepted (default 0.5); revise: stop at this score",
+        help="self_refine and dfs: lowest step score accepted (default 0.5); revise: stop at this score; early_stop: stop when "
+        "the leading answer is ahead with this posterior probability (default 0.95; 1: only when the vote is decided)",
     )
+    solve.add_argument("--window", type=int, default=None, help="early_stop: samples drawn per round (default 4)")
     solve.add_argument("--beam-width", type=int, default=None, help="beam: partial solutions kept per step (default 4)")
     solve.add_argument(
         "--expansions", type=int, default=None, help="beam, dvts, tot_bfs, dfs, mcts: next steps sampled per node (default 4)"
@@ -409,6 +412,13 @@ def cmd_solve(args) -> int:
         raise UserError(f"--rounds must be an integer from 1 to {MAX_ROUNDS}, got {args.rounds}")
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UserError(f"--threshold must be a finite number, got {args.threshold}")
+    if args.strategy == "early_stop":
+        from tsc.strategies.stopping import check_stopping
+
+        try:
+            check_stopping(threshold=args.threshold, window=args.window)
+        except ValueError as error:
+            raise UserError(f"--{'window' if 'window' in str(error).split()[0] else 'threshold'}: {error}") from None
     for flag, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None:
             try:
@@ -685,6 +695,8 @@ def _strategy_options(args, policy) -> dict:
         options["rounds"] = args.rounds
     if args.threshold is not None and "threshold" in takes:
         options["threshold"] = args.threshold
+    if args.window is not None and "window" in takes:
+        options["window"] = args.window
     for _, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None and knob in takes:
             options[knob] = getattr(args, knob)

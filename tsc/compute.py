@@ -5,11 +5,22 @@ for the weight matrices plus ``2·n_layer·n_ctx·d_model`` for attention over a
 ``n_ctx`` tokens; training costs three forward passes (forward plus a backward twice as
 expensive), about ``6·N`` per token plus three times the attention term. ``N`` here counts
 every parameter of the model (the tied embedding is also the output layer's matrix).
+
+Prices turn a ledger into dollars (Chapter 7). `TokenPrice` is an API's list price per
+million tokens: the prompt tokens the ledger says were computed are billed as input, those it
+says were reused from a cache (``reused_tokens``) as cached input, and every generated token,
+thinking included, as output; a verifier's reading is billed as input. `SelfHosted` is a
+machine rented by the hour: a ledger costs the time its FLOPs take at the machine's measured
+rate. `PerTask` charges a fixed price per problem whatever the work. `Ledger.cost` takes any
+of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 
 def forward_flops(n_params: int, n_layer: int, d_model: int, prompt_len: int, gen_len: int) -> int:
@@ -87,6 +98,15 @@ class Ledger:
             flops_known=self.flops_known and other.flops_known,
         )
 
+    def cost(self, price: Price) -> float:
+        """What this ledger's work costs, in dollars, at ``price`` (a `TokenPrice`, `SelfHosted`,
+        `PerTask`, or anything with a ``cost(ledger)`` method)."""
+        if not callable(getattr(price, "cost", None)):
+            raise ValueError(
+                f"price must be a TokenPrice, SelfHosted or PerTask (tsc.compute), e.g. TokenPrice(input=2.0, output=8.0); got {price!r}"
+            )
+        return float(price.cost(self))
+
     def to_json(self) -> dict:
         return {
             "tokens": self.tokens,
@@ -100,3 +120,119 @@ class Ledger:
             "calls": self.calls,
             "seconds": round(self.seconds, 4),
         }
+
+
+@runtime_checkable
+class Price(Protocol):
+    """Anything that says what a ledger's work costs in dollars."""
+
+    def cost(self, ledger: Ledger) -> float: ...
+
+
+def _dollars(owner: str, name: str, value, *, unit: str, positive: bool = False) -> float:
+    """``value`` as a float, or a ValueError naming the field, its unit and what was given."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{owner} {name} must be a finite number of {unit} {bound}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class TokenPrice:
+    """An API's list price, in dollars per million tokens.
+
+    ``input`` is charged for every prompt token the ledger says was computed, ``cached_input``
+    (None: the input price) for every prompt token it says was reused from a cache, and
+    ``output`` for every generated token: a reasoning model's hidden thinking is generated,
+    so it is billed as output. A verifier reads and writes nothing, so its tokens are billed as
+    input. The ledger charges a prompt once for the ``n`` samples drawn from it in one call,
+    as a provider bills one request for ``n`` completions.
+
+    >>> TokenPrice(input=2.0, output=8.0, cached_input=0.5).cost(Ledger(prompt_tokens=1000, generated_tokens=4000))
+    0.034
+    """
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        unit = "dollars per million tokens"
+        object.__setattr__(self, "input", _dollars("TokenPrice", "input", self.input, unit=unit))
+        object.__setattr__(self, "output", _dollars("TokenPrice", "output", self.output, unit=unit))
+        if self.cached_input is not None:
+            object.__setattr__(self, "cached_input", _dollars("TokenPrice", "cached_input", self.cached_input, unit=unit))
+        if not isinstance(self.name, str):
+            raise ValueError(f"TokenPrice name must be a string, got {self.name!r}")
+
+    def cost(self, ledger: Ledger) -> float:
+        cached = self.input if self.cached_input is None else self.cached_input
+        return (
+            ledger.prompt_tokens * self.input
+            + ledger.reused_tokens * cached
+            + ledger.generated_tokens * self.output
+            + ledger.verifier_tokens * self.input
+        ) / 1e6
+
+    def scaled(self, factor: float) -> TokenPrice:
+        """Every rate times ``factor`` (0.5: a batch API's half price)."""
+        factor = _dollars("TokenPrice.scaled", "factor", factor, unit="(a multiplier)")
+        cached = None if self.cached_input is None else self.cached_input * factor
+        return replace(self, input=self.input * factor, output=self.output * factor, cached_input=cached)
+
+
+@dataclass(frozen=True)
+class SelfHosted:
+    """A machine rented at ``dollars_per_hour`` that does ``flops_per_second`` of useful work
+    (as measured: a sampler's FLOPs over its wall time at the batch size it serves).
+
+    A ledger costs the time its FLOPs take, policy and verifier alike, whether the machine
+    is busy or idle around it: cost = FLOPs / flops_per_second × dollars per second.
+    `measured` builds one from the ledger of a timed run.
+    """
+
+    dollars_per_hour: float
+    flops_per_second: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dollars_per_hour", _dollars("SelfHosted", "dollars_per_hour", self.dollars_per_hour, unit="dollars"))
+        rate = _dollars("SelfHosted", "flops_per_second", self.flops_per_second, unit="FLOPs per second", positive=True)
+        object.__setattr__(self, "flops_per_second", rate)
+
+    @classmethod
+    def measured(cls, dollars_per_hour: float, ledger: Ledger, *, name: str = "") -> SelfHosted:
+        """The machine that did ``ledger``'s FLOPs in its ``seconds`` (a timed run's ledger)."""
+        if not isinstance(ledger, Ledger) or not ledger.flops_known or ledger.flops <= 0 or ledger.seconds <= 0:
+            raise ValueError(f"SelfHosted.measured needs the ledger of a timed run with FLOPs and seconds > 0, got {ledger!r}")
+        return cls(dollars_per_hour, ledger.flops / ledger.seconds, name=name)
+
+    def seconds(self, ledger: Ledger) -> float:
+        """How long ``ledger``'s FLOPs take on this machine."""
+        if not ledger.flops_known:
+            raise ValueError("this ledger's FLOPs are unknown (a server's model of unknown size): price it with a TokenPrice")
+        return ledger.flops / self.flops_per_second
+
+    def cost(self, ledger: Ledger) -> float:
+        return self.seconds(ledger) * self.dollars_per_hour / 3600
+
+    def per_token(self, tokens_per_second: float) -> float:
+        """Dollars per generated token at a measured ``tokens_per_second`` (a batch size's)."""
+        rate = _dollars("SelfHosted.per_token", "tokens_per_second", tokens_per_second, unit="tokens per second", positive=True)
+        return self.dollars_per_hour / 3600 / rate
+
+
+@dataclass(frozen=True)
+class PerTask:
+    """A fixed price per problem, however long the model thinks (one ledger = one problem)."""
+
+    dollars: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dollars", _dollars("PerTask", "dollars", self.dollars, unit="dollars per problem"))
+
+    def cost(self, ledger: Ledger) -> float:
+        return self.dollars

@@ -59,6 +59,7 @@ class Policy(Protocol):
         seed: int | Sequence[int] = 0,
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
+        offset: int = 0,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt; temperature 0 means greedy decoding.
 
@@ -66,6 +67,9 @@ class Policy(Protocol):
         the compact format). ``seed``: one integer for the call, or one per prompt so that a
         prompt's completions do not depend on the others in the call. ``ledger``: charged
         what was computed; one per prompt charges each prompt's share to its own.
+        ``offset`` (with one seed per prompt): the completions are samples ``offset`` to
+        ``offset + n - 1`` of each prompt's stream, so drawing in rounds gives what one call
+        would have (a strategy that stops early, `tsc.strategies.stopping`).
         """
         ...
 

@@ -180,12 +180,16 @@ class RemotePolicy:
         seed: int | Sequence[int] = 0,
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
+        offset: int = 0,
     ) -> list[list[Completion]]:
         """``n`` completions of each prompt from the server (see `tsc.lm.policy.Policy.sample`).
 
         Each prompt's requests carry its own seed (``seed`` + its index, or the list's entry;
         sample ``j`` of a fanned-out prompt ``seed + j``), so a prompt's completions do not
         depend on the others in the call, as far as the server's sampling is reproducible.
+        ``offset`` shifts the seeds by as much: a fanned-out prompt's sample ``j`` is then the
+        one a single call would have drawn; a server that answers ``n`` in one request draws
+        its own streams, so rounds are reproducible and distinct, not the same samples.
         The ledger is charged the server's token counts and, when the model's size is known,
         their FLOPs; ``logprob`` is the sum of the server's token log-probabilities, or NaN
         where it offers none.
@@ -198,6 +202,9 @@ class RemotePolicy:
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed) + i for i in range(len(prompts))]
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts: pass one per prompt")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+        seeds = [s + offset for s in seeds]
         ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else None
         if ledgers is not None and len(ledgers) != len(prompts):
             raise ValueError(f"got {len(ledgers)} ledgers for {len(prompts)} prompts: pass one per prompt")

@@ -4,7 +4,10 @@ from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
+from tsc.strategies.stopping import early_stop, early_stop_many
 from tsc.strategies.thinking import budget_forcing
+
+BATCHED[early_stop] = early_stop_many  # each round one policy call for every problem still voting
 
 STRATEGIES = {
     "greedy": greedy,
@@ -20,6 +23,7 @@ STRATEGIES = {
     "dfs": dfs,
     "mcts": mcts,
     "budget_forcing": budget_forcing,
+    "early_stop": early_stop,
 }
 
 
@@ -27,7 +31,7 @@ def solve_many(strategy, problems, policy, *, seed: int = 0, batch: int = 1024, 
     """``strategy`` on every problem, problem ``p`` seeded ``problem_seed(seed, p)``: the one
     loop that the CLI, the evaluation, the sweeps, the benchmarks and the chapters share.
 
-    A parallel strategy (greedy, sample, majority, best-of-N, weighted vote) decodes up to
+    A parallel strategy (greedy, sample, majority, best-of-N, weighted vote, early stop) decodes up to
     ``batch`` sequences of many problems in each policy call (`parallel.BATCHED`); its answers
     and ledgers are those of one call per problem, since each problem draws from its own seed.
     Any other strategy, or a verifier that shares the policy's work, runs one problem at a time.
@@ -59,6 +63,7 @@ __all__ = [
     "check_knobs",
     "dfs",
     "dvts",
+    "early_stop",
     "get_strategy",
     "greedy",
     "majority_vote",

@@ -1,0 +1,354 @@
+"""Dollars and seconds for test-time compute (Chapter 7): list prices, latency against
+throughput, cost per correct answer, the Pareto frontier, early stopping replayed on stored
+samples, and a small simulation of how a provider might charge for thinking.
+
+The price models themselves (`TokenPrice`, `SelfHosted`, `PerTask`) live on the ground floor,
+in `tsc.compute`, beside the `Ledger` they price. This module works on results: per-problem
+ledgers, sample tables, timings. Nothing here imports torch; `measure_throughput` times a
+policy's own ``sample`` calls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsc.analysis import bootstrap
+from tsc.compute import Ledger, TokenPrice
+from tsc.strategies.stopping import stop_point
+from tsc.votes import majority_choice
+
+# Published list prices in dollars per million tokens, with when and where they were listed.
+# "checked": "provider" = read on the provider's own pricing page (a stored copy); "secondary" =
+# several consistent copies of the provider's page (price trackers, client libraries that cite
+# it), not the page itself. Prices change: every use states the date.
+_LISTED = (  # model, input, cached input, output, date listed, bibliography key, how checked
+    ("GPT-4o", 2.50, 1.25, 10.00, "2025-06", "Pricing2025openai", "secondary"),
+    ("o1", 15.00, 7.50, 60.00, "2025-06", "Pricing2025openai", "secondary"),
+    ("o3-mini", 1.10, 0.55, 4.40, "2025-06", "Pricing2025openai", "secondary"),
+    ("o3 (at launch)", 10.00, 2.50, 40.00, "2025-04", "Pricing2025openai", "secondary"),
+    ("o3 (after the cut)", 2.00, 0.50, 8.00, "2025-06", "Pricing2025openai", "secondary"),
+    ("o4-mini", 1.10, 0.275, 4.40, "2025-04", "Pricing2025openai", "secondary"),
+    ("Claude Opus 4", 15.00, 1.50, 75.00, "2025", "Pricing2025anthropic", "provider"),
+    ("Claude Sonnet 4", 3.00, 0.30, 15.00, "2025", "Pricing2025anthropic", "provider"),
+    ("DeepSeek-R1", 0.55, 0.14, 2.19, "2025-01", "Pricing2025deepseek", "provider"),
+)
+LIST_PRICES: tuple[dict, ...] = tuple(
+    dict(zip(("model", "input", "cached_input", "output", "date", "source", "checked"), row)) for row in _LISTED
+)
+
+
+def list_price(model: str) -> TokenPrice:
+    """The `TokenPrice` of a model in `LIST_PRICES` (a ValueError lists the known names)."""
+    for row in LIST_PRICES:
+        if row["model"] == model:
+            return TokenPrice(input=row["input"], output=row["output"], cached_input=row["cached_input"], name=f"{model} ({row['date']})")
+    raise ValueError(f"no list price for {model!r}; known: {', '.join(r['model'] for r in LIST_PRICES)}")
+
+
+# ----------------------------------------------------------------------------- latency and throughput
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One batch size: how many requests were decoded together and what that gave.
+
+    ``tokens_per_second`` is the machine's output (generated tokens over wall time);
+    ``seconds_per_request`` is how long each request waited for its answer (the whole call:
+    every request in a batch is answered when the batch is done); ``seconds_per_token`` is
+    the time between two tokens of one request (the call over its decoding steps).
+    """
+
+    batch: int
+    tokens: int
+    seconds: float
+    steps: int
+    flops: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds
+
+    @property
+    def seconds_per_request(self) -> float:
+        return self.seconds
+
+    @property
+    def seconds_per_token(self) -> float:
+        return self.seconds / max(1, self.steps)
+
+    @property
+    def flops_per_second(self) -> float:
+        return self.flops / self.seconds
+
+
+def measure_throughput(
+    policy,
+    prompts: Sequence[str],
+    *,
+    batches: Sequence[int] = (1, 4, 16, 64, 256, 1024),
+    repeats: int = 3,
+    max_new_tokens: int = 48,
+    temperature: float = 1.0,
+) -> list[Throughput]:
+    """Time `policy.sample` serving ``batch`` requests at once, for each batch size.
+
+    The requests are ``batch`` prompts taken in turn from ``prompts`` (distinct users'
+    questions, one completion each), decoded in one call; each size is timed ``repeats``
+    times after a warm-up and the fastest run is kept (the machine's capability, not its
+    noise). Nothing is read from a file: every number is this machine's, now.
+    """
+    if not prompts:
+        raise ValueError("measure_throughput needs at least one prompt")
+    if any(not isinstance(b, int) or b < 1 for b in batches):
+        raise ValueError(f"batch sizes must be positive integers, got {list(batches)}")
+    rows = []
+    for batch in batches:
+        chosen = [prompts[i % len(prompts)] for i in range(batch)]
+        seeds = list(range(batch))
+        policy.sample(chosen, n=1, temperature=temperature, seed=seeds, max_new_tokens=max_new_tokens)  # warm-up
+        best = None
+        for repeat in range(repeats):
+            ledger = Ledger()
+            started = time.perf_counter()
+            out = policy.sample(
+                chosen, n=1, temperature=temperature, seed=[s + repeat for s in seeds], max_new_tokens=max_new_tokens, ledger=ledger
+            )
+            seconds = time.perf_counter() - started
+            lengths = [row[0].num_tokens for row in out]
+            row = Throughput(batch=batch, tokens=sum(lengths), seconds=seconds, steps=max(lengths), flops=ledger.policy_flops)
+            best = row if best is None or row.tokens_per_second > best.tokens_per_second else best
+        rows.append(best)
+    return rows
+
+
+# ----------------------------------------------------------------------------- cost per correct answer
+
+
+def ledgers(records: dict) -> list[Ledger]:
+    """One `Ledger` per problem from stored columns (``prompt_tokens``, ``reused_tokens``,
+    ``generated_tokens``, ``verifier_tokens``, ``policy_flops``, ``verifier_flops``)."""
+    fields = ("prompt_tokens", "reused_tokens", "generated_tokens", "verifier_tokens", "policy_flops", "verifier_flops")
+    missing = [f for f in fields if f not in records]
+    if missing:
+        raise ValueError(f"records lack the column(s) {', '.join(missing)}")
+    return [Ledger(**dict(zip(fields, map(int, values)))) for values in zip(*(records[f] for f in fields))]
+
+
+def costs(records: dict, price) -> np.ndarray:
+    """Dollars per problem of stored per-problem records at ``price``."""
+    return np.array([ledger.cost(price) for ledger in ledgers(records)])
+
+
+def cost_per_correct(cost: Sequence[float], correct: Sequence[bool], *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Dollars spent per correct answer, total cost over problems solved (Erol et al.'s
+    cost-of-pass: expected cost over accuracy), with a percentile bootstrap interval over
+    problems: (value, low, high). Infinite when nothing was solved."""
+    cost, correct = np.asarray(cost, dtype=float), np.asarray(correct, dtype=float)
+    if cost.shape != correct.shape or cost.ndim != 1 or len(cost) == 0:
+        raise ValueError(f"need one cost and one verdict per problem, got shapes {cost.shape} and {correct.shape}")
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(cost), size=(n_boot, len(cost)))
+    spent, solved = cost[rows].sum(axis=1), correct[rows].sum(axis=1)
+    ratios = np.where(solved > 0, spent / np.maximum(solved, 1), np.inf)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    value = cost.sum() / correct.sum() if correct.sum() > 0 else math.inf
+    return float(value), float(low), float(high)
+
+
+def pareto_frontier(cost: Sequence[float], accuracy: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats: none is at least as cheap and at least as
+    accurate while strictly better in one. Sorted from the cheapest."""
+    cost, accuracy = np.asarray(cost, dtype=float), np.asarray(accuracy, dtype=float)
+    if cost.shape != accuracy.shape or cost.ndim != 1:
+        raise ValueError(f"need one cost per accuracy, got shapes {cost.shape} and {accuracy.shape}")
+    keep = []
+    for i in range(len(cost)):
+        beaten = (cost <= cost[i]) & (accuracy >= accuracy[i]) & ((cost < cost[i]) | (accuracy > accuracy[i]))
+        if not beaten.any():
+            keep.append(i)
+    return sorted(keep, key=lambda i: (cost[i], -accuracy[i]))
+
+
+# ----------------------------------------------------------------------------- early stopping, replayed
+
+
+@dataclass(frozen=True)
+class Samples:
+    """``n`` stored samples per problem, as `early_stop` would draw them: each sample's answer
+    key as a small integer (-1: malformed, no vote), the key of the right answer (-1: none
+    was right), each sample's generated tokens, and the prompt's tokens."""
+
+    keys: np.ndarray  # problems × n, int
+    right: np.ndarray  # problems, int
+    tokens: np.ndarray  # problems × n, int
+    prompt_tokens: np.ndarray  # problems, int
+
+    @classmethod
+    def from_json(cls, data: dict) -> Samples:
+        return cls(np.asarray(data["keys"]), np.asarray(data["right"]), np.asarray(data["tokens"]), np.asarray(data["prompt_tokens"]))
+
+    @property
+    def n(self) -> int:
+        return self.keys.shape[1]
+
+    def votes(self, i: int, drawn: int) -> list[int | None]:
+        return [None if k < 0 else int(k) for k in self.keys[i, :drawn]]
+
+    def majority_correct(self, i: int, drawn: int) -> bool:
+        """Whether majority voting over the first ``drawn`` samples of problem ``i`` is right."""
+        keys = self.votes(i, drawn)
+        chosen = majority_choice(keys)
+        return chosen is not None and keys[chosen] == self.right[i] and self.right[i] >= 0
+
+
+def replay(samples: Samples, stop: Callable[[list, int], int]) -> dict[str, np.ndarray]:
+    """Per problem: how many samples a stopping rule draws (``stop(keys, n)``), whether the
+    majority of those is right, and the generated and prompt tokens it cost (the prompt
+    read once per round is the rule's business: ``rounds`` here counts one read)."""
+    drawn = np.array([stop(samples.votes(i, samples.n), samples.n) for i in range(len(samples.keys))])
+    correct = np.array([samples.majority_correct(i, d) for i, d in enumerate(drawn)], dtype=float)
+    generated = np.array([samples.tokens[i, :d].sum() for i, d in enumerate(drawn)], dtype=float)
+    return {"samples": drawn, "correct": correct, "generated_tokens": generated}
+
+
+def replay_early_stop(samples: Samples, *, threshold: float, window: int, n: int | None = None) -> dict[str, np.ndarray]:
+    """`replay` with `early_stop`'s own rule (`tsc.strategies.stopping.stop_point`), plus the
+    prompt tokens its rounds read (one read per round, as the strategy's ledger charges)."""
+    n = n or samples.n
+    out = replay(samples, lambda keys, _: stop_point(keys, n=n, threshold=threshold, window=window))
+    rounds = np.ceil(out["samples"] / window)
+    out["prompt_tokens"] = rounds * samples.prompt_tokens
+    return out
+
+
+WINDOWS = (1, 2, 4)
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+
+
+def stopping_grid(samples: Samples, *, windows=WINDOWS, thresholds=THRESHOLDS) -> list[dict]:
+    """`early_stop` replayed at every (window, threshold): mean accuracy, its difference from
+    majority of all ``n`` samples (same samples, so paired), and generated tokens as a
+    fraction of majority voting's."""
+    full_correct = np.array([samples.majority_correct(i, samples.n) for i in range(len(samples.keys))], dtype=float)
+    full_tokens = samples.tokens.sum()
+    rows = []
+    for window in windows:
+        for threshold in thresholds:
+            out = replay_early_stop(samples, threshold=threshold, window=window)
+            rows.append(
+                {
+                    "window": window,
+                    "threshold": threshold,
+                    "accuracy": float(out["correct"].mean()),
+                    "loss": float(full_correct.mean() - out["correct"].mean()),
+                    "token_fraction": float(out["generated_tokens"].sum() / full_tokens),
+                    "samples": float(out["samples"].mean()),
+                }
+            )
+    return rows
+
+
+def choose_stopping(samples: Samples, *, max_loss: float = 0.005, windows=WINDOWS, thresholds=THRESHOLDS) -> dict:
+    """The (window, threshold) of `early_stop` with the fewest generated tokens among those
+    whose accuracy on ``samples`` is at most ``max_loss`` below majority of all ``n``; ties go
+    to the higher threshold. Choose on one split of questions, report on another."""
+    grid = [r for r in stopping_grid(samples, windows=windows, thresholds=thresholds) if r["loss"] <= max_loss + 1e-12]
+    best = min(grid, key=lambda r: (round(r["token_fraction"], 12), -r["threshold"], r["window"]))
+    return {"threshold": best["threshold"], "window": best["window"]}
+
+
+def paired(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over problems with a bootstrap interval: (mean, low, high)."""
+    mean, low, high = bootstrap(np.asarray(a, dtype=float) - np.asarray(b, dtype=float), seed=seed)
+    return float(mean), float(low), float(high)
+
+
+def ratio(a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """sum(a) / sum(b) over problems, with a bootstrap interval resampling problems together
+    (e.g. early stopping's generated tokens over majority voting's): (value, low, high)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ratios = a[rows].sum(axis=1) / b[rows].sum(axis=1)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(a.sum() / b.sum()), float(low), float(high)
+
+
+# ----------------------------------------------------------------------------- who pays for a long think
+
+
+PRICING_MODELS = ("per token", "per task", "per correct answer")
+
+
+def simulate_pricing(
+    cost: Sequence[float],
+    correct: Sequence[bool],
+    hard: Sequence[bool],
+    *,
+    hard_shares: Sequence[float],
+    markup: float = 1.5,
+    reference_share: float = 0.5,
+    questions: int = 1000,
+    days: int = 200,
+    seed: int = 0,
+) -> dict:
+    """A provider answers ``questions`` a day drawn from measured ones, a share of them hard,
+    and charges in one of three ways, each priced to the same margin at ``reference_share``:
+
+    - **per token**: the bill is the serving cost times ``markup`` (a list price per token);
+    - **per task**: a flat fee per question, the per-token bill's average at the reference mix;
+    - **per correct answer**: a fee only for right answers, set so the reference mix pays
+      the same in all.
+
+    ``cost``, ``correct`` and ``hard`` are per measured question (what serving it cost, whether
+    the answer was right, whether it counts as hard). For each share of hard questions the
+    simulation draws ``days`` days of questions (with replacement) and returns, per pricing
+    model, the provider's daily revenue, cost and margin (mean and the 2.5th and 97.5th
+    percentiles over days) and the users' mean price per question.
+    """
+    cost, correct, hard = np.asarray(cost, dtype=float), np.asarray(correct, dtype=bool), np.asarray(hard, dtype=bool)
+    if not (cost.shape == correct.shape == hard.shape) or cost.ndim != 1:
+        raise ValueError("need one cost, one verdict and one hard/easy flag per question")
+    if not hard.any() or hard.all():
+        raise ValueError("need both hard and easy questions to vary the mix")
+    if not (isinstance(markup, (int, float)) and markup > 0):
+        raise ValueError(f"markup must be a positive number, got {markup!r}")
+    easy_idx, hard_idx = np.flatnonzero(~hard), np.flatnonzero(hard)
+
+    def mix_mean(values: np.ndarray, share: float) -> float:
+        return share * values[hard_idx].mean() + (1 - share) * values[easy_idx].mean()
+
+    per_task = markup * mix_mean(cost, reference_share)
+    per_correct = per_task / mix_mean(correct.astype(float), reference_share)
+    rng = np.random.default_rng(seed)
+    out = {"hard_share": list(hard_shares), "per_task_fee": per_task, "per_correct_fee": per_correct, "models": {}}
+    for model in PRICING_MODELS:
+        out["models"][model] = {k: [] for k in ("revenue", "cost", "margin", "margin_low", "margin_high", "price_per_question")}
+    for share in hard_shares:
+        n_hard = rng.binomial(questions, share, size=days)
+        spent = np.zeros(days)
+        solved = np.zeros(days)
+        for d in range(days):
+            picks = np.concatenate([rng.choice(hard_idx, n_hard[d]), rng.choice(easy_idx, questions - n_hard[d])])
+            spent[d], solved[d] = cost[picks].sum(), correct[picks].sum()
+        revenues = {
+            "per token": markup * spent,
+            "per task": np.full(days, per_task * questions),
+            "per correct answer": per_correct * solved,
+        }
+        for model, revenue in revenues.items():
+            margin = revenue - spent
+            row = out["models"][model]
+            row["revenue"].append(float(revenue.mean()))
+            row["cost"].append(float(spent.mean()))
+            row["margin"].append(float(margin.mean()))
+            lo, hi = np.percentile(margin, [2.5, 97.5])
+            row["margin_low"].append(float(lo))
+            row["margin_high"].append(float(hi))
+            row["price_per_question"].append(float(revenue.mean() / questions))
+    return out

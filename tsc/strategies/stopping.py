@@ -1,0 +1,196 @@
+"""Adaptive compute for voting: sample in rounds and stop as soon as the vote is decided.
+
+Majority voting (self-consistency) spends ``n`` samples on every question, but on a question
+the model finds easy the first few samples already agree, and the rest only confirm them.
+`early_stop` draws ``window`` samples at a time and, after each round, stops when either
+
+1. **the vote is decided**: the leading answer cannot be overtaken (nor tied, where a tie
+   would go to another answer) by the samples still left of the ``n`` allowed, so majority
+   of ``n`` would choose it whatever they say; or
+2. **the posterior is sure enough**: with a uniform prior on the leading answer's share
+   among the top two, Beta(leader + 1, runner-up + 1), the probability that the leader is
+   truly ahead reaches ``threshold`` (the Beta stopping rule of Adaptive-Consistency,
+   Aggarwal et al. 2023; a window of agreeing samples, the rule of Li et al. 2024's ESC, is
+   the case runner-up = 0).
+
+Rule 1 alone (``threshold=1``) never changes an answer: `early_stop` then returns exactly
+majority of ``n``'s answer on the same samples, with fewer of them drawn. Each round draws
+samples ``k, k+1, ...`` of the problem's own random stream (``offset`` in `Policy.sample`),
+so the samples are the ones a single call of ``n`` would have drawn, and the comparison
+with `majority_vote` at the same seed is exact, problem by problem.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from tsc.compute import Ledger
+from tsc.core import Policy, Result
+from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
+from tsc.tasks.base import Problem
+from tsc.votes import majority_choice
+
+DEFAULT_THRESHOLD = 0.95  # Adaptive-Consistency's Beta rule uses 0.95
+DEFAULT_WINDOW = 4  # samples drawn per round
+
+
+def check_stopping(*, threshold=None, window=None) -> None:
+    """Raise a ValueError naming the stopping knob that is out of range, and its range."""
+    if threshold is not None:
+        real = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isfinite(threshold)
+        if not real or not 0.5 <= threshold <= 1:
+            raise ValueError(
+                f"threshold must be a probability from 0.5 to 1 (the leader's posterior chance of being ahead; "
+                f"1 stops only when the vote is decided), got {threshold!r}"
+            )
+    if window is not None and (not is_int(window) or window < 1):
+        raise ValueError(f"window (samples drawn per round) must be a positive integer, got {window!r}")
+
+
+def tally(keys: Sequence[str | None]) -> dict[str, int]:
+    """Votes per answer key, in order of first appearance (malformed samples, None, do not vote)."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def lead_probability(leader: int, runner_up: int) -> float:
+    """P(the leading answer is truly more likely than the runner-up | their votes).
+
+    With a uniform prior on the leader's share of the two, the share is
+    Beta(leader + 1, runner_up + 1), and P(share > 1/2) = P(Binomial(m, 1/2) <= leader) with
+    m = leader + runner_up + 1: exact, summed in log space so it works for any counts.
+    ``lead_probability(4, 0)`` is 31/32 (four agreeing samples), ``lead_probability(3, 1)``
+    is 13/16.
+    """
+    if not (is_int(leader) and is_int(runner_up)) or leader < 0 or runner_up < 0:
+        raise ValueError(f"leader and runner_up must be vote counts (integers >= 0), got {leader!r} and {runner_up!r}")
+    m = leader + runner_up + 1
+    logs = [math.lgamma(m + 1) - math.lgamma(j + 1) - math.lgamma(m - j + 1) for j in range(leader + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top + math.log(sum(math.exp(x - top) for x in logs)) - m * math.log(2)))
+
+
+def decided(keys: Sequence[str | None], remaining: int) -> bool:
+    """Whether majority voting over ``keys`` plus ``remaining`` more samples must choose the
+    answer leading now, whatever the remaining samples say (ties go to the answer seen first,
+    as in `tsc.votes.majority_choice`)."""
+    counts = tally(keys)
+    if not counts:
+        return remaining == 0
+    order = list(counts)  # first appearance, which breaks ties
+    lead = max(counts.values())
+    leader = order.index(next(key for key in order if counts[key] == lead))
+    for place, key in enumerate(order):
+        # another answer wins if every remaining sample goes to it and it passes, or ties and came first
+        if place != leader and (counts[key] + remaining > lead or (counts[key] + remaining == lead and place < leader)):
+            return False
+    # an answer not seen yet could take every remaining sample; a tie would go to the leader (seen first)
+    return remaining <= lead
+
+
+def should_stop(keys: Sequence[str | None], *, n: int, threshold: float) -> bool:
+    """Whether `early_stop`, having drawn ``keys`` of at most ``n`` samples, stops now: the
+    budget is spent, the vote is decided, or (``threshold`` < 1) the leader's posterior
+    chance of being ahead of the runner-up has reached ``threshold``."""
+    if len(keys) >= n or decided(keys, n - len(keys)):
+        return True
+    if threshold >= 1:
+        return False
+    votes = sorted(tally(keys).values(), reverse=True) + [0, 0]
+    return votes[0] > 0 and lead_probability(votes[0], votes[1]) >= threshold
+
+
+def stop_point(keys: Sequence[str | None], *, n: int, threshold: float = DEFAULT_THRESHOLD, window: int = DEFAULT_WINDOW) -> int:
+    """How many samples `early_stop` draws when its samples' answer keys are ``keys`` (the
+    first ``n`` of a longer draw): replays the rounds on stored samples, the same rule."""
+    check_knobs(n=n)
+    check_stopping(threshold=threshold, window=window)
+    if len(keys) < n:
+        raise ValueError(f"stop_point needs the keys of all n={n} samples the strategy may draw, got {len(keys)}")
+    drawn = 0
+    while True:
+        drawn = min(n, drawn + window)
+        if should_stop(keys[:drawn], n=n, threshold=threshold):
+            return drawn
+
+
+def early_stop(
+    problem: Problem,
+    policy: Policy,
+    *,
+    n: int,
+    threshold: float = DEFAULT_THRESHOLD,
+    window: int = DEFAULT_WINDOW,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Majority voting that stops sampling once the vote is decided (see the module's docs).
+
+    ``n`` is the most samples it may draw, ``window`` how many per round, ``threshold`` the
+    posterior probability that the leading answer is ahead at which it stops (1: only when
+    the vote is decided, which always gives majority of ``n``'s answer). The answer is the
+    majority of the samples drawn; ``trace`` holds how many (``samples``), in how many
+    ``rounds``, why it stopped (``"decided"``, ``"posterior"`` or ``"budget"``) and the final
+    ``lead_probability``.
+    """
+    return early_stop_many(
+        [problem], policy, seeds=[seed], n=n, threshold=threshold, window=window, temperature=temperature, max_new_tokens=max_new_tokens
+    )[0]
+
+
+def early_stop_many(
+    problems: list,
+    policy: Policy,
+    *,
+    seeds: list[int],
+    n: int,
+    threshold: float = DEFAULT_THRESHOLD,
+    window: int = DEFAULT_WINDOW,
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+) -> list[Result]:
+    """`early_stop` on many problems, each round one policy call for the problems still
+    voting: the same samples, answers and ledgers as one problem at a time."""
+    check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
+    check_stopping(threshold=threshold, window=window)
+    if len(seeds) != len(problems):
+        raise ValueError(f"got {len(seeds)} seeds for {len(problems)} problems: pass one per problem")
+    for seed in seeds:
+        check_knobs(seed=seed)
+    for problem in problems:
+        check_problem(problem, policy)
+    prompts = [policy.format(p) for p in problems]
+    ledgers = [Ledger() for _ in problems]
+    texts: list[list[str]] = [[] for _ in problems]
+    keys: list[list[str | None]] = [[] for _ in problems]
+    rounds = [0] * len(problems)
+    active, drawn = list(range(len(problems))), 0
+    while active:
+        # 1. the next round of every problem still voting: samples drawn..drawn+size-1 of its stream
+        size = min(window, n - drawn)
+        rows = policy.sample(
+            [prompts[i] for i in active], n=size, temperature=temperature, seed=[seeds[i] for i in active],
+            offset=drawn, max_new_tokens=max_new_tokens, ledger=[ledgers[i] for i in active],
+        )  # fmt: skip
+        drawn += size
+        for i, row in zip(active, rows):
+            texts[i] += [c.text for c in row]
+            keys[i] += [problems[i].answer_key(c.text) for c in row]
+            rounds[i] += 1
+        # 2. a problem stops when its vote is decided or its leader is probably ahead
+        active = [i for i in active if not should_stop(keys[i], n=n, threshold=threshold)]
+    results = []
+    for problem, row, row_keys, ledger, count in zip(problems, texts, keys, ledgers, rounds):
+        votes = tally(row_keys)
+        ranked = sorted(votes.values(), reverse=True) + [0, 0]
+        why = "decided" if decided(row_keys, n - len(row_keys)) and len(row_keys) < n else "budget" if len(row_keys) >= n else "posterior"
+        trace = {"samples": len(row), "rounds": count, "stopped": why, "lead_probability": lead_probability(ranked[0], ranked[1])}
+        scores = [float(votes[k]) if k is not None else 0.0 for k in row_keys]
+        results.append(make_result(problem, row, majority_choice(row_keys), scores, ledger, "early_stop", trace))
+    return results
