@@ -155,7 +155,7 @@ def cost_per_correct(cost: Sequence[float], correct: Sequence[bool], *, n_boot: 
     rows = rng.integers(0, len(cost), size=(n_boot, len(cost)))
     spent, solved = cost[rows].sum(axis=1), correct[rows].sum(axis=1)
     ratios = np.where(solved > 0, spent / np.maximum(solved, 1), np.inf)
-    low, high = np.percentile(ratios, [2.5, 97.5])
+    low, high = np.percentile(ratios, [2.5, 97.5], method="inverted_cdf")  # no interpolation: a resample with none solved is inf
     value = cost.sum() / correct.sum() if correct.sum() > 0 else math.inf
     return float(value), float(low), float(high)
 
@@ -214,6 +214,24 @@ def replay(samples: Samples, stop: Callable[[list, int], int]) -> dict[str, np.n
     correct = np.array([samples.majority_correct(i, d) for i, d in enumerate(drawn)], dtype=float)
     generated = np.array([samples.tokens[i, :d].sum() for i, d in enumerate(drawn)], dtype=float)
     return {"samples": drawn, "correct": correct, "generated_tokens": generated}
+
+
+def stop_by_windows(rule: Callable[[list, int], bool], window: int) -> Callable[[list, int], int]:
+    """A stopping rule asked after every ``window`` samples, ``rule(keys_so_far, window)`` →
+    True to stop (ESC's rule, or your own), as the ``stop(keys, n)`` that `replay` takes: how
+    many samples it draws before it says stop, or all ``n``."""
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window!r}")
+
+    def stop(keys: list, n: int) -> int:
+        drawn = 0
+        while drawn < n:
+            drawn = min(n, drawn + window)
+            if rule(list(keys[:drawn]), window):
+                return drawn
+        return n
+
+    return stop
 
 
 def replay_early_stop(samples: Samples, *, threshold: float, window: int, n: int | None = None) -> dict[str, np.ndarray]:

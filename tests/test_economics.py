@@ -1,0 +1,156 @@
+"""tsc.economics: list prices, throughput, cost per correct answer, the Pareto frontier,
+early stopping replayed on stored samples, and the pricing simulation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fakes import ScriptedPolicy
+
+from tsc.compute import Ledger, SelfHosted, TokenPrice
+from tsc.core import Completion
+from tsc.economics import (
+    LIST_PRICES,
+    Samples,
+    choose_stopping,
+    cost_per_correct,
+    costs,
+    ledgers,
+    list_price,
+    measure_throughput,
+    pareto_frontier,
+    ratio,
+    replay,
+    replay_early_stop,
+    simulate_pricing,
+    stopping_grid,
+)
+from tsc.experiments.ch07 import compact_samples
+from tsc.strategies.stopping import stop_point
+from tsc.tasks.arithmetic import Arithmetic
+
+
+def test_list_prices_are_valid_and_dated():
+    for row in LIST_PRICES:
+        price = list_price(row["model"])
+        assert price.input == row["input"] and price.output >= price.input and price.cached_input <= price.input
+        assert row["date"].startswith("2025") and row["checked"] in ("provider", "secondary") and row["source"].startswith("Pricing")
+    with pytest.raises(ValueError, match="known: GPT-4o"):
+        list_price("gpt-9")
+
+
+def test_measure_throughput_on_a_fake():
+    policy = ScriptedPolicy(lambda prompt: ["1+2=3.", "1+2=3,3*3=9."])
+    rows = measure_throughput(policy, ["a:", "b:"], batches=(1, 3), repeats=2)
+    assert [r.batch for r in rows] == [1, 3]
+    for r in rows:
+        assert r.tokens > 0 and r.seconds > 0 and r.steps >= 6 and r.flops > 0
+        assert r.tokens_per_second == r.tokens / r.seconds and r.seconds_per_request == r.seconds
+    with pytest.raises(ValueError, match="positive integers"):
+        measure_throughput(policy, ["a:"], batches=(0,))
+    with pytest.raises(ValueError, match="at least one prompt"):
+        measure_throughput(policy, [], batches=(1,))
+
+
+def test_pareto_frontier():
+    cost = [1.0, 2.0, 3.0, 2.5, 1.0, 4.0]
+    accuracy = [0.2, 0.5, 0.5, 0.6, 0.1, 0.6]
+    # 4 is beaten by 0 (same cost, less accurate); 2 by 1; 5 by 3
+    assert pareto_frontier(cost, accuracy) == [0, 1, 3]
+    assert pareto_frontier([1.0, 1.0], [0.5, 0.5]) == [0, 1]  # equal points beat neither
+    assert pareto_frontier([3.0, 1.0, 2.0], [0.3, 0.1, 0.2]) == [1, 2, 0]  # sorted from the cheapest
+    with pytest.raises(ValueError, match="one cost per accuracy"):
+        pareto_frontier([1.0], [0.5, 0.6])
+
+
+def test_cost_per_correct():
+    value, low, high = cost_per_correct([1.0, 1.0, 1.0, 1.0], [1, 0, 1, 0])
+    assert value == 2.0 and low <= value <= high
+    assert cost_per_correct([1.0, 2.0], [0, 0]) == (math.inf, math.inf, math.inf)
+    assert cost_per_correct([1.0, 1.0, 1.0], [1, 0, 0])[2] == math.inf  # some resamples solve nothing
+    with pytest.raises(ValueError, match="one cost and one verdict"):
+        cost_per_correct([1.0], [1, 0])
+
+
+def test_ratio_and_records():
+    value, low, high = ratio([1, 2, 3], [2, 4, 6])
+    assert value == low == high == 0.5
+    records = {
+        "prompt_tokens": [10, 20],
+        "reused_tokens": [0, 5],
+        "generated_tokens": [30, 40],
+        "verifier_tokens": [0, 0],
+        "policy_flops": [100, 200],
+        "verifier_flops": [0, 50],
+    }
+    [a, b] = ledgers(records)
+    assert a == Ledger(prompt_tokens=10, generated_tokens=30, policy_flops=100)
+    assert b.reused_tokens == 5 and b.verifier_flops == 50
+    price = TokenPrice(input=1.0, output=2.0, cached_input=0.5)
+    assert costs(records, price) == pytest.approx([(10 + 60) / 1e6, (20 + 2.5 + 80) / 1e6])
+    assert costs(records, SelfHosted(3600.0, 1.0)) == pytest.approx([100, 250])
+    with pytest.raises(ValueError, match="verifier_flops"):
+        ledgers({k: v for k, v in records.items() if k != "verifier_flops"})
+
+
+SAMPLES = Samples(
+    keys=np.array([[0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 1, 2, -1, 1, 1], [-1, -1, 0, 1, 2, 3, 4, 5]]),
+    right=np.array([0, 1, -1]),
+    tokens=np.array([[5] * 8, [6] * 8, [7] * 8]),
+    prompt_tokens=np.array([3, 3, 3]),
+)
+
+
+def test_samples_replay_the_strategy_rule():
+    assert SAMPLES.n == 8
+    assert SAMPLES.majority_correct(0, 1) and not SAMPLES.majority_correct(1, 4) and SAMPLES.majority_correct(1, 8)
+    assert not SAMPLES.majority_correct(2, 8)
+    out = replay_early_stop(SAMPLES, threshold=0.95, window=4)
+    for i in range(3):
+        assert out["samples"][i] == stop_point(SAMPLES.votes(i, 8), n=8, threshold=0.95, window=4)
+    assert list(out["samples"]) == [4, 8, 8]
+    assert list(out["generated_tokens"]) == [20, 48, 56] and list(out["prompt_tokens"]) == [3, 6, 6]
+    assert list(out["correct"]) == [1.0, 1.0, 0.0]
+    everything = replay(SAMPLES, lambda keys, n: n)  # a rule that never stops early is majority of n
+    assert list(everything["samples"]) == [8, 8, 8] and list(everything["correct"]) == [1.0, 1.0, 0.0]
+
+
+def test_stopping_grid_and_choice():
+    grid = stopping_grid(SAMPLES, windows=(2, 4), thresholds=(0.6, 0.95, 1.0))
+    assert len(grid) == 6 and all(0 < r["token_fraction"] <= 1 for r in grid)
+    full = [r for r in grid if r["threshold"] == 1.0]
+    assert all(r["loss"] == 0 for r in full)  # a decided vote never changes the answer
+    choice = choose_stopping(SAMPLES, max_loss=0.0, windows=(2, 4), thresholds=(0.6, 0.95, 1.0))
+    chosen = next(r for r in grid if (r["window"], r["threshold"]) == (choice["window"], choice["threshold"]))
+    assert chosen["loss"] <= 0 and chosen["token_fraction"] == min(r["token_fraction"] for r in grid if r["loss"] <= 0)
+
+
+def test_compact_samples():
+    q = Arithmetic("7*8-13")
+    row = [Completion(t, len(t), 0.0) for t in ["7*8=56,56-13=43.", "bad", "7*8=56,56-13=44.", "7*8=56,56-13=43."]]
+    data = compact_samples([q], [row])
+    assert data == {"keys": [[0, -1, 1, 0]], "right": [0], "tokens": [[16, 3, 16, 16]]}
+
+
+def test_simulate_pricing():
+    rng = np.random.default_rng(0)
+    hard = np.arange(400) % 2 == 1
+    cost = np.where(hard, 8.0, 1.0) * rng.uniform(0.5, 1.5, 400)
+    correct = np.where(hard, rng.random(400) < 0.3, rng.random(400) < 0.9)
+    out = simulate_pricing(cost, correct, hard, hard_shares=[0.1, 0.5, 0.9], markup=1.5, questions=200, days=50)
+    models = out["models"]
+    # at the reference mix (half hard) every model earns about the same
+    revenues = [models[m]["revenue"][1] for m in models]
+    assert max(revenues) / min(revenues) < 1.1
+    # per token: the margin is a constant share of cost; per task: fixed revenue, margin falls as questions get harder
+    per_token, per_task, per_correct = models["per token"], models["per task"], models["per correct answer"]
+    assert all(abs(m - 0.5 * c) < 1e-6 * c for m, c in zip(per_token["margin"], per_token["cost"]))
+    assert per_task["revenue"][0] == per_task["revenue"][2] and per_task["margin"][2] < 0 < per_task["margin"][0]
+    assert per_correct["margin"][2] < per_task["margin"][2]  # paid per right answer, the provider also carries failures
+    assert all(lo <= m <= hi for m, lo, hi in zip(per_task["margin"], per_task["margin_low"], per_task["margin_high"]))
+    with pytest.raises(ValueError, match="both hard and easy"):
+        simulate_pricing(cost, correct, np.zeros(400, bool), hard_shares=[0.5])
+    with pytest.raises(ValueError, match="markup"):
+        simulate_pricing(cost, correct, hard, hard_shares=[0.5], markup=-1)
