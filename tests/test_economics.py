@@ -48,6 +48,7 @@ def test_measure_throughput_on_a_fake():
     for r in rows:
         assert r.tokens > 0 and r.seconds > 0 and r.steps >= 6 and r.flops > 0
         assert r.tokens_per_second == r.tokens / r.seconds and r.seconds_per_request == r.seconds
+        assert len(r.repeat_seconds) == 2 and r.seconds == min(r.repeat_seconds)
     with pytest.raises(ValueError, match="positive integers"):
         measure_throughput(policy, ["a:"], batches=(0,))
     with pytest.raises(ValueError, match="at least one prompt"):

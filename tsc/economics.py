@@ -61,6 +61,7 @@ class Throughput:
     ``seconds_per_request`` is how long each request waited for its answer (the whole call:
     every request in a batch is answered when the batch is done); ``seconds_per_token`` is
     the time between two tokens of one request (the call over its decoding steps).
+    ``seconds`` is the fastest of the timed repeats, ``repeat_seconds`` all of them.
     """
 
     batch: int
@@ -68,6 +69,7 @@ class Throughput:
     seconds: float
     steps: int
     flops: int
+    repeat_seconds: tuple[float, ...] = ()
 
     @property
     def tokens_per_second(self) -> float:
@@ -99,30 +101,31 @@ def measure_throughput(
 
     The requests are ``batch`` prompts taken in turn from ``prompts`` (distinct users'
     questions, one completion each), decoded in one call; each size is timed ``repeats``
-    times after a warm-up and the fastest run is kept (the machine's capability, not its
-    noise). Nothing is read from a file: every number is this machine's, now.
+    times (after one warm-up call), drawing the same tokens each time (same seeds), and the
+    fastest run is kept (what the machine can do; the slower repeats are noise from whatever else
+    runs). Nothing is read from a file: every number is this machine's, now.
     """
     if not prompts:
         raise ValueError("measure_throughput needs at least one prompt")
-    if any(not isinstance(b, int) or b < 1 for b in batches):
+    if any(not isinstance(b, int) or isinstance(b, bool) or b < 1 for b in batches):
         raise ValueError(f"batch sizes must be positive integers, got {list(batches)}")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    policy.sample(list(prompts[:1]), n=1, temperature=temperature, seed=[0], max_new_tokens=max_new_tokens)  # warm-up: first-call setup
     rows = []
     for batch in batches:
         chosen = [prompts[i % len(prompts)] for i in range(batch)]
         seeds = list(range(batch))
-        policy.sample(chosen, n=1, temperature=temperature, seed=seeds, max_new_tokens=max_new_tokens)  # warm-up
-        best = None
-        for repeat in range(repeats):
+        options = dict(n=1, temperature=temperature, seed=seeds, max_new_tokens=max_new_tokens)
+        times = []
+        for _ in range(repeats):
             ledger = Ledger()
             started = time.perf_counter()
-            out = policy.sample(
-                chosen, n=1, temperature=temperature, seed=[s + repeat for s in seeds], max_new_tokens=max_new_tokens, ledger=ledger
-            )
-            seconds = time.perf_counter() - started
-            lengths = [row[0].num_tokens for row in out]
-            row = Throughput(batch=batch, tokens=sum(lengths), seconds=seconds, steps=max(lengths), flops=ledger.policy_flops)
-            best = row if best is None or row.tokens_per_second > best.tokens_per_second else best
-        rows.append(best)
+            out = policy.sample(chosen, **options, ledger=ledger)
+            times.append(time.perf_counter() - started)
+        lengths = [row[0].num_tokens for row in out]
+        fastest = max(min(times), 1e-9)
+        rows.append(Throughput(batch, sum(lengths), fastest, max(lengths), ledger.policy_flops, tuple(max(t, 1e-9) for t in times)))
     return rows
 
 
@@ -344,7 +347,8 @@ def simulate_pricing(
     per_task = markup * mix_mean(cost, reference_share)
     per_correct = per_task / mix_mean(correct.astype(float), reference_share)
     rng = np.random.default_rng(seed)
-    out = {"hard_share": list(hard_shares), "per_task_fee": per_task, "per_correct_fee": per_correct, "models": {}}
+    out = {"hard_share": list(hard_shares), "reference_share": reference_share, "per_task_fee": per_task, "per_correct_fee": per_correct}
+    out["models"] = {}
     for model in PRICING_MODELS:
         out["models"][model] = {k: [] for k in ("revenue", "cost", "margin", "margin_low", "margin_high", "price_per_question")}
     for share in hard_shares:

@@ -1,0 +1,116 @@
+"""Chapter 7's figures: latency against throughput, the cost frontier, many cheap samples
+against one expensive one, early stopping, and who carries the risk of a long think.
+
+Each function draws on an ``ax`` it is given (or a new figure) and returns the axes, so the
+chapter's cells stay short and the figures share the book's style (`tsc.viz.use_style`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tsc.viz import PALETTE, band, percent_axis
+
+
+def _axes(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def latency_throughput(rows: Sequence, *, ax=None):
+    """Tokens per second (the machine's output) against seconds per request (one user's
+    wait), one point per batch size, labelled; bars span the timed repeats."""
+    ax = _axes(ax)
+    wait = np.array([r.seconds_per_request for r in rows])
+    rate = np.array([r.tokens_per_second for r in rows])
+    low = np.array([min(r.repeat_seconds) for r in rows])
+    high = np.array([max(r.repeat_seconds) for r in rows])
+    rate_low, rate_high = np.array([r.tokens for r in rows]) / high, np.array([r.tokens for r in rows]) / low
+    ax.errorbar(wait, rate, xerr=[wait - low, high - wait], yerr=[rate - rate_low, rate_high - rate], fmt="o-", color=PALETTE[0], capsize=2)
+    for r, x, y in zip(rows, wait, rate):
+        ax.annotate(f"batch {r.batch:,}", (x, y), textcoords="offset points", xytext=(6, -10), fontsize="small")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds until a request is answered (log scale)")
+    ax.set_ylabel("generated tokens per second, all requests (log scale)")
+    return ax
+
+
+def frontier(points: Sequence[dict], on_frontier: Sequence[int], *, ax=None, label_frontier: bool = True, color: str | None = None):
+    """Accuracy against dollars per problem, one point per configuration with its 95 %
+    intervals (``cost``, ``cost_low``, ``cost_high``, ``accuracy``, ``low``, ``high``,
+    ``name``); the Pareto frontier joined by a line and its points named."""
+    ax = _axes(ax)
+    color = color or PALETTE[0]
+    for i, p in enumerate(points):
+        front = i in on_frontier
+        ax.errorbar(
+            p["cost"], p["accuracy"], xerr=[[p["cost"] - p["cost_low"]], [p["cost_high"] - p["cost"]]],
+            yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]], fmt="o" if front else ".",
+            color=color if front else "grey", alpha=1.0 if front else 0.6, capsize=2, markersize=5 if front else 4,
+        )  # fmt: skip
+        if front and label_frontier:
+            ax.annotate(p["name"], (p["cost"], p["accuracy"]), textcoords="offset points", xytext=(5, 3), fontsize="x-small")
+    xs = [points[i]["cost"] for i in on_frontier]
+    ys = [points[i]["accuracy"] for i in on_frontier]
+    ax.step(xs, ys, where="post", color=color, linewidth=1.2, alpha=0.8)
+    ax.set_xscale("log")
+    percent_axis(ax)
+    ax.set_xlabel("dollars per problem (log scale)")
+    ax.set_ylabel("problems solved")
+    return ax
+
+
+def cheap_versus_expensive(curves: dict, single: dict, *, ax=None):
+    """Problems solved against dollars per problem: for each model a curve over samples k
+    (``dollars``, ``mean``, ``low``, ``high``), and the expensive model's single attempt as
+    one point with its interval (``dollars``, ``mean``, ``low``, ``high``, ``label``)."""
+    ax = _axes(ax)
+    for (name, curve), color in zip(curves.items(), PALETTE):
+        band(ax, curve["dollars"], curve, label=name, color=color, linestyle=curve.get("linestyle", "-"))
+    ax.errorbar(
+        [single["dollars"]], [single["mean"]], yerr=[[single["mean"] - single["low"]], [single["high"] - single["mean"]]],
+        fmt="*", markersize=12, color="black", capsize=3, label=single["label"],
+    )  # fmt: skip
+    ax.set_xscale("log")
+    percent_axis(ax)
+    ax.set_xlabel("dollars per problem (log scale)")
+    ax.set_ylabel("problems solved")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+def stopping(curves: dict, reference: dict, *, ax=None):
+    """Accuracy against generated tokens per question: early stopping as its threshold moves
+    (one curve per window, ``tokens``, ``mean``, ``low``, ``high``, ``thresholds``) and
+    majority voting over a fixed number of samples k (``reference``), on the same samples."""
+    ax = _axes(ax)
+    band(ax, reference["tokens"], reference, label=reference.get("label", "majority of k (fixed k)"), color="grey", marker="s")
+    for k, tokens, mean in zip(reference["k"], reference["tokens"], reference["mean"]):
+        ax.annotate(f"k={k}", (tokens, mean), textcoords="offset points", xytext=(3, -11), fontsize="x-small", color="grey")
+    for (name, curve), color in zip(curves.items(), PALETTE):
+        band(ax, curve["tokens"], curve, label=name, color=color)
+    ax.set_xlabel("generated tokens per question")
+    ax.set_ylabel("questions answered correctly")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda y, _: f"{y:.0%}"))
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def pricing(simulation: dict, *, ax=None):
+    """The provider's daily margin against the share of hard questions, for each pricing
+    model, with the 95 % range over simulated days."""
+    ax = _axes(ax)
+    share = np.asarray(simulation["hard_share"])
+    for (name, row), color in zip(simulation["models"].items(), PALETTE):
+        curve = {"mean": np.asarray(row["margin"]), "low": np.asarray(row["margin_low"]), "high": np.asarray(row["margin_high"])}
+        band(ax, share, curve, label=name, color=color)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(simulation.get("reference_share", 0.5), color="grey", linestyle=":", linewidth=0.8)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:.0%}"))
+    ax.set_xlabel("share of hard questions in a day's traffic")
+    ax.set_ylabel("provider's margin per day (dollars)")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
