@@ -203,6 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     solutions.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
     solutions.add_argument("--out", default="_build/solutions", help="folder to write the solved copies to")
 
+    colab = commands.add_parser("colab", help="write the chapters as Colab renders them (plain Markdown; what `make colab` runs)")
+    colab.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
+    colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
+    colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "experiment": cmd_experiment,
         "grade": cmd_grade,
         "solutions": cmd_solutions,
+        "colab": cmd_colab,
     }
     try:
         return commands[args.command](args)
@@ -830,4 +836,18 @@ def cmd_solutions(args) -> int:
     except (ValueError, OSError) as error:
         raise UserError(str(error).splitlines()[0]) from None
     print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_colab(args) -> int:
+    from tsc.colab import export
+
+    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        raise UserError("no chapter notebooks given, and none in book/")
+    try:
+        written = export(chapters, args.executed, args.out)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error).splitlines()[0]) from None
+    print(f"wrote {len(written)} Colab notebooks to {args.out}", file=sys.stderr)
     return 0

@@ -43,9 +43,18 @@ def read_config(root: str | Path = ".") -> dict:
     return yaml.safe_load((Path(root) / "_config.yml").read_text()) or {}
 
 
-def glued(executed) -> dict[str, str]:
-    """Name → text/plain of every value the executed notebook glued (`myst_nb.glue`)."""
+def glued(executed, sidecar: Path | None = None) -> dict[str, str]:
+    """Name → text/plain of every value the executed notebook glued (`myst_nb.glue`): from
+    its outputs, and from the ``NAME.glue.json`` the book build writes beside it (where the
+    values glued with ``display=False`` go)."""
+    import json
+
     values = {}
+    if sidecar is not None and sidecar.exists():
+        for name, entry in json.loads(sidecar.read_text()).items():
+            text = (entry.get("data") or {}).get("text/plain")
+            if text is not None:
+                values[name] = text if isinstance(text, str) else "".join(text)
     for cell in executed.cells:
         for output in cell.get("outputs", []):
             name = (output.get("metadata") or {}).get("scrapbook", {}).get("name")
@@ -151,10 +160,11 @@ def directives(text: str) -> str:
     return "\n".join(out)
 
 
-def colab_notebook(source, executed, refs: dict, install: str):
-    """The Colab copy of chapter ``source`` (a notebook), given its ``executed`` build."""
+def colab_notebook(source, executed, refs: dict, install: str, sidecar: Path | None = None):
+    """The Colab copy of chapter ``source`` (a notebook), given its ``executed`` build (and
+    the build's glue file ``sidecar``)."""
     nb = copy.deepcopy(source)
-    values = glued(executed)
+    values = glued(executed, sidecar)
     for cell in nb.cells:
         text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         if cell.cell_type == "markdown":
@@ -183,7 +193,8 @@ def export(chapters: list[str | Path], executed: str | Path, out: str | Path, *,
         built = Path(executed) / chapter.name
         if not built.exists():
             raise ValueError(f"no executed copy of {chapter.name} in {executed}: build the book first (make book)")
-        nb = colab_notebook(nbformat.read(str(chapter), as_version=4), nbformat.read(str(built), as_version=4), refs, install)
+        sidecar = built.with_name(chapter.stem + ".glue.json")
+        nb = colab_notebook(nbformat.read(str(chapter), as_version=4), nbformat.read(str(built), as_version=4), refs, install, sidecar)
         target = out / chapter.name
         write_atomic(target, nbformat.writes(nb))
         written.append(target)
