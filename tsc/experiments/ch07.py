@@ -136,7 +136,7 @@ def _run(name: str, strategy: str, knobs: dict, problems: list, policy, seed: in
 @experiment(
     "ch07-frontier",
     describe="every strategy of the book on both tasks: verdicts and ledgers per problem, to price and put on a frontier",
-    per_size=100,
+    per_size=60,
     seed=7000,
     countdown=sorted(COUNTDOWN),
     thinking=sorted(THINKING),
