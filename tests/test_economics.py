@@ -155,3 +155,20 @@ def test_simulate_pricing():
         simulate_pricing(cost, correct, np.zeros(400, bool), hard_shares=[0.5])
     with pytest.raises(ValueError, match="markup"):
         simulate_pricing(cost, correct, hard, hard_shares=[0.5], markup=-1)
+
+
+def test_price_runs_prices_every_run_with_intervals():
+    from tsc.compute import TokenPrice
+    from tsc.economics import price_runs
+
+    base = {"reused_tokens": [0] * 4, "verifier_tokens": [0] * 4, "policy_flops": [1] * 4, "verifier_flops": [0] * 4}
+    runs = {
+        "cheap": {**base, "correct": [1, 0, 0, 1], "prompt_tokens": [10] * 4, "generated_tokens": [20] * 4},
+        "dear": {**base, "correct": [1, 1, 1, 0], "prompt_tokens": [10] * 4, "generated_tokens": [200] * 4},
+    }
+    price = TokenPrice(input=1.0, output=2.0)
+    cheap, dear = price_runs(runs, price)
+    assert cheap["name"] == "cheap" and cheap["cost"] == (10 + 40) / 1e6
+    assert cheap["accuracy"] == 0.5 and cheap["low"] <= 0.5 <= cheap["high"]
+    assert dear["per_correct"] == dear["cost"] * 4 / 3
+    assert cheap["cost_low"] <= cheap["cost"] <= cheap["cost_high"]

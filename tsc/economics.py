@@ -177,6 +177,36 @@ def pareto_frontier(cost: Sequence[float], accuracy: Sequence[float]) -> list[in
     return sorted(keep, key=lambda i: (cost[i], -accuracy[i]))
 
 
+def price_runs(runs: dict[str, dict], price, *, seed: int = 0) -> list[dict]:
+    """Each stored run (name -> per-problem records with ``correct`` and the ledger columns)
+    priced at ``price``: mean dollars per problem (``cost``, ``cost_low``, ``cost_high``),
+    problems solved (``accuracy``, ``low``, ``high``) and dollars per correct answer
+    (``per_correct``, ``per_correct_low``, ``per_correct_high``), 95 % bootstrap intervals
+    over problems. The runs must share their problems for the points to be comparable."""
+    points = []
+    for name, records in runs.items():
+        cost = costs(records, price)
+        correct = np.asarray(records["correct"], dtype=float)
+        mean_cost, cost_low, cost_high = bootstrap(cost, seed=seed)
+        accuracy, low, high = bootstrap(correct, seed=seed)
+        per, per_low, per_high = cost_per_correct(cost, correct, seed=seed)
+        points.append(
+            {
+                "name": name,
+                "cost": float(mean_cost),
+                "cost_low": float(cost_low),
+                "cost_high": float(cost_high),
+                "accuracy": float(accuracy),
+                "low": float(low),
+                "high": float(high),
+                "per_correct": per,
+                "per_correct_low": per_low,
+                "per_correct_high": per_high,
+            }
+        )
+    return points
+
+
 # ----------------------------------------------------------------------------- early stopping, replayed
 
 
