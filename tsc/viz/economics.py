@@ -57,6 +57,7 @@ def frontier(points: Sequence[dict], on_frontier: Sequence[int], *, ax=None, lab
     ys = [points[i]["accuracy"] for i in on_frontier]
     ax.step(xs, ys, where="post", color=color, linewidth=1.2, alpha=0.8)
     ax.set_xscale("log")
+    ax.margins(x=0.15)  # room for the last point's name
     percent_axis(ax)
     ax.set_xlabel("dollars per problem (log scale)")
     ax.set_ylabel("problems solved")
