@@ -204,7 +204,12 @@ def accuracy_per_flop(ax, curves: dict, *, xlabel: str = "FLOPs per question (lo
         band(ax, curve["flops"], curve, label=name, color=color)
         for f, m, k in zip(curve["flops"], curve["mean"], curve["k"]):
             ax.annotate(f"{k}", (f, m), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7, color=color)
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e")))  # 2e7, 5e7, 1e8
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("problems solved")
     percent_axis(ax)
@@ -226,7 +231,6 @@ def answer_histogram(ax, answers: Sequence, correct: str, *, title: str = "", to
     colors = [PALETTE[0] if a == correct else PALETTE[1] for a, _ in shown] + (["0.6"] if rest else [])
     ax.bar(np.arange(len(labels)), heights, color=colors)
     ax.set_xticks(np.arange(len(labels)), labels, rotation=60, fontsize=7)
-    ax.set_ylabel("samples")
     if title:
         ax.set_title(title, fontsize=9, fontfamily="monospace")
 
@@ -236,11 +240,22 @@ def answer_histogram(ax, answers: Sequence, correct: str, *, title: str = "", to
 
 def time_per_token(ax, runs: dict) -> None:
     """Milliseconds per generated token against context length, one line per run
-    (``runs[name]`` as `tsc.lm.kvcache.time_per_token` returns it), quartiles shaded."""
+    (``runs[name]`` as `tsc.lm.kvcache.time_per_token` returns it): the fastest of the timed
+    runs, shaded up to their median (how much the rest of the machine slowed them)."""
     for (name, run), color in zip(runs.items(), PALETTE):
-        curve = {key: np.asarray(run[key]) * 1e3 for key in ("median", "low", "high")}
-        curve["mean"] = curve.pop("median")
+        curve = {"mean": np.asarray(run["best"]) * 1e3, "low": np.asarray(run["best"]) * 1e3, "high": np.asarray(run["median"]) * 1e3}
         band(ax, run["lengths"], curve, label=name, color=color)
     ax.set_xlabel("tokens already in the context")
     ax.set_ylabel("ms per generated token (log scale)")
     ax.set_yscale("log")
+
+
+def step_times(ax, positions: np.ndarray, seconds: np.ndarray, *, window: int = 32) -> None:
+    """Milliseconds per decoding step along a chain: the median of each run of ``window``
+    steps (robust to the occasional step another program slowed down), its quartiles shaded."""
+    starts = np.arange(0, len(seconds) - window + 1, window)
+    chunks = np.array([seconds[s : s + window] for s in starts]) * 1e3
+    x = positions[starts + window // 2]
+    curve = {"mean": np.median(chunks, axis=1), "low": np.percentile(chunks, 25, axis=1), "high": np.percentile(chunks, 75, axis=1)}
+    band(ax, x, curve, label=f"measured (median of each {window} steps)", color=PALETTE[0])
+    ax.set_xlabel("position in the chain (tokens)")
