@@ -43,9 +43,10 @@ class Shape:
         return values_per_token(self.n_layer, self.n_kv_head, self.head_dim)
 
 
-# Published configurations of open models (their papers and the config.json of their released
-# weights agree on these numbers). Llama 2 7B uses ordinary multi-head attention; the others
-# grouped-query attention with 8 key/value heads.
+# Published configurations of open models, as the config.json files of their released weights
+# give them (checked against several consistent copies; `source` is the model's paper in
+# book/references.bib). Llama 2 7B uses ordinary multi-head attention; the others grouped-query
+# attention with 8 key/value heads.
 PUBLISHED = (
     Shape("Llama 2 7B", 32, 4096, 32, 32, 128, "Touvron2023llama2"),
     Shape("Mistral 7B", 32, 4096, 32, 8, 128, "Jiang2023mistral"),
