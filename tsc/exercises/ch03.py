@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
 
 # --- Exercise 3.1: top-p (nucleus) filtering --------------------------------------------------
 
@@ -100,8 +100,8 @@ def check_top_p(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function top_p(probs, p); got {_show(fn)}.")
-    outcomes = [_call(fn, list(probs), p) for probs, p in TOP_P_CASES]
+        return Feedback("incorrect", f"Expected a function top_p(probs, p); got {show(fn)}.")
+    outcomes = [call(fn, list(probs), p) for probs, p in TOP_P_CASES]
     if all(value is None and error is None for value, error in outcomes):
         return NOT_ATTEMPTED
     got = [None if error else _as_vector(value, len(probs)) for (value, error), (probs, _) in zip(outcomes, TOP_P_CASES)]
@@ -115,7 +115,7 @@ def check_top_p(fn: Callable) -> Feedback:
     if error:
         where = f"top_p({probs}, {p}) raised {error}."
     elif vector is None:
-        where = f"top_p({probs}, {p}) should return {len(probs)} probabilities in the input's order; got {_show(value)}."
+        where = f"top_p({probs}, {p}) should return {len(probs)} probabilities in the input's order; got {show(value)}."
     else:
         where = f"top_p({probs}, {p}): expected {_rounded(expected[first])}, got {_rounded(vector)}."
     for mistake, hint in TOP_P_MISTAKES:
@@ -240,11 +240,11 @@ def check_kv_cache_bytes(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function kv_cache_bytes(config, context, batch); got {_show(fn)}.")
-    outcomes = [_call(fn, dict(config), context, batch) for config, context, batch, _ in KV_CASES]
+        return Feedback("incorrect", f"Expected a function kv_cache_bytes(config, context, batch); got {show(fn)}.")
+    outcomes = [call(fn, dict(config), context, batch) for config, context, batch, _ in KV_CASES]
     if all(value is None and error is None for value, error in outcomes):
         return NOT_ATTEMPTED
-    numbers = [None if error else _as_number(value) for value, error in outcomes]
+    numbers = [None if error else as_number(value) for value, error in outcomes]
     rights = [kv_cache_reference(c, t, b) for c, t, b, _ in KV_CASES]
     failed = [i for i, (n, r) in enumerate(zip(numbers, rights)) if n is None or not math.isclose(n, r, rel_tol=1e-9)]
     if not failed:
@@ -255,7 +255,7 @@ def check_kv_cache_bytes(fn: Callable) -> Feedback:
     if error:
         return Feedback("incorrect", f"For {what}, kv_cache_bytes(config, {context}, {batch}) raised {error}.")
     if number is None:
-        return Feedback("incorrect", f"For {what} expected a number of bytes; got {_show(value)}.")
+        return Feedback("incorrect", f"For {what} expected a number of bytes; got {show(value)}.")
     where = f"For {what} ({context:,} tokens, batch {batch}) expected {right:,} bytes ({right / 2**30:.3g} GiB), got {number:,.0f}."
     for mistake, hint in _kv_mistakes():
         predicted = [mistake(c, t, b) for c, t, b, _ in KV_CASES]
@@ -293,13 +293,13 @@ def check_temperature_choice(
     if temperature is None and accuracy is None:
         return NOT_ATTEMPTED
     candidates = [float(t) for t in temperatures]
-    chosen = _as_number(temperature)
+    chosen = as_number(temperature)
     if chosen is None or not any(math.isclose(chosen, t) for t in candidates):
-        return Feedback("incorrect", f"Choose the temperature among the candidates {candidates}; got {_show(temperature)}.")
+        return Feedback("incorrect", f"Choose the temperature among the candidates {candidates}; got {show(temperature)}.")
     chosen = next(t for t in candidates if math.isclose(chosen, t))
-    reported = _as_number(accuracy)
+    reported = as_number(accuracy)
     if reported is None:
-        return Feedback("incorrect", f"Report the held-out accuracy as one number between 0 and 1; got {_show(accuracy)}.")
+        return Feedback("incorrect", f"Report the held-out accuracy as one number between 0 and 1; got {show(accuracy)}.")
     if 1 < reported <= 100:
         return Feedback("incorrect", f"{reported:g} looks like a percentage: report a fraction between 0 and 1.")
     dev_scores = {t: vote_accuracy(policy, dev, t, n=n) for t in candidates}
