@@ -55,6 +55,34 @@ CATALOG: dict[str, ExerciseInfo] = {
         "code",
         ("not redoing each step's arithmetic", "numbers left unused", "operands that are not on the table"),
     ),
+    "ex-3-1": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "dropping the token that takes the running total past p",
+            "not renormalising",
+            "the vocabulary's order instead of sorted by probability",
+            "a threshold on each token",
+        ),
+    ),
+    "ex-3-2": ExerciseInfo(
+        2,
+        15,
+        "math",
+        (
+            "keys only, no values",
+            "every query head instead of the key-value heads",
+            "two bytes whatever the dtype",
+            "one sequence, not the batch",
+        ),
+    ),
+    "ex-3-3": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        ("choosing by coverage", "choosing on the test set", "reporting the dev-set accuracy", "a percentage for a fraction"),
+    ),
     "ex-5-1": ExerciseInfo(
         1,
         10,
