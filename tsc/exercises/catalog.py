@@ -55,6 +55,24 @@ CATALOG: dict[str, ExerciseInfo] = {
         "code",
         ("not redoing each step's arithmetic", "numbers left unused", "operands that are not on the table"),
     ),
+    "ex-1-4": ExerciseInfo(3, 30, "experiment", ("reporting pass@1 for coverage", "the plug-in estimate", "a percentage for a fraction")),
+    "ex-2-1": ExerciseInfo(
+        1, 10, "math", ("per thousand tokens for per million", "forgetting to divide by 1,000,000", "dividing by the number of tasks twice")
+    ),
+    "ex-2-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "not dividing by the group's standard deviation",
+            "one mean for the whole batch instead of each group",
+            "the sample standard deviation",
+            "a division by zero when a group agrees",
+        ),
+    ),
+    "ex-2-3": ExerciseInfo(
+        3, 30, "experiment", ("the chance of at least one correct sample", "the chance that not all are correct", "ignoring the group size")
+    ),
     "ex-3-1": ExerciseInfo(
         2,
         20,
@@ -82,6 +100,37 @@ CATALOG: dict[str, ExerciseInfo] = {
         30,
         "experiment",
         ("choosing by coverage", "choosing on the test set", "reporting the dev-set accuracy", "a percentage for a fraction"),
+    ),
+    "ex-4-1": ExerciseInfo(
+        1,
+        10,
+        "math",
+        (
+            "the inference rule 2N per token",
+            "the ratio upside down",
+            "20 tokens instead of 20 per parameter",
+            "the FLOPs of one training token",
+        ),
+    ),
+    "ex-4-2": ExerciseInfo(
+        2, 15, "math", ("log base 10 where the ratio's own log is asked", "an answer that is not one number", "the ratio upside down")
+    ),
+    "ex-4-3": ExerciseInfo(
+        2,
+        15,
+        "math",
+        (
+            "forgetting what A spent",
+            "each query saving the whole cost instead of the difference",
+            "adding the trainings instead of subtracting",
+            "a negative volume where the answer is never (math.inf)",
+        ),
+    ),
+    "ex-4-4": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        ("the most accurate candidate everywhere, over budget", "a size left without a strategy", "a strategy that is not a candidate"),
     ),
     "ex-5-1": ExerciseInfo(
         1,
@@ -111,6 +160,12 @@ CATALOG: dict[str, ExerciseInfo] = {
         "math",
         ("a step reading itself", "counting only the prompt", "forgetting that every step reads the prompt"),
     ),
+    "ex-5-4": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        ("the policy's saving alone", "one minus the saving", "a percentage for a fraction", "the prompt tokens' saving"),
+    ),
     "ex-6-1": ExerciseInfo(
         1,
         10,
@@ -133,6 +188,58 @@ CATALOG: dict[str, ExerciseInfo] = {
             "the group's first member instead of its best",
             "malformed samples voting",
         ),
+    ),
+    "ex-6-4": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        (
+            "the count of solved problems for the fraction",
+            "the PRM's feedback instead of the ORM's",
+            "the first attempt's accuracy",
+            "a percentage for a fraction",
+        ),
+    ),
+    "ex-7-1": ExerciseInfo(
+        1,
+        15,
+        "code",
+        (
+            "forgetting the per-million",
+            "reused tokens at the full input price",
+            "reused tokens left out",
+            "the verifier's tokens forgotten",
+        ),
+    ),
+    "ex-7-2": ExerciseInfo(2, 20, "code", ("keeping points that another beats", "only the cheapest and the best", "not a list of indices")),
+    "ex-7-3": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        (
+            "stopping on whatever the first sample said",
+            "letting one disagreeing sample stop the window",
+            "looking at an old window instead of the latest",
+            "an answer other than True or False",
+        ),
+    ),
+    "ex-8-1": ExerciseInfo(2, 20, "math", ("the ambiguity alone", "bits for nats", "a negative information gain", "a division by zero")),
+    "ex-8-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "vote shares for beliefs",
+            "no mass for something else",
+            "the Beta part without the Dirichlet-process factor",
+            "beliefs that do not sum to one",
+        ),
+    ),
+    "ex-8-3": ExerciseInfo(
+        3,
+        30,
+        "experiment",
+        ("stopping on one sample", "a rule that never stops early", "stopping too soon", "an answer other than True (stop) or False"),
     ),
 }
 
