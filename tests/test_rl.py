@@ -102,6 +102,12 @@ def test_a_resumed_run_continues_exactly(tmp_path, one_thread):
     assert resumed["weights_sha256"] == whole["weights_sha256"]
     assert resumed["update_flops"] == whole["update_flops"]
     assert not (tmp_path / "cut" / "resume.pt").exists()  # a finished run leaves its final model only
+    # a run in pieces (pause_at) ends where the whole run ends
+    assert (
+        train_rl(recipe, tmp_path / "pieces", policy=build_tiny_policy(seed=3), problems=toy_problems, pause_at=3, progress=False) is None
+    )
+    pieces = train_rl(recipe, tmp_path / "pieces", policy=build_tiny_policy(seed=3), problems=toy_problems, progress=False)
+    assert pieces["weights_sha256"] == whole["weights_sha256"]
 
 
 # --- the bundled RL model ---------------------------------------------------------------------
@@ -169,3 +175,33 @@ def test_the_rl_recipe_is_a_train_choice():
 
     args = _parser().parse_args(["train", "--recipe", "countdown-rl", "--steps", "3"])
     assert args.recipe == "countdown-rl"
+
+
+# --- chapter 2's stored experiments -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["rl_pass_at_k", "budget_forcing_curve", "budget_forcing_wait", "parallel_samples"])
+def test_chapter_2_results_are_stored_for_their_configuration(name):
+    # the chapter reads these back; a changed configuration would make the book recompute them for minutes
+    from tsc import experiments
+
+    record = experiments.stored(name)
+    if record is None:
+        pytest.skip(f"{name} is not computed yet")
+    assert record["config"] == json.loads(json.dumps(experiments.EXPERIMENTS[name].config))
+    assert record["data"]
+
+
+def test_the_budget_forcing_experiments_share_their_problems():
+    from tsc import experiments
+
+    curve, wait = experiments.stored("budget_forcing_curve"), experiments.stored("budget_forcing_wait")
+    if curve is None or wait is None:
+        pytest.skip("not computed yet")
+    n = len(wait["data"]["problems"])
+    assert wait["data"]["problems"] == curve["data"]["problems"][:n]
+    # no minimum, budget 560: the same greedy thinking as the curve's 512-token budget wherever it stopped by itself
+    free, capped = wait["data"]["configs"][0], curve["data"]["configs"][-1]
+    for i in range(n):
+        if not capped["forced"][i]:
+            assert free["correct"][i] == capped["correct"][i] and free["thinking"][i] == capped["thinking"][i]

@@ -298,15 +298,23 @@ def evaluate_point(policy, problems: list, *, samples: int = 4, seed: int = 2024
 
 
 def train_rl(
-    recipe: RLRecipe, out_dir: str | Path, *, policy=None, problems: Callable[[int], list] | None = None, progress: bool = True
-) -> dict:
+    recipe: RLRecipe,
+    out_dir: str | Path,
+    *,
+    policy=None,
+    problems: Callable[[int], list] | None = None,
+    pause_at: int | None = None,
+    progress: bool = True,
+) -> dict | None:
     """Run GRPO by ``recipe`` from the bundled ``recipe.init_from`` (or from ``policy``, a
     `Policy` the caller built: the tests' tiny model) into ``out_dir``; returns the card of
     ``out_dir/final`` (no card evaluation yet), beside which the log is written as ``LOG``.
 
     ``problems(step)`` gives each step's problems (anything with ``prompt()``, ``check(text)``
     and ``numbers``: the tests' toy task); by default ``problems_per_step`` fresh
-    training-split Countdown problems of the recipe's sizes, a function of seed and step."""
+    training-split Countdown problems of the recipe's sizes, a function of seed and step.
+    ``pause_at``: stop after that step with the run's state saved to ``out/resume.pt`` and
+    return None (to run a long recipe in pieces; the next call resumes it)."""
     from tsc.lm.policy import Policy, load_policy
 
     if recipe.group_size < 2 or recipe.problems_per_step < 1 or recipe.steps < 1 or recipe.epochs < 1:
@@ -392,8 +400,10 @@ def train_rl(
         bar.set_postfix(reward=f"{rewards.mean():.3f}")
         if step + 1 in recipe.eval_at or recipe.eval_at and step + 1 == recipe.steps:  # and always the final model
             evaluate()
-        if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
+        if step + 1 < recipe.steps and (recipe.save_every and (step + 1) % recipe.save_every == 0 or step + 1 == pause_at):
             _save_resume(resume, model, optimizer, recipe, state, log)
+        if step + 1 == pause_at and step + 1 < recipe.steps:
+            return None
     card = _card(recipe, start, policy, state, log)
     card = save_checkpoint(model, tokenizer, out_dir / "final", card)
     write_atomic(out_dir / "final" / LOG, json.dumps(log) + "\n")

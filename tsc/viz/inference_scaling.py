@@ -106,3 +106,33 @@ def tokens_curves(ax, curves: dict[str, tuple[Sequence[float], dict]], *, dashed
     ax.set_ylabel("held-out problems solved")
     percent_axis(ax)
     ax.legend(loc="lower right", fontsize="small")
+
+
+def samples_explorer(problems: Sequence, policies: dict, *, n: int = 16, seed: int = 0):
+    """Widgets: pick a problem and a temperature; see ``n`` samples of each policy side by side,
+    each marked right or wrong, and how many *different* correct solutions each found.
+
+    Returns the widget; display it as the last expression of a cell.
+    """
+    import ipywidgets as widgets
+
+    names = list(policies)
+
+    def show(index: int, temperature: float) -> None:
+        problem = problems[index]
+        columns = {}
+        for name in names:
+            policy = policies[name]
+            [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=seed)
+            columns[name] = [(c.text, problem.check(c.text)) for c in row]
+        width = max(len(text) for rows in columns.values() for text, _ in rows) + 4
+        print("".join(f"{name:<{width + 2}}" for name in names))
+        for i in range(n):
+            print("".join(f"{'✓' if ok else '✗'} {text:<{width}}" for text, ok in (columns[name][i] for name in names)))
+        for name in names:
+            right = [problem.answer_key(t) for t, ok in columns[name] if ok]
+            print(f"{name}: {len(right)} of {n} right, {len(set(right))} different correct solutions")
+
+    choose = widgets.Dropdown(options=[(p.prompt(), i) for i, p in enumerate(problems)], value=0, description="problem")
+    temperature = widgets.FloatSlider(value=1.0, min=0.2, max=1.6, step=0.2, description="temperature")
+    return widgets.interactive(show, index=choose, temperature=temperature)
