@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
 
 # --- Exercise 2.1: what a task costs ----------------------------------------------------------
 
@@ -30,21 +30,21 @@ def check_cost_per_task(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function cost_per_task(tokens, tasks, price_per_million); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function cost_per_task(tokens, tasks, price_per_million); got {show(fn)}.")
     results = []
     for tokens, tasks, price in COST_CASES:
-        value, error = _call(fn, tokens, tasks, price)
+        value, error = call(fn, tokens, tasks, price)
         if error:
             return Feedback("incorrect", f"cost_per_task({tokens:g}, {tasks}, {price}) raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (tokens, tasks, price), value in zip(COST_CASES, results):
-        number = _as_number(value)
+        number = as_number(value)
         expected = _cost_per_task(tokens, tasks, price)
         if number is None:
             return Feedback(
-                "incorrect", f"cost_per_task({tokens:g}, {tasks}, {price}) should return dollars (one number); got {_show(value)}."
+                "incorrect", f"cost_per_task({tokens:g}, {tasks}, {price}) should return dollars (one number); got {show(value)}."
             )
         if abs(number - expected) <= 1e-6 * max(1.0, expected):
             continue
@@ -89,11 +89,11 @@ def check_advantages(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function advantages(rewards); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function advantages(rewards); got {show(fn)}.")
     cases = _advantage_cases()
     results = []
     for rewards in cases:
-        value, error = _call(fn, rewards.copy())
+        value, error = call(fn, rewards.copy())
         if error:
             return Feedback("incorrect", f"advantages({rewards.tolist()}) raised {error}.")
         results.append(value)
@@ -104,7 +104,7 @@ def check_advantages(fn: Callable) -> Feedback:
         try:
             got = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
-            return Feedback("incorrect", f"{shown} should return an array of the rewards' shape {rewards.shape}; got {_show(value)}.")
+            return Feedback("incorrect", f"{shown} should return an array of the rewards' shape {rewards.shape}; got {show(value)}.")
         if got.shape != rewards.shape:
             return Feedback("incorrect", f"{shown} should return an array of the rewards' shape {rewards.shape}; got shape {got.shape}.")
         expected = reference_advantages(rewards)
@@ -163,10 +163,10 @@ def check_informative(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function informative(p, group_size); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function informative(p, group_size); got {show(fn)}.")
     results = []
     for p, g in INFORMATIVE_CASES:
-        value, error = _call(fn, p, g)
+        value, error = call(fn, p, g)
         if error:
             return Feedback("incorrect", f"informative({p}, {g}) raised {error}.")
         results.append(value)
@@ -174,9 +174,9 @@ def check_informative(fn: Callable) -> Feedback:
         return NOT_ATTEMPTED
     numbers = []
     for (p, g), value in zip(INFORMATIVE_CASES, results):
-        number = _as_number(value)
+        number = as_number(value)
         if number is None:
-            return Feedback("incorrect", f"informative({p}, {g}) should return a probability (one number); got {_show(value)}.")
+            return Feedback("incorrect", f"informative({p}, {g}) should return a probability (one number); got {show(value)}.")
         numbers.append(number)
 
     def matches(formula) -> bool:  # the student's numbers follow ``formula`` on every case
