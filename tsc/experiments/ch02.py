@@ -26,43 +26,91 @@ def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
 
 @experiment(
     "rl_pass_at_k",
-    describe="pass@k for k = 1..256 of countdown-rl against countdown, 900 held-out problems (the cards'), 256 samples each at T=1",
+    describe="pass@k for k = 1..256 of countdown-rl against countdown, 300 held-out problems (the first 100 of each size of the cards'), "
+    "256 samples each at T=1",
     models=["countdown", "countdown-rl"],
-    per_size=300,
+    per_size=100,
     sizes=[3, 4, 5],
     samples=256,
     seed=2024,
     max_new_tokens=64,
 )
-def rl_pass_at_k(*, models, per_size, samples, sizes, seed, max_new_tokens) -> dict:
+def rl_pass_at_k(*, models, per_size, samples, sizes, seed, max_new_tokens, only: str | None = None) -> dict | None:
     """For every model and problem: how many of ``samples`` samples at T=1 are correct, how
     many *different* correct solutions they hold (by answer key), the samples' mean length,
     and whether greedy decoding solves it. pass@k for any k <= samples follows from the counts
-    (`tsc.analysis.pass_at_k`)."""
-    from tsc.analysis import draw
+    (`tsc.analysis.pass_at_k`).
+
+    It takes about ten minutes on one CPU thread, so each model's blocks of 100 problems are
+    kept in ``runs/cache/rl_pass_at_k/`` (keyed by model weights and configuration) as they are
+    finished: a stopped run resumes, and ``only=MODEL`` (from Python, not a configuration
+    option) computes one model's part alone and returns None."""
     from tsc.lm.policy import load_policy
 
     problems = _card_problems(per_size, seed, tuple(sizes))
     out = {"problems": [p.prompt() for p in problems], "sizes": [len(p.numbers) for p in problems], "samples": samples, "models": {}}
-    for name in models:
+    for name in [only] if only else models:
         policy = load_policy(name)
-        greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
-        counts, distinct, tokens, generated = [], [], [], 0
-        for start in range(0, len(problems), 100):  # 100 problems x 256 samples at a time: bounded memory
-            chunk = problems[start : start + 100]
-            table = draw(chunk, policy, n=samples, temperature=1.0, seed=seed + start, max_new_tokens=max_new_tokens)
-            counts += table.correct.sum(axis=1).tolist()
-            distinct += [len({k for k, c in zip(keys, ok) if c}) for keys, ok in zip(table.keys, table.correct)]
-            tokens += np.round(table.tokens.mean(axis=1), 3).tolist()
-            generated += table.ledger.generated_tokens
-        out["models"][name] = {
-            "correct": [int(c) for c in counts],
-            "distinct_correct": distinct,
-            "mean_tokens": tokens,
-            "greedy": greedy.correct[:, 0].astype(int).tolist(),
-            "generated_tokens": int(generated),
+        key = {
+            "model": name,
+            "weights": policy.card.get("weights_sha256", ""),
+            "samples": samples,
+            "seed": seed,
+            "max_new_tokens": max_new_tokens,
         }
-    return out
+        blocks = [
+            _cached(
+                "rl_pass_at_k",
+                {**key, "problems": [p.prompt() for p in problems[start : start + 100]], "start": start},
+                lambda start=start, policy=policy: _pass_block(
+                    policy, problems[start : start + 100], samples, seed + start, max_new_tokens
+                ),
+            )
+            for start in range(0, len(problems), 100)  # 100 problems x 256 samples at a time: bounded memory
+        ]
+        out["models"][name] = {
+            "correct": [c for b in blocks for c in b["correct"]],
+            "distinct_correct": [c for b in blocks for c in b["distinct_correct"]],
+            "mean_tokens": [c for b in blocks for c in b["mean_tokens"]],
+            "greedy": [c for b in blocks for c in b["greedy"]],
+            "generated_tokens": sum(b["generated_tokens"] for b in blocks),
+        }
+    return None if only else out
+
+
+def _pass_block(policy, chunk: list, samples: int, seed: int, max_new_tokens: int) -> dict:
+    """One block of `rl_pass_at_k`: greedy and ``samples`` samples at T=1 of each problem."""
+    from tsc.analysis import draw
+
+    greedy = draw(chunk, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(chunk, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    return {
+        "correct": table.correct.sum(axis=1).astype(int).tolist(),
+        "distinct_correct": [len({k for k, c in zip(keys, ok) if c}) for keys, ok in zip(table.keys, table.correct)],
+        "mean_tokens": np.round(table.tokens.mean(axis=1), 3).tolist(),
+        "greedy": greedy.correct[:, 0].astype(int).tolist(),
+        "generated_tokens": int(table.ledger.generated_tokens),
+    }
+
+
+def _cached(name: str, key: dict, compute) -> dict:
+    """``compute()``, kept under ``key`` in ``runs/cache/NAME/HASH.json`` (written atomically) so a long
+    experiment that is stopped resumes where it stopped."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from tsc.lm.checkpoint import write_atomic
+
+    path = Path("runs") / "cache" / name / (hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16] + ".json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(value) + "\n")
+    return value
 
 
 def _forced(model: str, problems: int, seed: int, configs: list[tuple[int, int]], max_new_tokens: int) -> dict:
