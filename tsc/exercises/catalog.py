@@ -55,6 +55,29 @@ CATALOG: dict[str, ExerciseInfo] = {
         "code",
         ("not redoing each step's arithmetic", "numbers left unused", "operands that are not on the table"),
     ),
+    "ex-2-1": ExerciseInfo(
+        1,
+        10,
+        "code",
+        ("not dividing by the number of tasks", "reading the price as per thousand tokens", "forgetting to divide by a million"),
+    ),
+    "ex-2-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "not dividing by the group's standard deviation",
+            "one mean for the whole batch instead of each group",
+            "the sample standard deviation instead of the population one",
+            "dividing by zero for groups that all agree",
+        ),
+    ),
+    "ex-2-3": ExerciseInfo(
+        2,
+        25,
+        "experiment",
+        ("the chance of at least one correct sample", "forgetting the all-wrong groups", "a formula without the group size"),
+    ),
     "ex-3-1": ExerciseInfo(
         2,
         20,
