@@ -62,6 +62,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from tsc.lm.recipes import RECIPES, REWARD_RECIPES
+    from tsc.lm.rl_recipes import RL_RECIPES
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
 
@@ -79,7 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
-    train.add_argument("--recipe", required=True, choices=sorted({**RECIPES, **REWARD_RECIPES}), help="a policy's or a reward model's")
+    train.add_argument(
+        "--recipe",
+        required=True,
+        choices=sorted({**RECIPES, **REWARD_RECIPES, **RL_RECIPES}),
+        help="a policy's, a reward model's or an RL run's",
+    )
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation figures on the card")
@@ -268,10 +274,12 @@ def cmd_train(args) -> int:
     from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model
     from tsc.lm.policy import ASSETS, load_policy
     from tsc.lm.reward import REWARD_RECIPES, train_reward
+    from tsc.lm.rl import RL_RECIPES, train_rl
     from tsc.lm.train import RECIPES, train
 
     reward = args.recipe in REWARD_RECIPES  # an ORM or PRM, trained on the policy's samples
-    recipe = REWARD_RECIPES[args.recipe] if reward else RECIPES[args.recipe]
+    rl = args.recipe in RL_RECIPES  # reinforcement learning (GRPO) from a bundled policy
+    recipe = REWARD_RECIPES[args.recipe] if reward else RL_RECIPES[args.recipe] if rl else RECIPES[args.recipe]
     if args.steps is not None:
         if args.steps < 1:
             raise UserError("--steps must be a positive integer")
@@ -281,7 +289,7 @@ def cmd_train(args) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else os.cpu_count() or 1)
     out = Path(args.out or Path("runs") / recipe.name)
-    card = train_reward(recipe, out) if reward else train(recipe, out)
+    card = train_reward(recipe, out) if reward else train_rl(recipe, out) if rl else train(recipe, out)
     final = out / "final"
     if args.install and not reward and recipe.kind != "revision":  # the model and its checkpoints, evaluated as stored
         from tsc.zoo import evaluate_installed, install

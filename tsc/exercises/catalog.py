@@ -57,7 +57,10 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-1-4": ExerciseInfo(3, 30, "experiment", ("reporting pass@1 for coverage", "the plug-in estimate", "a percentage for a fraction")),
     "ex-2-1": ExerciseInfo(
-        1, 10, "math", ("per thousand tokens for per million", "forgetting to divide by 1,000,000", "dividing by the number of tasks twice")
+        1,
+        10,
+        "code",
+        ("not dividing by the number of tasks", "reading the price as per thousand tokens", "forgetting to divide by a million"),
     ),
     "ex-2-2": ExerciseInfo(
         2,
@@ -66,12 +69,15 @@ CATALOG: dict[str, ExerciseInfo] = {
         (
             "not dividing by the group's standard deviation",
             "one mean for the whole batch instead of each group",
-            "the sample standard deviation",
-            "a division by zero when a group agrees",
+            "the sample standard deviation instead of the population one",
+            "dividing by zero for groups that all agree",
         ),
     ),
     "ex-2-3": ExerciseInfo(
-        3, 30, "experiment", ("the chance of at least one correct sample", "the chance that not all are correct", "ignoring the group size")
+        2,
+        25,
+        "experiment",
+        ("the chance of at least one correct sample", "forgetting the all-wrong groups", "a formula without the group size"),
     ),
     "ex-3-1": ExerciseInfo(
         2,
