@@ -133,7 +133,7 @@ def fit(*, arithmetic: int, countdown: int, temperatures: list[float], n: int, s
                 "temperature": temperature,
                 "questions": len(problems),
                 "samples": n,
-                "answer_model": {k: round(v, 6) for k, v in vars(model).items()},
+                "answer_model": model.to_json(),
                 "sample_accuracy": float(table.correct.mean()),
             }
             if verifier is not None:
@@ -155,8 +155,8 @@ def fit(*, arithmetic: int, countdown: int, temperatures: list[float], n: int, s
         f"{countdown} Countdown problems (sizes 3-5), training split (never the held-out tenth)",
         "refit": "python -m tsc experiment ch08_fit --refresh",
         "default_cost": chosen,
-        "default_cost_rule": "the largest cost per token on the grid whose training accuracy (arithmetic, T=0.8, n<=16) is within "
-        "0.5 points of majority voting over 16 samples",
+        "default_cost_rule": "the cost per token on the grid with the best training accuracy (arithmetic, T=0.8, at most 16 samples) "
+        "among those that spend at most half of majority voting's tokens over 16 samples",
     }
     return {"fits": fits, "train_sweep": sweeps, "card": card}
 
@@ -186,14 +186,17 @@ def _sweep(table: Table, policy, model, costs: list[float]) -> dict:
 
 
 def _choose_cost(sweep: dict) -> float:
-    ok = [row["cost_per_token"] for row in sweep["free_energy"] if row["accuracy"] >= sweep["majority"]["accuracy"] - 0.005]
-    return max(ok) if ok else min(row["cost_per_token"] for row in sweep["free_energy"])
+    """The cost with the best training accuracy among those spending at most half of
+    majority voting's tokens (ties: the higher cost, which spends less)."""
+    half = [row for row in sweep["free_energy"] if row["tokens"] <= sweep["majority"]["tokens"] / 2]
+    rows = half or sweep["free_energy"]
+    return max(rows, key=lambda row: (row["accuracy"], row["cost_per_token"]))["cost_per_token"]
 
 
 # --- the frontiers ---------------------------------------------------------------------------
 
 
-def _frontier(task: str, *, problems: int, temperature: float, n: int, seed: int, costs, ns, leads, verifier_name, live_check: int) -> dict:
+def _frontier(task: str, *, problems, temperature, n, seed, costs, ns, leads, verifier_name, live_check, rule_questions: int = 0) -> dict:
     from tsc.strategies.free_energy import free_energy
     from tsc.strategies.rounds import stop_when_decided
     from tsc.tasks import get_task
@@ -215,6 +218,7 @@ def _frontier(task: str, *, problems: int, temperature: float, n: int, seed: int
         checks["stop_when_decided"] = check_replay(stop_when_decided, few, policy, small, seed=seed, n=n, lead=2)
     return {
         "task": task,
+        "rule_table": _rule_table(table, rule_questions) if rule_questions else None,
         "problems": len(held_out),
         "sizes": list(sizes),
         "size": [int(p.difficulty) for p in held_out],
@@ -238,6 +242,7 @@ def _frontier(task: str, *, problems: int, temperature: float, n: int, seed: int
     ns=[1, 2, 3, 4, 6, 8, 12, 16],
     leads=[1, 2, 3, 4, None],
     live_check=40,
+    rule_questions=600,
 )
 def arithmetic_frontier(**config) -> dict:
     return _frontier("arithmetic", verifier_name=None, **config)
@@ -257,3 +262,91 @@ def arithmetic_frontier(**config) -> dict:
 )
 def countdown_frontier(**config) -> dict:
     return _frontier("countdown", verifier_name="prm", **config)
+
+
+def _rule_table(table: Table, count: int) -> dict:
+    """The first ``count`` questions of the table, compactly, for Exercise 8.3: each sample's
+    answer as a letter (A: the question's first answer, B: its second, ...; "." malformed),
+    the letter of the right answer ("" if no sample found it) and each sample's tokens."""
+    keys, right = [], []
+    for i in range(min(count, len(table.problems))):
+        letters: dict[str, str] = {}
+        row = []
+        for key in table.keys[i]:
+            if key is None:
+                row.append(".")
+                continue
+            letters.setdefault(key, chr(ord("A") + len(letters)))  # at most 16 answers: A to P
+            row.append(letters[key])
+        keys.append("".join(row))
+        right.append(next((letters[k] for k, ok in zip(table.keys[i], table.correct[i]) if ok and k is not None), ""))
+    return {"n": table.n, "keys": keys, "right": right, "tokens": table.tokens[: len(keys)].tolist()}
+
+
+# --- reading the results (the chapter's intervals) ---------------------------------------------
+
+
+def setting(data: dict, name: str, **knobs) -> dict:
+    """The run of contender ``name`` at ``knobs`` (those given must match) in a frontier's data."""
+    for row in data["contenders"][name]:
+        if all(row["knobs"].get(k) == v for k, v in knobs.items()):
+            return row
+    raise ValueError(f"{name!r} was not run at {knobs}; its settings: {[row['knobs'] for row in data['contenders'][name]]}")
+
+
+def outcomes(row: dict) -> dict[str, np.ndarray]:
+    """One run's per-problem arrays: correct (0/1), tokens, flops, samples (and confidence)."""
+    out = {
+        "correct": np.array([c == "1" for c in row["correct"]], dtype=float),
+        "tokens": np.asarray(row["tokens"], dtype=float),
+        "flops": np.asarray(row["flops"], dtype=float),
+        "samples": np.asarray(row["samples"], dtype=float),
+    }
+    if row.get("confidence") is not None:
+        out["confidence"] = np.asarray(row["confidence"], dtype=float)
+    return out
+
+
+def summarize(data: dict, *, cost: str = "tokens", n_boot: int = 1000, seed: int = 0) -> dict[str, list[dict]]:
+    """Per contender, per setting: accuracy and mean ``cost`` ("tokens" generated or "flops")
+    per problem, each with a 95 % bootstrap interval over problems."""
+    from tsc.analysis import bootstrap
+
+    out = {}
+    for name, rows in data["contenders"].items():
+        out[name] = []
+        for row in rows:
+            o = outcomes(row)
+            mean, low, high = bootstrap(np.stack([o["correct"], o[cost]], axis=1), n_boot=n_boot, seed=seed)
+            out[name].append(
+                {
+                    "knobs": row["knobs"],
+                    "accuracy": float(mean[0]),
+                    "accuracy_low": float(low[0]),
+                    "accuracy_high": float(high[0]),
+                    "cost": float(mean[1]),
+                    "cost_low": float(low[1]),
+                    "cost_high": float(high[1]),
+                    "samples": float(o["samples"].mean()),
+                }
+            )
+    return out
+
+
+def compare(a: dict, b: dict, *, cost: str = "tokens", n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Run ``a`` against run ``b`` on the same problems, paired: the difference in accuracy
+    (a - b) and the ratio of mean ``cost`` (a / b), each with a 95 % bootstrap interval that
+    resamples problems together."""
+    oa, ob = outcomes(a), outcomes(b)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(oa["correct"]), size=(n_boot, len(oa["correct"])))
+    diffs = (oa["correct"][index] - ob["correct"][index]).mean(axis=1)
+    ratios = oa[cost][index].mean(axis=1) / ob[cost][index].mean(axis=1)
+    return {
+        "difference": float((oa["correct"] - ob["correct"]).mean()),
+        "difference_low": float(np.percentile(diffs, 2.5)),
+        "difference_high": float(np.percentile(diffs, 97.5)),
+        "ratio": float(oa[cost].mean() / ob[cost].mean()),
+        "ratio_low": float(np.percentile(ratios, 2.5)),
+        "ratio_high": float(np.percentile(ratios, 97.5)),
+    }

@@ -71,39 +71,77 @@ class AnswerModel:
     """How samples relate to the correct answer (see the module docstring).
 
     ``a``, ``b``: the Beta prior over a question's chance that a sample is right;
-    ``gamma``: how readily a wrong sample is a new answer rather than a repeat;
-    ``malformed``: the chance that a sample has no answer; ``tokens``: the expected length of
-    a sample before any is seen (afterwards the question's own mean is used).
+    ``gamma``: how readily a wrong sample is a new answer rather than a repeat (a number, or
+    several values for a mixture of question types: some questions repeat their wrong
+    answers, others scatter them), with the mixture's ``weights``; ``malformed``: the chance
+    that a sample has no answer; ``tokens``: the expected length of a sample before any is
+    seen (afterwards the question's own mean is used).
     """
 
     a: float = 1.0
     b: float = 1.0
-    gamma: float = 1.0
+    gamma: float | tuple[float, ...] = 1.0
+    weights: tuple[float, ...] | None = None
     malformed: float = 0.0
     tokens: float = 32.0
 
     def __post_init__(self):
-        for name in ("a", "b", "gamma", "tokens"):
-            value = getattr(self, name)
+        gammas = tuple(self.gamma) if isinstance(self.gamma, (tuple, list)) else (self.gamma,)
+        weights = tuple(self.weights) if self.weights is not None else (1.0 / len(gammas),) * len(gammas)
+        for name, value in [("a", self.a), ("b", self.b), ("tokens", self.tokens)] + [("gamma", g) for g in gammas]:
             if not _real(value) or value <= 0:
                 raise ValueError(f"AnswerModel.{name} must be a positive number, got {value!r}")
+        if not gammas or len(weights) != len(gammas) or any(not _real(w) or w <= 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
+            raise ValueError(f"AnswerModel.weights must be one positive weight per gamma, summing to 1, got {self.weights!r}")
         if not _real(self.malformed) or not 0 <= self.malformed < 1:
             raise ValueError(f"AnswerModel.malformed must be in [0, 1), got {self.malformed!r}")
+        object.__setattr__(self, "gamma", gammas if len(gammas) > 1 else gammas[0])
+        object.__setattr__(self, "weights", weights)
 
-    def log_weight(self, count: int, total: int) -> float:
+    def to_json(self) -> dict:
+        def rounded(x):
+            return [round(v, 6) for v in x] if isinstance(x, tuple) else round(x, 6)
+
+        return {k: rounded(getattr(self, k)) for k in ("a", "b", "gamma", "weights", "malformed", "tokens")}
+
+    @property
+    def gammas(self) -> tuple[float, ...]:
+        return self.gamma if isinstance(self.gamma, tuple) else (self.gamma,)
+
+    def log_weight(self, count: int, total: int, clusters: int) -> float:
         """log [P(samples | this candidate is correct) / P(samples | something else is)] for a
-        candidate with ``count`` of the ``total`` answered samples."""
-        return _log_weight(self.a, self.b, self.gamma, count, total)
+        candidate with ``count`` of the ``total`` answered samples, among ``clusters``
+        distinct answers."""
+        return _log_weight(self.a, self.b, self.gammas, self.weights, count, total, clusters)
+
+    def gamma_posterior(self, clusters: int, wrong: int) -> list[float]:
+        """P(each gamma | ``wrong`` wrong samples in ``clusters`` distinct answers)."""
+        logs = [math.log(w) + _ewens(g, clusters, wrong) for g, w in zip(self.gammas, self.weights)]
+        top = max(logs)
+        z = sum(math.exp(x - top) for x in logs)
+        return [math.exp(x - top) / z for x in logs]
+
+
+def _ewens(gamma: float, clusters: int, wrong: int) -> float:
+    """log of gamma^clusters / (gamma)_wrong: the part of the Ewens sampling formula (the
+    Dirichlet process's chance of a sequence of answers) that depends on gamma."""
+    return clusters * math.log(gamma) - (math.lgamma(gamma + wrong) - math.lgamma(gamma))
+
+
+def _logsumexp(xs: list[float]) -> float:
+    top = max(xs)
+    return top + math.log(sum(math.exp(x - top) for x in xs))
 
 
 @lru_cache(maxsize=200_000)
-def _log_weight(a: float, b: float, gamma: float, c: int, n: int) -> float:
-    # Beta-binomial: c right of n under "correct", 0 right of n under "something else";
-    # Dirichlet process (Ewens): the c copies form one wrong cluster only under "something else".
+def _log_weight(a: float, b: float, gammas: tuple, weights: tuple, c: int, n: int, k: int) -> float:
+    # Beta-binomial: c right of n under "this one is correct", 0 right of n under "something
+    # else"; Dirichlet process (Ewens): the c copies are one more wrong cluster only under
+    # "something else" (the factorials of the other clusters' sizes are common and cancel).
     lg = math.lgamma
-    beta = lg(a + c) + lg(b + n - c) - lg(a + b + n) - (lg(a) + lg(b + n) - lg(a + b + n))
-    ewens = lg(gamma + n) - lg(gamma + n - c) - math.log(gamma) - lg(c)
-    return beta + ewens
+    right = lg(a + c) + lg(b + n - c) - lg(c) + _logsumexp([math.log(w) + _ewens(g, k - 1, n - c) for g, w in zip(gammas, weights)])
+    other = lg(a) + lg(b + n) + _logsumexp([math.log(w) + _ewens(g, k, n) for g, w in zip(gammas, weights)])
+    return right - other
 
 
 @dataclass(frozen=True)
@@ -196,8 +234,8 @@ def _pairs(belief: Belief) -> tuple[tuple[int, int], ...]:
 
 
 def _posterior(pairs, model: AnswerModel, llr) -> list[float]:
-    total = sum(c for c, _ in pairs)
-    logs = [0.0] + [model.log_weight(c, total) + (llr[b] if b >= 0 else 0.0) for c, b in pairs]
+    total, k = sum(c for c, _ in pairs), len(pairs)
+    logs = [0.0] + [model.log_weight(c, total, k) + (llr[b] if b >= 0 else 0.0) for c, b in pairs]
     top = max(logs)
     weights = [math.exp(x - top) for x in logs]
     z = sum(weights)
@@ -208,15 +246,20 @@ def sample_outcomes(belief: Belief, model: AnswerModel) -> tuple[list[str], list
     """The outcomes of one more sample and p(outcome | s) for every s: outcome k is "repeats
     candidate k" (1-based), then "new" and "malformed". Rows follow `posterior`'s order."""
     counts = list(belief.counts)
-    n = sum(counts)
-    a, b, g, mu = model.a, model.b, model.gamma, model.malformed
+    n, k = sum(counts), len(counts)
+    a, b, mu = model.a, model.b, model.malformed
     rows = []
-    for s in range(len(counts) + 1):
+    for s in range(k + 1):
         c_s = counts[s - 1] if s else 0
         right = (a + c_s) / (a + b + n)  # P(next sample correct | s): the Beta posterior mean
-        wrong_to = (1 - right) / (g + n - c_s)  # per wrong sample already seen (Dirichlet process)
-        row = [(right if k == s else wrong_to * c) for k, c in enumerate(counts, start=1)]
-        new = wrong_to * g + (right if s == 0 else 0.0)
+        # a wrong sample repeats a wrong answer in proportion to its count, or is new (the
+        # Dirichlet process), averaged over what the wrong answers so far say about gamma
+        wrong = n - c_s
+        mix = model.gamma_posterior(k - 1 if s else k, wrong)
+        per_copy = (1 - right) * sum(r / (g + wrong) for r, g in zip(mix, model.gammas))
+        fresh = (1 - right) * sum(r * g / (g + wrong) for r, g in zip(mix, model.gammas))
+        row = [(right if j == s else per_copy * c) for j, c in enumerate(counts, start=1)]
+        new = fresh + (right if s == 0 else 0.0)
         rows.append([(1 - mu) * p for p in row] + [(1 - mu) * new, mu])
     names = [f"repeat {k}" for k in range(1, len(counts) + 1)] + ["new", "malformed"]
     return names, rows
@@ -230,6 +273,17 @@ def information_gain(prior: list[float], likelihood: list[list[float]]) -> float
 
 def entropy(p: list[float]) -> float:
     return -sum(x * math.log(x) for x in p if x > 0)
+
+
+def variational_free_energy(q: list[float], prior: list[float], likelihood: list[float]) -> dict[str, float]:
+    """F[q] = E_q[ln q(s) - ln p(o, s)] for an observation o with ``likelihood[s]`` = p(o | s):
+    ``complexity`` KL[q || prior] minus ``accuracy`` E_q ln p(o | s). F is least, and equals
+    the surprise -ln p(o), when q is the posterior."""
+    if not (len(q) == len(prior) == len(likelihood)):
+        raise ValueError("q, prior and likelihood need one entry per state")
+    complexity = sum(x * math.log(x / p) for x, p in zip(q, prior) if x > 0)
+    accuracy = sum(x * math.log(lk) for x, lk in zip(q, likelihood) if x > 0)
+    return {"free_energy": complexity - accuracy, "complexity": complexity, "accuracy": accuracy}
 
 
 def kl_binary(q: float, p: float) -> float:
@@ -400,15 +454,18 @@ def fitted(policy_name: str | None, temperature: float, verifier: str | None = N
     return (model, Channel(**{k: tuple(v) if isinstance(v, list) else v for k, v in channel.items()})) if channel else None
 
 
-def fit_answer_model(questions: list[list[tuple[str | None, bool]]], *, tokens: float = 32.0) -> AnswerModel:
+def fit_answer_model(questions: list[list[tuple[str | None, bool]]], *, tokens: float = 32.0, mixture: int = 2) -> AnswerModel:
     """Maximum-likelihood `AnswerModel` from sampled answers of training questions: for each
     question a list of (answer key or None, correct?) per sample. ``a``, ``b`` from the
-    Beta-binomial of right samples per question; ``gamma`` from the Ewens formula of the
-    wrong answers' repeats; ``malformed`` the fraction of samples without a key."""
+    Beta-binomial of right samples per question; ``gamma`` (a ``mixture`` of that many values
+    and their weights) from the Ewens formula of the wrong answers' repeats; ``malformed`` the
+    fraction of samples without a key."""
     import numpy as np
     from scipy.optimize import minimize
-    from scipy.special import betaln, gammaln
+    from scipy.special import betaln, gammaln, logsumexp, softmax
 
+    if not is_int(mixture) or mixture < 1:
+        raise ValueError(f"mixture (values of gamma) must be an integer >= 1, got {mixture!r}")
     right, total, clusters, wrong_n = [], [], [], []
     malformed = samples = 0
     for rows in questions:
@@ -421,25 +478,36 @@ def fit_answer_model(questions: list[list[tuple[str | None, bool]]], *, tokens: 
         for k, ok in keyed:
             if not ok:
                 wrong[k] = wrong.get(k, 0) + 1
-        clusters.append(list(wrong.values()))
+        clusters.append(len(wrong))
         wrong_n.append(sum(wrong.values()))
     if not samples or not any(total):
         raise ValueError("fit_answer_model needs questions with answered samples")
-    right, total, wrong_n = np.array(right, float), np.array(total, float), np.array(wrong_n, float)
-    m = np.array([len(c) for c in clusters], float)
-    log_sizes = sum(float(gammaln(np.array(c, float)).sum()) for c in clusters if c)
+    right, total = np.array(right, float), np.array(total, float)
+    m, w = np.array(clusters, float)[:, None], np.array(wrong_n, float)[:, None]
 
     def beta_nll(x):
         a, b = np.exp(x)
         return -float((betaln(a + right, b + total - right) - betaln(a, b)).sum())
 
     def ewens_nll(x):
-        g = float(np.exp(x[0]))
-        return -float((m * np.log(g) + gammaln(g) - gammaln(g + wrong_n)).sum() + log_sizes)
+        g = np.exp(x[:mixture])[None, :]
+        logw = np.log(softmax(np.concatenate([[0.0], x[mixture:]])))[None, :]
+        return -float(logsumexp(logw + m * np.log(g) + gammaln(g) - gammaln(g + w), axis=1).sum())
 
     a, b = np.exp(minimize(beta_nll, np.zeros(2), method="L-BFGS-B", bounds=[(-6, 6)] * 2).x)
-    [g] = np.exp(minimize(ewens_nll, np.zeros(1), method="L-BFGS-B", bounds=[(-6, 8)]).x)
-    return AnswerModel(a=float(a), b=float(b), gamma=float(g), malformed=malformed / samples, tokens=float(tokens))
+    starts = [
+        np.concatenate([np.linspace(-1.0, 3.0, mixture), np.zeros(mixture - 1)]),
+        np.concatenate([np.full(mixture, 1.0), np.linspace(-1, 1, mixture - 1)]),
+    ]
+    bounds = [(-6.0, 8.0)] * mixture + [(-8.0, 8.0)] * (mixture - 1)
+    best = min((minimize(ewens_nll, x0, method="L-BFGS-B", bounds=bounds) for x0 in starts), key=lambda r: r.fun)
+    gammas = np.exp(best.x[:mixture])
+    weights = softmax(np.concatenate([[0.0], best.x[mixture:]]))
+    order = np.argsort(gammas)
+    return AnswerModel(
+        a=float(a), b=float(b), gamma=tuple(float(gammas[i]) for i in order) if mixture > 1 else float(gammas[0]),
+        weights=tuple(float(weights[i]) for i in order), malformed=malformed / samples, tokens=float(tokens),
+    )  # fmt: skip
 
 
 # --- the strategy ---------------------------------------------------------------------------
