@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
     solve.add_argument(
-        "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.002)"
+        "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
     )
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
     solve.add_argument(

@@ -27,10 +27,13 @@ from tsc.experiments import experiment
 from tsc.replay import Table, TablePolicy, TableVerifier, check_replay, draw_table
 
 COSTS = [0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016]  # nats of preference per token
+ABLATION_COSTS = [0.0005, 0.002, 0.008]  # the ablations run at fewer costs (risk alone samples a lot)
 VERIFIER = "<the table's verifier>"  # in a contender's knobs: replaced by the table's verifier
 
 
-def contenders(task: str, *, n: int, costs: list[float], ns: list[int], leads: list) -> dict[str, tuple[Callable, list[dict]]]:
+def contenders(
+    task: str, *, n: int, costs: list[float], ablation_costs: list[float], ns: list[int], leads: list
+) -> dict[str, tuple[Callable, list[dict]]]:
     """Every strategy the chapter compares, each with the knob settings it is run at.
 
     One line per contender: ``name: (strategy, [knobs, ...])``. Chapter 7's ``early_stop``
@@ -45,11 +48,14 @@ def contenders(task: str, *, n: int, costs: list[float], ns: list[int], leads: l
         "majority": (majority_vote, [{"n": k} for k in ns]),
         "stop when decided": (stop_when_decided, [{"n": n, "lead": d} for d in leads]),
         "free energy": (free_energy, [{"n": n, "cost_per_token": c, **verify} for c in costs]),
-        "free energy, risk only": (free_energy, [{"n": n, "cost_per_token": c, "objective": "risk", **verify} for c in costs]),
-        "free energy, expected utility": (free_energy, [{"n": n, "cost_per_token": c, "objective": "utility", **verify} for c in costs]),
+        "free energy, risk only": (free_energy, [{"n": n, "cost_per_token": c, "objective": "risk", **verify} for c in ablation_costs]),
+        "free energy, expected utility": (
+            free_energy,
+            [{"n": n, "cost_per_token": c, "objective": "utility", **verify} for c in ablation_costs],
+        ),
     }
     if task == "countdown":
-        out["free energy, no verifier"] = (free_energy, [{"n": n, "cost_per_token": c} for c in costs])
+        out["free energy, no verifier"] = (free_energy, [{"n": n, "cost_per_token": c} for c in ablation_costs])
         out["best-of-n (PRM)"] = (best_of_n, [{"n": k, "verifier": VERIFIER} for k in ns])
         out["weighted vote (PRM)"] = (weighted_vote, [{"n": k, "verifier": VERIFIER} for k in ns])
     return out
@@ -196,7 +202,9 @@ def _choose_cost(sweep: dict) -> float:
 # --- the frontiers ---------------------------------------------------------------------------
 
 
-def _frontier(task: str, *, problems, temperature, n, seed, costs, ns, leads, verifier_name, live_check, rule_questions: int = 0) -> dict:
+def _frontier(
+    task: str, *, problems, temperature, n, seed, costs, ablation_costs, ns, leads, verifier_name, live_check, rule_questions: int = 0
+) -> dict:
     from tsc.strategies.free_energy import free_energy
     from tsc.strategies.rounds import stop_when_decided
     from tsc.tasks import get_task
@@ -207,7 +215,7 @@ def _frontier(task: str, *, problems, temperature, n, seed, costs, ns, leads, ve
     started = time.perf_counter()
     table = draw_table(held_out, policy, n=n, temperature=temperature, seed=seed, verifier=verifier)
     table_seconds = time.perf_counter() - started
-    plan = contenders(task, n=n, costs=costs, ns=ns, leads=leads)
+    plan = contenders(task, n=n, costs=costs, ablation_costs=ablation_costs, ns=ns, leads=leads)
     results = run_contenders(table, policy, verifier, contenders=plan, progress=True)
     checks = {}
     if live_check:
@@ -239,6 +247,7 @@ def _frontier(task: str, *, problems, temperature, n, seed, costs, ns, leads, ve
     n=16,
     seed=88,
     costs=COSTS,
+    ablation_costs=ABLATION_COSTS,
     ns=[1, 2, 3, 4, 6, 8, 12, 16],
     leads=[1, 2, 3, 4, None],
     live_check=40,
@@ -256,6 +265,7 @@ def arithmetic_frontier(**config) -> dict:
     n=16,
     seed=89,
     costs=COSTS,
+    ablation_costs=ABLATION_COSTS,
     ns=[1, 2, 4, 8, 16],
     leads=[1, 2, 3, None],
     live_check=20,
