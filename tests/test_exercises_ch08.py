@@ -74,9 +74,10 @@ def test_posterior_reference_matches_the_package():
         (lambda counts, a, b, g: [0.0] + [c / sum(counts) for c in counts], "vote share"),  # votes are not beliefs
         (lambda counts, a, b, g: [c / sum(counts) for c in counts], "something else"),  # no "something else"
         (  # the Beta part only
-            lambda counts, a, b, g: (
-                lambda logs: [math.exp(x) / sum(math.exp(y) for y in logs) for x in logs]
-            )([0.0] + [math.lgamma(a + c) + math.lgamma(b + sum(counts) - c) - math.lgamma(a) - math.lgamma(b + sum(counts)) for c in counts]),
+            lambda counts, a, b, g: (lambda logs: [math.exp(x) / sum(math.exp(y) for y in logs) for x in logs])(
+                [0.0]
+                + [math.lgamma(a + c) + math.lgamma(b + sum(counts) - c) - math.lgamma(a) - math.lgamma(b + sum(counts)) for c in counts]
+            ),
             "Dirichlet-process factor",
         ),
         (lambda counts, a, b, g: [x * 2 for x in ref_posterior(counts, a, b, g)], "sum to"),  # not normalised

@@ -277,7 +277,9 @@ def test_expensive_tokens_answer_without_sampling_and_n_caps_the_samples():
 
 
 def test_malformed_samples_do_not_vote():
-    result = free_energy(Q, scripted([BAD, BAD, RIGHT, RIGHT, RIGHT, RIGHT]), n=6, model=AnswerModel(a=0.5, b=0.5, gamma=5.0, malformed=0.2))
+    result = free_energy(
+        Q, scripted([BAD, BAD, RIGHT, RIGHT, RIGHT, RIGHT]), n=6, model=AnswerModel(a=0.5, b=0.5, gamma=5.0, malformed=0.2)
+    )
     assert result.answer == RIGHT
     assert result.trace["keys"] == ["67"]
 
