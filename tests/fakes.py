@@ -46,16 +46,18 @@ class ScriptedPolicy:
         max_new_tokens: int = 64,
         seed: int | list[int] = 0,
         ledger: Ledger | list[Ledger] | None = None,
+        offset: int = 0,
         **ignored,
     ) -> list[list[Completion]]:
-        """Like `tsc.lm.Policy.sample`: one seed (or one per prompt), one ledger (or one per prompt)."""
+        """Like `tsc.lm.Policy.sample`: one seed (or one per prompt), one ledger (or one per
+        prompt); ``offset`` skips that many samples of each prompt's cycle."""
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [Ledger() for _ in prompts]
         self.calls.append({"prompts": list(prompts), "n": n, "temperature": temperature, "seed": seed, "max_new_tokens": max_new_tokens})
         rows = []
         for prompt, prompt_seed, mine in zip(prompts, seeds, ledgers):
             texts = self.texts(prompt)
-            picked = [texts[0]] * n if temperature == 0 else [texts[(prompt_seed + j) % len(texts)] for j in range(n)]
+            picked = [texts[0]] * n if temperature == 0 else [texts[(prompt_seed + offset + j) % len(texts)] for j in range(n)]
             row, prompt_tokens, generated = [], 0, 0
             for text in picked:
                 text = text[:max_new_tokens]

@@ -28,6 +28,7 @@ from tsc.strategies import (
     tot_bfs,
     weighted_vote,
 )
+from tsc.strategies.free_energy import free_energy
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle
 
@@ -218,6 +219,7 @@ def test_strategy_registry():
         "dfs": dfs,
         "mcts": mcts,
         "budget_forcing": budget_forcing,
+        "free_energy": free_energy,
     }
 
 

@@ -43,6 +43,7 @@ examples:
   python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy free_energy --n 16 --temperature 0.8 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
   python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
 """
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
     )
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
-    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote)")
+    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote; free_energy: at most)")
     solve.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
     )
@@ -140,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(VERIFIERS),
         help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
         "tot_bfs, dfs, mcts (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
-        "(default none: the last attempt is the answer)",
+        "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
     )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
     solve.add_argument(
@@ -157,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
+    solve.add_argument(
+        "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
+    )
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
     solve.add_argument(
         "--thinking-tokens",
@@ -449,6 +453,8 @@ def cmd_solve(args) -> int:
                 check_search_knobs(**{knob: getattr(args, knob)})
             except ValueError as error:
                 raise UserError(f"{flag}: {error}") from None
+    if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
+        raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
     if args.thinking_tokens is not None and args.thinking_tokens < 1:
         raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
     if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
@@ -722,6 +728,8 @@ def _strategy_options(args, policy) -> dict:
     for _, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None and knob in takes:
             options[knob] = getattr(args, knob)
+    if args.cost_per_token is not None and "cost_per_token" in takes:
+        options["cost_per_token"] = args.cost_per_token
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])

@@ -229,23 +229,39 @@ CATALOG: dict[str, ExerciseInfo] = {
             "an answer other than True or False",
         ),
     ),
-    "ex-8-1": ExerciseInfo(2, 20, "math", ("the ambiguity alone", "bits for nats", "a negative information gain", "a division by zero")),
-    "ex-8-2": ExerciseInfo(
-        2,
-        20,
+    "ex-8-1": ExerciseInfo(
+        1,
+        15,
         "code",
         (
-            "vote shares for beliefs",
-            "no mass for something else",
-            "the Beta part without the Dirichlet-process factor",
-            "beliefs that do not sum to one",
+            "the entropy of the prediction without the ambiguity",
+            "bits instead of nats",
+            "the subtraction reversed",
+            "the ambiguity alone",
+        ),
+    ),
+    "ex-8-2": ExerciseInfo(
+        2,
+        30,
+        "code",
+        (
+            "vote shares taken as beliefs",
+            "no share left for something else",
+            "the Beta part without the Dirichlet process",
+            "not normalised",
         ),
     ),
     "ex-8-3": ExerciseInfo(
         3,
-        30,
+        40,
         "experiment",
-        ("stopping on one sample", "a rule that never stops early", "stopping too soon", "an answer other than True (stop) or False"),
+        (
+            "stopping at once on one sample",
+            "never stopping early",
+            "crashing before the first sample",
+            "stopping too soon",
+            "not answering True or False",
+        ),
     ),
 }
 

@@ -133,6 +133,7 @@ class Policy:
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
         batch_size: int = 1024,
+        offset: int = 0,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt (temperature 0 decodes greedily).
 
@@ -150,6 +151,10 @@ class Policy:
         then depends on the prompts before it); a list gives each prompt its own stream, so a
         prompt's completions are the same whatever else is in the call: solving problems in
         one batched call or one at a time gives the same answers (`tsc.strategies` use this).
+        ``offset`` (with a list of seeds): skip the first ``offset`` samples of each prompt's
+        stream, so sample j of this call is sample ``offset + j`` of one call with
+        ``n = offset + n``: a strategy that draws one sample at a time and decides after each
+        (`tsc.strategies.free_energy`) draws exactly the samples that a single call would.
 
         ``ledger`` is charged what was computed: each prompt's tokens once, each sample's
         generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
@@ -161,6 +166,10 @@ class Policy:
             raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         seeds = _per_prompt(seed, len(prompts), "seed")
+        if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
+            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+        if offset and seeds is None:
+            raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
         ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)
@@ -169,7 +178,7 @@ class Policy:
             raise ValueError(f"a prompt of {longest} tokens does not fit {self.name}'s context of {self.max_len} tokens")
         stops = self._stops(self.stop if stop is None else tuple(stop))
         generator = torch.Generator().manual_seed(seed) if seeds is None else None
-        streams = None if seeds is None or temperature == 0 else [_stream(s, n, max_new_tokens) for s in seeds]
+        streams = None if seeds is None or temperature == 0 else [_stream(s, offset + n, max_new_tokens)[offset:] for s in seeds]
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
