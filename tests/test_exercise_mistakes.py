@@ -279,3 +279,27 @@ def test_ex_6_3_likely_mistakes_are_named(wrong, points_at):
     assert check_weighted_vote(_weighted).correct
     feedback = check_weighted_vote(wrong)
     assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def test_ex_1_4_the_experiment_checker_names_the_likeliest_mistakes():
+    from fakes import ScriptedPolicy
+
+    from tsc.exercises import check_temperature_coverage
+    from tsc.exercises.ch01 import coverage_at_temperature
+    from tsc.tasks.countdown import Countdown
+
+    script = {
+        "13 4 7 2>48:": ["13-7=6,6*4=24,24*2=48.", "13+7=20,20*2=40,40+4=44.", "1+1=2."],
+        "3 5 8>16:": ["8+5=13,13+3=17.", "5*3=15,15+8=23.", "1+1=2."],
+        "3 6 9>18:": ["6/3=2,9*2=18.", "6/3=2,9*2=18.", "9+6=15,15+3=18."],
+    }
+    problems = [Countdown((13, 4, 7, 2), 48), Countdown((3, 5, 8), 16), Countdown((3, 6, 9), 18)]
+    policy = ScriptedPolicy(script)
+    run = dict(problems=problems, policy=policy, temperature=0.5, n=2, seed=0)
+    truth = coverage_at_temperature(problems, policy, n=2, temperature=0.5, seed=0)
+    assert check_temperature_coverage(None, **run).status == "not attempted"
+    assert check_temperature_coverage(truth["coverage"], **run).correct
+    assert "pass@1" in check_temperature_coverage(truth["pass1"], **run).message
+    assert "plug-in" in check_temperature_coverage(truth["plug_in"], **run).message
+    assert "percentage" in check_temperature_coverage(100 * truth["coverage"], **run).message
+    assert check_temperature_coverage("0.5", **run).status == "incorrect"

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from fakes import ScriptedPolicy, ScriptedStepVerifier
+from fakes import ScriptedPolicy, ScriptedStepVerifier, step_oracle_scores
 
 from tsc.analysis import SampleTable, best_of_accuracy, pass_at_k
 from tsc.compute import Ledger
@@ -94,10 +94,10 @@ SCRIPT = {
 }
 
 
-def _scored(n=3):
+def _scored(n=3, chunk=256):
     policy = ScriptedPolicy(SCRIPT)
     verifier = ScriptedStepVerifier(lambda problem, text: [0.9] * (len(problem.steps(text)) - 1) + [0.8 if problem.check(text) else 0.2])
-    return draw_scored(PROBLEMS, policy, {"v": verifier}, n=n, seed=0), policy, verifier
+    return draw_scored(PROBLEMS, policy, {"v": verifier}, n=n, seed=0, chunk=chunk), policy, verifier
 
 
 def test_draw_scored_grades_scores_and_prices_every_sample():
@@ -107,8 +107,11 @@ def test_draw_scored_grades_scores_and_prices_every_sample():
     assert all(table.correct[i, j] == p.check(t) for i, p in enumerate(PROBLEMS) for j, t in enumerate(table.texts[i]))
     assert np.array_equal(scored.scores("v", "last") > 0.5, table.correct)
     assert scored.scores("v", "min").shape == (2, 3)
-    # one policy call and one verifier call per problem; the FLOPs add up to the ledgers
-    assert len(policy.calls) == 2 and len(verifier.calls) == 2
+    # both problems in one policy call (each on its own seed), one verifier call per problem
+    assert len(policy.calls) == 1 and len(verifier.calls) == 2
+    one_by_one, single, _ = _scored(chunk=3)
+    assert len(single.calls) == 2 and one_by_one.table.texts == table.texts
+    assert one_by_one.flops(3, "v") == pytest.approx(scored.flops(3, "v"))
     assert np.all(scored.verifier_flops["v"] > 0) and np.all(scored.sample_flops > 0)
     assert scored.flops(3, "v") == pytest.approx(scored.prompt_flops + 3 * (scored.sample_flops + scored.verifier_flops["v"]))
     assert np.all(scored.flops(2, "v") < scored.flops(3, "v")) and np.all(scored.flops(3) < scored.flops(3, "v"))
@@ -128,12 +131,14 @@ def test_draw_scored_rejects_bad_input():
 
 def test_localisation_counts_where_the_verifier_points():
     scored, _, _ = _scored()
-    # problem 0: sample 1 is lost at its first step, sample 2 at its last; both flagged at the last
-    labels = [[[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 0.0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]]]
+    labels = [[step_oracle_scores(p, t) for t in row] for p, row in zip(PROBLEMS, scored.table.texts)]
+    # the scripted verifier flags only the last step of a wrong sample. Of the three wrong
+    # samples, 13+7=20,20*2=40,40+4=44. is lost at its second step and 5*3=15,15+8=23. at its
+    # first (flagged late); 13-7=6,6*4=24,24+2=48. at its last (flagged exactly)
     where = localisation(scored, "v", labels, 0.5)
     assert where["wrong"] == 3 and where["correct"] == 3
-    assert where["exact"] == pytest.approx(2 / 3) and where["late"] == pytest.approx(1 / 3)
-    assert where["false_alarm"] == 0 and where["missed"] == 0
+    assert where["exact"] == pytest.approx(1 / 3) and where["late"] == pytest.approx(2 / 3)
+    assert where["false_alarm"] == 0 and where["missed"] == 0 and where["early"] == 0
     assert first_flagged([0.9, 0.4, 0.1], 0.5) == 1 and first_flagged([0.9], 0.5) is None
 
 

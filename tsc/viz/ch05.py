@@ -34,48 +34,44 @@ def _point(ax, x: float, values: np.ndarray, *, label: str, colour: str, marker:
     ax.annotate(label, (x, mean), textcoords="offset points", xytext=offset, fontsize="x-small", color=colour)
 
 
+# where each point's label sits (offset in points), so that the crowded middle stays legible
+LABEL_AT = {
+    "beam 4×1": (-58, 7),
+    "beam 4×2": (-22, 14),
+    "beam 4×4": (7, -10),
+    "beam 8×4": (7, -3),
+    "greedy": (7, -3),
+    "DVTS 4x2": (-50, -30),
+    "ToT-BFS, breadth 5": (-14, -46),
+    "ToT-DFS": (7, -3),
+    "MCTS, 16 simulations": (10, 2),
+}
+
+
 def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
     """Accuracy against FLOPs per problem: best-of-N by the PRM (k = 1 to 32, scored by the
     last step and by the weakest step), majority voting, beam search (scored both ways) and
     the other searches, each point with its 95 % bootstrap interval, labelled in place."""
-    last = {"mean": [], "low": [], "high": []}
     for how, style, label in (("last", "-", "best-of-N, PRM last step"), ("min", "--", "best-of-N, PRM weakest step")):
-        curve = bootstrap(data.best_of[how])
-        band(
-            ax,
-            data.best_of_flops,
-            dict(zip(("mean", "low", "high"), curve)),
-            label=label,
-            color=color("best_of_n"),
-            marker="",
-            linestyle=style,
-        )
-        if how == "last":
-            last = curve
-    ax.annotate(
-        "best-of-N",
-        (data.best_of_flops[-1], last[0][-1]),
-        textcoords="offset points",
-        xytext=(4, 4),
-        fontsize="x-small",
-        color=color("best_of_n"),
-    )
+        curve = dict(zip(("mean", "low", "high"), bootstrap(data.best_of[how])))
+        band(ax, data.best_of_flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
     votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
     band(ax, data.sample_flops[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
-    ax.annotate("majority vote", (data.sample_flops[data.vote_ks[-1] - 1], votes["mean"][-1]), textcoords="offset points",
-                xytext=(-10, 6), fontsize="x-small", color=color("majority"))  # fmt: skip
     for how, filled in (("last", True), ("min", False)):
         names = [f"beam {b}, {how}" for b in beams if f"beam {b}, {how}" in data.searches]
         xs = [data.flops(n) for n in names]
         ys = [data.searches[n][0].mean() for n in names]
-        ax.plot(xs, ys, color=color("beam"), linewidth=1, linestyle="-" if filled else ":")
+        label = "beam search, last step" if filled else "beam search, weakest step"
+        ax.plot(xs, ys, color=color("beam"), linewidth=1, linestyle="-" if filled else ":", label=label)
         for name, x in zip(names, xs):
             tag = name.split(",")[0].replace("x", "×")
-            _point(ax, x, data.searches[name][0], label=tag if filled else "", colour=color("beam"), marker="D", filled=filled)
+            _point(ax, x, data.searches[name][0], label=tag if filled else "", colour=color("beam"), marker="D", filled=filled,
+                   offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
     markers = {"greedy": "*", "dvts": "^", "tot_bfs": "v", "dfs": "<", "mcts": "P"}
     for name, strategy in OTHERS.items():
         if name in data.searches:
-            _point(ax, data.flops(name), data.searches[name][0], label=name.split(",")[0], colour=color(strategy), marker=markers[strategy])
+            _point(ax, data.flops(name), data.searches[name][0], label=name.split(",")[0], colour=color(strategy),
+                   marker=markers[strategy], offset=LABEL_AT.get(name, (6, -3)))  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
     percent_axis(ax)

@@ -34,14 +34,16 @@ def calibration_plot(ax, scores: dict[str, np.ndarray], correct: np.ndarray, col
     return errors
 
 
-def flops_curves(ax, curves: dict[str, tuple[np.ndarray, dict, str, str]]) -> None:
+def flops_curves(ax, curves: dict[str, tuple[np.ndarray, dict, str, str]], *, nudge: dict[str, float] | None = None) -> None:
     """Curves with bands against FLOPs per problem: ``curves`` maps a label to (FLOPs at each
     budget, the curve with ``mean``/``low``/``high``, colour, line style); the label is also
-    written at the curve's last point, so the figure needs no legend to be read."""
+    written at the curve's last point, so the figure needs no legend to be read (``nudge``
+    moves a label up or down, in points, to keep neighbouring labels apart)."""
     for label, (x, curve, colour, style) in curves.items():
         band(ax, x, curve, label=label, color=colour, linestyle=style, marker="o" if len(x) <= 10 else "")
+        lift = (nudge or {}).get(label, 0.0)
         ax.annotate(
-            label, (x[-1], curve["mean"][-1]), textcoords="offset points", xytext=(4, 0), fontsize="x-small", color=colour, va="center"
+            label, (x[-1], curve["mean"][-1]), textcoords="offset points", xytext=(4, lift), fontsize="x-small", color=colour, va="center"
         )
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
