@@ -7,6 +7,7 @@ CPU cores. Models are session-scoped so that each is built (or trained) once.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("tsc")
+
+# tests/html checks the built book in a browser: `make check-html` runs it after `make book`
+collect_ignore = [] if os.environ.get("TSC_CHECK_HTML") else ["html"]
 
 # The test models are tiny: one thread is fastest, and it avoids idle threads spinning
 # against whatever else runs on a small machine (a second thread made sampling 50x slower).

@@ -189,6 +189,25 @@ def _parser() -> argparse.ArgumentParser:
     experiment.add_argument("--list", action="store_true", help="list the experiments and whether a result is stored")
     experiment.add_argument("--refresh", action="store_true", help="compute again even if a result is stored, and store it")
 
+    grade = commands.add_parser(
+        "grade",
+        help="grade handed-in chapter notebooks: run each in a fresh kernel, collect every exercise's feedback",
+        description="Run each notebook top to bottom in a fresh kernel (never changing the file) and print a gradebook.",
+    )
+    grade.add_argument("notebooks", nargs="+", help="the handed-in .ipynb files")
+    grade.add_argument("--json", action="store_true", help='print records {"notebook", "exercise", "status", "message"} as JSON')
+    grade.add_argument("--csv", metavar="FILE", help="also write the records to FILE as CSV")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds a notebook may run (default 600)")
+
+    solutions = commands.add_parser("solutions", help="write the chapters with every exercise solved (what `make solutions` runs)")
+    solutions.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
+    solutions.add_argument("--out", default="_build/solutions", help="folder to write the solved copies to")
+
+    colab = commands.add_parser("colab", help="write the chapters as Colab renders them (plain Markdown; what `make colab` runs)")
+    colab.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
+    colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
+    colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
@@ -204,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "zoo": cmd_zoo,
         "bench": cmd_bench,
         "experiment": cmd_experiment,
+        "grade": cmd_grade,
+        "solutions": cmd_solutions,
+        "colab": cmd_colab,
     }
     try:
         return commands[args.command](args)
@@ -772,4 +794,60 @@ def cmd_experiment(args) -> int:
     record = experiments.stored(args.name)
     if record is not None:
         print(f"{experiments.path_of(args.name)}: computed {record['computed']} in {record['seconds']} s", file=sys.stderr)
+    return 0
+
+
+def cmd_grade(args) -> int:
+    import csv
+
+    from tsc.grade import grade, gradebook
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    say = None if args.json else (lambda path, graded: print(f"graded {path}", file=sys.stderr, flush=True))
+    grades = grade(args.notebooks, timeout=args.timeout, progress=say)
+    records = [g.to_json() for g in grades]
+    if args.csv:
+        lines = []
+
+        class Sink:
+            def write(self, text):
+                lines.append(text)
+
+        writer = csv.DictWriter(Sink(), fieldnames=["notebook", "exercise", "status", "message", "error"])
+        writer.writeheader()
+        writer.writerows(records)
+        try:
+            write_atomic(Path(args.csv), "".join(lines))
+        except OSError as error:
+            raise UserError(f"cannot write {args.csv}: {error.strerror or error}") from None
+    print(json.dumps(records, indent=1, ensure_ascii=False) if args.json else gradebook(grades))
+    return 0
+
+
+def cmd_solutions(args) -> int:
+    from tsc.grade import write_solutions
+
+    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        raise UserError("no chapter notebooks given, and none in book/")
+    try:
+        written = write_solutions(chapters, args.out)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error).splitlines()[0]) from None
+    print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_colab(args) -> int:
+    from tsc.colab import export
+
+    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        raise UserError("no chapter notebooks given, and none in book/")
+    try:
+        written = export(chapters, args.executed, args.out)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error).splitlines()[0]) from None
+    print(f"wrote {len(written)} Colab notebooks to {args.out}", file=sys.stderr)
     return 0
