@@ -303,3 +303,36 @@ def test_ex_1_4_the_experiment_checker_names_the_likeliest_mistakes():
     assert "plug-in" in check_temperature_coverage(truth["plug_in"], **run).message
     assert "percentage" in check_temperature_coverage(100 * truth["coverage"], **run).message
     assert check_temperature_coverage("0.5", **run).status == "incorrect"
+
+
+# The two experiment checkers below run their experiment on the bundled models (the chapters'
+# hidden cells prove that with the real runs); here the experiment is replaced by fixed results,
+# so that what is tested is how each checker reads an answer and names the slip.
+
+
+def test_ex_5_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
+    import tsc.exercises.ch05 as ch05
+
+    truth = {"saving": 0.42, "policy_saving": 0.30, "prompt_saving": 0.71, "ratio": 0.58}
+    monkeypatch.setattr(ch05, "reuse_saving", lambda *args, **kwargs: truth)
+    run = dict(problems=[], policy=None, verifier=None)
+    assert ch05.check_reuse_saving(None, **run).status == "not attempted"
+    assert ch05.check_reuse_saving(0.42, **run).correct
+    for wrong, points_at in [(0.30, "policy's saving alone"), (0.58, "one minus it"), (42.0, "percentage"), (0.71, "prompt tokens")]:
+        feedback = ch05.check_reuse_saving(wrong, **run)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert ch05.check_reuse_saving("a lot", **run).status == "incorrect"
+
+
+def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
+    import tsc.exercises.ch06 as ch06
+
+    results = {"orm": {"solved": 0.4, "count": 12, "first": 0.3}, "prm": {"solved": 0.5, "count": 15, "first": 0.3}}
+    monkeypatch.setattr(ch06, "refine_accuracy", lambda problems, policy, verifier, **kwargs: results[verifier])
+    run = dict(problems=[], policy=None, orm="orm", prm="prm")
+    assert ch06.check_orm_feedback(None, **run).status == "not attempted"
+    assert ch06.check_orm_feedback(0.4, **run).correct
+    for wrong, points_at in [(12, "count"), (0.5, "PRM's feedback"), (0.3, "first attempt"), (40.0, "percentage")]:
+        feedback = ch06.check_orm_feedback(wrong, **run)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message
