@@ -31,6 +31,7 @@ VERIFIER_COLORS: dict[str, str] = {
     "oracle": "#7f7f7f",
     "step_oracle": "#7f7f7f",
     "prm": "#2e933c",
+    "prm_min": "#145a32",  # dark green: the same PRM, scored by its weakest step
     "orm": "#1f5aa6",
     "self": "#66458f",
 }
