@@ -208,6 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
     colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
 
+    guide = commands.add_parser("instructors", help="write (or check) the exercise table of book/instructors.md from the chapters")
+    guide.add_argument("--write", action="store_true", help="rewrite the table in book/instructors.md (default: say whether it is current)")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "grade": cmd_grade,
         "solutions": cmd_solutions,
         "colab": cmd_colab,
+        "instructors": cmd_instructors,
     }
     try:
         return commands[args.command](args)
@@ -836,6 +840,28 @@ def cmd_solutions(args) -> int:
     except (ValueError, OSError) as error:
         raise UserError(str(error).splitlines()[0]) from None
     print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_instructors(args) -> int:
+    from tsc.exercises.catalog import render_guide
+
+    guide = Path("book/instructors.md")
+    if not guide.exists():
+        raise UserError("book/instructors.md not found: run this from the repository's root")
+    try:
+        text = guide.read_text(encoding="utf-8")
+        current = render_guide(text)
+    except (KeyError, ValueError) as error:
+        raise UserError(str(error).strip("'").splitlines()[0]) from None
+    if current == text:
+        print("book/instructors.md: the exercise table is current", file=sys.stderr)
+        return 0
+    if not args.write:
+        print("book/instructors.md: the exercise table is out of date; run python -m tsc instructors --write", file=sys.stderr)
+        return 1
+    write_atomic(guide, current)
+    print("book/instructors.md: exercise table rewritten", file=sys.stderr)
     return 0
 
 
