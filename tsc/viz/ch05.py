@@ -37,9 +37,9 @@ def _point(ax, x: float, values: np.ndarray, *, label: str, colour: str, marker:
 # where each point's label sits (offset in points), so that the crowded middle stays legible
 LABEL_AT = {
     "beam 4×1": (-58, 7),
-    "beam 4×2": (-22, 14),
+    "beam 4×2": (-46, 16),
     "beam 4×4": (7, -10),
-    "beam 8×4": (7, -3),
+    "beam 8×4": (-50, 8),
     "greedy": (7, -3),
     "DVTS 4x2": (-50, -30),
     "ToT-BFS, breadth 5": (-14, -46),
