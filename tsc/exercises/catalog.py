@@ -55,7 +55,12 @@ CATALOG: dict[str, ExerciseInfo] = {
         "code",
         ("not redoing each step's arithmetic", "numbers left unused", "operands that are not on the table"),
     ),
-    "ex-1-4": ExerciseInfo(3, 30, "experiment", ("reporting pass@1 for coverage", "the plug-in estimate", "a percentage for a fraction")),
+    "ex-1-4": ExerciseInfo(
+        3,
+        25,
+        "experiment",
+        ("pass@1 instead of coverage", "sampling at temperature 1", "the plug-in estimate", "a percentage for a fraction"),
+    ),
     "ex-2-1": ExerciseInfo(
         1,
         10,
@@ -168,9 +173,9 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-5-4": ExerciseInfo(
         3,
-        30,
+        20,
         "experiment",
-        ("the policy's saving alone", "one minus the saving", "a percentage for a fraction", "the prompt tokens' saving"),
+        ("the policy's saving alone", "the ratio instead of the saving", "prompt tokens instead of FLOPs", "a percentage for a fraction"),
     ),
     "ex-6-1": ExerciseInfo(
         1,
@@ -197,12 +202,12 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-6-4": ExerciseInfo(
         3,
-        30,
+        25,
         "experiment",
         (
-            "the count of solved problems for the fraction",
-            "the PRM's feedback instead of the ORM's",
-            "the first attempt's accuracy",
+            "a count instead of a fraction",
+            "the PRM's result instead of the ORM's",
+            "the first (greedy) attempt alone",
             "a percentage for a fraction",
         ),
     ),
