@@ -50,7 +50,7 @@ class ScriptedPolicy:
         **ignored,
     ) -> list[list[Completion]]:
         """Like `tsc.lm.Policy.sample`: one seed (or one per prompt), one ledger (or one per
-        prompt); sample j is script entry seed + offset + j, so rounds continue one stream."""
+        prompt); ``offset`` skips that many samples of each prompt's cycle."""
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [Ledger() for _ in prompts]
         self.calls.append({"prompts": list(prompts), "n": n, "temperature": temperature, "seed": seed, "max_new_tokens": max_new_tokens})

@@ -254,6 +254,8 @@ def _aggregate(step_scores, how):
 def _auc(scores, labels):
     pos = [s for s, y in zip(scores, labels) if y]
     neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return float("nan")
     return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
 
 
@@ -302,7 +304,7 @@ def test_check_puct_accepts_the_rule_and_explains_common_slips():
 
     assert check_puct(lambda q, p, n, c, k: None).status == "not attempted"
     assert check_puct(None).status == "not attempted"
-    assert check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / (1 + c)).correct
+    assert check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / (1 + c), pick="unvisited").correct
     slip = check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1))
     assert slip.status == "incorrect" and "1 + child visits" in slip.message
     assert "square root" in check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c)).message

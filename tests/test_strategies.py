@@ -29,6 +29,7 @@ from tsc.strategies import (
     tot_bfs,
     weighted_vote,
 )
+from tsc.strategies.free_energy import free_energy
 from tsc.tasks.countdown import Countdown
 from tsc.verifiers import Oracle
 
@@ -220,6 +221,7 @@ def test_strategy_registry():
         "mcts": mcts,
         "budget_forcing": budget_forcing,
         "early_stop": early_stop,
+        "free_energy": free_energy,
     }
 
 

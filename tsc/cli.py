@@ -44,6 +44,7 @@ examples:
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy free_energy --n 16 --temperature 0.8 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
   python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
 """
@@ -63,6 +64,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from tsc.lm.recipes import RECIPES, REWARD_RECIPES
+    from tsc.lm.rl_recipes import RL_RECIPES
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
 
@@ -80,7 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
-    train.add_argument("--recipe", required=True, choices=sorted({**RECIPES, **REWARD_RECIPES}), help="a policy's or a reward model's")
+    train.add_argument(
+        "--recipe",
+        required=True,
+        choices=sorted({**RECIPES, **REWARD_RECIPES, **RL_RECIPES}),
+        help="a policy's, a reward model's or an RL run's",
+    )
     train.add_argument("--out", help="run folder (default runs/RECIPE)")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation figures on the card")
@@ -119,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
     )
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
-    solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote; early_stop: at most)")
+    solve.add_argument("--n", type=int, default=16, help="samples (majority, best_of_n, weighted_vote; at most: early_stop, free_energy)")
     solve.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
     )
@@ -135,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(VERIFIERS),
         help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
         "tot_bfs, dfs, mcts (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
-        "(default none: the last attempt is the answer)",
+        "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
     )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
     solve.add_argument(
@@ -154,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
+    solve.add_argument(
+        "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
+    )
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
     solve.add_argument(
         "--thinking-tokens",
@@ -211,6 +221,9 @@ def _parser() -> argparse.ArgumentParser:
     colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
     colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
 
+    guide = commands.add_parser("instructors", help="write (or check) the exercise table of book/instructors.md from the chapters")
+    guide.add_argument("--write", action="store_true", help="rewrite the table in book/instructors.md (default: say whether it is current)")
+
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     zoo.add_argument("--readme", action="store_true", help="write tsc/assets/README.md (the zoo and the family's figures) from the cards")
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "grade": cmd_grade,
         "solutions": cmd_solutions,
         "colab": cmd_colab,
+        "instructors": cmd_instructors,
     }
     try:
         return commands[args.command](args)
@@ -267,10 +281,12 @@ def cmd_train(args) -> int:
     from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model
     from tsc.lm.policy import ASSETS, load_policy
     from tsc.lm.reward import REWARD_RECIPES, train_reward
+    from tsc.lm.rl import RL_RECIPES, train_rl
     from tsc.lm.train import RECIPES, train
 
     reward = args.recipe in REWARD_RECIPES  # an ORM or PRM, trained on the policy's samples
-    recipe = REWARD_RECIPES[args.recipe] if reward else RECIPES[args.recipe]
+    rl = args.recipe in RL_RECIPES  # reinforcement learning (GRPO) from a bundled policy
+    recipe = REWARD_RECIPES[args.recipe] if reward else RL_RECIPES[args.recipe] if rl else RECIPES[args.recipe]
     if args.steps is not None:
         if args.steps < 1:
             raise UserError("--steps must be a positive integer")
@@ -280,7 +296,7 @@ def cmd_train(args) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else os.cpu_count() or 1)
     out = Path(args.out or Path("runs") / recipe.name)
-    card = train_reward(recipe, out) if reward else train(recipe, out)
+    card = train_reward(recipe, out) if reward else train_rl(recipe, out) if rl else train(recipe, out)
     final = out / "final"
     if args.install and not reward and recipe.kind != "revision":  # the model and its checkpoints, evaluated as stored
         from tsc.zoo import evaluate_installed, install
@@ -447,6 +463,8 @@ def cmd_solve(args) -> int:
                 check_search_knobs(**{knob: getattr(args, knob)})
             except ValueError as error:
                 raise UserError(f"{flag}: {error}") from None
+    if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
+        raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
     if args.thinking_tokens is not None and args.thinking_tokens < 1:
         raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
     if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
@@ -722,6 +740,8 @@ def _strategy_options(args, policy) -> dict:
     for _, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None and knob in takes:
             options[knob] = getattr(args, knob)
+    if args.cost_per_token is not None and "cost_per_token" in takes:
+        options["cost_per_token"] = args.cost_per_token
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
@@ -848,6 +868,28 @@ def cmd_solutions(args) -> int:
     except (ValueError, OSError) as error:
         raise UserError(str(error).splitlines()[0]) from None
     print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_instructors(args) -> int:
+    from tsc.exercises.catalog import render_guide
+
+    guide = Path("book/instructors.md")
+    if not guide.exists():
+        raise UserError("book/instructors.md not found: run this from the repository's root")
+    try:
+        text = guide.read_text(encoding="utf-8")
+        current = render_guide(text)
+    except (KeyError, ValueError) as error:
+        raise UserError(str(error).strip("'").splitlines()[0]) from None
+    if current == text:
+        print("book/instructors.md: the exercise table is current", file=sys.stderr)
+        return 0
+    if not args.write:
+        print("book/instructors.md: the exercise table is out of date; run python -m tsc instructors --write", file=sys.stderr)
+        return 1
+    write_atomic(guide, current)
+    print("book/instructors.md: exercise table rewritten", file=sys.stderr)
     return 0
 
 

@@ -17,7 +17,8 @@ from tsc.lm.checkpoint import read_card, write_atomic
 from tsc.lm.policy import ASSETS, bundled_models
 
 README = ASSETS / "README.md"
-ZOO_FIELDS = ("kind", "task", "family", "params", "steps", "train_tokens", "train_flops", "seconds", "seed", "stored")
+ZOO_FIELDS = ("kind", "task", "family", "params", "steps", "train_tokens", "train_flops", "seconds", "seed", "stored", "init_from")
+SHIPPED_BESIDE = ("train_log.json",)  # files of a run folder that ship with its weights (an RL run's log)
 
 
 def install(folder: str | Path, name: str, *, half: bool) -> Path:
@@ -33,6 +34,9 @@ def install(folder: str | Path, name: str, *, half: bool) -> Path:
     card.pop("weights_sha256", None)
     model = policy.model.to(torch.float16) if half else policy.model
     save_checkpoint(model, policy.tokenizer, ASSETS / name, card)
+    for extra in SHIPPED_BESIDE:
+        if (Path(folder) / extra).is_file():
+            write_atomic(ASSETS / name / extra, (Path(folder) / extra).read_text(encoding="utf-8"))
     return ASSETS / name
 
 
@@ -153,10 +157,31 @@ def steps_table(rows: list[dict]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r.get("task") or "", r.get("kind") or "")):
         overall = (r.get("eval") or {}).get("overall") or {}
-        if r.get("kind") not in ("policy", "direct") or r.get("family") and r["name"] != "countdown" or "greedy" not in overall:
+        # one model per task and kind: not the family's smaller sizes, not a model fine-tuned from another
+        twin = r.get("kind") in ("policy", "direct") and (not r.get("family") or r["name"] == "countdown") and not r.get("init_from")
+        if not twin or "greedy" not in overall:
             continue
         cells = [_cell(overall.get(k)) for k in ("greedy", "pass@32", "majority@16", "majority@16-greedy")]
         lines.append(f"| {r['task']} | `{r['name']}` | {r['kind']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def rl_table(rows: list[dict]) -> str:
+    """Each model trained by reinforcement learning (`tsc.lm.rl`) against the policy it started from."""
+    lines = [
+        "| model | RL steps | sampling FLOPs | update FLOPs | greedy | pass@1 | pass@16 | pass@32 |",
+        "|---|---:|---:|---:|---|---|---|---|",
+    ]
+    by_name = {r["name"]: r for r in rows}
+    for r in rows:
+        start = (r.get("init_from") or {}).get("model")
+        card = read_card(bundled_models(kind=None)[r["name"]]) if start in by_name else {}
+        if "sampling_flops" not in card:  # fine-tuned some other way (revision, trace)
+            continue
+        for row, steps, sampling, update in ((by_name[start], 0, 0, 0), (r, r["steps"], card["sampling_flops"], card["update_flops"])):
+            overall = (row.get("eval") or {}).get("overall") or {}
+            cells = [_cell(overall.get(k)) for k in ("greedy", "pass@1", "pass@16", "pass@32")]
+            lines.append(f"| `{row['name']}` | {steps:,} | {sampling:.2e} | {update:.2e} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -197,6 +222,14 @@ bootstrap intervals over problems. Training FLOPs follow `tsc.compute.training_f
 N tokens and makes it answer. Greedy, on held-out problems of its size:
 
 {thinking_table(rows)}
+
+## Reinforcement learning: the policy against where it started
+
+`countdown-rl` is `countdown` trained further by GRPO (`tsc.lm.rl`, Chapter 2) on its own
+samples, rewarded by the oracle; its training log (held-out accuracy against training FLOPs)
+ships beside it as `train_log.json`. Same problems and figures as the family's:
+
+{rl_table(rows)}
 
 ## Chain of thought against direct answers
 

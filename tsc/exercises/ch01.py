@@ -14,14 +14,35 @@ from tsc.tasks.countdown import Countdown
 PASS_AT_K_CASES = [
     (10, 0, 1), (10, 3, 1), (10, 3, 2), (10, 3, 5), (10, 8, 3),
     (10, 10, 4), (32, 1, 8), (32, 5, 16), (100, 7, 50), (5, 2, 5),
+    (1000, 3, 100), (1000, 0, 500), (1000, 40, 250), (1000, 995, 10),
 ]  # fmt: skip
 
 
 PLUG_IN_HINT = " That is 1-(1-c/n)^k, the plug-in estimate: it treats samples as drawn with replacement and is biased low."
 
 
+def _pass_at_k_slips(n: int, c: int, k: int) -> list[tuple[float, str]]:
+    """The values the most common slips give for (n, c, k), each with what went wrong."""
+    slips = [
+        (1 - (1 - c / n) ** k, PLUG_IN_HINT),
+        (
+            1 - pass_at_k(n, c, k),
+            " That is the chance that all k samples are wrong, C(n-c,k)/C(n,k); pass@k is one minus it.",
+        ),
+        (min(1.0, k * c / n), " k·c/n adds the samples' chances as if two of them could never both be right: it overcounts."),
+    ]
+    product = " The product 1-∏(1-k/i) runs over i = n-c+1, ..., n: exactly c factors."
+    for low, high in ((n - c, n + 1), (n - c + 1, n), (n - c, n)):  # off by one at either end
+        if n - c >= k and 0 < low:
+            slips.append((1 - math.prod(1 - k / i for i in range(low, high)), product))
+    return slips
+
+
 def check_pass_at_k(fn: Callable) -> Feedback:
-    """Compare a student's ``fn(n, c, k)`` with the unbiased estimator of Chen et al. (2021)."""
+    """Compare a student's ``fn(n, c, k)`` with the unbiased estimator of Chen et al. (2021),
+    on small cases and on n = 1000 (where binomial coefficients overflow a float), and name
+    the most common slips: the plug-in estimate, the chance of failure, a union bound and a
+    product that is off by one."""
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
@@ -30,31 +51,43 @@ def check_pass_at_k(fn: Callable) -> Feedback:
     for n, c, k in PASS_AT_K_CASES:
         value, error = call(fn, n, c, k)
         if error:
-            return Feedback("incorrect", f"Calling your function with n={n}, c={c}, k={k} raised {error}.")
+            hint = ""
+            if "Overflow" in error or "too large" in error:
+                hint = " At n=1000 the binomial coefficients overflow a float: use the product form 1-∏(1-k/i)."
+            return Feedback("incorrect", f"Calling your function with n={n}, c={c}, k={k} raised {error}.{hint}")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (n, c, k), value in zip(PASS_AT_K_CASES, results):
         number = as_number(value)
         if number is None:
-            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (one float between 0 and 1); got {show(value)}.")
-        value = number
+            hint = " nan or inf usually means a ratio of two huge numbers: use the product form." if n >= 1000 else ""
+            expected_what = "a probability (one float between 0 and 1)"
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected {expected_what}; got {show(value)}.{hint}")
         expected = pass_at_k(n, c, k)
-        if abs(value - expected) > 1e-6:
-            biased = 1 - (1 - c / n) ** k
-            plug_in = abs(value - biased) < 1e-6
-            hint = PLUG_IN_HINT if plug_in else ""
-            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected {expected:.6f}, got {value:.6f}.{hint}")
-    return Feedback("correct", f"Correct on all {len(PASS_AT_K_CASES)} cases, including c=0 and n-c<k.")
+        if abs(number - expected) > 1e-6:
+            hint = next((why for slip, why in _pass_at_k_slips(n, c, k) if abs(number - slip) < 1e-6), "")
+            if not hint and not 0 <= number <= 1:
+                hint = " A probability lies between 0 and 1."
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected {expected:.6f}, got {number:.6f}.{hint}")
+    return Feedback("correct", f"Correct on all {len(PASS_AT_K_CASES)} cases, including c=0, n-c<k and n=1000.")
 
 
 # --- Exercise 1.2: how many samples for a coverage goal -------------------------------------
 
 
 def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: float = 0.05) -> Feedback:
-    """Is ``answer`` the number of samples the fitted law exp(a·k^-b) needs to reach ``goal``?"""
+    """Is ``answer`` the number of samples the fitted law exp(a·k^-b) needs to reach ``goal``?
+    Names the usual slips: the exponent +1/b, a base-10 logarithm, a log skipped, the goal
+    in percent, or the largest k that was measured."""
     if answer is None:
         return NOT_ATTEMPTED
+    if isinstance(answer, complex) or type(answer).__name__.startswith("complex"):
+        return Feedback(
+            "incorrect",
+            "Got a complex number: a negative number was raised to a fractional power. Take the log of the goal first: "
+            "ln(goal) / a is positive (both are negative), and k = (ln(goal) / a)^(-1/b).",
+        )
     number = as_number(answer)
     if number is None:
         return Feedback("incorrect", f"Expected a number of samples (one number); got {show(answer)}.")
@@ -67,6 +100,18 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     answer = number
     if abs(answer - expected) <= tolerance * expected or abs(answer - math.ceil(expected)) < 1e-9:
         return Feedback("correct", f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples.")
+    slips = []
+    ratio = math.log(goal) / a
+    slips.append((ratio ** (1 / b), "The exponent is -1/b: from k^(-b) = ln(goal)/a, raise both sides to the power -1/b."))
+    slips.append(((math.log10(goal) / a) ** (-1 / b), "Use the natural logarithm: the law is exp(a·k^(-b)), so ln(goal) = a·k^(-b)."))
+    if goal < 1 and (goal - 1) / a > 0:
+        slips.append((((goal - 1) / a) ** (-1 / b), "ln(goal) is not goal - 1 at this precision: use math.log(goal)."))
+    for slip, why in slips:
+        if math.isfinite(slip) and abs(answer - slip) <= 1e-6 * max(1.0, abs(slip)):
+            return Feedback("incorrect", f"{answer!r} is not it. {why} Expected about {expected:.1f}.")
+    if answer in (64, 64.0) and expected > 64:
+        why = f"64 is the largest k measured, where coverage is still below {goal:.0%}"
+        return Feedback("incorrect", f"{why}: solve the fitted law for k instead.")
     direction = "too many" if answer > expected else "too few"
     how = f"solve exp(a·k^(-b)) = {goal} for k (take logs twice)"
     return Feedback("incorrect", f"{answer!r} is {direction}: {how}. Expected about {expected:.1f}.")
@@ -74,25 +119,35 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
 
 # --- Exercise 1.3: a Countdown verifier written from scratch --------------------------------
 
-VERIFIER_CASES: list[tuple[Countdown, str, str]] = [
-    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48.", "a correct solution"),
-    (Countdown((13, 4, 7, 2), 48), "13-7=6, 6*4=24, 24*2=48.", "a correct solution with spaces"),
-    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=49.", "a last step computed wrongly"),
-    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24.", "a solution that leaves a number unused"),
-    (Countdown((13, 4, 7, 2), 24), "13-7=6,6*4=24.", "a solution that reaches the target but leaves 2 unused"),
-    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48,48-0=48.", "an extra step that uses a number not on the table"),
-    (Countdown((3, 5, 8), 2), "3-5=-2,8+-2=6.", "a negative intermediate (malformed)"),
-    (Countdown((3, 5, 8), 16), "5-3=2,8*2=16.", "a correct 3-number solution"),
-    (Countdown((3, 5, 8), 0), "3-5=0,8*0=0.", "a subtraction that goes below zero"),
-    (Countdown((3, 6, 9), 18), "9/6=1,1*3=3.", "an inexact division"),
-    (Countdown((3, 6, 9), 18), "6/3=2,9*2=18.", "an exact division"),
-    (Countdown((5, 5, 2), 50), "5*5=25,25*2=50.", "a repeated number used twice (it appears twice)"),
-    (Countdown((5, 2, 3), 50), "5*5=25,25*2=50.", "a number used twice that appears once"),
-    (Countdown((1, 2, 3), 6), "", "an empty completion"),
-    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6", "a correct solution without the final full stop"),
-    (Countdown((1, 2, 3), 6), "banana", "gibberish"),
-    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6.1+1=2", "text after the full stop (ignored)"),
-    (Countdown((1, 2, 3), 6), "1+2=3,3*2=6.", "an operand taken from the wrong place"),
+ARITHMETIC = "Redo each step's arithmetic: a step whose result is false is wrong even when it writes the target."
+ALL_USED = "Every given number must be used: at the end exactly one number, the target, must remain."
+AVAILABLE = "A step may only use numbers currently available; remove each operand from the pool when a step uses it."
+SPACES = "Spaces around numbers and signs are allowed."
+TWICE = "A number given twice may be used twice."
+STOP = "The full stop ends a completion; it is not required."
+MALFORMED = "Text that is not a list of steps 'a op b = c' with non-negative integers is simply wrong."
+
+VERIFIER_CASES: list[tuple[Countdown, str, str, str]] = [
+    # (problem, completion, what the case is, the hint when the verifier gets it wrong)
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48.", "a correct solution", "This solution is correct."),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6, 6*4=24, 24*2=48.", "a correct solution with spaces", SPACES),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24+2=48.", "a last step whose result is false but is the target", ARITHMETIC),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=49.", "a last step computed wrongly", ARITHMETIC),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24.", "a solution that leaves a number unused", ALL_USED),
+    (Countdown((13, 4, 7, 2), 24), "13-7=6,6*4=24.", "a solution that reaches the target but leaves 2 unused", ALL_USED),
+    (Countdown((13, 4, 7, 2), 48), "13-7=6,6*4=24,24*2=48,48-0=48.", "an extra step that uses a number not on the table", AVAILABLE),
+    (Countdown((3, 5, 8), 2), "3-5=-2,8+-2=6.", "a negative intermediate (malformed)", MALFORMED),
+    (Countdown((3, 5, 8), 16), "5-3=2,8*2=16.", "a correct 3-number solution", "This solution is correct."),
+    (Countdown((3, 5, 8), 0), "3-5=0,8*0=0.", "a subtraction that goes below zero", "A subtraction may not go below zero."),
+    (Countdown((3, 6, 9), 18), "9/6=1,1*3=3.", "an inexact division", "A division must come out exact: 9/6 is not a whole number."),
+    (Countdown((3, 6, 9), 18), "6/3=2,9*2=18.", "an exact division", "6/3=2 is an exact division: allowed."),
+    (Countdown((5, 5, 2), 50), "5*5=25,25*2=50.", "a repeated number used twice (it appears twice)", TWICE),
+    (Countdown((5, 2, 3), 50), "5*5=25,25*2=50.", "a number used twice that appears once", AVAILABLE),
+    (Countdown((1, 2, 3), 6), "", "an empty completion", "An empty completion solves nothing."),
+    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6", "a correct solution without the final full stop", STOP),
+    (Countdown((1, 2, 3), 6), "banana", "gibberish", MALFORMED),
+    (Countdown((1, 2, 3), 6), "1+2=3,3+3=6.1+1=2", "text after the full stop (ignored)", "Ignore everything after the first full stop."),
+    (Countdown((1, 2, 3), 6), "1+2=3,3*2=6.", "an operand taken from the wrong place", AVAILABLE),
 ]
 
 
@@ -103,7 +158,7 @@ def check_verifier(fn: Callable) -> Feedback:
     if not callable(fn):
         return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {show(fn)}.")
     answers = []
-    for problem, text, what in VERIFIER_CASES:
+    for problem, text, what, _ in VERIFIER_CASES:
         value, error = call(fn, list(problem.numbers), problem.target, text)
         if error:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
@@ -112,12 +167,60 @@ def check_verifier(fn: Callable) -> Feedback:
         answers.append(value)
     if all(a is None for a in answers):
         return NOT_ATTEMPTED
-    for (problem, text, what), value in zip(VERIFIER_CASES, answers):
+    for (problem, text, what, hint), value in zip(VERIFIER_CASES, answers):
         expected = problem.check(text)
         if not is_bool(value):
             return Feedback("incorrect", f"On {what} expected True or False; got {show(value)}.")
         value = bool(value)
         if value != expected:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
-            return Feedback("incorrect", f"On {case} expected {expected}, got {value}.")
+            return Feedback("incorrect", f"On {case} expected {expected}, got {value}. {hint}")
     return Feedback("correct", f"Your verifier agrees with the oracle on all {len(VERIFIER_CASES)} cases.")
+
+
+# --- Exercise 1.4 (an experiment): coverage at a lower temperature ---------------------------
+
+_DRAWS: dict = {}
+
+
+def coverage_at_temperature(problems, policy, *, n: int, temperature: float, seed: int) -> dict[str, float]:
+    """Coverage at k = n, pass@1 and the plug-in estimate of one table of n samples per
+    problem (`tsc.analysis.draw`), drawn once per configuration."""
+    from tsc.analysis import draw
+
+    key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)
+    if key not in _DRAWS:
+        table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
+        counts = table.correct.sum(axis=1)
+        _DRAWS[key] = {
+            "coverage": float((counts > 0).mean()),
+            "pass1": float(table.correct.mean()),
+            "plug_in": float(sum(1 - (1 - c / n) ** n for c in counts) / len(counts)),
+        }
+    return _DRAWS[key]
+
+
+def check_temperature_coverage(answer, *, problems, policy, temperature: float, n: int = 32, seed: int = 0) -> Feedback:
+    """Is ``answer`` the coverage at k = ``n`` of ``n`` samples per problem drawn at
+    ``temperature`` (`tsc.analysis.draw(problems, policy, n=n, temperature=temperature,
+    seed=seed)`, then `tsc.analysis.coverage`)? Draws the table itself (once) to know, and
+    names the usual slips: pass@1 instead of coverage, temperature 1 instead of the one asked,
+    the plug-in estimate, a percentage."""
+    if answer is None:
+        return NOT_ATTEMPTED
+    number = as_number(answer)
+    if number is None:
+        return Feedback("incorrect", f"Expected one number, the fraction of problems solved by at least one sample; got {show(answer)}.")
+    truth = coverage_at_temperature(problems, policy, n=n, temperature=temperature, seed=seed)
+    expected = truth["coverage"]
+    if abs(number - expected) < 1e-6:
+        return Feedback("correct", f"Correct: at temperature {temperature}, {n} samples solve {expected:.1%} of these problems.")
+    hot = coverage_at_temperature(problems, policy, n=n, temperature=1.0, seed=seed) if temperature != 1.0 else truth
+    slips = [
+        (100 * expected, "Give a fraction between 0 and 1, not a percentage."),
+        (truth["pass1"], f"That is pass@1, the fraction of samples that are right; coverage asks whether any of the {n} samples is."),
+        (hot["coverage"], f"That is the coverage at temperature 1: draw the samples with temperature={temperature}."),
+        (truth["plug_in"], f"That is the plug-in estimate 1-(1-c/n)^n; at k = n = {n} coverage is simply whether any sample is right."),
+    ]
+    hint = next((why for value, why in slips if abs(number - value) < 1e-6), "")
+    return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}".rstrip())

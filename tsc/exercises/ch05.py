@@ -20,9 +20,26 @@ def _puct(q: float, prior: float, parent_visits: int, child_visits: int, c_puct:
     return q + c_puct * prior * math.sqrt(parent_visits) / (1 + child_visits)
 
 
-def check_puct(fn: Callable) -> Feedback:
-    """Compare a student's ``fn(q, prior, parent_visits, child_visits, c_puct)`` with PUCT:
-    ``q + c_puct · prior · √parent_visits / (1 + child_visits)``."""
+def _puct_slips(q: float, prior: float, parent: int, child: int, c: float) -> list[tuple[float, str]]:
+    """What the common slips give for one case, each with what went wrong."""
+    return [
+        (q + c * prior * math.sqrt(parent) / max(child, 1), " Divide by 1 + child visits: an unvisited child must not divide by zero."),
+        (q + c * prior * parent / (1 + child), " The parent's visits enter as a square root."),
+        (q + c * math.sqrt(parent) / (1 + child), " The prior P(s, a) multiplies the exploration term."),
+        (c * (q + prior * math.sqrt(parent) / (1 + child)), " c_puct scales only the exploration term, not Q."),
+        (c * prior * math.sqrt(parent) / (1 + child), " Add Q(s, a), the mean value found below the child: PUCT = Q + exploration."),
+        (q + c * prior * math.sqrt(parent + 1) / (1 + child), " The square root is of the parent's visits N(s), not N(s) + 1."),
+    ]
+
+
+PICKS = ("unvisited", "visited")
+
+
+def check_puct(fn: Callable, pick=None) -> Feedback:
+    """Compare a student's ``fn(q, prior, parent_visits, child_visits, c_puct)`` with PUCT,
+    ``q + c_puct · prior · √parent_visits / (1 + child_visits)``, then the answer ``pick``
+    (``"unvisited"`` or ``"visited"``) to the exercise's question: which child the next
+    simulation picks."""
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
@@ -31,23 +48,38 @@ def check_puct(fn: Callable) -> Feedback:
     for case in PUCT_CASES:
         value, error = call(fn, *case)
         if error:
-            return Feedback("incorrect", f"puct{case} raised {error}.")
+            hint = " An unvisited child has 0 visits: divide by 1 + child visits." if "ZeroDivision" in error else ""
+            return Feedback("incorrect", f"puct{case} raised {error}.{hint}")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
-    for case, value in zip(PUCT_CASES, results):
-        number, expected = as_number(value), _puct(*case)
+    numbers = [as_number(value) for value in results]
+    for case, value, number in zip(PUCT_CASES, results, numbers):
         if number is None:
             return Feedback("incorrect", f"puct{case} should return one number; got {show(value)}.")
-        if abs(number - expected) > 1e-9:
-            q, prior, parent, child, c = case
-            hint = ""
-            if abs(number - (q + c * prior * math.sqrt(parent) / max(child, 1))) < 1e-9:
-                hint = " Divide by 1 + child visits: an unvisited child must not divide by zero."
-            elif abs(number - (q + c * prior * parent / (1 + child))) < 1e-9:
-                hint = " The parent's visits enter as a square root."
-            return Feedback("incorrect", f"puct{case}: expected {expected:.4g}, got {number:.4g}.{hint}")
-    return Feedback("correct", f"Correct on all {len(PUCT_CASES)} cases, the unvisited child and c_puct = 0 included.")
+    wrong = [(case, number) for case, number in zip(PUCT_CASES, numbers) if abs(number - _puct(*case)) > 1e-9]
+    if wrong:
+        case, number = wrong[0]
+        # the slip that explains every case (one case alone can be ambiguous: 0.25·16 = √16)
+        slips = [[slip for slip, _ in _puct_slips(*c)] for c in PUCT_CASES]
+        whys = [why for _, why in _puct_slips(*case)]
+        hint = next((whys[j] for j in range(len(whys)) if all(abs(n - row[j]) < 1e-9 for n, row in zip(numbers, slips))), "")
+        return Feedback("incorrect", f"puct{case}: expected {_puct(*case):.4g}, got {number:.4g}.{hint}")
+    cases = f"Your PUCT is right on all {len(PUCT_CASES)} cases, the unvisited child and c_puct = 0 included."
+    unvisited, visited = _puct(0.5, 0.5, 16, 0, 1.0), _puct(0.8, 0.4, 16, 8, 1.0)
+    if pick is None:
+        return Feedback("not attempted", f"{cases} Now answer the question: set pick to 'unvisited' or 'visited'.")
+    if not isinstance(pick, str) or pick.strip().lower() not in PICKS:
+        return Feedback("incorrect", f"{cases} pick should be 'unvisited' or 'visited'; got {show(pick)}.")
+    if pick.strip().lower() != "unvisited":
+        return Feedback(
+            "incorrect",
+            f"{cases} But the next simulation picks the higher score: the unvisited child scores {unvisited:.2f} "
+            f"(0.5 + 1·0.5·√16/1, with its parent's value 0.5 as Q), the visited one {visited:.2f} (0.8 + 1·0.4·√16/9).",
+        )
+    return Feedback(
+        "correct", f"{cases} And the unvisited child ({unvisited:.2f}) beats the visited one ({visited:.2f}): exploration first."
+    )
 
 
 # --- Exercise 5.2: which partial solutions a beam keeps --------------------------------------
@@ -60,7 +92,18 @@ KEEP_CASES = [
     ([("a,", 0.5, False), ("b,", 0.5, False), ("c,", 0.5, False)], 2, [0, 1], "ties go to the earlier candidate"),
     ([("a.", 0.5, True)], 3, [], "nothing unfinished: nothing to keep"),
     ([("a,", 0.3, False), ("b,", 0.2, False)], 4, [0, 1], "fewer candidates than the width"),
+    ([("a,", 0.5, False), ("b,", 0.1, False), ("c,", 0.9, False)], 2, [2, 0], "best first"),
+    ([("a,", 0.4, False), ("b,", 0.8, False), ("b,", 0.8, False), ("c,", 0.6, False)], 2, [1, 3], "the first of equal texts"),
 ]
+
+KEEP_HINTS = {
+    "a finished candidate is set aside": " A finished candidate (it ends in '.') has nothing left to expand: leave it out.",
+    "a repeated text is kept once": " Two equal texts are one partial solution: keep it once.",
+    "the first of equal texts": " Of equal texts keep the first (the lowest index).",
+    "ties go to the earlier candidate": " On equal scores the earlier candidate goes first.",
+    "best first": " Return the indices best first, not in the order the candidates came.",
+    "the two best": " Keep the highest scores.",
+}
 
 
 def _keep(candidates: list[tuple[str, float, bool]], width: int) -> list[int]:
@@ -94,13 +137,35 @@ def check_beam_keep(fn: Callable) -> Feedback:
         except Exception:
             return Feedback("incorrect", f"keep({candidates}, {width}) should return a list of indices; got {show(value)}.")
         if got != expected:
-            return Feedback("incorrect", f"keep({candidates}, {width}): {what}; expected {expected}, got {got}.")
+            hint = KEEP_HINTS.get(what, "")
+            texts = [candidates[i][0] for i in got if 0 <= i < len(candidates)]
+            if len(set(texts)) == len(texts) and what in ("a repeated text is kept once", "the first of equal texts"):
+                hint = KEEP_HINTS["the first of equal texts"]
+            if len(got) > width:
+                hint = f" Keep at most width = {width} candidates."
+            elif sorted(got) == sorted(expected):
+                hint = KEEP_HINTS["best first"] if what != "ties go to the earlier candidate" else hint
+            return Feedback("incorrect", f"keep({candidates}, {width}): {what}; expected {expected}, got {got}.{hint}")
     return Feedback("correct", f"Correct on all {len(KEEP_CASES)} cases.")
 
 
 # --- Exercise 5.3: what re-encoding costs a search -------------------------------------------
 
 PREFILL_CASES = [((12, [6, 7, 7]), 12 + 18 + 25), ((10, []), 0), ((10, [5]), 10), ((8, [4, 4, 4, 4]), 8 + 12 + 16 + 20)]
+
+
+def _reencoded_hint(prompt: int, steps: list[int], got: int, expected: int) -> str:
+    depth = len(steps)
+    slips = [
+        (
+            sum(prompt + sum(steps[: d + 1]) for d in range(depth)),
+            " The call that writes a step reads the steps before it, not the step itself.",
+        ),
+        (prompt * depth, " Each call also reads every step written before it, not only the prompt."),
+        (prompt + sum(steps[:-1]) if steps else 0, " Without reuse every call reads the prompt again, and every earlier step again."),
+        (sum(sum(steps[:d]) for d in range(depth)), " Each call also reads the prompt."),
+    ]
+    return next((why for slip, why in slips if got == slip and slip != expected), "")
 
 
 def check_reencoded(fn: Callable) -> Feedback:
@@ -124,6 +189,58 @@ def check_reencoded(fn: Callable) -> Feedback:
         if number is None or number != int(number):
             return Feedback("incorrect", f"reencoded({prompt}, {steps}) should return a whole number of tokens; got {show(value)}.")
         if int(number) != expected:
-            hint = " The call that writes a step reads the steps before it, not the step itself." if int(number) > expected else ""
+            hint = _reencoded_hint(prompt, list(steps), int(number), expected)
             return Feedback("incorrect", f"reencoded({prompt}, {steps}): expected {expected}, got {int(number)}.{hint}")
     return Feedback("correct", f"Correct on all {len(PREFILL_CASES)} cases.")
+
+
+# --- Exercise 5.4 (an experiment): what prefix reuse saves a search --------------------------
+
+_REUSE_RUNS: dict = {}
+
+
+def reuse_saving(problems, policy, verifier, *, subtrees: int = 4, expansions: int = 2, seed: int = 0) -> dict[str, float]:
+    """DVTS on ``problems`` read from scratch and with reuse (`tsc.strategies.reuse`): the
+    fraction of all FLOPs, of the policy's FLOPs and of the prompt tokens that reuse saves,
+    and what reuse costs as a fraction of from-scratch. Computed once per configuration."""
+    from tsc.strategies import dvts, solve_many
+    from tsc.strategies.reuse import without_reuse
+
+    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), subtrees, expansions, seed)
+    if key not in _REUSE_RUNS:
+        means = {}
+        for name, model, judge in (("fresh", without_reuse(policy), without_reuse(verifier)), ("reuse", policy, verifier)):
+            results = solve_many(dvts, problems, model, seed=seed, verifier=judge, subtrees=subtrees, expansions=expansions)
+            means[name] = {k: sum(getattr(r.ledger, k) for r in results) / len(results) for k in ("flops", "policy_flops", "prompt_tokens")}
+        fresh, reuse = means["fresh"], means["reuse"]
+        _REUSE_RUNS[key] = {
+            "saving": 1 - reuse["flops"] / fresh["flops"],
+            "policy_saving": 1 - reuse["policy_flops"] / fresh["policy_flops"],
+            "prompt_saving": 1 - reuse["prompt_tokens"] / fresh["prompt_tokens"],
+            "ratio": reuse["flops"] / fresh["flops"],
+        }
+    return _REUSE_RUNS[key]
+
+
+def check_reuse_saving(answer, *, problems, policy, verifier, subtrees: int = 4, expansions: int = 2, seed: int = 0) -> Feedback:
+    """Is ``answer`` the fraction of all FLOPs (policy and verifier) that prefix reuse saves
+    DVTS on ``problems``? Runs the experiment itself (once) to know, and names the usual
+    slips: the policy's saving only, the ratio instead of the saving, prompt tokens instead of
+    FLOPs, a percentage instead of a fraction."""
+    if answer is None:
+        return NOT_ATTEMPTED
+    number = as_number(answer)
+    if number is None:
+        return Feedback("incorrect", f"Expected one number, the fraction of FLOPs saved; got {show(answer)}.")
+    truth = reuse_saving(problems, policy, verifier, subtrees=subtrees, expansions=expansions, seed=seed)
+    expected = truth["saving"]
+    if abs(number - expected) < 0.005:
+        return Feedback("correct", f"Correct: reuse saves {expected:.1%} of DVTS's FLOPs (policy {truth['policy_saving']:.0%}).")
+    slips = [
+        (100 * expected, 0.5, "Give a fraction between 0 and 1, not a percentage."),
+        (truth["policy_saving"], 0.005, "That is the policy's saving alone: count the verifier too (ledger.flops, not policy_flops)."),
+        (truth["ratio"], 0.005, "That is what reuse costs as a fraction of reading from scratch; the saving is one minus it."),
+        (truth["prompt_saving"], 0.005, "That is the saving in prompt tokens; the question asks for FLOPs (ledger.flops)."),
+    ]
+    hint = next((why for value, tolerance, why in slips if abs(number - value) < tolerance), "")
+    return Feedback("incorrect", f"Expected about {expected:.3f}, got {number:.3f}. {hint}".rstrip())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
@@ -24,6 +26,19 @@ AGGREGATE_CASES: list[tuple[list[float], str, float]] = [
 ]
 
 
+def _aggregate_hint(scores: list[float], how: str, got: float) -> str:
+    if not scores:
+        why = " (math.prod of nothing is 1)" if got == 1 else ""
+        return f" A completion with no steps has nothing to vouch for it: score it 0{why}."
+    mean = sum(scores) / len(scores)
+    slips = {
+        "last": [(scores[0], " The last step's score is step_scores[-1], not the first."), (min(scores), " 'last' is not the lowest.")],
+        "min": [(scores[-1], " 'min' is the lowest step score, not the last."), (max(scores), " 'min' is the lowest, not the highest.")],
+        "product": [(mean, " 'product' multiplies the step scores; that is their mean."), (min(scores), " 'product' multiplies them all.")],
+    }
+    return next((why for slip, why in slips.get(how, []) if abs(got - slip) < 1e-9), "")
+
+
 def check_aggregate(fn: Callable) -> Feedback:
     """Compare a student's ``fn(step_scores, how)`` with min / last / product aggregation
     (0.0 for a completion with no steps)."""
@@ -35,7 +50,10 @@ def check_aggregate(fn: Callable) -> Feedback:
     for scores, how, _ in AGGREGATE_CASES:
         value, error = call(fn, list(scores), how)
         if error:
-            return Feedback("incorrect", f"aggregate({scores}, {how!r}) raised {error}.")
+            hint = (
+                " An attempt with no steps has nothing to vouch for it: check for an empty list first and return 0." if not scores else ""
+            )
+            return Feedback("incorrect", f"aggregate({scores}, {how!r}) raised {error}.{hint}")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
@@ -44,8 +62,10 @@ def check_aggregate(fn: Callable) -> Feedback:
         if number is None:
             return Feedback("incorrect", f"aggregate({scores}, {how!r}) should return one number; got {show(value)}.")
         if abs(number - expected) > 1e-9:
-            hint = " A completion with no steps has nothing to vouch for it: score it 0." if not scores else ""
-            return Feedback("incorrect", f"aggregate({scores}, {how!r}): expected {expected:.4g}, got {number:.4g}.{hint}")
+            return Feedback(
+                "incorrect",
+                f"aggregate({scores}, {how!r}): expected {expected:.4g}, got {number:.4g}.{_aggregate_hint(scores, how, number)}",
+            )
     return Feedback("correct", f"Correct on all {len(AGGREGATE_CASES)} cases: min, last and product, and the empty completion.")
 
 
@@ -66,7 +86,28 @@ def _auc_cases() -> list[tuple[list[float], list[bool]]]:
         labels = [rng.random() < 0.4 for _ in range(size)]
         labels[0], labels[1] = True, False
         cases.append(([round(rng.random(), 1) for _ in range(size)], labels))  # rounding makes ties
+    cases.append(([0.9, 0.2, 0.4], [False, False, False]))  # no correct sample: nan
+    cases.append(([0.3, 0.6], [True, True]))  # no wrong sample: nan
     return cases
+
+
+def _auc_hint(scores: list[float], labels: list[bool], got: float) -> str:
+    positives = [x for x, y in zip(scores, labels) if y]
+    negatives = [x for x, y in zip(scores, labels) if not y]
+    pairs = len(positives) * len(negatives)
+    wins = sum(p > n for p in positives for n in negatives)
+    ties = sum(p == n for p in positives for n in negatives)
+    slips = [
+        (wins / pairs, " Count a tie between a correct and a wrong sample as half a win; here ties counted nothing."),
+        ((wins + ties) / pairs, " A tie counts half a win, not a whole one."),
+        (1 - (wins + 0.5 * ties) / pairs, " Labels True are the positives: this is the AUC with the classes swapped."),
+        (
+            (wins + 0.5 * ties) / max(1, len(scores) * (len(scores) - 1) / 2),
+            " Divide by the number of (correct, wrong) pairs, not all pairs.",
+        ),
+        ((wins + 0.5 * ties) / len(scores), " Divide by the number of (correct, wrong) pairs, not the number of samples."),
+    ]
+    return next((why for slip, why in slips if abs(got - slip) < 1e-9), "")
 
 
 def check_auc(fn: Callable) -> Feedback:
@@ -87,15 +128,22 @@ def check_auc(fn: Callable) -> Feedback:
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (scores, labels), value in zip(cases, results):
+        shown = f"scores {scores}, labels {[int(x) for x in labels]}" if len(scores) <= 6 else f"{len(scores)} scores"
+        one_class = all(labels) or not any(labels)
+        if one_class:
+            is_nan = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(float(value))
+            if not is_nan:
+                missing = "wrong" if all(labels) else "correct"
+                why = f"with no {missing} sample there is no pair to rank, so the AUC is undefined: return float('nan')"
+                return Feedback("incorrect", f"For {shown} expected nan, got {show(value)}: {why}.")
+            continue
         number = as_number(value)
         expected = auc(scores, labels)
-        shown = f"scores {scores}, labels {[int(x) for x in labels]}" if len(scores) <= 6 else f"{len(scores)} scores"
         if number is None:
             return Feedback("incorrect", f"For {shown} expected one number between 0 and 1; got {show(value)}.")
         if abs(number - expected) > 1e-9:
-            hint = " Count a tie between a correct and a wrong completion as half a win." if len(set(scores)) < len(scores) else ""
-            return Feedback("incorrect", f"For {shown} expected {expected:.4f}, got {number:.4f}.{hint}")
-    return Feedback("correct", f"Correct on all {len(cases)} cases, ties included.")
+            return Feedback("incorrect", f"For {shown} expected {expected:.4f}, got {number:.4f}.{_auc_hint(scores, labels, number)}")
+    return Feedback("correct", f"Correct on all {len(cases)} cases, ties and the undefined (nan) cases included.")
 
 
 # --- Exercise 6.3: the weighted vote ---------------------------------------------------------
@@ -108,6 +156,40 @@ WEIGHTED_CASES: list[tuple[list, list[float], int | None, str]] = [
     ([None, None], [0.5, 0.5], None, "no sample has a key: no answer"),
     (["x", "y"], [0.5, 0.5], 0, "a tie between keys goes to the key seen first"),
 ]
+
+
+def _vote(keys: list, scores: list[float], *, weighted: bool = True, best_member: bool = True, none_votes: bool = False):
+    """The weighted vote, or one of its common slips (for naming a wrong answer)."""
+    weights: dict = {}
+    for key, score in zip(keys, scores):
+        if key is not None or none_votes:
+            weights[key] = weights.get(key, 0.0) + (score if weighted else 1.0)
+    if not weights:
+        return None
+    winner = max(weights, key=weights.get)
+    members = [i for i, key in enumerate(keys) if key == winner]
+    return max(members, key=lambda i: (scores[i], -i)) if best_member else members[0]
+
+
+def _weighted_hint(keys: list, scores: list[float], got: int) -> str:
+    if not 0 <= got < len(keys):
+        return " Return the index of a sample."
+    if keys[got] is None:
+        return " A malformed sample (key None) does not vote and cannot be chosen."
+    slips = [
+        (
+            max(range(len(scores)), key=lambda i: (scores[i], -i)),
+            " That is best-of-N: the vote adds up the scores of every sample with the same key first.",
+        ),
+        (
+            _vote(keys, scores, weighted=False),
+            " That is the plain majority: each sample should vote with its score as its weight, not with 1.",
+        ),
+        (_vote(keys, scores, best_member=False), " Return the winning key's highest-scored member, not its first."),
+        (_vote(keys, scores, none_votes=True), " A malformed sample (key None) does not vote and cannot be chosen."),
+    ]
+    expected = _vote(keys, scores)
+    return next((why for slip, why in slips if slip == got and slip != expected), "")
 
 
 def check_weighted_vote(fn: Callable) -> Feedback:
@@ -133,5 +215,57 @@ def check_weighted_vote(fn: Callable) -> Feedback:
         if number is None or number != int(number):
             return Feedback("incorrect", f"weighted_vote({keys}, {scores}) should return an index (an int); got {show(value)}.")
         if int(number) != expected:
-            return Feedback("incorrect", f"weighted_vote({keys}, {scores}): {what}; expected index {expected}, got {int(number)}.")
+            hint = _weighted_hint(keys, scores, int(number))
+            return Feedback("incorrect", f"weighted_vote({keys}, {scores}): {what}; expected index {expected}, got {int(number)}.{hint}")
     return Feedback("correct", f"Correct on all {len(WEIGHTED_CASES)} cases.")
+
+
+# --- Exercise 6.4 (an experiment): feedback from a verifier that never saw a step label ----
+
+_REFINE_RUNS: dict = {}
+
+
+def refine_accuracy(problems, policy, verifier, *, rounds: int = 4, seed: int = 0) -> dict[str, float]:
+    """Self-refinement with ``verifier`` as feedback on ``problems`` (`tsc.strategies.solve_many`
+    with ``seed``): the fraction solved, the count, and the fraction its first (greedy)
+    attempt solved. Computed once per configuration."""
+    from tsc.strategies import self_refine, solve_many
+
+    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), rounds, seed)
+    if key not in _REFINE_RUNS:
+        results = solve_many(self_refine, problems, policy, seed=seed, verifier=verifier, rounds=rounds)
+        first = [p.check(r.candidates[0]) for p, r in zip(problems, results)]
+        _REFINE_RUNS[key] = {
+            "solved": sum(r.correct for r in results) / len(results),
+            "count": float(sum(r.correct for r in results)),
+            "first": sum(first) / len(first),
+        }
+    return _REFINE_RUNS[key]
+
+
+def check_orm_feedback(answer, *, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> Feedback:
+    """Is ``answer`` the fraction of ``problems`` that self-refinement solves with the ORM's
+    step scores as feedback (``solve_many(self_refine, problems, policy, seed=seed,
+    verifier=orm, rounds=rounds)``)? Runs the experiment itself (once) to know, and names the
+    usual slips: the PRM's result, the first attempt's, a count instead of a fraction."""
+    if answer is None:
+        return NOT_ATTEMPTED
+    number = as_number(answer)
+    if number is None:
+        return Feedback("incorrect", f"Expected one number, the fraction of problems solved; got {show(answer)}.")
+    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
+    expected = with_orm["solved"]
+    if abs(number - expected) < 1e-9:
+        with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+        return Feedback("correct", f"Correct: with the ORM as feedback {expected:.1%} (with the PRM {with_prm['solved']:.1%}).")
+    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+    slips = [
+        (with_orm["count"], "That is a count: divide by the number of problems."),
+        (with_prm["solved"], "That is what the PRM's feedback gives: pass verifier=orm."),
+        (with_orm["first"], "That is the first attempt alone (greedy); self_refine answers with its best-scored attempt."),
+        (100 * expected, "Give a fraction between 0 and 1, not a percentage."),
+    ]
+    hint = next((why for value, why in slips if abs(number - value) < 1e-9), "")
+    if not hint:
+        hint = "Run tsc.strategies.solve_many(tsc.strategies.self_refine, exercise_problems, policy, seed=0, verifier=orm, rounds=4)."
+    return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}")

@@ -151,10 +151,10 @@ class Policy:
         then depends on the prompts before it); a list gives each prompt its own stream, so a
         prompt's completions are the same whatever else is in the call: solving problems in
         one batched call or one at a time gives the same answers (`tsc.strategies` use this).
-        ``offset`` (with a list of seeds): start at sample ``offset`` of each prompt's stream,
-        so ``n`` samples drawn with ``offset=k`` are samples k..k+n-1 of one call that drew
-        them all: a strategy that samples in rounds (`tsc.strategies.stopping.early_stop`)
-        gets exactly the samples a single call would have given.
+        ``offset`` (with a list of seeds): skip the first ``offset`` samples of each prompt's
+        stream, so sample j of this call is sample ``offset + j`` of one call with
+        ``n = offset + n``: a strategy that draws one sample at a time and decides after each
+        (`tsc.strategies.free_energy`) draws exactly the samples that a single call would.
 
         ``ledger`` is charged what was computed: each prompt's tokens once, each sample's
         generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
@@ -167,9 +167,9 @@ class Policy:
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
         seeds = _per_prompt(seed, len(prompts), "seed")
         if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0 (the first sample of each prompt's stream), got {offset!r}")
+            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
         if offset and seeds is None:
-            raise ValueError("offset needs one seed per prompt (a list): one seed for the whole call has no per-prompt stream")
+            raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
         ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)

@@ -1,6 +1,7 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
 from tsc.core import SharesPrefixes, problem_seed
+from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
@@ -24,6 +25,7 @@ STRATEGIES = {
     "mcts": mcts,
     "budget_forcing": budget_forcing,
     "early_stop": early_stop,
+    "free_energy": free_energy,
 }
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "dfs",
     "dvts",
     "early_stop",
+    "free_energy",
     "get_strategy",
     "greedy",
     "majority_vote",

@@ -16,11 +16,12 @@ Every policy call and every verifier call is charged to the one ledger of the `R
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, StepVerifier, revision_prompt, writes_compact
+from tsc.core import Policy, Result, SharesPrefixes, StepVerifier, revision_prompt, writes_compact
 from tsc.strategies.parallel import check_knobs, check_problem, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.tasks.base import Problem
@@ -38,6 +39,21 @@ def check_threshold(threshold, *, optional: bool = False) -> None:
         return
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number (a verifier score, e.g. 0.5), got {threshold!r}")
+
+
+@contextlib.contextmanager
+def _prefix_caches(*models):
+    """Open each model's prefix cache once (`tsc.core.SharesPrefixes`): a revision prompt is
+    the previous prompt plus the attempt just written, so a reviser reading it computes only
+    the tokens it has not read before, and the ledger charges only those (one accounting for
+    every strategy: `tsc.strategies.reuse`)."""
+    with contextlib.ExitStack() as blocks:
+        opened = set()
+        for model in models:
+            if isinstance(model, SharesPrefixes) and id(model) not in opened:
+                opened.add(id(model))
+                blocks.enter_context(model.prefix_cache())
+        yield
 
 
 def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> str:
@@ -158,6 +174,10 @@ def revise(
        to recognise one). With a ``verifier`` and a ``threshold``, it also stops at the first
        attempt that scores at least ``threshold``.
 
+    Both models keep what they computed while the loop runs (their prefix caches, as every
+    strategy does: `tsc.strategies.reuse`): a revision prompt extends the previous one, so the
+    reviser computes only the tokens it has not read, and the ledger charges only those.
+
     An empty revision is paid for but is not an attempt. Every attempt is sampled at ``temperature`` with seed ``seed + round``. Without a
     verifier the answer is the last attempt (intrinsic self-correction: the model is trusted
     to have improved); with one, the best-scoring attempt (the later one on ties). Without a
@@ -187,23 +207,24 @@ def revise(
     scores: list[float] = []
     spent: list[int] = []  # policy FLOPs after each attempt
     stopped = "rounds"
-    for round_ in range(rounds):
-        # 1-2. the policy's first attempt; then the reviser reads the last `context` attempts
-        model = policy if round_ == 0 else reviser
-        prompt = revision_prompt(model.format(problem), texts[-context:] if round_ else [])
-        text = _attempt(model, prompt, temperature=temperature, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger)
-        # 3. stop early when the reviser has nothing to revise, or an attempt is good enough
-        if round_ and not text.strip():
-            stopped = "reviser"
-            break
-        texts.append(text)
-        prompts.append(prompt)
-        spent.append(ledger.policy_flops)
-        if threshold is not None:
-            scores += [float(s) for s in verifier.score(problem, texts[-1:], ledger=ledger)]
-            if scores[-1] >= threshold:
-                stopped = "threshold"
+    with _prefix_caches(policy, reviser):  # each revision prompt extends the last: compute only what is new
+        for round_ in range(rounds):
+            # 1-2. the policy's first attempt; then the reviser reads the last `context` attempts
+            model = policy if round_ == 0 else reviser
+            prompt = revision_prompt(model.format(problem), texts[-context:] if round_ else [])
+            text = _attempt(model, prompt, temperature=temperature, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger)
+            # 3. stop early when the reviser has nothing to revise, or an attempt is good enough
+            if round_ and not text.strip():
+                stopped = "reviser"
                 break
+            texts.append(text)
+            prompts.append(prompt)
+            spent.append(ledger.policy_flops)
+            if threshold is not None:
+                scores += [float(s) for s in verifier.score(problem, texts[-1:], ledger=ledger)]
+                if scores[-1] >= threshold:
+                    stopped = "threshold"
+                    break
     if verifier is None:
         scores, chosen = [1.0] * len(texts), len(texts) - 1
     else:

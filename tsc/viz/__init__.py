@@ -1,7 +1,9 @@
 """Figures in one house style: curves with shaded intervals, log axes for compute.
 
 Every helper takes an ``ax`` and draws on it, so a chapter composes figures with ordinary
-matplotlib and keeps one idea per figure.
+matplotlib and keeps one idea per figure. Colours come from one table for the whole book
+(`tsc.viz.colors.color`: a strategy, verifier or model has the same colour in every chapter);
+the chapters' longer figures live in modules of their own (`tsc.viz.ch01`, `ch05`, `ch06`).
 """
 
 from __future__ import annotations

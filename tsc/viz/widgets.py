@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tsc.analysis import SampleTable, coverage, majority_accuracy
-from tsc.viz import PALETTE, percent_axis
+from tsc.viz import percent_axis
+from tsc.viz.colors import color
 
 
 def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start: int = 8):
@@ -22,12 +23,12 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
     def draw(k: int) -> None:
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         x = np.arange(len(sizes))
-        curves = [("coverage (oracle picks)", coverage, PALETTE[0]), ("majority vote", majority_accuracy, PALETTE[1])]
-        for offset, (name, fn, color) in enumerate(curves):
+        curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
+        for offset, (name, fn, colour) in enumerate(curves):
             stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
             mean = np.array([s["mean"][0] for s in stats])
             err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
-            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=color, label=name)
+            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=colour, label=name)
         ax.set_xticks(x, [f"{s} numbers" for s in sizes])
         percent_axis(ax)
         ax.set_ylabel("problems solved")

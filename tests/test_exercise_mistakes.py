@@ -1,0 +1,338 @@
+"""For every exercise of Chapters 1, 5 and 6: the reference solution passes, and the three
+wrong answers a student is most likely to write are rejected with a message that points at
+the mistake (not only "expected x, got y")."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from tsc.analysis import pass_at_k
+from tsc.exercises import (
+    check_aggregate,
+    check_auc,
+    check_beam_keep,
+    check_pass_at_k,
+    check_puct,
+    check_reencoded,
+    check_samples_needed,
+    check_verifier,
+    check_weighted_vote,
+)
+
+# --- Chapter 1 ---------------------------------------------------------------------------------
+
+
+def _product_pass_at_k(n, c, k):
+    if n - c < k:
+        return 1.0
+    return 1 - math.prod(1 - k / i for i in range(n - c + 1, n + 1))
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda n, c, k: 1 - (1 - c / n) ** k, "plug-in estimate"),
+        (lambda n, c, k: 1 - math.prod(1 - k / i for i in range(n - c, n + 1)) if n - c >= k else 1.0, "exactly c factors"),
+        (lambda n, c, k: math.comb(n - c, k) / math.comb(n, k), "pass@k is one minus it"),
+        (lambda n, c, k: min(1.0, k * c / n), "overcounts"),
+        (
+            lambda n, c, k: (
+                1 - math.gamma(n - c + 1) / math.gamma(n - c - k + 1) * math.gamma(n - k + 1) / math.gamma(n + 1) if n - c >= k else 1.0
+            ),
+            "product form",
+        ),
+    ],
+    ids=["plug-in", "off-by-one", "failure-probability", "union-bound", "float-overflow"],
+)
+def test_ex_1_1_likely_mistakes_are_named(wrong, points_at):
+    assert check_pass_at_k(_product_pass_at_k).correct
+    feedback = check_pass_at_k(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def test_ex_1_1_includes_n_1000():
+    slow_but_exact = lambda n, c, k: 1 - math.comb(n - c, k) / math.comb(n, k)  # noqa: E731
+    assert check_pass_at_k(slow_but_exact).correct  # Python's integers are exact, only slower
+    seen = []
+    check_pass_at_k(lambda n, c, k: seen.append(n) or pass_at_k(n, c, k))
+    assert 1000 in seen
+
+
+LAW = {"a": -1.2, "b": 0.45, "goal": 0.95}
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda g, a, b: (math.log(g) / a) ** (1 / b), "exponent is -1/b"),
+        (lambda g, a, b: (math.log10(g) / a) ** (-1 / b), "natural logarithm"),
+        (lambda g, a, b: (g / a) ** (-1 / b), "log of the goal first"),
+        (lambda g, a, b: 64, "largest k measured"),
+    ],
+    ids=["exponent-sign", "log10", "one-log-only", "the-last-measured-k"],
+)
+def test_ex_1_2_likely_mistakes_are_named(wrong, points_at):
+    g, a, b = LAW["goal"], LAW["a"], LAW["b"]
+    assert check_samples_needed((math.log(g) / a) ** (-1 / b), **LAW).correct
+    feedback = check_samples_needed(wrong(g, a, b), **LAW)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+STEP = re.compile(r"^\s*(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(\d+)\s*$")
+
+
+def _verify(numbers, target, text, *, arithmetic=True, all_used=True, available=True):
+    body = text.split(".", 1)[0]
+    if not body.strip():
+        return False
+    pool = list(numbers)
+    for part in body.split(","):
+        match = STEP.match(part)
+        if match is None:
+            return False
+        left, op, right, result = int(match[1]), match[2], int(match[3]), int(match[4])
+        for operand in (left, right):
+            if operand in pool:
+                pool.remove(operand)
+            elif available:
+                return False
+        value = {"+": left + right, "*": left * right, "-": left - right if left >= right else None}.get(op)
+        if op == "/":
+            value = left // right if right and left % right == 0 else None
+        if arithmetic and value != result:
+            return False
+        pool.append(result)
+    return pool == [target] if all_used else result == target
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda n, t, x: _verify(n, t, x, arithmetic=False), "Redo each step's arithmetic"),
+        (lambda n, t, x: _verify(n, t, x, all_used=False), "Every given number must be used"),
+        (lambda n, t, x: _verify(n, t, x, available=False), "only use numbers currently available"),
+    ],
+    ids=["no-arithmetic-check", "numbers-left-unused", "operands-not-on-the-table"],
+)
+def test_ex_1_3_likely_mistakes_are_named(wrong, points_at):
+    assert check_verifier(_verify).correct
+    feedback = check_verifier(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+# --- Chapter 5 ---------------------------------------------------------------------------------
+
+
+def _puct(q, p, n, c, k):
+    return q + k * p * math.sqrt(n) / (1 + c)
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda q, p, n, c, k: q + k * p * n / (1 + c), "square root"),
+        (lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), "1 + child visits"),
+        (lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), "prior P(s, a) multiplies"),
+        (lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), "c_puct scales only"),
+        (lambda q, p, n, c, k: q + k * p * math.sqrt(n) / c, "1 + child visits"),
+    ],
+    ids=["no-sqrt", "max-1", "no-prior", "c-scales-q", "divides-by-zero"],
+)
+def test_ex_5_1_likely_mistakes_are_named(wrong, points_at):
+    assert check_puct(_puct, pick="unvisited").correct
+    feedback = check_puct(wrong, pick="unvisited")
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def test_ex_5_1_checks_the_question_too():
+    assert check_puct(_puct).status == "not attempted" and "set pick" in check_puct(_puct).message
+    wrong = check_puct(_puct, pick="visited")
+    assert wrong.status == "incorrect" and "higher score" in wrong.message
+    assert check_puct(_puct, pick=3).status == "incorrect"
+
+
+def _keep(candidates, width, *, finished=True, dedupe=True, best_first=True, first_of_equal=True):
+    seen, kept = set(), []
+    order = sorted(range(len(candidates)), key=lambda i: (-candidates[i][1], i if first_of_equal else -i))
+    for i in order:
+        text, _, done = candidates[i]
+        if (done and finished) or (dedupe and text in seen):
+            continue
+        seen.add(text)
+        kept.append(i)
+    kept = kept[:width]
+    return kept if best_first else sorted(kept)
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda c, w: _keep(c, w, finished=False), "has nothing left to expand"),
+        (lambda c, w: _keep(c, w, dedupe=False), "keep it once"),
+        (lambda c, w: _keep(c, w, best_first=False), "best first"),
+        (lambda c, w: _keep(c, w, first_of_equal=False), "Of equal texts keep the first"),
+    ],
+    ids=["keeps-finished", "no-dedupe", "index-order", "later-on-ties"],
+)
+def test_ex_5_2_likely_mistakes_are_named(wrong, points_at):
+    assert check_beam_keep(_keep).correct
+    feedback = check_beam_keep(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s))), "not the step itself"),
+        (lambda p, s: p * len(s), "not only the prompt"),
+        (lambda p, s: sum(sum(s[:d]) for d in range(len(s))), "also reads the prompt"),
+    ],
+    ids=["reads-its-own-step", "prompt-only", "no-prompt"],
+)
+def test_ex_5_3_likely_mistakes_are_named(wrong, points_at):
+    assert check_reencoded(lambda p, s: sum(p + sum(s[:d]) for d in range(len(s)))).correct
+    feedback = check_reencoded(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+# --- Chapter 6 ---------------------------------------------------------------------------------
+
+
+def _aggregate(s, how):
+    if not s:
+        return 0.0
+    return {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s)
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda s, how: {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s), "check for an empty list first"),
+        (lambda s, how: math.prod(s) if how == "product" else _aggregate(s, how), "math.prod of nothing is 1"),
+        (lambda s, how: (s[0] if s else 0.0) if how == "last" else _aggregate(s, how), "step_scores[-1]"),
+        (lambda s, how: (sum(s) / len(s) if s else 0.0) if how == "product" else _aggregate(s, how), "that is their mean"),
+    ],
+    ids=["crashes-on-empty", "product-of-nothing", "first-not-last", "mean-not-product"],
+)
+def test_ex_6_1_likely_mistakes_are_named(wrong, points_at):
+    assert check_aggregate(_aggregate).correct
+    feedback = check_aggregate(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def _auc(scores, labels, *, tie=0.5, empty=math.nan):
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return empty
+    return sum((p > n) + tie * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda s, y: _auc(s, y, tie=0.0), "Count a tie"),
+        (lambda s, y: _auc(s, y, tie=1.0), "not a whole one"),
+        (lambda s, y: _auc(s, y, empty=0.5), "return float('nan')"),
+        (
+            lambda s, y: (
+                sum((p > n) + 0.5 * (p == n) for p in [a for a, b in zip(s, y) if b] for n in [a for a, b in zip(s, y) if not b])
+                / (sum(y) * (len(y) - sum(y)))
+            ),
+            "ZeroDivisionError",
+        ),  # fmt: skip
+    ],
+    ids=["ties-ignored", "ties-as-wins", "half-when-undefined", "divides-by-zero"],
+)
+def test_ex_6_2_likely_mistakes_are_named(wrong, points_at):
+    assert check_auc(_auc).correct
+    feedback = check_auc(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def _weighted(keys, scores, *, weight=True, best_member=True, none_votes=False):
+    weights = {}
+    for key, score in zip(keys, scores):
+        if key is not None or none_votes:
+            weights[key] = weights.get(key, 0.0) + (score if weight else 1.0)
+    if not weights:
+        return None
+    winner = max(weights, key=weights.get)
+    members = [i for i, k in enumerate(keys) if k == winner]
+    return max(members, key=lambda i: (scores[i], -i)) if best_member else members[0]
+
+
+@pytest.mark.parametrize(
+    "wrong, points_at",
+    [
+        (lambda k, s: max(range(len(s)), key=lambda i: (s[i], -i)), "That is best-of-N"),
+        (lambda k, s: _weighted(k, s, weight=False), "plain majority"),
+        (lambda k, s: _weighted(k, s, best_member=False), "highest-scored member"),
+        (lambda k, s: _weighted(k, s, none_votes=True), "does not vote"),
+    ],
+    ids=["best-of-n", "counts-not-scores", "first-member", "malformed-votes"],
+)
+def test_ex_6_3_likely_mistakes_are_named(wrong, points_at):
+    assert check_weighted_vote(_weighted).correct
+    feedback = check_weighted_vote(wrong)
+    assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+
+
+def test_ex_1_4_the_experiment_checker_names_the_likeliest_mistakes():
+    from fakes import ScriptedPolicy
+
+    from tsc.exercises import check_temperature_coverage
+    from tsc.exercises.ch01 import coverage_at_temperature
+    from tsc.tasks.countdown import Countdown
+
+    script = {
+        "13 4 7 2>48:": ["13-7=6,6*4=24,24*2=48.", "13+7=20,20*2=40,40+4=44.", "1+1=2."],
+        "3 5 8>16:": ["8+5=13,13+3=17.", "5*3=15,15+8=23.", "1+1=2."],
+        "3 6 9>18:": ["6/3=2,9*2=18.", "6/3=2,9*2=18.", "9+6=15,15+3=18."],
+    }
+    problems = [Countdown((13, 4, 7, 2), 48), Countdown((3, 5, 8), 16), Countdown((3, 6, 9), 18)]
+    policy = ScriptedPolicy(script)
+    run = dict(problems=problems, policy=policy, temperature=0.5, n=2, seed=0)
+    truth = coverage_at_temperature(problems, policy, n=2, temperature=0.5, seed=0)
+    assert check_temperature_coverage(None, **run).status == "not attempted"
+    assert check_temperature_coverage(truth["coverage"], **run).correct
+    assert "pass@1" in check_temperature_coverage(truth["pass1"], **run).message
+    assert "plug-in" in check_temperature_coverage(truth["plug_in"], **run).message
+    assert "percentage" in check_temperature_coverage(100 * truth["coverage"], **run).message
+    assert check_temperature_coverage("0.5", **run).status == "incorrect"
+
+
+# The two experiment checkers below run their experiment on the bundled models (the chapters'
+# hidden cells prove that with the real runs); here the experiment is replaced by fixed results,
+# so that what is tested is how each checker reads an answer and names the slip.
+
+
+def test_ex_5_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
+    import tsc.exercises.ch05 as ch05
+
+    truth = {"saving": 0.42, "policy_saving": 0.30, "prompt_saving": 0.71, "ratio": 0.58}
+    monkeypatch.setattr(ch05, "reuse_saving", lambda *args, **kwargs: truth)
+    run = dict(problems=[], policy=None, verifier=None)
+    assert ch05.check_reuse_saving(None, **run).status == "not attempted"
+    assert ch05.check_reuse_saving(0.42, **run).correct
+    for wrong, points_at in [(0.30, "policy's saving alone"), (0.58, "one minus it"), (42.0, "percentage"), (0.71, "prompt tokens")]:
+        feedback = ch05.check_reuse_saving(wrong, **run)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert ch05.check_reuse_saving("a lot", **run).status == "incorrect"
+
+
+def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
+    import tsc.exercises.ch06 as ch06
+
+    results = {"orm": {"solved": 0.4, "count": 12, "first": 0.3}, "prm": {"solved": 0.5, "count": 15, "first": 0.3}}
+    monkeypatch.setattr(ch06, "refine_accuracy", lambda problems, policy, verifier, **kwargs: results[verifier])
+    run = dict(problems=[], policy=None, orm="orm", prm="prm")
+    assert ch06.check_orm_feedback(None, **run).status == "not attempted"
+    assert ch06.check_orm_feedback(0.4, **run).correct
+    for wrong, points_at in [(12, "count"), (0.5, "PRM's feedback"), (0.3, "first attempt"), (40.0, "percentage")]:
+        feedback = ch06.check_orm_feedback(wrong, **run)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message

@@ -1,0 +1,202 @@
+"""tsc.scoring: exact best-of-k, compute-matched comparisons, a scored table charged as
+best-of-N charges, verifier quality and where a step verifier points; the book's colours;
+the second-edition experiments' loaders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from fakes import ScriptedPolicy, ScriptedStepVerifier, step_oracle_scores
+
+from tsc.analysis import SampleTable, best_of_accuracy, pass_at_k
+from tsc.compute import Ledger
+from tsc.scoring import (
+    ScoredTable,
+    at_flops,
+    best_of_k,
+    dense_ranks,
+    draw_scored,
+    first_flagged,
+    localisation,
+    verifier_quality,
+    within_auc,
+)
+from tsc.tasks.countdown import Countdown
+
+
+def _brute_best_of(scores, correct, k):
+    total = 0.0
+    subsets = list(itertools.combinations(range(len(scores)), k))
+    for subset in subsets:
+        top = max(scores[i] for i in subset)
+        tied = [i for i in subset if scores[i] == top]
+        total += np.mean([correct[i] for i in tied])
+    return total / len(subsets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_of_k_is_exact_over_subsets_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 11))
+    scores = np.round(rng.random(n), 1)  # rounding makes ties
+    correct = rng.random(n) < 0.4
+    for k in range(1, n + 1):
+        assert best_of_k(scores, correct, k) == pytest.approx(_brute_best_of(scores, correct, k), abs=1e-12)
+
+
+def test_best_of_k_with_the_oracle_is_pass_at_k_and_agrees_with_monte_carlo():
+    correct = np.array([True, False, False, True, False, False, False, False])
+    for k in range(1, 9):
+        assert best_of_k(correct.astype(float), correct, k) == pytest.approx(pass_at_k(8, 2, k))
+    rng = np.random.default_rng(1)
+    scores = rng.random((40, 16))
+    truth = rng.random((40, 16)) < 0.3
+    table = SampleTable(tuple(range(40)), tuple(("",) * 16 for _ in range(40)), tuple((None,) * 16 for _ in range(40)),
+                        truth, np.zeros((40, 16)), np.zeros((40, 16)), 1.0, 0, Ledger())  # fmt: skip
+    monte_carlo = best_of_accuracy(table, scores, [4], trials=4000, seed=0)["mean"][0]
+    exact = np.mean([best_of_k(s, c, 4) for s, c in zip(scores, truth)])
+    assert monte_carlo == pytest.approx(exact, abs=0.01)
+
+
+@pytest.mark.parametrize("k", [0, 9, 2.5, True])
+def test_best_of_k_rejects_a_bad_k(k):
+    with pytest.raises(ValueError, match="k must be an integer from 1 to n=8"):
+        best_of_k(np.zeros(8), np.zeros(8, dtype=bool), k)
+
+
+def test_dense_ranks_keep_order_and_ties():
+    assert dense_ranks([0.5, 0.9, 0.5, 0.1]) == [1, 0, 1, 2]
+    scores, correct = np.array([0.3, 0.8, 0.3, 0.1, 0.8]), np.array([1, 0, 1, 0, 1], dtype=bool)
+    ranks = -np.array(dense_ranks(scores), dtype=float)
+    assert all(best_of_k(ranks, correct, k) == pytest.approx(best_of_k(scores, correct, k)) for k in range(1, 6))
+
+
+def test_at_flops_interpolates_in_log_flops_problem_by_problem():
+    per_problem = np.array([[0.0, 1.0, 1.0], [0.2, 0.4, 0.8]])
+    flops = [1e6, 1e8, 1e10]
+    assert at_flops(per_problem, flops, 1e8) == pytest.approx([1.0, 0.4])
+    assert at_flops(per_problem, flops, 1e7) == pytest.approx([0.5, 0.3])  # half way in log FLOPs
+    assert at_flops(per_problem, flops, 1e6) == pytest.approx([0.0, 0.2])
+    with pytest.raises(ValueError, match="outside the curve's range"):
+        at_flops(per_problem, flops, 1e11)
+    with pytest.raises(ValueError, match="increase"):
+        at_flops(per_problem, [1e6, 1e6, 1e8], 1e7)
+
+
+PROBLEMS = [Countdown((13, 4, 7, 2), 48), Countdown((3, 5, 8), 16)]
+SCRIPT = {
+    "13 4 7 2>48:": ["13-7=6,6*4=24,24*2=48.", "13+7=20,20*2=40,40+4=44.", "13-7=6,6*4=24,24+2=48."],
+    "3 5 8>16:": ["5-3=2,8*2=16.", "8+5=13,13+3=16.", "5*3=15,15+8=23."],
+}
+
+
+def _scored(n=3, chunk=256):
+    policy = ScriptedPolicy(SCRIPT)
+    verifier = ScriptedStepVerifier(lambda problem, text: [0.9] * (len(problem.steps(text)) - 1) + [0.8 if problem.check(text) else 0.2])
+    return draw_scored(PROBLEMS, policy, {"v": verifier}, n=n, seed=0, chunk=chunk), policy, verifier
+
+
+def test_draw_scored_grades_scores_and_prices_every_sample():
+    scored, policy, verifier = _scored()
+    table = scored.table
+    assert table.correct.shape == (2, 3) and set(map(len, table.texts)) == {3}
+    assert all(table.correct[i, j] == p.check(t) for i, p in enumerate(PROBLEMS) for j, t in enumerate(table.texts[i]))
+    assert np.array_equal(scored.scores("v", "last") > 0.5, table.correct)
+    assert scored.scores("v", "min").shape == (2, 3)
+    # both problems in one policy call (each on its own seed), one verifier call per problem
+    assert len(policy.calls) == 1 and len(verifier.calls) == 2
+    one_by_one, single, _ = _scored(chunk=3)
+    assert len(single.calls) == 2 and one_by_one.table.texts == table.texts
+    assert one_by_one.flops(3, "v") == pytest.approx(scored.flops(3, "v"))
+    assert np.all(scored.verifier_flops["v"] > 0) and np.all(scored.sample_flops > 0)
+    assert scored.flops(3, "v") == pytest.approx(scored.prompt_flops + 3 * (scored.sample_flops + scored.verifier_flops["v"]))
+    assert np.all(scored.flops(2, "v") < scored.flops(3, "v")) and np.all(scored.flops(3) < scored.flops(3, "v"))
+    assert scored.subset([True, False]).table.correct.shape == (1, 3)
+    with pytest.raises(ValueError, match="no verifier 'w'"):
+        scored.scores("w")
+    with pytest.raises(ValueError, match="how must be one of"):
+        scored.scores("v", "mean")
+
+
+def test_draw_scored_rejects_bad_input():
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        draw_scored(PROBLEMS, ScriptedPolicy(SCRIPT), {}, n=0)
+    with pytest.raises(ValueError, match="verifier 'x' must have score"):
+        draw_scored(PROBLEMS, ScriptedPolicy(SCRIPT), {"x": object()}, n=2)
+
+
+def test_localisation_counts_where_the_verifier_points():
+    scored, _, _ = _scored()
+    labels = [[step_oracle_scores(p, t) for t in row] for p, row in zip(PROBLEMS, scored.table.texts)]
+    # the scripted verifier flags only the last step of a wrong sample. Of the three wrong
+    # samples, 13+7=20,20*2=40,40+4=44. is lost at its second step and 5*3=15,15+8=23. at its
+    # first (flagged late); 13-7=6,6*4=24,24+2=48. at its last (flagged exactly)
+    where = localisation(scored, "v", labels, 0.5)
+    assert where["wrong"] == 3 and where["correct"] == 3
+    assert where["exact"] == pytest.approx(1 / 3) and where["late"] == pytest.approx(2 / 3)
+    assert where["false_alarm"] == 0 and where["missed"] == 0 and where["early"] == 0
+    assert first_flagged([0.9, 0.4, 0.1], 0.5) == 1 and first_flagged([0.9], 0.5) is None
+
+
+def test_verifier_quality_ranks_within_and_across_problems():
+    correct = np.array([[True, False, False], [True, True, False], [False, False, False]])
+    perfect = correct.astype(float)
+    assert within_auc(perfect, correct) == 1.0
+    assert math.isnan(within_auc(perfect[2:], correct[2:]))
+    quality = verifier_quality({"perfect": perfect, "reversed": 1 - perfect}, correct, n_boot=50)
+    assert quality["perfect"]["auc"][0] == 1.0 and quality["reversed"]["within"][0] == 0.0
+    assert quality["perfect"]["ece"] == pytest.approx(0.0)
+
+
+def test_every_strategy_has_a_colour_and_unknown_names_are_clear():
+    from tsc.strategies import STRATEGIES
+    from tsc.viz.colors import color
+
+    assert all(color(name).startswith("#") for name in STRATEGIES)
+    assert color("majority_vote") == color("majority") and color(3) != color(5)
+    assert len({color(name) for name in ("majority", "best_of_n", "beam", "mcts", "self_refine", "revise")}) == 6
+    with pytest.raises(ValueError, match="no colour for 'nope'; known:"):
+        color("nope")
+
+
+def test_the_experiments_are_registered_with_json_configs():
+    from tsc import experiments
+
+    for name in ("ch05-search-vs-best-of-n", "ch06-sequential", "ch06-best-of-many"):
+        spec = experiments.EXPERIMENTS[name]
+        assert json.loads(json.dumps(spec.config)) == spec.config and spec.describe
+
+
+def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
+    from tsc import experiments
+    from tsc.experiments import ch05
+
+    rows = []
+    for i, size in enumerate((3, 4, 5, 3)):
+        rows.append({
+            "numbers": list(range(1, size + 1)), "target": 10, "correct": "0110", "keys": [0, 1, 1, -1],
+            "min": [2, 0, 1, 3], "last": [1, 0, 0, 2], "prompt_flops": 10.0, "sample_flops": 100.0, "verifier_flops": 50.0,
+            "searches": {"beam 4x1, last": [i % 2, 300.0 + i, 100.0], "greedy": [0, 110.0, 0.0]},
+        })  # fmt: skip
+    stored = json.loads(json.dumps(ch05._columns(["beam 4x1, last", "greedy"], rows)))
+    monkeypatch.setattr(experiments, "run", lambda name: stored)
+    data = ch05.load_search_vs_best_of_n(trials=20)
+    assert data.best_of["oracle"][:, 0] == pytest.approx([0.5] * 4) and data.best_of["oracle"][:, 2] == pytest.approx([1.0] * 4)
+    assert data.best_of["last"][:, 0] == pytest.approx([0.5] * 4)  # one sample: pass@1
+    assert data.best_of["last"][:, 3] == pytest.approx([1.0] * 4)  # all four: the two favourites, both right
+    assert data.best_of_flops[0] == pytest.approx(160.0) and data.sample_flops[1] == pytest.approx(210.0)
+    assert data.flops("beam 4x1, last") == pytest.approx(301.5)
+    difference = data.matched("beam 4x1, last", "last")
+    assert difference.shape == (4,) and np.all(np.abs(difference) <= 1)
+    assert data.matched("beam 4x1, last", "last", rows=data.sizes == 3).shape == (2,)
+
+
+def test_scored_table_is_frozen():
+    scored, _, _ = _scored()
+    assert isinstance(scored, ScoredTable)
+    with pytest.raises(AttributeError):
+        scored.steps = {}

@@ -1,0 +1,212 @@
+"""Chapter 2's experiments: what RL changes in pass@k, budget forcing with and without
+"Wait", and the samples of the step-by-step models that sequential thinking is compared with.
+
+Each stores per-problem results (counts, verdicts, tokens), so the chapter computes every
+curve, interval and paired difference from them in a moment:
+
+    python -m tsc experiment rl_pass_at_k
+    python -m tsc experiment budget_forcing_curve
+    python -m tsc experiment budget_forcing_wait
+    python -m tsc experiment parallel_samples
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsc.experiments import experiment
+
+
+def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
+    """The held-out problems of the models' cards (`tsc.evaluation.evaluate_policy`)."""
+    from tsc.lm.train import task_problems
+
+    return [p for size in sizes for p in task_problems("countdown", per_size, seed=seed + size, sizes=(size,))]
+
+
+@experiment(
+    "rl_pass_at_k",
+    describe="pass@k for k = 1..256 of countdown-rl against countdown, 300 held-out problems (the first 100 of each size of the cards'), "
+    "256 samples each at T=1",
+    models=["countdown", "countdown-rl"],
+    per_size=100,
+    sizes=[3, 4, 5],
+    samples=256,
+    seed=2024,
+    max_new_tokens=64,
+)
+def rl_pass_at_k(*, models, per_size, samples, sizes, seed, max_new_tokens, only: str | None = None) -> dict | None:
+    """For every model and problem: how many of ``samples`` samples at T=1 are correct, how
+    many *different* correct solutions they hold (by answer key), the samples' mean length,
+    and whether greedy decoding solves it. pass@k for any k <= samples follows from the counts
+    (`tsc.analysis.pass_at_k`).
+
+    It takes about ten minutes on one CPU thread, so each model's blocks of 100 problems are
+    kept in ``runs/cache/rl_pass_at_k/`` (keyed by model weights and configuration) as they are
+    finished: a stopped run resumes, and ``only=MODEL`` (from Python, not a configuration
+    option) computes one model's part alone and returns None."""
+    from tsc.lm.policy import load_policy
+
+    problems = _card_problems(per_size, seed, tuple(sizes))
+    out = {"problems": [p.prompt() for p in problems], "sizes": [len(p.numbers) for p in problems], "samples": samples, "models": {}}
+    for name in [only] if only else models:
+        policy = load_policy(name)
+        key = {
+            "model": name,
+            "weights": policy.card.get("weights_sha256", ""),
+            "samples": samples,
+            "seed": seed,
+            "max_new_tokens": max_new_tokens,
+        }
+        blocks = [
+            _cached(
+                "rl_pass_at_k",
+                {**key, "problems": [p.prompt() for p in problems[start : start + 100]], "start": start},
+                lambda start=start, policy=policy: _pass_block(
+                    policy, problems[start : start + 100], samples, seed + start, max_new_tokens
+                ),
+            )
+            for start in range(0, len(problems), 100)  # 100 problems x 256 samples at a time: bounded memory
+        ]
+        out["models"][name] = {
+            "correct": [c for b in blocks for c in b["correct"]],
+            "distinct_correct": [c for b in blocks for c in b["distinct_correct"]],
+            "mean_tokens": [c for b in blocks for c in b["mean_tokens"]],
+            "greedy": [c for b in blocks for c in b["greedy"]],
+            "generated_tokens": sum(b["generated_tokens"] for b in blocks),
+        }
+    return None if only else out
+
+
+def _pass_block(policy, chunk: list, samples: int, seed: int, max_new_tokens: int) -> dict:
+    """One block of `rl_pass_at_k`: greedy and ``samples`` samples at T=1 of each problem."""
+    from tsc.analysis import draw
+
+    greedy = draw(chunk, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(chunk, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    return {
+        "correct": table.correct.sum(axis=1).astype(int).tolist(),
+        "distinct_correct": [len({k for k, c in zip(keys, ok) if c}) for keys, ok in zip(table.keys, table.correct)],
+        "mean_tokens": np.round(table.tokens.mean(axis=1), 3).tolist(),
+        "greedy": greedy.correct[:, 0].astype(int).tolist(),
+        "generated_tokens": int(table.ledger.generated_tokens),
+    }
+
+
+def _cached(name: str, key: dict, compute) -> dict:
+    """``compute()``, kept under ``key`` in ``runs/cache/NAME/HASH.json`` (written atomically) so a long
+    experiment that is stopped resumes where it stopped."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from tsc.lm.checkpoint import write_atomic
+
+    path = Path("runs") / "cache" / name / (hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16] + ".json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(value) + "\n")
+    return value
+
+
+def _forced(model: str, problems: int, seed: int, configs: list[tuple[int, int]], max_new_tokens: int) -> dict:
+    """`tsc.strategies.budget_forcing` itself, problem by problem, greedy, on the first
+    ``problems`` held-out 3-number problems of the trace model's card, for each (thinking
+    budget, minimum) in ``configs``: solved or not, tokens generated (thinking, ``#`` and
+    answer), thinking tokens, waits appended, whether the thinking was cut, FLOPs."""
+    from tsc.lm.policy import load_policy
+    from tsc.strategies import budget_forcing
+    from tsc.tasks import countdown
+
+    policy = load_policy(model)
+    chosen = countdown.generate(problems, seed=seed, sizes=(3,))
+    out = {"problems": [p.prompt() for p in chosen], "configs": []}
+    for budget, minimum in configs:
+        rows = [
+            budget_forcing(p, policy, thinking_tokens=budget, min_thinking_tokens=minimum, seed=seed, max_new_tokens=max_new_tokens)
+            for p in chosen
+        ]
+        out["configs"].append(
+            {
+                "thinking_tokens": budget,
+                "min_thinking_tokens": minimum,
+                "correct": [int(r.correct) for r in rows],
+                "generated_tokens": [r.ledger.generated_tokens for r in rows],
+                "thinking": [r.trace["thinking_tokens"] for r in rows],
+                "waits": [r.trace["waits"] for r in rows],
+                "forced": [int(r.trace["forced"]) for r in rows],
+                "flops": [r.ledger.flops for r in rows],
+            }
+        )
+    return out
+
+
+@experiment(
+    "budget_forcing_curve",
+    describe="the trace model under budget forcing (greedy) on 300 held-out 3-number problems, its thinking cut at 16 to 512 tokens",
+    model="trace",
+    problems=300,
+    seed=2024,
+    budgets=[16, 32, 64, 128, 256, 512],
+    max_new_tokens=32,
+)
+def budget_forcing_curve(*, model, problems, seed, budgets, max_new_tokens) -> dict:
+    """Accuracy against the thinking budget: o1's test-time axis on the trace model."""
+    return _forced(model, problems, seed, [(b, 0) for b in budgets], max_new_tokens)
+
+
+@experiment(
+    "budget_forcing_wait",
+    describe="the trace model's thinking extended with s1's 'Wait' (its backtrack mark) to at least 256, 384 or 512 tokens, "
+    "against no minimum, on the first 100 problems of budget_forcing_curve",
+    model="trace",
+    problems=100,
+    seed=2024,
+    budget=560,
+    minimums=[0, 256, 384, 512],
+    max_new_tokens=32,
+)
+def budget_forcing_wait(*, model, problems, seed, budget, minimums, max_new_tokens) -> dict:
+    """Accuracy when the model may not stop thinking before a minimum (a "Wait" each time it tries)."""
+    return _forced(model, problems, seed, [(budget, m) for m in minimums], max_new_tokens)
+
+
+@experiment(
+    "parallel_samples",
+    describe="64 samples at T=1 of countdown and countdown-rl on the budget-forcing problems (300 held-out, 3 numbers): "
+    "coverage and majority vote over N samples, per problem, for N = 1..16, 24, 32, 48, 64",
+    models=["countdown", "countdown-rl"],
+    problems=300,
+    seed=2024,
+    samples=64,
+    ns=[*range(1, 17), 24, 32, 48, 64],
+    max_new_tokens=64,
+)
+def parallel_samples(*, models, problems, seed, samples, ns, max_new_tokens) -> dict:
+    """Per model, problem and N: coverage (some of N samples is right: an oracle picks,
+    unbiased pass@N) and majority vote over N samples (no verifier), with the samples' mean
+    generated tokens and FLOPs, on the problems of `budget_forcing_curve`."""
+    from tsc.analysis import coverage, draw, majority_accuracy
+    from tsc.lm.policy import load_policy
+    from tsc.tasks import countdown
+
+    chosen = countdown.generate(problems, seed=seed, sizes=(3,))
+    out = {"problems": [p.prompt() for p in chosen], "ns": ns, "models": {}}
+    for name in models:
+        policy = load_policy(name)
+        table = draw(chosen, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+        greedy = draw(chosen, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+        cov = coverage(table, ns)["per_problem"]
+        vote = majority_accuracy(table, ns, trials=200, seed=seed)["per_problem"]
+        out["models"][name] = {
+            "coverage": np.round(cov.T, 4).tolist(),  # [N][problem]
+            "majority": np.round(vote.T, 4).tolist(),
+            "greedy": greedy.correct[:, 0].astype(int).tolist(),
+            "tokens_per_sample": round(float(table.tokens.mean()), 3),
+            "flops_per_sample": round(table.ledger.flops / table.ledger.samples),
+        }
+    return out

@@ -1,0 +1,408 @@
+"""Reinforcement learning with verifiable rewards: GRPO on Countdown, from a trained policy.
+
+The loop of DeepSeekMath's Group Relative Policy Optimization (Shao et al. 2024), which
+DeepSeek-R1 scaled up, in the fewest moving parts that still show it working:
+
+1. draw a batch of training-split problems and sample a *group* of ``group_size`` completions
+   of each from the current policy (the lean KV-cached sampler, at temperature 1);
+2. reward each completion 1 if the oracle accepts it, else 0 (no learned reward model, no
+   format bonus: a malformed completion is simply wrong);
+3. advantage = (reward - the group's mean) / the group's standard deviation: a completion is
+   good or bad *relative to its siblings*, so no value network is needed. A group whose
+   samples all agree (all right or all wrong) has advantage 0 and teaches nothing: it is
+   dropped before the update, which saves its compute;
+4. a clipped policy-gradient step (PPO's surrogate) on the sampled tokens: each token's
+   log-probability is pushed up by its completion's advantage, with the probability ratio
+   against the sampling policy clipped to [1 - clip, 1 + clip]. With ``epochs = 1`` (one
+   update per batch of samples, the default) the ratio is exactly 1 and the clip never binds;
+   it matters when a batch is reused for more updates.
+
+No KL penalty to the starting model (``kl = 0`` is the only setting): see the recipe's note
+and Chapter 2. Compute is counted in two separate ledgers, as the chapter plots it: sampling
+(`tsc.compute.forward_flops`, charged by the sampler: each prompt read once per group, every
+generated token) and updates (`tsc.compute.training_flops`, three forward passes' worth, for
+every sequence trained on, per epoch). The held-out evaluations are not training compute and
+are not counted.
+
+A run checkpoints its whole state (weights, optimizer, counters, log) every ``save_every``
+steps to ``out/resume.pt`` and picks it up when started again with the same recipe; every
+step's problems and samples are a function of the recipe's seed and the step, so a resumed
+run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from tsc.compute import Ledger, training_flops
+from tsc.lm.checkpoint import write_atomic
+from tsc.lm.fit import learning_rate
+from tsc.lm.rl_recipes import RL_RECIPES, RLRecipe  # noqa: F401 (what tsc.lm.rl offers)
+from tsc.lm.train import collate, save_checkpoint, task_problems
+from tsc.tasks import countdown
+
+LOG = "train_log.json"  # the evaluation points and per-step records; ships beside the weights
+
+
+# --- the pieces of one step -------------------------------------------------------------
+
+
+def group_advantages(rewards: np.ndarray, *, std_normalize: bool = True) -> np.ndarray:
+    """GRPO's advantages for rewards of shape (groups, group_size): each reward minus its
+    group's mean, divided by the group's standard deviation if ``std_normalize``. A group
+    whose rewards are all equal gets advantage 0 (it carries no signal about what is better)."""
+    rewards = np.asarray(rewards, dtype=float)
+    if rewards.ndim != 2 or rewards.shape[1] < 2:
+        raise ValueError(f"rewards must have shape (groups, group_size >= 2), got {rewards.shape}")
+    centred = rewards - rewards.mean(axis=1, keepdims=True)
+    if not std_normalize:
+        return centred
+    spread = rewards.std(axis=1, keepdims=True)
+    return np.where(spread > 0, centred / np.where(spread > 0, spread, 1.0), 0.0)
+
+
+@dataclass
+class Rollouts:
+    """One step's sampled completions, flattened: prompt, text, whether the sampler ended it
+    with the end-of-sequence token, reward and advantage of each, and their problem sizes."""
+
+    prompts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    ended: list[bool] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    advantages: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+
+
+def rollouts(policy, problems: list, recipe: RLRecipe, *, seed: int, ledger: Ledger) -> Rollouts:
+    """Sample a group for every problem, grade each completion with the oracle and compute
+    the group-relative advantages (steps 1-3 of the module docstring)."""
+    prompts = [policy.format(p) for p in problems]
+    groups = policy.sample(
+        prompts,
+        n=recipe.group_size,
+        temperature=recipe.temperature,
+        max_new_tokens=recipe.max_new_tokens,
+        seed=seed,
+        ledger=ledger,
+    )
+    rewards = np.array([[float(p.check(c.text)) for c in group] for p, group in zip(problems, groups)])
+    advantages = group_advantages(rewards, std_normalize=recipe.std_normalize)
+    out = Rollouts()
+    for p, prompt, group, rs, adv in zip(problems, prompts, groups, rewards, advantages):
+        for c, r, a in zip(group, rs, adv):
+            n_text = len(policy.tokenizer(c.text, add_special_tokens=False)["input_ids"])
+            out.prompts.append(prompt)
+            out.texts.append(c.text)
+            # the sampler counts the end token in num_tokens but leaves it out of the text
+            out.ended.append(c.num_tokens == n_text + 1)
+            out.tokens.append(c.num_tokens)
+            out.rewards.append(float(r))
+            out.advantages.append(float(a))
+            out.sizes.append(len(p.numbers))
+    return out
+
+
+def token_logprobs(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probability of each labelled token, mask of labelled tokens), both (rows, width-1):
+    the logits at position t score the token at t + 1."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    mask = labels != -100
+    picked = torch.log_softmax(logits, dim=-1).gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)
+    return picked * mask, mask
+
+
+def completion_batch(tokenizer, prompts: list[str], texts: list[str], ended: list[bool]) -> dict[str, torch.Tensor]:
+    """``bos prompt completion`` rows labelled on the completion's tokens, exactly as sampled:
+    `collate` appends the end token to every row, so its label is kept only where the sampler
+    wrote it (a completion that stopped at ``.`` or ran out of room did not)."""
+    batch = collate(tokenizer, list(zip(prompts, texts)))
+    last = batch["attention_mask"].sum(1) - 1  # where collate put the end token
+    rows = torch.arange(len(texts))
+    batch["labels"][rows, last] = torch.where(torch.tensor(ended), batch["labels"][rows, last], -100)
+    return batch
+
+
+def policy_update(model, optimizer, tokenizer, data: Rollouts, keep: list[int], recipe: RLRecipe, step: int) -> dict:
+    """Step 4: ``recipe.epochs`` clipped policy-gradient updates on the completions ``keep``.
+
+    The loss is the negated PPO surrogate averaged over every trained token of the batch
+    (each token weighs the same, however long its completion). Gradients accumulate over
+    chunks of similar length (little padding), then one optimizer step, gradients clipped to
+    norm 1. Returns the mean loss, the fraction of tokens whose ratio was clipped, and the
+    tokens trained on.
+    """
+    keep = sorted(keep, key=lambda i: len(data.texts[i]))  # similar lengths share a chunk
+    chunks = [keep[i : i + recipe.chunk] for i in range(0, len(keep), recipe.chunk)]
+    batches = [
+        completion_batch(tokenizer, [data.prompts[i] for i in c], [data.texts[i] for i in c], [data.ended[i] for i in c]) for c in chunks
+    ]
+    advantages = [torch.tensor([data.advantages[i] for i in c])[:, None] for c in chunks]
+    n_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    old: list[torch.Tensor | None] = [None] * len(chunks)  # log-probs of the policy that sampled
+    losses, clipped = [], 0
+    model.train()
+    for _ in range(recipe.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(recipe, step)
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for j, (batch, adv) in enumerate(zip(batches, advantages)):
+            logp, mask = token_logprobs(model, batch)
+            if old[j] is None:  # the first epoch's policy is the sampling policy
+                old[j] = logp.detach()
+            ratio = torch.exp(logp - old[j])
+            surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - recipe.clip, 1 + recipe.clip) * adv)
+            loss = -(surrogate * mask).sum() / n_tokens
+            loss.backward()
+            total += loss.item()
+            clipped += int((((ratio - 1).abs() > recipe.clip) & mask).sum())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(total)
+    lengths = [int(b["attention_mask"][r].sum()) for b in batches for r in range(len(b["input_ids"]))]
+    return {
+        "loss": float(np.mean(losses)),
+        "clipped": clipped / max(1, n_tokens * recipe.epochs),
+        "trained_tokens": n_tokens,
+        "lengths": lengths,
+    }
+
+
+# --- held-out evaluation ----------------------------------------------------------------
+
+
+def eval_problems(recipe: RLRecipe) -> list:
+    """The held-out problems the run is evaluated on: ``eval_per_size`` test-split problems
+    per size, drawn as `tsc.evaluation.evaluate_policy` draws them from ``eval_seed`` (so
+    seed 2024 gives the base model's card problems), minus, for a dev set, those of the card
+    seed ``eval_exclude_seed``."""
+
+    def draw(seed: int) -> list:
+        return [p for s in recipe.sizes for p in task_problems("countdown", recipe.eval_per_size, seed=seed + s, sizes=(s,))]
+
+    problems = draw(recipe.eval_seed)
+    if recipe.eval_exclude_seed is not None:
+        exclude = {(p.numbers, p.target) for p in draw(recipe.eval_exclude_seed)}
+        problems = [p for p in problems if (p.numbers, p.target) not in exclude]
+    return problems
+
+
+def evaluate_point(policy, problems: list, *, samples: int = 4, seed: int = 2024, max_new_tokens: int = 64) -> dict:
+    """Held-out figures at one point of training, with 95 % bootstrap intervals over problems:
+    greedy accuracy, pass@1 (the mean over ``samples`` samples at T=1 of each problem), both
+    per size; the samples' mean length in tokens, the share that are well formed, and their
+    mean negative log-probability per token (an estimate of the policy's entropy)."""
+    from tsc.analysis import bootstrap, draw
+
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    sizes = np.array([len(p.numbers) for p in problems])
+
+    def figure(values) -> dict:
+        mean, low, high = bootstrap(np.asarray(values, dtype=float), seed=seed)
+        return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+    def figures(mask) -> dict:
+        return {
+            "problems": int(mask.sum()),
+            "greedy": figure(greedy.correct[mask, 0]),
+            "pass@1": figure(table.correct[mask].mean(axis=1)),
+            "mean_tokens": round(float(table.tokens[mask].mean()), 2),
+            "greedy_tokens": round(float(greedy.tokens[mask].mean()), 2),
+        }
+
+    well_formed = np.array([[countdown.parse(t) is not None for t in row] for row in table.texts])
+    return {
+        **figures(np.ones(len(problems), dtype=bool)),
+        "well_formed": round(float(well_formed.mean()), 4),
+        "nll_per_token": round(float(-table.logprobs.sum() / table.tokens.sum()), 4),
+        "by_size": {str(s): figures(sizes == s) for s in sorted(set(sizes.tolist()))},
+    }
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+
+def train_rl(
+    recipe: RLRecipe,
+    out_dir: str | Path,
+    *,
+    policy=None,
+    problems: Callable[[int], list] | None = None,
+    pause_at: int | None = None,
+    progress: bool = True,
+) -> dict | None:
+    """Run GRPO by ``recipe`` from the bundled ``recipe.init_from`` (or from ``policy``, a
+    `Policy` the caller built: the tests' tiny model) into ``out_dir``; returns the card of
+    ``out_dir/final`` (no card evaluation yet), beside which the log is written as ``LOG``.
+
+    ``problems(step)`` gives each step's problems (anything with ``prompt()``, ``check(text)``
+    and ``numbers``: the tests' toy task); by default ``problems_per_step`` fresh
+    training-split Countdown problems of the recipe's sizes, a function of seed and step.
+    ``pause_at``: stop after that step with the run's state saved to ``out/resume.pt`` and
+    return None (to run a long recipe in pieces; the next call resumes it)."""
+    from tsc.lm.policy import Policy, load_policy
+
+    if recipe.group_size < 2 or recipe.problems_per_step < 1 or recipe.steps < 1 or recipe.epochs < 1:
+        raise ValueError(f"recipe {recipe.name!r}: needs group_size >= 2 and positive problems_per_step, steps and epochs")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(recipe.seed)
+    start = policy if policy is not None else load_policy(recipe.init_from)
+    model, tokenizer = start.model, start.tokenizer
+    policy = Policy(model, tokenizer, name=recipe.name)  # samples from the weights being trained
+    n_params, n_layer, d_model = policy.n_params, policy.n_layer, policy.d_model
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr,
+        betas=(0.9, 0.95),
+    )
+    held_out = eval_problems(recipe) if recipe.eval_at else []
+    state = {"step": 0, "problems": 0, "samples": 0, "generated_tokens": 0, "trained_tokens": 0, "trained_samples": 0,
+             "sampling_flops": 0, "update_flops": 0, "sampling_seconds": 0.0, "update_seconds": 0.0}  # fmt: skip
+    log: dict = {"recipe": recipe.to_dict(), "evals": [], "steps": []}
+    resume = out_dir / "resume.pt"
+    if resume.exists():
+        saved = torch.load(resume, weights_only=True)
+        if json.loads(saved["recipe"]) != json.loads(json.dumps(recipe.to_dict())):
+            raise ValueError(f"{resume} is a run of another recipe; delete it (or pass another --out) to start afresh")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state, log = json.loads(saved["state"]), json.loads(saved["log"])
+
+    def evaluate() -> None:
+        figures = evaluate_point(policy, held_out, samples=recipe.eval_samples, seed=recipe.eval_seed, max_new_tokens=recipe.max_new_tokens)
+        log["evals"].append({**{k: state[k] for k in state}, **figures})
+        model.train()
+
+    if state["step"] == 0 and 0 in recipe.eval_at and not log["evals"]:
+        evaluate()
+    bar = tqdm(
+        range(state["step"], recipe.steps), desc=f"rl {recipe.name}", disable=not progress, initial=state["step"], total=recipe.steps
+    )
+    for step in bar:
+        # 1-3: a group of samples for each problem, graded, advantages relative to the group
+        seed = recipe.seed * 1_000_003 + step
+        started = time.perf_counter()
+        batch = (
+            problems(step)
+            if problems
+            else task_problems("countdown", recipe.problems_per_step, seed=seed, sizes=recipe.sizes, split="train")
+        )
+        ledger = Ledger()
+        data = rollouts(policy, batch, recipe, seed=seed, ledger=ledger)
+        sampled = time.perf_counter()
+        # 4: the update, on the groups that carry a signal
+        keep = [i for i, a in enumerate(data.advantages) if a != 0.0]
+        update = (
+            policy_update(model, optimizer, tokenizer, data, keep, recipe, step)
+            if keep
+            else {"loss": 0.0, "clipped": 0.0, "trained_tokens": 0, "lengths": []}
+        )
+        state["step"] = step + 1
+        state["problems"] += len(batch)
+        state["samples"] += len(data.texts)
+        state["generated_tokens"] += ledger.generated_tokens
+        state["trained_tokens"] += update["trained_tokens"]
+        state["trained_samples"] += len(keep)
+        state["sampling_flops"] += ledger.policy_flops
+        state["update_flops"] += recipe.epochs * sum(training_flops(n_params, n_layer, d_model, n) for n in update["lengths"])
+        state["sampling_seconds"] += sampled - started
+        state["update_seconds"] += time.perf_counter() - sampled
+        rewards = np.array(data.rewards)
+        sizes = np.array(data.sizes)
+        log["steps"].append({
+            "step": step + 1,
+            "reward": round(float(rewards.mean()), 4),
+            **{f"reward_{s}": round(float(rewards[sizes == s].mean()), 4) for s in recipe.sizes if (sizes == s).any()},
+            "mean_tokens": round(float(np.mean(data.tokens)), 2),
+            "trained": len(keep),
+            "loss": round(update["loss"], 5),
+            "clipped": round(update["clipped"], 5),
+            "lr": learning_rate(recipe, step),
+        })  # fmt: skip
+        bar.set_postfix(reward=f"{rewards.mean():.3f}")
+        if step + 1 in recipe.eval_at or recipe.eval_at and step + 1 == recipe.steps:  # and always the final model
+            evaluate()
+        if step + 1 < recipe.steps and (recipe.save_every and (step + 1) % recipe.save_every == 0 or step + 1 == pause_at):
+            _save_resume(resume, model, optimizer, recipe, state, log)
+        if step + 1 == pause_at and step + 1 < recipe.steps:
+            return None
+    card = _card(recipe, start, policy, state, log)
+    card = save_checkpoint(model, tokenizer, out_dir / "final", card)
+    write_atomic(out_dir / "final" / LOG, json.dumps(log) + "\n")
+    resume.unlink(missing_ok=True)  # the run is complete: final/ holds it
+    return card
+
+
+def _save_resume(path: Path, model, optimizer, recipe: RLRecipe, state: dict, log: dict) -> None:
+    """The run's whole state in one file, written beside and renamed into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "recipe": json.dumps(recipe.to_dict()),
+            "state": json.dumps(state), "log": json.dumps(log)}  # fmt: skip
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
+    """The model's card: what RL cost (sampling and updates apart) and what it did held out."""
+    sampling, update = state["sampling_flops"], state["update_flops"]
+    return {
+        "name": recipe.name,
+        "kind": recipe.kind,
+        "task": recipe.task,
+        "params": policy.n_params,
+        "shape": (start.card or {}).get("shape"),
+        "recipe": recipe.to_dict(),
+        "data": (
+            f"GRPO (tsc.lm.rl): each step {recipe.problems_per_step} fresh training-split problems (uniform over solvable "
+            f"ones, sizes {'/'.join(map(str, recipe.sizes))}), {recipe.group_size} samples each at T={recipe.temperature:g} from "
+            "the current policy, reward 1 when the oracle accepts; groups whose samples all agree are skipped; no KL penalty"
+        ),
+        "init_from": {
+            "model": recipe.init_from,
+            "train_flops": (start.card or {}).get("train_flops"),
+            "steps": (start.card or {}).get("steps"),
+        },
+        "steps": state["step"],
+        "rl_problems": state["problems"],
+        "rl_samples": state["samples"],
+        "generated_tokens": state["generated_tokens"],
+        "trained_samples": state["trained_samples"],
+        "train_tokens": state["trained_tokens"],
+        "sampling_flops": sampling,
+        "update_flops": update,
+        "train_flops": sampling + update,
+        "flops_formula": (
+            "sampling: tsc.compute.forward_flops as the sampler charges it (each prompt read once per group, every generated "
+            "token); updates: tsc.compute.training_flops (3 x forward) per trained sequence and epoch; held-out evaluations not counted"
+        ),
+        "seconds": round(state["sampling_seconds"] + state["update_seconds"], 1),
+        "sampling_seconds": round(state["sampling_seconds"], 1),
+        "update_seconds": round(state["update_seconds"], 1),
+        "seed": recipe.seed,
+        "problems": (start.card or {}).get("problems")
+        or {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+        "train_log": LOG,
+        "rl_evals": [
+            {k: e[k] for k in ("step", "sampling_flops", "update_flops", "greedy", "pass@1", "mean_tokens")} for e in log["evals"]
+        ],
+        "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
+        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+    }

@@ -1,0 +1,211 @@
+"""Replaying strategies on samples drawn once: every contender sees the very same samples.
+
+Comparing a fixed-n vote, a stopping rule and an adaptive controller at many settings means
+running each of them over the same problems again and again. Each draws from its problem's
+own random stream (`tsc.lm.Policy.sample` with a list of seeds; `offset` continues a
+stream), so all of them see prefixes of the same sequence of samples. `draw_table` draws
+that sequence once, the first ``n`` samples of every problem's stream, with the verifier's
+score of each; `TablePolicy` and `TableVerifier` then serve any strategy from the table
+with the charges the real models would make, so a grid of a hundred settings costs one
+sampling pass, and the comparison is paired by construction: two strategies differ only in
+how many of the shared samples they look at and what they make of them.
+
+A strategy that asks for more samples than the table holds, or for another temperature,
+gets a clear error rather than different samples. `check_replay` runs a strategy both ways
+on a few problems and reports whether answers, tokens and FLOPs agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsc.compute import Ledger
+from tsc.core import Completion, SharesPrefixes, problem_seed
+
+
+@dataclass(frozen=True)
+class Table:
+    """The first ``n`` samples of each problem's stream under ``seed`` (problem ``p`` draws
+    from ``problem_seed(seed, p)``), at ``temperature``, cut at ``max_new_tokens``.
+
+    ``texts[i][j]`` is sample j of problem i, ``keys`` its answer key, ``correct`` and
+    ``tokens`` arrays (problems × n); with a verifier, ``scores`` and ``verifier_flops`` (what
+    scoring that one sample cost, sharing the policy's work as a strategy would).
+    """
+
+    problems: tuple
+    texts: tuple[tuple[str, ...], ...]
+    keys: tuple[tuple[str | None, ...], ...]
+    correct: np.ndarray
+    tokens: np.ndarray
+    temperature: float
+    seed: int
+    max_new_tokens: int
+    scores: np.ndarray | None = None
+    verifier_flops: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.correct.shape[1]
+
+
+def draw_table(
+    problems: Sequence, policy, *, n: int, temperature: float, seed: int = 0, max_new_tokens: int = 64, verifier=None, chunk: int = 64
+) -> Table:
+    """Draw the table (one batched call per ``chunk`` problems; with a ``verifier``, one
+    problem at a time, each sample then scored on its own inside the caches a strategy opens,
+    so its cost is what a strategy that verifies one candidate would be charged)."""
+    problems = list(problems)
+    seeds = [problem_seed(seed, p) for p in problems]
+    rows: list[list[Completion]] = []
+    scores, costs = [], []
+    if verifier is None:
+        for start in range(0, len(problems), chunk):
+            prompts = [policy.format(p) for p in problems[start : start + chunk]]
+            rows += policy.sample(prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens)
+    else:
+        for problem, s in zip(problems, seeds):
+            with contextlib.ExitStack() as blocks:
+                shares = isinstance(verifier, SharesPrefixes)
+                if isinstance(policy, SharesPrefixes) and shares:
+                    blocks.enter_context(policy.prefix_cache())
+                if shares:
+                    blocks.enter_context(verifier.prefix_cache(share=policy))
+                [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=[s], max_new_tokens=max_new_tokens)
+                mine, paid = [], []
+                for completion in row:
+                    ledger = Ledger()
+                    [score] = verifier.score(problem, [completion.text], ledger=ledger)
+                    mine.append(float(score))
+                    paid.append(ledger.verifier_flops)
+            rows.append(row)
+            scores.append(mine)
+            costs.append(paid)
+    texts = tuple(tuple(c.text for c in row) for row in rows)
+    return Table(
+        problems=tuple(problems),
+        texts=texts,
+        keys=tuple(tuple(p.answer_key(t) for t in row) for p, row in zip(problems, texts)),
+        correct=np.array([[bool(p.check(t)) for t in row] for p, row in zip(problems, texts)], dtype=bool).reshape(len(problems), n),
+        tokens=np.array([[c.num_tokens for c in row] for row in rows], dtype=int).reshape(len(problems), n),
+        temperature=float(temperature),
+        seed=int(seed),
+        max_new_tokens=int(max_new_tokens),
+        scores=np.array(scores, dtype=float) if verifier is not None else None,
+        verifier_flops=np.array(costs, dtype=np.int64) if verifier is not None else None,
+    )
+
+
+class TablePolicy:
+    """``policy`` as a strategy sees it when its samples come from ``table``: the same texts
+    and the same charges (each prompt read once per call, as `tsc.lm.Policy.sample` does
+    without a prefix cache), with no sampling at all. ``name``, ``format``, ``encode`` and
+    ``flops`` are the real policy's."""
+
+    def __init__(self, policy, table: Table):
+        self.policy, self.table = policy, table
+        self.name = getattr(policy, "name", None)
+        self._rows = {problem_seed(table.seed, p): (i, policy.format(p)) for i, p in enumerate(table.problems)}
+        self._prompt_len: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"TablePolicy({self.name!r}, {len(self.table.problems)} problems x {self.table.n} samples)"
+
+    def format(self, problem) -> str:
+        return self.policy.format(problem)
+
+    def sample(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        seed=0,
+        offset: int = 0,
+        max_new_tokens: int = 64,
+        ledger: Ledger | Sequence[Ledger] | None = None,
+        **ignored,
+    ) -> list[list[Completion]]:
+        table = self.table
+        if not isinstance(seed, (list, tuple)):
+            raise ValueError("a table replays per-problem streams: pass one seed per prompt (a list), as the strategies do")
+        if temperature != table.temperature or max_new_tokens != table.max_new_tokens:
+            raise ValueError(
+                f"the table was drawn at temperature {table.temperature} with max_new_tokens {table.max_new_tokens}; "
+                f"got {temperature} and {max_new_tokens}"
+            )
+        if offset + n > table.n:
+            raise ValueError(f"samples {offset} to {offset + n - 1} asked of a table of {table.n} samples per problem: draw a larger table")
+        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [None] * len(prompts)
+        out = []
+        for prompt, s, mine in zip(prompts, seed, ledgers):
+            if s not in self._rows or self._rows[s][1] != prompt:
+                raise ValueError(f"no row of the table for prompt {prompt!r} with seed {s}: the table holds other problems or another seed")
+            i = self._rows[s][0]
+            row = [Completion(table.texts[i][j], int(table.tokens[i][j]), 0.0) for j in range(offset, offset + n)]
+            out.append(row)
+            cost = self._charge(prompt, row)
+            if mine is not None:
+                mine.charge_policy(**cost)
+            elif isinstance(ledger, Ledger):
+                ledger.charge_policy(**cost)
+        return out
+
+    def _charge(self, prompt: str, row: list[Completion]) -> dict:
+        if prompt not in self._prompt_len:
+            self._prompt_len[prompt] = len(self.policy.encode([prompt])[0])
+        p = self._prompt_len[prompt]
+        base = self.policy.flops(p, 0)
+        flops = base + sum(self.policy.flops(p, c.num_tokens) - base for c in row)
+        return dict(prompt_tokens=p, generated_tokens=sum(c.num_tokens for c in row), flops=flops, seconds=0.0, samples=len(row))
+
+
+class TableVerifier:
+    """``verifier`` as a strategy sees it when the scores come from ``table``: each text's
+    stored score, charged its stored cost. ``name`` is the real verifier's."""
+
+    def __init__(self, verifier, table: Table):
+        if table.scores is None:
+            raise ValueError("the table was drawn without a verifier: draw_table(..., verifier=...)")
+        self.verifier, self.table = verifier, table
+        self.name = getattr(verifier, "name", None)
+        self._scores = {}
+        for i, p in enumerate(table.problems):
+            for j, text in enumerate(table.texts[i]):
+                self._scores.setdefault((p.prompt(), text), (float(table.scores[i][j]), int(table.verifier_flops[i][j])))
+
+    def __repr__(self) -> str:
+        return f"TableVerifier({self.name!r})"
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        out, flops = [], 0
+        for text in texts:
+            found = self._scores.get((problem.prompt(), text))
+            if found is None:
+                raise ValueError(f"the table has no score for {text!r} of {problem.prompt()!r}")
+            out.append(found[0])
+            flops += found[1]
+        if ledger is not None:
+            ledger.charge_verifier(tokens=0, flops=flops)
+        return out
+
+
+def check_replay(strategy: Callable, problems: Sequence, policy, table: Table, *, seed: int, verifier=None, **knobs) -> dict:
+    """Run ``strategy`` live and from ``table`` on ``problems``; how many agree in answer and in
+    generated tokens, and the ratio of their FLOPs (replayed over live)."""
+    from tsc.strategies import solve_many
+
+    extra = {"verifier": verifier} if verifier is not None else {}
+    replay_extra = {"verifier": TableVerifier(verifier, table)} if verifier is not None else {}
+    live = solve_many(strategy, problems, policy, seed=seed, temperature=table.temperature, **extra, **knobs)
+    replayed = solve_many(strategy, problems, TablePolicy(policy, table), seed=seed, temperature=table.temperature, **replay_extra, **knobs)
+    return {
+        "problems": len(live),
+        "same_answer": sum(a.answer == b.answer for a, b in zip(live, replayed)),
+        "same_tokens": sum(a.ledger.generated_tokens == b.ledger.generated_tokens for a, b in zip(live, replayed)),
+        "flops_ratio": sum(b.ledger.flops for b in replayed) / max(1, sum(a.ledger.flops for a in live)),
+    }

@@ -1,0 +1,103 @@
+"""Chapter 5's figures: every strategy on one FLOPs axis, and search against best-of-N at
+equal compute.
+
+The chapter's cells stay short: they call these with the data of the stored experiment
+``ch05-search-vs-best-of-n`` (`tsc.experiments.ch05.load_search_vs_best_of_n`) and say what
+to see. Colours come from `tsc.viz.colors`, so a strategy looks the same in every chapter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsc.analysis import bootstrap
+from tsc.viz import band, percent_axis
+from tsc.viz.colors import color
+from tsc.viz.compare import bars, forest  # noqa: F401 (the chapter calls them from here too)
+
+# the chapter's names for the searches of the experiment, and the strategy each one is
+OTHERS = {
+    "greedy": "greedy",
+    "DVTS 4x2": "dvts",
+    "ToT-BFS, breadth 5": "tot_bfs",
+    "ToT-DFS": "dfs",
+    "MCTS, 16 simulations": "mcts",
+}
+
+
+def _point(ax, x: float, values: np.ndarray, *, label: str, colour: str, marker: str, filled: bool = True, offset=(6, -3)) -> None:
+    mean, low, high = bootstrap(values)
+    face = colour if filled else "white"
+    ax.errorbar(
+        [x], [mean], yerr=[[mean - low], [high - mean]], color=colour, marker=marker, markersize=6, capsize=2, mfc=face, linestyle="none"
+    )
+    ax.annotate(label, (x, mean), textcoords="offset points", xytext=offset, fontsize="x-small", color=colour)
+
+
+# where each point's label sits (offset in points), so that the crowded middle stays legible
+LABEL_AT = {
+    "beam 4×1": (-58, 7),
+    "beam 4×2": (-46, 16),
+    "beam 4×4": (7, -10),
+    "beam 8×4": (-50, 8),
+    "greedy": (7, -3),
+    "DVTS 4x2": (-50, -30),
+    "ToT-BFS, breadth 5": (-14, -46),
+    "ToT-DFS": (7, -3),
+    "MCTS, 16 simulations": (10, 2),
+}
+
+
+def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
+    """Accuracy against FLOPs per problem: best-of-N by the PRM (k = 1 to 32, scored by the
+    last step and by the weakest step), majority voting, beam search (scored both ways) and
+    the other searches, each point with its 95 % bootstrap interval, labelled in place."""
+    for how, style, label in (("last", "-", "best-of-N, PRM last step"), ("min", "--", "best-of-N, PRM weakest step")):
+        curve = dict(zip(("mean", "low", "high"), bootstrap(data.best_of[how])))
+        band(ax, data.best_of_flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
+    votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
+    band(ax, data.sample_flops[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
+    for how, filled in (("last", True), ("min", False)):
+        names = [f"beam {b}, {how}" for b in beams if f"beam {b}, {how}" in data.searches]
+        xs = [data.flops(n) for n in names]
+        ys = [data.searches[n][0].mean() for n in names]
+        label = "beam search, last step" if filled else "beam search, weakest step"
+        ax.plot(xs, ys, color=color("beam"), linewidth=1, linestyle="-" if filled else ":", label=label)
+        for name, x in zip(names, xs):
+            tag = name.split(",")[0].replace("x", "×")
+            _point(ax, x, data.searches[name][0], label=tag if filled else "", colour=color("beam"), marker="D", filled=filled,
+                   offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
+    markers = {"greedy": "*", "dvts": "^", "tot_bfs": "v", "dfs": "<", "mcts": "P"}
+    for name, strategy in OTHERS.items():
+        if name in data.searches:
+            _point(ax, data.flops(name), data.searches[name][0], label=name.split(",")[0], colour=color(strategy),
+                   marker=markers[strategy], offset=LABEL_AT.get(name, (6, -3)))  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
+    percent_axis(ax)
+    ax.set_ylim(0, max(0.6, float(data.best_of["last"].mean(axis=0).max()) + 0.1))
+    ax.set_ylabel("problems solved")
+    ax.legend(loc="upper left", fontsize="x-small")
+
+
+LEDGER_ROWS = [
+    ("prompt_tokens", "prompt tokens computed (prefill)"),
+    ("reused_tokens", "prompt tokens reused"),
+    ("generated_tokens", "tokens generated"),
+    ("policy_flops", "policy FLOPs"),
+    ("verifier_tokens", "tokens the PRM's top read"),
+    ("verifier_flops", "verifier FLOPs"),
+]
+
+
+def mean_ledger(ledgers) -> dict[str, float]:
+    """The mean per problem of each ledger entry of ``LEDGER_ROWS``."""
+    ledgers = list(ledgers)
+    return {key: float(np.mean([getattr(ledger, key) for ledger in ledgers])) for key, _ in LEDGER_ROWS}
+
+
+def print_ledgers(columns: dict[str, dict[str, float]]) -> None:
+    """A table of mean ledgers side by side (one column per way of running)."""
+    print(f"{'per problem':<34}" + "".join(f"{name:>14}" for name in columns))
+    for key, label in LEDGER_ROWS:
+        print(f"{label:<34}" + "".join(f"{column[key]:>14.3g}" for column in columns.values()))

@@ -1,0 +1,144 @@
+"""Chapter 8's figures: free energy as a function of belief, frontiers of accuracy against
+compute, reliability diagrams, and where the controller spends its samples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tsc.viz import PALETTE, percent_axis
+
+STYLES = {  # one look per contender, the same in every figure of the chapter
+    "majority": dict(color=PALETTE[0], marker="o", linestyle="-"),
+    "stop when decided": dict(color=PALETTE[3], marker="s", linestyle="-"),
+    "free energy": dict(color=PALETTE[1], marker="D", linestyle="-"),
+    "free energy, risk only": dict(color=PALETTE[4], marker="^", linestyle=":"),
+    "free energy, expected utility": dict(color=PALETTE[5], marker="v", linestyle="--"),
+    "free energy, no verifier": dict(color=PALETTE[1], marker="d", linestyle=":"),
+    "best-of-n (PRM)": dict(color=PALETTE[2], marker="o", linestyle="-"),
+    "weighted vote (PRM)": dict(color=PALETTE[2], marker="x", linestyle="--"),
+}
+
+
+def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float, *, label: str = "") -> dict:
+    """Variational free energy F[q] of the belief q(correct) (x axis) about one attempt after
+    one observation with likelihoods ``p_correct`` and ``p_wrong``, under prior ``prior``:
+    F, its complexity and its -accuracy; the minimum (the posterior) and the surprise -ln p(o)
+    are marked. Returns the posterior and the surprise."""
+    from tsc.strategies.free_energy import variational_free_energy
+
+    qs = np.linspace(0.001, 0.999, 400)
+    terms = [variational_free_energy([q, 1 - q], [prior, 1 - prior], [p_correct, p_wrong]) for q in qs]
+    f = np.array([t["free_energy"] for t in terms])
+    ax.plot(qs, f, color=PALETTE[1], label="free energy F = complexity − accuracy")
+    ax.plot(qs, [t["complexity"] for t in terms], color=PALETTE[0], linestyle="--", label="complexity KL[q ‖ prior]")
+    ax.plot(qs, [-t["accuracy"] for t in terms], color=PALETTE[2], linestyle=":", label="−accuracy −E_q ln p(o | s)")
+    evidence = prior * p_correct + (1 - prior) * p_wrong
+    posterior = prior * p_correct / evidence
+    surprise = -np.log(evidence)
+    ax.axhline(surprise, color="grey", linewidth=0.8)
+    ax.plot([posterior], [surprise], "o", color=PALETTE[1])
+    text = f"posterior {posterior:.2f}\nF = −ln p(o) = {surprise:.2f}"
+    ax.annotate(text, (posterior, surprise), textcoords="offset points", xytext=(8, 14))
+    ax.axvline(prior, color=PALETTE[0], linewidth=0.8, linestyle="--")
+    ax.set_xlabel("belief q(correct) about the attempt")
+    ax.set_ylabel("nats")
+    ax.set_ylim(0, max(4.0, surprise + 1.5))
+    ax.legend(loc="upper center", fontsize="small")
+    return {"posterior": posterior, "surprise": surprise}
+
+
+def frontier(ax, summary: dict, names: Sequence[str], *, cost_label: str, log_x: bool = True, label_costs: str | None = None) -> None:
+    """Accuracy (y) against mean cost per problem (x) for each contender's settings, joined in
+    order of cost, with 95 % intervals on both axes. ``label_costs``: annotate that
+    contender's points with their cost per token."""
+    for name in names:
+        rows = sorted(summary[name], key=lambda r: r["cost"])
+        x = np.array([r["cost"] for r in rows])
+        y = np.array([r["accuracy"] for r in rows])
+        xerr = np.array([[r["cost"] - r["cost_low"] for r in rows], [r["cost_high"] - r["cost"] for r in rows]])
+        yerr = np.array([[r["accuracy"] - r["accuracy_low"] for r in rows], [r["accuracy_high"] - r["accuracy"] for r in rows]])
+        style = STYLES.get(name, {})
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, label=name, markersize=4, capsize=2, elinewidth=0.8, **style)
+        if name == label_costs:
+            for r in rows:
+                if "cost_per_token" in r["knobs"]:
+                    where = (r["cost"], r["accuracy"])
+                    ax.annotate(f"{r['knobs']['cost_per_token']:g}", where, fontsize=7, xytext=(3, -10), textcoords="offset points")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(cost_label)
+    ax.set_ylabel("problems solved")
+    percent_axis(ax)
+    ax.legend(fontsize="small", loc="lower right")
+
+
+def reliability(ax, confidence: np.ndarray, correct: np.ndarray, *, bins: int = 5, label: str = "", color: str | None = None) -> dict:
+    """Reliability diagram: within equal-width bins of the agent's confidence in its answer,
+    the fraction answered correctly (95 % Wilson intervals), against the diagonal of perfect
+    calibration. Returns the expected calibration error and the bin table."""
+    from tsc.analysis import calibration, wilson
+
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
+    table = calibration(confidence, correct, bins=bins)
+    xs, ys, lows, highs = [], [], [], []
+    for row in table["bins"]:
+        inside = (confidence >= row["low"]) & ((confidence < row["high"]) | (row["high"] >= 1.0))
+        low, high = wilson(int(correct[inside].sum()), int(inside.sum()))
+        xs.append(row["mean_score"])
+        ys.append(row["accuracy"])
+        lows.append(row["accuracy"] - low)
+        highs.append(high - row["accuracy"])
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
+    ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=3, label=f"{label} (ECE {table['ece']:.3f})", color=color)
+    ax.set_xlabel("agent's belief that its answer is right (bin mean)")
+    ax.set_ylabel("answers that were right")
+    ax.set_xlim(0, 1.02)
+    percent_axis(ax)
+    ax.legend(fontsize="small", loc="upper left")
+    return table
+
+
+def samples_by_cost(ax, costs: Sequence[float], samples: Sequence[np.ndarray], sizes: np.ndarray, *, dial: str) -> None:
+    """Mean samples drawn per problem (95 % bootstrap intervals) against the cost per token,
+    one line per value of the difficulty dial."""
+    from tsc.analysis import bootstrap
+
+    sizes = np.asarray(sizes)
+    for i, size in enumerate(sorted(set(sizes.tolist()))):
+        rows = [bootstrap(np.asarray(s)[sizes == size]) for s in samples]
+        ax.errorbar(
+            costs, [r[0] for r in rows], yerr=[[r[0] - r[1] for r in rows], [r[2] - r[0] for r in rows]],
+            marker="o", capsize=2, label=f"{size} {dial}", color=PALETTE[i],
+        )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("cost per token, λ (nats of preference, log scale)")
+    ax.set_ylabel("samples drawn per problem")
+    ax.legend(fontsize="small")
+
+
+def cost_explorer(summary: dict, majority: dict, *, name: str = "free energy"):
+    """A slider over the controller's cost per token showing its accuracy and tokens next to
+    majority voting's (Jupyter and Colab; the static page shows the default)."""
+    import ipywidgets as widgets
+
+    rows = sorted(summary[name], key=lambda r: r["knobs"]["cost_per_token"])
+    costs = [r["knobs"]["cost_per_token"] for r in rows]
+    out = widgets.Output()
+
+    def show(index):
+        r = rows[index]
+        with out:
+            out.clear_output(wait=True)
+            print(
+                f"cost per token {costs[index]:g} nats: {r['accuracy']:.1%} solved "
+                f"({r['accuracy_low']:.1%} to {r['accuracy_high']:.1%}) with {r['cost']:.0f} tokens per problem, "
+                f"{r['samples']:.1f} samples;\nmajority of {majority['knobs']['n']}: "
+                f"{majority['accuracy']:.1%} with {majority['cost']:.0f} tokens"
+            )
+
+    slider = widgets.SelectionSlider(options=[(f"{c:g}", i) for i, c in enumerate(costs)], value=len(costs) // 2, description="λ")
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show(slider.value)
+    return widgets.VBox([slider, out])

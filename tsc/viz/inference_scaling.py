@@ -1,0 +1,138 @@
+"""Chapter 2's figures: o1's two axes on our models, and what RL changes.
+
+- `rl_curve`: held-out accuracy against RL training FLOPs (log axis), o1's train-time plot;
+- `thinking_curve`: accuracy against thinking tokens under budget forcing (log axis), o1's
+  test-time plot, with s1's "Wait" as separate points;
+- `pass_at_k_panels`: pass@k of two models and their paired difference;
+- `length_curve`: response length on held-out problems during RL, per problem size;
+- `tokens_curves`: strategies on one axis of generated tokens per problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tsc.viz import PALETTE, band, log2_samples_axis, percent_axis
+
+
+def _figure(points: Sequence[dict], key: str) -> dict:
+    """{"mean", "low", "high"} arrays from a list of ``{key: {"value", "low", "high"}}``."""
+    return {
+        "mean": np.array([p[key]["value"] for p in points]),
+        "low": np.array([p[key]["low"] for p in points]),
+        "high": np.array([p[key]["high"] for p in points]),
+    }
+
+
+def rl_curve(
+    ax, evals: Sequence[dict], *, metrics: Sequence[tuple[str, str]] = (("pass@1", "one sample at T=1"), ("greedy", "greedy"))
+) -> None:
+    """Held-out accuracy after each evaluated RL step against the FLOPs spent on RL so far
+    (sampling plus updates, log axis); the starting model's figures as dotted lines with
+    their intervals shaded."""
+    start = next((e for e in evals if e["step"] == 0), None)
+    later = [e for e in evals if e["step"] > 0]
+    x = np.array([e["sampling_flops"] + e["update_flops"] for e in later], dtype=float)
+    for j, (key, label) in enumerate(metrics):
+        color = PALETTE[j]
+        band(ax, x, _figure(later, key), label=f"{label}, after RL", color=color)
+        if start is not None:
+            ax.axhline(start[key]["value"], color=color, linestyle=":", linewidth=1.2, label=f"{label}, before RL")
+            ax.axhspan(start[key]["low"], start[key]["high"], color=color, alpha=0.08, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("RL training compute so far (FLOPs: sampling + updates, log scale)")
+    ax.set_ylabel("held-out problems solved")
+    percent_axis(ax)
+    ax.set_ylim(0, max(0.05, max(float(_figure(evals, k)["high"].max()) for k, _ in metrics) * 1.25))
+
+
+def thinking_curve(ax, tokens: Sequence[float], curve: dict, *, label: str, wait: tuple[Sequence[float], dict] | None = None) -> None:
+    """Accuracy against the thinking tokens actually spent (mean per problem, log axis);
+    ``wait``: (tokens, curve) of the runs extended with "Wait", drawn as separate points."""
+    band(ax, tokens, curve, label=label, color=PALETTE[0])
+    if wait is not None:
+        x, points = np.asarray(wait[0], dtype=float), wait[1]
+        err = np.array([points["mean"] - points["low"], points["high"] - points["mean"]])
+        ax.errorbar(x, points["mean"], yerr=err, fmt="s", color=PALETTE[1], capsize=3, markersize=5, label='extended with "Wait"')
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("thinking tokens per problem (mean spent, log scale)")
+    ax.set_ylabel("held-out problems solved")
+    percent_axis(ax)
+
+
+def pass_at_k_panels(axes, ks: Sequence[int], curves: dict[str, dict], difference: dict, *, difference_label: str) -> None:
+    """Left: pass@k of each model with intervals (log-2 k axis). Right: the paired difference
+    of the first two, with its interval and a line at zero."""
+    left, right = axes
+    for j, (name, curve) in enumerate(curves.items()):
+        band(left, ks, curve, label=name, color=PALETTE[j])
+    log2_samples_axis(left, ks, label="samples per problem, k (log scale)")
+    percent_axis(left)
+    left.set_ylabel("pass@k (held-out problems)")
+    left.legend(loc="lower right")
+    band(
+        right,
+        ks,
+        {k: np.asarray(v) * 100 for k, v in difference.items() if k in ("mean", "low", "high")},
+        label=difference_label,
+        color=PALETTE[2],
+    )
+    right.axhline(0, color="0.3", linewidth=0.8)
+    log2_samples_axis(right, ks, label="samples per problem, k (log scale)")
+    right.set_ylabel("difference (percentage points)")
+    right.legend(loc="upper right")
+
+
+def length_curve(ax, evals: Sequence[dict], *, sizes: Sequence[str] = ("3", "4", "5"), key: str = "mean_tokens") -> None:
+    """Mean length in tokens of the held-out samples at T=1 after each evaluated RL step,
+    one line per problem size (the step axis is linear: length is read against time)."""
+    steps = [e["step"] for e in evals]
+    for j, size in enumerate(sizes):
+        ax.plot(steps, [e["by_size"][size][key] for e in evals], marker="o", markersize=3.5, color=PALETTE[j], label=f"{size} numbers")
+    ax.set_xlabel("RL step")
+    ax.set_ylabel("tokens per completion (mean)")
+    ax.legend(loc="center right")
+
+
+def tokens_curves(ax, curves: dict[str, tuple[Sequence[float], dict]], *, dashed: Sequence[str] = ()) -> None:
+    """Accuracy against generated tokens per problem (log axis) for several strategies: each
+    entry is (tokens, curve); names in ``dashed`` are drawn dashed (e.g. an oracle's bound)."""
+    for j, (name, (x, curve)) in enumerate(curves.items()):
+        band(ax, x, curve, label=name, color=PALETTE[j % len(PALETTE)], linestyle="--" if name in dashed else "-")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("generated tokens per problem (mean, log scale)")
+    ax.set_ylabel("held-out problems solved")
+    percent_axis(ax)
+    ax.legend(loc="lower right", fontsize="small")
+
+
+def samples_explorer(problems: Sequence, policies: dict, *, n: int = 16, seed: int = 0):
+    """Widgets: pick a problem and a temperature; see ``n`` samples of each policy side by side,
+    each marked right or wrong, and how many *different* correct solutions each found.
+
+    Returns the widget; display it as the last expression of a cell.
+    """
+    import ipywidgets as widgets
+
+    names = list(policies)
+
+    def show(index: int, temperature: float) -> None:
+        problem = problems[index]
+        columns = {}
+        for name in names:
+            policy = policies[name]
+            [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=seed)
+            columns[name] = [(c.text, problem.check(c.text)) for c in row]
+        width = max(len(text) for rows in columns.values() for text, _ in rows) + 4
+        print("".join(f"{name:<{width + 2}}" for name in names))
+        for i in range(n):
+            print("".join(f"{'✓' if ok else '✗'} {text:<{width}}" for text, ok in (columns[name][i] for name in names)))
+        for name in names:
+            right = [problem.answer_key(t) for t, ok in columns[name] if ok]
+            print(f"{name}: {len(right)} of {n} right, {len(set(right))} different correct solutions")
+
+    choose = widgets.Dropdown(options=[(p.prompt(), i) for i, p in enumerate(problems)], value=0, description="problem")
+    temperature = widgets.FloatSlider(value=1.0, min=0.2, max=1.6, step=0.2, description="temperature")
+    return widgets.interactive(show, index=choose, temperature=temperature)
