@@ -17,6 +17,7 @@ from tsc.strategies import (
     beam_search,
     best_of_n,
     budget_forcing,
+    compute_optimal,
     dfs,
     dvts,
     greedy,
@@ -218,6 +219,7 @@ def test_strategy_registry():
         "dfs": dfs,
         "mcts": mcts,
         "budget_forcing": budget_forcing,
+        "compute_optimal": compute_optimal,
     }
 
 

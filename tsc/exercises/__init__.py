@@ -10,6 +10,7 @@ One module per chapter (``ch01``, ``ch05``, …); every checker is importable fr
 """
 
 from tsc.exercises.ch01 import *  # noqa: F403
+from tsc.exercises.ch04 import *  # noqa: F403
 from tsc.exercises.ch05 import *  # noqa: F403
 from tsc.exercises.ch06 import *  # noqa: F403
 from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback

@@ -120,3 +120,4 @@ def _machine() -> dict:
 
 # chapter modules register their experiments on import (keep this at the end)
 # from tsc.experiments import ch02, ch04  # noqa: E402,F401
+from tsc.experiments import ch04  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
+from tsc.strategies.adaptive import compute_optimal
 from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
@@ -19,6 +20,7 @@ STRATEGIES = {
     "dfs": dfs,
     "mcts": mcts,
     "budget_forcing": budget_forcing,
+    "compute_optimal": compute_optimal,
 }
 
 
@@ -35,6 +37,7 @@ __all__ = [
     "best_of_n",
     "budget_forcing",
     "check_knobs",
+    "compute_optimal",
     "dfs",
     "dvts",
     "get_strategy",

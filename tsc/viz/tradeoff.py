@@ -1,0 +1,192 @@
+"""Chapter 4's figures: the family on one FLOPs axis, iso-accuracy, deployment, allocation.
+
+Each function draws one idea on the axes it is given (or on a new figure) from the stored
+results (`tsc.experiments.ch04`) through `tsc.tradeoff`, so a chapter cell stays a few lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tsc.tradeoff as tt
+from tsc.viz import PALETTE, band, percent_axis
+
+SIZE_COLOURS = {"countdown-xs": PALETTE[3], "countdown-s": PALETTE[2], "countdown-m": PALETTE[1], "countdown": PALETTE[0]}
+STEP_STYLES = {500: ":", 1000: "--", 1125: "-"}
+
+
+def _colour(row: dict) -> str:
+    return SIZE_COLOURS.get(row["size"], "0.4")
+
+
+def label(row: dict) -> str:
+    """``countdown-s, step 500`` style names for legends."""
+    return row["name"] if row["step"] == 1125 else f"{row['size']} @ {row['step']}"
+
+
+def training_axis(ax, grid: dict, *, ks: Sequence[int] = (1, 16, 256), how: str = "oracle", seed: int = 0) -> None:
+    """Accuracy against training FLOPs for each checkpoint, one line per test budget k
+    (samples per problem), with bootstrap intervals; marker colour = model size."""
+    train = np.array([row["train_flops"] for row in grid["checkpoints"]])
+    order = np.argsort(train)
+    for j, k in enumerate(ks):
+        stats = [tt.curve(tt.per_problem(row, [k], grid["samples"], how), seed=seed) for row in grid["checkpoints"]]
+        mean = np.array([s["mean"][0] for s in stats])[order]
+        low = np.array([s["low"][0] for s in stats])[order]
+        high = np.array([s["high"][0] for s in stats])[order]
+        grey = str(0.15 + 0.25 * j)
+        ax.plot(train[order], mean, color=grey, linewidth=1, zorder=1, label=f"k = {k} sample{'s' if k > 1 else ''} per problem")
+        ax.fill_between(train[order], low, high, color=grey, alpha=0.12, linewidth=0)
+        colours = [_colour(grid["checkpoints"][i]) for i in order]
+        ax.scatter(train[order], mean, color=colours, s=22, zorder=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("training FLOPs (log scale)")
+    ax.set_ylabel("problems solved (oracle picks)" if how == "oracle" else "problems solved (majority vote)")
+    percent_axis(ax)
+    for name, colour in SIZE_COLOURS.items():
+        ax.scatter([], [], color=colour, s=22, label=name)
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+
+
+def budget_curves(ax, grid: dict, *, how: str = "oracle", bands_for: Sequence[str] = (), seed: int = 0) -> None:
+    """Accuracy against test-time FLOPs per problem (k = 1, 2, 4, ... samples) for every
+    checkpoint: colour = size, line style = training step (dotted 500, dashed 1,000, solid
+    1,125); the final checkpoints carry 95 % bootstrap bands."""
+    ks = grid["ks"]
+    for row in grid["checkpoints"]:
+        values = tt.per_problem(row, ks, grid["samples"], how)
+        flops = tt.sample_flops(row, ks)
+        style = STEP_STYLES.get(row["step"], "-")
+        if row["step"] == 1125 or row["name"] in bands_for:
+            band(ax, flops, tt.curve(values, seed=seed), label=label(row), color=_colour(row), linestyle=style, marker="o")
+        else:
+            ax.plot(flops, values.mean(axis=0), color=_colour(row), linestyle=style, linewidth=1, label=label(row))
+    ax.set_xscale("log")
+    ax.set_xlabel("test-time FLOPs per problem (log scale)")
+    percent_axis(ax)
+
+
+def iso_accuracy_plot(ax, grid: dict, levels: Sequence[float], *, how: str = "oracle") -> dict:
+    """For each accuracy level, the test-time FLOPs per problem each checkpoint needs (dots)
+    against its training FLOPs, and the frontier (line): the checkpoints no other beats on
+    both axes. Returns {level: test FLOPs per checkpoint}."""
+    train = np.array([row["train_flops"] for row in grid["checkpoints"]])
+    prepared = tt.prepare(grid, how)
+    out = {}
+    for j, level in enumerate(levels):
+        test = tt.iso_accuracy(grid, level, prepared=prepared)
+        out[level] = test
+        colour = PALETTE[j % len(PALETTE)]
+        ok = np.isfinite(test)
+        ax.scatter(train[ok], test[ok], color=colour, s=16, alpha=0.55)
+        keep = tt.frontier(train, test)
+        if len(keep):
+            ax.plot(train[keep], test[keep], color=colour, marker="o", markersize=4, label=f"{level:.0%} solved")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training FLOPs (log scale)")
+    ax.set_ylabel("test-time FLOPs per problem (log scale)")
+    ax.legend(loc="upper right", fontsize=8)
+    return out
+
+
+def exchange_plot(ax, rates: dict[str, list[dict]]) -> None:
+    """Exchange rates against the accuracy level, one series per group of problems (e.g.
+    all, 3, 4, 5 numbers), with their bootstrap intervals; 1× is the line where a 10× larger
+    training budget saves nothing at test time."""
+    for j, (name, series) in enumerate(rates.items()):
+        x = np.array([r["level"] for r in series])
+        y = np.array([r["rate"] for r in series])
+        ok = np.isfinite(y)
+        low = np.array([r["low"] for r in series])
+        high = np.array([r["high"] for r in series])
+        offset = (j - (len(rates) - 1) / 2) * 0.006
+        ax.errorbar(
+            x[ok] + offset,
+            y[ok],
+            yerr=[y[ok] - low[ok], high[ok] - y[ok]],
+            marker="o",
+            markersize=4,
+            capsize=3,
+            label=name,
+            color=PALETTE[j],
+        )
+    ax.axhline(1, color="0.4", linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("accuracy to reach (problems solved, oracle picks)")
+    ax.set_ylabel("test FLOPs replacing 10× training (×)")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.legend(fontsize=8)
+
+
+def deployment_plot(ax, names: Sequence[str], train: Sequence[float], per_query: Sequence[float], *, queries: np.ndarray) -> list:
+    """Total FLOPs (training + queries × FLOPs per query) against the number of queries for
+    each option that can reach the target, the cheapest at each volume drawn bold, and the
+    break-even volumes marked. Returns the envelope [(index, from volume)]."""
+    train, per_query = np.asarray(train, dtype=float), np.asarray(per_query, dtype=float)
+    for i, name in enumerate(names):
+        if np.isfinite(per_query[i]):
+            ax.plot(queries, train[i] + queries * per_query[i], linewidth=1, color=PALETTE[i % len(PALETTE)], alpha=0.8, label=name)
+    envelope = tt.deployment_envelope(train, per_query)
+    best = train[envelope[0][0]] + queries * per_query[envelope[0][0]]
+    for i, _ in envelope:
+        best = np.minimum(best, train[i] + queries * per_query[i])
+    ax.plot(queries, best, color="black", linewidth=2.5, alpha=0.35, label="cheapest")
+    for _, start in envelope[1:]:
+        ax.axvline(start, color="0.3", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("queries served (log scale)")
+    ax.set_ylabel("total FLOPs: training + queries (log scale)")
+    ax.legend(fontsize=8, loc="upper left")
+    return envelope
+
+
+def allocation_plot(ax, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], points: dict | None = None) -> None:
+    """Accuracy on held-out problems against mean FLOPs per problem: one curve per method
+    (flops, accuracy, low, high), plus single strategies as labelled points."""
+    for j, (name, (flops, acc, low, high)) in enumerate(curves.items()):
+        order = np.argsort(flops)
+        band(ax, np.asarray(flops)[order], {"mean": np.asarray(acc)[order], "low": np.asarray(low)[order], "high": np.asarray(high)[order]},
+             label=name, color=PALETTE[j % len(PALETTE)], marker=".")  # fmt: skip
+    for name, (flops, acc) in (points or {}).items():
+        ax.scatter([flops], [acc], color="black", marker="x", s=30, zorder=3)
+        ax.annotate(name, (flops, acc), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean FLOPs per problem (log scale)")
+    ax.set_ylabel("held-out problems solved")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.legend(fontsize=8, loc="lower right")
+
+
+FAMILIES = {"best_of_n": PALETTE[0], "self_refine": PALETTE[1], "beam": PALETTE[2], "weighted_vote": PALETTE[4], "dvts": PALETTE[5]}
+
+
+def per_bin_plot(axes, arrays: dict, bins: np.ndarray, labels: Sequence[str], candidates: dict) -> None:
+    """One panel per difficulty bin: accuracy against mean FLOPs per problem of every candidate
+    on the problems of that bin, a line per strategy (its budgets in order), greedy as a star."""
+    names = arrays["names"]
+    for b, ax in enumerate(axes):
+        inside = np.asarray(bins) == b
+        acc = arrays["correct"][:, inside].mean(axis=1)
+        flops = arrays["flops"][:, inside].mean(axis=1)
+        for family, colour in FAMILIES.items():
+            members = [i for i, n in enumerate(names) if candidates.get(n, {}).get("strategy") == family]
+            if members:
+                order = sorted(members, key=lambda i: flops[i])
+                ax.plot(flops[order], acc[order], marker="o", markersize=3, color=colour, label=family.replace("_", " "))
+        for i, n in enumerate(names):
+            if n in ("greedy", "stop"):
+                ax.scatter([flops[i]], [acc[i]], marker="*", s=60, color="black", zorder=3, label="greedy")
+        ax.set_xscale("log")
+        ax.set_title(f"{labels[b]}\n({int(inside.sum())} problems)", fontsize=9)
+        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("FLOPs per problem")
+    axes[0].set_ylabel("problems solved")
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
