@@ -335,3 +335,21 @@ def test_solve_with_compute_optimal(tmp_path, tiny_model_dir):
     assert main(args + ["--input", str(source), "--output", str(output)]) == 0
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(lines) == 2 and all("error" not in line and line["flops"] > 0 for line in lines)
+
+
+def test_candidate_results_in_chunks_are_the_same():
+    problems = [P3, P4, P4, P3, P4]
+    candidates = {"greedy": {"strategy": "greedy", "knobs": {}}, "best_of_n 4": {"strategy": "best_of_n", "knobs": {"n": 4}}}
+    stored = []
+
+    def cached(what, compute, **config):
+        stored.append((what, config["chunk"]))
+        return compute()
+
+    whole = candidate_results(problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3)
+    parts = candidate_results(
+        problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3, cached=cached, chunk=2
+    )
+    assert parts["results"] == whole["results"] and parts["probe"] == whole["probe"]
+    assert len(parts["difficulty"]["correct"]) == 5 and parts["difficulty"]["samples"] == 3
+    assert ("best_of_n 4", [4, 5]) in stored and len(stored) == 4 * 3

@@ -595,8 +595,9 @@ def install_allocation(data: dict | None = None, *, folder: Path = ASSET) -> Pat
             "problems": len(dev["problems"]),
             "drawn_by": (
                 f"tsc.experiments.ch04.allocation_splits(dev={config.get('dev')}, test={config.get('test')}, "
-                f"seed={config.get('split_seed')}): countdown.generate(split='test'), the held-out tenth, sizes 3-5; "
-                "the evaluation split (test) is disjoint"
+                f"seed={config.get('split_seed')}): countdown.generate(split='test'), the held-out tenth, sizes 3-5, "
+                "uniform over solvable problems, kept if the puzzle hashes into the dev half (tsc.experiments.ch04.half_of); "
+                "the evaluation split (test) is the other half, so no puzzle is in both"
             ),
             "seed": data["seed"],
             "per_problem_seed": "tsc.core.problem_seed(seed, problem), as python -m tsc solve passes it",

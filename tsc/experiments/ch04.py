@@ -54,7 +54,6 @@ CANDIDATES = {
     "beam 2x2": {"strategy": "beam", "knobs": {"beam_width": 2, "expansions": 2}},
     "beam 4x2": {"strategy": "beam", "knobs": {"beam_width": 4, "expansions": 2}},
     "beam 4x4": {"strategy": "beam", "knobs": {"beam_width": 4, "expansions": 4}},
-    "beam 8x4": {"strategy": "beam", "knobs": {"beam_width": 8, "expansions": 4}},
     "dvts 4x2": {"strategy": "dvts", "knobs": {"subtrees": 4, "expansions": 2}},
 }
 
@@ -143,35 +142,46 @@ def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> di
     }
 
 
+def half_of(problem) -> str:
+    """``"dev"`` or ``"test"``: which half of the held-out puzzles ``problem`` belongs to, by a
+    stable hash of the puzzle (numbers in any order, target). Every puzzle is in one half
+    only, so the two splits are disjoint, and both are uniform over the solvable held-out
+    puzzles of their half: the same distribution. (Dropping the puzzles of one split from the
+    other instead would skew the second split: there are only 574 held-out 3-number puzzles,
+    so most of the 3-number problems would go.)"""
+    key = "ch04-allocation:" + ",".join(map(str, sorted(problem.numbers))) + f">{problem.target}"
+    return "dev" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
 def allocation_splits(dev: int, test: int, seed: int) -> tuple[list, list]:
-    """Two disjoint sets of held-out problems (no puzzle, numbers in any order, in both):
-    ``dev`` to fit an allocation on and ``test`` to evaluate it on."""
+    """Two disjoint sets of held-out problems, drawn like every evaluation in the book
+    (`countdown.generate(split="test")`: sizes 3-5, uniform over solvable problems) and kept
+    by `half_of`: ``dev`` problems to fit an allocation on, ``test`` to evaluate it on."""
     from tsc.tasks import countdown
 
-    def draw(count: int, seed: int, taken: set) -> list:
-        out = []
-        for p in countdown.generate(2 * count, seed=seed):
-            key = (tuple(sorted(p.numbers)), p.target)
-            if key not in taken:
-                taken.add(key)
-                out.append(p)
-        return out[:count]
+    def draw(count: int, seed: int, half: str) -> list:
+        kept = [p for p in countdown.generate(4 * count, seed=seed) if half_of(p) == half]
+        if len(kept) < count:
+            raise ValueError(f"only {len(kept)} of {4 * count} problems fell in the {half} half; ask for fewer")
+        return kept[:count]
 
-    taken: set = set()
-    first = draw(dev, seed, taken)
-    return first, draw(test, seed + 1, taken)
+    return draw(dev, seed, "dev"), draw(test, seed + 1, "test")
 
 
-def candidate_results(problems: list, policy, verifier, *, candidates: dict, seed: int, difficulty_samples: int, cached=None) -> dict:
+def candidate_results(
+    problems: list, policy, verifier, *, candidates: dict, seed: int, difficulty_samples: int, cached=None, chunk: int = 250
+) -> dict:
     """One split's record: every candidate run on every problem (with the per-problem seeds
     `compute_optimal` uses), the probe, and the oracle difficulty (correct samples of
-    ``difficulty_samples``). ``cached(what, compute, **config)`` may store and read back each
-    part (the experiment's resumable cache); by default each is computed."""
+    ``difficulty_samples``). The work goes in chunks of ``chunk`` problems; ``cached(what,
+    compute, **config)`` may store and read back each (the experiment's resumable cache), by
+    default each is computed."""
     import tsc.analysis as ta
     from tsc.core import problem_seed
     from tsc.strategies.adaptive import FOLLOW_UPS, TAKES_VERIFIER, probe
 
     cached = cached or (lambda what, compute, **config: compute())
+    pieces = [(start, min(start + chunk, len(problems))) for start in range(0, len(problems), chunk)]
 
     def ledgers(results) -> dict:
         return {
@@ -180,24 +190,29 @@ def candidate_results(problems: list, policy, verifier, *, candidates: dict, see
             "verifier_flops": [int(r.ledger.verifier_flops) for r in results],
         }
 
-    def run_probe():
-        results = [probe(p, policy, verifier=verifier) for p in problems]
+    def run_probe(part: list) -> dict:
+        results = [probe(p, policy, verifier=verifier) for p in part]
         return dict(ledgers(results), score=[round(r.scores[0], 6) for r in results])
 
-    def run_difficulty():
-        table = ta.draw(problems, policy, n=difficulty_samples, seed=seed + 1)
+    def run_difficulty(part: list) -> dict:
+        table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1)
         return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
 
-    def run(spec):
+    def run(spec: dict, part: list) -> dict:
         strategy = FOLLOW_UPS[spec["strategy"]]
         extra = {"verifier": verifier} if spec["strategy"] in TAKES_VERIFIER else {}
-        return ledgers([strategy(p, policy, seed=problem_seed(seed, p), **spec["knobs"], **extra) for p in problems])
+        return ledgers([strategy(p, policy, seed=problem_seed(seed, p), **spec["knobs"], **extra) for p in part])
+
+    def whole(what: str, compute, **config) -> dict:
+        """``compute(part)`` over the chunks, each cached, joined back into one record."""
+        rows = [cached(what, lambda a=a, b=b: compute(problems[a:b]), chunk=[a, b], **config) for a, b in pieces]
+        return {key: ([x for row in rows for x in row[key]] if isinstance(rows[0][key], list) else rows[0][key]) for key in rows[0]}
 
     return {
         "problems": [[list(p.numbers), p.target] for p in problems],
-        "probe": cached("probe", run_probe),
-        "difficulty": cached("difficulty", run_difficulty, samples=difficulty_samples),
-        "results": {name: cached(name, lambda spec=spec: run(spec), spec=spec) for name, spec in candidates.items()},
+        "probe": whole("probe", run_probe),
+        "difficulty": whole("difficulty", run_difficulty, samples=difficulty_samples),
+        "results": {name: whole(name, lambda part, spec=spec: run(spec, part), spec=spec) for name, spec in candidates.items()},
     }
 
 
@@ -208,7 +223,7 @@ def candidate_results(problems: list, policy, verifier, *, candidates: dict, see
     verifier="prm",
     dev=1000,
     test=1000,
-    split_seed=5000,
+    split_seed=6000,
     seed=0,
     candidates=CANDIDATES,
     difficulty_samples=64,
@@ -240,7 +255,7 @@ def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, diff
                 started = time.perf_counter()
                 row = compute()
                 store.append(key, config, row)
-                print(f"  {split} {what}: {time.perf_counter() - started:.0f} s", flush=True)
+                print(f"  {split} {what} {extra.get('chunk')}: {time.perf_counter() - started:.0f} s", flush=True)
             return row
 
         out["splits"][split] = candidate_results(
