@@ -317,7 +317,7 @@ def test_bad_flops_are_rejected_in_one_line(tmp_path, tiny_model_dir, capsys, fl
         "--output",
         str(tmp_path / "o"),
     ]
-    assert main(args + (["--flops", flops] if flops else [])) == 2
+    assert main(args + ([f"--flops={flops}"] if flops else [])) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists()

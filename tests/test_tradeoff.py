@@ -108,3 +108,14 @@ def test_pareto_flops_for_and_efficiency():
     result = tt.efficiency(correct, flops, base_correct, base_flops, n_boot=200)
     assert result["ratio"] == pytest.approx(4.0) and result["low"] < 4.0 < result["high"] * 1.0001
     assert tt.paired(correct, base_correct[1])["mean"] == 0.0
+
+
+def test_pair_exchange():
+    grid = synthetic_grid()
+    r = tt.pair_exchange(grid, "m1", "m2", 0.5, n_boot=50)
+    test = tt.iso_accuracy(grid, 0.5)
+    expected = (test[1] / test[2]) ** (1 / math.log10(1e14 / 1e13))
+    assert r["rate"] == pytest.approx(expected) and r["low"] <= r["rate"] <= r["high"] and r["training_ratio"] == pytest.approx(10)
+    assert not r["censored"] and math.isnan(r["bound"])
+    hard = tt.pair_exchange(grid, "m0", "m2", 0.9, n_boot=20)  # the weakest model never gets there within 64 samples
+    assert hard["censored"] and hard["rate"] == math.inf and hard["high"] == math.inf and 0 < hard["bound"] < math.inf

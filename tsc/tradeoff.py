@@ -63,13 +63,14 @@ def curve(values: np.ndarray, *, seed: int = 0, n_boot: int = 1000) -> dict:
     return {"mean": np.atleast_1d(mean), "low": np.atleast_1d(low), "high": np.atleast_1d(high)}
 
 
-def flops_to_reach(level: float, accuracy: Sequence[float], flops: Sequence[float]) -> float:
+def flops_to_reach(level: float, accuracy: Sequence[float], flops: Sequence[float], *, floor: bool = False) -> float:
     """Test-time FLOPs at which a curve first reaches ``level``, interpolating linearly in
     log FLOPs between measured budgets; NaN when it never does, or already does at the
-    first budget (the curve says nothing about budgets below its first point)."""
+    first budget (the curve says nothing about budgets below its first point), unless
+    ``floor``: then the first budget's FLOPs (one sample: the least a deployment spends)."""
     accuracy, flops = np.asarray(accuracy, dtype=float), np.asarray(flops, dtype=float)
     if accuracy[0] >= level:
-        return float("nan")
+        return float(flops[0]) if floor else float("nan")
     above = np.flatnonzero(accuracy >= level)
     if not len(above):
         return float("nan")
@@ -133,10 +134,12 @@ def iso_accuracy(
     mask: np.ndarray | None = None,
     rows: np.ndarray | None = None,
     prepared: list | None = None,
+    floor: bool = False,
 ) -> np.ndarray:
     """For each checkpoint, the test-time FLOPs per problem to reach ``level`` (NaN if not
     within the grid's budgets). ``mask`` selects problems (e.g. one size); ``rows`` resamples
-    them (a bootstrap draw of problem indices); ``prepared``: `prepare`'s output, reused."""
+    them (a bootstrap draw of problem indices); ``prepared``: `prepare`'s output, reused;
+    ``floor``: a checkpoint already at the level with one sample needs one sample's FLOPs."""
     ks = np.asarray(grid["ks"], dtype=float)
     out = []
     for values, prefill, per_sample in prepared or prepare(grid, how):
@@ -145,17 +148,30 @@ def iso_accuracy(
             index = index[np.asarray(mask)]
         if rows is not None:
             index = index[rows]
-        out.append(flops_to_reach(level, values[index].mean(axis=0), prefill[index].mean() + ks * per_sample[index].mean()))
+        out.append(flops_to_reach(level, values[index].mean(axis=0), prefill[index].mean() + ks * per_sample[index].mean(), floor=floor))
     return np.asarray(out)
 
 
 def exchange_rate(
-    grid: dict, level: float, *, how: str = "oracle", mask: np.ndarray | None = None, n_boot: int = 300, seed: int = 0
+    grid: dict,
+    level: float,
+    *,
+    how: str = "oracle",
+    mask: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    n_boot: int = 300,
+    seed: int = 0,
 ) -> dict:
     """The exchange rate at ``level`` with a bootstrap interval over problems: ``rate`` is
     how many times more test-time FLOPs per problem replace 10× the training FLOPs at equal
     accuracy (``10 ** -slope`` along the frontier), ``points`` the frontier checkpoints'
-    names, and ``defined``, the fraction of resamples where the frontier had two points."""
+    names, and ``defined``, the fraction of resamples where the frontier had two points;
+    ``names`` restricts the checkpoints (e.g. the final checkpoint of each size).
+    ``verdict``: ``"trade-off"`` (a frontier of two or more checkpoints), ``"thinking wins"``
+    (the least-trained checkpoint that reaches the level also needs the fewest test FLOPs:
+    more training only costs more), ``"only one reaches it"`` or ``"none reaches it"``."""
+    chosen = [i for i, row in enumerate(grid["checkpoints"]) if names is None or row["name"] in names]
+    grid = dict(grid, checkpoints=[grid["checkpoints"][i] for i in chosen])
     train = np.array([row["train_flops"] for row in grid["checkpoints"]])
     prepared = prepare(grid, how)
     test = iso_accuracy(grid, level, mask=mask, prepared=prepared)
@@ -170,7 +186,16 @@ def exchange_rate(
     finite = slopes[np.isfinite(slopes)]
     low, high = (10 ** -np.percentile(finite, [97.5, 2.5])) if len(finite) else (math.nan, math.nan)
     names = [grid["checkpoints"][i]["name"] for i in frontier(train, test)]
+    reaching = int(np.sum(np.isfinite(test)))
     return {
+        "reaching": reaching,
+        "verdict": "trade-off"
+        if len(names) > 1
+        else "thinking wins"
+        if reaching > 1
+        else "only one reaches it"
+        if reaching
+        else "none reaches it",
         "level": level,
         "slope": slope,
         "rate": 10**-slope if math.isfinite(slope) else math.nan,
@@ -180,6 +205,46 @@ def exchange_rate(
         "test_flops": test,
         "defined": float(len(finite) / n_boot),
     }
+
+
+def pair_exchange(
+    grid: dict, small: str, big: str, level: float, *, how: str = "oracle", mask: np.ndarray | None = None, n_boot: int = 300, seed: int = 0
+) -> dict:
+    """The exchange rate between two checkpoints at ``level``: how many times more test-time
+    FLOPs per problem the less-trained ``small`` needs than ``big``, per 10× of training,
+    ``(test_small / test_big) ** (1 / log10(train_big / train_small))``, with a bootstrap
+    interval over problems. Below 1 the less-trained model is also the cheaper one to run
+    (thinking wins outright); infinite where ``small`` does not reach the level within the
+    grid's largest budget while ``big`` does (``censored``: then ``bound`` is the rate with
+    the small model's largest budget, a lower bound). NaN where ``big`` does not reach it."""
+    rows = {row["name"]: i for i, row in enumerate(grid["checkpoints"])}
+    picked = dict(grid, checkpoints=[grid["checkpoints"][rows[small]], grid["checkpoints"][rows[big]]])
+    prepared = prepare(picked, how)
+    decades = math.log10(picked["checkpoints"][1]["train_flops"] / picked["checkpoints"][0]["train_flops"])
+    ks = np.asarray(grid["ks"], dtype=float)
+
+    def rate(index: np.ndarray | None) -> float:
+        f_small, f_big = iso_accuracy(picked, level, mask=mask, rows=index, prepared=prepared)
+        if not math.isfinite(f_big):
+            return math.nan
+        return math.inf if not math.isfinite(f_small) else (f_small / f_big) ** (1 / decades)
+
+    count = len(grid["sizes"]) if mask is None else int(np.sum(mask))
+    rng = np.random.default_rng(seed)
+    draws = np.array([rate(rng.integers(0, count, count)) for _ in range(n_boot)])
+    draws = draws[~np.isnan(draws)]
+    low, high = (
+        np.percentile(draws, [2.5, 97.5], method="nearest") if len(draws) else (math.nan, math.nan)
+    )  # no interpolation: inf stays inf
+    value = rate(None)
+    bound = math.nan
+    if math.isinf(value):
+        values, prefill, per = prepared[0]
+        keep = np.arange(len(values)) if mask is None else np.flatnonzero(mask)
+        f_big = iso_accuracy(picked, level, mask=mask, prepared=prepared)[1]
+        bound = ((prefill[keep].mean() + ks[-1] * per[keep].mean()) / f_big) ** (1 / decades)
+    return {"small": small, "big": big, "level": level, "rate": value, "low": float(low), "high": float(high),
+            "censored": math.isinf(value), "bound": bound, "training_ratio": 10**decades}  # fmt: skip
 
 
 # ---------------------------------------------------------------- deployment: training + queries × per query
@@ -462,7 +527,8 @@ def fit(
 
 
 def evaluate(data: dict, fitted: dict, *, split: str = "test", rows: np.ndarray | None = None) -> list[dict | None]:
-    """Each plan of ``fitted`` applied to ``split``: per-problem ``correct`` and ``flops``."""
+    """Each plan of ``fitted`` applied to ``split``: its ``choice`` (candidate per bin) and
+    per-problem ``correct`` and ``flops``, with their means."""
     arrays = split_arrays(data, split, with_probe=fitted["predictor"]["name"] in ("probe", "size+probe"))
     assert arrays["names"] == fitted["names"], (arrays["names"], fitted["names"])
     if rows is not None:
@@ -479,7 +545,17 @@ def evaluate(data: dict, fitted: dict, *, split: str = "test", rows: np.ndarray 
             out.append(None)
             continue
         c, f = apply_plan(plan["choice"], assigned, arrays["correct"], arrays["flops"])
-        out.append({"budget": plan["budget"], "correct": c, "flops": f, "accuracy": float(c.mean()), "mean_flops": float(f.mean())})
+        choice = [fitted["names"][i] for i in plan["choice"]]
+        out.append(
+            {
+                "budget": plan["budget"],
+                "choice": choice,
+                "correct": c,
+                "flops": f,
+                "accuracy": float(c.mean()),
+                "mean_flops": float(f.mean()),
+            }
+        )
     return out
 
 

@@ -93,35 +93,38 @@ def iso_accuracy_plot(ax, grid: dict, levels: Sequence[float], *, how: str = "or
     return out
 
 
-def exchange_plot(ax, rates: dict[str, list[dict]]) -> None:
-    """Exchange rates against the accuracy level, one series per group of problems (e.g.
-    all, 3, 4, 5 numbers), with their bootstrap intervals; 1× is the line where a 10× larger
-    training budget saves nothing at test time."""
+def exchange_plot(ax, rates: dict[str, list[dict]], *, jones: float | None = 15.0) -> None:
+    """Exchange rates (`tsc.tradeoff.pair_exchange`) against the accuracy level, one series per
+    pair of checkpoints or group of problems, with bootstrap intervals (an interval that
+    reaches infinity is drawn to the top of the axes). A level the less-trained model cannot
+    reach within the grid is a triangle at its lower bound, pointing up. Dotted: 1×, where 10×
+    the training saves nothing at test time; dashed: Jones's 15× for board games."""
+    top = 1e3
     for j, (name, series) in enumerate(rates.items()):
-        x = np.array([r["level"] for r in series])
+        colour = PALETTE[j % len(PALETTE)]
+        offset = (j - (len(rates) - 1) / 2) * 0.008
+        x = np.array([r["level"] for r in series]) + offset
         y = np.array([r["rate"] for r in series])
-        ok = np.isfinite(y)
         low = np.array([r["low"] for r in series])
-        high = np.array([r["high"] for r in series])
-        offset = (j - (len(rates) - 1) / 2) * 0.006
-        ax.errorbar(
-            x[ok] + offset,
-            y[ok],
-            yerr=[y[ok] - low[ok], high[ok] - y[ok]],
-            marker="o",
-            markersize=4,
-            capsize=3,
-            label=name,
-            color=PALETTE[j],
-        )
+        high = np.minimum(np.array([r["high"] for r in series]), top)
+        finite = np.isfinite(y)
+        ax.errorbar(x[finite], y[finite], yerr=[y[finite] - low[finite], high[finite] - y[finite]], marker="o", markersize=4,
+                    capsize=3, color=colour, label=name)  # fmt: skip
+        bounds = np.array([r["bound"] for r in series])
+        censored = np.isinf(y) & np.isfinite(bounds)
+        ax.scatter(x[censored], np.maximum(bounds[censored], 1e-2), marker="^", s=36, color=colour, zorder=3)
     ax.axhline(1, color="0.4", linestyle=":", linewidth=1)
+    if jones:
+        ax.axhline(jones, color="0.4", linestyle="--", linewidth=1)
+        ax.annotate("Jones (2021): ~15×", (ax.get_xlim()[0], jones), textcoords="offset points", xytext=(4, 3), fontsize=8, color="0.3")
     ax.set_yscale("log")
-    ax.set_xlabel("accuracy to reach (problems solved, oracle picks)")
+    ax.set_ylim(top=top)
+    ax.set_xlabel("accuracy to reach (problems solved, an oracle picks)")
     ax.set_ylabel("test FLOPs replacing 10× training (×)")
     from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
 
 
 def deployment_plot(ax, names: Sequence[str], train: Sequence[float], per_query: Sequence[float], *, queries: np.ndarray) -> list:
@@ -190,3 +193,34 @@ def per_bin_plot(axes, arrays: dict, bins: np.ndarray, labels: Sequence[str], ca
         ax.set_xlabel("FLOPs per problem")
     axes[0].set_ylabel("problems solved")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+
+
+def deployment_explorer(grid: dict, *, start: float = 0.3, how: str = "oracle", queries: np.ndarray | None = None):
+    """A slider over the target accuracy (``how``: an oracle picks, or the majority vote): the
+    total FLOPs of every checkpoint that reaches it against the number of queries, and which
+    is cheapest from when. Returns the widget; display it as the last expression of a cell."""
+    import ipywidgets as widgets
+
+    queries = np.geomspace(1e2, 1e9, 300) if queries is None else queries
+    rows = grid["checkpoints"]
+    train = np.array([row["train_flops"] for row in rows])
+    prepared = {h: tt.prepare(grid, h) for h in ("oracle", "majority")}
+
+    def draw(target: float, selection: str) -> None:
+        per_query = tt.iso_accuracy(grid, target, prepared=prepared[selection], floor=True)
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+        if not np.isfinite(per_query).any():
+            ax.text(0.5, 0.5, f"no checkpoint reaches {target:.0%} within {grid['ks'][-1]} samples", ha="center", transform=ax.transAxes)
+            plt.show()
+            return
+        envelope = deployment_plot(ax, [label(r) for r in rows], train, per_query, queries=queries)
+        ax.set_title(
+            f"target: {target:.0%} of problems solved ({'an oracle picks' if selection == 'oracle' else 'majority vote'})", fontsize=10
+        )
+        plt.show()
+        for i, begin in envelope:
+            print(f"from {begin:>14,.0f} queries: {label(rows[i])}, {per_query[i]:.2e} FLOPs per query")
+
+    slider = widgets.FloatSlider(value=start, min=0.1, max=0.9, step=0.05, description="target", readout_format=".0%")
+    toggle = widgets.ToggleButtons(options=[("oracle picks", "oracle"), ("majority vote", "majority")], value=how, description="selection")
+    return widgets.interactive(draw, target=slider, selection=toggle)
