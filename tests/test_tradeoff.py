@@ -22,6 +22,9 @@ def test_per_problem_oracle_is_pass_at_k():
     values = tt.per_problem(row, [1, 4], 8)
     assert values[1, 1] == pytest.approx(pass_at_k(8, 3, 4)) and values[0].tolist() == [0, 0] and values[2].tolist() == [1, 1]
     assert tt.per_problem(row, [1, 4], 8, how="majority")[1].tolist() == [0.5, 1.0]
+    assert tt.per_problem(row, [4], 8, how="majority", measured=[1, 4])[:, 0].tolist() == [0, 1.0, 1]
+    with pytest.raises(ValueError, match="stored at k"):
+        tt.per_problem(row, [4], 8, how="majority")  # which column is k = 4? say measured=
     with pytest.raises(ValueError, match="oracle"):
         tt.per_problem(row, [1], 8, how="vibes")
 

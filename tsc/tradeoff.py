@@ -46,14 +46,19 @@ def sample_flops(row: dict, ks: Sequence[int], mask: np.ndarray | None = None) -
     return prefill.mean() + np.asarray(ks, dtype=float) * per_sample.mean()
 
 
-def per_problem(row: dict, ks: Sequence[int], samples: int, how: str = "oracle") -> np.ndarray:
+def per_problem(row: dict, ks: Sequence[int], samples: int, how: str = "oracle", *, measured: Sequence[int] | None = None) -> np.ndarray:
     """Success per problem (problems × ks): pass@k from the correct counts (``"oracle"``:
-    the best of k samples chosen by the oracle) or the majority vote's success rate."""
+    the best of k samples chosen by the oracle) or the majority vote's success rate, which
+    the grid stored at its budgets ``measured`` (the grid's ``ks``; ``ks`` must be among them)."""
     if how == "oracle":
         table = {}
         return np.array([[table.setdefault((c, k), pass_at_k(samples, c, k)) for k in ks] for c in row["correct"]])
     if how == "majority":
-        return np.asarray(row["majority"], dtype=float)
+        votes = np.asarray(row["majority"], dtype=float)
+        measured = list(measured) if measured is not None else list(ks)
+        if len(measured) != votes.shape[1] or any(k not in measured for k in ks):
+            raise ValueError(f"the majority vote was stored at k = {measured}; pass measured=grid['ks'] and ks among them, got {list(ks)}")
+        return votes[:, [measured.index(k) for k in ks]]
     raise ValueError(f"how must be 'oracle' or 'majority', got {how!r}")
 
 
@@ -118,7 +123,7 @@ def prepare(grid: dict, how: str = "oracle") -> list[tuple[np.ndarray, np.ndarra
     per problem), computed once so that bootstrap resamples only index them."""
     return [
         (
-            per_problem(row, grid["ks"], grid["samples"], how),
+            per_problem(row, grid["ks"], grid["samples"], how, measured=grid["ks"]),
             np.asarray(row["prefill_flops"], dtype=float),
             np.asarray(row["sample_flops"], dtype=float),
         )

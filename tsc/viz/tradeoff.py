@@ -33,7 +33,7 @@ def training_axis(ax, grid: dict, *, ks: Sequence[int] = (1, 16, 256), how: str 
     train = np.array([row["train_flops"] for row in grid["checkpoints"]])
     order = np.argsort(train)
     for j, k in enumerate(ks):
-        stats = [tt.curve(tt.per_problem(row, [k], grid["samples"], how), seed=seed) for row in grid["checkpoints"]]
+        stats = [tt.curve(tt.per_problem(row, [k], grid["samples"], how, measured=grid["ks"]), seed=seed) for row in grid["checkpoints"]]
         mean = np.array([s["mean"][0] for s in stats])[order]
         low = np.array([s["low"][0] for s in stats])[order]
         high = np.array([s["high"][0] for s in stats])[order]
@@ -57,7 +57,7 @@ def budget_curves(ax, grid: dict, *, how: str = "oracle", bands_for: Sequence[st
     1,125); the final checkpoints carry 95 % bootstrap bands."""
     ks = grid["ks"]
     for row in grid["checkpoints"]:
-        values = tt.per_problem(row, ks, grid["samples"], how)
+        values = tt.per_problem(row, ks, grid["samples"], how, measured=ks)
         flops = tt.sample_flops(row, ks)
         style = STEP_STYLES.get(row["step"], "-")
         if row["step"] == 1125 or row["name"] in bands_for:
@@ -87,6 +87,7 @@ def iso_accuracy_plot(ax, grid: dict, levels: Sequence[float], *, how: str = "or
             ax.plot(train[keep], test[keep], color=colour, marker="o", markersize=4, label=f"{level:.0%} solved")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("training FLOPs (log scale)")
     ax.set_ylabel("test-time FLOPs per problem (log scale)")
     ax.legend(loc="upper right", fontsize=8)
@@ -96,9 +97,9 @@ def iso_accuracy_plot(ax, grid: dict, levels: Sequence[float], *, how: str = "or
 def exchange_plot(ax, rates: dict[str, list[dict]], *, jones: float | None = 15.0) -> None:
     """Exchange rates (`tsc.tradeoff.pair_exchange`) against the accuracy level, one series per
     pair of checkpoints or group of problems, with bootstrap intervals (an interval that
-    reaches infinity is drawn to the top of the axes). A level the less-trained model cannot
-    reach within the grid is a triangle at its lower bound, pointing up. Dotted: 1×, where 10×
-    the training saves nothing at test time; dashed: Jones's 15× for board games."""
+    reaches infinity is drawn to the top of the axes). A level the less-trained model does not
+    reach within the grid is a triangle at the top: the rate is unbounded by what was measured.
+    Dotted: 1×, where 10× the training saves nothing at test time; dashed: Jones's 15×."""
     top = 1e3
     for j, (name, series) in enumerate(rates.items()):
         colour = PALETTE[j % len(PALETTE)]
@@ -110,9 +111,8 @@ def exchange_plot(ax, rates: dict[str, list[dict]], *, jones: float | None = 15.
         finite = np.isfinite(y)
         ax.errorbar(x[finite], y[finite], yerr=[y[finite] - low[finite], high[finite] - y[finite]], marker="o", markersize=4,
                     capsize=3, color=colour, label=name)  # fmt: skip
-        bounds = np.array([r["bound"] for r in series])
-        censored = np.isinf(y) & np.isfinite(bounds)
-        ax.scatter(x[censored], np.maximum(bounds[censored], 1e-2), marker="^", s=36, color=colour, zorder=3)
+        censored = np.array([r["censored"] for r in series])
+        ax.scatter(x[censored], np.full(censored.sum(), top * 0.6), marker="^", s=36, color=colour, zorder=3)
     ax.axhline(1, color="0.4", linestyle=":", linewidth=1)
     if jones:
         ax.axhline(jones, color="0.4", linestyle="--", linewidth=1)
@@ -124,29 +124,30 @@ def exchange_plot(ax, rates: dict[str, list[dict]], *, jones: float | None = 15.
     from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
 
 
-def deployment_plot(ax, names: Sequence[str], train: Sequence[float], per_query: Sequence[float], *, queries: np.ndarray) -> list:
-    """Total FLOPs (training + queries × FLOPs per query) against the number of queries for
-    each option that can reach the target, the cheapest at each volume drawn bold, and the
-    break-even volumes marked. Returns the envelope [(index, from volume)]."""
-    train, per_query = np.asarray(train, dtype=float), np.asarray(per_query, dtype=float)
-    for i, name in enumerate(names):
+def deployment_plot(ax, rows: Sequence[dict], per_query: Sequence[float], *, queries: np.ndarray) -> list:
+    """The cost of a deployment per query served, training included, (training + queries ×
+    FLOPs per query) / queries, against the number of queries, for each checkpoint that can
+    reach the target (colour = size, line style = training step); the cheapest at each volume
+    in grey, the break-even volumes dotted. Returns the envelope [(index, from volume)]."""
+    train = np.array([row["train_flops"] for row in rows])
+    per_query = np.asarray(per_query, dtype=float)
+    for i, row in enumerate(rows):
         if np.isfinite(per_query[i]):
-            ax.plot(queries, train[i] + queries * per_query[i], linewidth=1, color=PALETTE[i % len(PALETTE)], alpha=0.8, label=name)
+            style = STEP_STYLES.get(row["step"], "-")
+            ax.plot(queries, train[i] / queries + per_query[i], linewidth=1.2, color=_colour(row), linestyle=style, label=label(row))
     envelope = tt.deployment_envelope(train, per_query)
-    best = train[envelope[0][0]] + queries * per_query[envelope[0][0]]
-    for i, _ in envelope:
-        best = np.minimum(best, train[i] + queries * per_query[i])
-    ax.plot(queries, best, color="black", linewidth=2.5, alpha=0.35, label="cheapest")
+    best = np.min([train[i] / queries + per_query[i] for i, _ in envelope], axis=0)
+    ax.plot(queries, best, color="black", linewidth=5, alpha=0.15, label="cheapest", zorder=0)
     for _, start in envelope[1:]:
         ax.axvline(start, color="0.3", linestyle=":", linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("queries served (log scale)")
-    ax.set_ylabel("total FLOPs: training + queries (log scale)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_ylabel("FLOPs per query, training included (log scale)")
+    ax.legend(fontsize=7, loc="upper right")
     return envelope
 
 
@@ -203,7 +204,6 @@ def deployment_explorer(grid: dict, *, start: float = 0.3, how: str = "oracle", 
 
     queries = np.geomspace(1e2, 1e9, 300) if queries is None else queries
     rows = grid["checkpoints"]
-    train = np.array([row["train_flops"] for row in rows])
     prepared = {h: tt.prepare(grid, h) for h in ("oracle", "majority")}
 
     def draw(target: float, selection: str) -> None:
@@ -213,7 +213,7 @@ def deployment_explorer(grid: dict, *, start: float = 0.3, how: str = "oracle", 
             ax.text(0.5, 0.5, f"no checkpoint reaches {target:.0%} within {grid['ks'][-1]} samples", ha="center", transform=ax.transAxes)
             plt.show()
             return
-        envelope = deployment_plot(ax, [label(r) for r in rows], train, per_query, queries=queries)
+        envelope = deployment_plot(ax, rows, per_query, queries=queries)
         ax.set_title(
             f"target: {target:.0%} of problems solved ({'an oracle picks' if selection == 'oracle' else 'majority vote'})", fontsize=10
         )
