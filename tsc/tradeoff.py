@@ -565,11 +565,19 @@ def evaluate(data: dict, fitted: dict, *, split: str = "test", rows: np.ndarray 
 
 
 def cross_validate(
-    data: dict, predictor_name: str, *, bins: int = 4, folds: int = 5, budgets: Sequence[float] = BUDGETS, seed: int = 0
+    data: dict,
+    predictor_name: str,
+    *,
+    bins: int = 4,
+    folds: int = 5,
+    budgets: Sequence[float] = BUDGETS,
+    seed: int = 0,
+    per_problem: bool = False,
 ) -> np.ndarray:
     """Held-out accuracy at each budget, by ``folds``-fold cross-validation within the dev
     split (fit on the other folds, evaluate on the fold): how well a predictor generalises,
-    judged without touching the test split."""
+    judged without touching the test split. ``per_problem``: the budgets × problems matrix of
+    held-out successes (NaN where a fold had no plan within the budget) instead of its means."""
     count = len(data["splits"]["dev"]["problems"])
     order = np.random.default_rng(seed).permutation(count)
     correct = np.full((len(budgets), count), np.nan)
@@ -580,16 +588,29 @@ def cross_validate(
         for j, result in enumerate(evaluate(data, fitted, split="dev", rows=held)):
             if result is not None:
                 correct[j, held] = result["correct"]
-    return np.nanmean(correct, axis=1)
+    if per_problem:
+        return correct
+    counted = np.isfinite(correct).sum(axis=1)
+    return np.where(counted > 0, np.nansum(correct, axis=1) / np.maximum(counted, 1), np.nan)
 
 
-def choose_predictor(data: dict, *, budgets: Sequence[float] = BUDGETS, choices=PREDICTOR_CHOICES) -> dict:
-    """The deployable predictor (and bin count) with the best mean cross-validated dev
-    accuracy over ``budgets``; returns every choice's score too."""
-    scores = {f"{name}/{bins}": float(np.nanmean(cross_validate(data, name, bins=bins, budgets=budgets))) for name, bins in choices}
+def choose_predictor(data: dict, *, budgets: Sequence[float] | None = None, choices=PREDICTOR_CHOICES) -> dict:
+    """The predictor (and bin count) to ship, by cross-validation within the dev split: the
+    simplest of ``choices`` (they are listed from simplest to richest) whose mean held-out
+    accuracy over ``budgets`` is within one standard error of the best one's (the "one
+    standard error" rule: a richer predictor must earn its extra bins). A problem's score is
+    its mean success over the budgets; the standard error is that of the paired difference
+    with the best. By default the budgets are those of `BUDGETS` from 2e8 FLOPs up, which
+    every predictor can meet (one with a probe cannot go much below 1.2e8)."""
+    budgets = [b for b in BUDGETS if b >= 2e8] if budgets is None else budgets
+    per = {f"{name}/{bins}": cross_validate(data, name, bins=bins, budgets=budgets, per_problem=True) for name, bins in choices}
+    problem_scores = {key: np.nan_to_num(m, nan=0.0).mean(axis=0) for key, m in per.items()}  # no plan counts as unsolved
+    scores = {key: float(v.mean()) for key, v in problem_scores.items()}
     best = max(scores, key=scores.get)
-    name, bins = best.split("/")
-    return {"name": name, "bins": int(bins), "scores": scores}
+    errors = {key: float(np.std(problem_scores[best] - v, ddof=1) / math.sqrt(len(v))) for key, v in problem_scores.items()}
+    chosen = next(key for key in scores if scores[key] >= scores[best] - errors[key])
+    name, bins = chosen.split("/")
+    return {"name": name, "bins": int(bins), "scores": scores, "standard_errors": errors, "best": best, "rule": "one standard error"}
 
 
 def allocation_table(data: dict, fitted: dict, *, chosen: dict | None = None) -> dict:
