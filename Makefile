@@ -1,9 +1,13 @@
 # Test-Time Compute Scaling: build the book and run the tests.
 #
-#   make book    build the HTML book into _build/html (creates .venv on first use)
-#   make test    ruff, then pytest tests/, then every notebook in book/ under nbval
-#   make env     only create / update .venv
-#   make clean   remove the built book and caches (keeps .venv); `make distclean` also removes .venv
+#   make book        build the HTML book into _build/html (creates .venv on first use)
+#   make test        everything CI checks: ruff; pytest tests/; every chapter, its exercises solved,
+#                    under nbval; the book built (-W) as readers get it; the HTML checked in a browser
+#   make solutions   write the chapters with every exercise solved into _build/solutions
+#   make check-html  open every built page in headless Chromium (after make book)
+#   make colab       the chapters as Colab renders them, into _build/colab (after make book)
+#   make env         only create / update .venv
+#   make clean       remove the built book and caches (keeps .venv); `make distclean` also removes .venv
 #
 # The environment is rebuilt whenever requirements.txt or pyproject.toml change: the stamp
 # file in .venv is named after their hash.
@@ -29,11 +33,12 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_PREFER_ENV_PATH := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env book test lint clean distclean
+.PHONY: help env book test lint solutions nbval check-html colab clean distclean
 
 help:
 	@echo "make book   build the HTML book into _build/html"
-	@echo "make test   ruff + pytest tests/ + nbval over book/*.ipynb"
+	@echo "make test   ruff + pytest tests/ + nbval over the solved chapters + make book + make check-html"
+	@echo "make solutions / check-html / colab   solved chapters / the HTML in a browser / Colab notebooks"
 	@echo "make env    create or update $(VENV) only"
 	@echo "make clean  remove _build and caches (distclean also removes $(VENV))"
 
@@ -55,14 +60,36 @@ book: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check tsc tests
 
-# Each step stops the run on failure. nbval exits 5 when book/ holds no notebook yet;
-# that alone is not a failure.
+# Each step stops the run on failure. The chapters run twice: under nbval with every exercise
+# solved (so each reference solution must grade correct), then in the book build as readers
+# get them (placeholders; a cell that raises fails the build).
 test: $(STAMP)
-	$(BIN)/ruff check tsc tests
+	$(BIN)/ruff check tsc tests benchmarks
 	$(BIN)/pytest tests
-	rc=0; $(BIN)/pytest $(NBVAL_FLAGS) book/ || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "no notebooks collected in book/"; rc=0; fi; \
+	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory check-html
+
+solutions: $(STAMP)
+	$(BIN)/python -m tsc solutions --out _build/solutions
+
+# nbval exits 5 when there is no notebook; that alone is not a failure
+nbval: solutions
+	rc=0; $(BIN)/pytest $(NBVAL_FLAGS) -p no:cacheprovider _build/solutions || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no notebooks collected"; rc=0; fi; \
 	exit $$rc
+
+check-html: $(STAMP)
+	@test -f _build/html/index.html || { echo "error: no built book in _build/html: run make book first"; exit 1; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing headless Chromium (Debian's chromium and chromium-driver)"; \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	TSC_CHECK_HTML=1 $(BIN)/pytest -p no:cacheprovider tests/html
+	@echo "screenshots of every page: _build/screenshots"
+
+colab: $(STAMP)
+	@test -d _build/jupyter_execute || { echo "error: build the book first (make book): its executed chapters hold the values"; exit 1; }
+	$(BIN)/python -m tsc colab --out _build/colab/book
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis .jupyter_cache

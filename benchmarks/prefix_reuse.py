@@ -23,7 +23,7 @@ import numpy as np
 
 import tsc
 import tsc.strategies
-from tsc.core import problem_seed
+from tsc.strategies import solve_many
 from tsc.strategies.reuse import without_reuse
 from tsc.tasks import countdown
 from tsc.verifiers.learned import PRM
@@ -43,7 +43,7 @@ def measure(strategy: str, knobs: dict, problems, policy, verifier) -> dict:
     out = {}
     for mode, model, judge in (("reencode", without_reuse(policy), without_reuse(verifier)), ("reuse", policy, verifier)):
         started = time.perf_counter()
-        results = [search(p, model, verifier=judge, seed=problem_seed(0, p), **knobs) for p in problems]
+        results = solve_many(search, problems, model, seed=0, verifier=judge, **knobs)
         out[mode] = {
             "seconds": time.perf_counter() - started,
             "prefill_tokens": np.mean([r.ledger.prompt_tokens for r in results]),

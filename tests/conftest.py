@@ -7,6 +7,7 @@ CPU cores. Models are session-scoped so that each is built (or trained) once.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("tsc")
+
+# tests/html checks the built book in a browser: `make check-html` runs it after `make book`
+collect_ignore = [] if os.environ.get("TSC_CHECK_HTML") else ["html"]
 
 # The test models are tiny: one thread is fastest, and it avoids idle threads spinning
 # against whatever else runs on a small machine (a second thread made sampling 50x slower).
@@ -93,3 +97,19 @@ def smoke_run(smoke_recipe, tmp_path_factory):
         patch.setattr(torch, "set_num_threads", lambda n: None)
         card = train(smoke_recipe, out, progress=False)
     return out, card
+
+
+@pytest.fixture(scope="session")
+def qwen2_dir(tmp_path_factory) -> Path:
+    """A random Qwen2 model with a chat template and a BPE tokenizer (tests/real_models.py)."""
+    from real_models import build_qwen2
+
+    return build_qwen2(tmp_path_factory.mktemp("real") / "qwen2")
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory) -> Path:
+    """A random GPT-2 model without a chat template (tests/real_models.py)."""
+    from real_models import build_gpt2
+
+    return build_gpt2(tmp_path_factory.mktemp("real") / "gpt2")

@@ -44,29 +44,39 @@ class ScriptedPolicy:
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 64,
-        seed: int = 0,
-        ledger: Ledger | None = None,
+        seed: int | list[int] = 0,
+        ledger: Ledger | list[Ledger] | None = None,
+        **ignored,
     ) -> list[list[Completion]]:
+        """Like `tsc.lm.Policy.sample`: one seed (or one per prompt), one ledger (or one per prompt)."""
+        seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
+        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [Ledger() for _ in prompts]
         self.calls.append({"prompts": list(prompts), "n": n, "temperature": temperature, "seed": seed, "max_new_tokens": max_new_tokens})
-        rows, prompt_tokens, generated = [], 0, 0
-        for prompt in prompts:
+        rows = []
+        for prompt, prompt_seed, mine in zip(prompts, seeds, ledgers):
             texts = self.texts(prompt)
-            picked = [texts[0]] * n if temperature == 0 else [texts[(seed + j) % len(texts)] for j in range(n)]
-            row = []
+            picked = [texts[0]] * n if temperature == 0 else [texts[(prompt_seed + j) % len(texts)] for j in range(n)]
+            row, prompt_tokens, generated = [], 0, 0
             for text in picked:
                 text = text[:max_new_tokens]
                 row.append(Completion(text=text, num_tokens=max(1, len(text)), logprob=-0.5 * max(1, len(text))))
                 prompt_tokens += len(prompt) + 1
                 generated += max(1, len(text))
             rows.append(row)
-        if ledger is not None:
+            if mine is not None:
+                mine.charge_policy(
+                    prompt_tokens=prompt_tokens,
+                    generated_tokens=generated,
+                    flops=FLOPS_PER_TOKEN * (prompt_tokens + generated),
+                    seconds=0.0,
+                    samples=n,
+                )
+        if isinstance(ledger, Ledger):  # one ledger: charged once for the whole call
+            total = sum(ledgers, Ledger())
             ledger.charge_policy(
-                prompt_tokens=prompt_tokens,
-                generated_tokens=generated,
-                flops=FLOPS_PER_TOKEN * (prompt_tokens + generated),
-                seconds=0.0,
-                samples=len(prompts) * n,
-            )
+                prompt_tokens=total.prompt_tokens, generated_tokens=total.generated_tokens, flops=total.policy_flops,
+                seconds=0.0, samples=total.samples,
+            )  # fmt: skip
         return rows
 
 

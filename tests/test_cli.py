@@ -400,7 +400,7 @@ def test_task_and_model_must_agree(tmp_path, capsys):
         )
         == 2
     )
-    assert "trained on Countdown" in capsys.readouterr().err
+    assert "trained on countdown" in capsys.readouterr().err
 
 
 @_bundled("trace")
@@ -470,3 +470,43 @@ def test_revise_needs_a_reviser_of_the_same_task(tmp_path, capsys):
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(QUESTIONS[0])])
     assert main(["solve", "--model", "arithmetic", "--strategy", "revise", "--input", str(source), "--output", str(tmp_path / "o")]) == 2
     assert "was trained on countdown, not arithmetic" in capsys.readouterr().err
+
+
+# --- solve --resume ----------------------------------------------------------------------
+
+
+def test_resume_after_an_interruption_computes_only_the_rest(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    import tsc.cli
+    import tsc.strategies
+    from tsc.tasks import countdown
+
+    lines = [json.dumps(dict(p.to_json(), id=i)) for i, p in enumerate(countdown.generate(8, seed=4))]
+    source = write_lines(tmp_path / "in.jsonl", lines[:3] + ['{"numbers": [1]}'] + lines[3:])
+    options = ("--strategy", "majority", "--n", "4", "--seed", "3")
+    whole = tmp_path / "whole.jsonl"
+    assert solve(tiny_model_dir, source, whole, *options) == 0
+
+    real, calls = tsc.strategies.solve_many, []
+
+    def flaky(strategy, problems, *args, **kwargs):
+        calls.append(len(problems))
+        if len(calls) == 3 and fail:
+            raise KeyboardInterrupt
+        return real(strategy, problems, *args, **kwargs)
+
+    monkeypatch.setattr(tsc.strategies, "solve_many", flaky)
+    monkeypatch.setattr(tsc.cli, "_blocks", lambda todo, strategy, opts: [todo[i : i + 2] for i in range(0, len(todo), 2)])
+    output = tmp_path / "out.jsonl"
+    fail = True
+    assert solve(tiny_model_dir, source, output, *options, "--resume") == 130
+    assert not output.exists() and "--resume" in capsys.readouterr().err
+    partial = tmp_path / "out.jsonl.partial"
+    assert len(partial.read_text().splitlines()) == 1 + 4  # a header, then two blocks of two problems
+    fail, calls[:] = False, []
+    assert solve(tiny_model_dir, source, output, *options, "--resume") == 0
+    assert calls == [2, 2] and "4 of 8 problems read back" in capsys.readouterr().err
+    assert output.read_bytes() == whole.read_bytes() and not partial.exists()
+
+    partial.write_text(json.dumps({"run": "another"}) + "\n")
+    assert solve(tiny_model_dir, source, output, *options, "--resume") == 2
+    assert "other options" in assert_one_line_error(capsys)

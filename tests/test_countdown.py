@@ -189,6 +189,7 @@ ACCEPTED = [
     ((5, 5, 2), 50, "5*5=25,25*2=50."),  # a number that appears twice may be used twice
     ((4, 4), 0, "4-4=0."),  # subtraction may reach zero
     ((1, 2, 3), 9, "1+2=3,3*3=9."),  # intermediate results become usable numbers
+    ((2, 3, 4), 20, "2+3=5;5*4=20."),  # not the compact format: read as free text, whose steps may be split by ';'
 ]
 
 REJECTED = [
@@ -206,7 +207,7 @@ REJECTED = [
     ((2, 3, 4), 20, "2+3=5,5*4=20,20-0=20.", "an operand that is not on the table"),
     ((2, 3, 4), 20, "", "empty"),
     ((2, 3, 4), 20, ".", "only a full stop"),
-    ((2, 3, 4), 20, "2+3=5;5*4=20.", "wrong separator"),
+    ((2, 3, 4), 20, "2+3=5 5*4=20.", "wrong separator"),
     ((2, 3, 4), 20, "2+3=5,,5*4=20.", "empty step"),
     ((2, 3, 4), 20, "2x3=5,5*4=20.", "unknown operator"),
     ((2, 3, 4), 20, "2+3=5,5*4=", "missing result"),
@@ -326,7 +327,7 @@ def test_answer_key_tells_different_solutions_apart():
     assert problem.answer_key("6-3=3.") != problem.answer_key("3-6=3.")
 
 
-@pytest.mark.parametrize("text", ["", "banana", "1+2=3;3*4=12.", ".", "1+2=3,,3*4=12."])
+@pytest.mark.parametrize("text", ["", "banana", "1+2=3 3*4=12.", ".", "1+2=3,,3*4=12."])
 def test_answer_key_is_none_for_malformed(text):
     assert Countdown((1, 2, 3, 4), 12).answer_key(text) is None
 

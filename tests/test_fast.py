@@ -19,6 +19,7 @@ from tsc.compute import Ledger
 from tsc.lm import fast
 from tsc.lm.fast import LeanLlama, sample_rows, supports
 from tsc.lm.policy import Policy, _chunks
+from tsc.lm.prefix import PrefixStore
 from tsc.lm.tokenizer import build_char_tokenizer
 
 TOKENIZER = build_char_tokenizer()
@@ -228,7 +229,7 @@ STOPS = tuple("0123456789,.")  # the random tiny model then ends its sequences w
 
 
 def test_prefix_store_finds_the_longest_stored_prefix_and_forgets_the_oldest():
-    store = fast.PrefixStore(max_tokens=7)
+    store = PrefixStore(max_tokens=7)
     kv = torch.zeros(1, 1, 3, 2)
     store.add([1, 2, 3], kv, kv)
     store.add([1, 2], kv[:, :, :2], kv[:, :, :2])

@@ -145,8 +145,8 @@ def test_sample_charges_the_ledger(sampled, sampler):
     assert ledger.samples == len(PROMPTS) * N_SAMPLES and ledger.calls == 1
     prompt_lengths = [len(ids) for ids in sampler.encode(PROMPTS)]
     assert prompt_lengths == [len(p) + 1 for p in PROMPTS]  # characters plus the BOS token
-    # the lean path reads each prompt once and shares it; the transformers path reads it per sample
-    reads = 1 if sampler.lean else N_SAMPLES
+    # both paths read each prompt once and copy its keys and values to its samples
+    reads = 1
     assert ledger.prompt_tokens == reads * sum(prompt_lengths)
     assert ledger.generated_tokens == sum(c.num_tokens for row in rows for c in row)
     per_sample = sum(sampler.flops(length, c.num_tokens) for length, row in zip(prompt_lengths, rows) for c in row)

@@ -68,7 +68,7 @@ def test_problem_fixtures_are_what_the_tests_assume():
 def test_greedy_decodes_at_temperature_zero_and_charges_the_ledger():
     policy = ScriptedPolicy({P.prompt(): [W, A, A, A]})
     result = greedy(P, policy, n=8, seed=5)  # budget knobs that greedy does not use are ignored
-    assert policy.calls == [{"prompts": [P.prompt()], "n": 1, "temperature": 0.0, "seed": 0, "max_new_tokens": 64}]
+    assert policy.calls == [{"prompts": [P.prompt()], "n": 1, "temperature": 0.0, "seed": [0], "max_new_tokens": 64}]
     assert isinstance(result, Result)
     assert (result.answer, result.correct, result.chosen, result.strategy) == (W, False, 0, "greedy")
     assert result.ledger.tokens == expected_tokens(P, [W])

@@ -182,7 +182,8 @@ def test_smoke_training_lowers_the_loss_and_writes_a_card(tiny_policy, tmp_path)
 
 
 def test_hard_labels_and_the_data_cache(tiny_policy, tmp_path):
-    from tsc.lm.reward import _as_labels, reward_data
+    from tsc.lm.reward import reward_data
+    from tsc.lm.reward.train import _as_labels
 
     examples = [
         {"prompt": "1 2 3>6:", "steps": ["1+2=3,", "3+3=6."], "labels": [0.25, 1.0]},

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from tsc.compute import Ledger
-from tsc.core import problem_seed
-from tsc.strategies.parallel import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
+from tsc.strategies import solve_many  # the one per-problem-seed loop (batched where it can be)
+from tsc.votes import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -291,7 +291,7 @@ def sweep(
 
 
 def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: int, options: dict) -> dict:
-    results = [strategy(p, policy, n=budget, seed=problem_seed(seed, p), **options) for p in problems]
+    results = solve_many(strategy, problems, policy, seed=seed, n=budget, **options)
     solved = sum(r.correct for r in results)
     low, high = wilson(solved, len(results))
     return {

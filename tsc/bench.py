@@ -112,10 +112,12 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
     stop = policy._stop_ids((".",)).tolist()
     rows = [ids for ids in policy.encode(prompts) for _ in range(n)]
     width, pad = max(map(len, rows)), policy._pad
-    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    device = policy.device
+    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
     torch.manual_seed(seed)
     with PeakMemory() as memory:
+        _synchronize(device)
         started = time.perf_counter()
         out = policy.model.generate(
             input_ids=input_ids,
@@ -128,6 +130,7 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
             eos_token_id=stop,
             pad_token_id=pad,
         )
+        _synchronize(device)
         seconds = time.perf_counter() - started
     tokens = 0
     for row in out[:, width:].tolist():
@@ -136,10 +139,27 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
     return tokens, seconds, memory.mb
 
 
+def _synchronize(device: torch.device) -> None:
+    """Wait for a GPU to finish what it was asked (its calls return before the work is done)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def run(
-    policy, *, batches=BATCHES, repeats: int = 5, max_new_tokens: int = 48, gflops: float | None = None, progress=None
+    policy,
+    *,
+    batches=BATCHES,
+    repeats: int = 5,
+    max_new_tokens: int = 48,
+    gflops: float | None = None,
+    progress=None,
+    generate_policy=None,
 ) -> list[BenchRow]:
-    """Measure both paths at each batch size, alternating them ``repeats`` times after a warm-up."""
+    """Measure both paths at each batch size, alternating them ``repeats`` times after a warm-up.
+
+    ``generate_policy``: the same model on another device (a GPU) for the `generate` column;
+    `tsc`'s lean sampler runs on the CPU (``policy``) either way."""
+    generate_policy = generate_policy or policy
     from transformers.utils import logging
 
     gflops = gflops or matmul_gflops()
@@ -148,11 +168,11 @@ def run(
     for batch in batches:
         prompts, n = _prompts(policy, batch)
         time_tsc(policy, prompts, n, max_new_tokens=max_new_tokens, seed=0)
-        time_generate(policy, prompts, n, max_new_tokens=max_new_tokens, seed=0)
+        time_generate(generate_policy, prompts, n, max_new_tokens=max_new_tokens, seed=0)
         fast, slow = [], []
         for seed in range(1, repeats + 1):
             fast.append(time_tsc(policy, prompts, n, max_new_tokens=max_new_tokens, seed=seed))
-            slow.append(time_generate(policy, prompts, n, max_new_tokens=max_new_tokens, seed=seed))
+            slow.append(time_generate(generate_policy, prompts, n, max_new_tokens=max_new_tokens, seed=seed))
         fast_rate = statistics.median(t / s for t, s, _, _ in fast)
         slow_rate = statistics.median(t / s for t, s, _ in slow)
         flop_rate = statistics.median(f / s for _, s, f, _ in fast) / 1e9

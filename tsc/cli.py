@@ -21,10 +21,31 @@ import sys
 import time
 from pathlib import Path
 
-from tsc.core import problem_seed
 from tsc.lm.checkpoint import write_atomic
-from tsc.tasks import TASKS, arithmetic
-from tsc.tasks.countdown import Countdown, Limits, parse
+from tsc.tasks import TASKS
+
+SOLVE_EPILOG = """\
+input, one JSON object per line (other keys are carried through to the output):
+  {"numbers": [13, 4, 7, 2], "target": 48}      Countdown
+  {"question": "7*8-13+6*4"}                    arithmetic (--task arithmetic, or an arithmetic model)
+
+output, the same lines in the same order, each with:
+  answer           the chosen answer: steps "13-7=6, 6*4=24, 24*2=48" (Countdown) or the number (arithmetic)
+  correct          the oracle's verdict
+  completion       what the model wrote (its whole text, free text for a real model)
+  tokens, prefill_tokens, generated_tokens, reused_tokens
+  flops, verifier_flops   compute spent (flops is null for a server model of unknown size)
+  a line that cannot be read gets "error" instead, and the run goes on
+
+examples:
+  python -m tsc solve --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy majority --n 16 --temperature 0.8 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
+  python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
+"""
 
 
 class UserError(Exception):
@@ -40,12 +61,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tsc.lm.reward import REWARD_RECIPES
-    from tsc.lm.train import RECIPES
+    from tsc.lm.recipes import RECIPES, REWARD_RECIPES
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import VERIFIERS
 
-    parser = _Parser(prog="python -m tsc", description="Test-time compute scaling on a tiny language model.")
+    parser = _Parser(
+        prog="python -m tsc",
+        description="Test-time compute scaling on a tiny language model: train, evaluate, solve, benchmark.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m tsc zoo\n"
+        "  python -m tsc solve --strategy majority --n 16 --input problems.jsonl --output answers.jsonl\n"
+        "  python -m tsc solve --help      (the input and output formats)\n"
+        "  python -m tsc train --recipe countdown --install\n"
+        "  python -m tsc bench",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model by a named recipe, evaluate it and write its card")
@@ -65,8 +95,28 @@ def _parser() -> argparse.ArgumentParser:
         help="compare with bundled model NAME's card: each figure within its 95 %% interval? (exit 1 if not; for a retrained model)",
     )
 
-    solve = commands.add_parser("solve", help="answer every problem of a JSON-lines file")
-    solve.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
+    solve = commands.add_parser(
+        "solve",
+        help="answer every problem of a JSON-lines file",
+        description="Answer every problem of a JSON-lines file with a test-time strategy, and write one line per problem.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOLVE_EPILOG,
+    )
+    solve.add_argument(
+        "--model",
+        default=None,
+        help="a bundled model's name, a checkpoint folder, a Hugging Face id, or an OpenAI-compatible server's URL "
+        "(http://HOST:PORT/v1) (default: the bundled Countdown model)",
+    )
+    solve.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then the CPU)")
+    solve.add_argument("--served-model", default=None, help="with a server's URL: which of its models (default: its only one)")
+    solve.add_argument("--params", type=int, default=None, help="with a server's URL: the model's parameter count, for FLOPs")
+    solve.add_argument("--concurrency", type=int, default=None, help="with a server's URL: requests in flight at most (default 8)")
+    solve.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
+    )
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
     solve.add_argument("--n", type=int, default=16, help="samples per problem (majority, best_of_n, weighted_vote)")
     solve.add_argument(
@@ -134,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time the sampler against transformers' generate on this machine")
     bench.add_argument("--model", default=None, help="bundled model name or folder (default: the Countdown model)")
+    bench.add_argument("--device", default=None, help="where transformers' generate runs (e.g. cuda); tsc's sampler runs on the CPU")
     bench.add_argument("--batches", default="1,32,256,1024", help="comma-separated numbers of sequences (default 1,32,256,1024)")
     bench.add_argument("--repeats", type=int, default=5, help="timed runs of each path per batch size; the median is reported")
     bench.add_argument("--max-new-tokens", type=int, default=48)
@@ -143,6 +194,25 @@ def _parser() -> argparse.ArgumentParser:
     experiment.add_argument("name", nargs="?", help="the experiment (see --list)")
     experiment.add_argument("--list", action="store_true", help="list the experiments and whether a result is stored")
     experiment.add_argument("--refresh", action="store_true", help="compute again even if a result is stored, and store it")
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade handed-in chapter notebooks: run each in a fresh kernel, collect every exercise's feedback",
+        description="Run each notebook top to bottom in a fresh kernel (never changing the file) and print a gradebook.",
+    )
+    grade.add_argument("notebooks", nargs="+", help="the handed-in .ipynb files")
+    grade.add_argument("--json", action="store_true", help='print records {"notebook", "exercise", "status", "message"} as JSON')
+    grade.add_argument("--csv", metavar="FILE", help="also write the records to FILE as CSV")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds a notebook may run (default 600)")
+
+    solutions = commands.add_parser("solutions", help="write the chapters with every exercise solved (what `make solutions` runs)")
+    solutions.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
+    solutions.add_argument("--out", default="_build/solutions", help="folder to write the solved copies to")
+
+    colab = commands.add_parser("colab", help="write the chapters as Colab renders them (plain Markdown; what `make colab` runs)")
+    colab.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
+    colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
+    colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
 
     zoo = commands.add_parser("zoo", help="list the bundled models and their cards")
     zoo.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -159,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         "zoo": cmd_zoo,
         "bench": cmd_bench,
         "experiment": cmd_experiment,
+        "grade": cmd_grade,
+        "solutions": cmd_solutions,
+        "colab": cmd_colab,
     }
     try:
         return commands[args.command](args)
@@ -174,12 +247,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _load(name):
+def _load(name, *, device: str | None = None, served_model: str | None = None, params: int | None = None, concurrency: int | None = None):
+    """The policy ``--model`` names (a bundled name, a folder, a Hub id or a server's URL)."""
     from tsc.lm.policy import load_policy
 
+    remote = {}
+    if isinstance(name, str) and name.startswith(("http://", "https://")):
+        remote = {"model": served_model, "params": params}
+        if concurrency is not None:
+            remote["max_concurrency"] = concurrency
+    elif served_model or params:
+        raise UserError("--served-model and --params are for a server's URL given as --model")
     try:
-        return load_policy(name)
-    except (ValueError, OSError) as error:
+        return load_policy(name, **({} if remote else {"device": device}), **remote)
+    except (ValueError, OSError, TypeError) as error:
         raise UserError(str(error).splitlines()[0]) from None
 
 
@@ -291,50 +372,40 @@ def _bundled_folder(name: str) -> Path:
     return models[name]
 
 
-def read_problem(line: str, limits: Limits | None = None, task: str = "countdown") -> tuple[dict, Countdown | None, str | None]:
+def read_problem(line: str, card: dict | None = None, task: str = "countdown", model: str = "the model"):
     """(the line's JSON object, the problem, None) or (what could be read, None, the error).
 
-    ``limits`` says which Countdown problems the model accepts (default: the bundled model's;
-    see `tsc.tasks.countdown.Limits`); an arithmetic line holds a ``question``. Never raises.
+    ``card`` (the model's) says which problems the model accepts (`tsc.tasks.Task.read`);
+    ``task`` says how to read the line. Never raises.
     """
+    from tsc.tasks import get_task
+
+    spec = get_task(task)
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({error.msg} at column {error.colno})"
     except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting too deep
         return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
-    if task == "arithmetic":
-        if not isinstance(record, dict):
-            return {"line": line.rstrip("\r\n")[:200]}, None, "each line must be a JSON object with a 'question' (e.g. \"7*8-13+6*4\")"
-        if record.get("question") is None:
-            return record, None, 'missing key: question (arithmetic lines read {"question": "7*8-13+6*4"})'
-        try:
-            return record, arithmetic.validate(record["question"]), None
-        except ValueError as error:
-            return record, None, str(error).splitlines()[0]
     if not isinstance(record, dict):
-        return {"line": line.rstrip("\r\n")[:200]}, None, "each line must be a JSON object with 'numbers' and 'target'"
-    missing = [k for k in ("numbers", "target") if record.get(k) is None]
-    if missing:
-        return record, None, f"missing key(s): {', '.join(missing)}"
-    error = (limits or Limits()).error(record["numbers"], record["target"])
-    if error:
-        return record, None, error
-    return record, Countdown(tuple(record["numbers"]), record["target"]), None
+        return {"line": line.rstrip("\r\n")[:200]}, None, f"each line must be a JSON object such as {spec.line}"
+    try:
+        return record, spec.read(record, card, model), None
+    except ValueError as error:
+        return record, None, str(error).splitlines()[0]
 
 
 def format_answer(text: str, task: str = "countdown") -> str | int | None:
     """The model's completion as the contract's answer: ``13-7=6, 6*4=24, 24*2=48`` for
-    Countdown (a direct model's expression as the same steps), the number for arithmetic
-    (None when the completion holds none)."""
-    if task == "arithmetic":
-        parsed = arithmetic.parse(text)
-        return parsed.answer if parsed is not None else None
-    steps = parse(text)
-    return ", ".join(map(str, steps)) if steps else text.rsplit("#", 1)[-1].strip()  # a thinking model's answer follows its '#'
+    Countdown (a direct model's expression, or a real model's prose, as the same steps), the
+    number for arithmetic (None when the completion holds none)."""
+    from tsc.tasks import get_task
+
+    return get_task(task).answer(text)
 
 
 def cmd_solve(args) -> int:
+    from tsc.core import check_sampling, with_sampling
     from tsc.strategies import STRATEGIES, check_knobs
     from tsc.strategies.search import check_search_knobs
     from tsc.strategies.sequential import MAX_ROUNDS
@@ -342,9 +413,6 @@ def cmd_solve(args) -> int:
     started = time.perf_counter()
     if args.temperature is None:
         args.temperature = 0.0 if args.strategy == "budget_forcing" else 1.0
-    max_new_tokens_given = args.max_new_tokens is not None
-    if not max_new_tokens_given:
-        args.max_new_tokens = 64
     source = Path(args.input)
     if not source.exists():
         raise UserError(f"input file {source} does not exist")
@@ -360,8 +428,6 @@ def cmd_solve(args) -> int:
             check_knobs(**{knob: value})
         except ValueError as error:
             raise UserError(f"{flag}: {error}") from None
-    from tsc.core import check_sampling, with_sampling
-
     for flag, knob, value in (("--top-k", "top_k", args.top_k), ("--top-p", "top_p", args.top_p), ("--min-p", "min_p", args.min_p)):
         try:
             check_sampling(**{knob: value})
@@ -377,16 +443,6 @@ def cmd_solve(args) -> int:
                 check_search_knobs(**{knob: getattr(args, knob)})
             except ValueError as error:
                 raise UserError(f"{flag}: {error}") from None
-    output = Path(args.output)
-    out_dir = output.resolve().parent
-    if output.is_dir():
-        raise UserError(f"cannot write {args.output}: it is a folder")
-    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
-        raise UserError(f"cannot write {args.output}: folder {out_dir} is missing or not writable")
-    try:
-        raw_lines = source.read_bytes().split(b"\n")
-    except OSError as error:
-        raise UserError(f"cannot read {source}: {error.strerror or error}") from None
     if args.strategy == "compute_optimal":  # the budget is checked against the fitted allocation before any model loads
         from tsc.strategies.adaptive import load_allocation, plan_for
 
@@ -400,78 +456,225 @@ def cmd_solve(args) -> int:
         raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
     if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
         raise UserError(f"--min-thinking-tokens must be a non-negative integer, got {args.min_thinking_tokens}")
-    policy = _load(args.model)
+    output = Path(args.output)
+    out_dir = output.resolve().parent
+    if output.is_dir():
+        raise UserError(f"cannot write {args.output}: it is a folder")
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
+        raise UserError(f"cannot write {args.output}: folder {out_dir} is missing or not writable")
+    try:
+        raw_lines = source.read_bytes().split(b"\n")
+    except OSError as error:
+        raise UserError(f"cannot read {source}: {error.strerror or error}") from None
+    policy = _load(args.model, device=args.device, served_model=args.served_model, params=args.params, concurrency=args.concurrency)
+    task = _solve_task(args, policy)
+    _refuse_companions(args, policy)
+    if args.max_new_tokens is None:  # room for what the model writes before its answer
+        if policy.card.get("kind") == "trace" and args.strategy != "budget_forcing":
+            args.max_new_tokens = max(64, policy.max_len - 32)
+        else:
+            args.max_new_tokens = 64 if policy.prompt_format == "compact" else 512
+    if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
+        policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
+    args.task = task
+    strategy = STRATEGIES[args.strategy]
+    options = _strategy_options(args, policy)
+    seed = options.pop("seed", None)
+
+    # every line: its record and problem, or its error
+    lines: list[dict | None] = []
+    problems: list[tuple[int, dict, object]] = []  # (index in lines, record, problem)
+    for raw_bytes in raw_lines:
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            lines.append({"line": raw_bytes[:200].decode("utf-8", "replace"), "error": "not UTF-8 text"})
+            continue
+        if not raw.strip():
+            continue
+        record, problem, error = read_problem(raw, policy.card, task, policy.name)
+        if error:
+            lines.append(dict(record, error=error))
+        else:
+            problems.append((len(lines), record, problem))
+            lines.append(None)
+    partial = _Partial(output, _run_key(args, policy)) if args.resume else None
+    done = partial.read() if partial else {}
+    todo = [(i, record, problem) for i, record, problem in problems if _line_key(i, record) not in done]
+    for i, record, _ in problems:
+        if _line_key(i, record) in done:
+            lines[i] = done[_line_key(i, record)]
+    if partial and done:
+        print(f"resuming: {len(problems) - len(todo)} of {len(problems)} problems read back from {partial.path}", file=sys.stderr)
+    try:
+        for block in _blocks(todo, strategy, options):
+            for (i, record, _), outcome in zip(block, _solve_block([p for _, _, p in block], strategy, policy, seed, options)):
+                lines[i] = _answer_record(record, outcome, task)
+                if partial:
+                    partial.append(_line_key(i, record), lines[i])
+    except KeyboardInterrupt:  # the output is written whole or not at all
+        kept = f"; the finished lines are kept in {partial.path} (rerun with --resume)" if partial else " (use --resume to keep them)"
+        print(f"interrupted; nothing was written to {args.output}{kept}", file=sys.stderr)
+        return 130
+    except ValueError as failure:  # a server that stopped answering, say
+        kept = f"; finished lines are kept in {partial.path} (rerun with --resume)" if partial else ""
+        raise UserError(f"{str(failure).splitlines()[0]}{kept}") from None
+    try:
+        write_atomic(output, "".join(json.dumps(line) + "\n" for line in lines))
+    except OSError as error:
+        raise UserError(f"cannot write {args.output}: {error.strerror or error}") from None
+    if partial:
+        partial.remove()
+    bad = [n for n, line in enumerate(lines, start=1) if "error" in line]
+    answered = len(lines) - len(bad)
+    solved = sum(bool(line.get("correct")) for line in lines)
+    where = f" (lines {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''})" if bad else ""
+    seconds = time.perf_counter() - started
+    print(f"{answered} answered, {solved} correct, {len(bad)} bad lines{where} -> {args.output} in {seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _solve_task(args, policy) -> str:
+    """The task the input holds: --task, else the model's (its card's), else Countdown."""
     trained_on = policy.card.get("task")
     task = args.task or trained_on or "countdown"
     if trained_on and task != trained_on:
         raise UserError(
             f"model {policy.name!r} was trained on {trained_on}, not {task}: pick a {task} model (python -m tsc zoo) or drop --task"
         )
-    if task == "arithmetic" and args.verifier in ("orm", "prm"):
-        raise UserError(f"--verifier {args.verifier} was trained on Countdown; for arithmetic use oracle, step_oracle or self")
-    if args.strategy == "budget_forcing" and policy.card.get("kind") not in (None, "trace"):
+    return task
+
+
+def _refuse_companions(args, policy) -> None:
+    """Refuse, in one line, a strategy or verifier that needs what this model lacks: the
+    bundled reward models and reviser were trained on the bundled Countdown models' compact
+    answers, tree search and refinement cut answers at the compact format's steps, and
+    budget forcing needs a model that thinks in the trace format."""
+    kind = policy.card.get("kind")
+    if args.strategy == "budget_forcing" and kind != "trace":
+        what = f"a {kind} model" if kind else "not one"
         raise UserError(
-            f"budget_forcing needs a model that thinks before it answers (kind trace, e.g. --model trace); "
-            f"{policy.name!r} is a {policy.card.get('kind')} model"
+            f"budget_forcing needs a model that thinks in the trace format before it answers (--model trace); {policy.name!r} is {what}"
         )
-    if policy.card.get("kind") == "trace" and not max_new_tokens_given and args.strategy != "budget_forcing":
-        args.max_new_tokens = max(64, policy.max_len - 32)  # room for the search it writes before its answer
-    if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
-        policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
-    args.task = task
-    limits = Limits.for_model(policy.card, policy.name)
-    strategy = STRATEGIES[args.strategy]
-    options = _strategy_options(args, policy)
-    lines, bad = [], []
-    solved = answered = 0
+    learned = args.verifier in ("orm", "prm")
+    task = args.task or policy.card.get("task") or "countdown"
+    trained_on = _reward_task(args.verifier) if learned else None
+    if learned and trained_on != task:
+        raise UserError(f"--verifier {args.verifier} was trained on {trained_on}; for {task} use oracle, step_oracle or self")
+    if policy.prompt_format == "compact":
+        return
+    why = f"{policy.name!r} writes free text ({policy.prompt_format} prompts), not the bundled models' compact format"
+    if args.strategy == "revise":
+        raise UserError(f"revise needs a reviser trained on this model's answers (the bundled one revises the bundled model's); {why}")
+    if args.strategy in STEP_STRATEGIES:
+        raise UserError(f"{args.strategy} grows answers step by step at ',' (the compact format); {why}: use best_of_n or majority")
+    if learned:
+        raise UserError(f"--verifier {args.verifier} was trained on the bundled model's compact answers; {why}: use oracle or self")
+
+
+def _blocks(todo: list, strategy, options: dict) -> list[list]:
+    """The problems in blocks solved together: as many as one sampler call takes for a
+    strategy that batches (`tsc.strategies.parallel.BATCHED`), else one at a time."""
+    from tsc.strategies.parallel import BATCHED
+
+    size = max(1, 1024 // max(1, int(options.get("n") or 1))) if strategy in BATCHED else 1
+    return [todo[start : start + size] for start in range(0, len(todo), size)]
+
+
+def _solve_block(problems: list, strategy, policy, seed, options: dict) -> list:
+    """Each problem's `Result`, or the one-line error it raised (a problem the model cannot
+    take, such as a prompt longer than its context, is an error line; the run goes on)."""
+    from tsc.strategies import solve_many
+
+    run = dict(options, seed=seed) if seed is not None else options
     try:
-        for number, raw_bytes in enumerate(raw_lines, start=1):
+        return solve_many(strategy, problems, policy, **run)
+    except ValueError:
+        if len(problems) == 1:
             try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError:
-                lines.append(json.dumps({"line": raw_bytes[:200].decode("utf-8", "replace"), "error": "not UTF-8 text"}))
-                bad.append(number)
-                continue
-            if not raw.strip():
-                continue
-            record, problem, error = read_problem(raw, limits, task)
-            if problem is not None:
-                try:
-                    seeded = dict(options, seed=problem_seed(args.seed, problem)) if "seed" in options else options
-                    result = strategy(problem, policy, **seeded)
-                except ValueError as failure:  # a problem the model cannot take (e.g. a prompt longer than its context)
-                    error = str(failure).splitlines()[0]
-            if error:
-                lines.append(json.dumps(dict(record, error=error)))
-                bad.append(number)
-                continue
-            answered += 1
-            solved += result.correct
-            answer = format_answer(result.answer, task) if result.answer is not None else None
-            ledger = result.ledger
-            record = dict(
-                record,
-                answer=answer,
-                correct=result.correct,
-                tokens=ledger.tokens,
-                prefill_tokens=ledger.prompt_tokens,  # prompt tokens computed; reused ones (tree search) apart
-                generated_tokens=ledger.generated_tokens,
-                reused_tokens=ledger.reused_tokens,
-                flops=ledger.flops,
-                verifier_flops=ledger.verifier_flops,
+                return solve_many(strategy, problems, policy, **run)
+            except ValueError as failure:
+                message = str(failure).splitlines()[0]
+                if "server" in message:  # the server, not the problem: stop the run
+                    raise
+                return [message]
+        return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, seed, options)]
+
+
+def _answer_record(record: dict, outcome, task: str) -> dict:
+    """The output line for one problem: its input, then the answer, the model's text and the
+    ledger (or the error)."""
+    if isinstance(outcome, str):
+        return dict(record, error=outcome)
+    ledger = outcome.ledger
+    return dict(
+        record,
+        answer=format_answer(outcome.answer, task) if outcome.answer is not None else None,
+        correct=outcome.correct,
+        completion=outcome.answer if outcome.answer is not None else (outcome.candidates[0] if outcome.candidates else None),
+        tokens=ledger.tokens,
+        prefill_tokens=ledger.prompt_tokens,  # prompt tokens computed; reused ones (tree search, a server's cache) apart
+        generated_tokens=ledger.generated_tokens,
+        reused_tokens=ledger.reused_tokens,
+        flops=ledger.flops if ledger.flops_known else None,
+        verifier_flops=ledger.verifier_flops,
+    )
+
+
+def _line_key(index: int, record: dict) -> str:
+    return f"{index}:{json.dumps(record, sort_keys=True)}"
+
+
+def _run_key(args, policy) -> str:
+    """What a run's answers depend on besides the input: the model (and its weights) and
+    every option. A partial file made with another key is not resumed."""
+    import hashlib
+
+    options = {k: v for k, v in sorted(vars(args).items()) if k not in ("input", "output", "resume", "command", "concurrency")}
+    model = {"name": policy.name, "weights": policy.card.get("weights_sha256")}
+    return hashlib.sha256(json.dumps([model, options], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class _Partial:
+    """The finished lines of a `solve --resume` run, appended and synced beside the output
+    (``OUTPUT.partial``) as they finish, so that a rerun computes only what is missing."""
+
+    def __init__(self, output: Path, key: str):
+        self.path = output.with_name(output.name + ".partial")
+        self.key = key
+
+    def read(self) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        done: dict[str, dict] = {}
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            header = json.loads(lines[0]) if lines else {}
+        except ValueError:
+            header = {}
+        if header.get("run") != self.key:
+            raise UserError(
+                f"{self.path} holds lines of a run with other options or another model; delete it, or rerun with the options that made it"
             )
-            lines.append(json.dumps(record))
-    except KeyboardInterrupt:  # the output is written whole or not at all
-        print(f"interrupted after {answered + len(bad)} problems; nothing was written to {args.output}", file=sys.stderr)
-        return 130
-    try:
-        write_atomic(output, "".join(line + "\n" for line in lines))
-    except OSError as error:
-        raise UserError(f"cannot write {args.output}: {error.strerror or error}") from None
-    where = f" (lines {', '.join(map(str, bad[:10]))}{', ...' if len(bad) > 10 else ''})" if bad else ""
-    seconds = time.perf_counter() - started
-    print(f"{answered} answered, {solved} correct, {len(bad)} bad lines{where} -> {args.output} in {seconds:.1f} s", file=sys.stderr)
-    return 0
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                done[entry["key"]] = entry["line"]
+            except (ValueError, KeyError, TypeError):  # a line cut short when the run stopped
+                continue
+        return done
+
+    def append(self, key: str, line: dict) -> None:
+        fresh = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8") as handle:
+            if fresh:
+                handle.write(json.dumps({"run": self.key}) + "\n")
+            handle.write(json.dumps({"key": key, "line": line}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 # the tree-search knobs the command line sets: (flag, keyword)
@@ -490,9 +693,18 @@ def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
     """The verifier a strategy gets when ``--verifier`` is not given."""
     from tsc.lm.policy import bundled_models
 
-    if strategy in STEP_STRATEGIES:  # need step scores: the bundled process reward model (Countdown's), else the exact step oracle
-        return "prm" if task == "countdown" and "prm" in bundled_models("prm") else "step_oracle"
+    if strategy in STEP_STRATEGIES:  # need step scores: a bundled process reward model of this task, else the exact step oracle
+        return "prm" if "prm" in bundled_models("prm") and _reward_task("prm") == task else "step_oracle"
     return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
+
+
+def _reward_task(name: str) -> str | None:
+    """The task a bundled reward model was trained on (its card's)."""
+    from tsc.lm.checkpoint import read_card
+    from tsc.lm.policy import bundled_models
+
+    folder = bundled_models(kind=None).get(name)
+    return read_card(folder).get("task") if folder is not None else None
 
 
 def _strategy_options(args, policy) -> dict:
@@ -564,10 +776,21 @@ def cmd_bench(args) -> int:
         raise UserError(f"--batches must be comma-separated whole numbers, got {args.batches!r}") from None
     if not batches or min(batches) < 1 or args.repeats < 1 or args.max_new_tokens < 1:
         raise UserError("--batches, --repeats and --max-new-tokens must be at least 1")
-    policy = _load(args.model)
+    policy = _load(args.model, device="cpu")
+    other = _load(args.model, device=args.device) if args.device not in (None, "cpu") else None
     gflops = bench.matmul_gflops()
     say = (lambda row: None) if args.json else (lambda row: print(f"  batch {row.batch}: {row.ratio:.1f}x", file=sys.stderr))
-    rows = bench.run(policy, batches=batches, repeats=args.repeats, max_new_tokens=args.max_new_tokens, gflops=gflops, progress=say)
+    rows = bench.run(
+        policy,
+        batches=batches,
+        repeats=args.repeats,
+        max_new_tokens=args.max_new_tokens,
+        gflops=gflops,
+        progress=say,
+        generate_policy=other,
+    )
+    if other is not None:
+        print(f"(generate ran on {other.device}; tsc's sampler on the CPU)", file=sys.stderr)
     memory = [bench.fresh_process_memory(args.model, count, max_new_tokens=args.max_new_tokens) for count in (1024, 4096)]
     print(json.dumps(bench.as_json(rows, gflops, memory), indent=2) if args.json else bench.table(rows, gflops, memory))
     return 0
@@ -588,4 +811,60 @@ def cmd_experiment(args) -> int:
     record = experiments.stored(args.name)
     if record is not None:
         print(f"{experiments.path_of(args.name)}: computed {record['computed']} in {record['seconds']} s", file=sys.stderr)
+    return 0
+
+
+def cmd_grade(args) -> int:
+    import csv
+
+    from tsc.grade import grade, gradebook
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    say = None if args.json else (lambda path, graded: print(f"graded {path}", file=sys.stderr, flush=True))
+    grades = grade(args.notebooks, timeout=args.timeout, progress=say)
+    records = [g.to_json() for g in grades]
+    if args.csv:
+        lines = []
+
+        class Sink:
+            def write(self, text):
+                lines.append(text)
+
+        writer = csv.DictWriter(Sink(), fieldnames=["notebook", "exercise", "status", "message", "error"])
+        writer.writeheader()
+        writer.writerows(records)
+        try:
+            write_atomic(Path(args.csv), "".join(lines))
+        except OSError as error:
+            raise UserError(f"cannot write {args.csv}: {error.strerror or error}") from None
+    print(json.dumps(records, indent=1, ensure_ascii=False) if args.json else gradebook(grades))
+    return 0
+
+
+def cmd_solutions(args) -> int:
+    from tsc.grade import write_solutions
+
+    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        raise UserError("no chapter notebooks given, and none in book/")
+    try:
+        written = write_solutions(chapters, args.out)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error).splitlines()[0]) from None
+    print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_colab(args) -> int:
+    from tsc.colab import export
+
+    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
+    if not chapters:
+        raise UserError("no chapter notebooks given, and none in book/")
+    try:
+        written = export(chapters, args.executed, args.out)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error).splitlines()[0]) from None
+    print(f"wrote {len(written)} Colab notebooks to {args.out}", file=sys.stderr)
     return 0

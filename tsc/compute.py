@@ -44,6 +44,7 @@ class Ledger:
     calls: int = 0
     seconds: float = 0.0
     samples: int = 0
+    flops_known: bool = True  # False once a model of unknown size (a server's) was charged tokens without FLOPs
 
     @property
     def tokens(self) -> int:
@@ -83,6 +84,7 @@ class Ledger:
             calls=self.calls + other.calls,
             seconds=self.seconds + other.seconds,
             samples=self.samples + other.samples,
+            flops_known=self.flops_known and other.flops_known,
         )
 
     def to_json(self) -> dict:
@@ -91,8 +93,8 @@ class Ledger:
             "prompt_tokens": self.prompt_tokens,
             "generated_tokens": self.generated_tokens,
             "reused_tokens": self.reused_tokens,
-            "flops": self.flops,
-            "policy_flops": self.policy_flops,
+            "flops": self.flops if self.flops_known else None,
+            "policy_flops": self.policy_flops if self.flops_known else None,
             "verifier_flops": self.verifier_flops,
             "samples": self.samples,
             "calls": self.calls,

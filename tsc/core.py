@@ -11,6 +11,8 @@ import hashlib
 import json
 import math
 import numbers
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -33,7 +35,12 @@ class Completion:
 
 @runtime_checkable
 class Policy(Protocol):
-    """A language model that strategies can sample from (batched: lists in, lists out)."""
+    """A language model that strategies can sample from (batched: lists in, lists out).
+
+    The bundled models (`tsc.lm.Policy`), a Hugging Face model, a server
+    (`tsc.lm.remote.RemotePolicy`) and the tests' scripted fakes all implement it. Optional
+    capabilities are protocols of their own: `SharesPrefixes`, `HasContext`.
+    """
 
     def format(self, problem) -> str:
         """The prompt for ``problem`` in this model's format."""
@@ -49,11 +56,17 @@ class Policy(Protocol):
         top_k: int = 0,
         min_p: float = 0.0,
         max_new_tokens: int = 64,
-        seed: int = 0,
-        stop: tuple[str, ...] = (".",),
-        ledger: Ledger | None = None,
+        seed: int | Sequence[int] = 0,
+        stop: tuple[str, ...] | None = None,
+        ledger: Ledger | Sequence[Ledger] | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions for each prompt; temperature 0 means greedy decoding."""
+        """``n`` completions for each prompt; temperature 0 means greedy decoding.
+
+        ``stop``: the strings that end a completion (None: the policy's own, e.g. ``.`` for
+        the compact format). ``seed``: one integer for the call, or one per prompt so that a
+        prompt's completions do not depend on the others in the call. ``ledger``: charged
+        what was computed; one per prompt charges each prompt's share to its own.
+        """
         ...
 
 
@@ -105,6 +118,36 @@ class Verifier(Protocol):
     def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]: ...
 
 
+@runtime_checkable
+class StepVerifier(Verifier, Protocol):
+    """A verifier that also judges every step of a completion (a process reward model, the
+    step oracle): what tree search and self-refinement need."""
+
+    def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
+        """One score per step (``problem.steps(text)``) of each text; [] for a text with none."""
+        ...
+
+
+@runtime_checkable
+class SharesPrefixes(Protocol):
+    """A model that can keep what it computed for a while, so later calls extending the same
+    text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
+    verifier. A verifier's block may take ``share=`` the policy whose layers it reuses."""
+
+    def prefix_cache(self, max_tokens: int = 50_000) -> AbstractContextManager: ...
+
+
+@runtime_checkable
+class HasContext(Protocol):
+    """A policy whose context length is known: it says how many tokens a prompt takes
+    (`encode`) and how many fit (``max_len``). Optional; budget forcing checks a long
+    thinking budget against it before it samples."""
+
+    max_len: int
+
+    def encode(self, prompts: list[str]) -> list[list[int]]: ...
+
+
 @dataclass(frozen=True)
 class Result:
     """What every strategy returns.
@@ -123,6 +166,14 @@ class Result:
     chosen: int | None = None
     strategy: str = ""
     trace: dict = field(default_factory=dict)
+
+
+def writes_compact(policy) -> bool:
+    """Whether ``policy`` writes the bundled models' compact format (``13-7=6,6*4=24,...``),
+    whose steps end at ``,``: what step search, refinement and the bundled reward models and
+    reviser read. A policy says so by its ``prompt_format`` (`tsc.lm.Policy`); one without
+    the attribute (a scripted fake) is taken to."""
+    return getattr(policy, "prompt_format", "compact") == "compact"
 
 
 def revision_prompt(prompt: str, attempts: list[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import bootstrap, coverage, draw, majority_accuracy
-from tsc.tasks import countdown
+from tsc.tasks import countdown, get_task
 
 PASS_KS = (1, 4, 16, 32)
 
@@ -23,14 +23,13 @@ def trained_on(policy) -> tuple[str, tuple[int, ...], int]:
     Countdown's default sizes for a model without a card."""
     card = getattr(policy, "card", None) or {}
     task = card.get("task", "countdown")
-    seen = card.get("problems") or {}
-    sizes = tuple(seen.get("ops" if task == "arithmetic" else "sizes") or countdown.SIZES)
-    return task, sizes, int(seen.get("digits", 2))
+    sizes, options = get_task(task).trained(card)
+    return task, sizes, int(options.get("digits", 2))
 
 
 def difficulty(problem) -> int:
     """A problem's place on its task's difficulty dial: numbers for Countdown, operations for arithmetic."""
-    return len(problem.numbers) if problem.task == "countdown" else problem.ops
+    return problem.difficulty
 
 
 def evaluate_policy(
@@ -76,9 +75,7 @@ def evaluate_policy(
 
     return {
         "task": task,
-        "split": "test (held-out tenth of problems, uniform over solvable ones)"
-        if task == "countdown"
-        else "test (held-out tenth of questions)",
+        "split": get_task(task).split,
         "seed": seed,
         "per_size": per_size,
         "samples": n,

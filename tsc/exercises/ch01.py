@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 
 from tsc.analysis import pass_at_k, samples_for_coverage
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _is_bool, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, is_bool, show
 from tsc.tasks.countdown import Countdown
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
@@ -25,19 +25,19 @@ def check_pass_at_k(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {show(fn)}.")
     results = []
     for n, c, k in PASS_AT_K_CASES:
-        value, error = _call(fn, n, c, k)
+        value, error = call(fn, n, c, k)
         if error:
             return Feedback("incorrect", f"Calling your function with n={n}, c={c}, k={k} raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (n, c, k), value in zip(PASS_AT_K_CASES, results):
-        number = _as_number(value)
+        number = as_number(value)
         if number is None:
-            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (one float between 0 and 1); got {_show(value)}.")
+            return Feedback("incorrect", f"For n={n}, c={c}, k={k} expected a probability (one float between 0 and 1); got {show(value)}.")
         value = number
         expected = pass_at_k(n, c, k)
         if abs(value - expected) > 1e-6:
@@ -55,9 +55,9 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     """Is ``answer`` the number of samples the fitted law exp(a·k^-b) needs to reach ``goal``?"""
     if answer is None:
         return NOT_ATTEMPTED
-    number = _as_number(answer)
+    number = as_number(answer)
     if number is None:
-        return Feedback("incorrect", f"Expected a number of samples (one number); got {_show(answer)}.")
+        return Feedback("incorrect", f"Expected a number of samples (one number); got {show(answer)}.")
     try:
         expected = samples_for_coverage(goal, a, b)
         if not math.isfinite(expected):
@@ -101,10 +101,10 @@ def check_verifier(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {show(fn)}.")
     answers = []
     for problem, text, what in VERIFIER_CASES:
-        value, error = _call(fn, list(problem.numbers), problem.target, text)
+        value, error = call(fn, list(problem.numbers), problem.target, text)
         if error:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
             advice = "A verifier should return False for bad text, never crash."
@@ -114,8 +114,8 @@ def check_verifier(fn: Callable) -> Feedback:
         return NOT_ATTEMPTED
     for (problem, text, what), value in zip(VERIFIER_CASES, answers):
         expected = problem.check(text)
-        if not _is_bool(value):
-            return Feedback("incorrect", f"On {what} expected True or False; got {_show(value)}.")
+        if not is_bool(value):
+            return Feedback("incorrect", f"On {what} expected True or False; got {show(value)}.")
         value = bool(value)
         if value != expected:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
 
 # --- Exercise 4.1: a Chinchilla-optimal training budget ------------------------------------
 
@@ -15,7 +15,7 @@ CHINCHILLA_PARAMS = (33_696, 132_928, 445_344, 1_052_800, 7_000_000_000)
 def _pair(value) -> tuple[float, float] | None:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         return None
-    tokens, flops = _as_number(value[0]), _as_number(value[1])
+    tokens, flops = as_number(value[0]), as_number(value[1])
     return None if tokens is None or flops is None else (tokens, flops)
 
 
@@ -25,10 +25,10 @@ def check_chinchilla(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function chinchilla(n_params) returning (tokens, flops); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function chinchilla(n_params) returning (tokens, flops); got {show(fn)}.")
     answers = []
     for n in CHINCHILLA_PARAMS:
-        value, error = _call(fn, n)
+        value, error = call(fn, n)
         if error:
             return Feedback("incorrect", f"chinchilla({n:,}) raised {error}.")
         answers.append(value)
@@ -37,7 +37,7 @@ def check_chinchilla(fn: Callable) -> Feedback:
     for n, value in zip(CHINCHILLA_PARAMS, answers):
         pair = _pair(value)
         if pair is None:
-            return Feedback("incorrect", f"chinchilla({n:,}) should return two numbers, (tokens, flops); got {_show(value)}.")
+            return Feedback("incorrect", f"chinchilla({n:,}) should return two numbers, (tokens, flops); got {show(value)}.")
         tokens, flops = pair
         if not math.isclose(tokens, 20 * n, rel_tol=1e-3):
             hint = (
@@ -80,19 +80,19 @@ def check_exchange(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function exchange(train_small, test_small, train_big, test_big); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function exchange(train_small, test_small, train_big, test_big); got {show(fn)}.")
     answers = []
     for case in EXCHANGE_CASES:
-        value, error = _call(fn, *case)
+        value, error = call(fn, *case)
         if error:
             return Feedback("incorrect", f"exchange{case} raised {error}.")
         answers.append(value)
     if all(a is None for a in answers):
         return NOT_ATTEMPTED
     for case, value in zip(EXCHANGE_CASES, answers):
-        number = _as_number(value)
+        number = as_number(value)
         if number is None:
-            return Feedback("incorrect", f"exchange{case} should return one number (a factor); got {_show(value)}.")
+            return Feedback("incorrect", f"exchange{case} should return one number (a factor); got {show(value)}.")
         expected = reference_exchange(*case)
         if not math.isclose(number, expected, rel_tol=1e-6):
             ts, ss, tb, sb = case
@@ -132,10 +132,10 @@ def check_break_even(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function break_even(train_a, per_query_a, train_b, per_query_b); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function break_even(train_a, per_query_a, train_b, per_query_b); got {show(fn)}.")
     answers = []
     for case in BREAK_EVEN_CASES:
-        value, error = _call(fn, *case)
+        value, error = call(fn, *case)
         if error:
             return Feedback("incorrect", f"break_even{case} raised {error}. When B's queries are not cheaper, return math.inf.")
         answers.append(value)
@@ -144,9 +144,9 @@ def check_break_even(fn: Callable) -> Feedback:
     for case, value in zip(BREAK_EVEN_CASES, answers):
         ta, qa, tb, qb = case
         expected = reference_break_even(*case)
-        number = math.inf if value == math.inf else _as_number(value)
+        number = math.inf if value == math.inf else as_number(value)
         if number is None:
-            return Feedback("incorrect", f"break_even{case} should return a number of queries (or math.inf); got {_show(value)}.")
+            return Feedback("incorrect", f"break_even{case} should return a number of queries (or math.inf); got {show(value)}.")
         if math.isinf(expected):
             if not math.isinf(number):
                 return Feedback(
@@ -195,7 +195,7 @@ def check_allocation_choice(choice, *, table: dict, shares: dict, budget: float,
     if not isinstance(choice, dict):
         return Feedback(
             "incorrect",
-            f"Expected a dict {{size: candidate name}}, e.g. {{3: 'greedy', 4: 'best_of_n 4', 5: 'greedy'}}; got {_show(choice)}.",
+            f"Expected a dict {{size: candidate name}}, e.g. {{3: 'greedy', 4: 'best_of_n 4', 5: 'greedy'}}; got {show(choice)}.",
         )
     missing = [s for s in table if s not in choice]
     if missing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
 
 # --- Exercise 5.1: the PUCT score of MCTS ----------------------------------------------------
 
@@ -26,19 +26,19 @@ def check_puct(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function puct(q, prior, parent_visits, child_visits, c_puct); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function puct(q, prior, parent_visits, child_visits, c_puct); got {show(fn)}.")
     results = []
     for case in PUCT_CASES:
-        value, error = _call(fn, *case)
+        value, error = call(fn, *case)
         if error:
             return Feedback("incorrect", f"puct{case} raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for case, value in zip(PUCT_CASES, results):
-        number, expected = _as_number(value), _puct(*case)
+        number, expected = as_number(value), _puct(*case)
         if number is None:
-            return Feedback("incorrect", f"puct{case} should return one number; got {_show(value)}.")
+            return Feedback("incorrect", f"puct{case} should return one number; got {show(value)}.")
         if abs(number - expected) > 1e-9:
             q, prior, parent, child, c = case
             hint = ""
@@ -79,10 +79,10 @@ def check_beam_keep(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function keep(candidates, width); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function keep(candidates, width); got {show(fn)}.")
     results = []
     for candidates, width, _, _ in KEEP_CASES:
-        value, error = _call(fn, [tuple(c) for c in candidates], width)
+        value, error = call(fn, [tuple(c) for c in candidates], width)
         if error:
             return Feedback("incorrect", f"keep({candidates}, {width}) raised {error}.")
         results.append(value)
@@ -92,7 +92,7 @@ def check_beam_keep(fn: Callable) -> Feedback:
         try:
             got = [int(i) for i in value]
         except Exception:
-            return Feedback("incorrect", f"keep({candidates}, {width}) should return a list of indices; got {_show(value)}.")
+            return Feedback("incorrect", f"keep({candidates}, {width}) should return a list of indices; got {show(value)}.")
         if got != expected:
             return Feedback("incorrect", f"keep({candidates}, {width}): {what}; expected {expected}, got {got}.")
     return Feedback("correct", f"Correct on all {len(KEEP_CASES)} cases.")
@@ -110,19 +110,19 @@ def check_reencoded(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function reencoded(prompt_tokens, step_tokens); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function reencoded(prompt_tokens, step_tokens); got {show(fn)}.")
     results = []
     for (prompt, steps), _ in PREFILL_CASES:
-        value, error = _call(fn, prompt, list(steps))
+        value, error = call(fn, prompt, list(steps))
         if error:
             return Feedback("incorrect", f"reencoded({prompt}, {steps}) raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for ((prompt, steps), expected), value in zip(PREFILL_CASES, results):
-        number = _as_number(value)
+        number = as_number(value)
         if number is None or number != int(number):
-            return Feedback("incorrect", f"reencoded({prompt}, {steps}) should return a whole number of tokens; got {_show(value)}.")
+            return Feedback("incorrect", f"reencoded({prompt}, {steps}) should return a whole number of tokens; got {show(value)}.")
         if int(number) != expected:
             hint = " The call that writes a step reads the steps before it, not the step itself." if int(number) > expected else ""
             return Feedback("incorrect", f"reencoded({prompt}, {steps}): expected {expected}, got {int(number)}.{hint}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, _as_number, _call, _show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
 
 # --- Exercise 6.1: one score from a process reward model's step scores ---------------------
 
@@ -30,19 +30,19 @@ def check_aggregate(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function aggregate(step_scores, how); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function aggregate(step_scores, how); got {show(fn)}.")
     results = []
     for scores, how, _ in AGGREGATE_CASES:
-        value, error = _call(fn, list(scores), how)
+        value, error = call(fn, list(scores), how)
         if error:
             return Feedback("incorrect", f"aggregate({scores}, {how!r}) raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (scores, how, expected), value in zip(AGGREGATE_CASES, results):
-        number = _as_number(value)
+        number = as_number(value)
         if number is None:
-            return Feedback("incorrect", f"aggregate({scores}, {how!r}) should return one number; got {_show(value)}.")
+            return Feedback("incorrect", f"aggregate({scores}, {how!r}) should return one number; got {show(value)}.")
         if abs(number - expected) > 1e-9:
             hint = " A completion with no steps has nothing to vouch for it: score it 0." if not scores else ""
             return Feedback("incorrect", f"aggregate({scores}, {how!r}): expected {expected:.4g}, got {number:.4g}.{hint}")
@@ -76,22 +76,22 @@ def check_auc(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function auc(scores, labels); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function auc(scores, labels); got {show(fn)}.")
     cases = _auc_cases()
     results = []
     for scores, labels in cases:
-        value, error = _call(fn, list(scores), list(labels))
+        value, error = call(fn, list(scores), list(labels))
         if error:
             return Feedback("incorrect", f"auc({scores[:4]}..., {labels[:4]}...) raised {error}.")
         results.append(value)
     if all(r is None for r in results):
         return NOT_ATTEMPTED
     for (scores, labels), value in zip(cases, results):
-        number = _as_number(value)
+        number = as_number(value)
         expected = auc(scores, labels)
         shown = f"scores {scores}, labels {[int(x) for x in labels]}" if len(scores) <= 6 else f"{len(scores)} scores"
         if number is None:
-            return Feedback("incorrect", f"For {shown} expected one number between 0 and 1; got {_show(value)}.")
+            return Feedback("incorrect", f"For {shown} expected one number between 0 and 1; got {show(value)}.")
         if abs(number - expected) > 1e-9:
             hint = " Count a tie between a correct and a wrong completion as half a win." if len(set(scores)) < len(scores) else ""
             return Feedback("incorrect", f"For {shown} expected {expected:.4f}, got {number:.4f}.{hint}")
@@ -115,10 +115,10 @@ def check_weighted_vote(fn: Callable) -> Feedback:
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function weighted_vote(keys, scores); got {_show(fn)}.")
+        return Feedback("incorrect", f"Expected a function weighted_vote(keys, scores); got {show(fn)}.")
     results = []
     for keys, scores, _, _ in WEIGHTED_CASES:
-        value, error = _call(fn, list(keys), list(scores))
+        value, error = call(fn, list(keys), list(scores))
         if error:
             return Feedback("incorrect", f"weighted_vote({keys}, {scores}) raised {error}.")
         results.append(value)
@@ -127,11 +127,11 @@ def check_weighted_vote(fn: Callable) -> Feedback:
     for (keys, scores, expected, what), value in zip(WEIGHTED_CASES, results):
         if expected is None:
             if value is not None:
-                return Feedback("incorrect", f"weighted_vote({keys}, {scores}): {what}, so expected None; got {_show(value)}.")
+                return Feedback("incorrect", f"weighted_vote({keys}, {scores}): {what}, so expected None; got {show(value)}.")
             continue
-        number = _as_number(value)
+        number = as_number(value)
         if number is None or number != int(number):
-            return Feedback("incorrect", f"weighted_vote({keys}, {scores}) should return an index (an int); got {_show(value)}.")
+            return Feedback("incorrect", f"weighted_vote({keys}, {scores}) should return an index (an int); got {show(value)}.")
         if int(number) != expected:
             return Feedback("incorrect", f"weighted_vote({keys}, {scores}): {what}; expected index {expected}, got {int(number)}.")
     return Feedback("correct", f"Correct on all {len(WEIGHTED_CASES)} cases.")

@@ -38,7 +38,7 @@ class Feedback:
 NOT_ATTEMPTED = Feedback("not attempted", "Not attempted yet: replace the placeholder in the cell above, run it, then run this cell again.")
 
 
-def _show(value, limit: int = 60) -> str:
+def show(value, limit: int = 60) -> str:
     """What a student's value is, in a few words: its repr (cut short) and, when the repr
     could mislead (``'0.5'``, ``array(0.5)``), its type and shape. Never raises."""
     try:
@@ -57,7 +57,7 @@ def _show(value, limit: int = 60) -> str:
     return f"{text} (a {type(value).__name__}{f' of shape {shape}' if shape is not None else ''})"
 
 
-def _call(fn: Callable, *args) -> tuple[object, str | None]:
+def call(fn: Callable, *args) -> tuple[object, str | None]:
     """fn(*args), or (None, a one-line description of what it raised)."""
     try:
         return fn(*args), None
@@ -74,7 +74,7 @@ def _call(fn: Callable, *args) -> tuple[object, str | None]:
         return None, f"{type(error).__name__}: {detail}{where}" if detail else f"{type(error).__name__}{where}"
 
 
-def _as_number(value) -> float | None:
+def as_number(value) -> float | None:
     """``value`` as a finite float if it is one real number (a Python or numpy scalar, or a
     0-dimensional array or tensor), else None. Bools, complex numbers and strings are not."""
     if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
@@ -82,7 +82,7 @@ def _as_number(value) -> float | None:
             value = value.item()
         except Exception:
             return None
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    if is_bool(value) or not isinstance(value, numbers.Real):
         return None
     try:
         number = float(value)
@@ -91,6 +91,6 @@ def _as_number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _is_bool(value) -> bool:
+def is_bool(value) -> bool:
     """True or False, Python's or numpy's."""
     return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")

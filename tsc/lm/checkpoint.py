@@ -60,6 +60,41 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
+def read_json_cache(path: str | Path | None, fields: dict | None = None) -> dict | None:
+    """A cache written by `write_json_cache` (gzip-compressed JSON), or None when there is
+    none, it cannot be read, or it was made for other ``fields`` (its stored ``fields``)."""
+    import gzip
+
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        data = json.loads(gzip.decompress(Path(path).read_bytes()))
+    except (OSError, ValueError, EOFError):  # cut short, or not ours: rebuild it
+        return None
+    if not isinstance(data, dict) or (fields is not None and data.get("fields") != fields):
+        return None
+    return data
+
+
+def write_json_cache(path: str | Path | None, data: dict) -> None:
+    """Store ``data`` as gzip-compressed JSON, atomically (a temporary file renamed into
+    place), so an interrupted run never leaves a half-written cache behind."""
+    import gzip
+
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(gzip.compress(json.dumps(data).encode()))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def how_to_fix(card: dict) -> str:
     """One sentence on how to get an intact copy of a checkpoint back."""
     reproduce = card.get("reproduce") if isinstance(card, dict) else None
@@ -93,3 +128,28 @@ def check_checkpoint(folder: str | Path, card: dict) -> None:
             f"{weights} is damaged or truncated ({size:,} bytes, sha256 {actual[:12]}... but card.json records "
             f"{str(expected)[:12]}...); {how_to_fix(card)}"
         )
+
+
+def load_checkpoint(path: Path, card: dict, auto_class: str, *, dtype=None, what: str = "checkpoint"):
+    """(model, tokenizer) of a checkpoint folder, the one loader of policies and reward models:
+    the weights checked first (`check_checkpoint`), then read by `transformers`' ``auto_class``
+    (``"AutoModelForCausalLM"``, ``"AutoModelForTokenClassification"``) in ``dtype`` (default
+    float32), quietly; anything that goes wrong is a ValueError naming the folder and the fix."""
+    import torch
+    import transformers
+
+    from tsc.lm.policy import quiet_loading
+
+    check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        with quiet_loading():  # a million parameters load in milliseconds: no progress bar
+            model = getattr(transformers, auto_class).from_pretrained(
+                path, local_files_only=True, use_safetensors=True, dtype=dtype or torch.float32
+            )
+    except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"cannot load the {what} in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
+        ) from error
+    return model, tokenizer

@@ -22,11 +22,15 @@ scaling, grouped-query attention) fall back to the `transformers` path in `tsc.l
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from tsc.lm.prefix import PrefixStore
 
 
 def supports(model) -> bool:
@@ -84,47 +88,6 @@ class KVCache:
             self.valid[targets] = self.valid[sources]
         self.valid = self.valid[:n]
         return targets, sources
-
-
-class PrefixStore:
-    """Keys and values of token sequences the sampler has already computed, so that a later
-    prompt extending one of them computes only its new tokens.
-
-    Tree search asks for the next step of a partial solution that an earlier call wrote: its
-    keys and values exist already, and re-encoding them would pay twice for the shared
-    prefix. Entries are whole sequences (a prompt, or a prompt plus a completion that ended at
-    a stop token); the least recently used ones go once more than ``max_tokens`` tokens are
-    kept.
-    """
-
-    def __init__(self, max_tokens: int = 50_000):
-        self.max_tokens = max_tokens
-        self.entries: OrderedDict[tuple[int, ...], tuple[torch.Tensor, ...]] = OrderedDict()
-        self.tokens = 0
-
-    def longest(self, ids: list[int]) -> tuple[int, tuple[torch.Tensor, ...] | None]:
-        """The longest stored sequence that ``ids`` starts with and extends by at least one
-        token (the logits of the last prompt token are always computed): (its length, its
-        entry: keys and values [n_layer, n_head, length, head_dim], then whatever else was
-        stored with them), or (0, None)."""
-        for length in range(len(ids) - 1, 0, -1):
-            entry = self.entries.get(tuple(ids[:length]))
-            if entry is not None:
-                self.entries.move_to_end(tuple(ids[:length]))
-                return length, entry
-        return 0, None
-
-    def add(self, ids: list[int], *tensors: torch.Tensor) -> None:
-        """Keep ``tensors`` (keys, values and, for a reward model, its value at every position)
-        of the sequence ``ids``."""
-        key = tuple(ids)
-        if not key or key in self.entries or len(key) > self.max_tokens:
-            return
-        self.entries[key] = tuple(t.clone() for t in tensors)
-        self.tokens += len(key)
-        while self.tokens > self.max_tokens:
-            old, _ = self.entries.popitem(last=False)
-            self.tokens -= len(old)
 
 
 KEEP_WORKSPACE_BYTES = 256 * 2**20
@@ -361,6 +324,10 @@ def sample_rows(
     pad: int,
     workspace: dict | None = None,
     store: PrefixStore | None = None,
+    limits: list[int] | None = None,
+    uniforms: torch.Tensor | None = None,
+    check_ids: torch.Tensor | None = None,
+    check: Callable[[list[int]], bool] | None = None,
 ) -> tuple[list[list[int]], list[float], list[int]]:
     """``copies[i]`` continuations of prompt ``i`` (token ids, prompt-major), each ending at its
     first stop token or after ``max_new_tokens``; with the sum of each one's log-probabilities
@@ -376,14 +343,21 @@ def sample_rows(
     (for a prompt with a shorter rest a few stored positions are computed again). Every
     completion that ends at a stop token is then stored with its prompt: the next step of a
     search starts from exactly such a sequence.
+
+    ``limits`` (one per output sequence) caps each sequence's length below
+    ``max_new_tokens`` (a long prompt leaves less of the context). ``uniforms`` (one row of
+    ``max_new_tokens`` numbers in (0, 1] per output sequence) makes each sequence draw its
+    tokens from its own stream instead of ``generator`` (see `draw_tokens`). A token in
+    ``check_ids`` ends a sequence only if ``check`` of the sequence's tokens so far says so
+    (a stop string matched on the decoded text, `tsc.lm.stops`).
     """
     found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
-    cache, logits, hidden, fresh, width = _prefill(lean, prompts, found, pad=pad)
+    cache, logits, hidden, fresh, width = prefill(lean, prompts, found, pad=pad)
     reused = [len(p) - n for p, n in zip(prompts, fresh)]  # what was really not computed
     if store is not None:
         # every prompt's hidden states after the last layer: stored ones, then the window's; the
         # stored sequences carry them for a reward model built on this model's layers
-        prompt_hidden = [_joined(e and e[2], hidden[i], n, len(p)) for i, (p, (_, e), n) in enumerate(zip(prompts, found, fresh))]
+        prompt_hidden = [joined(e and e[2], hidden[i], n, len(p)) for i, (p, (_, e), n) in enumerate(zip(prompts, found, fresh))]
         written_hidden = hidden.new_zeros(sum(copies) + 1, max_new_tokens, hidden.shape[-1])  # row `total` is the sink
     repeats = torch.tensor(copies)
     owner = torch.arange(len(prompts)).repeat_interleave(repeats)
@@ -396,8 +370,14 @@ def sample_rows(
     out = torch.full((total + 1, max_new_tokens), pad, dtype=torch.long)
     counts = torch.zeros(total + 1, dtype=torch.long)
     logprob = torch.zeros(total + 1, dtype=torch.float64)
+    limit = torch.tensor(list(limits or [max_new_tokens] * total) + [max_new_tokens + 1])
+    if uniforms is not None:
+        uniforms = torch.cat([uniforms, torch.ones(1, uniforms.shape[1])])  # the sink row draws too
     is_stop = torch.zeros(logits.shape[-1], dtype=torch.bool)
     is_stop[stop_ids] = True
+    to_check = torch.zeros(logits.shape[-1], dtype=torch.bool)
+    if check is not None and check_ids is not None:
+        to_check[check_ids] = True
     for step in range(max_new_tokens):
         log_probs = torch.log_softmax(logits, dim=-1)
         if temperature == 0:
@@ -405,18 +385,21 @@ def sample_rows(
         else:
             probs = log_probs.exp() if temperature == 1 else torch.softmax(logits / temperature, dim=-1)
             probs = filter_probs(probs, top_k=top_k, top_p=top_p, min_p=min_p)
-            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = draw_tokens(probs, generator, None if uniforms is None else uniforms[rows, step])
         out[rows, step] = token
         logprob[rows] += log_probs.gather(1, token[:, None]).squeeze(1).double()
         counts[rows] += 1
+        ended = is_stop[token]
+        for b in (to_check[token] & (rows < total)).nonzero().squeeze(1).tolist():  # a stop string across tokens?
+            ended[b] = check(out[rows[b], : step + 1].tolist())
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
-            for b in (is_stop[token] & (rows < total)).nonzero().squeeze(1).tolist():
+            for b in (ended & (rows < total)).nonzero().squeeze(1).tolist():
                 prompt_index = int(owner[rows[b]])
                 prompt = prompts[prompt_index]
                 written = out[rows[b], :step].tolist()
                 states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
-                store.add(prompt + written, *_stored(cache, b, width - len(prompt), width + step), states)
-        rows = rows.masked_fill(is_stop[token], total)
+                store.add(prompt + written, *stored_kv(cache, b, width - len(prompt), width + step), states)
+        rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())
         if n_live == 0 or step == max_new_tokens - 1:
@@ -441,7 +424,7 @@ def sample_rows(
     return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
 
 
-def _prefill(
+def prefill(
     lean: LeanLlama,
     rows: list[list[int]],
     found: list,
@@ -486,44 +469,14 @@ def _prefill(
     return cache, outputs, hidden, fresh, width
 
 
-def _joined(stored: torch.Tensor | None, computed: torch.Tensor, n: int, length: int) -> torch.Tensor:
+def joined(stored: torch.Tensor | None, computed: torch.Tensor, n: int, length: int) -> torch.Tensor:
     """One row's values at all ``length`` positions: the first ``length - n`` from its stored
     entry, the last ``n`` from ``computed``, its row of the window."""
     before = stored[: length - n] if stored is not None else computed.new_zeros(0, computed.shape[-1])
     return torch.cat([before, computed[computed.shape[0] - n :]])
 
 
-def values_reusing(
-    lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
-) -> tuple[list[torch.Tensor], list[int]]:
-    """A token classifier's output at every position of each row (token ids), computing only
-    what ``store`` does not hold (see `_prefill`; ``inputs``: the trunk's hidden states, for the
-    layers on top of a shared trunk). Every row, and every row but its last token, is then
-    stored with its outputs, so a later row that extends either computes only its new tokens.
-    Returns each row's outputs [length, labels] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    cache, window, _, fresh, width = _prefill(lean, rows, found, pad=pad, inputs=inputs, every_position=True)
-    outputs = []
-    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
-        out = _joined(entry and entry[2], window[i], n, len(row))
-        first = width - len(row)
-        for end in (len(row), len(row) - 1):  # the row, and the row without its last token
-            store.add(row[:end], *_stored(cache, i, first, first + end), out[:end])
-        outputs.append(out)
-    return outputs, fresh
-
-
-def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int) -> tuple[list[torch.Tensor], list[int]]:
-    """The hidden states after ``lean``'s last layer at every position of each row, taking
-    what the sampler stored with the sequences it wrote (`sample_rows` with a store) and
-    computing the rest: the trunk a reward model shares with the policy. Returns each row's
-    states [length, width] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    _, _, hidden, fresh, _ = _prefill(lean, rows, found, pad=pad)  # the hidden states, not the logits
-    return [_joined(entry and entry[2], hidden[i], n, len(row)) for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh))], fresh
-
-
-def _stored(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
+def stored_kv(cache: KVCache, row: int, first: int, end: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Row ``row``'s keys and values at positions ``first … end-1``, every layer stacked."""
     keys = torch.stack([k[row, :, first:end] for k in cache.keys])
     values = torch.stack([v[row, :, first:end] for v in cache.values])
@@ -539,6 +492,22 @@ def _bucket(rows: int) -> int:
     oneDNN builds (and caches) a kernel for each batch size it sees; rounding keeps that to a
     few dozen sizes, for at most 15 finished rows computed in vain."""
     return -(-rows // BUCKET) * BUCKET
+
+
+def draw_tokens(probs: torch.Tensor, generator: torch.Generator, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """One token per row from (unnormalised) ``probs``.
+
+    Without ``uniforms`` every row draws from the one shared ``generator``
+    (`torch.multinomial`), so what a row draws depends on the rows drawn before it. With
+    ``uniforms`` (one number in (0, 1] per row) a row takes the token where its number falls
+    on the cumulative distribution (inverse transform sampling): a row's draws then depend on
+    its own stream alone, whatever else is in the batch.
+    """
+    if uniforms is None:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    cdf = probs.cumsum(-1)
+    below = cdf < (uniforms.to(cdf.device, cdf.dtype) * cdf[:, -1])[:, None]  # a zero-probability token never takes the draw
+    return below.sum(-1).clamp_(max=probs.shape[-1] - 1)
 
 
 def filter_probs(probs: torch.Tensor, *, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> torch.Tensor:

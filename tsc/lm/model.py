@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from transformers import LlamaConfig, LlamaForCausalLM
 
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The knobs that set a model's size. ``d_model`` must divide by ``n_head``."""
-
-    d_model: int = 128
-    n_layer: int = 4
-    n_head: int = 4
-    d_ff: int = 512
-    max_len: int = 96
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from tsc.lm.recipes import ModelShape
 
 
 def build_model(shape: ModelShape, tokenizer, *, seed: int = 0) -> LlamaForCausalLM:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import torch
 
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion, check_sampling
-from tsc.lm.fast import LeanLlama, PrefixStore, filter_probs, sample_rows, supports
+from tsc.lm.fast import LeanLlama, draw_tokens, filter_probs, sample_rows, supports
+from tsc.lm.prefix import PrefixStore
+from tsc.lm.stops import StopMatcher
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
@@ -24,35 +28,66 @@ class Policy:
 
     ``model`` is the `transformers` model, ``tokenizer`` its tokenizer, ``path`` the folder it
     was loaded from and ``card`` its training card (empty for models without one).
+
+    ``prompt_format`` says how problems are put to it (`tsc.tasks.prompts`): ``"compact"``
+    for the models `tsc` trains (``13 4 7 2>48:``), ``"chat"`` for a model whose tokenizer has
+    a chat template (rules, a worked example and the problem as messages), ``"text"`` for
+    any other causal LM (the same as plain text). ``device`` is where its weights are.
     """
 
-    def __init__(self, model, tokenizer, *, path: Path | None = None, name: str | None = None, card: dict | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        path: Path | None = None,
+        name: str | None = None,
+        card: dict | None = None,
+        prompt_format: str | None = None,
+    ):
+        from tsc.tasks.prompts import FORMATS, default_format
+
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.path = path
         self.name = name or (path.name if path else "model")
         self.card = card or {}
+        self.prompt_format = prompt_format or default_format(self.card, tokenizer)
+        if self.prompt_format not in FORMATS:
+            raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {self.prompt_format!r}")
         config = model.config
         self.n_params = sum(p.numel() for p in model.parameters())
         self.n_layer = config.num_hidden_layers
         self.d_model = config.hidden_size
-        self.max_len = getattr(config, "max_position_embeddings", 2048)
-        self._stop_cache: dict[tuple[str, ...], torch.Tensor] = {}
-        # the lean forward pass (tsc.lm.fast) when it covers this architecture; set False for
-        # the plain `transformers` path
-        self.lean = supports(model)
+        self.max_len = getattr(config, "max_position_embeddings", None) or 2048
+        self._stop_cache: dict[tuple[str, ...], StopMatcher] = {}
+        # the lean forward pass (tsc.lm.fast) where it computes exactly what the model does: a
+        # Llama-shaped model in float32 on the CPU; set False for the plain `transformers` path
+        first = next(model.parameters())
+        self.lean = supports(model) and first.device.type == "cpu" and first.dtype == torch.float32
         self._workspace: dict = {}  # memory the lean sampler reuses between calls
         self._lean, self._lean_key = None, None
         self._prefix_store: PrefixStore | None = None  # set inside `prefix_cache`
 
     def __repr__(self) -> str:
-        return f"Policy({self.name!r}, {self.n_params:,} parameters)"
+        return f"Policy({self.name!r}, {self.n_params:,} parameters, {self.prompt_format} prompts, {self.device})"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """The stop strings that end a whole answer in this model's prompt format."""
+        from tsc.tasks.prompts import answer_stops
+
+        return answer_stops(self.prompt_format)
 
     def prompt(self, numbers: list[int], target: int) -> str:
         """The Countdown prompt in this model's format, e.g. ``"13 4 7 2>48:"``."""
         from tsc.tasks.countdown import Countdown
 
-        return Countdown(tuple(numbers), target).prompt()
+        return self.format(Countdown(tuple(numbers), target))
 
     @contextmanager
     def prefix_cache(self, max_tokens: int = 50_000):
@@ -67,16 +102,21 @@ class Policy:
             self._prefix_store = previous
 
     def format(self, problem) -> str:
-        """The prompt for any task's problem in this model's format."""
-        return problem.prompt()
+        """The prompt for any task's problem in this model's format (`tsc.tasks.prompts`)."""
+        from tsc.tasks.prompts import render
+
+        return render(problem, self.prompt_format, self.tokenizer)
 
     def flops(self, prompt_len: int, gen_len: int) -> int:
         """Forward FLOPs to read ``prompt_len`` tokens and write ``gen_len`` (see tsc.compute)."""
         return forward_flops(self.n_params, self.n_layer, self.d_model, prompt_len, gen_len)
 
     def encode(self, prompts: list[str]) -> list[list[int]]:
-        """Token ids of each prompt, starting with the beginning-of-sequence token."""
-        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        """Token ids of each prompt, starting with the beginning-of-sequence token where the
+        model was trained with one (a chat template writes its own)."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None and self.prompt_format == "compact" else []
+        if self.prompt_format == "text" and self.tokenizer.bos_token_id is not None and getattr(self.tokenizer, "add_bos_token", False):
+            bos = [self.tokenizer.bos_token_id]
         return [bos + ids for ids in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
 
     def sample(
@@ -89,9 +129,9 @@ class Policy:
         top_k: int = 0,
         min_p: float = 0.0,
         max_new_tokens: int = 64,
-        seed: int = 0,
-        stop: tuple[str, ...] = (".",),
-        ledger: Ledger | None = None,
+        seed: int | Sequence[int] = 0,
+        stop: tuple[str, ...] | None = None,
+        ledger: Ledger | Sequence[Ledger] | None = None,
         batch_size: int = 1024,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt (temperature 0 decodes greedily).
@@ -101,59 +141,89 @@ class Policy:
         ``top_p`` (the smallest set reaching that probability) and ``min_p`` (drop tokens
         below ``min_p`` times the most likely one), in that order (`tsc.lm.fast.filter_probs`).
 
-        Sequences end at a stop string, at the end-of-sequence token or after
-        ``max_new_tokens``. The same ``seed`` gives the same completions. Large requests are
-        split into chunks of at most ``batch_size`` sequences. Each prompt is read once per
-        chunk and shared by its samples, and the ledger charges what was computed: the
-        prompt's tokens once, each sample's generated tokens, and their FLOPs.
+        A completion ends right after the first stop string in its text (``stop``; None: the
+        prompt format's, `stop`), at an end-of-sequence token, after ``max_new_tokens``, or
+        where the context ends. Large requests are split into chunks of at most
+        ``batch_size`` sequences. Each prompt is read once per chunk and shared by its samples.
+
+        ``seed``: one integer seeds one random stream for the whole call (what a prompt draws
+        then depends on the prompts before it); a list gives each prompt its own stream, so a
+        prompt's completions are the same whatever else is in the call: solving problems in
+        one batched call or one at a time gives the same answers (`tsc.strategies` use this).
+
+        ``ledger`` is charged what was computed: each prompt's tokens once, each sample's
+        generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
+        prompt's share to its own.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
         if n < 1 or max_new_tokens < 1 or batch_size < 1:
             raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        seeds = _per_prompt(seed, len(prompts), "seed")
+        ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)
         longest = max(map(len, encoded), default=0)
         if longest > self.max_len:  # positions beyond the model's context have no rotary angle
             raise ValueError(f"a prompt of {longest} tokens does not fit {self.name}'s context of {self.max_len} tokens")
-        generator = torch.Generator().manual_seed(seed)
-        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator, stop_ids=self._stop_ids(stop))
+        stops = self._stops(self.stop if stop is None else tuple(stop))
+        generator = torch.Generator().manual_seed(seed) if seeds is None else None
+        streams = None if seeds is None or temperature == 0 else [_stream(s, n, max_new_tokens) for s in seeds]
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
-        prompt_tokens = reused_tokens = flops = 0
+        costs = [[0, 0, 0] for _ in encoded]  # per prompt: tokens computed, tokens reused, FLOPs
         for chunk in _chunks(len(encoded), n, batch_size):
             ids = [encoded[i] for i, _ in chunk]
             copies = [k for _, k in chunk]
-            max_new = max(1, min(max_new_tokens, self.max_len - max(map(len, ids))))
+            # each sequence stops where the context ends, whatever the other prompts' lengths
+            limits = [max(1, min(max_new_tokens, self.max_len - len(p))) for p, k in zip(ids, copies) for _ in range(k)]
+            uniforms = None
+            if streams is not None:  # sample j of prompt i draws from row j of prompt i's stream
+                taken = {}
+                rows = []
+                for i, k in chunk:
+                    first = taken.get(i, len(outputs[i]))
+                    rows.append(streams[i][first : first + k])
+                    taken[i] = first + k
+                uniforms = torch.cat(rows)[:, : max(limits)]
+            checks = dict(stop_ids=stops.ending_ids(), check_ids=stops.needs_check(), check=stops.hit)
             if lean is not None:
                 tokens, logprobs, reused = sample_rows(
-                    lean, ids, copies, max_new_tokens=max_new, pad=self._pad, workspace=self._workspace,
-                    store=self._prefix_store, **settings,
+                    lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
+                    store=self._prefix_store, limits=limits, uniforms=uniforms, **checks, **settings,
                 )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
-                tokens, logprobs = self._generate([r for r, k in zip(ids, copies) for _ in range(k)], max_new_tokens=max_new, **settings)
-                reads, reused = copies, [0] * len(ids)
+                tokens, logprobs = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, **settings)
+                reads, reused = [1] * len(ids), [0] * len(ids)  # each prompt read once here too
             done = 0
             for (i, k), prompt, read, kept in zip(chunk, ids, reads, reused):
                 rows = list(zip(tokens[done : done + k], logprobs[done : done + k]))
                 outputs[i] += rows
                 done += k
-                prompt_tokens += read * (len(prompt) - kept)
-                reused_tokens += read * kept
                 # the prompt's first `kept` tokens came from the store: only the rest is computed
-                flops += read * (self.flops(len(prompt), 0) - self.flops(kept, 0)) + sum(
-                    self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows
-                )
-        completions = [[Completion(self._text(t), len(t), lp) for t, lp in rows] for rows in outputs]
-        if ledger is not None:
+                flops = read * (self.flops(len(prompt), 0) - self.flops(kept, 0))
+                flops += sum(self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows)
+                for j, value in enumerate((read * (len(prompt) - kept), read * kept, flops)):
+                    costs[i][j] += value
+        completions = [[Completion(stops.cut(stops.decode(t)), len(t), lp) for t, lp in rows] for rows in outputs]
+        seconds = time.perf_counter() - started
+        if ledgers is not None:  # each prompt's share, the wall time split by tokens written
+            written = [sum(c.num_tokens for c in cs) for cs in completions]
+            for mine, (computed, kept, flops), w in zip(ledgers, costs, written):
+                mine.charge_policy(
+                    prompt_tokens=computed, reused_tokens=kept, generated_tokens=w, flops=flops,
+                    seconds=seconds * w / max(1, sum(written)), samples=n,
+                )  # fmt: skip
+        elif ledger is not None:
             ledger.charge_policy(
-                prompt_tokens=prompt_tokens,
-                reused_tokens=reused_tokens,
+                prompt_tokens=sum(c[0] for c in costs),
+                reused_tokens=sum(c[1] for c in costs),
                 generated_tokens=sum(c.num_tokens for cs in completions for c in cs),
-                flops=flops,
-                seconds=time.perf_counter() - started,
+                flops=sum(c[2] for c in costs),
+                seconds=seconds,
                 samples=len(encoded) * n,
             )
         return completions
@@ -168,64 +238,87 @@ class Policy:
 
     @property
     def _pad(self) -> int:
-        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        if self.tokenizer.pad_token_id is not None:
+            return self.tokenizer.pad_token_id
+        return self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
 
-    def _text(self, tokens: list[int]) -> str:
-        eos = self.tokenizer.eos_token_id
-        return self.tokenizer.decode([t for t in tokens if t != eos], skip_special_tokens=True)
+    def _end_ids(self) -> list[int]:
+        """Tokens that end a completion: the tokenizer's end token and the model's (a chat
+        model's end of turn), as its generation config lists them."""
+        ids = {self.tokenizer.eos_token_id}
+        generation = getattr(self.model, "generation_config", None)
+        eos = getattr(generation, "eos_token_id", None)
+        ids |= set(eos) if isinstance(eos, (list, tuple)) else {eos}
+        vocab = min(len(self.tokenizer), self.model.get_output_embeddings().weight.shape[0])
+        return [i for i in ids if i is not None and 0 <= i < vocab]
 
-    def _stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
-        """Ids of the end token and of every token whose text contains a stop string (cached)."""
+    def _stops(self, stop: tuple[str, ...]) -> StopMatcher:
+        """The stop rule for ``stop`` (cached: building it reads the whole vocabulary)."""
         if stop not in self._stop_cache:
-            self._stop_cache[stop] = self._find_stop_ids(stop)
+            self._stop_cache[stop] = StopMatcher(self.tokenizer, stop, self._end_ids())
         return self._stop_cache[stop]
 
-    def _find_stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
-        ids = {self.tokenizer.eos_token_id}
-        for token, index in self.tokenizer.get_vocab().items():
-            text = self.tokenizer.convert_tokens_to_string([token])
-            if any(s and s in text for s in stop):
-                ids.add(index)
-        return torch.tensor(sorted(i for i in ids if i is not None))
+    def _stop_ids(self, stop: tuple[str, ...]) -> torch.Tensor:
+        """Token ids that end a sequence by themselves under ``stop`` (for the benchmarks and
+        tests that drive the samplers directly)."""
+        return self._stops(tuple(stop)).ending_ids()
 
     @torch.no_grad()
-    def _generate(self, rows, *, temperature, top_k, top_p, min_p, max_new_tokens, generator, stop_ids):
-        """The reference path through `transformers`: left-pad ``rows``, then decode one token at
-        a time reusing its KV cache. Used for models `LeanLlama` does not cover, and by the
-        tests and `python -m tsc bench` as the yardstick for the fast path."""
+    def _generate(self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None):
+        """The reference path through `transformers`: left-pad the ``prompts`` and read each
+        once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
+        the model's device and in its dtype. Used for models `LeanLlama` does not cover (other
+        architectures, GPUs, half precision), and by the tests and `python -m tsc bench` as
+        the yardstick for the fast path."""
         from transformers import DynamicCache
 
-        pad = self._pad
-        width = max(len(r) for r in rows)
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        device, pad = self.device, self._pad
+        width = max(len(r) for r in prompts)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in prompts], device=device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         # transformers 5 names the KV cache argument `cache`; 4.x (e.g. in Colab) `past_key_values`
         cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        step_kwargs = {cache_arg: DynamicCache(), "use_cache": True}
+        cache = DynamicCache()
+        step_kwargs = {cache_arg: cache, "use_cache": True}
         logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
-        batch = len(rows)
-        finished = torch.zeros(batch, dtype=torch.bool)
-        counts = torch.zeros(batch, dtype=torch.long)
-        logprob = torch.zeros(batch, dtype=torch.float64)
+        owner = torch.arange(len(prompts), device=device).repeat_interleave(torch.tensor(copies, device=device))
+        cache.reorder_cache(owner)  # each prompt's keys and values, copied to its samples (as beam search does)
+        logits, mask, positions = logits[owner], mask[owner], positions[owner]
+        batch = len(owner)
+        limit = torch.tensor(limits, device=device)
+        ending = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
+        ending[stops.ending_ids().to(device)] = True
+        to_check = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
+        to_check[stops.needs_check().to(device)] = True
+        finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        counts = torch.zeros(batch, dtype=torch.long, device=device)
+        wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        logprob = torch.zeros(batch, dtype=wide, device=device)
         tokens = []
-        for _ in range(max_new_tokens):
+        for step in range(max(limits)):
             logits = logits.float()
             log_probs = torch.log_softmax(logits, dim=-1)
             if temperature == 0:
                 token = logits.argmax(-1)
             else:
                 probs = filter_probs(torch.softmax(logits / temperature, dim=-1), top_k=top_k, top_p=top_p, min_p=min_p)
-                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                if uniforms is None:
+                    token = draw_tokens(probs.cpu(), generator).to(device)  # one CPU stream, as the lean sampler
+                else:
+                    token = draw_tokens(probs, generator, uniforms[:, step])
             token = torch.where(finished, torch.full_like(token, pad), token)
             alive = ~finished
-            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).double(), 0.0)
+            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).to(wide), 0.0)
             counts += alive.long()
             tokens.append(token)
-            finished |= torch.isin(token, stop_ids)
+            ended = ending[token]
+            for b in (to_check[token] & alive).nonzero().squeeze(1).tolist():  # a stop string across tokens?
+                ended[b] = stops.hit(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
+            finished |= alive & (ended | (counts >= limit))
             if finished.all():
                 break
-            mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype)], dim=1)
+            mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype, device=device)], dim=1)
             positions = positions[:, -1:] + 1
             logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
         generated = torch.stack(tokens, dim=1).tolist()
@@ -251,17 +344,38 @@ class Policy:
         rows = [(h + t)[: self.max_len] for h, t in zip(heads, tails)]
         out: list[list[float]] = [[] for _ in rows]
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        device = self.device
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             width = max(len(rows[i]) for i in chunk)
-            ids = torch.tensor([rows[i] + [self._pad] * (width - len(rows[i])) for i in chunk])
-            mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk])
+            ids = torch.tensor([rows[i] + [self._pad] * (width - len(rows[i])) for i in chunk], device=device)
+            mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk], device=device)
             log_probs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
             for b, i in enumerate(chunk):
                 head, end = len(heads[i]), len(rows[i])
                 if end > head:  # the token at position t is predicted by the logits at t - 1
                     out[i] = log_probs[b, head - 1 : end - 1].gather(1, ids[b, head:end, None]).squeeze(1).tolist()
         return out
+
+
+def _per_prompt(value, count: int, name: str):
+    """``value`` as one item per prompt when it is a list (its length checked), else None."""
+    if not isinstance(value, (list, tuple)):
+        if name == "seed" and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
+            raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {value!r}")
+        return None
+    if len(value) != count:
+        raise ValueError(f"got {len(value)} {name}s for {count} prompts: pass one per prompt")
+    if name == "seed" and not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in value):
+        raise ValueError(f"seeds must be integers, got {value!r}")
+    return list(value)
+
+
+def _stream(seed: int, n: int, length: int) -> torch.Tensor:
+    """The random numbers in (0, 1] that a prompt seeded ``seed`` draws its ``n`` samples' tokens
+    with: row j for sample j, one number per position."""
+    generator = torch.Generator().manual_seed(int(seed) % 2**64)
+    return 1.0 - torch.rand(n, length, generator=generator, dtype=torch.float64)
 
 
 def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int]]]:
@@ -282,7 +396,7 @@ def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int
 
 
 @contextmanager
-def _quiet_loading():
+def quiet_loading():
     from transformers.utils import logging
 
     was_enabled = logging.is_progress_bar_enabled()
@@ -312,29 +426,71 @@ def _card_kind(folder: Path) -> str:
         return "policy"
 
 
-def load_policy(name_or_path: str | Path | None = None) -> Policy:
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` as a torch device; None picks CUDA, then Apple's MPS, then the CPU."""
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"unknown device {device!r} ({error}); use cpu, cuda, cuda:N or mps") from None
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_policy(
+    name_or_path: str | Path | None = None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | str | None = None,
+    prompt_format: str | None = None,
+    **remote,
+):
     """A `Policy` for a bundled model name (default: the Countdown model), a local folder,
-    or a Hugging Face id (an explicit user choice; needs the network the first time).
+    a Hugging Face id (an explicit user choice; needs the network the first time), or the URL
+    of an OpenAI-compatible server (``http://HOST:PORT/v1``; a `tsc.lm.remote.RemotePolicy`,
+    which takes ``remote`` options such as ``max_concurrency``).
+
+    ``device``: where the weights go (None: CUDA, then MPS, then the CPU; `pick_device`).
+    ``dtype``: None keeps the bundled models and, on the CPU, every model in float32 (where
+    the lean sampler applies); on a GPU a checkpoint keeps the dtype it was saved in.
+    ``prompt_format``: ``compact``, ``chat`` or ``text`` (see `Policy`); None decides from
+    the model.
 
     Local weights must be ``model.safetensors`` (pickle files are refused) and, when the
     card records ``weights_sha256``, match it; a damaged, truncated or missing file raises a
     ValueError that names it. Nothing here touches the network unless ``name_or_path`` is a
-    Hub id (``owner/name``) that is neither bundled nor an existing folder.
+    Hub id (``owner/name``) that is neither bundled nor an existing folder, or a URL.
     """
     import re
     from os import PathLike
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tsc.lm.checkpoint import WEIGHTS, check_checkpoint, how_to_fix, read_card
+    from tsc.lm.checkpoint import load_checkpoint, read_card
 
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
+    if isinstance(name_or_path, str) and re.match(r"https?://", name_or_path):
+        from tsc.lm.remote import RemotePolicy
+
+        return RemotePolicy(name_or_path, prompt_format=prompt_format, **remote)
+    if remote:
+        raise TypeError(f"load_policy got unexpected option(s) {', '.join(sorted(remote))} (they are for a server's URL)")
+    target = pick_device(device)
     bundled = {name: path for kind in LANGUAGE_MODELS for name, path in bundled_models(kind).items()}  # the causal LMs
     known = ", ".join(bundled) or "(none bundled)"
     name = DEFAULT_MODEL if name_or_path is None else str(name_or_path)
     if not name.strip():
         raise ValueError(f"empty model name: pass a bundled model ({known}), a folder or a Hugging Face id")
+    if isinstance(dtype, str):
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise ValueError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+        dtype = getattr(torch, dtype)
+    load_dtype = dtype or (torch.float32 if name in bundled or target.type == "cpu" else "auto")
     if name in bundled:
         path = bundled[name]
     elif name in bundled_models(kind=None):  # a bundled reward model: it has a value head, no language-model head
@@ -348,27 +504,22 @@ def load_policy(name_or_path: str | Path | None = None) -> Policy:
         raise ValueError(f"unknown model {name!r}: not a bundled model ({known}) nor an existing folder")
     else:  # a Hugging Face id, chosen explicitly by the user: the only way to the network
         try:
-            model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True)
+            model = AutoModelForCausalLM.from_pretrained(name, use_safetensors=True, dtype=load_dtype)
             tokenizer = AutoTokenizer.from_pretrained(name)
         except OSError as error:  # not on the Hub, no network, or no safetensors weights
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ValueError(
                 f"unknown model {name!r}: not a bundled model ({known}), not a folder, not loadable from the Hub ({first})"
             ) from error
-        return Policy(model, tokenizer, name=name)
+        return Policy(model.to(target), tokenizer, name=name, prompt_format=prompt_format)
     if not (path / "config.json").exists():
         raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
     card = read_card(path)
     if card.get("kind") in ("orm", "prm"):
         raise ValueError(f"{path} holds a {card['kind']} (a reward model), not a policy; load it with tsc.lm.reward.load_reward_model")
-    check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
+    model, tokenizer = load_checkpoint(path, card, "AutoModelForCausalLM", dtype=load_dtype)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        with _quiet_loading():  # a million parameters load in milliseconds: no progress bar
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32)
-    except Exception as error:  # safetensors' SafetensorError, a broken config or tokenizer file, ...
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(
-            f"cannot load the checkpoint in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
-        ) from error
-    return Policy(model, tokenizer, path=path, name=path.name, card=card)
+        model = model.to(target)
+    except (RuntimeError, AssertionError) as error:  # e.g. CUDA asked for on a machine without it
+        raise ValueError(f"cannot move {path.name} to {target}: {str(error).splitlines()[0]}") from None
+    return Policy(model, tokenizer, path=path, name=path.name, card=card, prompt_format=prompt_format)

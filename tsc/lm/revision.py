@@ -21,8 +21,6 @@ the config changes. Sequences with no failed attempt keep its first-attempt skil
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import time
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import revision_prompt
+from tsc.lm.checkpoint import read_json_cache, write_json_cache
 from tsc.tasks import countdown
 
 MAX_FAILED = 3  # failed attempts a training sequence holds at most (revise reads the last 3)
@@ -66,10 +65,9 @@ class RevisionData:
         config = {"pool": recipe.pool, "pool_samples": recipe.pool_samples, "seed": recipe.seed, "sizes": list(recipe.sizes)}
         card = getattr(policy, "card", None) or {}
         config["policy"] = card.get("weights_sha256") or getattr(policy, "name", type(policy).__name__)
-        if cache is not None and cache.exists():
-            stored = json.loads(gzip.decompress(cache.read_bytes()))
-            if stored["config"] == config:
-                return cls._from_json(stored, recipe)
+        stored = read_json_cache(cache)
+        if stored is not None and stored.get("config") == config:
+            return cls._from_json(stored, recipe)
         started = time.perf_counter()
         problems = countdown.generate(recipe.pool, seed=recipe.seed + 7919, sizes=recipe.sizes, split="train")
         ledger = Ledger()
@@ -87,8 +85,7 @@ class RevisionData:
             if progress:
                 print(f"revision pool: {len(entries):,} / {len(problems):,} problems sampled", flush=True)
         data = cls(entries, recipe.seed, recipe.batch_size, recipe.shape.max_len, ledger, time.perf_counter() - started)
-        if cache is not None:
-            cache.write_bytes(gzip.compress(json.dumps(data._to_json(config)).encode()))
+        write_json_cache(cache, data._to_json(config))  # atomically: an interrupted run leaves no half-written pool
         return data
 
     def examples(self, step: int) -> list[tuple[str, str]]:

@@ -9,182 +9,29 @@ The loop records tokens, FLOPs and wall time for the model's card.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import random
 import shutil
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from tsc.compute import training_flops
 from tsc.lm.checkpoint import WEIGHTS, sha256_of
-from tsc.lm.model import ModelShape, build_model
-from tsc.lm.policy import Policy, _quiet_loading
+from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step  # noqa: F401 (learning_rate, optimizer_step: re-exported)
+from tsc.lm.model import build_model
+from tsc.lm.policy import Policy, quiet_loading
+from tsc.lm.recipes import DATA, KINDS, POLICY_DATA, RECIPES, ModelShape, Recipe  # noqa: F401 (what tsc.lm.train offers)
 from tsc.lm.tokenizer import CHARS, build_char_tokenizer
-from tsc.tasks import TASKS, countdown
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that determines a training run (with the seed, it reproduces the model)."""
-
-    name: str = "countdown"
-    shape: ModelShape = field(default_factory=ModelShape)
-    steps: int = 2000
-    schedule_steps: int | None = None  # length of the cosine schedule (default: steps)
-    batch_size: int = 256
-    lr: float = 3e-3
-    warmup: int = 100
-    min_lr_ratio: float = 0.05
-    weight_decay: float = 0.01
-    sizes: tuple[int, ...] = countdown.SIZES
-    seed: int = 0
-    save_every: int = 500
-    eval_every: int = 300
-    # "policy": prompt -> solution, step by step; "direct": prompt -> the answer alone (an expression
-    # for Countdown, a number for arithmetic); "trace": prompt -> a depth-first search written out,
-    # then the solution (tsc.tasks.trace); "revision": prompt + failed attempts -> a correct one
-    kind: str = "policy"
-    task: str = "countdown"  # or "arithmetic" (then ``sizes`` counts operations and ``digits`` bounds the operands)
-    digits: int = 2
-    family: str | None = None  # the models of one family share data and schedule and differ in size
-    half: bool = True  # store the installed weights in float16 (checkpoints part-way are always float16)
-    packed: bool = True  # packed batches (`pack`); False: padded (`collate`), as the default model was trained
-    init_from: str | None = None  # a bundled model to fine-tune (its shape, but for max_len: RoPE has no learned positions)
-    pool: int = 0  # revision: training-split problems the init_from policy samples attempts on
-    pool_samples: int = 8  # revision: attempts sampled per problem of the pool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-RECIPES = {
-    # The default model stops at step 1,125 of a 2,000-step schedule. Trained on, it solves
-    # more problems with one sample, but 32 samples then cover less than 4x what one covers
-    # (3.5x at step 2,000), leaving test-time compute less room to show; 1,125 is where greedy
-    # >= 20 %, pass@32 >= 75 % and pass@32 >= 4 x pass@1 all hold with the most margin
-    # (checkpoints at 1,000 / 1,250 / 1,500 / 2,000 were evaluated; see the card's notes).
-    # (padded batches: the same loss and gradients as packed ones up to rounding, kept so that
-    # retraining gives the bundled weights bit for bit)
-    "countdown": Recipe(steps=1125, schedule_steps=2000, family="countdown", half=False, packed=False),
-    # The revision model (sequential revisions, Snell et al. 2024): the countdown policy
-    # fine-tuned on its own failed attempts followed by a correct one, its context doubled.
-    "revision": Recipe(
-        name="revision",
-        kind="revision",
-        half=False,
-        packed=False,
-        init_from="countdown",
-        shape=ModelShape(max_len=192),
-        steps=400,
-        batch_size=128,
-        lr=1e-3,
-        warmup=20,
-        min_lr_ratio=0.1,
-        pool=12_000,
-        pool_samples=8,
-        save_every=200,
-        eval_every=100,
-    ),
-    # The family for "train bigger or think longer" (Chapter 4): the default model's data and
-    # schedule at four sizes spanning 31x in parameters (the default is the largest), each
-    # saved at steps 500, 1,000 and 1,125, so every checkpoint sits on one training-FLOPs axis.
-    **{
-        f"countdown-{size}": Recipe(
-            name=f"countdown-{size}",
-            shape=ModelShape(d_model=d, n_layer=n, n_head=d // 32, d_ff=4 * d),
-            steps=1125,
-            schedule_steps=2000,
-            family="countdown",
-        )
-        for size, d, n in (("xs", 32, 2), ("s", 64, 2), ("m", 96, 3))
-    },
-    # Chapter 3's pair of Countdown models: the default's data and schedule, answering with
-    # one expression and no steps (the policy above writes its steps).
-    "countdown-direct": Recipe(name="countdown-direct", kind="direct", steps=1125, schedule_steps=2000),
-    # Multi-step arithmetic (a numeric answer, so self-consistency votes on something): a
-    # chain-of-thought model and its direct-answer twin, same questions, same size, same steps.
-    **{
-        name: Recipe(
-            name=name,
-            task="arithmetic",
-            kind=kind,
-            sizes=(2, 3, 4),
-            shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384),
-            steps=1000,
-        )
-        for name, kind in (("arithmetic", "policy"), ("arithmetic-direct", "direct"))
-    },
-    # The trace model (Stream of Search): the default policy, taught to write a depth-first
-    # search before it answers (tsc.tasks.trace), on problems of 3 numbers: their searches fit
-    # its context of 640 tokens whole (the longest is 584), while those of 4 numbers run to
-    # thousands of tokens (median 1,207; benchmarks/trace_lengths.py), too long to train on
-    # a CPU here.
-    "trace": Recipe(
-        name="trace",
-        kind="trace",
-        init_from="countdown",
-        sizes=(3,),
-        shape=ModelShape(max_len=640),
-        steps=1000,
-        batch_size=64,
-        lr=1e-3,
-        warmup=50,
-        min_lr_ratio=0.1,
-        save_every=200,
-        eval_every=200,
-    ),
-    # A few steps of a tiny model: what the tests train to check that the loss falls.
-    "smoke": Recipe(
-        name="smoke",
-        shape=ModelShape(d_model=32, n_layer=1, n_head=2, d_ff=64),
-        steps=30,
-        batch_size=32,
-        lr=1e-2,
-        warmup=5,
-        save_every=0,
-        eval_every=0,
-    ),
-}
-
-
-KINDS = ("policy", "revision", "direct", "trace")
-POLICY_DATA = (
-    "fresh uniform solvable Countdown problems each step (train split: the held-out tenth by hash is never seen), "
-    "each with a random solution from the exhaustive solver; loss on solution tokens only"
-)
-DATA = {
-    ("countdown", "policy"): POLICY_DATA,
-    ("countdown", "direct"): POLICY_DATA.replace(
-        "loss on solution tokens only", "written as one expression, no steps (e.g. (13-7)*4*2.); loss on answer tokens only"
-    ),
-    ("countdown", "trace"): POLICY_DATA.replace(
-        "each with a random solution from the exhaustive solver",
-        "each with a depth-first search written out (tsc.tasks.trace.dfs_trace: moves, dead ends, backtracking) that ends in a solution",
-    ).replace("loss on solution tokens only", "loss on the trace and solution tokens"),
-    ("arithmetic", "policy"): (
-        "fresh arithmetic questions each step (train split: the held-out tenth by hash is never seen), each with its "
-        "steps in a random valid order (tsc.tasks.arithmetic); loss on solution tokens only"
-    ),
-    ("arithmetic", "direct"): (
-        "fresh arithmetic questions each step (train split: the held-out tenth by hash is never seen), each with its "
-        "value only, no steps; loss on answer tokens only"
-    ),
-}
+from tsc.tasks import TASKS, get_task
 
 
 def task_problems(task: str, count: int, *, seed: int, sizes: tuple[int, ...], digits: int = 2, split: str = "test") -> list:
     """``count`` problems of ``task`` at the difficulty dial ``sizes`` (numbers for Countdown,
-    operations for arithmetic) from ``split``, reproducibly from ``seed``."""
-    if task == "arithmetic":
-        from tsc.tasks import arithmetic
-
-        return arithmetic.generate(count, seed=seed, ops=tuple(sizes), digits=digits, split=split)
-    return countdown.generate(count, seed=seed, sizes=tuple(sizes), split=split)
+    operations for arithmetic) from ``split``, reproducibly from ``seed`` (`tsc.tasks.Task`)."""
+    spec = get_task(task)
+    options = {"digits": digits} if "digits" in spec.options else {}
+    return spec.generate(count, seed=seed, sizes=tuple(sizes), split=split, **options)
 
 
 def alphabet(recipe: Recipe) -> list[str]:
@@ -238,24 +85,7 @@ def training_examples(recipe: Recipe, step: int) -> list[tuple[str, str]]:
     seed = recipe.seed * 1_000_003 + step
     problems = task_problems(recipe.task, recipe.batch_size, seed=seed, sizes=recipe.sizes, digits=recipe.digits, split="train")
     rng = random.Random(seed)
-    if recipe.kind == "trace":  # one fixed move order, so the model knows which moves it has tried
-        from tsc.tasks.trace import dfs_trace
-
-        return [(p.prompt(), dfs_trace(p)) for p in problems]
-    if recipe.task == "arithmetic" and recipe.kind == "direct":
-        return [(p.prompt(), p.direct_text()) for p in problems]
-    if recipe.task == "arithmetic":  # steps in a random valid order, each + and * with its operands in a random order:
-        return [(p.prompt(), p.solution_text(_commuted(p.solve(rng=rng), rng))) for p in problems]  # sampled chains differ
-    if recipe.kind == "direct":
-        return [(p.prompt(), p.direct_text(p.solve(rng=rng))) for p in problems]
-    return [(p.prompt(), p.solution_text(p.solve(rng=rng))) for p in problems]
-
-
-def _commuted(steps: list, rng: random.Random) -> list:
-    """``steps`` with the operands of each + and * swapped or not at random (``78*98=7644`` or
-    ``98*78=7644``): sampled chains of thought then differ in how they compute, not only in
-    their order, so their mistakes are less alike and a vote has more to gain."""
-    return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
+    return [(p.prompt(), p.training_text(recipe.kind, rng)) for p in problems]
 
 
 def _sequences(tokenizer, examples: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
@@ -323,26 +153,6 @@ def pack(tokenizer, examples: list[tuple[str, str]], row_len: int) -> dict[str, 
     return {"input_ids": input_ids, "attention_mask": mask[:, None], "position_ids": positions, "labels": labels_t, "lengths": lengths}
 
 
-def learning_rate(recipe: Recipe, step: int) -> float:
-    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak."""
-    if step < recipe.warmup:
-        return recipe.lr * (step + 1) / recipe.warmup
-    total = recipe.schedule_steps or recipe.steps
-    progress = min(1.0, (step - recipe.warmup) / max(1, total - recipe.warmup))
-    return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def optimizer_step(model, optimizer, recipe, step: int, loss) -> None:
-    """One optimizer step on ``loss`` at the recipe's learning rate for ``step``, with the
-    gradients clipped to norm 1 (shared by the policy and reward-model training loops)."""
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate(recipe, step)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-
-
 def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> dict:
     """Write model, tokenizer and card to a temporary folder, then rename it into place.
 
@@ -352,7 +162,7 @@ def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> dict:
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    with _quiet_loading():
+    with quiet_loading():
         model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     for file in tmp.iterdir():
@@ -414,16 +224,7 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     if recipe.init_from:
         data["init_from"] = {"model": recipe.init_from, "train_flops": start.card.get("train_flops"), "steps": start.card.get("steps")}
     n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr,
-        betas=(0.9, 0.95),
-    )
-    log_file = (out_dir / "train_log.jsonl").open("w")
-    tokens = flops = 0
-    seconds = 0.0
+    optimizer = adamw(model.parameters(), recipe)
 
     def card(record: dict) -> dict:
         """The model's card as of the step in ``record`` (the log line just written)."""
@@ -450,34 +251,34 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
             "torch": torch.__version__,
         }
 
-    if recipe.task == "arithmetic":
-        from tsc.tasks import arithmetic
+    spec = get_task(recipe.task)
+    problems = spec.seen(recipe.sizes, **({"digits": recipe.digits} if "digits" in spec.options else {}))
 
-        problems = {"ops": list(recipe.sizes), "digits": recipe.digits, "max_value": arithmetic.MAX_VALUE}
-    else:
-        problems = {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET}
-    model.train()
-    bar = tqdm(range(recipe.steps), desc=f"train {recipe.name}", disable=not progress)
-    for step in bar:
-        started = time.perf_counter()
+    def batch(step: int) -> tuple[dict, list[int]]:
         if recipe.packed:
-            batch = pack(tokenizer, examples(step), recipe.shape.max_len)
-            lengths = batch.pop("lengths").tolist()
-        else:
-            batch = collate(tokenizer, examples(step))
-            lengths = batch["attention_mask"].sum(1).tolist()
-        loss = model(**batch).loss
-        optimizer_step(model, optimizer, recipe, step, loss)
-        seconds += time.perf_counter() - started
-        tokens += sum(lengths)
-        flops += sum(training_flops(n_params, recipe.shape.n_layer, recipe.shape.d_model, n) for n in lengths)
-        record = {"step": step + 1, "loss": round(loss.item(), 5), "tokens": tokens, "flops": flops, "seconds": round(seconds, 2)}
+            inputs = pack(tokenizer, examples(step), recipe.shape.max_len)
+            return inputs, inputs.pop("lengths").tolist()
+        inputs = collate(tokenizer, examples(step))
+        return inputs, inputs["attention_mask"].sum(1).tolist()
+
+    def measure(step: int, record: dict) -> None:
         if recipe.eval_every and (step + 1) % recipe.eval_every == 0:
             record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe=recipe)
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+
+    def after(step: int, record: dict) -> None:
         if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
             save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
-    log_file.close()
+
+    record = fit(
+        model,
+        recipe,
+        optimizer=optimizer,
+        batch=batch,
+        loss=lambda inputs: model(**inputs).loss,
+        step_flops=lambda n: training_flops(n_params, recipe.shape.n_layer, recipe.shape.d_model, n),
+        log=out_dir / "train_log.jsonl",
+        measure=measure,
+        after=after,
+        progress=progress,
+    )
     return save_checkpoint(model, tokenizer, out_dir / "final", card(record))  # the card as written, with the weights' hash

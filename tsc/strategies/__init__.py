@@ -1,7 +1,8 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
+from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.adaptive import compute_optimal
-from tsc.strategies.parallel import best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
+from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
 from tsc.strategies.thinking import budget_forcing
@@ -22,6 +23,27 @@ STRATEGIES = {
     "budget_forcing": budget_forcing,
     "compute_optimal": compute_optimal,
 }
+
+
+def solve_many(strategy, problems, policy, *, seed: int = 0, batch: int = 1024, **knobs) -> list:
+    """``strategy`` on every problem, problem ``p`` seeded ``problem_seed(seed, p)``: the one
+    loop that the CLI, the evaluation, the sweeps, the benchmarks and the chapters share.
+
+    A parallel strategy (greedy, sample, majority, best-of-N, weighted vote) decodes up to
+    ``batch`` sequences of many problems in each policy call (`parallel.BATCHED`); its answers
+    and ledgers are those of one call per problem, since each problem draws from its own seed.
+    Any other strategy, or a verifier that shares the policy's work, runs one problem at a time.
+    """
+    problems = list(problems)
+    seeds = [problem_seed(seed, p) for p in problems]
+    many = BATCHED.get(strategy)
+    if many is None or isinstance(knobs.get("verifier"), SharesPrefixes):
+        return [strategy(p, policy, seed=s, **knobs) for p, s in zip(problems, seeds)]
+    step = max(1, batch // max(1, int(knobs.get("n") or 1)))
+    out = []
+    for start in range(0, len(problems), step):
+        out += many(problems[start : start + step], policy, seeds=seeds[start : start + step], **knobs)
+    return out
 
 
 def get_strategy(name: str):
@@ -47,6 +69,7 @@ __all__ = [
     "revise",
     "sample",
     "self_refine",
+    "solve_many",
     "tot_bfs",
     "weighted_vote",
 ]

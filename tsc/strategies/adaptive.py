@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import Result
-from tsc.strategies.parallel import _check_problem, best_of_n, check_knobs, greedy, majority_vote, weighted_vote
+from tsc.strategies.parallel import best_of_n, check_knobs, check_problem, greedy, majority_vote, weighted_vote
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.search import beam_search, dvts
 from tsc.strategies.sequential import self_refine
@@ -56,7 +56,7 @@ def probe(problem, policy, *, verifier, max_new_tokens: int = 64) -> Result:
     own layers.
     """
     check_knobs(max_new_tokens=max_new_tokens, verifier=verifier)
-    _check_problem(problem, policy)
+    check_problem(problem, policy)
     ledger = Ledger()
     [[completion]] = policy.sample([policy.format(problem)], n=1, temperature=0.0, seed=0, max_new_tokens=max_new_tokens, ledger=ledger)
     [score] = verifier.score(problem, [completion.text], ledger=ledger)
@@ -198,7 +198,7 @@ def compute_optimal(
             "compute_optimal needs a step-level verifier with score_steps(problem, texts, ledger=...), such as the process "
             f"reward model the allocation was fitted with ({table.get('verifier', 'prm')}); got {verifier!r}"
         )
-    _check_problem(problem, policy)
+    check_problem(problem, policy)
     # 2. predict the difficulty: size is free; the probe is paid for
     looked = probe(problem, policy, verifier=verifier, max_new_tokens=max_new_tokens) if uses_probe(table["predictor"]) else None
     size = len(getattr(problem, "numbers", ())) or 4

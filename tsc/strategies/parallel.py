@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import random
-from collections.abc import Sequence
 
 from tsc.compute import Ledger
-from tsc.core import Result
+from tsc.core import Policy, Result, Verifier
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
+from tsc.votes import majority_choice, weighted_choice  # noqa: F401 (re-exported: the votes themselves)
 
 MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
 SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
@@ -49,7 +49,7 @@ def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, ver
         )
 
 
-def _check_problem(problem, policy) -> None:
+def check_problem(problem, policy) -> None:
     if not all(callable(getattr(problem, a, None)) for a in ("prompt", "check", "answer_key")):
         hint = " (build one with tsc.countdown.validate(numbers, target))" if isinstance(problem, (dict, list, tuple, str)) else ""
         raise ValueError(f"problem must be a task's problem such as Countdown((13, 4, 7, 2), 48){hint}; got {type(problem).__name__}")
@@ -68,13 +68,27 @@ def _ignore_shared(strategy: str, options: dict) -> None:
 
 
 def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> list[str]:
-    check_knobs(n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
-    _check_problem(problem, policy)
-    [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    return [c.text for c in row]
+    [texts] = _draw_many([problem], policy, n=n, temperature=temperature, seeds=[seed], max_new_tokens=max_new_tokens, ledgers=[ledger])
+    return texts
 
 
-def _result(
+def _draw_many(
+    problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
+) -> list[list[str]]:
+    """``n`` completions of each problem in one policy call, each problem drawing from its own
+    seed's stream and charged to its own ledger: the same texts and costs as one call per
+    problem (`tsc.lm.Policy.sample` with a list of seeds)."""
+    check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
+    for seed in seeds:
+        check_knobs(seed=seed)
+    for problem in problems:
+        check_problem(problem, policy)
+    prompts = [policy.format(p) for p in problems]
+    rows = policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
+    return [[c.text for c in row] for row in rows]
+
+
+def make_result(
     problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str, trace: dict | None = None
 ) -> Result:
     answer = texts[chosen] if chosen is not None else None
@@ -90,91 +104,86 @@ def _result(
     )
 
 
-def majority_choice(keys: Sequence[str | None], rng: random.Random | None = None) -> int | None:
-    """Index of a completion whose key got the most votes (None if no completion has a key).
-
-    Ties go to the key seen first, or to a random one of them when ``rng`` is given.
-    """
-    tally: dict[str, list[int]] = {}
-    for index, key in enumerate(keys):
-        if key is not None:
-            tally.setdefault(key, []).append(index)
-    if not tally:
-        return None
-    best = max(len(v) for v in tally.values())
-    leaders = [v for v in tally.values() if len(v) == best]
-    return (rng.choice(leaders) if rng else leaders[0])[0]
-
-
-def weighted_choice(keys: Sequence[str | None], scores: Sequence[float], rng: random.Random | None = None) -> tuple[int | None, dict]:
-    """The weighted vote itself: (index of the chosen completion, each key's total score).
-
-    A key's weight is the sum of its completions' scores; the heaviest key wins (the first
-    seen on ties, or a random one of them when ``rng`` is given) and the answer is its
-    highest-scoring completion (the first of them on ties). None when no completion has a key.
-    """
-    weights: dict[str, float] = {}  # insertion order = first appearance, which breaks ties
-    for key, score in zip(keys, scores):
-        if key is not None:
-            weights[key] = weights.get(key, 0.0) + score
-    if not weights:
-        return None, weights
-    heaviest = max(weights.values())
-    leaders = [key for key, weight in weights.items() if weight == heaviest]
-    winner = rng.choice(leaders) if rng else leaders[0]
-    members = [i for i, key in enumerate(keys) if key == winner]
-    return max(members, key=lambda i: (scores[i], -i)), weights
-
-
-def greedy(problem, policy, *, max_new_tokens: int = 64, **ignored) -> Result:
+def greedy(problem: Problem, policy: Policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
     _ignore_shared("greedy", ignored)
-    ledger = Ledger()
-    texts = _draw(problem, policy, n=1, temperature=0.0, seed=0, max_new_tokens=max_new_tokens, ledger=ledger)
-    return _result(problem, texts, 0, [1.0], ledger, "greedy")
+    [result] = _greedy_many([problem], policy, seeds=[0], max_new_tokens=max_new_tokens)
+    return result
 
 
-def sample(problem, policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
+def _greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored) -> list[Result]:
+    _ignore_shared("greedy", ignored)
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_many(problems, policy, n=1, temperature=0.0, seeds=[0] * len(problems), max_new_tokens=max_new_tokens, ledgers=ledgers)
+    return [make_result(p, texts, 0, [1.0], ledger, "greedy") for p, texts, ledger in zip(problems, draws, ledgers)]
+
+
+def sample(problem: Problem, policy: Policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
     """One completion sampled at ``temperature``: what each of best-of-N's draws looks like."""
+    [result] = _sample_many([problem], policy, seeds=[seed], temperature=temperature, max_new_tokens=max_new_tokens, **ignored)
+    return result
+
+
+def _sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_tokens: int = 64, **ignored) -> list[Result]:
     _ignore_shared("sample", ignored)
-    ledger = Ledger()
-    texts = _draw(problem, policy, n=1, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    return _result(problem, texts, 0, [1.0], ledger, "sample")
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_many(problems, policy, n=1, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    return [make_result(p, texts, 0, [1.0], ledger, "sample") for p, texts, ledger in zip(problems, draws, ledgers)]
 
 
 @reuses_prefixes(only_to_share=True)
-def best_of_n(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def best_of_n(
+    problem: Problem, policy: Policy, *, n: int, verifier: Verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64
+) -> Result:
     """Sample ``n`` completions and return the one the verifier scores highest (first on ties).
 
     With the oracle as verifier this measures coverage (pass@n): the problem counts as solved
     if any sample is correct.
     """
+    return _best_of_n_many([problem], policy, seeds=[seed], n=n, verifier=verifier, temperature=temperature, max_new_tokens=max_new_tokens)[
+        0
+    ]
+
+
+def _best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     if verifier is None:
         raise ValueError("best_of_n needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
-    ledger = Ledger()
-    texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
-    chosen = max(range(n), key=lambda i: (scores[i], -i))
-    return _result(problem, texts, chosen, scores, ledger, "best_of_n")
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    results = []
+    for problem, texts, ledger in zip(problems, draws, ledgers):
+        scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+        chosen = max(range(n), key=lambda i: (scores[i], -i))
+        results.append(make_result(problem, texts, chosen, scores, ledger, "best_of_n"))
+    return results
 
 
-def majority_vote(problem, policy, *, n: int, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def majority_vote(problem: Problem, policy: Policy, *, n: int, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
     """Sample ``n`` completions and return one whose answer key got the most votes.
 
     The key comes from the task (`problem.answer_key`): the final number for arithmetic, the
     canonical expression for Countdown. Malformed completions do not vote; if none is
     well formed the answer is None. Ties go to the key that appeared first.
     """
-    ledger = Ledger()
-    texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    keys = [problem.answer_key(t) for t in texts]
-    votes = [float(sum(k == key for k in keys)) if key is not None else 0.0 for key in keys]
-    return _result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote")
+    return _majority_many([problem], policy, seeds=[seed], n=n, temperature=temperature, max_new_tokens=max_new_tokens)[0]
+
+
+def _majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    results = []
+    for problem, texts, ledger in zip(problems, draws, ledgers):
+        keys = [problem.answer_key(t) for t in texts]
+        votes = [float(sum(k == key for k in keys)) if key is not None else 0.0 for key in keys]
+        results.append(make_result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote"))
+    return results
 
 
 @reuses_prefixes(only_to_share=True)
-def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> Result:
+def weighted_vote(
+    problem: Problem, policy: Policy, *, n: int, verifier: Verifier, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64
+) -> Result:
     """Sample ``n`` completions; each votes for its answer key with its verifier score.
 
     The samples are grouped by `problem.answer_key`; a group's weight is the sum of its
@@ -185,13 +194,35 @@ def weighted_vote(problem, policy, *, n: int, verifier, temperature: float = 1.0
     ties); ``scores`` holds each candidate's group weight (0 for malformed ones) and
     ``trace["weights"]`` the weight of every key.
     """
+    return _weighted_vote_many(
+        [problem], policy, seeds=[seed], n=n, verifier=verifier, temperature=temperature, max_new_tokens=max_new_tokens
+    )[0]
+
+
+def _weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     if verifier is None:
         raise ValueError("weighted_vote needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
-    ledger = Ledger()
-    texts = _draw(problem, policy, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
-    keys = [problem.answer_key(t) for t in texts]
-    chosen, weights = weighted_choice(keys, scores)
-    votes = [weights[key] if key is not None else 0.0 for key in keys]
-    return _result(problem, texts, chosen, votes, ledger, "weighted_vote", {"verifier_scores": scores, "weights": weights})
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    results = []
+    for problem, texts, ledger in zip(problems, draws, ledgers):
+        scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+        keys = [problem.answer_key(t) for t in texts]
+        chosen, weights = weighted_choice(keys, scores)
+        votes = [weights[key] if key is not None else 0.0 for key in keys]
+        trace = {"verifier_scores": scores, "weights": weights}
+        results.append(make_result(problem, texts, chosen, votes, ledger, "weighted_vote", trace))
+    return results
+
+
+# Strategies that solve many problems in one policy call, answer for answer as one problem at
+# a time (`tsc.strategies.solve_many`). A verifier that shares the policy's work (a reward
+# model's prefix cache) is used one problem at a time, as the single-problem strategy does.
+BATCHED = {
+    greedy: _greedy_many,
+    sample: _sample_many,
+    majority_vote: _majority_many,
+    best_of_n: _best_of_n_many,
+    weighted_vote: _weighted_vote_many,
+}

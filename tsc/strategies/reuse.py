@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
+from tsc.core import SharesPrefixes
+
 
 def reuses_prefixes(strategy=None, *, only_to_share: bool = False):
     """Decorate ``strategy(problem, policy, **knobs)`` to run inside the caches.
@@ -26,13 +28,13 @@ def reuses_prefixes(strategy=None, *, only_to_share: bool = False):
     def wrap(run):
         @functools.wraps(run)
         def inside(problem, policy, **knobs):
-            verifier_block = getattr(knobs.get("verifier"), "prefix_cache", None)
-            policy_block = getattr(policy, "prefix_cache", None)
+            verifier = knobs.get("verifier")
+            shares = isinstance(verifier, SharesPrefixes)
             with contextlib.ExitStack() as blocks:
-                if callable(policy_block) and (callable(verifier_block) or not only_to_share):
-                    blocks.enter_context(policy_block())
-                if callable(verifier_block):  # a reward model on the policy's layers shares their work
-                    blocks.enter_context(verifier_block(share=policy))
+                if isinstance(policy, SharesPrefixes) and (shares or not only_to_share):
+                    blocks.enter_context(policy.prefix_cache())
+                if shares:  # a reward model on the policy's layers shares their work
+                    blocks.enter_context(verifier.prefix_cache(share=policy))
                 return run(problem, policy, **knobs)
 
         return inside

@@ -42,10 +42,11 @@ import numbers
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Result
-from tsc.strategies.parallel import MAX_SAMPLES, _check_problem, _result, check_knobs, is_int
+from tsc.core import Policy, Result, StepVerifier, Verifier, writes_compact
+from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.strategies.sequential import _check_threshold
+from tsc.strategies.sequential import check_threshold
+from tsc.tasks.base import Problem
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
@@ -140,10 +141,12 @@ def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_step
     shared = {k: knobs.pop(k) for k in ("temperature", "seed", "max_new_tokens")}
     check_knobs(**shared)
     check_search_knobs(**knobs)
-    _check_problem(problem, policy)
+    check_problem(problem, policy)
+    if not writes_compact(policy):
+        raise ValueError(f"{strategy} grows answers step by step at ',' (the compact format); {policy!r} writes free text")
     if not callable(getattr(problem, "steps", None)):
         raise ValueError(f"{strategy} searches over steps: the problem needs a steps(text) method; got {type(problem).__name__}")
-    if verifier is None or not callable(getattr(verifier, needs, None)):
+    if not isinstance(verifier, StepVerifier if needs == "score_steps" else Verifier):
         kind = (
             "a step-level verifier with score_steps(problem, texts, ledger=...), such as the process reward model "
             "(tsc.verifiers.PRM()) or the step oracle (tsc.verifiers.StepOracle())"
@@ -313,7 +316,7 @@ class _Tree:
             scores.append(self.score_text(text) if self.stepwise else self.judge(text))
             chosen = len(texts) - 1
         trace = {"tree": self.trace(node), "policy_calls": self.policy_calls, "aggregate": self.aggregate, "completed": completed}
-        return _result(self.problem, texts, chosen, scores, self.ledger, strategy, dict(trace, **extra))
+        return make_result(self.problem, texts, chosen, scores, self.ledger, strategy, dict(trace, **extra))
 
 
 def _top(nodes: list[Node], k: int) -> list[Node]:
@@ -366,10 +369,10 @@ def _beams(tree: _Tree, beams: int, *, width: int, first: int, expansions: int, 
 
 @reuses_prefixes
 def beam_search(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     beam_width: int = 4,
     expansions: int = 4,
     aggregate: str = "last",
@@ -400,10 +403,10 @@ def beam_search(
 
 @reuses_prefixes
 def dvts(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     subtrees: int = 4,
     expansions: int = 4,
     aggregate: str = "last",
@@ -431,10 +434,10 @@ def dvts(
 
 @reuses_prefixes
 def tot_bfs(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     breadth: int = 5,
     expansions: int = 4,
     aggregate: str = "last",
@@ -470,10 +473,10 @@ def tot_bfs(
 
 @reuses_prefixes
 def dfs(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     threshold: float = 0.5,
     expansions: int = 4,
     max_expansions: int = 16,
@@ -498,7 +501,7 @@ def dfs(
     unfinished one completed greedily. ``trace["order"]`` lists the expanded nodes in order and
     ``trace["backtracks"]`` counts the jumps back.
     """
-    _check_threshold(threshold)
+    check_threshold(threshold)
     _check("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
     tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
@@ -525,10 +528,10 @@ def dfs(
 
 @reuses_prefixes
 def mcts(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     simulations: int = 16,
     expansions: int = 4,
     c_puct: float = 1.0,

@@ -20,9 +20,10 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Result, revision_prompt
-from tsc.strategies.parallel import _check_problem, _result, check_knobs
+from tsc.core import Policy, Result, StepVerifier, revision_prompt, writes_compact
+from tsc.strategies.parallel import check_knobs, check_problem, make_result
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
 
@@ -32,7 +33,7 @@ def _check_rounds(rounds) -> None:
         raise ValueError(f"rounds (attempts per problem) must be an integer from 1 to {MAX_ROUNDS}, got {rounds!r}")
 
 
-def _check_threshold(threshold, *, optional: bool = False) -> None:
+def check_threshold(threshold, *, optional: bool = False) -> None:
     if threshold is None and optional:
         return
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
@@ -47,10 +48,10 @@ def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_toke
 
 @reuses_prefixes
 def self_refine(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    verifier,
+    verifier: StepVerifier,
     rounds: int = 4,
     threshold: float = 0.5,
     temperature: float = 1.0,
@@ -84,7 +85,7 @@ def self_refine(
     adds the step scores, the length of the kept prefix, the index of the first bad step and
     the FLOPs (policy and verifier) spent up to and including the attempt.
     """
-    if verifier is None or not callable(getattr(verifier, "score_steps", None)):
+    if not isinstance(verifier, StepVerifier):
         raise ValueError(
             "self_refine needs a step-level verifier with score_steps(problem, texts, ledger=...), "
             f"such as the process reward model (prm) or the step oracle; got {verifier!r}"
@@ -92,8 +93,10 @@ def self_refine(
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     check_knobs(temperature=first_temperature)
     _check_rounds(rounds)
-    _check_threshold(threshold)
-    _check_problem(problem, policy)
+    check_threshold(threshold)
+    check_problem(problem, policy)
+    if not writes_compact(policy):
+        raise ValueError(f"self_refine backtracks to a step ending in ',' (the compact format); {policy!r} writes free text")
     ledger = Ledger()
     prompt = policy.format(problem)
     prefix, kept = "", 0  # the verified steps kept from the previous attempt, and how many
@@ -126,14 +129,14 @@ def self_refine(
         prefix = "".join(steps[:kept])
     chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
     trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
-    return _result(problem, texts, chosen, scores, ledger, "self_refine", trace)
+    return make_result(problem, texts, chosen, scores, ledger, "self_refine", trace)
 
 
 def revise(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
-    reviser=None,
+    reviser: Policy | None = None,
     rounds: int = 4,
     verifier=None,
     threshold: float | None = None,
@@ -167,11 +170,15 @@ def revise(
     reviser = policy if reviser is None else reviser
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, verifier=verifier)
     _check_rounds(rounds)
-    _check_threshold(threshold, optional=True)
+    check_threshold(threshold, optional=True)
     if isinstance(context, bool) or not isinstance(context, numbers.Integral) or context < 1:
         raise ValueError(f"context (previous attempts the reviser reads) must be a positive integer, got {context!r}")
-    _check_problem(problem, policy)
-    _check_problem(problem, reviser)
+    check_problem(problem, policy)
+    check_problem(problem, reviser)
+    if not (writes_compact(policy) and writes_compact(reviser)):
+        raise ValueError(
+            "revise reads attempts in the compact format (each ending in '.'); a policy that writes free text needs a reviser of its own"
+        )
     if threshold is not None and verifier is None:
         raise ValueError("revise can stop at a threshold only with a verifier to score the attempts")
     ledger = Ledger()
@@ -204,4 +211,4 @@ def revise(
             scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
         chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
     trace = {"prompts": prompts, "policy_flops": spent, "stopped": stopped, "verified": verifier is not None}
-    return _result(problem, texts, chosen, scores, ledger, "revise", trace)
+    return make_result(problem, texts, chosen, scores, ledger, "revise", trace)

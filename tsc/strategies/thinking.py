@@ -20,12 +20,11 @@ thinking short makes it answer from a half-finished search.
 
 from __future__ import annotations
 
-import inspect
-
 from tsc.compute import Ledger
-from tsc.core import Result
-from tsc.strategies.parallel import _check_problem, _result, check_knobs, is_int
+from tsc.core import HasContext, Policy, Result
+from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
+from tsc.tasks.base import Problem
 from tsc.tasks.trace import THINK_END, WAIT
 
 ANSWER_END = "."  # the answer ends at the full stop, as every Countdown completion does
@@ -40,26 +39,13 @@ def _check_budget(thinking_tokens, min_thinking_tokens) -> None:
         )
 
 
-def _check_policy(policy) -> None:
-    """The policy's sample() must take ``stop`` (the bundled `tsc.lm.Policy` does)."""
-    try:
-        parameters = inspect.signature(policy.sample).parameters
-    except (TypeError, ValueError):  # a builtin or C callable without a signature: trust it
-        return
-    takes_stop = "stop" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    if not takes_stop:
-        name = type(policy).__name__
-        raise ValueError(f"budget_forcing needs a policy whose sample() takes stop=(...), as tsc.load_policy's does; got {name}")
-
-
 def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens: int) -> None:
     """A one-line ValueError when the prompt, the whole budget and the answer overflow the
     policy's context (``policy.max_len``, for policies that have one)."""
-    max_len = getattr(policy, "max_len", None)
-    if not is_int(max_len):
+    if not isinstance(policy, HasContext) or not is_int(policy.max_len):
         return
-    encode = getattr(policy, "encode", None)
-    prompt_tokens = len(encode([prompt])[0]) if callable(encode) else len(prompt) + 1  # +1: the start token
+    max_len = policy.max_len
+    prompt_tokens = len(policy.encode([prompt])[0])
     total = prompt_tokens + thinking_tokens + len(THINK_END) + max_new_tokens
     if total > max_len:
         name = getattr(policy, "name", type(policy).__name__)
@@ -72,8 +58,8 @@ def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens:
 
 @reuses_prefixes
 def budget_forcing(
-    problem,
-    policy,
+    problem: Problem,
+    policy: Policy,
     *,
     thinking_tokens: int,
     min_thinking_tokens: int = 0,
@@ -103,8 +89,7 @@ def budget_forcing(
     """
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _check_budget(thinking_tokens, min_thinking_tokens)
-    _check_problem(problem, policy)
-    _check_policy(policy)
+    check_problem(problem, policy)
     prompt = policy.format(problem)
     _check_context(policy, prompt, thinking_tokens=thinking_tokens, max_new_tokens=max_new_tokens)
     ledger = Ledger()
@@ -148,4 +133,4 @@ def budget_forcing(
     )
     answer = thinking + THINK_END + completion.text
     trace = {"thinking_tokens": used, "forced": forced, "waits": waits}
-    return _result(problem, [answer], 0, [1.0], ledger, "budget_forcing", trace)
+    return make_result(problem, [answer], 0, [1.0], ledger, "budget_forcing", trace)

@@ -1,10 +1,131 @@
-"""Tasks: problem generators, prompts, parsers and oracle checks (the ground floor)."""
+"""Tasks: problem generators, prompts, parsers and oracle checks (the ground floor).
+
+Everything task-specific lives here, so that the rest of the package (the CLI, evaluation,
+training data, verifiers) asks the registry instead of comparing task names. A task is a
+module in this folder and one `Task` entry in `TASKS`: how to generate problems at a point
+of its difficulty dial, how to read a `solve` input line, how to write an answer, and how to
+put a problem to a real language model (`tsc.tasks.prompts`). Each problem itself knows its
+prompt, oracle (`check`), vote key (`answer_key`), steps, step labels and difficulty
+(`tsc.tasks.base.Problem`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tsc.tasks import arithmetic, countdown
 from tsc.tasks.arithmetic import Arithmetic
 from tsc.tasks.base import Problem
 from tsc.tasks.countdown import Countdown
+from tsc.tasks.prompts import Chat
 
-TASKS = ("countdown", "arithmetic")  # what `python -m tsc solve --task` and the recipes take
 
-__all__ = ["TASKS", "Arithmetic", "Countdown", "Problem", "arithmetic", "countdown"]
+@dataclass(frozen=True)
+class Task:
+    """One task as the rest of the package sees it."""
+
+    name: str
+    problem: type  # the class of its problems
+    line: str  # an example `solve` input line
+    dial: str  # what the difficulty dial counts ("numbers", "operations")
+    sizes: tuple[int, ...]  # the dial's values the bundled models were trained on
+    card_key: str  # where a model's card lists the dial's values it was trained on (card["problems"][card_key])
+    split: str  # what the held-out split is, in words (for the cards)
+    chat: Chat | None  # how to put a problem to a real language model
+    _generate: Callable  # (count, *, seed, sizes, split, **options) -> problems
+    _read: Callable  # (record, card, model) -> problem, or a ValueError
+    _answer: Callable  # completion text -> the answer `solve` writes
+    _seen: Callable  # (sizes, digits) -> what a card records of the problems a model trained on
+    options: tuple[str, ...] = ()  # more dials `generate` takes (arithmetic: digits)
+
+    def generate(self, count: int, *, seed: int, sizes: tuple[int, ...] | None = None, split: str = "test", **options) -> list:
+        """``count`` problems at the dial's ``sizes`` (default: the trained ones) from
+        ``split`` (``"test"``: the held-out tenth), reproducibly from ``seed``."""
+        return self._generate(count, seed=seed, sizes=tuple(sizes or self.sizes), split=split, **options)
+
+    def read(self, record: dict, card: dict | None = None, model: str = "the model"):
+        """The problem of a `solve` input line (a dict), or a one-line ValueError saying what
+        is wrong; ``card`` (the model's) bounds what the model accepts."""
+        if not isinstance(record, dict):
+            raise ValueError(f"each line must be a JSON object such as {self.line}")
+        return self._read(record, card, model)
+
+    def answer(self, text: str):
+        """A completion as `python -m tsc solve` writes it in ``answer``."""
+        return self._answer(text)
+
+    def trained(self, card: dict | None) -> tuple[tuple[int, ...], dict]:
+        """The dial's values a model was trained on (its card's, else this task's) and the
+        other dials `generate` takes for them (arithmetic: the operands' digits)."""
+        seen = (card or {}).get("problems") or {}
+        sizes = tuple(seen.get(self.card_key) or self.sizes)
+        return sizes, {k: seen[k] for k in self.options if k in seen}
+
+    def seen(self, sizes: tuple[int, ...], **options) -> dict:
+        """What a model's card records of the problems it was trained on (`trained` reads it)."""
+        return self._seen(tuple(sizes), **options)
+
+
+def _generate_countdown(count, *, seed, sizes, split, **options):
+    return countdown.generate(count, seed=seed, sizes=sizes, split=split, **options)
+
+
+def _generate_arithmetic(count, *, seed, sizes, split, digits: int = arithmetic.DIGITS):
+    return arithmetic.generate(count, seed=seed, ops=sizes, digits=digits, split=split)
+
+
+def _seen_countdown(sizes, **_) -> dict:
+    return {"sizes": list(sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET}
+
+
+def _seen_arithmetic(sizes, *, digits: int = arithmetic.DIGITS) -> dict:
+    return {"ops": list(sizes), "digits": digits, "max_value": arithmetic.MAX_VALUE}
+
+
+TASKS: dict[str, Task] = {
+    "countdown": Task(
+        name="countdown",
+        problem=Countdown,
+        line='{"numbers": [13, 4, 7, 2], "target": 48}',
+        dial="numbers",
+        sizes=countdown.SIZES,
+        card_key="sizes",
+        split="test (held-out tenth of problems, uniform over solvable ones)",
+        chat=Chat(countdown.CHAT_RULES, Countdown((13, 4, 7, 2), 48), countdown.CHAT_EXAMPLE_ANSWER),
+        _generate=_generate_countdown,
+        _read=countdown.from_record,
+        _answer=countdown.answer_text,
+        _seen=_seen_countdown,
+    ),
+    "arithmetic": Task(
+        name="arithmetic",
+        problem=Arithmetic,
+        line='{"question": "7*8-13+6*4"}',
+        dial="operations",
+        sizes=arithmetic.OPS,
+        card_key="ops",
+        split="test (held-out tenth of questions)",
+        chat=Chat(arithmetic.CHAT_RULES, Arithmetic("7*8-13+6*4"), arithmetic.CHAT_EXAMPLE_ANSWER),
+        _generate=_generate_arithmetic,
+        _read=arithmetic.from_record,
+        _answer=arithmetic.answer_text,
+        _seen=_seen_arithmetic,
+        options=("digits",),
+    ),
+}
+
+
+def get_task(name: str | None) -> Task:
+    """The task registered as ``name``, or a ValueError listing the known ones."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def task_of(problem) -> Task:
+    """The task ``problem`` belongs to."""
+    return get_task(getattr(problem, "task", None))
+
+
+__all__ = ["TASKS", "Arithmetic", "Countdown", "Problem", "Task", "arithmetic", "countdown", "get_task", "task_of"]

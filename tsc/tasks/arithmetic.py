@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tsc.tasks import freetext
 from tsc.tasks.countdown import Step, read_steps
 from tsc.tasks.countdown import split_steps as countdown_split_steps
 
@@ -254,12 +255,28 @@ def parse(text: str) -> Parsed | None:
     """
     if not isinstance(text, str):
         return None
+    if freetext.is_free(_answer_part(text)):  # a real model's prose: its answer, not its steps
+        answer = read_free_answer(text)
+        return Parsed((), answer) if answer is not None else None
     body = _answer_part(text).split(".", 1)[0]
     number = _NUMBER.match(body)
     if number is not None:
         return Parsed((), int(number.group(1)))
     steps = read_steps(body, _STEP)
     return Parsed(tuple(steps), steps[-1].result) if steps else None
+
+
+def read_free_answer(text: str) -> int | None:
+    """The answer in a real model's free text (see `tsc.tasks.freetext`), or None: the number
+    after the last ``=`` of the line after the last ``Answer:``, else that line's last number,
+    else the last number of the text. Never raises."""
+    body = freetext.clean(text)
+    if body is None:
+        return None
+    region = freetext.answer_region(body)
+    if region:
+        return freetext.last_number(region.rsplit("=", 1)[-1]) if "=" in region else freetext.last_number(region)
+    return freetext.last_number(body)
 
 
 def split_steps(text: str) -> list[str]:
@@ -319,6 +336,15 @@ class Arithmetic:
     def ops(self) -> int:
         """How many operations the question has (its place on the difficulty dial)."""
         return sum(c in OPERATORS for c in self.question)
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on the difficulty dial: how many operations it has."""
+        return self.ops
+
+    def question_text(self) -> str:
+        """The question in words, for a real language model (`tsc.tasks.prompts`)."""
+        return f"Evaluate: {self.question}"
 
     def prompt(self) -> str:
         """The compact prompt: the question then ``:``, e.g. ``"7*8-13+6*4:"``."""
@@ -389,8 +415,47 @@ class Arithmetic:
         """The direct-answer target: the value and ``.``, e.g. ``"67."``."""
         return f"{self.value}."
 
+    def training_text(self, kind: str, rng: random.Random) -> str:
+        """What a model of ``kind`` is trained to write: the steps in a random valid order,
+        each + and * with its operands in a random order (``policy``: sampled chains then
+        differ), or the value alone (``direct``)."""
+        if kind == "direct":
+            return self.direct_text()
+        if kind == "policy":
+            return self.solution_text(commuted(self.solve(rng=rng), rng))
+        raise ValueError(f"no arithmetic training text for a {kind!r} model; kinds: policy, direct")
+
     def to_json(self) -> dict:
         return {"question": self.question}
+
+
+def answer_text(text: str) -> int | None:
+    """A completion as `python -m tsc solve` writes its answer: the number (None if none)."""
+    parsed = parse(text)
+    return parsed.answer if parsed is not None else None
+
+
+def from_record(record: dict, card: dict | None = None, model: str = "the model") -> Arithmetic:
+    """The question of a `solve` input line ``{"question": "7*8-13+6*4"}``; a one-line
+    ValueError says what is wrong."""
+    if record.get("question") is None:
+        raise ValueError('missing key: question (arithmetic lines read {"question": "7*8-13+6*4"})')
+    return validate(record["question"])
+
+
+CHAT_RULES = (
+    "You evaluate arithmetic expressions with the usual precedence: multiplications first, then additions "
+    "and subtractions from left to right. Write one operation per line as `a op b = c`, then a last line "
+    "`Answer: ` followed by the value."
+)
+CHAT_EXAMPLE_ANSWER = "7 * 8 = 56\n6 * 4 = 24\n56 - 13 = 43\n43 + 24 = 67\nAnswer: 67"
+
+
+def commuted(steps: list, rng: random.Random) -> list:
+    """``steps`` with the operands of each + and * swapped or not at random (``78*98=7644`` or
+    ``98*78=7644``): sampled chains of thought then differ in how they compute, not only in
+    their order, so their mistakes are less alike and a vote has more to gain."""
+    return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
 
 
 def validate(question: str) -> Arithmetic:

@@ -27,6 +27,19 @@ class Problem(Protocol):
         """The completion cut into steps (the unit of process rewards and tree search)."""
         ...
 
+    def step_labels(self, text: str) -> list[float]:
+        """The exact process labels, one per piece of `steps` (what a PRM learns to predict)."""
+        ...
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on its task's difficulty dial (numbers, operations)."""
+        ...
+
+    def question_text(self) -> str:
+        """The problem in words, for a real language model's prompt."""
+        ...
+
     def to_json(self) -> dict:
         """The problem as a JSON object (what `python -m tsc solve` reads)."""
         ...

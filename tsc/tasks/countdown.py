@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tsc.tasks import freetext
+
 MAX_NUMBER = 13  # numbers are drawn from 1..MAX_NUMBER
 MAX_TARGET = 100  # targets are drawn from 1..MAX_TARGET
 SIZES = (3, 4, 5)  # how many numbers a problem has: the difficulty dial
@@ -59,7 +61,7 @@ def apply(left: int, op: str, right: int) -> int | None:
     return None
 
 
-def _moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
+def moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
     """Every legal step on the pair {a, b}, as (left, op, right, result)."""
     hi, lo = max(a, b), min(a, b)
     moves = [(hi, "+", lo, hi + lo), (hi, "-", lo, hi - lo), (hi, "*", lo, hi * lo)]
@@ -77,7 +79,7 @@ def reachable(numbers: tuple[int, ...]) -> frozenset[int]:
     for i in range(len(numbers)):
         for j in range(i + 1, len(numbers)):
             rest = numbers[:i] + numbers[i + 1 : j] + numbers[j + 1 :]
-            for _, _, _, result in _moves(numbers[i], numbers[j]):
+            for _, _, _, result in moves(numbers[i], numbers[j]):
                 values |= reachable(tuple(sorted(rest + (result,))))
     return frozenset(values)
 
@@ -102,7 +104,7 @@ def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Rand
         for i in range(len(pool)):
             for j in range(i + 1, len(pool)):
                 rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
-                for left, op, right, result in _moves(pool[i], pool[j]):
+                for left, op, right, result in moves(pool[i], pool[j]):
                     if target in reachable(tuple(sorted(rest + [result]))):
                         options.append((rest, Step(left, op, right, result)))
         rest, step = rng.choice(options) if rng else options[0]
@@ -129,12 +131,44 @@ def parse(text: str) -> list[Step] | None:
     """
     if not isinstance(text, str):
         return None
+    if freetext.is_free(text.rsplit("#", 1)[-1]):  # a real model's prose (`tsc.tasks.freetext`)
+        return read_free(text)
     body = text.rsplit("#", 1)[-1].split(".", 1)[0]
     if not body.strip():
         return None
     if "=" not in body:
         return parse_expression(body)
     return read_steps(body)
+
+
+def read_free(text: str) -> list[Step] | None:
+    """The solution in a real model's free text (see `tsc.tasks.freetext`), or None. Never raises.
+
+    The line after the last ``Answer:`` counts: its steps ``a op b = c``, else its expression
+    (``(13-7)*4*2``, a trailing ``= 48`` dropped). Without such a line, or when it holds
+    neither (``Answer: 48``), the last run of lines with steps counts, else the last line
+    with an expression.
+    """
+    body = freetext.clean(text)
+    if body is None:
+        return None
+    region = freetext.answer_region(body)
+    candidates = [region] if region else []
+    for line in candidates:
+        found = freetext.step_matches(line)
+        if found:
+            return [Step(*step) for step in found]
+        expression = freetext.expression_in(line)
+        if expression:
+            return parse_expression(expression)
+    block = freetext.last_step_block(body if region is None else body[: body.lower().rfind("answer")])
+    if block:
+        return [Step(*step) for step in block]
+    for line in reversed(body.splitlines()):
+        expression = freetext.expression_in(line)
+        if expression:
+            return parse_expression(expression)
+    return None
 
 
 def read_steps(body: str, pattern: re.Pattern = _STEP) -> list[Step] | None:
@@ -304,6 +338,30 @@ class Countdown:
         """The completion split into steps (see `split_steps`)."""
         return split_steps(text)
 
+    def step_labels(self, text: str) -> list[float]:
+        """A step-level oracle, one label per piece of `steps`: 1.0 after a step while every
+        step so far is legal and the target can still be reached from the numbers left on the
+        table (the exhaustive solver decides), else 0.0; the last piece gets the oracle's
+        verdict on the whole completion. Never raises."""
+        pieces = self.steps(text)
+        labels, prefix = [], ""
+        for piece in pieces[:-1]:
+            prefix += piece
+            steps = parse(prefix.rstrip(","))
+            pool = remaining(self.numbers, steps) if steps is not None else None
+            alive = pool is not None and len(pool) >= 2 and self.target in reachable(tuple(sorted(pool)))
+            labels.append(1.0 if alive else 0.0)
+        return labels + [1.0 if self.check(text) else 0.0] if pieces else []
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on the difficulty dial: how many numbers it has."""
+        return len(self.numbers)
+
+    def question_text(self) -> str:
+        """The problem in words, for a real language model (`tsc.tasks.prompts`)."""
+        return f"Numbers: {', '.join(map(str, self.numbers))}. Target: {self.target}."
+
     def solve(self, *, rng: random.Random | None = None) -> list[Step] | None:
         """A solution found by exhaustive search (see the module function `solve`)."""
         return solve(self.numbers, self.target, rng=rng)
@@ -315,6 +373,20 @@ class Countdown:
     def direct_text(self, steps: list[Step]) -> str:
         """The solution as a direct-answer model writes it, one expression: ``"(13-7)*4*2."``."""
         return expression(steps, self.numbers) + "."
+
+    def training_text(self, kind: str, rng: random.Random) -> str:
+        """What a model of ``kind`` is trained to write for this problem: a random solution's
+        steps (``policy``), its one expression (``direct``) or a depth-first search written out
+        then the answer (``trace``, `tsc.tasks.trace`)."""
+        if kind == "trace":  # one fixed move order, so the model knows which moves it has tried
+            from tsc.tasks.trace import dfs_trace
+
+            return dfs_trace(self)
+        if kind == "direct":
+            return self.direct_text(self.solve(rng=rng))
+        if kind == "policy":
+            return self.solution_text(self.solve(rng=rng))
+        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct, trace")
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}
@@ -376,6 +448,35 @@ class Limits:
         if error:
             raise ValueError(error)
         return Countdown(tuple(int(x) for x in _as_list(numbers)), int(target))
+
+
+def answer_text(text: str) -> str:
+    """A completion as `python -m tsc solve` writes its answer: the steps ``13-7=6, 6*4=24,
+    24*2=48`` (a direct model's expression or a real model's prose read as the same steps),
+    else what follows a thinking model's ``#``, else the text itself, stripped."""
+    steps = parse(text)
+    if steps:
+        return ", ".join(map(str, steps))
+    answer = text.rsplit("#", 1)[-1]
+    return text.strip() if freetext.is_free(answer) else answer.strip()
+
+
+def from_record(record: dict, card: dict | None = None, model: str = "the model") -> Countdown:
+    """The problem of a `solve` input line ``{"numbers": [...], "target": T}``, within the
+    range the model (its card) accepts; a one-line ValueError says what is wrong."""
+    missing = [k for k in ("numbers", "target") if record.get(k) is None]
+    if missing:
+        raise ValueError(f"missing key(s): {', '.join(missing)}")
+    return Limits.for_model(card, model).validate(record["numbers"], record["target"])
+
+
+CHAT_RULES = (
+    "You solve Countdown puzzles. Combine all of the given numbers, each exactly once, with +, -, * and / "
+    "to reach the target. Every intermediate result must be a whole number that is not negative, so a "
+    "division must be exact. Write one step per line as `a op b = c`, then a last line `Answer: ` followed "
+    "by your solution as one expression."
+)
+CHAT_EXAMPLE_ANSWER = "13 - 7 = 6\n6 * 4 = 24\n24 * 2 = 48\nAnswer: (13 - 7) * 4 * 2"
 
 
 def validate(numbers, target, *, limits: Limits | None = None) -> Countdown:

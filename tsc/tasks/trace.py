@@ -38,7 +38,7 @@ answer. A search that has to back up further restates where it returns to, as in
   explicit: a single ``|`` goes up one level, a restated state says where the search is.
   (Restating the parent after every ``|`` as well makes traces half as long again.)
 - Moves at a state are tried in one fixed order (pairs of numbers in the order the state is
-  written, each pair's operations ``+ - * /`` on larger and smaller, as `countdown._moves`
+  written, each pair's operations ``+ - * /`` on larger and smaller, as `countdown.moves`
   lists them), skipping a pair of values already tried at this state (``4 4 7``: one ``4,7``)
   and a move whose result an earlier move on the same pair gave (``6/1`` after ``6*1``). With
   a fixed order the model knows which moves it has tried at a state when it returns to it:
@@ -60,7 +60,7 @@ from __future__ import annotations
 import random
 import re
 
-from tsc.tasks.countdown import Countdown, Step, _moves, apply
+from tsc.tasks.countdown import Countdown, Step, apply, moves
 
 THINK_END = "#"  # ends the thinking; the answer follows in the ordinary Countdown format
 BACKTRACK = "|"  # a dead end: back to the state the last move came from
@@ -82,7 +82,7 @@ def trace_moves(state, *, max_result: int | None = None) -> list[tuple[Step, tup
     """The moves a trace tries at ``state``, in order, each with the numbers it leaves
     (result first, then the numbers not used, in order).
 
-    Pairs in the order the state is written; each pair's moves as `countdown._moves` lists
+    Pairs in the order the state is written; each pair's moves as `countdown.moves` lists
     them. Skipped: a pair of values already tried at this state, a move whose result an
     earlier move on the same pair gave (it leaves the same numbers), and with ``max_result``
     a move whose result is larger.
@@ -98,7 +98,7 @@ def trace_moves(state, *, max_result: int | None = None) -> list[tuple[Step, tup
             pairs.add(pair)
             rest = state[:i] + state[i + 1 : j] + state[j + 1 :]
             results: set[int] = set()
-            for left, op, right, result in _moves(state[i], state[j]):
+            for left, op, right, result in moves(state[i], state[j]):
                 if result in results or (max_result is not None and result > max_result):
                     continue
                 results.add(result)

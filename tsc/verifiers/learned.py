@@ -11,9 +11,13 @@ import math
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tsc.compute import Ledger
-from tsc.lm.reward import RewardModel, load_reward_model
+from tsc.tasks.freetext import is_free
+
+if TYPE_CHECKING:
+    from tsc.lm.reward import RewardModel
 
 AGGREGATES = {
     "min": min,  # a solution is as good as its weakest step (Lightman et al. 2023)
@@ -30,12 +34,16 @@ def aggregate(step_scores: list[float], how: str = "min") -> float:
 
 
 @lru_cache(maxsize=8)
-def _cached(name: str) -> RewardModel:
+def _cached(name: str):
+    from tsc.lm.reward import load_reward_model  # torch: imported when a reward model is first needed
+
     return load_reward_model(name)
 
 
-def _reward_model(model: RewardModel | str | Path) -> RewardModel:
+def _reward_model(model):
     """``model`` itself, or the reward model a name or folder names (loaded once per process)."""
+    from tsc.lm.reward import RewardModel
+
     if isinstance(model, RewardModel):
         return model
     if isinstance(model, (str, Path)):
@@ -65,6 +73,12 @@ class _Learned:
         [] for a completion with no step). One batched forward pass, charged to ``ledger``."""
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings; wrap a single completion in a list")
+        free = next((t for t in texts if is_free(t)), None)
+        if free is not None:  # it would read characters it never saw: a score that means nothing
+            raise ValueError(
+                f"the {self.model.name} reward model judges the bundled models' compact answers (13-7=6,6*4=24,...), "
+                f"not free text such as {free[:40]!r}: score a real model's answers with the oracle or the self verifier"
+            )
         prompt = problem.prompt()
         return self.model.step_scores([prompt] * len(texts), [problem.steps(t) for t in texts], ledger=ledger)
 

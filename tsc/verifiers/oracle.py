@@ -38,27 +38,14 @@ class StepOracle(Oracle):
     name = "step_oracle"
 
     def score_steps(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[list[float]]:
-        """One label per step of each completion (``problem.steps(text)``; [] for none)."""
-        from tsc.tasks import countdown
-
-        task = getattr(problem, "task", None)
-        if task not in ("countdown", "arithmetic"):
-            raise ValueError(f"StepOracle knows the steps of Countdown and arithmetic only, got a {type(problem).__name__}")
+        """One label per step of each completion (``problem.steps(text)``; [] for none): the
+        task's exact step labels (`Problem.step_labels`), the last step the oracle's verdict."""
+        if not callable(getattr(problem, "step_labels", None)):
+            raise ValueError(f"StepOracle needs a problem that labels its steps (Countdown, arithmetic), got a {type(problem).__name__}")
         if ledger is not None:
             ledger.charge_verifier(tokens=0, flops=0)
         out = []
         for text in texts:
-            if task == "arithmetic":  # each step right and a valid next step of the question so far
-                labels = problem.step_labels(text)
-                out.append(labels[:-1] + [1.0 if problem.check(text) else 0.0] if labels else [])
-                continue
-            pieces = problem.steps(text)
-            labels, prefix = [], ""
-            for piece in pieces[:-1]:
-                prefix += piece
-                steps = countdown.parse(prefix.rstrip(","))
-                pool = countdown.remaining(problem.numbers, steps) if steps is not None else None
-                alive = pool is not None and len(pool) >= 2 and problem.target in countdown.reachable(tuple(sorted(pool)))
-                labels.append(1.0 if alive else 0.0)
-            out.append(labels + [1.0 if problem.check(text) else 0.0] if pieces else [])
+            labels = problem.step_labels(text)
+            out.append(labels[:-1] + [1.0 if problem.check(text) else 0.0] if labels else [])
         return out

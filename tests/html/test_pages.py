@@ -1,0 +1,110 @@
+"""The built HTML book in a real browser (headless Chromium through selenium).
+
+Run by ``make check-html`` after ``make book`` (the main test run leaves this folder out:
+it needs the built book). Every page: no traceback, no raw MyST role, every image loaded, a
+screenshot in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab
+button and its .ipynb download, each solution dropdown opening on a click, and every
+citation link landing on an entry of the bibliography.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+RAW = re.compile(r"\{(glue|cite|ref|term|numref|doc)(:[a-z]+)?\}`|\{(exercise|solution|admonition)\}")
+
+
+def pages() -> list[Path]:
+    return sorted(HTML.glob("book/*.html")) + [HTML / "index.html"] if HTML.exists() else []
+
+
+def chapters() -> list[Path]:
+    return [p for p in pages() if re.match(r"\d\d_", p.name)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (HTML / "index.html").exists():
+        pytest.fail("no built book in _build/html: run `make book` first")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        options.add_argument(flag)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("headless Chromium is missing: install Debian's chromium and chromium-driver (make check-html does)")
+    options.binary_location = chromium
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser, page: Path):
+    browser.get(page.as_uri())
+    return browser.find_element("tag name", "body").text
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
+def test_a_page_shows_no_traceback_no_raw_markup_no_missing_image(browser, page):
+    text = open_page(browser, page)
+    assert "Traceback (most recent call last)" not in text
+    raw = RAW.search(text)
+    assert raw is None, f"raw markup on {page.name}: {text[max(0, raw.start() - 60) : raw.end() + 60]!r}"
+    broken = browser.execute_script("return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    assert broken == [], f"images that did not load on {page.name}: {broken}"
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(max(int(height), 800), 16000))
+    browser.save_screenshot(str(SHOTS / f"{page.stem}.png"))
+    browser.set_window_size(1280, 1600)
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_a_chapter_has_its_colab_and_download_buttons(browser, page):
+    open_page(browser, page)
+    links = [a.get_attribute("href") or "" for a in browser.find_elements("css selector", "a")]
+    assert any("colab.research.google.com" in href and href.endswith(f"{page.stem}.ipynb") for href in links), "no Colab button"
+    downloads = [h for h in links if h.endswith(f"_sources/book/{page.stem}.ipynb")]
+    assert downloads and (HTML / "_sources" / "book" / f"{page.stem}.ipynb").exists(), "no .ipynb download"
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_a_solution_opens_on_a_click(browser, page):
+    import time
+
+    open_page(browser, page)
+    solutions = browser.find_elements("css selector", "div.solution.dropdown")
+    assert solutions, f"{page.name} has no solution dropdown"
+    for solution in solutions:
+        content = solution.find_element("css selector", "section")
+        assert not content.is_displayed(), "a solution is shown before its dropdown is opened"
+        button = solution.find_element("css selector", "button.toggle-button")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        browser.execute_script("arguments[0].click();", button)
+        for _ in range(20):
+            if content.is_displayed():
+                break
+            time.sleep(0.1)
+        assert content.is_displayed(), "a solution stays hidden after its dropdown is clicked"
+
+
+def test_citation_links_resolve(browser):
+    open_page(browser, HTML / "book" / "references.html")
+    ids = set(browser.execute_script("return Array.from(document.querySelectorAll('[id]')).map(e => e.id)"))
+    assert ids, "the bibliography page is empty"
+    for page in chapters():
+        open_page(browser, page)
+        targets = [a.get_attribute("href") for a in browser.find_elements("css selector", "a[href*='references.html#']")]
+        missing = [t for t in targets if t.split("#", 1)[1] not in ids]
+        assert not missing, f"{page.name}: citations that land nowhere: {missing[:5]}"

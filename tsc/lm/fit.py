@@ -1,0 +1,97 @@
+"""The one training loop: policies (`tsc.lm.train`) and reward models (`tsc.lm.reward`) alike.
+
+A run is a recipe (learning-rate schedule, steps, weight decay), a model, a function that
+builds step ``k``'s batch, and a loss. The loop charges every step's tokens and FLOPs, logs
+one JSON line per step, and hands each record to the caller before it is logged (to add a
+quick evaluation) and after (to save a checkpoint). With the seed set by the caller it is
+deterministic: the same recipe gives the same weights, bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+
+def learning_rate(recipe, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak."""
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    total = recipe.schedule_steps or recipe.steps
+    progress = min(1.0, (step - recipe.warmup) / max(1, total - recipe.warmup))
+    return recipe.lr * (recipe.min_lr_ratio + (1 - recipe.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def adamw(parameters, recipe) -> torch.optim.AdamW:
+    """AdamW (betas 0.9, 0.95) with weight decay on the matrices only, not on norms and biases."""
+    parameters = list(parameters)
+    decay = [p for p in parameters if p.dim() >= 2]
+    no_decay = [p for p in parameters if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=recipe.lr, betas=(0.9, 0.95))
+
+
+def optimizer_step(model, optimizer, recipe, step: int, loss) -> None:
+    """One optimizer step on ``loss`` at the recipe's learning rate for ``step``, with the
+    gradients clipped to norm 1."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(recipe, step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def fit(
+    model,
+    recipe,
+    *,
+    optimizer: torch.optim.Optimizer,
+    batch: Callable[[int], tuple[dict, list[int]]],
+    loss: Callable[[dict], torch.Tensor],
+    step_flops: Callable[[int], int],
+    log: Path,
+    measure: Callable[[int, dict], None] | None = None,
+    after: Callable[[int, dict], None] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train ``model`` for ``recipe.steps`` steps and return the last step's record.
+
+    ``batch(step)`` gives the step's batch and the length of each sequence in it (for the
+    token and FLOP counts, ``step_flops(length)`` per sequence); ``loss(batch)`` the loss to
+    minimise. Each step's record (step, loss, cumulative tokens, FLOPs and training seconds)
+    goes to ``measure`` (which may add to it, e.g. a validation figure), then to the log file,
+    then to ``after`` (which may save a checkpoint). Evaluation time is not counted in the
+    record's seconds.
+    """
+    tokens = flops = 0
+    seconds = 0.0
+    record: dict = {}
+    model.train()
+    bar = tqdm(range(recipe.steps), desc=f"train {recipe.name}", disable=not progress)
+    with open(log, "w") as log_file:
+        for step in bar:
+            started = time.perf_counter()
+            inputs, lengths = batch(step)
+            value = loss(inputs)
+            optimizer_step(model, optimizer, recipe, step, value)
+            seconds += time.perf_counter() - started
+            tokens += sum(lengths)
+            flops += sum(step_flops(n) for n in lengths)
+            record = {"step": step + 1, "loss": round(value.item(), 5), "tokens": tokens, "flops": flops, "seconds": round(seconds, 2)}
+            if measure is not None:
+                measure(step, record)
+            log_file.write(json.dumps(record) + "\n")
+            log_file.flush()
+            shown = {"loss": f"{value.item():.3f}"}
+            shown.update({k: f"{v:.3f}" for k, v in record.items() if k.startswith("val") and isinstance(v, float)})
+            bar.set_postfix(shown)
+            if after is not None:
+                after(step, record)
+    return record
