@@ -719,27 +719,6 @@ def install_allocation(data: dict | None = None, *, folder: Path = ASSET) -> Pat
     return folder
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv != ["install-allocation"]:
-        print(
-            "usage: python -m tsc.tradeoff install-allocation  (fits tsc/assets/compute_optimal from the stored ch04-allocation results)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        folder = install_allocation()
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {folder / 'allocation.json'} and {folder / 'card.json'}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def apply_table(data: dict, table: dict, flops: float, *, split: str = "test") -> dict:
     """What `compute_optimal` with ``table`` (e.g. the bundled allocation) at ``flops`` does
     on a split of ``ch04-allocation``, problem by problem, from the stored results:
@@ -763,3 +742,24 @@ def apply_table(data: dict, table: dict, flops: float, *, split: str = "test") -
         bins.append(which)
         choices.append(name)
     return {"correct": np.array(correct, dtype=float), "flops": np.array(spent, dtype=float), "bin": np.array(bins), "choice": choices}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ["install-allocation"]:
+        print(
+            "usage: python -m tsc.tradeoff install-allocation  (fits tsc/assets/compute_optimal from the stored ch04-allocation results)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        folder = install_allocation()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {folder / 'allocation.json'} and {folder / 'card.json'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -169,19 +169,33 @@ def allocation_splits(dev: int, test: int, seed: int) -> tuple[list, list]:
 
 
 def candidate_results(
-    problems: list, policy, verifier, *, candidates: dict, seed: int, difficulty_samples: int, cached=None, chunk: int = 250
+    problems: list,
+    policy,
+    verifier,
+    *,
+    candidates: dict,
+    seed: int,
+    difficulty_samples: int,
+    cached=None,
+    chunk: int = 250,
+    upto: int | None = None,
 ) -> dict:
     """One split's record: every candidate run on every problem (with the per-problem seeds
-    `compute_optimal` uses), the probe, and the oracle difficulty (correct samples of
-    ``difficulty_samples``). The work goes in chunks of ``chunk`` problems; ``cached(what,
-    compute, **config)`` may store and read back each (the experiment's resumable cache), by
-    default each is computed."""
+    `compute_optimal` uses, through `tsc.strategies.solve_many`), the probe, and the oracle
+    difficulty (correct samples of ``difficulty_samples``). The work goes in chunks of
+    ``chunk`` problems, chunk by chunk (every candidate on the first chunk, then on the
+    next), so a run stopped early has whole chunks; ``upto`` keeps the first ``upto``
+    problems only (a multiple of ``chunk``). ``cached(what, compute, **config)`` may store
+    and read back each piece (the experiment's resumable cache); by default each is computed."""
     import tsc.analysis as ta
-    from tsc.core import problem_seed
+    from tsc.strategies import solve_many
     from tsc.strategies.adaptive import FOLLOW_UPS, TAKES_VERIFIER, probe
 
     cached = cached or (lambda what, compute, **config: compute())
-    pieces = [(start, min(start + chunk, len(problems))) for start in range(0, len(problems), chunk)]
+    upto = len(problems) if upto is None else upto
+    if upto % chunk and upto != len(problems):
+        raise ValueError(f"upto={upto} must be a multiple of the chunk ({chunk}) or the split's size ({len(problems)})")
+    pieces = [(start, min(start + chunk, upto)) for start in range(0, upto, chunk)]
 
     def ledgers(results) -> dict:
         return {
@@ -201,18 +215,23 @@ def candidate_results(
     def run(spec: dict, part: list) -> dict:
         strategy = FOLLOW_UPS[spec["strategy"]]
         extra = {"verifier": verifier} if spec["strategy"] in TAKES_VERIFIER else {}
-        return ledgers([strategy(p, policy, seed=problem_seed(seed, p), **spec["knobs"], **extra) for p in part])
+        return ledgers(solve_many(strategy, part, policy, seed=seed, **spec["knobs"], **extra))
 
-    def whole(what: str, compute, **config) -> dict:
-        """``compute(part)`` over the chunks, each cached, joined back into one record."""
-        rows = [cached(what, lambda a=a, b=b: compute(problems[a:b]), chunk=[a, b], **config) for a, b in pieces]
-        return {key: ([x for row in rows for x in row[key]] if isinstance(rows[0][key], list) else rows[0][key]) for key in rows[0]}
+    jobs = [("probe", run_probe, {}), ("difficulty", run_difficulty, {"samples": difficulty_samples})]
+    jobs += [(name, lambda part, spec=spec: run(spec, part), {"spec": spec}) for name, spec in candidates.items()]
+    rows: dict[str, list] = {what: [] for what, _, _ in jobs}
+    for a, b in pieces:
+        for what, compute, config in jobs:
+            rows[what].append(cached(what, lambda compute=compute, a=a, b=b: compute(problems[a:b]), chunk=[a, b], **config))
+
+    def joined(parts: list) -> dict:
+        return {key: ([x for row in parts for x in row[key]] if isinstance(parts[0][key], list) else parts[0][key]) for key in parts[0]}
 
     return {
-        "problems": [[list(p.numbers), p.target] for p in problems],
-        "probe": whole("probe", run_probe),
-        "difficulty": whole("difficulty", run_difficulty, samples=difficulty_samples),
-        "results": {name: whole(name, lambda part, spec=spec: run(spec, part), spec=spec) for name, spec in candidates.items()},
+        "problems": [[list(p.numbers), p.target] for p in problems[:upto]],
+        "probe": joined(rows["probe"]),
+        "difficulty": joined(rows["difficulty"]),
+        "results": {name: joined(rows[name]) for name in candidates},
     }
 
 
@@ -227,8 +246,9 @@ def candidate_results(
     seed=0,
     candidates=CANDIDATES,
     difficulty_samples=64,
+    test_evaluated=1000,
 )
-def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, difficulty_samples) -> dict:
+def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, difficulty_samples, test_evaluated) -> dict:
     import tsc.analysis as ta
     from tsc.lm.policy import load_policy
     from tsc.verifiers import get_verifier
@@ -259,6 +279,13 @@ def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, diff
             return row
 
         out["splits"][split] = candidate_results(
-            problems, policy, judge, candidates=candidates, seed=seed, difficulty_samples=difficulty_samples, cached=cached
+            problems,
+            policy,
+            judge,
+            candidates=candidates,
+            seed=seed,
+            difficulty_samples=difficulty_samples,
+            cached=cached,
+            upto=test_evaluated if split == "test" else None,
         )
     return out
