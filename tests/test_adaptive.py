@@ -353,3 +353,17 @@ def test_candidate_results_in_chunks_are_the_same():
     assert parts["results"] == whole["results"] and parts["probe"] == whole["probe"]
     assert len(parts["difficulty"]["correct"]) == 5 and parts["difficulty"]["samples"] == 3
     assert ("best_of_n 4", [4, 5]) in stored and len(stored) == 4 * 3
+
+
+def test_candidate_results_stop_after_whole_chunks():
+    problems = [P3, P4, P4, P3, P4]
+    candidates = {"greedy": {"strategy": "greedy", "knobs": {}}}
+    whole = candidate_results(problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3)
+    first = candidate_results(
+        problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3, chunk=2, upto=4
+    )
+    assert len(first["problems"]) == 4 and first["results"]["greedy"]["correct"] == whole["results"]["greedy"]["correct"][:4]
+    with pytest.raises(ValueError, match="multiple of the chunk"):
+        candidate_results(
+            problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3, chunk=2, upto=3
+        )

@@ -12,7 +12,8 @@ candidate (strategy, budget) on a development split and a disjoint held-out spli
 by problem, with the seeds `compute_optimal` would use; plus the probe (greedy answer and
 its PRM score) and the model's own pass rate from ``difficulty_samples`` samples (oracle
 difficulty). The allocation is fitted on the first split and evaluated on the second
-offline (`tsc.tradeoff`).
+offline (`tsc.tradeoff`). ``test_evaluated`` keeps the first so many problems of the
+held-out split (whole chunks of 250), for a run that had to stop early.
 
 Both resume: each finished checkpoint, or candidate and split, is appended to a cache in
 ``runs/ch04/`` (`tsc.analysis.SweepCache`), so a stopped run picks up where it was.
@@ -246,7 +247,7 @@ def candidate_results(
     seed=0,
     candidates=CANDIDATES,
     difficulty_samples=64,
-    test_evaluated=1000,
+    test_evaluated=250,
 )
 def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, difficulty_samples, test_evaluated) -> dict:
     import tsc.analysis as ta
