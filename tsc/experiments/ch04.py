@@ -247,7 +247,7 @@ def candidate_results(
     seed=0,
     candidates=CANDIDATES,
     difficulty_samples=64,
-    test_evaluated=250,
+    test_evaluated=500,
 )
 def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, difficulty_samples, test_evaluated) -> dict:
     import tsc.analysis as ta
