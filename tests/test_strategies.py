@@ -17,6 +17,7 @@ from tsc.strategies import (
     beam_search,
     best_of_n,
     budget_forcing,
+    compute_optimal,
     dfs,
     dvts,
     greedy,
@@ -220,6 +221,7 @@ def test_strategy_registry():
         "mcts": mcts,
         "budget_forcing": budget_forcing,
         "free_energy": free_energy,
+        "compute_optimal": compute_optimal,
     }
 
 
