@@ -17,6 +17,7 @@ from tsc.strategies import (
     beam_search,
     best_of_n,
     budget_forcing,
+    compute_optimal,
     dfs,
     dvts,
     early_stop,
@@ -222,6 +223,7 @@ def test_strategy_registry():
         "budget_forcing": budget_forcing,
         "early_stop": early_stop,
         "free_energy": free_energy,
+        "compute_optimal": compute_optimal,
     }
 
 

@@ -178,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
         help="budget_forcing: a model that stops thinking earlier is made to go on (s1's 'Wait'; default 0)",
     )
     solve.add_argument(
+        "--flops",
+        type=float,
+        default=None,
+        help="compute_optimal: the mean FLOPs per problem to aim at, e.g. 7e8 (the fitted allocation picks each problem's strategy)",
+    )
+    solve.add_argument(
         "--max-new-tokens", type=int, default=None, help="tokens per completion (default 64; a trace model's: what its context leaves)"
     )
     solve.add_argument(
@@ -465,6 +471,15 @@ def cmd_solve(args) -> int:
                 raise UserError(f"{flag}: {error}") from None
     if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
         raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
+    if args.strategy == "compute_optimal":  # the budget is checked against the fitted allocation before any model loads
+        from tsc.strategies.adaptive import load_allocation, plan_for
+
+        if args.flops is None:
+            raise UserError("--strategy compute_optimal needs --flops F, the mean FLOPs per problem to aim at (e.g. --flops 7e8)")
+        try:
+            plan_for(load_allocation(), args.flops)
+        except ValueError as error:
+            raise UserError(f"--flops: {error}") from None
     if args.thinking_tokens is not None and args.thinking_tokens < 1:
         raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
     if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
@@ -699,7 +714,7 @@ SEARCH_FLAGS = (
     ("--max-expansions", "max_expansions"),
     ("--simulations", "simulations"),
 )
-STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts")  # they need a verifier with score_steps
+STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "compute_optimal")  # they need a verifier with score_steps
 
 
 def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
@@ -742,6 +757,8 @@ def _strategy_options(args, policy) -> dict:
             options[knob] = getattr(args, knob)
     if args.cost_per_token is not None and "cost_per_token" in takes:
         options["cost_per_token"] = args.cost_per_token
+    if "flops" in takes:
+        options["flops"] = args.flops
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])

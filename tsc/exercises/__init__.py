@@ -12,6 +12,7 @@ One module per chapter (``ch01``, ``ch05``, …); every checker is importable fr
 from tsc.exercises.ch01 import *  # noqa: F403
 from tsc.exercises.ch02 import *  # noqa: F403
 from tsc.exercises.ch03 import *  # noqa: F403
+from tsc.exercises.ch04 import *  # noqa: F403
 from tsc.exercises.ch05 import *  # noqa: F403
 from tsc.exercises.ch06 import *  # noqa: F403
 from tsc.exercises.ch07 import *  # noqa: F403

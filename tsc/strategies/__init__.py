@@ -1,6 +1,7 @@
 """Test-time strategies: functions of (problem, policy, *, budget knobs) that return a Result."""
 
 from tsc.core import SharesPrefixes, problem_seed
+from tsc.strategies.adaptive import compute_optimal
 from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
@@ -26,6 +27,7 @@ STRATEGIES = {
     "budget_forcing": budget_forcing,
     "early_stop": early_stop,
     "free_energy": free_energy,
+    "compute_optimal": compute_optimal,
 }
 
 
@@ -63,6 +65,7 @@ __all__ = [
     "best_of_n",
     "budget_forcing",
     "check_knobs",
+    "compute_optimal",
     "dfs",
     "dvts",
     "early_stop",

@@ -1,0 +1,292 @@
+"""Chapter 4's experiments: train bigger or think longer, and compute-optimal allocation.
+
+``ch04-grid``: every checkpoint of the Countdown family (four sizes, three training steps
+each) draws ``samples`` completions for each of ``3 * per_size`` held-out problems, once;
+coverage (an oracle picks, as a unit test would) and majority voting at every k are computed
+from the same draws (`tsc.analysis`). What is stored per checkpoint and problem: how many of
+the samples were correct, the majority vote's success rate at each k, and the FLOPs of
+reading the prompt and of one sample, so the chapter can rebin problems and bootstrap.
+
+``ch04-allocation``: the bundled ``countdown`` policy with the ``prm`` verifier runs every
+candidate (strategy, budget) on a development split and a disjoint held-out split, problem
+by problem, with the seeds `compute_optimal` would use; plus the probe (greedy answer and
+its PRM score) and the model's own pass rate from ``difficulty_samples`` samples (oracle
+difficulty). The allocation is fitted on the first split and evaluated on the second
+offline (`tsc.tradeoff`). ``test_evaluated`` keeps the first so many problems of the
+held-out split (whole chunks of 250), for a run that had to stop early.
+
+Both resume: each finished checkpoint, or candidate and split, is appended to a cache in
+``runs/ch04/`` (`tsc.analysis.SweepCache`), so a stopped run picks up where it was.
+
+    python -m tsc experiment ch04-grid
+    python -m tsc experiment ch04-allocation
+    python -m tsc.tradeoff install-allocation   # fit the shipped allocation from the second
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tsc.experiments import experiment
+
+CACHE = Path("runs") / "ch04"
+FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
+CHECKPOINTS = tuple(f"{m}{step}" for m in FAMILY for step in ("-step500", "-step1000", ""))
+KS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+# candidate (strategy, budget) pairs of the allocation: name -> the strategy and its knobs
+CANDIDATES = {
+    "greedy": {"strategy": "greedy", "knobs": {}},
+    "best_of_n 2": {"strategy": "best_of_n", "knobs": {"n": 2}},
+    "best_of_n 4": {"strategy": "best_of_n", "knobs": {"n": 4}},
+    "best_of_n 8": {"strategy": "best_of_n", "knobs": {"n": 8}},
+    "best_of_n 16": {"strategy": "best_of_n", "knobs": {"n": 16}},
+    "best_of_n 32": {"strategy": "best_of_n", "knobs": {"n": 32}},
+    "weighted_vote 16": {"strategy": "weighted_vote", "knobs": {"n": 16}},
+    "self_refine 2": {"strategy": "self_refine", "knobs": {"rounds": 2}},
+    "self_refine 4": {"strategy": "self_refine", "knobs": {"rounds": 4}},
+    "self_refine 8": {"strategy": "self_refine", "knobs": {"rounds": 8}},
+    "self_refine 16": {"strategy": "self_refine", "knobs": {"rounds": 16}},
+    "beam 2x2": {"strategy": "beam", "knobs": {"beam_width": 2, "expansions": 2}},
+    "beam 4x2": {"strategy": "beam", "knobs": {"beam_width": 4, "expansions": 2}},
+    "beam 4x4": {"strategy": "beam", "knobs": {"beam_width": 4, "expansions": 4}},
+    "dvts 4x2": {"strategy": "dvts", "knobs": {"subtrees": 4, "expansions": 2}},
+}
+
+
+def _key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def grid_problems(per_size: int, seed: int) -> list:
+    """``per_size`` held-out problems of each size (3, 4, 5), the same for every checkpoint."""
+    from tsc.tasks import countdown
+
+    return [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
+
+
+@experiment(
+    "ch04-grid",
+    describe="every checkpoint of the Countdown family: coverage and majority@k against test-time FLOPs",
+    checkpoints=list(CHECKPOINTS),
+    per_size=300,
+    samples=256,
+    ks=list(KS),
+    temperature=1.0,
+    seed=4000,
+    trials=100,
+)
+def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+
+    problems = grid_problems(per_size, seed)
+    store = ta.SweepCache(CACHE / "grid.jsonl")
+    rows = []
+    for name in checkpoints:
+        policy = load_policy(name)
+        config = {
+            "experiment": "ch04-grid",
+            "model": name,
+            "weights": policy.card.get("weights_sha256"),
+            "problems": [p.to_json() for p in problems],
+            "samples": samples,
+            "ks": list(ks),
+            "temperature": temperature,
+            "seed": seed,
+            "trials": trials,
+        }
+        key = _key(config)
+        row = store.get(key)
+        if row is None:
+            started = time.perf_counter()
+            table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed)
+            vote = ta.majority_accuracy(table, list(ks), trials=trials, seed=seed)
+            prompt_lens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+            prefill = [policy.flops(n, 0) for n in prompt_lens]
+            per_sample = [
+                float(np.mean([policy.flops(n, int(t)) - policy.flops(n, 0) for t in row_tokens]))
+                for n, row_tokens in zip(prompt_lens, table.tokens)
+            ]
+            card = policy.card
+            row = {
+                "name": name,
+                "size": name.split("-step")[0],
+                "params": int(policy.n_params),
+                "n_layer": int(policy.n_layer),
+                "d_model": int(policy.d_model),
+                "step": int(card.get("steps", 0)),
+                "train_tokens": int(card.get("train_tokens", 0)),
+                "train_flops": float(card.get("train_flops", 0)),
+                "prefill_flops": [int(x) for x in prefill],
+                "sample_flops": [round(x, 1) for x in per_sample],
+                "correct": [int(c) for c in table.correct.sum(axis=1)],
+                "majority": [[round(float(v), 4) for v in r] for r in vote["per_problem"]],
+                "tokens_per_sample": float(table.tokens.mean()),
+                "ledger_flops": int(table.ledger.flops),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            store.append(key, config, row)
+            print(f"  {name}: {row['seconds']:.0f} s, pass@1 {np.mean(row['correct']) / samples:.3f}", flush=True)
+        rows.append(row)
+    return {
+        "problems": [[list(p.numbers), p.target] for p in problems],
+        "sizes": [len(p.numbers) for p in problems],
+        "samples": samples,
+        "ks": list(ks),
+        "checkpoints": rows,
+    }
+
+
+def half_of(problem) -> str:
+    """``"dev"`` or ``"test"``: which half of the held-out puzzles ``problem`` belongs to, by a
+    stable hash of the puzzle (numbers in any order, target). Every puzzle is in one half
+    only, so the two splits are disjoint, and both are uniform over the solvable held-out
+    puzzles of their half: the same distribution. (Dropping the puzzles of one split from the
+    other instead would skew the second split: there are only 574 held-out 3-number puzzles,
+    so most of the 3-number problems would go.)"""
+    key = "ch04-allocation:" + ",".join(map(str, sorted(problem.numbers))) + f">{problem.target}"
+    return "dev" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def allocation_splits(dev: int, test: int, seed: int) -> tuple[list, list]:
+    """Two disjoint sets of held-out problems, drawn like every evaluation in the book
+    (`countdown.generate(split="test")`: sizes 3-5, uniform over solvable problems) and kept
+    by `half_of`: ``dev`` problems to fit an allocation on, ``test`` to evaluate it on."""
+    from tsc.tasks import countdown
+
+    def draw(count: int, seed: int, half: str) -> list:
+        kept = [p for p in countdown.generate(4 * count, seed=seed) if half_of(p) == half]
+        if len(kept) < count:
+            raise ValueError(f"only {len(kept)} of {4 * count} problems fell in the {half} half; ask for fewer")
+        return kept[:count]
+
+    return draw(dev, seed, "dev"), draw(test, seed + 1, "test")
+
+
+def candidate_results(
+    problems: list,
+    policy,
+    verifier,
+    *,
+    candidates: dict,
+    seed: int,
+    difficulty_samples: int,
+    cached=None,
+    chunk: int = 250,
+    upto: int | None = None,
+) -> dict:
+    """One split's record: every candidate run on every problem (with the per-problem seeds
+    `compute_optimal` uses, through `tsc.strategies.solve_many`), the probe, and the oracle
+    difficulty (correct samples of ``difficulty_samples``). The work goes in chunks of
+    ``chunk`` problems, chunk by chunk (every candidate on the first chunk, then on the
+    next), so a run stopped early has whole chunks; ``upto`` keeps the first ``upto``
+    problems only (a multiple of ``chunk``). ``cached(what, compute, **config)`` may store
+    and read back each piece (the experiment's resumable cache); by default each is computed."""
+    import tsc.analysis as ta
+    from tsc.strategies import solve_many
+    from tsc.strategies.adaptive import FOLLOW_UPS, TAKES_VERIFIER, probe
+
+    cached = cached or (lambda what, compute, **config: compute())
+    upto = len(problems) if upto is None else upto
+    if upto % chunk and upto != len(problems):
+        raise ValueError(f"upto={upto} must be a multiple of the chunk ({chunk}) or the split's size ({len(problems)})")
+    pieces = [(start, min(start + chunk, upto)) for start in range(0, upto, chunk)]
+
+    def ledgers(results) -> dict:
+        return {
+            "correct": [bool(r.correct) for r in results],
+            "flops": [int(r.ledger.flops) for r in results],
+            "verifier_flops": [int(r.ledger.verifier_flops) for r in results],
+        }
+
+    def run_probe(part: list) -> dict:
+        results = [probe(p, policy, verifier=verifier) for p in part]
+        return dict(ledgers(results), score=[round(r.scores[0], 6) for r in results])
+
+    def run_difficulty(part: list) -> dict:
+        table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1)
+        return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
+
+    def run(spec: dict, part: list) -> dict:
+        strategy = FOLLOW_UPS[spec["strategy"]]
+        extra = {"verifier": verifier} if spec["strategy"] in TAKES_VERIFIER else {}
+        return ledgers(solve_many(strategy, part, policy, seed=seed, **spec["knobs"], **extra))
+
+    jobs = [("probe", run_probe, {}), ("difficulty", run_difficulty, {"samples": difficulty_samples})]
+    jobs += [(name, lambda part, spec=spec: run(spec, part), {"spec": spec}) for name, spec in candidates.items()]
+    rows: dict[str, list] = {what: [] for what, _, _ in jobs}
+    for a, b in pieces:
+        for what, compute, config in jobs:
+            rows[what].append(cached(what, lambda compute=compute, a=a, b=b: compute(problems[a:b]), chunk=[a, b], **config))
+
+    def joined(parts: list) -> dict:
+        return {key: ([x for row in parts for x in row[key]] if isinstance(parts[0][key], list) else parts[0][key]) for key in parts[0]}
+
+    return {
+        "problems": [[list(p.numbers), p.target] for p in problems[:upto]],
+        "probe": joined(rows["probe"]),
+        "difficulty": joined(rows["difficulty"]),
+        "results": {name: joined(rows[name]) for name in candidates},
+    }
+
+
+@experiment(
+    "ch04-allocation",
+    describe="candidate strategies per problem on a dev and a held-out split (countdown + prm), for compute-optimal allocation",
+    model="countdown",
+    verifier="prm",
+    dev=1000,
+    test=1000,
+    split_seed=6000,
+    seed=0,
+    candidates=CANDIDATES,
+    difficulty_samples=64,
+    test_evaluated=500,
+)
+def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, difficulty_samples, test_evaluated) -> dict:
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+    from tsc.verifiers import get_verifier
+
+    policy = load_policy(model)
+    judge = get_verifier(verifier)
+    store = ta.SweepCache(CACHE / "allocation.jsonl")
+    base = {
+        "experiment": "ch04-allocation",
+        "model": model,
+        "weights": policy.card.get("weights_sha256"),
+        "verifier": verifier,
+        "seed": seed,
+    }
+    out = {"model": model, "verifier": verifier, "seed": seed, "candidates": candidates, "splits": {}}
+    for split, problems in zip(("dev", "test"), allocation_splits(dev, test, split_seed)):
+        listed = [p.to_json() for p in problems]
+
+        def cached(what: str, compute, split=split, listed=listed, **extra):
+            config = dict(base, split=split, problems=listed, what=what, **extra)
+            key = _key(config)
+            row = store.get(key)
+            if row is None:
+                started = time.perf_counter()
+                row = compute()
+                store.append(key, config, row)
+                print(f"  {split} {what} {extra.get('chunk')}: {time.perf_counter() - started:.0f} s", flush=True)
+            return row
+
+        out["splits"][split] = candidate_results(
+            problems,
+            policy,
+            judge,
+            candidates=candidates,
+            seed=seed,
+            difficulty_samples=difficulty_samples,
+            cached=cached,
+            upto=test_evaluated if split == "test" else None,
+        )
+    return out
