@@ -13,6 +13,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "greedy": "#4d4d4d",
     "sample": "#a6a6a6",
     "majority": "#d1495b",  # red
+    "early_stop": "#e8828f",  # light red: majority voting that stops when decided
     "best_of_n": "#2e933c",  # green
     "weighted_vote": "#8cc084",  # light green: best-of-N's relative
     "beam": "#1f5aa6",  # blue
@@ -23,6 +24,8 @@ STRATEGY_COLORS: dict[str, str] = {
     "self_refine": "#e07a1f",  # orange
     "revise": "#b5446e",  # plum
     "budget_forcing": "#3d5a80",
+    "free_energy": "#9c6644",  # brown (Chapter 8)
+    "compute_optimal": "#2a9d8f",  # sea green (Chapter 4)
 }
 
 # Verifiers (a strategy's verifier is drawn in the strategy's colour; these are for
