@@ -108,3 +108,15 @@ def test_citation_links_resolve(browser):
         targets = [a.get_attribute("href") for a in browser.find_elements("css selector", "a[href*='references.html#']")]
         missing = [t for t in targets if t.split("#", 1)[1] not in ids]
         assert not missing, f"{page.name}: citations that land nowhere: {missing[:5]}"
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_exercises_are_numbered_by_chapter(browser, page):
+    """Exercise ex-C-K shows as "Exercise C.K", as the instructors' guide and the grader name it."""
+    open_page(browser, page)
+    exercises = browser.find_elements("css selector", "div.exercise[id^='ex-']")
+    assert exercises, f"{page.name} has no exercise"
+    for exercise in exercises:
+        chapter, number = exercise.get_attribute("id").split("-")[1:]
+        title = exercise.find_element("css selector", ".caption-number").get_attribute("textContent").strip()
+        assert title == f"Exercise {chapter}.{number}", f"{exercise.get_attribute('id')} is shown as {title!r}"
