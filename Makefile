@@ -67,7 +67,7 @@ lint: $(STAMP)
 # each one's log is printed whole when it ends.
 test: $(STAMP)
 	$(BIN)/ruff check tsc tests benchmarks
-	$(BIN)/pytest tests
+	$(BIN)/pytest --durations=10 tests
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target nbval book
 	$(MAKE) --no-print-directory check-html
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = "01_new_scaling_law.ipynb"  # the quickest chapter
+CHAPTER = "01_new_scaling_law.ipynb"  # the chapter a student opens first
 RUNTIME = ("torch", "transformers", "tokenizers", "safetensors", "numpy", "scipy", "matplotlib", "ipywidgets", "tqdm")
 KERNEL = ("ipykernel", "nbclient", "nbformat", "jupyter_client", "myst-nb")
 
