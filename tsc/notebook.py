@@ -8,15 +8,24 @@ displaying the value (or to nothing, with ``display=False``): the notebook still
 from __future__ import annotations
 
 try:
-    from myst_nb import glue  # the book build pastes glued values into the prose
+    from myst_nb import glue as _myst_glue  # the book build pastes glued values into the prose
 except ImportError:  # plain Jupyter or Colab: glue only shows the value
+    _myst_glue = None
 
-    def glue(name: str, value, display: bool = True) -> None:
-        """Show ``value`` (the book build would also store it as ``name``)."""
-        if display:
-            from IPython.display import display as show
 
-            show(value)
+def glue(name: str, value, display: bool = True) -> None:
+    """Store ``value`` as ``name`` for ``{glue:text}`` in the book build, and show it unless
+    ``display=False``. A NumPy scalar is stored as the Python number it holds: myst-nb formats
+    ``{glue:text}`name`:.1%``` from the stored text, which for NumPy 2 reads
+    ``np.float64(0.5)`` and fails to format."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if _myst_glue is not None:
+        _myst_glue(name, value, display=display)
+    elif display:
+        from IPython.display import display as show
+
+        show(value)
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -1,0 +1,22 @@
+"""`tsc.notebook.glue` stores NumPy scalars as Python numbers, so `{glue:text}` can format them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsc import notebook
+
+
+def test_glue_stores_python_numbers(monkeypatch):
+    stored = {}
+    monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display=True: stored.update({name: value}))
+    notebook.glue("share", np.float64(0.25), display=False)
+    notebook.glue("count", np.int64(3), display=False)
+    notebook.glue("flag", np.bool_(True), display=False)
+    notebook.glue("row", np.array([1.0, 2.0]), display=False)
+    assert type(stored["share"]) is float and type(stored["count"]) is int and type(stored["flag"]) is bool
+    assert isinstance(stored["row"], np.ndarray)  # arrays are left to myst-nb
+
+
+def test_sci_writes_powers_of_ten():
+    assert notebook.sci(3.0e13) == "3.0 × 10¹³" and notebook.sci(7.2e-5, 2) == "7.20 × 10⁻⁵"
