@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -96,7 +97,8 @@ def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "pyt
         client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": folder}}, allow_errors=False)
         deadline = time.monotonic() + timeout
         try:
-            with client.setup_kernel():
+            # the kernel's own stderr (zmq warnings, its teardown) is not the student's output
+            with client.setup_kernel(stderr=subprocess.DEVNULL):
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
                         continue

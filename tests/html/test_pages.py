@@ -22,7 +22,9 @@ RAW = re.compile(r"\{(glue|cite|ref|term|numref|doc)(:[a-z]+)?\}`|\{(exercise|so
 
 
 def pages() -> list[Path]:
-    return sorted(HTML.glob("book/*.html")) + [HTML / "index.html"] if HTML.exists() else []
+    """Every page of the book (the root index.html only redirects to book/intro.html; a test
+    below checks that it does)."""
+    return sorted(HTML.glob("book/*.html")) if HTML.exists() else []
 
 
 def chapters() -> list[Path]:
@@ -52,8 +54,17 @@ def browser():
 
 
 def open_page(browser, page: Path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.get(page.as_uri())
+    loaded = 'return document.readyState === "complete" && document.body !== null'
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script(loaded))
     return browser.find_element("tag name", "body").text
+
+
+def test_the_front_page_leads_to_the_introduction():
+    assert pages(), "no built book in _build/html: run `make book` first"
+    assert "book/intro.html" in (HTML / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
