@@ -166,7 +166,7 @@ def solved(nb):
     first ``python`` block of its ``{solution}`` dropdown) and every check cell asserting that
     its feedback is correct. A ValueError names an exercise without a reference solution.
     (Hidden cells never read what the student's cell defines, so solving an exercise cannot
-    break them; `tests/test_chapters_exercises.py` checks that.)"""
+    break them; `tests/test_notebooks.py` checks that.)"""
     nb = copy.deepcopy(nb)
     solutions = {}
     for cell in nb.cells:

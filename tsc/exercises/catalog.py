@@ -280,15 +280,6 @@ def exercises_in(notebook: str | Path) -> list[tuple[str, str]]:
     return [(label, title.strip()) for title, label in EXERCISE.findall(text)]
 
 
-def chapter_title(notebook: str | Path) -> str:
-    """The first level-1 heading of a chapter notebook."""
-    for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
-        for line in "".join(cell["source"]).splitlines():
-            if cell["cell_type"] == "markdown" and line.startswith("# "):
-                return line[2:].strip()
-    return Path(notebook).stem
-
-
 def exercise_table(book: str | Path = "book") -> str:
     """The instructors' guide's exercise table (Markdown): every chapter's exercises with
     difficulty, minutes, kind and the mistakes the checker names."""
