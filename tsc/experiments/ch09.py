@@ -453,6 +453,7 @@ def strategy_map(*, countdown, arithmetic, split_seed, arithmetic_seed, seed) ->
 
 
 FIXED_FAMILIES = ("single", "parallel", "sequential", "search")
+NEXT = 1.3  # the "next" fixed rival may spend up to this many times the thinker's FLOPs
 
 
 def _stats(correct, flops) -> dict:
@@ -472,7 +473,9 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
     stopped; ``ablations``: each refitted variant's accuracy and FLOPs on the held-out records,
     paired against the full thinker. With ``map_data`` (``ch09-map``'s) ``best_fixed`` is the
     best fixed strategy of the map (not adaptive) at no more mean FLOPs than the thinker, with
-    hindsight, on the map's problems (the first of the held-out split); with ``allocation``
+    hindsight, on the map's problems (the first of the held-out split), ``next_fixed`` the best
+    one at up to `NEXT` times its FLOPs, and ``budgets`` the thinker against compute_optimal at
+    each budget the map ran both at; with ``allocation``
     (``ch04-allocation``'s), ``dev_fixed`` is the fixed strategy Chapter 4's development split
     would choose within the budget, and how the thinker compares with it on the held-out
     problems both ran."""
@@ -503,15 +506,26 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
         rows = map_data["tasks"]["countdown"]["rows"]
         n = len(rows[0]["correct"])
         mine, spent = think[:n], float(np.mean(live["thinker"]["flops"][:n]))
-        fixed = [r for r in rows if r["family"] in FIXED_FAMILIES and np.mean(r["flops"]) <= spent]
-        best = max(fixed, key=lambda r: np.mean(r["correct"]))
-        out["best_fixed"] = {
-            "name": best["name"],
-            "count": n,
-            "thinker": _stats(mine, live["thinker"]["flops"][:n]),
-            "fixed": _stats(best["correct"], best["flops"]),
-            "paired": paired(mine, np.array(best["correct"], dtype=float)),
-        }
+        for key, cap in (("best_fixed", 1.0), ("next_fixed", NEXT)):
+            fixed = [r for r in rows if r["family"] in FIXED_FAMILIES and np.mean(r["flops"]) <= cap * spent]
+            best = max(fixed, key=lambda r: np.mean(r["correct"]))
+            out[key] = {
+                "name": best["name"],
+                "count": n,
+                "thinker": _stats(mine, live["thinker"]["flops"][:n]),
+                "fixed": _stats(best["correct"], best["flops"]),
+                "paired": paired(mine, np.array(best["correct"], dtype=float)),
+            }
+        named = {r["name"]: r for r in rows}
+        out["budgets"] = {}
+        for name, r in named.items():
+            if r["strategy"] == "thinker":
+                rival = named[name.replace("thinker", "compute_optimal")]
+                out["budgets"][r["knobs"]["flops"]] = {
+                    "thinker": _stats(r["correct"], r["flops"]),
+                    "compute_optimal": _stats(rival["correct"], rival["flops"]),
+                    "paired": paired(np.array(r["correct"], dtype=float), np.array(rival["correct"], dtype=float)),
+                }
     if allocation is not None:
         dev, held = allocation["splits"]["dev"]["results"], allocation["splits"]["test"]["results"]
         within = [name for name, r in dev.items() if np.mean(r["flops"]) <= budget]

@@ -16,7 +16,8 @@ def thinker_curve(ax, data: dict, *, fixed: Sequence[dict] = (), rows: slice | N
     """Held-out accuracy against mean FLOPs per problem: the fitted thinker at every budget
     (replayed on the recorded problems, 95 % bootstrap band), the live runs at the chapter's
     budget (thinker, compute_optimal, beam 4x2) with intervals, and ``fixed`` strategies
-    (map rows: ``name``, ``strategy``, ``correct``, ``flops``) as points. ``rows`` restricts
+    (map rows: ``name``, ``strategy``, ``correct``, ``flops``) as thin dashed lines, one per
+    strategy through its budgets (their intervals are as wide as the thinker's band). ``rows`` restricts
     the problems (e.g. to those the map also ran)."""
     rows = rows or slice(None)
     test = data["test"]
@@ -24,11 +25,14 @@ def thinker_curve(ax, data: dict, *, fixed: Sequence[dict] = (), rows: slice | N
     x, mean, low, high = (np.array(v) for v in zip(*curve))
     ax.plot(x, mean, color=color("thinker"), marker="o", markersize=3, label="thinker, fitted at each budget")
     ax.fill_between(x, low, high, color=color("thinker"), alpha=0.15, linewidth=0)
-    for row in fixed:
-        m, lo, hi = bootstrap(np.array(row["correct"], dtype=float))
-        f = np.mean(row["flops"])
-        ax.errorbar([f], [m], yerr=[[m - lo], [hi - m]], color=color(row["strategy"]), marker="s", markersize=4, capsize=2, alpha=0.7)
-        ax.annotate(row["name"], (f, m), textcoords="offset points", xytext=(4, -9), fontsize="x-small", color=color(row["strategy"]))
+    shown = list(low) + list(high)
+    by_strategy: dict[str, list] = {}
+    for row in fixed:  # each fixed strategy as one thin line through its budgets
+        by_strategy.setdefault(row["strategy"], []).append((np.mean(row["flops"]), np.mean(row["correct"])))
+    for strategy, points in by_strategy.items():
+        fx, fy = zip(*sorted(points))
+        shown += fy
+        ax.plot(fx, fy, color=color(strategy), marker="s", markersize=3.5, linewidth=0.9, linestyle="--", label=strategy)
     for name, key, marker in (("thinker (live)", "thinker", "*"), ("compute_optimal", "compute_optimal", "D"), ("beam 4x2", "beam", "^")):
         run = test["live"][name.split(" (")[0]]
         m, lo, hi = bootstrap(np.array(run["correct"][rows], dtype=float))
@@ -48,7 +52,8 @@ def thinker_curve(ax, data: dict, *, fixed: Sequence[dict] = (), rows: slice | N
     ax.set_xlabel("mean FLOPs per problem")
     ax.set_ylabel("held-out problems solved")
     percent_axis(ax)
-    ax.legend(fontsize="small", loc="upper left")
+    ax.set_ylim(max(0.0, min(shown) - 0.05), min(1.0, max(shown) + 0.08))
+    ax.legend(fontsize="x-small", loc="lower right", ncol=2)
 
 
 def compute_by_bin(ax, data: dict) -> list[dict]:
