@@ -139,7 +139,12 @@ def _choice_cases() -> list[tuple[list[dict], float]]:
         point("self_refine 4", "sequential", 0.31, 4e8),
         point("compute_optimal", "adaptive", 0.4, 6.5e8),  # adaptive: not a fixed strategy
     ]
-    return [(rows, 7e8), (rows, 1e8), (rows, 5e9), (rows[::-1], 7e8)]
+    thrifty = [  # the cheapest is poor value, and a middling one the best value per FLOP
+        point("sample", "single", 0.01, 5e7),
+        point("majority 4", "parallel", 0.3, 2e8),
+        point("best_of_n 16", "parallel", 0.38, 6e8),
+    ]
+    return [(thrifty, 7e8), (rows, 7e8), (rows, 1e8), (rows, 5e9), (rows[::-1], 7e8)]
 
 
 def _held_out(task: dict, budget: float, name: str, seed: int = 0) -> dict:
