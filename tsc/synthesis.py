@@ -271,6 +271,8 @@ def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> lis
                 "low": low,
                 "high": high,
                 "greedy": float(greedy.mean()),
+                "greedy_low": interval(greedy > 0)[1],
+                "greedy_high": interval(greedy > 0)[2],
                 "gain": paired(correct, greedy),
                 "problems": int(mask.sum()),
             }

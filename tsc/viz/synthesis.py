@@ -26,6 +26,7 @@ def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str
     """Accuracy (95 % Wilson intervals) against mean FLOPs per problem, one point per row of the
     map: colour by strategy, marker by family; the Pareto front joined by a step line, its points
     named."""
+    place = {i: k for k, i in enumerate(front)}  # labels alternate above and below the front
     for i, p in enumerate(points):
         on = i in front
         ax.errorbar(
@@ -34,7 +35,11 @@ def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str
             markersize=7 if on else 5, capsize=2, markeredgecolor="black" if on else "none",
         )  # fmt: skip
         if on and label:
-            ax.annotate(p["name"], (p["flops"], p["accuracy"]), textcoords="offset points", xytext=(4, 4), fontsize="x-small")
+            above = place[i] % 2 == 0
+            ax.annotate(
+                p["name"], (p["flops"], p["accuracy"]), textcoords="offset points", xytext=(-6, 9) if above else (6, -12),
+                ha="right" if above else "left", fontsize="x-small",
+            )  # fmt: skip
     xs = [points[i]["flops"] for i in front]
     ys = [points[i]["accuracy"] for i in front]
     ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6)
@@ -110,7 +115,10 @@ def allocation(ax, rows: Sequence[dict]):
     """Per problem size: greedy's accuracy and the accuracy of the strategy a compute-optimal
     plan chose there (95 % Wilson intervals), the choice and its mean FLOPs written above."""
     x = np.arange(len(rows))
-    ax.bar(x - 0.2, [r["greedy"] for r in rows], width=0.4, color=color("greedy"), label="greedy")
+    ax.bar(
+        x - 0.2, [r["greedy"] for r in rows], width=0.4, color=color("greedy"), label="greedy",
+        yerr=[[r["greedy"] - r["greedy_low"] for r in rows], [r["greedy_high"] - r["greedy"] for r in rows]], capsize=3,
+    )  # fmt: skip
     ax.bar(
         x + 0.2, [r["accuracy"] for r in rows], width=0.4, color=[SIZE_COLORS.get(r["size"], PALETTE[0]) for r in rows],
         yerr=[[r["accuracy"] - r["low"] for r in rows], [r["high"] - r["accuracy"] for r in rows]], capsize=3,
