@@ -204,9 +204,11 @@ def check_choice(fn: Callable, task: dict | None = None, *, budget: float = 7e8)
         return Feedback("correct", f"Correct on all {len(cases)} cases.")
     result = _held_out(task, budget, answers[-1])
     c, h = result["chosen"], result["hindsight"]
+    d = next(p for p in result["dev"] if p["name"] == c["name"])
     return Feedback(
         "correct",
-        f"Correct. Chosen on half the problems: {c['name']!r}; on the other half it solves {c['accuracy']:.1%} "
+        f"Correct. Chosen on half the problems: {c['name']!r}, which solved {d['accuracy']:.1%} there; on the other half it solves "
+        f"{c['accuracy']:.1%} "
         f"({c['low']:.1%} to {c['high']:.1%}) at {c['flops']:.2g} FLOPs, against {h['accuracy']:.1%} for {h['name']!r}, "
         "the best fixed strategy there chosen with hindsight.",
     )
