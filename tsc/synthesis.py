@@ -214,6 +214,7 @@ def sequential_and_parallel(budget_forcing: dict, parallel: dict, model: str = "
     thinking = np.asarray(max(budget_forcing["configs"], key=lambda c: np.mean(c["generated_tokens"]))["correct"], dtype=float)
     return {
         "sequential": sequential,
+        "problems": len(thinking),
         "tokens": tokens,
         "coverage": _curve(coverage),
         "majority": _curve(majority),
