@@ -191,3 +191,16 @@ def test_book_findings_are_computed_and_all_cited():
         assert isinstance(r["held"], bool) and r["ours"]
     assert [r["chapter"] for r in rows] == sorted(r["chapter"] for r in rows)
     assert not list(itertools.chain.from_iterable(r["ours"].split("{")[1:] for r in rows))  # plain text, no roles
+
+
+def test_budget_explorer_shows_the_best_strategy_within_budget(capsys):
+    import tsc.viz.synthesis as sviz
+
+    points = {"toy": synthesis.summarize(toy_task())}
+    widget = sviz.budget_explorer(points, start=5)
+    slider = widget.children[0]
+    assert slider.value == pytest.approx(min((b for _, b in slider.options), key=lambda b: abs(np.log(b / 5))))
+    slider.value = slider.options[0][1]  # the cheapest point's budget: greedy is affordable
+    slider.value = slider.options[-1][1]  # everything is: the adaptive thinker wins, the best fixed one is named
+    text = capsys.readouterr().out
+    assert "best greedy" in text and "best thinker" in text and "best fixed majority 4" in text

@@ -149,7 +149,7 @@ def budget_explorer(points: dict[str, Sequence[dict]], *, start: float = 7e8):
     from tsc.synthesis import best_fixed
 
     flops = [p["flops"] for pts in points.values() for p in pts]
-    budgets = [float(f"{b:.2g}") for b in np.geomspace(min(flops), max(flops), 25)]
+    budgets = [float(b) for b in np.geomspace(min(flops), max(flops), 25)]
     out = widgets.Output()
 
     def show(budget: float) -> None:
