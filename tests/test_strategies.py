@@ -27,6 +27,7 @@ from tsc.strategies import (
     revise,
     sample,
     self_refine,
+    thinker,
     tot_bfs,
     weighted_vote,
 )
@@ -224,6 +225,7 @@ def test_strategy_registry():
         "early_stop": early_stop,
         "free_energy": free_energy,
         "compute_optimal": compute_optimal,
+        "thinker": thinker,
     }
 
 
@@ -296,6 +298,22 @@ def test_sweep_rows():
     rows = sweep(best_of_n, [P, Q, R], policy, budgets=[4], seeds=[0], verifier=Oracle())
     assert rows[0]["accuracy"] == pytest.approx(2 / 3)  # with the oracle, best-of-n is coverage
 
+
+def test_sweep_over_another_knob_keeps_each_problem(tmp_path):
+    policy = ScriptedPolicy(SCRIPT)
+    cache = tmp_path / "rows.jsonl"
+    rows = sweep(best_of_n, [P, Q, R], policy, budgets=[2], seeds=[0], knob="n", per_problem=True, verifier=Oracle(), cache=cache)
+    results = [best_of_n(p, policy, n=2, seed=problem_seed(0, p), verifier=Oracle()) for p in (P, Q, R)]
+    assert rows[0]["correct"] == [r.correct for r in results] and rows[0]["each_flops"] == [r.ledger.flops for r in results]
+    again = sweep(best_of_n, [P, Q, R], policy, budgets=[2], seeds=[0], knob="n", per_problem=True, verifier=Oracle(), cache=cache)
+    assert again == rows and len(cache.read_text().splitlines()) == 1  # read back, not recomputed
+    # the budget can go to any keyword: here the samples of majority voting, named explicitly
+    named = sweep(majority_vote, [P, Q], policy, budgets=[4], seeds=[1], knob="n")
+    assert named == sweep(majority_vote, [P, Q], policy, budgets=[4], seeds=[1])
+    with pytest.raises(ValueError, match="knob"):
+        sweep(majority_vote, [P], policy, budgets=[4], seeds=[0], knob="n", n=3)
+    with pytest.raises(ValueError, match="knob"):
+        sweep(majority_vote, [P], policy, budgets=[4], seeds=[0], knob="seed")
 
 def test_evaluate_policy_card_figures_on_a_half_right_fake():
     def script(prompt):

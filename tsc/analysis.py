@@ -250,13 +250,19 @@ def sweep(
     budgets: Sequence[int],
     seeds: Sequence[int],
     cache: str | Path | None = None,
+    knob: str = "n",
+    per_problem: bool = False,
     **options,
 ) -> list[dict]:
     """Run ``strategy(problem, policy, n=budget, seed=..., **options)`` over a grid; each
     problem gets its own seed derived from the row's (`tsc.core.problem_seed`).
 
     One row per (budget, seed): accuracy with its Wilson interval, and the mean tokens and
-    FLOPs per problem from the results' ledgers.
+    FLOPs per problem from the results' ledgers. ``knob`` names the keyword the budget goes
+    to, for strategies whose budget is not a count of samples (``"expansions"`` for beam
+    search, ``"rounds"`` for self-refinement, ``"flops"`` for the adaptive ones); with
+    ``per_problem`` each row also keeps every problem's success (``"correct"``) and FLOPs
+    (``"each_flops"``), so that two rows on the same problems can be compared pair by pair.
 
     With ``cache`` (a ``.jsonl`` file, or a folder that gets ``sweep.jsonl``) each row is
     appended to the file as soon as it is finished, keyed by a hash of the full configuration
@@ -274,8 +280,14 @@ def sweep(
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
+    if not isinstance(knob, str) or not knob.isidentifier() or knob in options or knob == "seed":
+        raise ValueError(f"knob must name the strategy's budget keyword (e.g. 'n', 'rounds'), not also given as an option; got {knob!r}")
     store = SweepCache(cache) if cache is not None else None
     base = _sweep_config(strategy, problems, policy, options) if store else {}
+    if knob != "n":  # (rows of earlier sweeps, all over n, keep their keys)
+        base["knob"] = knob
+    if per_problem:
+        base["per_problem"] = True
     rows = []
     for budget in budgets:
         for seed in seeds:
@@ -283,15 +295,15 @@ def sweep(
             key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest() if store else ""
             row = store.get(key) if store else None
             if row is None:
-                row = _sweep_row(strategy, problems, policy, budget, seed, options)
+                row = _sweep_row(strategy, problems, policy, budget, seed, dict(options, **{knob: budget}), per_problem)
                 if store:
                     store.append(key, config, row)
             rows.append(row)
     return rows
 
 
-def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: int, options: dict) -> dict:
-    results = solve_many(strategy, problems, policy, seed=seed, n=budget, **options)
+def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: int, options: dict, per_problem: bool = False) -> dict:
+    results = solve_many(strategy, problems, policy, seed=seed, **options)
     solved = sum(r.correct for r in results)
     low, high = wilson(solved, len(results))
     return {
@@ -302,7 +314,7 @@ def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: in
         "high": high,
         "tokens": float(np.mean([r.ledger.tokens for r in results])),
         "flops": float(np.mean([r.ledger.flops for r in results])),
-    }
+    } | ({"correct": [bool(r.correct) for r in results], "each_flops": [int(r.ledger.flops) for r in results]} if per_problem else {})
 
 
 def _identify(value, depth: int = 0) -> object:

@@ -42,6 +42,7 @@ examples:
   python -m tsc solve --strategy majority --n 16 --temperature 0.8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy thinker --flops 7e8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy free_energy --n 16 --temperature 0.8 --input questions.jsonl --output answers.jsonl
@@ -181,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
         "--flops",
         type=float,
         default=None,
-        help="compute_optimal: the mean FLOPs per problem to aim at, e.g. 7e8 (the fitted allocation picks each problem's strategy)",
+        help="compute_optimal, thinker: the mean FLOPs per problem to aim at, e.g. 7e8 (the fitted table picks each problem's plan)",
     )
     solve.add_argument(
         "--max-new-tokens", type=int, default=None, help="tokens per completion (default 64; a trace model's: what its context leaves)"
@@ -471,13 +472,14 @@ def cmd_solve(args) -> int:
                 raise UserError(f"{flag}: {error}") from None
     if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
         raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
-    if args.strategy == "compute_optimal":  # the budget is checked against the fitted allocation before any model loads
+    if args.strategy in ("compute_optimal", "thinker"):  # the budget is checked against the fitted table before any model loads
         from tsc.strategies.adaptive import load_allocation, plan_for
+        from tsc.strategies.thinker import load_table
 
         if args.flops is None:
-            raise UserError("--strategy compute_optimal needs --flops F, the mean FLOPs per problem to aim at (e.g. --flops 7e8)")
+            raise UserError(f"--strategy {args.strategy} needs --flops F, the mean FLOPs per problem to aim at (e.g. --flops 7e8)")
         try:
-            plan_for(load_allocation(), args.flops)
+            plan_for(load_allocation() if args.strategy == "compute_optimal" else load_table(), args.flops)
         except ValueError as error:
             raise UserError(f"--flops: {error}") from None
     if args.thinking_tokens is not None and args.thinking_tokens < 1:
@@ -714,7 +716,8 @@ SEARCH_FLAGS = (
     ("--max-expansions", "max_expansions"),
     ("--simulations", "simulations"),
 )
-STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "compute_optimal")  # they need a verifier with score_steps
+# they need a verifier with score_steps
+STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "compute_optimal", "thinker")
 
 
 def _default_verifier(strategy: str, task: str = "countdown") -> str | None:

@@ -120,4 +120,4 @@ def _machine() -> dict:
 
 # chapter modules register their experiments on import (keep this at the end)
 # from tsc.experiments import ch02, ch04  # noqa: E402,F401
-from tsc.experiments import ch02, ch03, ch04, ch05, ch06, ch07, ch08  # noqa: E402,F401
+from tsc.experiments import ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09  # noqa: E402,F401

@@ -7,6 +7,7 @@ from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, maj
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
 from tsc.strategies.stopping import early_stop, early_stop_many
+from tsc.strategies.thinker import thinker
 from tsc.strategies.thinking import budget_forcing
 
 BATCHED[early_stop] = early_stop_many  # each round one policy call for every problem still voting
@@ -28,6 +29,7 @@ STRATEGIES = {
     "early_stop": early_stop,
     "free_energy": free_energy,
     "compute_optimal": compute_optimal,
+    "thinker": thinker,
 }
 
 
@@ -78,6 +80,7 @@ __all__ = [
     "sample",
     "self_refine",
     "solve_many",
+    "thinker",
     "tot_bfs",
     "weighted_vote",
 ]

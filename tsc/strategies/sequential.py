@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+from collections.abc import Iterator
 
 from tsc.compute import Ledger
 from tsc.core import Policy, Result, SharesPrefixes, StepVerifier, revision_prompt, writes_compact
@@ -114,12 +115,56 @@ def self_refine(
     if not writes_compact(policy):
         raise ValueError(f"self_refine backtracks to a step ending in ',' (the compact format); {policy!r} writes free text")
     ledger = Ledger()
-    prompt = policy.format(problem)
-    prefix, kept = "", 0  # the verified steps kept from the previous attempt, and how many
     texts: list[str] = []
     scores: list[float] = []
     attempts: list[dict] = []
-    for round_ in range(rounds):
+    for _, attempt in zip(
+        range(rounds),
+        refinements(
+            problem,
+            policy,
+            verifier=verifier,
+            threshold=threshold,
+            temperature=temperature,
+            first_temperature=first_temperature,
+            seed=seed,
+            max_new_tokens=max_new_tokens,
+            ledger=ledger,
+        ),
+    ):
+        texts.append(attempt["text"])
+        scores.append(attempt["score"])
+        attempts.append(attempt)
+        if attempt["first_bad"] is None:  # every step verified: accept
+            break
+    chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
+    trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
+    return make_result(problem, texts, chosen, scores, ledger, "self_refine", trace)
+
+
+def refinements(
+    problem: Problem,
+    policy: Policy,
+    *,
+    verifier: StepVerifier,
+    threshold: float,
+    temperature: float,
+    first_temperature: float,
+    seed: int,
+    max_new_tokens: int,
+    ledger: Ledger,
+) -> Iterator[dict]:
+    """`self_refine`'s attempts, one per ``next``, for as long as the caller asks: the loop
+    of steps 1-4 below without its stopping rule, so a controller (`tsc.strategies.thinker`)
+    can look at each attempt and decide whether to pay for the next. Each attempt is charged
+    to ``ledger`` and described by a dict: ``text``, ``kept`` (characters of the previous
+    attempt kept), ``step_scores``, ``first_bad`` (None when every step passed ``threshold``:
+    the attempt is accepted), ``score`` (its last step's score, 0 without steps) and
+    ``flops`` (the ledger's FLOPs after it). Round ``r`` samples with seed ``seed + r``."""
+    prompt = policy.format(problem)
+    prefix, kept = "", 0  # the verified steps kept from the previous attempt, and how many
+    round_ = 0
+    while True:
         # 1. (re)write the solution from the kept prefix
         heat = first_temperature if round_ == 0 else temperature
         written = _attempt(policy, prompt + prefix, temperature=heat, seed=seed + round_, max_new_tokens=max_new_tokens, ledger=ledger)
@@ -132,20 +177,13 @@ def self_refine(
         if not step_scores:  # nothing the verifier could read: start over
             first_bad = 0
         score = step_scores[-1] if step_scores else 0.0
-        texts.append(text)
-        scores.append(score)
-        attempts.append(
-            {"text": text, "kept": len(prefix), "step_scores": step_scores, "first_bad": first_bad, "score": score, "flops": ledger.flops}
-        )
-        if first_bad is None:  # every step verified: accept
-            break
-        # 3. keep the steps before the first bad one; 4. if the retry failed at its first
-        # new step again, distrust the last kept step too
-        kept = first_bad if round_ == 0 or first_bad > kept else max(0, kept - 1)
-        prefix = "".join(steps[:kept])
-    chosen = max(range(len(texts)), key=lambda i: (scores[i], i))
-    trace = {"attempts": attempts, "accepted": attempts[-1]["first_bad"] is None, "threshold": threshold}
-    return make_result(problem, texts, chosen, scores, ledger, "self_refine", trace)
+        yield {"text": text, "kept": len(prefix), "step_scores": step_scores, "first_bad": first_bad, "score": score, "flops": ledger.flops}
+        if first_bad is not None:
+            # 3. keep the steps before the first bad one; 4. if the retry failed at its first
+            # new step again, distrust the last kept step too
+            kept = first_bad if round_ == 0 or first_bad > kept else max(0, kept - 1)
+            prefix = "".join(steps[:kept])
+        round_ += 1
 
 
 def revise(

@@ -26,6 +26,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "budget_forcing": "#3d5a80",
     "free_energy": "#9c6644",  # brown (Chapter 8)
     "compute_optimal": "#2a9d8f",  # sea green (Chapter 4)
+    "thinker": "#1b1b3a",  # ink (Chapter 9: the book's strategies combined)
 }
 
 # Verifiers (a strategy's verifier is drawn in the strategy's colour; these are for

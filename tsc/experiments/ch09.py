@@ -1,0 +1,528 @@
+"""Chapter 9's experiments: the book's strategies on one map, and a thinker fitted to beat them.
+
+``ch09-thinker``: the bundled ``countdown`` policy with the ``prm`` verifier, on Chapter 4's
+development and held-out splits (`tsc.experiments.ch04.allocation_splits`, the same problems
+`compute_optimal` was fitted and tested on). `tsc.strategies.thinker.explore` records, for
+every development problem, the probe, up to ``refine`` refinement rounds and ``samples``
+fresh samples; `fit_thinker` replays every candidate plan on the records and fits the table
+(`tsc.tradeoff.fit_allocation`: per difficulty bin, the plan that buys the most accuracy
+within each mean budget). The held-out split is recorded the same way (to draw the fitted
+thinker's whole curve without running it at every budget), and the thinker, Chapter 4's
+`compute_optimal` and beam search 4x2 are then run live on it, problem by problem, with the
+same per-problem seeds, through one resumable `tsc.analysis.sweep` cache.
+
+``ch09-map``: every strategy of the book on one FLOPs axis, for both tasks, from one
+resumable sweep (`tsc.analysis.sweep` with ``cache=``, ``runs/ch09/map.jsonl``): the rows
+keep each problem's success and FLOPs, so the chapter can draw intervals, pair any two
+strategies and find the Pareto front.
+
+    python -m tsc experiment ch09-thinker   # fits and installs tsc/assets/thinker/, then tests it
+    python -m tsc experiment ch09-map
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tsc.experiments import experiment
+
+CACHE = Path("runs") / "ch09"
+ASSET = Path(__file__).resolve().parent.parent / "assets" / "thinker"
+REFINES = (0, 2, 4, 8, 16)  # refinement rounds a plan may give a bin (after the probe)
+SAMPLES = (0, 4, 8, 16)  # fresh samples a plan may add where refinement is stuck
+MARGIN = 0.95  # plans are fitted to spend at most this share of their budget on the development split
+BUDGETS = (1.5e8, 2e8, 3e8, 4e8, 5e8, 6e8, 7e8, 8e8, 1e9, 1.2e9, 1.4e9)
+
+
+def _key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def candidate_names(refines=REFINES, samples_grid=SAMPLES) -> dict[str, dict]:
+    """Every plan a bin may get: ``refine`` rounds, then up to ``samples`` fresh samples."""
+    out = {}
+    for refine in refines:
+        for samples in samples_grid:
+            name = "stop" if refine == samples == 0 else f"refine {refine}" + (f" + samples {samples}" if samples else "")
+            out[name] = {"refine": refine, "samples": samples}
+    return out
+
+
+def record_split(problems: list, policy, verifier, *, seed: int, refine: int, samples: int, cached, chunk: int = 250) -> list[dict]:
+    """`explore` records of ``problems`` (problem p on seed `problem_seed(seed, p)`), computed
+    in chunks that ``cached(compute, chunk=[a, b])`` may store and read back."""
+    from tsc.core import problem_seed
+    from tsc.strategies.thinker import explore
+
+    records = []
+    for a in range(0, len(problems), chunk):
+        part = problems[a : a + chunk]
+
+        def compute(part=part):
+            return [explore(p, policy, verifier=verifier, refine=refine, samples=samples, seed=problem_seed(seed, p)) for p in part]
+
+        records += cached(compute, chunk=[a, a + len(part)])
+    return records
+
+
+def replay_matrix(records: list[dict], candidates: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Success and FLOPs (candidates × problems) of every candidate plan on the records."""
+    from tsc.strategies.thinker import replay
+
+    correct = np.zeros((len(candidates), len(records)), dtype=bool)
+    flops = np.zeros((len(candidates), len(records)))
+    for c, spec in enumerate(candidates.values()):
+        for i, record in enumerate(records):
+            correct[c, i], flops[c, i] = replay(record, **spec)
+    return correct, flops
+
+
+def probe_edges(records: list[dict], sizes=(3, 4, 5), bins: int = 3) -> list[list[float]]:
+    """Per size, the probe-score edges that split the problems the probe did not settle
+    into ``bins`` equal parts (the probe's score predicts how far from right it is)."""
+    edges = []
+    for size in sizes:
+        scores = [r["attempts"][0]["score"] for r in records if r["size"] == size and not r["attempts"][0]["accepted"]]
+        qs = np.quantile(scores, [k / bins for k in range(1, bins)]) if scores else [0.5] * (bins - 1)
+        edges.append([round(float(q), 6) for q in qs])
+    return edges
+
+
+def assign(records: list[dict], predictor: dict) -> np.ndarray:
+    from tsc.strategies.adaptive import difficulty_bin
+
+    return np.array([difficulty_bin(predictor, size=r["size"], score=r["attempts"][0]["score"]) for r in records])
+
+
+def fit_thinker(records: list[dict], *, budgets=BUDGETS, bins: int = 3, keep=None, margin: float = MARGIN, refines=REFINES) -> dict:
+    """The thinker's table fitted on development records: bins by size and probe score, and
+    per mean budget the plan per bin that maximises accuracy within ``margin`` times it (the
+    mean over new problems varies: a plan that just fits on the development split would spend
+    a little more on half of the new sets of problems). ``bins`` probe-score bins per size:
+    ``1`` bins by size alone, ``0`` gives every problem the same plan; ``keep(spec)`` limits
+    the plans a bin may get (for ablations); ``refines`` the refinement rounds a plan may have."""
+    from tsc.tradeoff import bin_labels, fit_allocation
+
+    candidates = {name: spec for name, spec in candidate_names(refines).items() if keep is None or keep(spec)}
+    if bins == 0:
+        predictor = {"name": "none"}
+    elif bins == 1:
+        predictor = {"name": "size", "sizes": [3, 4, 5]}
+    else:
+        predictor = {"name": "size+probe", "sizes": [3, 4, 5], "edges": probe_edges(records, bins=bins)}
+    where = assign(records, predictor)
+    correct, flops = replay_matrix(records, candidates)
+    n_bins = max(1, 3 * bins)
+    names = list(candidates)
+    plans = []
+    for budget, plan in zip(budgets, fit_allocation(where, correct, flops, [margin * b for b in budgets], n_bins=n_bins)):
+        if plan is None:
+            continue
+        plans.append(
+            {
+                "flops": float(budget),
+                "choice": [names[c] for c in plan["choice"]],
+                "dev_accuracy": round(plan["accuracy"], 6),
+                "dev_flops": round(plan["flops"], 1),
+            }
+        )
+    return {
+        "format": 1,
+        "predictor": predictor,
+        "bins": bin_labels(predictor, n_bins),
+        "candidates": candidates,
+        "plans": plans,
+        "threshold": 0.5,
+        "window": 4,
+        "margin": margin,
+        "dev_bin_counts": [int((where == b).sum()) for b in range(n_bins)],
+    }
+
+
+def ablation_options(chosen: dict) -> dict[str, dict]:
+    """What each part of the thinker buys: its table refitted on the development split
+    without it (``chosen``: the fitting options cross-validation chose)."""
+    other = {"bins": 3, "refines": chosen["refines"]} if chosen["bins"] < 2 else {"bins": 1, "refines": chosen["refines"]}
+    return {
+        "thinker": dict(chosen),
+        "one plan for every problem (no difficulty bins)": dict(chosen, bins=0),
+        ("probe-score bins within each size" if chosen["bins"] < 2 else "bins by size only (no probe score)"): other,
+        "no refinement (fresh samples only)": dict(chosen, keep=lambda spec: spec["refine"] == 0),
+        "no fresh samples (refinement only)": dict(chosen, keep=lambda spec: spec["samples"] == 0),
+    }
+
+
+def replay_plan(records: list[dict], table: dict, flops: float) -> tuple[list[bool], list[int]]:
+    """Each recorded problem's success and FLOPs under ``table``'s plan for ``flops``."""
+    from tsc.strategies.adaptive import plan_for
+    from tsc.strategies.thinker import replay
+
+    plan = plan_for(table, flops)
+    rows = [replay(r, **table["candidates"][plan["choice"][b]]) for r, b in zip(records, assign(records, table["predictor"]))]
+    return [bool(c) for c, _ in rows], [int(f) for _, f in rows]
+
+
+def ablations(dev: list[dict], test: list[dict], *, budgets, budget: float, chosen: dict) -> dict:
+    """Per ablation (`ablation_options`), refitted on ``dev`` and replayed on ``test`` at ``budget``."""
+    out = {}
+    for name, options in ablation_options(chosen).items():
+        table = fit_thinker(dev, budgets=budgets, **options)
+        correct, flops = replay_plan(test, table, budget)
+        out[name] = {"correct": correct, "flops": flops}
+    return out
+
+
+FINE = (0, 1, 2, 3, 4, 6, 8, 12, 16)  # a finer grid of refinement rounds, compared by cross-validation
+
+
+def cross_validate(records: list[dict], *, budget: float, repeats: int = 3, seed: int = 0) -> list[dict]:
+    """Held-out accuracy of the fitting choices (probe-score bins per size, and the grid of
+    refinement rounds), by 2-fold cross-validation on the development records repeated
+    ``repeats`` times: the evidence for the choices `fit_thinker` makes by default."""
+    rng = np.random.default_rng(seed)
+    splits = []
+    for _ in range(repeats):
+        order = rng.permutation(len(records))
+        half = len(order) // 2
+        splits += [(order[:half], order[half:]), (order[half:], order[:half])]
+    out = []
+    for bins in (0, 1, 2, 3):
+        for grid, refines in (("coarse", REFINES), ("fine", FINE)):
+            accuracy, spent = [], []
+            for fit_on, test_on in splits:
+                table = fit_thinker([records[i] for i in fit_on], budgets=(budget,), bins=bins, refines=refines)
+                correct, flops = replay_plan([records[i] for i in test_on], table, budget)
+                accuracy.append(np.mean(correct))
+                spent.append(np.mean(flops))
+            out.append(
+                {
+                    "bins": bins,
+                    "grid": grid,
+                    "refines": list(refines),
+                    "accuracy": float(np.mean(accuracy)),
+                    "se": float(np.std(accuracy, ddof=1) / np.sqrt(len(accuracy))),
+                    "flops": float(np.mean(spent)),
+                }
+            )
+    return out
+
+
+def _cached_in(store, base: dict):
+    """A ``cached(compute, **extra)`` for `record_split` and the live runs: rows keyed by the
+    configuration, appended to the experiment's `tsc.analysis.SweepCache` as they finish."""
+
+    def cached(compute, **extra):
+        config = dict(base, **extra)
+        key = _key(config)
+        row = store.get(key)
+        if row is None:
+            started = time.perf_counter()
+            row = {"value": compute()}
+            store.append(key, config, row)
+            print(f"  {extra}: {time.perf_counter() - started:.0f} s", flush=True)
+        return row["value"]
+
+    return cached
+
+
+def live(results) -> dict:
+    return {"correct": [bool(r.correct) for r in results], "flops": [int(r.ledger.flops) for r in results]}
+
+
+def install_thinker(table: dict, *, dev: dict, folder: Path = ASSET) -> Path:
+    """Write the fitted table and its card to ``folder`` (the bundled thinker), atomically."""
+    from tsc.lm.checkpoint import write_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "policy.json", json.dumps(table, indent=1) + "\n")
+    card = {
+        "what": "the thinker's fitted table (tsc.strategies.thinker): difficulty bins by size and probe score, and per mean "
+        "budget the plan (refinement rounds, then fresh samples) each bin gets",
+        "model": table["model"],
+        "verifier": table["verifier"],
+        "fitted_on": dev,
+        "budgets": [p["flops"] for p in table["plans"]],
+        "dev_accuracy": {f"{p['flops']:.3g}": p["dev_accuracy"] for p in table["plans"]},
+        "dev_flops": {f"{p['flops']:.3g}": p["dev_flops"] for p in table["plans"]},
+        "recompute": "python -m tsc experiment ch09-thinker --refresh",
+        "computed": time.strftime("%Y-%m-%d"),
+    }
+    write_atomic(folder / "card.json", json.dumps(card, indent=1) + "\n")
+    return folder
+
+
+@experiment(
+    "ch09-thinker",
+    describe="the thinker fitted on a dev split and tested live against compute_optimal and beam 4x2 (countdown + prm)",
+    model="countdown",
+    verifier="prm",
+    dev=1000,
+    test=1000,
+    split_seed=6000,
+    seed=0,
+    refine=16,
+    samples=16,
+    budgets=list(BUDGETS),
+    budget=7e8,
+)
+def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, samples, budgets, budget) -> dict:
+    import tsc.analysis as ta
+    from tsc.experiments.ch04 import allocation_splits
+    from tsc.lm.policy import load_policy
+    from tsc.strategies import beam_search, compute_optimal, solve_many
+    from tsc.strategies.thinker import thinker
+    from tsc.verifiers import get_verifier
+
+    policy = load_policy(model)
+    judge = get_verifier(verifier)
+    store = ta.SweepCache(CACHE / "thinker.jsonl")
+    base = {"experiment": "ch09-thinker", "model": model, "weights": policy.card.get("weights_sha256"), "verifier": verifier, "seed": seed}
+    dev_problems, test_problems = allocation_splits(dev, test, split_seed)
+    records = {}
+    for split, problems in (("dev", dev_problems), ("test", test_problems)):
+        listed = [p.to_json() for p in problems]
+        cached = _cached_in(store, dict(base, split=split, problems=listed, what="explore", refine=refine, samples=samples))
+        records[split] = record_split(problems, policy, judge, seed=seed, refine=refine, samples=samples, cached=cached)
+    # choose the fitting options by cross-validation on the development split, fit, install,
+    # and replay every plan on the held-out records
+    validated = cross_validate(records["dev"], budget=budget)
+    best = max(validated, key=lambda row: row["accuracy"])
+    chosen = {"bins": best["bins"], "refines": tuple(best["refines"])}
+    table = dict(fit_thinker(records["dev"], budgets=budgets, **chosen), model=model, verifier=verifier)
+    install_thinker(table, dev={"split": "ch04 allocation_splits dev half", "problems": dev, "split_seed": split_seed, "seed": seed})
+    where = assign(records["test"], table["predictor"])
+    replayed = []
+    for plan in table["plans"]:
+        correct, flops = replay_plan(records["test"], table, plan["flops"])
+        replayed.append({"flops": plan["flops"], "correct": correct, "each_flops": flops})
+    # live on the held-out split, problem by problem, same per-problem seeds
+    listed = [p.to_json() for p in test_problems]
+    cached = _cached_in(store, dict(base, split="test", problems=listed, what="live"))
+    runs = {
+        "thinker": lambda: solve_many(thinker, test_problems, policy, seed=seed, flops=budget, verifier=judge, table=table),
+        "compute_optimal": lambda: solve_many(compute_optimal, test_problems, policy, seed=seed, flops=budget, verifier=judge),
+        "beam 4x2": lambda: solve_many(beam_search, test_problems, policy, seed=seed, verifier=judge, beam_width=4, expansions=2),
+    }
+    out = {}
+    for name, run in runs.items():
+
+        def compute(run=run, name=name):
+            results = run()
+            row = live(results)
+            if name == "thinker":
+                row["stopped"] = [r.trace["stopped"] for r in results]
+                row["plan"] = [r.trace["plan"] for r in results]
+                row["bin"] = [r.trace["bin"] for r in results]
+            return row
+
+        config = {"table": _key(table)} if name == "thinker" else {}
+        out[name] = cached(compute, run=name, budget=budget, **config)
+    return {
+        "model": model,
+        "verifier": verifier,
+        "budget": budget,
+        "table": table,
+        "cross_validation": validated,
+        "dev": {
+            "problems": [[list(p.numbers), p.target] for p in dev_problems],
+            "sizes": [r["size"] for r in records["dev"]],
+            "probe_accepted": [r["attempts"][0]["accepted"] for r in records["dev"]],
+        },
+        "test": {
+            "problems": [[list(p.numbers), p.target] for p in test_problems],
+            "sizes": [r["size"] for r in records["test"]],
+            "bins": [int(b) for b in where],
+            "probe_correct": [r["attempts"][0]["correct"] for r in records["test"]],
+            "probe_accepted": [r["attempts"][0]["accepted"] for r in records["test"]],
+            "replayed": replayed,
+            "ablations": ablations(records["dev"], records["test"], budgets=budgets, budget=budget, chosen=chosen),
+            "live": out,
+        },
+    }
+
+
+# the map's rows: (label, family, strategy, knob, budgets, options); label has {} for the budget
+COUNTDOWN_ROWS = [
+    ("greedy", "single", "greedy", "n", [1], {}),
+    ("majority {}", "parallel", "majority", "n", [4, 16, 64], {}),
+    ("early stop {}", "parallel", "early_stop", "n", [64], {}),
+    ("best_of_n {}", "parallel", "best_of_n", "n", [4, 8, 16, 64], {"verifier": "prm"}),
+    ("weighted_vote {}", "parallel", "weighted_vote", "n", [4, 8, 16, 64], {"verifier": "prm"}),
+    ("self_refine {}", "sequential", "self_refine", "rounds", [2, 4, 8, 16], {"verifier": "prm"}),
+    ("revise {}", "sequential", "revise", "rounds", [2, 4, 8], {"reviser": "revision"}),
+    ("beam 4x{}", "search", "beam", "expansions", [1, 2, 4], {"verifier": "prm", "beam_width": 4}),
+    ("dvts 4x{}", "search", "dvts", "expansions", [2, 4], {"verifier": "prm", "subtrees": 4}),
+    ("tot_bfs 5x{}", "search", "tot_bfs", "expansions", [2, 4], {"verifier": "prm", "breadth": 5}),
+    ("dfs {}", "search", "dfs", "max_expansions", [8, 16, 32], {"verifier": "prm"}),
+    ("mcts {}", "search", "mcts", "simulations", [8, 16, 32], {"verifier": "prm"}),
+    ("free_energy {}", "adaptive", "free_energy", "n", [16], {"verifier": "prm"}),
+    ("compute_optimal {:.2g}", "adaptive", "compute_optimal", "flops", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm"}),
+    ("thinker {:.2g}", "adaptive", "thinker", "flops", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm", "table": "bundled"}),
+]
+ARITHMETIC_ROWS = [
+    ("greedy", "single", "greedy", "n", [1], {}),
+    ("majority {}", "parallel", "majority", "n", [4, 16, 64], {}),
+    ("early stop {}", "parallel", "early_stop", "n", [16, 64], {}),
+    ("best_of_n {}", "parallel", "best_of_n", "n", [4, 16], {"verifier": "self"}),
+    ("weighted_vote {}", "parallel", "weighted_vote", "n", [4, 16], {"verifier": "self"}),
+    ("free_energy {}", "adaptive", "free_energy", "n", [16, 64], {}),
+]
+
+
+def map_rows(task: str, problems: list, policy, *, rows: list, seed: int, cache: Path, progress: bool = True) -> list[dict]:
+    """Every row of ``rows`` on ``problems`` through one resumable `tsc.analysis.sweep` cache:
+    per row and budget, each problem's success and FLOPs."""
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+    from tsc.strategies import get_strategy
+    from tsc.strategies.thinker import load_table
+    from tsc.verifiers import get_verifier
+
+    def option(name: str, value):
+        if name == "verifier":
+            return get_verifier(value, policy=policy) if value == "self" else get_verifier(value)
+        if name == "reviser":
+            return load_policy(value)
+        if name == "table":
+            return load_table()  # the bundled table's content, so a refit changes the cache key
+        return value
+
+    out = []
+    for label, family, strategy, knob, budgets, options in rows:
+        knobs = {k: option(k, v) for k, v in options.items()}
+        started = time.perf_counter()
+        swept = ta.sweep(
+            get_strategy(strategy), problems, policy, budgets=budgets, seeds=[seed], cache=cache, knob=knob, per_problem=True, **knobs
+        )
+        for budget, row in zip(budgets, swept):
+            out.append(
+                {
+                    "name": label.format(budget),
+                    "strategy": strategy,
+                    "family": family,
+                    "knobs": {**{k: v for k, v in options.items() if k != "table"}, knob: budget},
+                    "correct": row["correct"],
+                    "flops": row["each_flops"],
+                }
+            )
+        if progress:
+            print(f"  {task} {label}: {time.perf_counter() - started:.0f} s", flush=True)
+    return out
+
+
+@experiment(
+    "ch09-map",
+    describe="every strategy of the book on one FLOPs axis, per problem, for Countdown (prm) and arithmetic",
+    countdown=500,
+    arithmetic=500,
+    split_seed=6000,
+    arithmetic_seed=9009,
+    seed=0,
+)
+def strategy_map(*, countdown, arithmetic, split_seed, arithmetic_seed, seed) -> dict:
+    from tsc.experiments.ch04 import allocation_splits
+    from tsc.lm.policy import load_policy
+    from tsc.tasks import get_task
+
+    _, held_out = allocation_splits(1000, 1000, split_seed)  # the thinker's held-out problems (never fitted on)
+    tasks = {
+        "countdown": ("countdown", "prm", held_out[:countdown], COUNTDOWN_ROWS),
+        "arithmetic": (
+            "arithmetic",
+            "self",
+            get_task("arithmetic").generate(arithmetic, seed=arithmetic_seed, split="test"),
+            ARITHMETIC_ROWS,
+        ),
+    }
+    out = {}
+    for task, (model, verifier, problems, rows) in tasks.items():
+        policy = load_policy(model)
+        out[task] = {
+            "model": model,
+            "verifier": verifier,
+            "problems": [p.to_json() for p in problems],
+            "sizes": [int(p.difficulty) for p in problems],
+            "rows": map_rows(task, problems, policy, rows=rows, seed=seed, cache=CACHE / "map.jsonl"),
+        }
+    return {"tasks": out}
+
+
+FIXED_FAMILIES = ("single", "parallel", "sequential", "search")
+
+
+def _stats(correct, flops) -> dict:
+    from tsc.analysis import bootstrap
+
+    mean, low, high = bootstrap(np.asarray(correct, dtype=float))
+    return {"solved": int(np.sum(correct)), "accuracy": float(mean), "low": float(low), "high": float(high), "flops": float(np.mean(flops))}
+
+
+def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict | None = None) -> dict:
+    """The numbers Chapter 9 reports about the thinker (``data``: ``ch09-thinker``'s).
+
+    ``live``: each live run's problems solved, accuracy with a 95 % bootstrap interval and
+    mean FLOPs; ``paired``: the thinker minus beam 4x2 and minus compute_optimal, problem by
+    problem (points, with intervals); ``replay``: whether the replayed plan gave every live
+    answer, and the largest ratio of live to replayed FLOPs; ``stopped``: how the live thinker
+    stopped; ``ablations``: each refitted variant's accuracy and FLOPs on the held-out records,
+    paired against the full thinker. With ``map_data`` (``ch09-map``'s) ``best_fixed`` is the
+    best fixed strategy of the map (not adaptive) at no more mean FLOPs than the thinker, with
+    hindsight, on the map's problems (the first of the held-out split); with ``allocation``
+    (``ch04-allocation``'s), ``dev_fixed`` is the fixed strategy Chapter 4's development split
+    would choose within the budget, and how the thinker compares with it on the held-out
+    problems both ran."""
+    from tsc.strategies.adaptive import plan_for
+    from tsc.tradeoff import paired
+
+    test, budget = data["test"], data["budget"]
+    live = test["live"]
+    out = {"count": len(test["problems"]), "budget": budget}
+    out["live"] = {name: _stats(run["correct"], run["flops"]) for name, run in live.items()}
+    think = np.array(live["thinker"]["correct"], dtype=float)
+    out["paired"] = {name: paired(think, np.array(live[name]["correct"], dtype=float)) for name in ("beam 4x2", "compute_optimal")}
+    plan = plan_for(data["table"], budget)
+    replayed = next(r for r in test["replayed"] if r["flops"] == plan["flops"])
+    ratio = np.array(live["thinker"]["flops"]) / np.array(replayed["each_flops"])
+    out["replay"] = {
+        "same_answers": replayed["correct"] == live["thinker"]["correct"],
+        "max_ratio": float(ratio.max()),
+        "mean_ratio": float(ratio.mean()),
+    }
+    out["stopped"] = {why: live["thinker"]["stopped"].count(why) for why in ("probe", "refine", "samples", "plan")}
+    full = np.array(test["ablations"]["thinker"]["correct"], dtype=float)
+    out["ablations"] = {
+        name: dict(_stats(run["correct"], run["flops"]), vs_thinker=paired(np.array(run["correct"], dtype=float), full))
+        for name, run in test["ablations"].items()
+    }
+    if map_data is not None:
+        rows = map_data["tasks"]["countdown"]["rows"]
+        n = len(rows[0]["correct"])
+        mine, spent = think[:n], float(np.mean(live["thinker"]["flops"][:n]))
+        fixed = [r for r in rows if r["family"] in FIXED_FAMILIES and np.mean(r["flops"]) <= spent]
+        best = max(fixed, key=lambda r: np.mean(r["correct"]))
+        out["best_fixed"] = {
+            "name": best["name"],
+            "count": n,
+            "thinker": _stats(mine, live["thinker"]["flops"][:n]),
+            "fixed": _stats(best["correct"], best["flops"]),
+            "paired": paired(mine, np.array(best["correct"], dtype=float)),
+        }
+    if allocation is not None:
+        dev, held = allocation["splits"]["dev"]["results"], allocation["splits"]["test"]["results"]
+        within = [name for name, r in dev.items() if np.mean(r["flops"]) <= budget]
+        name = max(within, key=lambda k: np.mean(dev[k]["correct"]))
+        n = len(held[name]["correct"])
+        out["dev_fixed"] = {
+            "name": name,
+            "count": n,
+            "dev_accuracy": float(np.mean(dev[name]["correct"])),
+            "fixed": _stats(held[name]["correct"], held[name]["flops"]),
+            "thinker": _stats(think[:n], live["thinker"]["flops"][:n]),
+            "paired": paired(think[:n], np.array(held[name]["correct"], dtype=float)),
+        }
+    return out

@@ -1,0 +1,326 @@
+"""A compute-optimal thinker: probe, decide, spend, check, and stop or escalate.
+
+Chapters 4, 7 and 8 each built one part of a thinking controller: Chapter 4 spent by
+predicted difficulty (`compute_optimal`), Chapter 7 stopped sampling once the answer was
+decided (`early_stop`), Chapter 8 looked for information where it was unsure
+(`free_energy`). `thinker` puts the three in one loop, per problem:
+
+1. **Probe.** One greedy attempt and the process reward model's score of every step: the
+   first attempt of `self_refine`. If every step passes the verifier's ``threshold`` the
+   attempt is *accepted* and the thinker stops: most easy problems end here, at the price
+   of one attempt.
+2. **Decide.** The problem's size (count of numbers) and the probe's score put it in a
+   difficulty bin; a table fitted once on development problems gives each bin a plan:
+   ``refine`` more rounds of self-refinement and then up to ``samples`` fresh samples.
+   The table has one column of plans per mean budget (`plan_for`: the largest fitted budget
+   not above ``flops``), fitted so that the mean FLOPs per problem stays within it.
+3. **Spend and check.** Refinement rounds continue from the probe (each rewrites from the
+   last step the verifier trusts); after each the verifier checks the attempt, and an
+   accepted one ends the thinking. Where refinement is stuck, fresh samples are drawn,
+   ``window`` at a time, from the problem's own random stream, until one is accepted or the
+   plan's samples are spent: a new start rather than more of the same.
+4. **Answer** with the candidate the verifier scores highest (its last step's score; the
+   earliest on ties), whether or not it was accepted.
+
+Every FLOP is charged (policy and verifier, probe included) to the result's one ledger,
+inside the prefix caches as every strategy here runs (`tsc.strategies.reuse`), and
+``trace["decisions"]`` logs each decision with what it was based on. `explore` runs the same
+loop to its limits and records everything, so `replay` can say what any plan would have done
+on a recorded problem without running the model again: that is how the table is fitted
+(`tsc.experiments.ch09`). Like every strategy here this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from tsc.compute import Ledger
+from tsc.core import Policy, Result, StepVerifier
+from tsc.strategies.adaptive import difficulty_bin, plan_for
+from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
+from tsc.strategies.reuse import reuses_prefixes
+from tsc.strategies.sequential import check_threshold, refinements
+from tsc.tasks.base import Problem
+
+TABLE = Path(__file__).resolve().parent.parent / "assets" / "thinker" / "policy.json"
+THRESHOLD = 0.5  # a step passes when the verifier's score is at least this (self_refine's default)
+WINDOW = 4  # fresh samples drawn per round of the escalation
+
+
+def check_table(table) -> dict:
+    """``table`` (a dict, or a path to its JSON) checked for what `thinker` reads; a
+    ValueError says what is wrong."""
+    if isinstance(table, (str, Path)):
+        try:
+            table = json.loads(Path(table).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read the thinker's table {table}: {error}") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"a thinker's table must be a dict (see {TABLE.name}), got {type(table).__name__}")
+    missing = [k for k in ("predictor", "bins", "candidates", "plans") if k not in table]
+    if missing:
+        raise ValueError(f"the thinker's table lacks {', '.join(missing)} (refit it: python -m tsc experiment ch09-thinker)")
+    if table["predictor"].get("name") not in ("none", "size", "probe", "size+probe"):
+        raise ValueError(f"the thinker's predictor must be none, size, probe or size+probe; got {table['predictor'].get('name')!r}")
+    if not table["plans"]:
+        raise ValueError("the thinker's table has no plans (budgets)")
+    for name, spec in table["candidates"].items():
+        if not isinstance(spec, dict) or not all(is_int(spec.get(k)) and spec[k] >= 0 for k in ("refine", "samples")):
+            raise ValueError(f"candidate {name!r} must give refine and samples as integers >= 0, got {spec!r}")
+    for plan in table["plans"]:
+        if len(plan["choice"]) != len(table["bins"]):
+            raise ValueError(
+                f"the plan for {plan['flops']:.3g} FLOPs chooses for {len(plan['choice'])} bins, the table has {len(table['bins'])}"
+            )
+        unknown = [c for c in plan["choice"] if c not in table["candidates"]]
+        if unknown:
+            raise ValueError(f"the plan for {plan['flops']:.3g} FLOPs chooses {unknown[0]!r}, which is not one of the table's candidates")
+    return table
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> dict:
+    if not TABLE.exists():
+        raise ValueError(f"no fitted thinker at {TABLE}: fit one with python -m tsc experiment ch09-thinker")
+    return check_table(TABLE)
+
+
+def load_table(table=None) -> dict:
+    """The bundled fitted table (read once per process), or ``table`` (a dict or a path) checked."""
+    return _bundled() if table is None else check_table(table)
+
+
+def accepted(step_scores, threshold: float) -> bool:
+    """Whether the verifier accepts an attempt: it has steps and every one scores at least ``threshold``."""
+    return bool(step_scores) and min(step_scores) >= threshold
+
+
+def _samples(problem, policy, verifier, *, start: int, count: int, seed: int, max_new_tokens: int, ledger: Ledger) -> list[dict]:
+    """Fresh samples ``start .. start+count-1`` of the problem's stream, each scored step by step."""
+    [row] = policy.sample(
+        [policy.format(problem)], n=count, temperature=1.0, seed=[seed], offset=start, max_new_tokens=max_new_tokens, ledger=ledger
+    )
+    texts = [c.text for c in row]
+    scored = verifier.score_steps(problem, texts, ledger=ledger)
+    out = []
+    for text, steps in zip(texts, scored):
+        steps = [float(s) for s in steps][: len(problem.steps(text))]
+        out.append({"text": text, "step_scores": steps, "score": steps[-1] if steps else 0.0})
+    return out
+
+
+def _check(problem, policy, verifier, *, seed, max_new_tokens, threshold, window) -> None:
+    check_knobs(seed=seed, max_new_tokens=max_new_tokens)
+    check_threshold(threshold)
+    if not is_int(window) or window < 1:
+        raise ValueError(f"window (fresh samples drawn per round) must be a positive integer, got {window!r}")
+    if not isinstance(verifier, StepVerifier):
+        raise ValueError(
+            "thinker needs a step-level verifier with score_steps(problem, texts, ledger=...), such as the process "
+            f"reward model (prm) its table was fitted with; got {verifier!r}"
+        )
+    check_problem(problem, policy)
+
+
+@reuses_prefixes
+def thinker(
+    problem: Problem,
+    policy: Policy,
+    *,
+    flops: float,
+    verifier: StepVerifier,
+    seed: int = 0,
+    table=None,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Think about ``problem`` as long as it seems to need, at a mean of at most ``flops``
+    FLOPs per problem (see the module's docs for the loop).
+
+    ``table``: None for the bundled one (fitted for the ``countdown`` policy with the ``prm``
+    verifier; `tsc/assets/thinker/card.json` says on what), or a dict or path of that shape.
+    The mean budget holds over problems like those it was fitted on, for that policy and
+    verifier; a single problem may cost more or less. ``trace["decisions"]`` lists what was
+    done and why; ``trace["bin"]``, ``trace["plan"]`` and ``trace["stopped"]`` (``"probe"``,
+    ``"refine"``, ``"samples"``: where a candidate was accepted; ``"plan"``: the plan's
+    budget ran out first) summarise it.
+    """
+    spec_table = load_table(table)
+    plan = plan_for(spec_table, flops)
+    threshold = float(spec_table.get("threshold", THRESHOLD))
+    window = int(spec_table.get("window", WINDOW))
+    _check(problem, policy, verifier, seed=seed, max_new_tokens=max_new_tokens, threshold=threshold, window=window)
+    ledger = Ledger()
+    attempts = refinements(
+        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
+        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
+    )  # fmt: skip
+    texts: list[str] = []
+    scores: list[float] = []
+    decisions: list[dict] = []
+
+    def add(text: str, score: float) -> None:
+        texts.append(text)
+        scores.append(score)
+
+    # 1. probe: the greedy attempt, checked step by step
+    first = next(attempts)
+    add(first["text"], first["score"])
+    size = len(getattr(problem, "numbers", ())) or 4
+    which = difficulty_bin(spec_table["predictor"], size=size, score=first["score"])
+    name = plan["choice"][which]
+    spec = spec_table["candidates"][name]
+    done = first["first_bad"] is None
+    decisions.append({"step": "probe", "score": first["score"], "accepted": done, "flops": ledger.flops})
+    stopped = "probe" if done else "plan"
+    if not done:  # 2. decide: the plan for this problem's bin
+        decisions.append({"step": "plan", "bin": which, "bin_label": spec_table["bins"][which], "choice": name, **spec})
+        # 3a. refine: rewrite from the last trusted step, check, stop when accepted
+        for _ in range(spec["refine"]):
+            attempt = next(attempts)
+            add(attempt["text"], attempt["score"])
+            done = attempt["first_bad"] is None
+            decisions.append({"step": "refine", "score": attempt["score"], "accepted": done, "flops": ledger.flops})
+            if done:
+                stopped = "refine"
+                break
+        # 3b. escalate: fresh samples, a window at a time, until one is accepted
+        drawn = 0
+        while not done and drawn < spec["samples"]:
+            count = min(window, spec["samples"] - drawn)
+            new = _samples(problem, policy, verifier, start=drawn, count=count, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
+            drawn += count
+            for sample in new:
+                add(sample["text"], sample["score"])
+            done = any(accepted(s["step_scores"], threshold) for s in new)
+            best = max(s["score"] for s in new)
+            decisions.append({"step": "samples", "drawn": drawn, "best_score": best, "accepted": done, "flops": ledger.flops})
+            if done:
+                stopped = "samples"
+    # 4. answer with the best-scored candidate (the earliest on ties)
+    chosen = max(range(len(texts)), key=lambda i: (scores[i], -i))
+    trace = {
+        "bin": which,
+        "bin_label": spec_table["bins"][which],
+        "plan": name,
+        "plan_flops": plan["flops"],
+        "stopped": stopped,
+        "decisions": decisions,
+        "fitted_on": {"model": spec_table.get("model"), "verifier": spec_table.get("verifier")},
+    }
+    return make_result(problem, texts, chosen, scores, ledger, "thinker", trace)
+
+
+def explore(
+    problem: Problem,
+    policy: Policy,
+    *,
+    verifier: StepVerifier,
+    refine: int,
+    samples: int,
+    seed: int = 0,
+    threshold: float = THRESHOLD,
+    window: int = WINDOW,
+    max_new_tokens: int = 64,
+) -> dict:
+    """What `thinker` could see on ``problem``, recorded to its limits: the probe and up to
+    ``refine`` refinement rounds (stopping at an accepted attempt, as the thinker would), and
+    ``samples`` fresh samples in windows. Each attempt records its score, acceptance,
+    correctness and the FLOPs spent up to it; each window the FLOPs it cost. `replay` then
+    gives any plan's answer and cost from the record alone (the fitting data of the table).
+
+    The windows are drawn in a second pass that starts again from the probe, because what a
+    window costs depends on what the caches already hold (a reward model that has scored
+    refinements of the same prompt reads fresh samples of it more cheaply): recorded right
+    after the probe, a window's cost is what a plan without refinement pays, and at least what
+    one after refinement pays, so a replayed plan never spends less than it would live."""
+    _check(problem, policy, verifier, seed=seed, max_new_tokens=max_new_tokens, threshold=threshold, window=window)
+    record = {"size": len(getattr(problem, "numbers", ())) or 4}
+    record["attempts"] = _record_refinements(
+        problem, policy, verifier=verifier, refine=refine, seed=seed, threshold=threshold, max_new_tokens=max_new_tokens
+    )
+    record["windows"] = _record_windows(
+        problem, policy, verifier=verifier, samples=samples, seed=seed, threshold=threshold, window=window, max_new_tokens=max_new_tokens
+    )
+    return record
+
+
+@reuses_prefixes
+def _record_refinements(problem, policy, *, verifier, refine: int, seed: int, threshold: float, max_new_tokens: int) -> list[dict]:
+    ledger = Ledger()
+    attempts = refinements(
+        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
+        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
+    )  # fmt: skip
+    out = []
+    for _ in range(refine + 1):
+        attempt = next(attempts)
+        done = attempt["first_bad"] is None
+        correct = bool(problem.check(attempt["text"]))
+        out.append({"score": round(attempt["score"], 6), "accepted": done, "correct": correct, "flops": int(ledger.flops)})
+        if done:
+            break
+    return out
+
+
+@reuses_prefixes
+def _record_windows(
+    problem, policy, *, verifier, samples: int, seed: int, threshold: float, window: int, max_new_tokens: int
+) -> list[dict]:
+    ledger = Ledger()
+    attempts = refinements(
+        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
+        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
+    )  # fmt: skip
+    next(attempts)  # the probe, as the thinker reads it before any fresh sample
+    out, drawn = [], 0
+    while drawn < samples:
+        count = min(window, samples - drawn)
+        before = ledger.flops
+        new = _samples(problem, policy, verifier, start=drawn, count=count, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
+        drawn += count
+        out.append(
+            {
+                "flops": int(ledger.flops - before),
+                "scores": [round(s["score"], 6) for s in new],
+                "accepted": [accepted(s["step_scores"], threshold) for s in new],
+                "correct": [bool(problem.check(s["text"])) for s in new],
+            }
+        )
+    return out
+
+
+def replay(record: dict, *, refine: int, samples: int) -> tuple[bool, int]:
+    """Whether `thinker` with the plan (``refine``, ``samples``) would have answered the
+    recorded problem (`explore`) correctly, and the FLOPs it would have spent."""
+    attempts = record["attempts"]
+    used = attempts[: 1 + refine]
+    if len(used) < 1 + refine and not used[-1]["accepted"]:
+        raise ValueError(f"the record holds {len(attempts) - 1} refinement rounds, the plan asks for {refine}")
+    spent = used[-1]["flops"]
+    candidates = [(a["score"], a["correct"]) for a in used]
+    done = used[-1]["accepted"]
+    drawn = 0
+    for window in record["windows"]:
+        if done or drawn >= samples:
+            break
+        take = min(len(window["scores"]), samples - drawn)
+        if take < len(window["scores"]):
+            raise ValueError(f"a plan's samples ({samples}) must be a multiple of the recorded window ({len(window['scores'])})")
+        drawn += take
+        spent += window["flops"]
+        candidates += list(zip(window["scores"], window["correct"]))
+        done = any(window["accepted"])
+    if not done and drawn < samples:
+        raise ValueError(f"the record holds {drawn} fresh samples, the plan asks for {samples}")
+    best = max(range(len(candidates)), key=lambda i: (candidates[i][0], -i))
+    return bool(candidates[best][1]), int(spent)
+
+
+def plan_costs(table: dict) -> list[float]:
+    """The mean budgets the table has plans for, ascending."""
+    return sorted(float(p["flops"]) for p in table["plans"])
+
+
+__all__ = ["accepted", "check_table", "explore", "load_table", "plan_costs", "replay", "thinker"]
