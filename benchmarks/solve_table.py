@@ -48,6 +48,8 @@ ROWS = [
     ("tot_bfs --breadth 5", ["--strategy", "tot_bfs", "--breadth", "5"]),
     ("dfs", ["--strategy", "dfs"]),
     ("mcts --simulations 16", ["--strategy", "mcts", "--simulations", "16"]),
+    ("compute_optimal --flops 7e8", ["--strategy", "compute_optimal", "--flops", "7e8"]),
+    ("thinker --flops 7e8", ["--strategy", "thinker", "--flops", "7e8"]),
 ]
 PAIRS = [
     ("best_of_n --n 16 --verifier prm", "majority --n 16"),
@@ -59,6 +61,9 @@ PAIRS = [
     ("tot_bfs --breadth 5", "greedy"),
     ("mcts --simulations 16", "greedy"),
     ("tot_bfs --breadth 1", "greedy"),
+    ("thinker --flops 7e8", "beam --beam-width 4 --expansions 2"),
+    ("thinker --flops 7e8", "compute_optimal --flops 7e8"),
+    ("thinker --flops 7e8", "best_of_n --n 16 --verifier prm"),
 ]
 
 
