@@ -16,7 +16,7 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = sorted(p.name for p in BOOK.glob("[0-9][0-9]_*.ipynb"))
 # the chapters whose second edition holds them to the two layout rules below (the newer
 # chapters import in their hidden setup cell and have wider lines; their second edition will)
-EDITED = ["01_new_scaling_law.ipynb", "05_tree_search.ipynb", "06_models_that_check_their_work.ipynb"]
+EDITED = ["01_new_scaling_law.ipynb", "05_tree_search.ipynb", "06_models_that_check_their_work.ipynb", "09_synthesis.ipynb"]
 WIDTH = 90  # characters of a shown code line that fit the book's page without scrolling
 
 

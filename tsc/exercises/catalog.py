@@ -268,6 +268,41 @@ CATALOG: dict[str, ExerciseInfo] = {
             "not answering True or False",
         ),
     ),
+    "ex-9-1": ExerciseInfo(
+        1,
+        10,
+        "math",
+        (
+            "one standard error instead of 1.96",
+            "1.645 (a 90 % interval)",
+            "the variance without its square root",
+            "p / n without the factor 1 − p",
+        ),
+    ),
+    "ex-9-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "every point kept in order of FLOPs",
+            "a dearer point only as accurate kept",
+            "the cheapest point dropped",
+            "the right points in the wrong order",
+            "values instead of indices",
+        ),
+    ),
+    "ex-9-3": ExerciseInfo(
+        3,
+        25,
+        "experiment",
+        (
+            "the budget ignored",
+            "an adaptive strategy chosen",
+            "the cheapest strategy chosen",
+            "accuracy per FLOP instead of accuracy",
+            "an index instead of a name",
+        ),
+    ),
 }
 
 EXERCISE = re.compile(r"^```+\s*\{exercise\}\s*([^\n]*)\n(?:.*\n)*?:label:\s*(ex-\d+-\d+)", re.MULTILINE)

@@ -1,0 +1,483 @@
+"""Chapter 9's analysis: the map of every strategy on one FLOPs axis, and the numbers behind
+what the book's experiments say about thinking.
+
+Torch-free and pure: every function takes the data of a shipped result (what
+``tsc.experiments.run(NAME)`` returns) and returns numbers with intervals, so the chapter
+stays a few short cells and each claim has one function behind it.
+
+The map (experiment ``ch09-map``) holds, per task, rows of per-problem verdicts and FLOPs on
+the same problems with the same per-problem seeds, so any two rows compare problem by problem
+(`paired`). A row is on the **Pareto front** when no other row solves at least as many
+problems at no more mean FLOPs per problem, and strictly more of one or less of the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tsc.analysis import bootstrap, pass_at_k, wilson
+
+FAMILIES = ("single", "parallel", "sequential", "search", "adaptive")
+
+
+# --- the map ------------------------------------------------------------------------------------
+
+
+def check_task(task: dict) -> dict:
+    """``task`` checked: rows with a name, a family from `FAMILIES`, and one verdict and one FLOPs
+    count per problem. A ValueError says what is wrong."""
+    if not isinstance(task, dict) or not task.get("rows"):
+        raise ValueError("a map task is a dict with 'rows' (a list of strategies); got none; read it with tsc.experiments.run('ch09-map')")
+    n = len(task["sizes"]) if "sizes" in task else len(task["rows"][0]["correct"])
+    for row in task["rows"]:
+        if row.get("family") not in FAMILIES:
+            raise ValueError(f"row {row.get('name')!r} has family {row.get('family')!r}; expected one of {', '.join(FAMILIES)}")
+        if len(row["correct"]) != n or len(row["flops"]) != n:
+            raise ValueError(
+                f"row {row['name']!r} has {len(row['correct'])} verdicts and {len(row['flops'])} FLOPs counts for {n} problems"
+            )
+    return task
+
+
+def interval(correct: Sequence[bool]) -> tuple[float, float, float]:
+    """Share of problems solved with its 95 % Wilson interval: (accuracy, low, high)."""
+    correct = np.asarray(correct, dtype=bool)
+    low, high = wilson(int(correct.sum()), len(correct))
+    return float(correct.mean()), low, high
+
+
+def summarize(task: dict, *, mask: np.ndarray | None = None) -> list[dict]:
+    """One point per row: name, strategy, family, accuracy with its interval, mean FLOPs per
+    problem, over all problems or those where ``mask`` is True."""
+    check_task(task)
+    points = []
+    for row in task["rows"]:
+        correct, flops = np.asarray(row["correct"], dtype=bool), np.asarray(row["flops"], dtype=float)
+        if mask is not None:
+            correct, flops = correct[mask], flops[mask]
+        accuracy, low, high = interval(correct)
+        points.append(
+            {
+                "name": row["name"],
+                "strategy": row["strategy"],
+                "family": row["family"],
+                "accuracy": accuracy,
+                "low": low,
+                "high": high,
+                "flops": float(flops.mean()),
+                "problems": int(len(correct)),
+            }
+        )
+    return points
+
+
+def pareto_front(flops: Sequence[float], accuracy: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats, in order of FLOPs: a point is dropped when
+    another has at least its accuracy at no more FLOPs, and is better in one of the two (of two
+    identical points the first is kept)."""
+    flops, accuracy = np.asarray(flops, dtype=float), np.asarray(accuracy, dtype=float)
+    if flops.shape != accuracy.shape:
+        raise ValueError(f"flops and accuracy must have one value per point; got {flops.size} and {accuracy.size}")
+    front = []
+    for i in np.lexsort((-accuracy, flops)):  # cheapest first, the more accurate first among equals
+        if not front or accuracy[i] > accuracy[front[-1]]:
+            front.append(int(i))
+    return front
+
+
+def within_noise(points: Sequence[dict], front: Sequence[int]) -> list[tuple[str, str]]:
+    """Neighbours on the front whose 95 % intervals overlap: the dearer one's gain is within the noise."""
+    pairs = []
+    for a, b in zip(front, front[1:]):
+        if points[b]["low"] <= points[a]["high"]:
+            pairs.append((points[a]["name"], points[b]["name"]))
+    return pairs
+
+
+def row(task: dict, name: str) -> dict:
+    """The row called ``name`` (a ValueError lists the names there are)."""
+    for r in task["rows"]:
+        if r["name"] == name:
+            return r
+    raise ValueError(f"no row {name!r}; the map has {', '.join(r['name'] for r in task['rows'])}")
+
+
+def paired(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over the same problems with a 95 % bootstrap interval that resamples
+    problems (so each problem's difficulty cancels)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired comparison needs the same problems on both sides; got {a.shape} and {b.shape}")
+    mean, low, high = bootstrap(a - b, seed=seed)
+    return float(mean), float(low), float(high)
+
+
+def best_fixed(points: Sequence[dict], budget: float, *, exclude: Sequence[str] = ("adaptive",)) -> int:
+    """Index of the most accurate point at no more than ``budget`` mean FLOPs, among fixed
+    strategies (families not in ``exclude``; the cheaper one among equals)."""
+    fits = [i for i, p in enumerate(points) if p["flops"] <= budget and p["family"] not in exclude]
+    if not fits:
+        raise ValueError(f"no fixed strategy spends at most {budget:.3g} FLOPs per problem on average")
+    return max(fits, key=lambda i: (points[i]["accuracy"], -points[i]["flops"]))
+
+
+def halves(task: dict, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves of the task's problems (boolean masks), to choose on one and
+    report on the other."""
+    n = len(task["rows"][0]["correct"])
+    order = np.random.default_rng(seed).permutation(n)
+    first = np.zeros(n, dtype=bool)
+    first[order[: n // 2]] = True
+    return first, ~first
+
+
+def by_size(task: dict, name: str) -> dict[int, dict]:
+    """Accuracy (with its interval) and mean FLOPs of one row on each problem size."""
+    r, sizes = row(task, name), np.asarray(task["sizes"])
+    out = {}
+    for size in sorted(set(sizes.tolist())):
+        mask = sizes == size
+        accuracy, low, high = interval(np.asarray(r["correct"], dtype=bool)[mask])
+        out[size] = {"accuracy": accuracy, "low": low, "high": high, "flops": float(np.mean(np.asarray(r["flops"])[mask]))}
+    return out
+
+
+# --- what the experiments say -----------------------------------------------------------------
+
+
+def _curve(per_problem: np.ndarray, seed: int = 0) -> dict:
+    mean, low, high = bootstrap(per_problem, seed=seed, n_boot=1000)
+    return {"mean": np.asarray(mean), "low": np.asarray(low), "high": np.asarray(high)}
+
+
+def selection_gap(self_consistency: dict, task: str, temperature: str) -> dict:
+    """Coverage (some sample right) against majority voting at each k, from Chapter 3's
+    ``ch03-self-consistency``; ``gap`` is coverage minus majority at the largest k, paired."""
+    d = self_consistency[task]
+    t = d["temperatures"][temperature]
+    coverage, majority = np.asarray(t["coverage"], dtype=float), np.asarray(t["majority"], dtype=float)
+    return {
+        "ks": list(d["ks"]),
+        "coverage": _curve(coverage),
+        "majority": _curve(majority),
+        "greedy": float(np.mean(d["greedy"])),
+        "gap": paired(coverage[:, -1], majority[:, -1]),
+        "coverage_gain": paired(coverage[:, -1], coverage[:, 0]),
+        "majority_gain": paired(majority[:, -1], majority[:, 0]),
+    }
+
+
+def selectors(best_of_many: dict, k: int) -> dict[str, tuple[float, float, float]]:
+    """Best-of-k accuracy of each selector of Chapter 6's ``ch06-best-of-many`` (the oracle, the
+    PRM scored two ways, the ORM, the policy's own confidence), mean over problems with a 95 %
+    bootstrap interval."""
+    if k not in best_of_many["ks"]:
+        raise ValueError(f"k={k} was not measured; choose one of {best_of_many['ks']}")
+    j = best_of_many["ks"].index(k)
+    names = list(best_of_many["problems"][0]["best_of"])
+    out = {}
+    for name in names:
+        values = np.array([p["best_of"][name][j] for p in best_of_many["problems"]])
+        mean, low, high = bootstrap(values, n_boot=1000)
+        out[name] = (float(mean), float(low), float(high))
+    return out
+
+
+def sequential_and_parallel(budget_forcing: dict, parallel: dict, model: str = "countdown") -> dict:
+    """Chapter 2's two ways to spend generated tokens on the same 3-number problems: one long
+    search trace under budget forcing (the ``trace`` model, greedy) and many short samples of
+    ``model`` (coverage, and a majority vote). Accuracy against mean generated tokens, and the
+    comparison at the longest thinking budget's tokens."""
+    if budget_forcing["problems"] != parallel["problems"]:
+        raise ValueError("the budget-forcing and parallel results are not on the same problems")
+    sequential = []
+    for config in budget_forcing["configs"]:
+        accuracy, low, high = interval(config["correct"])
+        sequential.append(
+            {
+                "budget": config["thinking_tokens"],
+                "tokens": float(np.mean(config["generated_tokens"])),
+                "accuracy": accuracy,
+                "low": low,
+                "high": high,
+            }
+        )
+    m = parallel["models"][model]
+    ns = np.asarray(parallel["ns"])
+    coverage = np.asarray(m["coverage"], dtype=float).T  # problems × ns
+    majority = np.asarray(m["majority"], dtype=float).T
+    tokens = ns * m["tokens_per_sample"]
+    longest = max(sequential, key=lambda s: s["tokens"])
+    j = int(np.searchsorted(tokens, longest["tokens"], side="right")) - 1  # the most samples within those tokens
+    thinking = np.asarray(max(budget_forcing["configs"], key=lambda c: np.mean(c["generated_tokens"]))["correct"], dtype=float)
+    return {
+        "sequential": sequential,
+        "problems": len(thinking),
+        "tokens": tokens,
+        "coverage": _curve(coverage),
+        "majority": _curve(majority),
+        "matched_n": int(ns[j]),
+        "matched_tokens": float(tokens[j]),
+        "thinking": longest,
+        "thinking_vs_vote": paired(thinking, majority[:, j]),
+        "thinking_vs_coverage": paired(thinking, coverage[:, j]),
+    }
+
+
+def knowledge(grid: dict, *, ks: Sequence[int] | None = None) -> dict:
+    """From Chapter 4's ``ch04-grid`` (256 samples of every problem by every checkpoint): for
+    each fully trained size of the family, coverage@k on each problem size (mean with a 95 %
+    bootstrap interval) and the share of problems no sample solved."""
+    ks = list(ks or grid["ks"])
+    sizes = np.asarray(grid["sizes"])
+    samples = grid["samples"]
+    out = {"ks": ks, "models": {}}
+    for ck in grid["checkpoints"]:
+        if ck["name"] != ck["size"]:
+            continue  # intermediate checkpoints
+        correct = np.asarray(ck["correct"])
+        per = np.array([[pass_at_k(samples, int(c), k) for k in ks] for c in correct])
+        model = {"params": ck["params"], "by_size": {}}
+        for size in sorted(set(sizes.tolist())):
+            mask = sizes == size
+            unsolved, low, high = interval(correct[mask] == 0)
+            model["by_size"][size] = {"coverage": _curve(per[mask]), "unsolved": (unsolved, low, high)}
+        model["all"] = _curve(per)
+        out["models"][ck["name"]] = model
+    return out
+
+
+def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> list[dict]:
+    """What Chapter 4's fitted compute-optimal plan spends on each size of problem: the strategy
+    it chose there, that strategy's mean FLOPs and accuracy on the held-out problems of that
+    size, and its gain over greedy decoding there (paired) (``allocation`` is ``ch04-allocation``'s data, ``plan`` one of the bundled plans,
+    `tsc.strategies.adaptive.plan_for`)."""
+    data = allocation["splits"][split]
+    sizes = np.array([len(p[0]) for p in data["problems"]])
+    out = []
+    for size, name in zip(sorted(set(sizes.tolist())), plan["choice"]):
+        mask = sizes == size
+        r = data["results"][name]
+        correct = np.asarray(r["correct"], dtype=float)[mask]
+        greedy = np.asarray(data["results"]["greedy"]["correct"], dtype=float)[mask]
+        accuracy, low, high = interval(correct > 0)
+        out.append(
+            {
+                "size": size,
+                "choice": name,
+                "flops": float(np.mean(np.asarray(r["flops"], dtype=float)[mask])),
+                "accuracy": accuracy,
+                "low": low,
+                "high": high,
+                "greedy": float(greedy.mean()),
+                "greedy_low": interval(greedy > 0)[1],
+                "greedy_high": interval(greedy > 0)[2],
+                "gain": paired(correct, greedy),
+                "problems": int(mask.sum()),
+            }
+        )
+    return out
+
+
+def early_stopping(early_stop: dict) -> dict:
+    """Chapter 7's stopping rule against the full majority vote on the same held-out arithmetic
+    questions: accuracy difference (paired) and the share of generated tokens it spent."""
+    live = early_stop["live"]
+    stop, full = live["early_stop"], live["majority"]
+    tokens_stop = np.asarray(stop["generated_tokens"], dtype=float)
+    tokens_full = np.asarray(full["generated_tokens"], dtype=float)
+    return {
+        "accuracy_stop": float(np.mean(stop["correct"])),
+        "accuracy_full": float(np.mean(full["correct"])),
+        "difference": paired(np.asarray(stop["correct"], dtype=float), np.asarray(full["correct"], dtype=float)),
+        "token_share": float(tokens_stop.sum() / tokens_full.sum()),
+        "samples": float(np.mean(stop["samples"])),
+        "questions": len(stop["correct"]),
+    }
+
+
+# --- the findings table -------------------------------------------------------------------------
+
+
+def finding(chapter: int, claim: str, paper: str, theirs: str, ours: str, held: bool) -> dict:
+    """One line of the findings table: a chapter's finding, the paper it reproduces (a
+    bibliography key), the paper's figure (as the paper states it), ours (computed) and whether
+    the shape held (computed)."""
+    return {"chapter": chapter, "claim": claim, "paper": paper, "theirs": theirs, "ours": ours, "held": bool(held)}
+
+
+def findings_table(rows: Sequence[dict]) -> str:
+    """The findings as plain text, one line per finding (the chapter's Markdown table cites the
+    papers)."""
+    lines = [f"{'ch.':<4}{'finding':<60}{'paper':<24}{'held':<6}our figure"]
+    for r in rows:
+        lines.append(f"{r['chapter']:<4}{r['claim']:<60}{r['paper']:<24}{'yes' if r['held'] else 'no':<6}{r['ours']}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "FAMILIES",
+    "allocation_by_size",
+    "best_fixed",
+    "book_findings",
+    "by_size",
+    "check_task",
+    "early_stopping",
+    "finding",
+    "findings_table",
+    "halves",
+    "interval",
+    "knowledge",
+    "paired",
+    "pareto_front",
+    "row",
+    "selection_gap",
+    "selector_values",
+    "sharpening",
+    "selectors",
+    "sequential_and_parallel",
+    "summarize",
+    "within_noise",
+]
+
+
+def selector_values(best_of_many: dict, name: str, k: int) -> np.ndarray:
+    """Per problem, the chance that selector ``name`` picks a right sample from ``k`` (Chapter 6's
+    ``ch06-best-of-many``), for paired comparisons."""
+    if k not in best_of_many["ks"]:
+        raise ValueError(f"k={k} was not measured; choose one of {best_of_many['ks']}")
+    j = best_of_many["ks"].index(k)
+    return np.array([p["best_of"][name][j] for p in best_of_many["problems"]], dtype=float)
+
+
+def sharpening(
+    rl: dict, *, base: str = "countdown", tuned: str = "countdown-rl", ks: Sequence[int] = (1, 256)
+) -> dict[int, tuple[float, float, float]]:
+    """Chapter 2's ``rl_pass_at_k``: pass@k of the RL-tuned model minus the base model's, per k,
+    paired over problems with a 95 % bootstrap interval."""
+    n = rl["samples"]
+    out = {}
+    for k in ks:
+        a = np.array([pass_at_k(n, int(c), k) for c in rl["models"][tuned]["correct"]])
+        b = np.array([pass_at_k(n, int(c), k) for c in rl["models"][base]["correct"]])
+        out[k] = paired(a, b)
+    return out
+
+
+def book_findings(
+    *, self_consistency: dict, rl: dict, budget_forcing: dict, best_of_many: dict, allocation_rows: Sequence[dict], stopping: dict
+) -> list[dict]:
+    """The findings table: each chapter's reproduced finding beside its paper. The papers'
+    figures are quoted as the papers state them (see the bibliography); ours are computed from
+    the shipped results passed in, and so is whether the shape held."""
+    rows = []
+    cd = selection_gap(self_consistency, "countdown", "1")
+    steps = np.diff(cd["coverage"]["mean"])
+    rows.append(
+        finding(
+            1,
+            "coverage keeps rising with samples",
+            "Brown2024monkeys",
+            "log-linear over four orders of magnitude",
+            f"Countdown: {cd['coverage']['mean'][0]:.0%} (1 sample) to {cd['coverage']['mean'][-1]:.0%} ({cd['ks'][-1]})",
+            bool(np.all(steps > 0)),
+        )
+    )
+    gap = cd["gap"]
+    rows.append(
+        finding(
+            1,
+            "voting falls far short of coverage",
+            "Brown2024monkeys",
+            "coverage 95.3 %, selection about 40 % (MATH, 10k samples)",
+            f"gap at {cd['ks'][-1]} samples: {gap[0]:.0%} ({gap[1]:.0%} to {gap[2]:.0%})",
+            gap[1] > 0,
+        )
+    )
+    sharp = sharpening(rl)
+    low_k, high_k = min(sharp), max(sharp)
+    rows.append(
+        finding(
+            2,
+            "RL sharpens: it wins at small k, not at large k",
+            "Yue2025rl",
+            "base models match or beat RL models at pass@256",
+            f"pass@{low_k} {sharp[low_k][0] * 100:+.0f} points, pass@{high_k} {sharp[high_k][0] * 100:+.0f}",
+            sharp[low_k][1] > 0 and sharp[high_k][2] <= 0,
+        )
+    )
+    curve = sorted((c["thinking_tokens"], float(np.mean(c["correct"]))) for c in budget_forcing["configs"])
+    rows.append(
+        finding(
+            2,
+            "accuracy rises with the thinking budget",
+            "Muennighoff2025s1",
+            "AIME24 50 % to 57 % with budget forcing",
+            f"{curve[0][1]:.0%} at {curve[0][0]} to {curve[-1][1]:.0%} at {curve[-1][0]} thinking tokens",
+            all(b[1] >= a[1] for a, b in zip(curve, curve[1:])) and curve[-1][1] > curve[0][1],
+        )
+    )
+    ar = self_consistency["arithmetic"]
+    t = ar["temperatures"]["0.6"]
+    vote = paired(np.asarray(t["majority"], dtype=float)[:, -1], np.asarray(ar["greedy"], dtype=float))
+    rows.append(
+        finding(
+            3,
+            "self-consistency beats greedy decoding",
+            "Wang2022selfconsistency",
+            "+17.9 points on GSM8K (40 paths)",
+            f"arithmetic, {ar['ks'][-1]} votes: {vote[0] * 100:+.1f} points ({vote[1] * 100:+.1f} to {vote[2] * 100:+.1f})",
+            vote[1] > 0,
+        )
+    )
+    easy, hard = allocation_rows[0], allocation_rows[-1]
+    rows.append(
+        finding(
+            4,
+            "test-time compute pays where the model has a real chance",
+            "Snell2024",
+            "beats a 14× larger model on easy and medium problems, not on the hardest",
+            f"gain over greedy: {easy['gain'][0] * 100:+.0f} points ({easy['size']} numbers), "
+            f"{hard['gain'][0] * 100:+.0f} ({hard['size']} numbers)",
+            easy["gain"][1] > hard["gain"][2],
+        )
+    )
+    prm = selector_values(best_of_many, "PRM (last)", 16)
+    orm = selector_values(best_of_many, "ORM", 16)
+    better = paired(prm, orm)
+    rows.append(
+        finding(
+            6,
+            "a process reward model selects better than an outcome one",
+            "Lightman2023prm",
+            "best-of-1860: PRM 78.2 %, ORM 72.4 %",
+            f"best-of-16: PRM {prm.mean():.0%}, ORM {orm.mean():.0%}",
+            better[1] > 0,
+        )
+    )
+    many = max(best_of_many["ks"])
+    plateau = paired(selector_values(best_of_many, "PRM (last)", many), prm)
+    climb = paired(selector_values(best_of_many, "oracle", many), selector_values(best_of_many, "oracle", 16))
+    rows.append(
+        finding(
+            6,
+            "a learned verifier stops paying while coverage climbs",
+            "Cobbe2021verifiers",
+            "best-of-N improves up to about 400 completions, then declines",
+            f"best-of-16 to best-of-{many}: PRM {plateau[0] * 100:+.0f} points, oracle {climb[0] * 100:+.0f}",
+            plateau[2] < climb[1],
+        )
+    )
+    rows.append(
+        finding(
+            7,
+            "stopping a vote early keeps nearly all its accuracy",
+            "Aggarwal2023adaptive",
+            "up to 6× fewer samples, under 0.1 point lost",
+            f"{stopping['token_share']:.0%} of the tokens, {stopping['difference'][0] * 100:+.1f} points",
+            stopping["token_share"] < 0.6 and stopping["difference"][1] > -0.03,
+        )
+    )
+    return rows

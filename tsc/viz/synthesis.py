@@ -1,0 +1,177 @@
+"""Chapter 9's figures: the map of every strategy on one FLOPs axis, and one figure for each
+lesson (selection, sequential against parallel thinking, what thinking cannot supply)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz.colors import MODEL_COLORS, SIZE_COLORS, color
+
+# one marker per family of strategy, so the map reads by family as well as by strategy
+MARKERS = {"single": "s", "parallel": "o", "sequential": "^", "search": "D", "adaptive": "*"}
+
+
+def _color(strategy: str) -> str:
+    try:
+        return color(strategy)
+    except ValueError:  # a strategy without a colour of its own is drawn in the first palette colour
+        return PALETTE[0]
+
+
+def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str = "", label: bool = True):
+    """Accuracy (95 % Wilson intervals) against mean FLOPs per problem, one point per row of the
+    map: colour by strategy, marker by family; the Pareto front joined by a step line, its points
+    named."""
+    place = {i: k for k, i in enumerate(front)}  # labels alternate above and below the front
+    for i, p in enumerate(points):
+        on = i in front
+        ax.errorbar(
+            p["flops"], p["accuracy"], yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]],
+            fmt=MARKERS[p["family"]], color=_color(p["strategy"]), alpha=1.0 if on else 0.45,
+            markersize=7 if on else 5, capsize=2, markeredgecolor="black" if on else "none",
+        )  # fmt: skip
+        if on and label:
+            above = place[i] % 2 == 0
+            ax.annotate(
+                p["name"], (p["flops"], p["accuracy"]), textcoords="offset points", xytext=(-6, 9) if above else (6, -12),
+                ha="right" if above else "left", fontsize="x-small",
+            )  # fmt: skip
+    xs = [points[i]["flops"] for i in front]
+    ys = [points[i]["accuracy"] for i in front]
+    ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6)
+    ax.set_xscale("log")
+    ax.margins(x=0.12)
+    percent_axis(ax)
+    ax.set_xlabel("mean FLOPs per problem (log scale)")
+    ax.set_ylabel("problems solved")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def family_legend(ax, families: Sequence[str]) -> None:
+    """A legend of the markers (families), in grey."""
+    handles = [plt.Line2D([], [], marker=MARKERS[f], linestyle="", color="grey", label=f) for f in families]
+    ax.legend(handles=handles, loc="lower right", fontsize="small", title="family", title_fontsize="small")
+
+
+def selection(ax, gap: dict, *, title: str = ""):
+    """Coverage (the oracle picks) and majority voting against samples per problem, with 95 %
+    bootstrap bands: the distance between them is the selection gap."""
+    ks = gap["ks"]
+    band(ax, ks, gap["coverage"], label="coverage (an oracle picks)", color=color("oracle"), linestyle=":")
+    band(ax, ks, gap["majority"], label="majority vote", color=color("majority"))
+    ax.axhline(gap["greedy"], color=color("greedy"), linewidth=1, linestyle="--", label="greedy")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("samples per problem, k (log scale)")
+    percent_axis(ax)
+    ax.set_ylabel("problems solved")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def sequential_parallel(ax, evidence: dict):
+    """Accuracy against mean generated tokens per problem: one long search trace under budget
+    forcing (Wilson intervals) against many short samples (coverage and majority vote, bootstrap
+    bands)."""
+    seq = evidence["sequential"]
+    ax.errorbar(
+        [s["tokens"] for s in seq], [s["accuracy"] for s in seq],
+        yerr=[[s["accuracy"] - s["low"] for s in seq], [s["high"] - s["accuracy"] for s in seq]],
+        marker="^", color=color("budget_forcing"), capsize=2, label="one long trace (budget forcing)",
+    )  # fmt: skip
+    band(ax, evidence["tokens"], evidence["coverage"], label="short samples: coverage", color=color("oracle"), linestyle=":")
+    band(ax, evidence["tokens"], evidence["majority"], label="short samples: majority vote", color=color("majority"))
+    ax.set_xscale("log")
+    ax.set_xlabel("mean generated tokens per problem (log scale)")
+    percent_axis(ax)
+    ax.set_ylabel("3-number problems solved")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def knowledge(ax, evidence: dict, *, size: int):
+    """Coverage@k on problems of one size for each fully trained model of the family (95 %
+    bootstrap bands): where a curve flattens below 100 %, more samples stop helping."""
+    ks = evidence["ks"]
+    for name, model in evidence["models"].items():
+        band(ax, ks, model["by_size"][size]["coverage"], label=f"{name} ({model['params'] / 1e6:.2f} M)", color=MODEL_COLORS.get(name))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("samples per problem, k (log scale)")
+    percent_axis(ax)
+    ax.set_ylabel(f"{size}-number problems solved by some sample")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def allocation(ax, rows: Sequence[dict]):
+    """Per problem size: greedy's accuracy and the accuracy of the strategy a compute-optimal
+    plan chose there (95 % Wilson intervals), the choice and its mean FLOPs written above."""
+    x = np.arange(len(rows))
+    ax.bar(
+        x - 0.2, [r["greedy"] for r in rows], width=0.4, color=color("greedy"), label="greedy",
+        yerr=[[r["greedy"] - r["greedy_low"] for r in rows], [r["greedy_high"] - r["greedy"] for r in rows]], capsize=3,
+    )  # fmt: skip
+    ax.bar(
+        x + 0.2, [r["accuracy"] for r in rows], width=0.4, color=[SIZE_COLORS.get(r["size"], PALETTE[0]) for r in rows],
+        yerr=[[r["accuracy"] - r["low"] for r in rows], [r["high"] - r["accuracy"] for r in rows]], capsize=3,
+        label="the plan's choice",
+    )  # fmt: skip
+    for i, r in enumerate(rows):
+        ax.annotate(
+            f"{r['choice']}\n{r['flops']:.1e} FLOPs",
+            (i + 0.2, r["high"]),
+            textcoords="offset points",
+            xytext=(0, 4),
+            ha="center",
+            fontsize="x-small",
+        )
+    ax.set_xticks(x, [f"{r['size']} numbers" for r in rows])
+    percent_axis(ax)
+    ax.set_ylabel("held-out problems solved")
+    ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+def budget_explorer(points: dict[str, Sequence[dict]], *, start: float = 7e8):
+    """A slider over the mean FLOPs budget per problem: for each task of the map, the most
+    accurate strategy at no more than that budget, fixed and overall, with 95 % intervals
+    (Jupyter and Colab; the static page shows the default budget)."""
+    import ipywidgets as widgets
+
+    from tsc.synthesis import best_fixed
+
+    flops = [p["flops"] for pts in points.values() for p in pts]
+    budgets = [float(b) for b in np.geomspace(min(flops), max(flops), 25)]
+    out = widgets.Output()
+
+    def show(budget: float) -> None:
+        with out:
+            out.clear_output(wait=True)
+            for task, pts in points.items():
+                fits = [p for p in pts if p["flops"] <= budget]
+                if not fits:
+                    print(f"{task}: nothing spends that little")
+                    continue
+                best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
+                line = f"{task}: best {best['name']} ({best['family']}) {best['accuracy']:.1%} ({best['low']:.1%} to {best['high']:.1%})"
+                if best["family"] == "adaptive":
+                    fixed = pts[best_fixed(pts, budget)]
+                    line += f"; best fixed {fixed['name']} {fixed['accuracy']:.1%}"
+                print(line)
+
+    value = min(budgets, key=lambda b: abs(np.log(b / start)))
+    slider = widgets.SelectionSlider(options=[(f"{b:.1e}", b) for b in budgets], value=value, description="FLOPs")
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show(slider.value)
+    return widgets.VBox([slider, out])
+
+
+__all__ = ["MARKERS", "allocation", "budget_explorer", "family_legend", "knowledge", "selection", "sequential_parallel", "strategy_map"]
