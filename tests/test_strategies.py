@@ -315,6 +315,7 @@ def test_sweep_over_another_knob_keeps_each_problem(tmp_path):
     with pytest.raises(ValueError, match="knob"):
         sweep(majority_vote, [P], policy, budgets=[4], seeds=[0], knob="seed")
 
+
 def test_evaluate_policy_card_figures_on_a_half_right_fake():
     def script(prompt):
         problem = countdown_prompt_problem(prompt)
