@@ -314,8 +314,12 @@ def choose_stopping(samples: Samples, *, max_loss: float = 0.005, windows=WINDOW
 
 
 def paired(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of ``a - b`` over problems with a bootstrap interval: (mean, low, high)."""
-    mean, low, high = bootstrap(np.asarray(a, dtype=float) - np.asarray(b, dtype=float), seed=seed)
+    """Mean of ``a - b`` over the same problems with a 95 % bootstrap interval that resamples
+    problems (so each problem's difficulty cancels): (mean, low, high)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired comparison needs the same problems on both sides; got {a.shape} and {b.shape}")
+    mean, low, high = bootstrap(a - b, seed=seed)
     return float(mean), float(low), float(high)
 
 

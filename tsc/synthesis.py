@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tsc.analysis import bootstrap, pass_at_k, wilson
+from tsc.economics import paired  # noqa: F401  (the map's paired comparisons: mean of a − b with its interval)
+from tsc.tradeoff import pareto_front  # noqa: F401  (the map's front)
 
 FAMILIES = ("single", "parallel", "sequential", "search", "adaptive")
 
@@ -73,20 +75,6 @@ def summarize(task: dict, *, mask: np.ndarray | None = None) -> list[dict]:
     return points
 
 
-def pareto_front(flops: Sequence[float], accuracy: Sequence[float]) -> list[int]:
-    """Indices of the points no other point beats, in order of FLOPs: a point is dropped when
-    another has at least its accuracy at no more FLOPs, and is better in one of the two (of two
-    identical points the first is kept)."""
-    flops, accuracy = np.asarray(flops, dtype=float), np.asarray(accuracy, dtype=float)
-    if flops.shape != accuracy.shape:
-        raise ValueError(f"flops and accuracy must have one value per point; got {flops.size} and {accuracy.size}")
-    front = []
-    for i in np.lexsort((-accuracy, flops)):  # cheapest first, the more accurate first among equals
-        if not front or accuracy[i] > accuracy[front[-1]]:
-            front.append(int(i))
-    return front
-
-
 def within_noise(points: Sequence[dict], front: Sequence[int]) -> list[tuple[str, str]]:
     """Neighbours on the front whose 95 % intervals overlap: the dearer one's gain is within the noise."""
     pairs = []
@@ -102,16 +90,6 @@ def row(task: dict, name: str) -> dict:
         if r["name"] == name:
             return r
     raise ValueError(f"no row {name!r}; the map has {', '.join(r['name'] for r in task['rows'])}")
-
-
-def paired(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of ``a - b`` over the same problems with a 95 % bootstrap interval that resamples
-    problems (so each problem's difficulty cancels)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"a paired comparison needs the same problems on both sides; got {a.shape} and {b.shape}")
-    mean, low, high = bootstrap(a - b, seed=seed)
-    return float(mean), float(low), float(high)
 
 
 def best_fixed(points: Sequence[dict], budget: float, *, exclude: Sequence[str] = ("adaptive",)) -> int:

@@ -450,16 +450,24 @@ def apply_plan(choice: Sequence[int], bins: np.ndarray, correct: np.ndarray, flo
     return correct[picked, index], flops[picked, index]
 
 
-def pareto(flops: Sequence[float], accuracy: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """The points no other point beats on both FLOPs and accuracy, by increasing FLOPs."""
+def pareto_front(flops: Sequence[float], accuracy: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats, in order of FLOPs: a point is dropped when
+    another has at least its accuracy at no more FLOPs, and is better in one of the two (of two
+    identical points the first is kept)."""
     flops, accuracy = np.asarray(flops, dtype=float), np.asarray(accuracy, dtype=float)
-    order = np.lexsort((-accuracy, flops))
-    keep, best = [], -math.inf
-    for i in order:
-        if accuracy[i] > best:
-            keep.append(i)
-            best = accuracy[i]
-    return flops[keep], accuracy[keep]
+    if flops.shape != accuracy.shape:
+        raise ValueError(f"flops and accuracy must have one value per point; got {flops.size} and {accuracy.size}")
+    front = []
+    for i in np.lexsort((-accuracy, flops)):  # cheapest first, the more accurate first among equals
+        if not front or accuracy[i] > accuracy[front[-1]]:
+            front.append(int(i))
+    return front
+
+
+def pareto(flops: Sequence[float], accuracy: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The points no other point beats on both FLOPs and accuracy, by increasing FLOPs (`pareto_front`)."""
+    keep = pareto_front(flops, accuracy)
+    return np.asarray(flops, dtype=float)[keep], np.asarray(accuracy, dtype=float)[keep]
 
 
 def flops_for(level: float, flops: Sequence[float], accuracy: Sequence[float]) -> float:
