@@ -104,28 +104,39 @@ def uses_probe(predictor: dict) -> bool:
     return predictor["name"] in ("probe", "size+probe")
 
 
-def check_allocation(table) -> dict:
-    """``table`` (a dict, or a path to its JSON) checked for what `compute_optimal` reads; a
-    ValueError says what is missing."""
+def read_fitted(table, *, what: str, example: Path, refit: str) -> dict:
+    """``table`` (a dict, or a path to its JSON) checked for what every fitted table of plans
+    holds (`compute_optimal`'s allocation, the thinker's table): a predictor `difficulty_bin`
+    applies without an answer key, bins, candidates, and plans choosing one name per bin.
+    ``what`` names the table in the errors, ``example`` is the bundled one, ``refit`` the
+    command that fits it again; what the candidates must be, each caller checks."""
     if isinstance(table, (str, Path)):
         try:
             table = json.loads(Path(table).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            raise ValueError(f"cannot read the allocation {table}: {error}") from None
+            raise ValueError(f"cannot read the {what} {table}: {error}") from None
     if not isinstance(table, dict):
-        raise ValueError(f"an allocation must be a dict (see {ALLOCATION.name}), got {type(table).__name__}")
+        raise ValueError(f"the {what} must be a dict (see {example.name}), got {type(table).__name__}")
     missing = [k for k in ("predictor", "candidates", "plans", "bins") if k not in table]
     if missing:
-        raise ValueError(f"the allocation lacks {', '.join(missing)} (refit it: python -m tsc.tradeoff install-allocation)")
+        raise ValueError(f"the {what} lacks {', '.join(missing)} (refit it: {refit})")
     if table["predictor"].get("name") not in PREDICTORS or table["predictor"]["name"] == "oracle":
-        raise ValueError(f"the allocation's predictor must be one of none, size, probe, size+probe; got {table['predictor'].get('name')!r}")
+        raise ValueError(f"the {what}'s predictor must be one of none, size, probe, size+probe; got {table['predictor'].get('name')!r}")
     if not table["plans"]:
-        raise ValueError("the allocation has no plans (budgets)")
+        raise ValueError(f"the {what} has no plans (budgets)")
     for plan in table["plans"]:
         if len(plan["choice"]) != len(table["bins"]):
             raise ValueError(
-                f"the plan for {plan['flops']:.3g} FLOPs chooses for {len(plan['choice'])} bins, the allocation has {len(table['bins'])}"
+                f"the plan for {plan['flops']:.3g} FLOPs chooses for {len(plan['choice'])} bins, the {what} has {len(table['bins'])}"
             )
+    return table
+
+
+def check_allocation(table) -> dict:
+    """``table`` (a dict, or a path to its JSON) checked for what `compute_optimal` reads; a
+    ValueError says what is missing."""
+    table = read_fitted(table, what="allocation", example=ALLOCATION, refit="python -m tsc.tradeoff install-allocation")
+    for plan in table["plans"]:
         for name in plan["choice"]:
             spec = table["candidates"].get(name)
             if spec is None or (spec["strategy"] != "stop" and spec["strategy"] not in FOLLOW_UPS):

@@ -32,13 +32,12 @@ on a recorded problem without running the model again: that is how the table is 
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import Policy, Result, StepVerifier
-from tsc.strategies.adaptive import difficulty_bin, plan_for
+from tsc.strategies.adaptive import difficulty_bin, plan_for, read_fitted
 from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold, refinements
@@ -52,28 +51,11 @@ WINDOW = 4  # fresh samples drawn per round of the escalation
 def check_table(table) -> dict:
     """``table`` (a dict, or a path to its JSON) checked for what `thinker` reads; a
     ValueError says what is wrong."""
-    if isinstance(table, (str, Path)):
-        try:
-            table = json.loads(Path(table).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ValueError(f"cannot read the thinker's table {table}: {error}") from None
-    if not isinstance(table, dict):
-        raise ValueError(f"a thinker's table must be a dict (see {TABLE.name}), got {type(table).__name__}")
-    missing = [k for k in ("predictor", "bins", "candidates", "plans") if k not in table]
-    if missing:
-        raise ValueError(f"the thinker's table lacks {', '.join(missing)} (refit it: python -m tsc experiment ch09-thinker)")
-    if table["predictor"].get("name") not in ("none", "size", "probe", "size+probe"):
-        raise ValueError(f"the thinker's predictor must be none, size, probe or size+probe; got {table['predictor'].get('name')!r}")
-    if not table["plans"]:
-        raise ValueError("the thinker's table has no plans (budgets)")
+    table = read_fitted(table, what="thinker table", example=TABLE, refit="python -m tsc experiment ch09-thinker")
     for name, spec in table["candidates"].items():
         if not isinstance(spec, dict) or not all(is_int(spec.get(k)) and spec[k] >= 0 for k in ("refine", "samples")):
             raise ValueError(f"candidate {name!r} must give refine and samples as integers >= 0, got {spec!r}")
     for plan in table["plans"]:
-        if len(plan["choice"]) != len(table["bins"]):
-            raise ValueError(
-                f"the plan for {plan['flops']:.3g} FLOPs chooses for {len(plan['choice'])} bins, the table has {len(table['bins'])}"
-            )
         unknown = [c for c in plan["choice"] if c not in table["candidates"]]
         if unknown:
             raise ValueError(f"the plan for {plan['flops']:.3g} FLOPs chooses {unknown[0]!r}, which is not one of the table's candidates")
