@@ -100,6 +100,11 @@ def difficulty_bin(predictor: dict, *, size: int, score: float | None = None, pa
     raise ValueError(f"unknown difficulty predictor {name!r}; known: {', '.join(PREDICTORS)}")
 
 
+def problem_size(problem) -> int:
+    """What the size predictors bin on: the count of numbers (4 for a problem without them)."""
+    return len(getattr(problem, "numbers", ())) or 4
+
+
 def uses_probe(predictor: dict) -> bool:
     return predictor["name"] in ("probe", "size+probe")
 
@@ -212,7 +217,7 @@ def compute_optimal(
     check_problem(problem, policy)
     # 2. predict the difficulty: size is free; the probe is paid for
     looked = probe(problem, policy, verifier=verifier, max_new_tokens=max_new_tokens) if uses_probe(table["predictor"]) else None
-    size = len(getattr(problem, "numbers", ())) or 4
+    size = problem_size(problem)
     which = difficulty_bin(table["predictor"], size=size, score=looked.scores[0] if looked else None)
     name = plan["choice"][which]
     spec = table["candidates"][name]

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import Policy, Result, StepVerifier
-from tsc.strategies.adaptive import difficulty_bin, plan_for, read_fitted
+from tsc.strategies.adaptive import difficulty_bin, plan_for, problem_size, read_fitted
 from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold, refinements
@@ -93,6 +93,14 @@ def _samples(problem, policy, verifier, *, start: int, count: int, seed: int, ma
     return out
 
 
+def _attempts(problem, policy, verifier, *, threshold: float, seed: int, max_new_tokens: int, ledger: Ledger):
+    """The probe, then refinement rounds, one per ``next`` (`sequential.refinements`, greedy first)."""
+    return refinements(
+        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
+        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
+    )  # fmt: skip
+
+
 def _check(problem, policy, verifier, *, seed, max_new_tokens, threshold, window) -> None:
     check_knobs(seed=seed, max_new_tokens=max_new_tokens)
     check_threshold(threshold)
@@ -134,10 +142,7 @@ def thinker(
     window = int(spec_table.get("window", WINDOW))
     _check(problem, policy, verifier, seed=seed, max_new_tokens=max_new_tokens, threshold=threshold, window=window)
     ledger = Ledger()
-    attempts = refinements(
-        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
-        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
-    )  # fmt: skip
+    attempts = _attempts(problem, policy, verifier, threshold=threshold, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     texts: list[str] = []
     scores: list[float] = []
     decisions: list[dict] = []
@@ -149,7 +154,7 @@ def thinker(
     # 1. probe: the greedy attempt, checked step by step
     first = next(attempts)
     add(first["text"], first["score"])
-    size = len(getattr(problem, "numbers", ())) or 4
+    size = problem_size(problem)
     which = difficulty_bin(spec_table["predictor"], size=size, score=first["score"])
     name = plan["choice"][which]
     spec = spec_table["candidates"][name]
@@ -218,7 +223,7 @@ def explore(
     after the probe, a window's cost is what a plan without refinement pays, and at least what
     one after refinement pays, so a replayed plan never spends less than it would live."""
     _check(problem, policy, verifier, seed=seed, max_new_tokens=max_new_tokens, threshold=threshold, window=window)
-    record = {"size": len(getattr(problem, "numbers", ())) or 4}
+    record = {"size": problem_size(problem)}
     record["attempts"] = _record_refinements(
         problem, policy, verifier=verifier, refine=refine, seed=seed, threshold=threshold, max_new_tokens=max_new_tokens
     )
@@ -231,10 +236,7 @@ def explore(
 @reuses_prefixes
 def _record_refinements(problem, policy, *, verifier, refine: int, seed: int, threshold: float, max_new_tokens: int) -> list[dict]:
     ledger = Ledger()
-    attempts = refinements(
-        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
-        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
-    )  # fmt: skip
+    attempts = _attempts(problem, policy, verifier, threshold=threshold, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     out = []
     for _ in range(refine + 1):
         attempt = next(attempts)
@@ -251,10 +253,7 @@ def _record_windows(
     problem, policy, *, verifier, samples: int, seed: int, threshold: float, window: int, max_new_tokens: int
 ) -> list[dict]:
     ledger = Ledger()
-    attempts = refinements(
-        problem, policy, verifier=verifier, threshold=threshold, temperature=1.0, first_temperature=0.0,
-        seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
-    )  # fmt: skip
+    attempts = _attempts(problem, policy, verifier, threshold=threshold, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     next(attempts)  # the probe, as the thinker reads it before any fresh sample
     out, drawn = [], 0
     while drawn < samples:
