@@ -82,17 +82,6 @@ def replay_matrix(records: list[dict], candidates: dict[str, dict]) -> tuple[np.
     return correct, flops
 
 
-def probe_edges(records: list[dict], sizes=(3, 4, 5), bins: int = 3) -> list[list[float]]:
-    """Per size, the probe-score edges that split the problems the probe did not settle
-    into ``bins`` equal parts (the probe's score predicts how far from right it is)."""
-    edges = []
-    for size in sizes:
-        scores = [r["attempts"][0]["score"] for r in records if r["size"] == size and not r["attempts"][0]["accepted"]]
-        qs = np.quantile(scores, [k / bins for k in range(1, bins)]) if scores else [0.5] * (bins - 1)
-        edges.append([round(float(q), 6) for q in qs])
-    return edges
-
-
 def assign(records: list[dict], predictor: dict) -> np.ndarray:
     from tsc.strategies.adaptive import difficulty_bin
 
@@ -106,18 +95,16 @@ def fit_thinker(records: list[dict], *, budgets=BUDGETS, bins: int = 3, keep=Non
     a little more on half of the new sets of problems). ``bins`` probe-score bins per size:
     ``1`` bins by size alone, ``0`` gives every problem the same plan; ``keep(spec)`` limits
     the plans a bin may get (for ablations); ``refines`` the refinement rounds a plan may have."""
-    from tsc.tradeoff import bin_labels, fit_allocation
+    from tsc.tradeoff import bin_count, bin_labels, fit_allocation, fit_predictor
 
     candidates = {name: spec for name, spec in candidate_names(refines).items() if keep is None or keep(spec)}
-    if bins == 0:
-        predictor = {"name": "none"}
-    elif bins == 1:
-        predictor = {"name": "size", "sizes": [3, 4, 5]}
-    else:
-        predictor = {"name": "size+probe", "sizes": [3, 4, 5], "edges": probe_edges(records, bins=bins)}
+    # the probe-score edges split the problems the probe did not settle (accepted ones stop anyway)
+    unsettled = [r for r in records if not r["attempts"][0]["accepted"]]
+    arrays = {"score": np.array([r["attempts"][0]["score"] for r in unsettled]), "size": np.array([r["size"] for r in unsettled])}
+    predictor = fit_predictor(("none", "size")[bins] if bins < 2 else "size+probe", arrays, bins=bins)
     where = assign(records, predictor)
     correct, flops = replay_matrix(records, candidates)
-    n_bins = max(1, 3 * bins)
+    n_bins = bin_count(predictor)
     names = list(candidates)
     plans = []
     for budget, plan in zip(budgets, fit_allocation(where, correct, flops, [margin * b for b in budgets], n_bins=n_bins)):
