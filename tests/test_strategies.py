@@ -316,6 +316,17 @@ def test_sweep_over_another_knob_keeps_each_problem(tmp_path):
         sweep(majority_vote, [P], policy, budgets=[4], seeds=[0], knob="seed")
 
 
+def test_sweep_cache_fetch_computes_once_and_reads_back(tmp_path):
+    from tsc.analysis import SweepCache, config_key
+
+    calls = []
+    store = SweepCache(tmp_path / "rows.jsonl")
+    row = store.fetch({"b": 1, "a": [2]}, lambda: calls.append(1) or {"x": 1})
+    assert row == {"x": 1} and store.fetch({"a": [2], "b": 1}, lambda: calls.append(1) or {"x": 2}) == {"x": 1}
+    assert calls == [1] and store.get(config_key({"a": [2], "b": 1})) == {"x": 1}
+    assert SweepCache(tmp_path / "rows.jsonl").fetch({"a": [2], "b": 1}, dict) == {"x": 1}  # from the file
+
+
 def test_evaluate_policy_card_figures_on_a_half_right_fake():
     def script(prompt):
         problem = countdown_prompt_problem(prompt)

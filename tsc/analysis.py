@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +293,7 @@ def sweep(
     for budget in budgets:
         for seed in seeds:
             config = dict(base, budget=int(budget), seed=int(seed))
-            key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest() if store else ""
+            key = config_key(config) if store else ""
             row = store.get(key) if store else None
             if row is None:
                 row = _sweep_row(strategy, problems, policy, budget, seed, dict(options, **{knob: budget}), per_problem)
@@ -362,6 +363,11 @@ def _sweep_config(strategy: Callable, problems: list, policy, options: dict) -> 
     }
 
 
+def config_key(config: dict) -> str:
+    """A cache key for ``config`` (JSON-able): the hash of its JSON with the keys sorted."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
 class SweepCache:
     """Finished sweep rows on disk, one JSON line each, appended (and synced) as they finish.
 
@@ -386,6 +392,19 @@ class SweepCache:
 
     def get(self, key: str) -> dict | None:
         return self.rows.get(key)
+
+    def fetch(self, config: dict, compute: Callable[[], dict], *, label: str | None = None) -> dict:
+        """The row stored for ``config`` (keyed by `config_key`), or else ``compute()``'s,
+        appended as soon as it is finished (and, with ``label``, its wall time printed)."""
+        key = config_key(config)
+        row = self.get(key)
+        if row is None:
+            started = time.perf_counter()
+            row = compute()
+            self.append(key, config, row)
+            if label is not None:
+                print(f"  {label}: {time.perf_counter() - started:.0f} s", flush=True)
+        return row
 
     def append(self, key: str, config: dict, row: dict) -> None:
         line = json.dumps({"key": key, "config": config, "row": row}) + "\n"

@@ -26,7 +26,6 @@ Both resume: each finished checkpoint, or candidate and split, is appended to a 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -57,10 +56,6 @@ CANDIDATES = {
     "beam 4x4": {"strategy": "beam", "knobs": {"beam_width": 4, "expansions": 4}},
     "dvts 4x2": {"strategy": "dvts", "knobs": {"subtrees": 4, "expansions": 2}},
 }
-
-
-def _key(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
 def grid_problems(per_size: int, seed: int) -> list:
@@ -101,7 +96,7 @@ def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> di
             "seed": seed,
             "trials": trials,
         }
-        key = _key(config)
+        key = ta.config_key(config)
         row = store.get(key)
         if row is None:
             started = time.perf_counter()
@@ -270,14 +265,7 @@ def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, diff
 
         def cached(what: str, compute, split=split, listed=listed, **extra):
             config = dict(base, split=split, problems=listed, what=what, **extra)
-            key = _key(config)
-            row = store.get(key)
-            if row is None:
-                started = time.perf_counter()
-                row = compute()
-                store.append(key, config, row)
-                print(f"  {split} {what} {extra.get('chunk')}: {time.perf_counter() - started:.0f} s", flush=True)
-            return row
+            return store.fetch(config, compute, label=f"{split} {what} {extra.get('chunk')}")
 
         out["splits"][split] = candidate_results(
             problems,

@@ -33,13 +33,12 @@ Each configuration is appended to a cache in ``runs/ch07/`` as it finishes
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from tsc.analysis import config_key
 from tsc.experiments import experiment
 
 CACHE = Path("runs") / "ch07"
@@ -88,10 +87,6 @@ ARITHMETIC = {
     "self_refine 4 (calculator)": ("self_refine", {"rounds": 4, "verifier": "step_oracle"}),
     "beam 4x2 (calculator)": ("beam", {"beam_width": 4, "expansions": 2, "verifier": "step_oracle"}),
 }
-
-
-def _key(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
 def _problems(task: str, per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
@@ -166,7 +161,7 @@ def frontier(*, per_size: int, seed: int, countdown: list, thinking: list, arith
                 "strategy": strategy,
                 "knobs": knobs,
             }
-            key = _key(config)
+            key = config_key(config)
             row = store.get(key)
             if row is None:
                 if policy is None:
@@ -200,7 +195,7 @@ def family(*, models: list, per_size: int, samples: int, ks: list, temperature: 
     out = {"difficulty": [p.difficulty for p in problems], "models": {}}
     for model in models:
         config = {"model": model, "per_size": per_size, "samples": samples, "ks": ks, "temperature": temperature, "seed": seed}
-        key = _key(config)
+        key = config_key(config)
         row = store.get(key)
         if row is None:
             started = time.perf_counter()
@@ -276,7 +271,7 @@ def early_stop_samples(*, questions: int, n: int, temperature: float, seed: int,
     out: dict = {"n": n, "temperature": temperature, "splits": {}}
     for split, problems in splits.items():
         config = {"split": split, "questions": questions, "n": n, "temperature": temperature, "seed": seed}
-        key = _key(config)
+        key = config_key(config)
         row = store.get(key)
         if row is None:
             started = time.perf_counter()
@@ -300,7 +295,7 @@ def early_stop_samples(*, questions: int, n: int, temperature: float, seed: int,
 
     live = choose_stopping(Samples.from_json(out["splits"]["choose"]), max_loss=max_loss)
     config = {"live": live, "questions": questions, "n": n, "temperature": temperature, "seed": seed}
-    key = _key(config)
+    key = config_key(config)
     row = store.get(key)
     if row is None:
         problems = splits["report"]

@@ -22,7 +22,6 @@ strategies and find the Pareto front.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -37,10 +36,6 @@ REFINES = (0, 2, 4, 8, 16)  # refinement rounds a plan may give a bin (after the
 SAMPLES = (0, 4, 8, 16)  # fresh samples a plan may add where refinement is stuck
 MARGIN = 0.95  # plans are fitted to spend at most this share of their budget on the development split
 BUDGETS = (1.5e8, 2e8, 3e8, 4e8, 5e8, 6e8, 7e8, 8e8, 1e9, 1.2e9, 1.4e9)
-
-
-def _key(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
 def candidate_names(refines=REFINES, samples_grid=SAMPLES) -> dict[str, dict]:
@@ -203,16 +198,8 @@ def _cached_in(store, base: dict):
     """A ``cached(compute, **extra)`` for `record_split` and the live runs: rows keyed by the
     configuration, appended to the experiment's `tsc.analysis.SweepCache` as they finish."""
 
-    def cached(compute, **extra):
-        config = dict(base, **extra)
-        key = _key(config)
-        row = store.get(key)
-        if row is None:
-            started = time.perf_counter()
-            row = {"value": compute()}
-            store.append(key, config, row)
-            print(f"  {extra}: {time.perf_counter() - started:.0f} s", flush=True)
-        return row["value"]
+    def cached(compute, **extra):  # rows must be dicts: the value is kept under "value"
+        return store.fetch(dict(base, **extra), lambda: {"value": compute()}, label=str(extra))["value"]
 
     return cached
 
@@ -307,7 +294,7 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
                 row["bin"] = [r.trace["bin"] for r in results]
             return row
 
-        config = {"table": _key(table)} if name == "thinker" else {}
+        config = {"table": ta.config_key(table)} if name == "thinker" else {}
         out[name] = cached(compute, run=name, budget=budget, **config)
     return {
         "model": model,
