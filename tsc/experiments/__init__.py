@@ -104,6 +104,22 @@ def run(name: str, *, refresh: bool = False, progress: bool = False, **overrides
     return json.loads(json.dumps(data))  # what a read-back would return (tuples as lists, keys as strings)
 
 
+def resolve_knobs(knobs: dict, policy) -> dict:
+    """A strategy's knobs as an experiment stores them (JSON: a verifier or a reviser by name)
+    turned into what the strategy takes: ``verifier`` through `tsc.verifiers.get_verifier`
+    (``"self"`` judges with ``policy``), ``reviser`` loaded with `tsc.load_policy`."""
+    options = dict(knobs)
+    if "verifier" in options:
+        from tsc.verifiers import get_verifier
+
+        options["verifier"] = get_verifier(options["verifier"], policy=policy)
+    if "reviser" in options:
+        from tsc.lm.policy import load_policy
+
+        options["reviser"] = load_policy(options["reviser"])
+    return options
+
+
 def _machine() -> dict:
     import torch
 

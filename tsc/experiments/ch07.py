@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.analysis import config_key
-from tsc.experiments import experiment
+from tsc.experiments import experiment, resolve_knobs
 
 CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
@@ -110,15 +110,9 @@ def _records(problems: list, results: list) -> dict:
 
 
 def _run(name: str, strategy: str, knobs: dict, problems: list, policy, seed: int) -> dict:
-    from tsc.lm.policy import load_policy
     from tsc.strategies import STRATEGIES, solve_many
-    from tsc.verifiers import get_verifier
 
-    options = dict(knobs)
-    if "verifier" in options:
-        options["verifier"] = get_verifier(options["verifier"], policy=policy)
-    if "reviser" in options:
-        options["reviser"] = load_policy(options["reviser"])
+    options = resolve_knobs(knobs, policy)
     started = time.perf_counter()
     results = solve_many(STRATEGIES[strategy], problems, policy, seed=seed, **options)
     row = _records(problems, results)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments import experiment, resolve_knobs
 
 CACHE = Path("runs") / "ch09"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "thinker"
@@ -352,23 +352,14 @@ def map_rows(task: str, problems: list, policy, *, rows: list, seed: int, cache:
     """Every row of ``rows`` on ``problems`` through one resumable `tsc.analysis.sweep` cache:
     per row and budget, each problem's success and FLOPs."""
     import tsc.analysis as ta
-    from tsc.lm.policy import load_policy
     from tsc.strategies import get_strategy
     from tsc.strategies.thinker import load_table
-    from tsc.verifiers import get_verifier
-
-    def option(name: str, value):
-        if name == "verifier":
-            return get_verifier(value, policy=policy) if value == "self" else get_verifier(value)
-        if name == "reviser":
-            return load_policy(value)
-        if name == "table":
-            return load_table()  # the bundled table's content, so a refit changes the cache key
-        return value
 
     out = []
     for label, family, strategy, knob, budgets, options in rows:
-        knobs = {k: option(k, v) for k, v in options.items()}
+        knobs = resolve_knobs(options, policy)
+        if "table" in knobs:  # the bundled table's content, so a refit changes the cache key
+            knobs["table"] = load_table()
         started = time.perf_counter()
         swept = ta.sweep(
             get_strategy(strategy), problems, policy, budgets=budgets, seeds=[seed], cache=cache, knob=knob, per_problem=True, **knobs
