@@ -299,9 +299,4 @@ def replay(record: dict, *, refine: int, samples: int) -> tuple[bool, int]:
     return bool(candidates[best][1]), int(spent)
 
 
-def plan_costs(table: dict) -> list[float]:
-    """The mean budgets the table has plans for, ascending."""
-    return sorted(float(p["flops"]) for p in table["plans"])
-
-
-__all__ = ["accepted", "check_table", "explore", "load_table", "plan_costs", "replay", "thinker"]
+__all__ = ["accepted", "check_table", "explore", "load_table", "replay", "thinker"]
