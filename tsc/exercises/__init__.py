@@ -18,7 +18,7 @@ from tsc.exercises.ch06 import *  # noqa: F403
 from tsc.exercises.ch07 import *  # noqa: F403
 from tsc.exercises.ch08 import *  # noqa: F403
 from tsc.exercises.ch09 import *  # noqa: F403
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, selftest
 
-__all__ = ["NOT_ATTEMPTED", "Feedback"]
+__all__ = ["NOT_ATTEMPTED", "Feedback", "selftest"]
 __all__ += [name for name in dir() if name.startswith("check_")]

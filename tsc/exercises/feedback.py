@@ -94,3 +94,38 @@ def as_number(value) -> float | None:
 def is_bool(value) -> bool:
     """True or False, Python's or numpy's."""
     return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
+
+
+# Each chapter's module registers, per exercise, a self-test: the checker run on the reference
+# solution and on the mistakes a class would make (`selftest`). The chapters' hidden cells call
+# `tsc.exercises.selftest("ex-C-K", **context)` instead of carrying the test's code.
+SELFTESTS: dict[str, Callable[..., None]] = {}
+
+
+def registers_selftest(name: str) -> Callable:
+    """Register the decorated function as exercise ``name``'s self-test (see `selftest`)."""
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        if name in SELFTESTS:
+            raise ValueError(f"exercise {name!r} has two self-tests")
+        SELFTESTS[name] = fn
+        return fn
+
+    return register
+
+
+def selftest(name: str, **context) -> str:
+    """Prove that exercise ``name``'s checker works: it reads the untouched placeholder as
+    "not attempted", accepts the reference solution and rejects each mistake a class would
+    make with a message that names it. ``context`` is what the exercise is checked against in
+    the chapter (its problems, its fitted numbers). Raises an AssertionError naming what the
+    checker got wrong; returns a one-line summary."""
+    if name not in SELFTESTS:
+        raise ValueError(f"no self-test for exercise {name!r}; known: {', '.join(sorted(SELFTESTS)) or 'none'}")
+    SELFTESTS[name](**context)
+    return f"{name}: the checker accepts the reference and rejects the mistakes it names"
+
+
+def rejects(feedback: Feedback, *words: str) -> bool:
+    """Whether ``feedback`` marks an answer wrong with a message containing every one of ``words``."""
+    return feedback.status == "incorrect" and all(w in feedback.message for w in words)

@@ -164,6 +164,35 @@ def allocation_splits(dev: int, test: int, seed: int) -> tuple[list, list]:
     return draw(dev, seed, "dev"), draw(test, seed + 1, "test")
 
 
+# The third edition's fresh test split: drawn once (7 Dec 2026), after every design it tests
+# was fixed on the dev half, from a seed no earlier experiment used; stratified by size 1:2:1.
+FRESH_SEED = 20261207
+FRESH_SIZES = {3: 300, 4: 600, 5: 300}
+
+
+def fresh_test_split(sizes: dict[int, int] | None = None, *, seed: int = FRESH_SEED) -> list:
+    """The book's fresh held-out test set: ``sizes[k]`` problems of each size ``k`` (default
+    300 / 600 / 300 of 3, 4 and 5 numbers), drawn like every evaluation in the book (uniform
+    over solvable held-out problems) but only from the ``"test"`` half of `half_of`, so no
+    problem of the dev half that `compute_optimal` and the thinker were fitted on is in it.
+
+    Results on Chapter 4's held-out half were shipped before later strategies were designed,
+    so that split is spent for them; this one is a new draw from a new seed, used only for
+    final reports, never for choosing. (There are only 574 held-out 3-number puzzles, about
+    287 in each half, so 3-number problems repeat across any two draws; 4- and 5-number
+    problems almost never do.)"""
+    from tsc.tasks import countdown
+
+    sizes = dict(FRESH_SIZES if sizes is None else sizes)
+    out = []
+    for size, count in sorted(sizes.items()):
+        kept = [p for p in countdown.generate(4 * count, seed=seed + size, sizes=(size,)) if half_of(p) == "test"]
+        if len(kept) < count:
+            raise ValueError(f"only {len(kept)} of {4 * count} {size}-number problems fell in the test half; ask for fewer")
+        out += kept[:count]
+    return out
+
+
 def candidate_results(
     problems: list,
     policy,
