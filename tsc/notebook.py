@@ -37,6 +37,30 @@ def sci(x: float, digits: int = 1) -> str:
     return f"{mantissa} × 10" + str(int(exponent)).translate(SUPERSCRIPTS)
 
 
+def strict() -> bool:
+    """Whether this run is a check of the book (CI, or ``make test``, which sets
+    ``TSC_STRICT=1``) rather than a reader's run in Jupyter or Colab."""
+    import os
+
+    flag = lambda name: os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+    return flag("CI") or flag("TSC_STRICT")
+
+
+def expect(condition: bool, message: str) -> bool:
+    """A hidden cell's check of something another machine or torch build may change (a live
+    wall-clock timing, an exact count under a fixed seed): an AssertionError under CI and
+    ``make test``, only a warning elsewhere, so a reader's laptop or Colab never loses the
+    exercises after it. Checks of the book's claims on shipped results stay plain asserts."""
+    if condition:
+        return True
+    if strict():
+        raise AssertionError(message)
+    import warnings
+
+    warnings.warn(f"this machine differs from the book's: {message}", stacklevel=2)
+    return False
+
+
 def setup() -> None:
     """The book's plotting style, a fixed torch seed, and no download progress bars."""
     import torch
@@ -49,4 +73,4 @@ def setup() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-__all__ = ["glue", "sci", "setup"]
+__all__ = ["expect", "glue", "sci", "setup", "strict"]
