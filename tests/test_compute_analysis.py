@@ -165,10 +165,11 @@ def test_majority_choice_ties():
 
 
 def test_forward_flops_on_a_hand_computed_example():
-    # N=100, 2 layers, d=8, 3 prompt + 2 generated tokens: 2*100*5 + 2*8*(1+2+3+4+5)*2 = 1000 + 480
-    assert forward_flops(100, 2, 8, 3, 2) == 1480
-    assert forward_flops(100, 2, 8, 5, 0) == 1480  # reading or writing a token costs the same
-    assert training_flops(100, 2, 8, 5) == 3 * 1480
+    # N=100, 2 layers, d=8, 3 prompt + 2 generated tokens: 2*100*5 + 2 layers * (QK^T + AV:
+    # 2*8*t each) summed over t = 1..5 = 1000 + 2*32*15 = 1960
+    assert forward_flops(100, 2, 8, 3, 2) == 1960
+    assert forward_flops(100, 2, 8, 5, 0) == 1960  # reading or writing a token costs the same
+    assert training_flops(100, 2, 8, 5) == 3 * 1960
     assert forward_flops(100, 2, 8, 0, 0) == 0
 
 

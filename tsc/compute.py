@@ -1,10 +1,14 @@
 """What compute costs: the `Ledger` every model call is charged to, and the FLOP formulas.
 
-FLOP counts follow Kaplan et al. (2020): a forward pass costs about ``2·N`` FLOPs per token
-for the weight matrices plus ``2·n_layer·n_ctx·d_model`` for attention over a context of
-``n_ctx`` tokens; training costs three forward passes (forward plus a backward twice as
-expensive), about ``6·N`` per token plus three times the attention term. ``N`` here counts
-every parameter of the model (the tied embedding is also the output layer's matrix).
+FLOP counts follow Kaplan et al. (2020) and Hoffmann et al. (2022): a forward pass costs
+``2·N`` FLOPs per token for the weight matrices (a multiply and an add per parameter) plus
+attention over the context: a token at position ``t`` computes ``t`` scores ``q·k`` (QKᵀ,
+``2·d_model·t`` FLOPs per layer) and a weighted sum of ``t`` value vectors (AV, another
+``2·d_model·t``), so ``4·n_layer·d_model·t`` in all. Training costs three forward passes
+(forward plus a backward twice as expensive), about ``6·N`` per token plus three times the
+attention term. ``N`` counts every parameter of the model (the tied embedding is also the
+output layer's matrix). This is the one convention of the book (`FLOPS_CONVENTION`); before
+7 Dec 2026 attention was counted once (QKᵀ only), and results computed then say so.
 
 Prices turn a ledger into dollars (Chapter 7). `TokenPrice` is an API's list price per
 million tokens: the prompt tokens the ledger says were computed are billed as input, those it
@@ -22,15 +26,18 @@ import numbers
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+# Stored with every experiment's result and on every model card written since it changed.
+FLOPS_CONVENTION = "2N per token + attention 4*n_layer*d_model*t at context t (QK^T and AV, 2*n_layer*d_model*t each)"
+
 
 def forward_flops(n_params: int, n_layer: int, d_model: int, prompt_len: int, gen_len: int) -> int:
     """FLOPs to read a prompt of ``prompt_len`` tokens and generate ``gen_len`` more.
 
-    The token at position ``t`` (1-based) attends over ``t`` tokens, so attention costs
-    ``2·n_layer·d_model·t`` for it; summed over positions 1..prompt_len+gen_len.
+    The token at position ``t`` (1-based) attends over ``t`` tokens: QKᵀ and AV cost
+    ``2·n_layer·d_model·t`` each; summed over positions 1..prompt_len+gen_len.
     """
     total = prompt_len + gen_len
-    attention = n_layer * d_model * total * (total + 1)  # 2·n_layer·d·Σt = n_layer·d·L(L+1)
+    attention = 2 * n_layer * d_model * total * (total + 1)  # 4·n_layer·d·Σt = 2·n_layer·d·L(L+1)
     return 2 * n_params * total + attention
 
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsc.compute import FLOPS_CONVENTION
+
 RESULTS = Path(__file__).resolve().parent.parent / "assets" / "results"
 
 
@@ -92,6 +94,7 @@ def run(name: str, *, refresh: bool = False, progress: bool = False, **overrides
         "seconds": round(time.perf_counter() - started, 1),
         "computed": time.strftime("%Y-%m-%d"),
         "machine": _machine(),
+        "flops_convention": FLOPS_CONVENTION,
         "data": data,
     }
     try:

@@ -240,7 +240,8 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
             "steps": record["step"],
             "train_tokens": record["tokens"],
             "train_flops": record["flops"],
-            "flops_formula": "3 x forward; forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "flops_formula": "3 x forward; forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens "
+            "(attention: QK^T and AV; tsc.compute)",
             "seconds": round(record["seconds"], 1),
             "seed": recipe.seed,
             # what the model saw: `Limits.for_model` holds readers' problems to these numbers

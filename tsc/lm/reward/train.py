@@ -103,7 +103,8 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             "train_flops": record["flops"],
             "data_flops": summary["policy_flops"],
             "flops_formula": "forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
-            "head when the base is frozen); forward = 2*N*L + n_layer*d_model*L*(L+1) per sequence of L tokens (tsc.compute)",
+            "head when the base is frozen); "
+            "forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens (attention: QK^T and AV) (tsc.compute)",
             "trained_params": sum(p.numel() for p in trainable),
             "seconds": round(record["seconds"], 1),
             "data_seconds": summary["seconds"],
