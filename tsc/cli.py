@@ -146,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         "tot_bfs, dfs, mcts, particle_filter (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
         "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
     )
+    solve.add_argument(
+        "--aggregate",
+        default=None,
+        choices=("last", "min", "product"),
+        help="how the PRM's step scores become one score: its judgement after the last step, the weakest step, or their product "
+        "(default last for best_of_n, weighted_vote and the tree searches, as Chapter 5 compares them; min elsewhere)",
+    )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
     solve.add_argument(
         "--threshold",
@@ -784,10 +791,15 @@ def _strategy_options(args, policy) -> dict:
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
+    if args.aggregate is not None and "aggregate" in takes:  # a tree search's own scoring of partial solutions
+        options["aggregate"] = args.aggregate
     name = args.verifier or _default_verifier(args.strategy, args.task or "countdown")
     if name is not None and "verifier" in takes:
+        extra = {}
+        if name == "prm":  # best-of-N and the weighted vote score a sample as the searches do: by its last step
+            extra["aggregate"] = args.aggregate or ("last" if args.strategy in ("best_of_n", "weighted_vote") else "min")
         try:
-            options["verifier"] = get_verifier(name, policy=policy)
+            options["verifier"] = get_verifier(name, policy=policy, **extra)
         except (ValueError, OSError) as error:
             raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
         if args.strategy in STEP_STRATEGIES and not callable(getattr(options["verifier"], "score_steps", None)):
