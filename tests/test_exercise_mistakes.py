@@ -207,6 +207,11 @@ def _aggregate(s, how):
     return {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s)
 
 
+def _skipping(s, how, which, part):
+    """The aggregate ``which`` taken over ``s[part]`` (a step left out), the others right."""
+    return _aggregate(s[part], how) if how == which and len(s) > 1 else _aggregate(s, how)
+
+
 @pytest.mark.parametrize(
     "wrong, points_at",
     [
@@ -214,8 +219,21 @@ def _aggregate(s, how):
         (lambda s, how: math.prod(s) if how == "product" else _aggregate(s, how), "math.prod of nothing is 1"),
         (lambda s, how: (s[0] if s else 0.0) if how == "last" else _aggregate(s, how), "step_scores[-1]"),
         (lambda s, how: (sum(s) / len(s) if s else 0.0) if how == "product" else _aggregate(s, how), "that is their mean"),
+        (lambda s, how: _skipping(s, how, "min", slice(None, -1)), "leaves the last step out"),
+        (lambda s, how: _skipping(s, how, "min", slice(1, None)), "leaves the first step out"),
+        (lambda s, how: _skipping(s, how, "product", slice(None, -1)), "last step out"),
+        (lambda s, how: (max(s) if s else 0.0) if how == "min" else _aggregate(s, how), "'min' is the lowest"),
     ],
-    ids=["crashes-on-empty", "product-of-nothing", "first-not-last", "mean-not-product"],
+    ids=[
+        "crashes-on-empty",
+        "product-of-nothing",
+        "first-not-last",
+        "mean-not-product",
+        "min-skips-last",
+        "min-skips-first",
+        "product-skips-last",
+        "max-not-min",
+    ],
 )
 def test_ex_6_1_likely_mistakes_are_named(wrong, points_at):
     assert check_aggregate(_aggregate).correct
@@ -324,15 +342,59 @@ def test_ex_5_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch)
     assert ch05.check_reuse_saving("a lot", **run).status == "incorrect"
 
 
-def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
+def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes():
+    import numpy as np
+
     import tsc.exercises.ch06 as ch06
 
-    results = {"orm": {"solved": 0.4, "count": 12, "first": 0.3}, "prm": {"solved": 0.5, "count": 15, "first": 0.3}}
-    monkeypatch.setattr(ch06, "refine_accuracy", lambda problems, policy, verifier, **kwargs: results[verifier])
-    run = dict(problems=[], policy=None, orm="orm", prm="prm")
-    assert ch06.check_orm_feedback(None, **run).status == "not attempted"
-    assert ch06.check_orm_feedback(0.4, **run).correct
-    for wrong, points_at in [(12, "count"), (0.5, "PRM's feedback"), (0.3, "first attempt"), (40.0, "percentage")]:
-        feedback = ch06.check_orm_feedback(wrong, **run)
+    class Stored:  # the shape of tsc.experiments.ch06.Sequential: problems × attempts
+        threshold = 0.4
+        lines = {
+            "self-refine, ORM": (np.array([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 1]], float), None),
+            "self-refine, PRM (threshold 0.4)": (
+                np.array([[0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1, 1]], float),
+                None,
+            ),
+        }
+
+    seq = Stored()
+    truth = ch06.orm_feedback(seq)
+    assert truth["difference"] == pytest.approx(-1 / 3) and truth["eight"] == pytest.approx(0.0)
+    assert ch06.check_orm_feedback(None, seq=seq).status == "not attempted"
+    assert ch06.check_orm_feedback(-1 / 3, seq=seq).correct
+    for wrong, points_at in [(1 / 3, "PRM minus ORM"), (-100 / 3, "percentage"), (2 / 3, "accuracy alone"), (0.0, "eight"),
+                             (1 / 3 + 1e-12, "PRM minus ORM")]:  # fmt: skip
+        feedback = ch06.check_orm_feedback(wrong, seq=seq)
         assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
-    assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message
+    assert "seq.lines" in ch06.check_orm_feedback(0.1, seq=seq).message
+    assert ch06.check_orm_feedback("a lot", seq=seq).status == "incorrect"
+
+
+def test_ex_5_5_systematic_resampling_mistakes_are_named():
+    from tsc.exercises import check_systematic
+    from tsc.exercises.ch05 import _systematic
+
+    assert check_systematic(None).status == "not attempted"
+    assert check_systematic(lambda w, n, u: None).status == "not attempted"
+    assert check_systematic(_systematic).correct
+    for wrong, points_at in [
+        (lambda w, n, u: _systematic(w, n, 0.0), "Use the draw u"),
+        (lambda w, n, u: _systematic(w, n, u, scale_u=False), "Divide u by count"),
+        (lambda w, n, u: _systematic(w, n, u, normalise=False), "Normalise the weights"),
+        (lambda w, n, u: _systematic(w, n, u, closed=True), "boundary belongs to the next"),
+        (lambda w, n, u: _systematic(w, n, u)[:-1], "exactly count"),
+        (lambda w, n, u: _systematic(w, n, u)[::-1], "ascending"),
+        (lambda w, n, u: [w.index(max(w))] * n, "expected"),  # every copy of the best: beam search's top-1
+        (lambda w, n, u: w[n], "raised"),
+        (lambda w, n, u: "0, 1", "list of indices"),
+    ]:
+        feedback = check_systematic(wrong)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert check_systematic(3).status == "incorrect"
+
+
+@pytest.mark.parametrize("name", ["ex-5-1", "ex-5-2", "ex-5-3", "ex-5-5", "ex-6-1", "ex-6-2", "ex-6-3"])
+def test_the_chapters_self_tests_pass(name):
+    from tsc.exercises import selftest
+
+    assert name in selftest(name)

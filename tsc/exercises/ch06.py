@@ -6,7 +6,7 @@ import math
 import numbers
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 6.1: one score from a process reward model's step scores ---------------------
 
@@ -20,6 +20,9 @@ AGGREGATE_CASES: list[tuple[list[float], str, float]] = [
     ([0.99, 0.1, 0.99, 0.99], "min", 0.1),
     ([0.99, 0.1, 0.99, 0.99], "last", 0.99),
     ([0.5, 0.5, 0.5, 0.5], "product", 0.0625),
+    ([0.3, 0.8, 0.9], "min", 0.3),  # the weakest step is the first
+    ([0.9, 0.8, 0.4], "min", 0.4),  # ... or the last: every step counts
+    ([0.5, 0.9, 0.4], "product", 0.18),
     ([], "min", 0.0),
     ([], "last", 0.0),
     ([], "product", 0.0),
@@ -31,10 +34,16 @@ def _aggregate_hint(scores: list[float], how: str, got: float) -> str:
         why = " (math.prod of nothing is 1)" if got == 1 else ""
         return f" A completion with no steps has nothing to vouch for it: score it 0{why}."
     mean = sum(scores) / len(scores)
+    left_out = []
+    if len(scores) > 1:
+        left_out = [(scores[1:], " It leaves the first step out: every step counts, the first included."),
+                    (scores[:-1], " It leaves the last step out: the step that gives the answer counts too.")]  # fmt: skip
     slips = {
         "last": [(scores[0], " The last step's score is step_scores[-1], not the first."), (min(scores), " 'last' is not the lowest.")],
-        "min": [(scores[-1], " 'min' is the lowest step score, not the last."), (max(scores), " 'min' is the lowest, not the highest.")],
-        "product": [(mean, " 'product' multiplies the step scores; that is their mean."), (min(scores), " 'product' multiplies them all.")],
+        "min": [(min(part), why) for part, why in left_out]
+        + [(scores[-1], " 'min' is the lowest step score, not the last."), (max(scores), " 'min' is the lowest, not the highest.")],
+        "product": [(math.prod(part), why) for part, why in left_out]
+        + [(mean, " 'product' multiplies the step scores; that is their mean."), (min(scores), " 'product' multiplies them all.")],
     }
     return next((why for slip, why in slips.get(how, []) if abs(got - slip) < 1e-9), "")
 
@@ -66,7 +75,9 @@ def check_aggregate(fn: Callable) -> Feedback:
                 "incorrect",
                 f"aggregate({scores}, {how!r}): expected {expected:.4g}, got {number:.4g}.{_aggregate_hint(scores, how, number)}",
             )
-    return Feedback("correct", f"Correct on all {len(AGGREGATE_CASES)} cases: min, last and product, and the empty completion.")
+    return Feedback(
+        "correct", f"Correct on all {len(AGGREGATE_CASES)} cases: min, last and product, the weakest step first or last, and no steps."
+    )
 
 
 # --- Exercise 6.2: the area under the ROC curve ---------------------------------------------
@@ -222,50 +233,111 @@ def check_weighted_vote(fn: Callable) -> Feedback:
 
 # --- Exercise 6.4 (an experiment): feedback from a verifier that never saw a step label ----
 
-_REFINE_RUNS: dict = {}
+
+def orm_feedback(seq, attempts: int = 4) -> dict[str, float]:
+    """From Chapter 6's stored ``ch06-sequential`` (`tsc.experiments.ch06.load_sequential`):
+    self-refinement with the ORM's step scores as feedback minus the same loop with the PRM's,
+    after ``attempts`` attempts, problem by problem (the mean, and the slips a class makes)."""
+    orm = seq.lines["self-refine, ORM"][0]
+    prm = seq.lines[f"self-refine, PRM (threshold {seq.threshold})"][0]
+    a = attempts - 1
+    return {
+        "difference": float((orm[:, a] - prm[:, a]).mean()),
+        "orm": float(orm[:, a].mean()),
+        "prm": float(prm[:, a].mean()),
+        "eight": float((orm[:, -1] - prm[:, -1]).mean()),
+        "over_greedy": float((orm[:, a] - orm[:, 0]).mean()),
+        "problems": len(orm),
+    }
 
 
-def refine_accuracy(problems, policy, verifier, *, rounds: int = 4, seed: int = 0) -> dict[str, float]:
-    """Self-refinement with ``verifier`` as feedback on ``problems`` (`tsc.strategies.solve_many`
-    with ``seed``): the fraction solved, the count, and the fraction its first (greedy)
-    attempt solved. Computed once per configuration."""
-    from tsc.strategies import self_refine, solve_many
-
-    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), rounds, seed)
-    if key not in _REFINE_RUNS:
-        results = solve_many(self_refine, problems, policy, seed=seed, verifier=verifier, rounds=rounds)
-        first = [p.check(r.candidates[0]) for p, r in zip(problems, results)]
-        _REFINE_RUNS[key] = {
-            "solved": sum(r.correct for r in results) / len(results),
-            "count": float(sum(r.correct for r in results)),
-            "first": sum(first) / len(first),
-        }
-    return _REFINE_RUNS[key]
-
-
-def check_orm_feedback(answer, *, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> Feedback:
-    """Is ``answer`` the fraction of ``problems`` that self-refinement solves with the ORM's
-    step scores as feedback (``solve_many(self_refine, problems, policy, seed=seed,
-    verifier=orm, rounds=rounds)``)? Runs the experiment itself (once) to know, and names the
-    usual slips: the PRM's result, the first attempt's, a count instead of a fraction."""
+def check_orm_feedback(answer, *, seq, attempts: int = 4) -> Feedback:
+    """Is ``answer`` the paired difference in accuracy after ``attempts`` attempts between
+    self-refinement with the ORM's feedback and with the PRM's (ORM minus PRM, a fraction),
+    on the stored experiment ``seq``? Names the usual slips: the sign, a percentage, the
+    ORM's accuracy alone, eight attempts instead of four, the gain over the greedy start."""
     if answer is None:
         return NOT_ATTEMPTED
     number = as_number(answer)
     if number is None:
-        return Feedback("incorrect", f"Expected one number, the fraction of problems solved; got {show(answer)}.")
-    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
-    expected = with_orm["solved"]
+        return Feedback("incorrect", f"Expected one number, the difference in the fraction solved; got {show(answer)}.")
+    truth = orm_feedback(seq, attempts)
+    expected = truth["difference"]
     if abs(number - expected) < 1e-9:
-        with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
-        return Feedback("correct", f"Correct: with the ORM as feedback {expected:.1%} (with the PRM {with_prm['solved']:.1%}).")
-    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+        return Feedback(
+            "correct",
+            f"Correct: with the ORM's feedback {truth['orm']:.1%}, with the PRM's {truth['prm']:.1%}, a paired difference of "
+            f"{100 * expected:+.1f} points on {truth['problems']} problems. Now give it its interval.",
+        )
     slips = [
-        (with_orm["count"], "That is a count: divide by the number of problems."),
-        (with_prm["solved"], "That is what the PRM's feedback gives: pass verifier=orm."),
-        (with_orm["first"], "That is the first attempt alone (greedy); self_refine answers with its best-scored attempt."),
-        (100 * expected, "Give a fraction between 0 and 1, not a percentage."),
+        (-expected, "That is PRM minus ORM: subtract the PRM's result from the ORM's."),
+        (100 * expected, "Give a difference of fractions (between -1 and 1), not percentage points."),
+        (truth["orm"], "That is the ORM's accuracy alone: subtract the PRM's, problem by problem."),
+        (truth["eight"], f"That is after all eight attempts; the question asks after {attempts} (column {attempts - 1})."),
+        (truth["over_greedy"], "That is what the ORM's loop gains over its greedy start; compare it with the PRM's loop."),
     ]
-    hint = next((why for value, why in slips if abs(number - value) < 1e-9), "")
+    hint = next((why for value, why in slips if abs(number - value) < 1e-9 and abs(value - expected) > 1e-9), "")
     if not hint:
-        hint = "Run tsc.strategies.solve_many(tsc.strategies.self_refine, exercise_problems, policy, seed=0, verifier=orm, rounds=4)."
-    return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}")
+        hint = f"Use seq.lines['self-refine, ORM'][0][:, {attempts - 1}] minus the PRM line's same column, then the mean."
+    return Feedback("incorrect", f"Expected {expected:+.4f}, got {number:+.4f}. {hint}")
+
+
+# --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
+
+
+def _aggregate(step_scores, how):
+    if not step_scores:
+        return 0.0
+    return {"min": min, "last": lambda s: s[-1], "product": math.prod}[how](step_scores)
+
+
+@registers_selftest("ex-6-1")
+def _selftest_aggregate() -> None:
+    assert check_aggregate(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_aggregate(_aggregate).correct
+    no_empty = lambda s, how: {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s)  # noqa: E731
+    assert rejects(check_aggregate(no_empty), "empty list")
+    assert rejects(check_aggregate(lambda s, how: math.prod(s) if how == "product" else _aggregate(s, how)), "math.prod of nothing is 1")
+    assert rejects(check_aggregate(lambda s, how: (s[0] if s else 0.0) if how == "last" else _aggregate(s, how)), "step_scores[-1]")
+    skip_last = lambda s, how: (min(s[:-1]) if len(s) > 1 else _aggregate(s, how)) if how == "min" else _aggregate(s, how)  # noqa: E731
+    skip_first = lambda s, how: (min(s[1:]) if len(s) > 1 else _aggregate(s, how)) if how == "min" else _aggregate(s, how)  # noqa: E731
+    assert rejects(check_aggregate(skip_last), "leaves the last step out")
+    assert rejects(check_aggregate(skip_first), "leaves the first step out")
+
+
+@registers_selftest("ex-6-2")
+def _selftest_auc() -> None:
+    def variant(scores, labels, *, tie=0.5, empty=float("nan")):
+        pos = [s for s, y in zip(scores, labels) if y]
+        neg = [s for s, y in zip(scores, labels) if not y]
+        if not pos or not neg:
+            return empty
+        return sum((p > n) + tie * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+    assert check_auc(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_auc(variant).correct
+    assert rejects(check_auc(lambda s, y: variant(s, y, tie=0.0)), "tie")
+    assert rejects(check_auc(lambda s, y: variant(s, y, tie=1.0)), "not a whole one")
+    assert rejects(check_auc(lambda s, y: variant(s, y, empty=0.5)), "nan")
+
+
+@registers_selftest("ex-6-3")
+def _selftest_weighted_vote() -> None:
+    assert check_weighted_vote(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_weighted_vote(_vote).correct
+    assert rejects(check_weighted_vote(lambda k, s: max(range(len(s)), key=s.__getitem__)), "best-of-N")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, weighted=False)), "plain majority")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, best_member=False)), "highest-scored member")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, none_votes=True)), "does not vote")
+
+
+@registers_selftest("ex-6-4")
+def _selftest_orm_feedback(*, seq) -> None:
+    truth = orm_feedback(seq)
+    assert check_orm_feedback(None, seq=seq).status == "not attempted"
+    assert check_orm_feedback(truth["difference"], seq=seq).correct
+    if abs(truth["difference"]) > 1e-9:
+        assert rejects(check_orm_feedback(-truth["difference"], seq=seq), "PRM minus ORM")
+        assert rejects(check_orm_feedback(100 * truth["difference"], seq=seq), "percentage")
+    assert rejects(check_orm_feedback(truth["orm"], seq=seq), "accuracy alone")
+    assert check_orm_feedback("a lot", seq=seq).status == "incorrect"
