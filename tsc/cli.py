@@ -218,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help='print records {"notebook", "exercise", "status", "message"} as JSON')
     grade.add_argument("--csv", metavar="FILE", help="also write the records to FILE as CSV")
     grade.add_argument("--timeout", type=float, default=600, help="seconds a notebook may run (default 600)")
+    grade.add_argument("--memory", type=int, default=4096, metavar="MB", help="memory each notebook may use (default 4096)")
 
     solutions = commands.add_parser("solutions", help="write the chapters with every exercise solved (what `make solutions` runs)")
     solutions.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
@@ -853,11 +854,17 @@ def cmd_grade(args) -> int:
     import csv
 
     from tsc.grade import grade, gradebook
+    from tsc.sandbox import Limits, summary
 
     if args.timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.memory < 256:
+        raise UserError(f"--memory must be at least 256 MB (a kernel needs that much to start), got {args.memory}")
+    limits = Limits(memory_mb=args.memory)
+    # what confines the students' code on this machine, and what does not: said, never assumed
+    print("\n".join(summary(limits, args.timeout)), file=sys.stderr, flush=True)
     say = None if args.json else (lambda path, graded: print(f"graded {path}", file=sys.stderr, flush=True))
-    grades = grade(args.notebooks, timeout=args.timeout, progress=say)
+    grades = grade(args.notebooks, timeout=args.timeout, limits=limits, progress=say)
     records = [g.to_json() for g in grades]
     if args.csv:
         lines = []
