@@ -1,7 +1,7 @@
 # Test-Time Compute Scaling: build the book and run the tests.
 #
 #   make book        build the HTML book into _build/html (creates .venv on first use)
-#   make test        everything CI checks: ruff; pytest tests/; every chapter, its exercises solved,
+#   make test        everything CI checks: ruff; mypy; pytest tests/; every chapter, its exercises solved,
 #                    under nbval; the book built (-W) as readers get it; the HTML checked in a browser
 #   make solutions   write the chapters with every exercise solved into _build/solutions
 #   make check-html  open every built page in headless Chromium (after make book)
@@ -40,7 +40,7 @@ export TSC_STRICT ?= 1
 
 help:
 	@echo "make book   build the HTML book into _build/html"
-	@echo "make test   ruff + pytest tests/ + nbval over the solved chapters + make book + make check-html"
+	@echo "make test   ruff + mypy + pytest tests/ + nbval over the solved chapters + make book + make check-html"
 	@echo "make solutions / check-html / colab   solved chapters / the HTML in a browser / Colab notebooks"
 	@echo "make env    create or update $(VENV) only"
 	@echo "make clean  remove _build and caches (distclean also removes $(VENV))"
@@ -70,6 +70,7 @@ lint: $(STAMP)
 # each one's log is printed whole when it ends.
 test: $(STAMP)
 	$(BIN)/ruff check tsc tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest --durations=10 tests
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target nbval book
 	$(MAKE) --no-print-directory check-html
