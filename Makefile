@@ -97,7 +97,7 @@ colab: $(STAMP)
 	$(BIN)/python -m tsc colab --out _build/colab/book
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis .jupyter_cache
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis .jupyter_cache
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 rm -rf
 
 distclean: clean
