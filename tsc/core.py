@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -199,6 +199,28 @@ def check_sampling(*, temperature: float = 1.0, top_k: int = 0, top_p: float = 1
         raise ValueError(f"min_p must be in [0, 1) (0 keeps every token), got {min_p!r}")
 
 
+def check_request(prompts, *, n: int, max_new_tokens: int, seed, offset: int, ledger, **knobs) -> tuple[list | None, list | None]:
+    """Check the arguments of a `Policy.sample` call (a ValueError names the one out of range;
+    ``knobs``: the sampling and log-probability knobs) and return the seeds and the ledgers
+    given one per prompt (each checked against the number of prompts), else None."""
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
+    if n < 1 or max_new_tokens < 1:
+        raise ValueError(f"n and max_new_tokens must be at least 1 (got {n}, {max_new_tokens})")
+    check_sampling(**{k: knobs[k] for k in ("temperature", "top_k", "top_p", "min_p")})
+    check_logprob_knobs(top_logprobs=knobs["top_logprobs"], confidence_stop=knobs["confidence_stop"])
+    if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
+        raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+    if not isinstance(seed, (list, tuple)) and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool)):
+        raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {seed!r}")
+    if isinstance(seed, (list, tuple)) and not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seed):
+        raise ValueError(f"seeds must be integers, got {seed!r}")
+    for name, value in (("seed", seed), ("ledger", ledger)):
+        if isinstance(value, (list, tuple)) and len(value) != len(prompts):
+            raise ValueError(f"got {len(value)} {name}s for {len(prompts)} prompts: pass one per prompt")
+    return (list(seed) if isinstance(seed, (list, tuple)) else None), (list(ledger) if isinstance(ledger, (list, tuple)) else None)
+
+
 class _Sampling:
     """``policy`` with other default truncation knobs for `sample` (see `with_sampling`)."""
 
@@ -229,6 +251,26 @@ class Verifier(Protocol):
     """Scores completions of a problem (higher is better), charging its compute to the ledger."""
 
     def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]: ...
+
+
+# How a step verifier's scores of one completion become one score (`aggregate`).
+AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
+    "min": min,  # a solution is as good as its weakest step (Math-Shepherd, Wang et al. 2024)
+    "last": lambda scores: scores[-1],  # the value after the last step: an ORM's reading
+    "product": math.prod,  # the chance that every step is right, if steps were independent (Lightman et al. 2023)
+}
+
+
+def check_aggregate(how) -> None:
+    """Raise a ValueError unless ``how`` names one of `AGGREGATES`."""
+    if how not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {how!r}; known: {', '.join(AGGREGATES)}")
+
+
+def aggregate(step_scores: Sequence[float], how: str = "min") -> float:
+    """One score from a completion's step scores (0.0 for a completion with no step)."""
+    check_aggregate(how)
+    return float(AGGREGATES[how](step_scores)) if step_scores else 0.0
 
 
 @runtime_checkable
