@@ -45,6 +45,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion, check_request, confidence_cut
+from tsc.tasks.prompts import cut_at_stop
 
 
 class ChatPrompt(str):
@@ -291,7 +292,7 @@ class RemotePolicy:
         choices = []
         for choice in answer.get("choices") or []:
             whole = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
-            text = _cut(whole or "", stops)
+            text = cut_at_stop(whole or "", stops)
             pieces, values, tops = _token_logprobs(choice, top_logprobs)
             if top_logprobs and (not values or len(tops) != len(values)):
                 raise ValueError(
@@ -387,12 +388,6 @@ def _detail(error: urllib.error.HTTPError) -> str:
     except Exception:
         message = str(error.reason)
     return " ".join(str(message).split())[:200]
-
-
-def _cut(text: str, stops: Sequence[str]) -> str:
-    """``text`` up to and including its first stop string."""
-    ends = [text.find(s) + len(s) for s in stops if s and s in text]
-    return text[: min(ends)] if ends else text
 
 
 def _token_logprobs(choice: dict, k: int) -> tuple[list[str], list[float], list[tuple[float, ...]]]:
