@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import bootstrap, coverage, draw, majority_accuracy, paired
-from tsc.tasks import countdown, get_task
+from tsc.tasks import TASKS, countdown, get_task
 
 PASS_KS = (1, 4, 16, 32)
 
@@ -113,7 +113,7 @@ def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = TH
         correct[:, j] = [problem.check(thinking + THINK_END + row[0].text) for problem, thinking, row in zip(chosen, cut, answers)]
     out = {
         "task": "countdown",
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "seed": seed,
         "problems": len(chosen),
         "sizes": list(sizes),
@@ -174,7 +174,7 @@ def evaluate_verifiers(
         }
 
     out = {
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "problems": problems,
         "sizes": list(sizes),
         "samples": n,
@@ -333,7 +333,7 @@ def evaluate_revision(
 
     overall = figures(np.ones(len(problems), dtype=bool))
     return {
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "seed": seed,
         "per_size": per_size,
         "rounds": list(rounds),
