@@ -222,10 +222,17 @@ def check_request(prompts, *, n: int, max_new_tokens: int, seed, offset: int, le
         raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {seed!r}")
     if isinstance(seed, (list, tuple)) and not all(map(is_int, seed)):
         raise ValueError(f"seeds must be integers, got {seed!r}")
-    for name, value in (("seed", seed), ("ledger", ledger)):
-        if isinstance(value, (list, tuple)) and len(value) != len(prompts):
-            raise ValueError(f"got {len(value)} {name}s for {len(prompts)} prompts: pass one per prompt")
-    return (list(seed) if isinstance(seed, (list, tuple)) else None), (list(ledger) if isinstance(ledger, (list, tuple)) else None)
+    return per_prompt(seed, len(prompts), "seed"), per_prompt(ledger, len(prompts), "ledger")
+
+
+def per_prompt(value, count: int, name: str) -> list | None:
+    """``value`` as one item per prompt when it is a list or tuple (a ValueError unless it has
+    ``count`` items), else None: one value for the whole call."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    if len(value) != count:
+        raise ValueError(f"got {len(value)} {name}s for {count} prompts: pass one per prompt")
+    return list(value)
 
 
 class _Sampling:
