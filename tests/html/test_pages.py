@@ -1,10 +1,12 @@
 """The built HTML book in a real browser (headless Chromium through selenium).
 
 Run by ``make check-html`` after ``make book`` (the main test run leaves this folder out:
-it needs the built book). Every page: no traceback, no raw MyST role, every image loaded, a
-screenshot in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab
-button and its .ipynb download, each solution dropdown opening on a click, and every
-citation link landing on an entry of the bibliography.
+it needs the built book). Every page: no traceback, no raw MyST role, every image loaded,
+nothing loaded from outside the site (it works offline), every formula typeset by the
+site's own MathJax with no TeX left as text, no nan or inf shown as a number, a screenshot
+in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab button and
+its .ipynb download, each solution dropdown opening on a click, and every citation link
+landing on an entry of the bibliography.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from page_text import READER_TEXT_JS, bad_numbers, raw_tex
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -48,6 +51,7 @@ def browser():
     options.binary_location = chromium
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
@@ -79,6 +83,60 @@ def test_a_page_shows_no_traceback_no_raw_markup_no_missing_image(browser, page)
     browser.set_window_size(1280, min(max(int(height), 800), 16000))
     browser.save_screenshot(str(SHOTS / f"{page.stem}.png"))
     browser.set_window_size(1280, 1600)
+
+
+# Every element that would load something from outside the site.
+EXTERNAL_JS = """
+const outside = u => /^(https?:)?\\/\\//.test(u || '');
+const tags = [...document.querySelectorAll('script[src], img[src], iframe[src], audio[src], video[src], source[src], embed[src]')]
+  .filter(e => outside(e.getAttribute('src'))).map(e => e.getAttribute('src'));
+const links = [...document.querySelectorAll('link[href]')]
+  .filter(e => /stylesheet|preload|modulepreload|icon/.test(e.rel) && outside(e.getAttribute('href'))).map(e => e.getAttribute('href'));
+const fetched = performance.getEntriesByType('resource').map(e => e.name).filter(n => /^https?:/.test(n));
+return [...tags, ...links, ...fetched];
+"""
+# Resolves once MathJax has typeset the page: how many formulas there are, and how many were
+# left untypeset (a formula is typeset when MathJax put an mjx-container in it).
+TYPESET_JS = """
+const done = arguments[arguments.length - 1];
+const math = [...document.querySelectorAll('.math')];
+const count = () => ({formulas: math.length, untypeset: math.filter(e => !e.querySelector('mjx-container')).length,
+                      script: (document.querySelector('script[src*="mathjax"]') || {}).src || null});
+if (!math.length) { done(count()); return; }
+let tries = 0;
+(function poll() {
+  const ready = window.MathJax && MathJax.startup && MathJax.startup.promise;
+  if (ready) { MathJax.startup.promise.then(() => done(count()), err => done({error: String(err)})); }
+  else if (tries++ < 300) { setTimeout(poll, 100); }
+  else { done(count()); }
+})();
+"""
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
+def test_a_page_loads_nothing_from_outside_the_site(browser, page):
+    open_page(browser, page)
+    outside = browser.execute_script(EXTERNAL_JS)
+    assert outside == [], f"{page.name} loads from outside the site (it must work offline): {outside[:5]}"
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
+def test_the_math_is_typeset_by_the_sites_own_mathjax(browser, page):
+    open_page(browser, page)
+    state = browser.execute_async_script(TYPESET_JS)
+    assert "error" not in state, f"MathJax failed on {page.name}: {state}"
+    if state["formulas"]:
+        assert state["script"] and "/_static/mathjax/" in state["script"], f"{page.name} takes MathJax from {state['script']}"
+    assert state["untypeset"] == 0, f"{state['untypeset']} of {state['formulas']} formulas on {page.name} were not typeset"
+    left = raw_tex(browser.execute_script(READER_TEXT_JS))
+    assert not left, f"TeX left as text on {page.name}: {left[:3]}"
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
+def test_no_page_shows_nan_or_inf_as_a_number(browser, page):
+    open_page(browser, page)
+    shown = bad_numbers(browser.execute_script(READER_TEXT_JS))
+    assert not shown, f"{page.name} shows nan or inf: {shown[:3]}"
 
 
 @pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
