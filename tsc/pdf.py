@@ -24,13 +24,13 @@ PDF_NAME = "test-time-compute-scaling.pdf"  # in the built site's root; the intr
 A4 = {"paperWidth": 8.27, "paperHeight": 11.69}
 MARGINS = {"marginTop": 0.55, "marginBottom": 0.7, "marginLeft": 0.55, "marginRight": 0.55}
 # Resolves when the page is ready to print: MathJax has typeset it (where it has math) and
-# every Plotly figure has drawn itself.
+# every moving figure (tsc.viz.interactive) has drawn its first state.
 READY_JS = """
 const done = arguments[arguments.length - 1];
 let tries = 0;
 (function poll() {
   const mathjax = !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.promise);
-  const figures = [...document.querySelectorAll('.plotly-graph-div')].every(d => d._fullLayout);
+  const figures = [...document.querySelectorAll('.tsc-explorer')].every(e => e.dataset.shown || e.dataset.failed);
   if (mathjax && figures) {
     (mathjax === true ? Promise.resolve() : MathJax.startup.promise).then(() => done(true), () => done(false));
   } else if (tries++ < 600) { setTimeout(poll, 100); } else { done(false); }

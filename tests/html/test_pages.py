@@ -5,8 +5,9 @@ it needs the built book). Every page: no traceback, no raw MyST role, every imag
 nothing loaded from outside the site (it works offline), every formula typeset by the
 site's own MathJax with no TeX left as text, no nan or inf shown as a number, a screenshot
 in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab button and
-its .ipynb download, each solution dropdown opening on a click, and every citation link
-landing on an entry of the bibliography.
+its .ipynb download, each solution dropdown opening on a click, every citation link landing
+on an entry of the bibliography, and (where the chapter has a widget) figures that move
+without a kernel when a reader moves their controls.
 """
 
 from __future__ import annotations
@@ -137,6 +138,66 @@ def test_no_page_shows_nan_or_inf_as_a_number(browser, page):
     open_page(browser, page)
     shown = bad_numbers(browser.execute_script(READER_TEXT_JS))
     assert not shown, f"{page.name} shows nan or inf: {shown[:3]}"
+
+
+# Chapters that must have a figure that moves in the page although they have no widget (issue 30).
+MOVING_WITHOUT_WIDGET = ("07_",)
+
+
+def has_widget(page: Path) -> bool:
+    """Whether the chapter, as the build executed it, shows an ipywidgets explorer."""
+    import json
+
+    executed = ROOT / "_build" / "jupyter_execute" / "book" / f"{page.stem}.ipynb"
+    if not executed.exists():
+        return False
+    cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    return any("application/vnd.jupyter.widget-view+json" in out.get("data", {}) for c in cells for out in c.get("outputs", []))
+
+
+def wait_for(condition, seconds: float = 30) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_the_explorers_move_without_a_kernel(browser, page):
+    """Each chapter with a widget (and Chapter 7) has a figure that moves in the static page:
+    moving each of its controls, as a reader would (a click and the End key on a slider, a
+    choice in a menu), redraws the figure."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, page)
+    roots = browser.find_elements("css selector", ".tsc-explorer")
+    if not roots:
+        assert not has_widget(page) and not page.stem.startswith(MOVING_WITHOUT_WIDGET), f"{page.name} has no figure that moves"
+        return
+    figure = "return arguments[0].querySelector('.tsc-explorer-figure').innerHTML"
+    for number, root in enumerate(roots, 1):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", root)
+        drawn = lambda root=root: root.get_attribute("data-shown") or root.get_attribute("data-failed")
+        assert wait_for(drawn), f"explorer {number} never drew"
+        assert not root.get_attribute("data-failed"), f"explorer {number} on {page.name} could not load Plotly.js from the site"
+        for control in root.find_elements("css selector", "[data-control]"):
+            before, shown = browser.execute_script(figure, root), root.get_attribute("data-shown")
+            if control.tag_name == "select":
+                menu = Select(control)
+                chosen = int(menu.first_selected_option.get_attribute("value"))
+                menu.select_by_index(1 if chosen == 0 else 0)
+            else:
+                at_end = control.get_attribute("value") == control.get_attribute("max")
+                browser.execute_script("arguments[0].focus();", control)
+                control.send_keys(Keys.HOME if at_end else Keys.END)
+            redrawn = lambda root=root, shown=shown: root.get_attribute("data-shown") != shown
+            assert wait_for(redrawn), f"explorer {number}: moving a control redrew nothing"
+            assert browser.execute_script(figure, root) != before, f"explorer {number} on {page.name}: the figure did not change"
 
 
 @pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
