@@ -167,7 +167,7 @@ def explorer(
 
 
 def _finite(values) -> list:
-    return [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
+    return [None if v is None or not math.isfinite(float(v)) else float(f"{float(v):.4g}") for v in values]
 
 
 def _errors(y, low, high) -> dict | None:
