@@ -1,7 +1,7 @@
 # Test-Time Compute Scaling: build the book and run the tests.
 #
 #   make book        build the HTML book into _build/html (creates .venv on first use)
-#   make test        everything CI checks: ruff; pytest tests/; every chapter, its exercises solved,
+#   make test        everything CI checks: ruff; mypy; pytest tests/; every chapter, its exercises solved,
 #                    under nbval; the book built (-W) as readers get it; its PDF; the HTML and PDF checked
 #   make solutions   write the chapters with every exercise solved into _build/solutions
 #   make check-html  open every built page in headless Chromium (after make book)
@@ -43,7 +43,7 @@ export TSC_STRICT ?= 1
 
 help:
 	@echo "make book   build the HTML book into _build/html"
-	@echo "make test   ruff + pytest tests/ + nbval over the solved chapters + make book + make pdf + make check-html"
+	@echo "make test   ruff + mypy + pytest tests/ + nbval over the solved chapters + make book + make pdf + make check-html"
 	@echo "make solutions / check-html / pdf / colab   solved chapters / the HTML in a browser / the PDF / Colab notebooks"
 	@echo "make test-latest   the wheel with the newest dependencies its bounds allow, and the chapters run there"
 	@echo "make env    create or update $(VENV) only"
@@ -74,6 +74,7 @@ lint: $(STAMP)
 # each one's log is printed whole when it ends.
 test: $(STAMP)
 	$(BIN)/ruff check tsc tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest --durations=10 tests
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target nbval book
 	$(MAKE) --no-print-directory pdf check-html
@@ -127,7 +128,7 @@ colab: $(STAMP)
 	$(BIN)/python -m tsc colab --out _build/colab/book
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis .jupyter_cache
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis .jupyter_cache
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 rm -rf
 
 distclean: clean

@@ -12,7 +12,7 @@ from tsc.viz import PALETTE, band, percent_axis
 from tsc.viz.colors import MODEL_COLORS, SIZE_COLORS, color
 
 # one marker per family of strategy, so the map reads by family as well as by strategy
-MARKERS = {"single": "s", "parallel": "o", "sequential": "^", "search": "D", "adaptive": "*"}
+MARKERS = {"single": "s", "parallel": "o", "sequential": "^", "search": "D", "thinking": "v", "adaptive": "*"}
 
 
 def _color(strategy: str) -> str:
