@@ -121,7 +121,8 @@ def price_twin(tasks: dict[str, dict], *, models: Sequence[str] | None = None, s
     """The price knob for the static page: each task's strategies priced at each model's list
     price (`tsc.economics.LIST_PRICES`), accuracy against dollars per problem with 95 %
     intervals, the Pareto frontier joined and named."""
-    from tsc.economics import LIST_PRICES, list_price, pareto_frontier, price_runs
+    from tsc.analysis import pareto_front
+    from tsc.economics import LIST_PRICES, list_price, price_runs
     from tsc.viz import interactive as iv
 
     models = list(models or [p["model"] for p in LIST_PRICES])
@@ -130,7 +131,7 @@ def price_twin(tasks: dict[str, dict], *, models: Sequence[str] | None = None, s
 
     def draw(task: str, model: str) -> dict:
         pts = priced[task, model]
-        on = pareto_frontier([p["cost"] for p in pts], [p["accuracy"] for p in pts])
+        on = pareto_front([p["cost"] for p in pts], [p["accuracy"] for p in pts])
         every = iv.lines([p["cost"] for p in pts], [p["accuracy"] for p in pts], name="strategy", color="#9a9a9a",
                          low=[p["low"] for p in pts], high=[p["high"] for p in pts])  # fmt: skip
         every |= {"mode": "markers", "hovertext": [p["name"] for p in pts], "hoverinfo": "text+x+y"}
