@@ -115,28 +115,21 @@ let tries = 0;
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
-def test_a_page_loads_nothing_from_outside_the_site(browser, page):
+def test_a_page_works_offline_its_math_typeset_and_no_nan(browser, page):
+    """One load of each page: nothing fetched from outside the site, every formula typeset by
+    the site's own MathJax with no TeX left as text, and no nan or inf shown as a number."""
     open_page(browser, page)
     outside = browser.execute_script(EXTERNAL_JS)
     assert outside == [], f"{page.name} loads from outside the site (it must work offline): {outside[:5]}"
-
-
-@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
-def test_the_math_is_typeset_by_the_sites_own_mathjax(browser, page):
-    open_page(browser, page)
     state = browser.execute_async_script(TYPESET_JS)
     assert "error" not in state, f"MathJax failed on {page.name}: {state}"
     if state["formulas"]:
         assert state["script"] and "/_static/mathjax/" in state["script"], f"{page.name} takes MathJax from {state['script']}"
     assert state["untypeset"] == 0, f"{state['untypeset']} of {state['formulas']} formulas on {page.name} were not typeset"
-    left = raw_tex(browser.execute_script(READER_TEXT_JS))
+    text = browser.execute_script(READER_TEXT_JS)
+    left = raw_tex(text)
     assert not left, f"TeX left as text on {page.name}: {left[:3]}"
-
-
-@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
-def test_no_page_shows_nan_or_inf_as_a_number(browser, page):
-    open_page(browser, page)
-    shown = bad_numbers(browser.execute_script(READER_TEXT_JS))
+    shown = bad_numbers(text)
     assert not shown, f"{page.name} shows nan or inf: {shown[:3]}"
 
 
