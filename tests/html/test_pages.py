@@ -3,9 +3,8 @@
 Run by ``make check-html`` after ``make book`` (the main test run leaves this folder out:
 it needs the built book). Every page: no traceback, no raw MyST role, every image loaded,
 nothing loaded from outside the site (it works offline), every formula typeset by the
-site's own MathJax with no TeX left as text, no nan or inf shown as a number, a screenshot
-in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab button and
-its .ipynb download, each solution dropdown opening on a click, every citation link landing
+site's own MathJax with no TeX left as text, a screenshot in ``_build/screenshots`` for a
+person to look at. Every chapter page: its Colab button and its .ipynb download, each solution dropdown opening on a click, every citation link landing
 on an entry of the bibliography, and (where the chapter has a widget) figures that move
 without a kernel when a reader moves their controls.
 """
