@@ -4,9 +4,10 @@ Run by ``make check-html`` after ``make book`` (the main test run leaves this fo
 it needs the built book). Every page: no traceback, no raw MyST role, every image loaded,
 nothing loaded from outside the site (it works offline), every formula typeset by the
 site's own MathJax with no TeX left as text, a screenshot in ``_build/screenshots`` for a
-person to look at. Every chapter page: its Colab button and its .ipynb download, each solution dropdown opening on a click, every citation link landing
-on an entry of the bibliography, and (where the chapter has a widget) figures that move
-without a kernel when a reader moves their controls.
+person to look at. Every chapter page: its Colab button and its .ipynb download, each
+solution dropdown opening on a click, every citation link landing on an entry of the
+bibliography, and (where the chapter has a widget) figures that move without a kernel when
+a reader moves their controls.
 """
 
 from __future__ import annotations
