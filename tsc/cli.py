@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from tsc.io import write_atomic
+from tsc.pdf import PDF_NAME
 from tsc.strategies.thinking import THINKING_TOKENS
 from tsc.tasks import TASKS
 
@@ -207,6 +208,10 @@ def _parser() -> argparse.ArgumentParser:
     colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
     colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
 
+    pdf = commands.add_parser("pdf", help="print the built book into one PDF with headless Chromium (what `make pdf` runs)")
+    pdf.add_argument("--html", default="_build/html", help="the built book (make book)")
+    pdf.add_argument("--out", default=f"_build/html/{PDF_NAME}", help="the PDF to write (inside the site, which links to it)")
+
     guide = commands.add_parser("instructors", help="write (or check) the exercise table of book/instructors.md from the chapters")
     guide.add_argument("--write", action="store_true", help="rewrite the table in book/instructors.md (default: say whether it is current)")
 
@@ -228,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "grade": cmd_grade,
         "solutions": cmd_solutions,
         "colab": cmd_colab,
+        "pdf": cmd_pdf,
         "instructors": cmd_instructors,
     }
     try:
@@ -927,6 +933,22 @@ def cmd_instructors(args) -> int:
         return 1
     write_atomic(guide, current)
     print("book/instructors.md: exercise table rewritten", file=sys.stderr)
+    return 0
+
+
+def cmd_pdf(args) -> int:
+    import time
+
+    from tsc.pdf import print_book
+
+    start = time.monotonic()
+    try:
+        say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+        layout = print_book(args.html, args.out, progress=say)
+    except RuntimeError as error:
+        raise UserError(str(error)) from None
+    pages = layout[-1].first_page + layout[-1].pages
+    print(f"wrote {args.out}: {pages} pages, {len(layout)} parts, in {time.monotonic() - start:.0f} s", file=sys.stderr)
     return 0
 
 
