@@ -937,8 +937,6 @@ def cmd_instructors(args) -> int:
 
 
 def cmd_pdf(args) -> int:
-    import time
-
     from tsc.pdf import print_book
 
     start = time.monotonic()
