@@ -49,7 +49,7 @@ class Limits:
     memory_mb: int = 4096  # address space of each process; and of all together, where a cgroup can be made
     processes: int = 256  # processes and threads together (a kernel with torch loaded runs about 20)
     file_mb: int = 64  # the largest file it may write
-    output_mb: int = 16  # all it may print or show (the chapters' own outputs are under 2 MB)
+    output_mb: int = 16  # all it may print or show (no chapter came near it when graded in the sandbox)
     cpu_seconds: int | None = None
 
     def __post_init__(self):
