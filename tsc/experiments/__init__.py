@@ -6,7 +6,9 @@ call computes it and stores the result as ``tsc/assets/results/NAME.json``; late
 the book build, in CI or in Colab, read that file back as long as the experiment's
 configuration is unchanged. The result file records the configuration, the wall time, the
 machine and the package versions it was computed with, so a reader can see what it is and
-recompute it:
+recompute it. Its ``seconds`` is the compute of the whole result: rows that a resumable cache
+(`tsc.analysis.SweepCache`) gave back count with the time they took when they were computed
+(``seconds_this_run`` is the wall time of the run that stored it):
 
     python -m tsc experiment --list
     python -m tsc experiment NAME            # compute (or read back) and print a summary
@@ -85,13 +87,22 @@ def run(name: str, *, refresh: bool = False, progress: bool = False, **overrides
         return record["data"]
     if progress:
         print(f"computing experiment {name} ({spec.describe})", flush=True)
-    started = time.perf_counter()
-    data = spec.compute(**config)
+    from tsc.analysis import reused_compute
+
+    with reused_compute() as reused:
+        started = time.perf_counter()
+        data = spec.compute(**config)
+        wall = time.perf_counter() - started
     record = {
         "name": name,
         "describe": spec.describe,
         "config": config,
-        "seconds": round(time.perf_counter() - started, 1),
+        # the compute of the whole result: this run's wall time plus what the cached rows it
+        # read back had cost when they were computed (a cache hit alone would say seconds)
+        "seconds": round(wall + reused.seconds, 1),
+        "seconds_this_run": round(wall, 1),
+        **({"cached_rows": reused.rows} if reused.rows else {}),
+        **({"cached_rows_untimed": reused.untimed} if reused.untimed else {}),
         "computed": time.strftime("%Y-%m-%d"),
         "machine": _machine(),
         "flops_convention": FLOPS_CONVENTION,
