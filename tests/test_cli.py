@@ -15,7 +15,8 @@ from fakes import ScriptedStepVerifier
 
 import tsc.verifiers
 from tsc.cli import format_answer, main, read_problem
-from tsc.lm.policy import ASSETS, bundled_models
+from tsc.lm.checkpoint import ASSETS, bundled_models
+from tsc.strategies import get_strategy
 from tsc.tasks.countdown import Countdown
 
 GOOD = [
@@ -292,6 +293,7 @@ def test_solve_rejects_a_whole_completion_verifier_for_self_refine(tmp_path, tin
         ("tot_bfs", ("--breadth", "2", "--expansions", "2")),
         ("dfs", ("--max-expansions", "3", "--threshold", "0.5")),
         ("mcts", ("--simulations", "3", "--expansions", "2")),
+        ("particle_filter", ("--particles", "3", "--reward-temperature", "0.5", "--resampling", "multinomial")),
     ],
 )
 def test_solve_runs_the_tree_searches(tmp_path, tiny_model_dir, strategy, options):
@@ -324,23 +326,62 @@ def test_search_flags_reach_their_strategy_only(tiny_policy):
     dfs = options("--strategy", "dfs", *flags, "--threshold", "0.3")
     assert (dfs["max_expansions"], dfs["threshold"]) == (8, 0.3)
     assert "beam_width" not in options("--strategy", "mcts")  # unset flags leave the strategy's defaults
+    particle = options("--strategy", "particle_filter", *flags, "--particles", "5", "--reward-temperature", "2")
+    assert (particle["particles"], particle["reward_temperature"]) == (5, 2.0) and "beam_width" not in particle
+    assert "particles" not in options("--strategy", "beam", "--particles", "5")
 
 
-@pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts"])
+@pytest.mark.skipif("prm" not in bundled_models("prm"), reason="no bundled PRM")
+def test_best_of_n_scores_with_the_prm_by_the_last_step_unless_told(tiny_policy):
+    from tsc.cli import _parser, _strategy_options
+
+    def options(*argv):
+        return _strategy_options(_parser().parse_args(["solve", "--input", "x", "--output", "y", *argv]), tiny_policy)
+
+    # best-of-N and the weighted vote score a sample as the searches score a partial solution (Chapter 5)
+    assert options("--strategy", "best_of_n", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "weighted_vote", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "best_of_n", "--verifier", "prm", "--aggregate", "min")["verifier"].aggregate == "min"
+    assert options("--strategy", "revise", "--verifier", "prm")["verifier"].aggregate == "min"  # elsewhere the PRM's own default
+    beam = options("--strategy", "beam", "--aggregate", "min")
+    assert beam["aggregate"] == "min" and "aggregate" not in options("--strategy", "beam")
+    assert "aggregate" not in options("--strategy", "particle_filter", "--aggregate", "min")  # it weighs by the last step
+
+
+@pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter"])
 def test_tree_searches_default_to_a_step_verifier(strategy):
     from tsc.cli import _default_verifier
 
-    assert _default_verifier(strategy) == ("prm" if "prm" in bundled_models("prm") else "step_oracle")
+    assert _default_verifier(get_strategy(strategy)) == ("prm" if "prm" in bundled_models("prm") else "step_oracle")
 
 
 @pytest.mark.parametrize(
-    "option", [("--beam-width", "0"), ("--expansions", "-1"), ("--breadth", "0"), ("--simulations", "0"), ("--max-expansions", "0")]
+    "strategy, option",
+    [
+        ("beam", ("--beam-width", "0")),
+        ("beam", ("--expansions", "-1")),
+        ("tot_bfs", ("--breadth", "0")),
+        ("mcts", ("--simulations", "0")),
+        ("dfs", ("--max-expansions", "0")),
+        ("dvts", ("--subtrees", "0")),
+        ("dfs", ("--threshold", "nan")),
+        ("early_stop", ("--window", "0")),
+        ("early_stop", ("--threshold", "0.2")),
+        ("self_refine", ("--rounds", "0")),
+        ("free_energy", ("--cost-per-token", "-1")),
+        ("budget_forcing", ("--min-thinking-tokens", "600")),
+        ("particle_filter", ("--particles", "0")),
+        ("particle_filter", ("--reward-temperature", "0")),
+        ("particle_filter", ("--reward-temperature", "inf")),
+        ("particle_filter", ("--resampling", "stratified")),
+    ],
 )
-def test_bad_search_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
+def test_bad_strategy_options_are_user_errors(tmp_path, tiny_model_dir, capsys, strategy, option):
+    """Each strategy's own flags are checked by its registry entry's check, before any model loads."""
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
     output = tmp_path / "out.jsonl"
-    assert solve(tiny_model_dir, source, output, "--strategy", "beam", "--verifier", "step_oracle", *option) == 2
-    assert option[0] in assert_one_line_error(capsys) and not output.exists()
+    assert solve(tiny_model_dir, source, output, "--strategy", strategy, "--verifier", "step_oracle", *option) == 2
+    assert assert_one_line_error(capsys).startswith(f"error: {option[0]}: ") and not output.exists()
 
 
 def test_solve_rejects_a_whole_completion_verifier_for_the_tree_searches(tmp_path, tiny_model_dir, capsys):
@@ -432,7 +473,7 @@ def test_budget_forcing_needs_a_thinking_model_and_a_budget(tmp_path, tiny_model
     assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing") == 2
     assert "budget_forcing needs a model that thinks" in capsys.readouterr().err
     assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing", "--thinking-tokens", "0") == 2
-    assert "--thinking-tokens must be a positive integer" in capsys.readouterr().err
+    assert "--thinking-tokens: thinking_tokens (the thinking budget) must be a positive integer" in capsys.readouterr().err
 
 
 @_bundled("countdown-direct")

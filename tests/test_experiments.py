@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from tsc import experiments
+from tsc.experiments import base as experiments
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "RESULTS", tmp_path)
-    monkeypatch.setattr(experiments, "EXPERIMENTS", {})
+    for name in list(experiments.EXPERIMENTS):  # the registry emptied in place (restored after the test)
+        monkeypatch.delitem(experiments.EXPERIMENTS, name)
     calls = []
 
     @experiments.experiment("toy", describe="squares", size=3)
@@ -60,7 +61,8 @@ def test_a_result_built_from_cached_rows_records_the_compute_of_the_whole(tmp_pa
     from tsc.analysis import SweepCache
 
     monkeypatch.setattr(experiments, "RESULTS", tmp_path / "results")
-    monkeypatch.setattr(experiments, "EXPERIMENTS", {})
+    for name in list(experiments.EXPERIMENTS):  # the registry emptied in place (restored after the test)
+        monkeypatch.delitem(experiments.EXPERIMENTS, name)
     rows = tmp_path / "rows.jsonl"
 
     @experiments.experiment("slow", describe="two slow rows, cached", rows=2)

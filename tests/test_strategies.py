@@ -24,6 +24,7 @@ from tsc.strategies import (
     greedy,
     majority_vote,
     mcts,
+    particle_filter,
     revise,
     sample,
     self_refine,
@@ -208,7 +209,7 @@ def test_weighted_vote_with_the_oracle_and_bad_knobs():
 
 
 def test_strategy_registry():
-    assert STRATEGIES == {
+    assert {name: s.run for name, s in STRATEGIES.items()} == {
         "greedy": greedy,
         "sample": sample,
         "best_of_n": best_of_n,
@@ -221,6 +222,7 @@ def test_strategy_registry():
         "tot_bfs": tot_bfs,
         "dfs": dfs,
         "mcts": mcts,
+        "particle_filter": particle_filter,
         "budget_forcing": budget_forcing,
         "early_stop": early_stop,
         "free_energy": free_energy,

@@ -1,8 +1,11 @@
-"""The two interfaces strategies talk to (`Policy`, `Verifier`) and the one `Result` type.
+"""The whole interface of a strategy: what it reads of a problem (`Problem`), the two models
+it talks to (`Policy`, `Verifier`), their optional capabilities (`StepVerifier`,
+`SharesPrefixes`, `HasContext`) and the one `Result` type it returns.
 
-Strategies never import torch or `tsc.lm`: a policy is anything with a ``sample`` method of
-this shape, so a scripted fake in the tests, the bundled tiny model and a Hugging Face LLM in
-Colab all run the same search code.
+Strategies never import torch or `tsc.lm`, and read nothing of a problem, a policy or a
+verifier that is not declared here: a policy is anything with these attributes and a
+``sample`` method of this shape, so a scripted fake in the tests, the bundled tiny model
+(`tsc.lm.policy.LocalPolicy`), a Hugging Face LLM in Colab and a server all run the same search code.
 """
 
 from __future__ import annotations
@@ -19,28 +22,127 @@ from typing import Protocol, runtime_checkable
 from tsc.compute import Ledger
 
 
+@runtime_checkable
+class Problem(Protocol):
+    """A problem that strategies can solve without knowing which task it belongs to."""
+
+    task: str
+
+    def prompt(self) -> str:
+        """The compact prompt the bundled models were trained on."""
+        ...
+
+    def check(self, text: str) -> bool:
+        """The oracle: is this completion a correct solution? Never raises."""
+        ...
+
+    def answer_key(self, text: str) -> str | None:
+        """What majority voting compares (None for a malformed completion)."""
+        ...
+
+    def steps(self, text: str) -> list[str]:
+        """The completion cut into steps (the unit of process rewards and tree search)."""
+        ...
+
+    def step_labels(self, text: str) -> list[float]:
+        """The exact process labels, one per piece of `steps` (what a PRM learns to predict)."""
+        ...
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on its task's difficulty dial (numbers, operations)."""
+        ...
+
+    def question_text(self) -> str:
+        """The problem in words, for a real language model's prompt."""
+        ...
+
+    def to_json(self) -> dict:
+        """The problem as a JSON object (what `python -m tsc solve` reads)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Completion:
     """One sampled continuation of a prompt.
 
     ``text`` stops after the stop string (``.`` for the bundled tasks); ``num_tokens`` counts
     generated tokens including the stop token; ``logprob`` is the sum of the model's log
-    probabilities (at temperature 1) of those tokens.
+    probabilities (at temperature 1) of those tokens, and ``token_logprobs`` the terms of
+    that sum, one per generated token (empty where a server gives none; ``logprob`` is then NaN).
+
+    ``top_logprobs`` (when the sampler was asked for ``top_logprobs=k``): at each generated
+    token, the ``k`` largest log-probabilities of the model's next-token distribution, largest
+    first (which tokens they belong to is not kept). ``cut_off``: the sampler ended the
+    completion early because its confidence fell below ``confidence_stop`` (see
+    `confidence_cut`); its text then has no final answer.
     """
 
     text: str
     num_tokens: int
     logprob: float
+    token_logprobs: tuple[float, ...] = ()
+    top_logprobs: tuple[tuple[float, ...], ...] = ()
+    cut_off: bool = False
+
+
+def token_confidence(top: Sequence[float]) -> float:
+    """A token's confidence as DeepConf defines it (Fu et al. 2025): minus the mean of the
+    ``k`` largest log-probabilities of its next-token distribution (``Completion.top_logprobs``).
+    High when the model puts its mass on few tokens; the sum runs left to right, so every
+    sampler and every replay computes the same float."""
+    return -sum(top) / len(top)
+
+
+def window_means(confidences: Sequence[float], window: int) -> list[float]:
+    """The mean confidence of every full window of ``window`` consecutive tokens (DeepConf's
+    group confidence), by a running sum (add the newest, drop the oldest) as the samplers keep
+    it; a trace shorter than the window has none."""
+    means, running = [], 0.0
+    for t, c in enumerate(confidences):
+        running = (running - confidences[t - window] if t >= window else running) + c
+        if t + 1 >= window:
+            means.append(running / window)
+    return means
+
+
+def confidence_cut(top_logprobs: Sequence[Sequence[float]], window: int, threshold: float) -> int | None:
+    """How many tokens a sampler with ``confidence_stop=(window, threshold)`` writes before
+    it cuts a trace whose per-token ``top_logprobs`` are these: the first token at which the
+    mean confidence of the last ``window`` tokens is below ``threshold`` (None: never)."""
+    for t, mean in enumerate(window_means([token_confidence(top) for top in top_logprobs], window)):
+        if mean < threshold:
+            return t + window
+    return None
+
+
+def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
+    """Raise a ValueError naming the log-probability knob that is out of range."""
+    if not isinstance(top_logprobs, numbers.Integral) or isinstance(top_logprobs, bool) or top_logprobs < 0:
+        raise ValueError(f"top_logprobs must be a whole number >= 0 (0: none), got {top_logprobs!r}")
+    if confidence_stop is None:
+        return
+    shape_ok = isinstance(confidence_stop, (tuple, list)) and len(confidence_stop) == 2
+    window, threshold = confidence_stop if shape_ok else (None, None)
+    if not shape_ok or not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"confidence_stop must be (window >= 1 tokens, threshold), got {confidence_stop!r}")
+    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not math.isfinite(threshold):
+        raise ValueError(f"confidence_stop's threshold must be a finite number, got {threshold!r}")
+    if not top_logprobs:
+        raise ValueError("confidence_stop needs top_logprobs=k >= 1: a token's confidence is read from its k most likely tokens")
 
 
 @runtime_checkable
 class Policy(Protocol):
     """A language model that strategies can sample from (batched: lists in, lists out).
 
-    The bundled models (`tsc.lm.Policy`), a Hugging Face model, a server
+    The bundled models and a Hugging Face model (`tsc.lm.policy.LocalPolicy`), a server
     (`tsc.lm.remote.RemotePolicy`) and the tests' scripted fakes all implement it. Optional
     capabilities are protocols of their own: `SharesPrefixes`, `HasContext`.
     """
+
+    name: str  # what errors, runs and fitted tables call the model
+    prompt_format: str  # "compact" (the bundled models' format: steps end at ","), or free text: "chat", "text"
 
     def format(self, problem) -> str:
         """The prompt for ``problem`` in this model's format."""
@@ -60,6 +162,8 @@ class Policy(Protocol):
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
+        top_logprobs: int = 0,
+        confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt; temperature 0 means greedy decoding.
 
@@ -70,6 +174,11 @@ class Policy(Protocol):
         ``offset`` (with one seed per prompt): the completions are samples ``offset`` to
         ``offset + n - 1`` of each prompt's stream, so drawing in rounds gives what one call
         would have (a strategy that stops early, `tsc.strategies.stopping`).
+        ``top_logprobs=k``: also return the k largest log-probabilities at every token
+        (`Completion.top_logprobs`). ``confidence_stop=(window, threshold)``: end a completion
+        as soon as the mean `token_confidence` of its last ``window`` tokens falls below
+        ``threshold`` (`confidence_cut`; needs ``top_logprobs``), DeepConf's online cut.
+        A policy that cannot (a scripted fake) may leave these two out.
         """
         ...
 
@@ -133,16 +242,31 @@ class StepVerifier(Verifier, Protocol):
 
 
 @runtime_checkable
-class SharesPrefixes(Protocol):
-    """A model that can keep what it computed for a while, so later calls extending the same
-    text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
-    verifier. A verifier's block may take ``share=`` the policy whose layers it reuses."""
+class JudgesSamples(Protocol):
+    """A verifier that can judge a completion from what came with sampling it (its
+    log-probability), reading nothing again: the policy's own confidence
+    (`tsc.verifiers.SelfVerifier`). The book's accounting charges such a judgement nothing,
+    as log-probabilities that come with sampling are free. Strategies that hold the
+    completions (best-of-N, the weighted vote, `tsc.scoring.draw_scored`) call it instead of
+    ``score``; optional for a verifier."""
 
-    def prefix_cache(self, max_tokens: int = 50_000) -> AbstractContextManager: ...
+    def score_samples(self, problem, completions: list[Completion], *, ledger: Ledger | None = None) -> list[float]: ...
 
 
 @runtime_checkable
-class HasContext(Protocol):
+class SharesPrefixes(Protocol):
+    """A model that can keep what it computed for a while, so later calls extending the same
+    text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
+    verifier."""
+
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None) -> AbstractContextManager:
+        """A block within which calls reuse what earlier calls computed. ``share``: for a
+        verifier built on a policy's layers, that policy, whose hidden states it then takes."""
+        ...
+
+
+@runtime_checkable
+class HasContext(Policy, Protocol):
     """A policy whose context length is known: it says how many tokens a prompt takes
     (`encode`) and how many fit (``max_len``). Optional; budget forcing checks a long
     thinking budget against it before it samples."""
@@ -172,12 +296,11 @@ class Result:
     trace: dict = field(default_factory=dict)
 
 
-def writes_compact(policy) -> bool:
+def writes_compact(policy: Policy) -> bool:
     """Whether ``policy`` writes the bundled models' compact format (``13-7=6,6*4=24,...``),
     whose steps end at ``,``: what step search, refinement and the bundled reward models and
-    reviser read. A policy says so by its ``prompt_format`` (`tsc.lm.Policy`); one without
-    the attribute (a scripted fake) is taken to."""
-    return getattr(policy, "prompt_format", "compact") == "compact"
+    reviser read."""
+    return policy.prompt_format == "compact"
 
 
 def revision_prompt(prompt: str, attempts: list[str]) -> str:

@@ -3,7 +3,7 @@
 A *step* is one piece of a solution up to and including its separator: a Countdown step is
 one equation ending in ``,`` or, for the last one, ``.`` (``13-7=6,``). Every strategy here
 grows a tree whose root is the prompt and whose nodes are partial solutions, one step
-deeper than their parent. They share one primitive, `_Tree.expand`: a single batched policy
+deeper than their parent. They share one primitive, `Tree.expand`: a single batched policy
 call samples the next step of every node it is given (``stop=(",", ".")``), and a single
 verifier call scores the new partial solutions step by step (``verifier.score_steps``).
 The strategies differ only in which nodes they expand and which they keep:
@@ -19,6 +19,9 @@ The strategies differ only in which nodes they expand and which they keep:
 - mcts: Monte Carlo tree search with PUCT selection (AlphaZero, Silver et al. 2017): the
   policy's step probabilities are the ``prior``, the verifier's score (or a ``rollout``'s) the
   ``value``; ``visits`` decide the answer.
+
+The particle filter (`tsc.strategies.particle`) grows the same `Tree` with the same
+``expand``, keeping partial solutions in proportion to the verifier's scores instead.
 
 The model stays outside the search (mctx style): it is reached only through
 ``policy.sample`` and the verifier, and every call is charged to the `Result`'s ledger,
@@ -39,22 +42,23 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, StepVerifier, Verifier, writes_compact
-from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, StepVerifier, Verifier, writes_compact
+from tsc.strategies.base import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold
-from tsc.tasks.base import Problem
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
 MAX_CALLS = 10_000  # sequential policy calls (simulations, DFS expansions): beyond this a CPU runs for hours
 VALUES = ("verifier", "rollout")
+RESAMPLING = ("systematic", "multinomial")  # how a particle filter draws its next particles
 # The aggregates of tsc.verifiers.learned.AGGREGATES (tests check they agree). Kept here because
 # strategies never import tsc.lm, which that module needs.
-AGGREGATES = {"last": lambda s: s[-1], "min": min, "product": math.prod}
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {"last": lambda s: s[-1], "min": min, "product": math.prod}
 
 
 @dataclass(eq=False)
@@ -97,6 +101,10 @@ class Node:
         return self.value_sum / self.visits if self.visits else 0.0
 
 
+def _real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def check_search_knobs(
     *,
     beam_width=None,
@@ -109,6 +117,10 @@ def check_search_knobs(
     c_puct=None,
     aggregate=None,
     value=None,
+    particles=None,
+    reward_temperature=None,
+    resampling=None,
+    threshold=None,
 ) -> None:
     """Raise a ValueError naming the knob, its allowed range and the value given (None: not checked).
 
@@ -122,21 +134,30 @@ def check_search_knobs(
         ("simulations", simulations, MAX_CALLS, "MCTS simulations"),
         ("max_expansions", max_expansions, MAX_CALLS, "policy calls"),
         ("max_steps", max_steps, MAX_STEPS, "deepest level searched"),
+        ("particles", particles, MAX_SAMPLES, "partial solutions carried from step to step"),
     ):
         if x is not None and (not is_int(x) or not 1 <= x <= top):
             raise ValueError(f"{name} ({what}) must be an integer from 1 to {top:,}, got {x!r}")
     for name, width in (("beam_width", beam_width), ("subtrees", subtrees), ("breadth", breadth)):
         if width is not None and expansions is not None and width * expansions > MAX_SAMPLES:
             raise ValueError(f"{name} * expansions (samples per depth) must be at most {MAX_SAMPLES:,}, got {width * expansions:,}")
-    if c_puct is not None and (isinstance(c_puct, bool) or not isinstance(c_puct, numbers.Real) or not 0 <= c_puct < math.inf):
+    if c_puct is not None and (not _real(c_puct) or not 0 <= c_puct < math.inf):
         raise ValueError(f"c_puct (weight of the prior in PUCT) must be a finite number >= 0, got {c_puct!r}")
     if aggregate is not None and aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {', '.join(map(repr, AGGREGATES))}, got {aggregate!r}")
     if value is not None and value not in VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, VALUES))}, got {value!r}")
+    if reward_temperature is not None and (
+        not _real(reward_temperature) or not 0 < reward_temperature < math.inf
+    ):
+        what = "how sharply the verifier's scores weight the particles"
+        raise ValueError(f"reward_temperature ({what}) must be a finite number > 0, got {reward_temperature!r}")
+    if resampling is not None and resampling not in RESAMPLING:
+        raise ValueError(f"resampling must be one of {', '.join(map(repr, RESAMPLING))}, got {resampling!r}")
+    check_threshold(threshold, optional=True)
 
 
-def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
+def check_search(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
     """Every knob, the problem, the policy and the verifier, before anything is sampled."""
     shared = {k: knobs.pop(k) for k in ("temperature", "seed", "max_new_tokens")}
     check_knobs(**shared)
@@ -161,7 +182,7 @@ def _finite(x) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-class _Tree:
+class Tree:
     """The search tree and the one way to grow it, charging every model call to ``ledger``."""
 
     def __init__(
@@ -330,7 +351,7 @@ def _top(nodes: list[Node], k: int) -> list[Node]:
     return best[:k]
 
 
-def _best(tree: _Tree) -> Node:
+def _best(tree: Tree) -> Node:
     """The best-scoring finished node; else the best unfinished live one (deeper on ties); else the root."""
     finished = [n for n in tree.nodes if n.finished]
     if finished:
@@ -339,7 +360,7 @@ def _best(tree: _Tree) -> Node:
     return max(alive, key=lambda n: (n.score or 0.0, n.depth, -n.id)) if alive else tree.root
 
 
-def _beams(tree: _Tree, beams: int, *, width: int, first: int, expansions: int, max_steps: int) -> None:
+def _beams(tree: Tree, beams: int, *, width: int, first: int, expansions: int, max_steps: int) -> None:
     """Grow ``beams`` independent beams from the root, all of them in one policy call per depth.
 
     Each beam samples ``first`` first steps from the root and then ``expansions`` next steps
@@ -391,12 +412,12 @@ def beam_search(
     4. Stop when ``beam_width`` candidates have finished, or after ``max_steps`` steps.
 
     The answer is the best-scoring finished candidate (the first on ties); if none finished,
-    the best unfinished one completed greedily (`_Tree.result`). Per depth: one policy call
+    the best unfinished one completed greedily (`Tree.result`). Per depth: one policy call
     and one verifier call (only texts not scored before are sent).
     """
-    _check("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
+    check_search("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, 1, width=beam_width, first=beam_width * expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("beam", _best(tree), beam_width=beam_width, expansions=expansions)
 
@@ -425,9 +446,9 @@ def dvts(
     call and verifier call. The answer is the best-scoring finished leaf of any subtree
     (``trace["tree"]`` gives each node's ``group``, its subtree).
     """
-    _check("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
+    check_search("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, subtrees, width=1, first=expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("dvts", _best(tree), subtrees=subtrees, expansions=expansions)
 
@@ -455,9 +476,9 @@ def tot_bfs(
     ``breadth=1`` is greedy search by value. The answer is the best-valued finished state
     (if none, the best unfinished one completed greedily).
     """
-    _check("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
+    check_search("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     frontier = [tree.root]
     for _ in range(max_steps):
         # 1. propose next steps of every kept state; 2. value them; 3. keep the best `breadth`
@@ -502,10 +523,10 @@ def dfs(
     ``trace["backtracks"]`` counts the jumps back.
     """
     check_threshold(threshold)
-    _check("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
+    check_search("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
-    stack, order, backtracks, solution = [tree.root], [], 0, None
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    stack, order, backtracks, solution = [tree.root], list[Node](), 0, None
     while stack and tree.policy_calls < max_expansions and solution is None:
         node = stack.pop()
         if node.depth >= max_steps:
@@ -515,7 +536,7 @@ def dfs(
         order.append(node)
         node.visits += 1
         [kids] = tree.expand([node], n=expansions)
-        alive = _top([k for k in kids if not k.dead and k.score >= threshold], len(kids))  # best first
+        alive = _top([k for k in kids if not k.dead and (k.score or 0.0) >= threshold], len(kids))  # best first
         for kid in alive:
             kid.kept = True
         solution = next((k for k in alive if k.finished), None)
@@ -565,9 +586,9 @@ def mcts(
     """
     check_search_knobs(value=value)
     needs = "score_steps" if value == "verifier" else "score"
-    _check("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
+    check_search("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
            aggregate=aggregate, max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
                  stepwise=value == "verifier")  # fmt: skip
     scored = tree.stepwise
     root = tree.root
@@ -584,9 +605,9 @@ def mcts(
         if node.finished:
             if not scored:
                 node.score = tree.judge(node.text)
-            return node.score
+            return node.score or 0.0
         if scored:
-            leaf_value = node.score
+            leaf_value = node.score or 0.0
         else:
             node.rollout = node.text + tree.complete(node, temperature=temperature)
             leaf_value = tree.judge(node.rollout)
@@ -597,7 +618,8 @@ def mcts(
         # 1. selection
         path = [root]
         while path[-1].children and not path[-1].finished:
-            path.append(max(path[-1].children, key=lambda c, p=path[-1]: puct(p, c)))
+            parent = path[-1]
+            path.append(max(parent.children, key=lambda c: puct(parent, c)))
         # 2. evaluation (and expansion) of the leaf; 3. backup
         leaf_value = evaluate(path[-1])
         for node in path:
