@@ -14,23 +14,19 @@ process reward model and the same way of turning its step scores into one score:
   2 expansions), Tree of Thoughts BFS (breadth 5) and DFS, MCTS (16 simulations), and the
   particle filter at the setting chosen on a dev split.
 
-Three experiments:
+Two experiments:
 
-- ``ch05-search-vs-best-of-n``: all of the above on 360 held-out problems, 120 of each size
-  (the chapter's Figures 2 to 4);
 - ``ch05-particle-dev``: the particle filter's particle count and reward temperature, chosen
-  on 300 problems of Chapter 4's dev half at no more than 1.05 times beam search 4x2's FLOPs;
-- ``ch05-fresh-split``: best-of-N, beam search, DVTS, greedy decoding and the chosen particle
-  filter once more on the book's fresh held-out split (1,200 problems, 300 / 600 / 300 of 3,
-  4 and 5 numbers), drawn after all of this was designed: the particle filter's final report,
-  and a second problem set for the chapter's conclusions.
+  on 120 problems of Chapter 4's dev half at no more than 1.05 times beam search 4x2's FLOPs;
+- ``ch05-search-vs-best-of-n``: all of the above on 360 held-out problems, 120 of each size
+  (the chapter's Figures 2 to 5), the particle filter at the setting chosen on dev.
 
 Every run charges the ledger what was computed (prefix reuse on everywhere); each problem is
 solved on its own seed (`tsc.core.problem_seed`). Each problem's samples and each search's
 result are cached apart in ``runs/experiments/``, so an interrupted run resumes.
 
     python -m tsc experiment ch05-search-vs-best-of-n            # read back (or compute)
-    python -m tsc experiment ch05-search-vs-best-of-n --refresh  # compute again (about 20 min, one thread)
+    python -m tsc experiment ch05-search-vs-best-of-n --refresh  # compute again (about 30 min, one thread)
 """
 
 from __future__ import annotations
@@ -42,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 
 CACHE = Path("runs") / "experiments"
 
@@ -84,13 +80,13 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
     """Per problem: ``samples`` samples scored by the PRM (best-of-k for every k from one
     table) and every search of ``runs``, each cached on its own in ``runs/experiments/`` (a
     new search added later computes only itself)."""
-    import tsc
     from tsc.analysis import SweepCache
+    from tsc.lm.policy import load_policy
     from tsc.scoring import dense_ranks, draw_scored
     from tsc.strategies import get_strategy, solve_many
     from tsc.verifiers.learned import PRM
 
-    policy, prm = tsc.load_policy(), PRM()
+    policy, prm = load_policy(), PRM()
     cache = SweepCache(CACHE / f"{name}.jsonl")
     weights = [policy.card.get("weights_sha256"), prm.model.card.get("weights_sha256")]
     rows = []
@@ -166,9 +162,9 @@ def search_vs_best_of_n(
 @experiment(
     "ch05-particle-dev",
     describe="particle filtering's particles and reward temperature chosen on Chapter 4's dev half, FLOPs-matched to beam 4x2",
-    dev=300,
+    dev=120,
     split_seed=6000,
-    particles=[4, 5, 6, 7, 8],
+    particles=[6, 8],
     reward_temperatures=[0.5, 1.0, 2.0],
     resampling="systematic",
     ablation="multinomial",
@@ -197,7 +193,7 @@ def particle_dev(
     grid = [dict(particles=n, reward_temperature=float(t), resampling=resampling) for n in particles for t in reward_temperatures]
     runs = [("beam 4x2, last", "beam", dict(beam_width=4, expansions=2, aggregate="last"))]
     runs += [(particle_name(knobs), "particle_filter", knobs) for knobs in grid]
-    other = [dict(particles=n, reward_temperature=1.0, resampling=ablation) for n in particles]
+    other = [dict(particles=max(particles), reward_temperature=1.0, resampling=ablation)]
     runs += [(particle_name(knobs) + f", {ablation}", "particle_filter", knobs) for knobs in other]
     rows = _problem_rows("ch05-particle-dev", problems, runs, samples=32, seed=seed)
     table = {}
@@ -219,31 +215,9 @@ def _chosen_particle(particle) -> dict | None:
     that experiment's result (computed first if it was not)."""
     if particle is None or isinstance(particle, dict):
         return particle
-    from tsc import experiments
+    from tsc.experiments.base import run
 
-    return dict(experiments.run("ch05-particle-dev")["chosen"])
-
-
-@experiment(
-    "ch05-fresh-split",
-    describe="beam search, DVTS, the particle filter and best-of-N with the PRM on the fresh held-out split (1,200 problems, 1:2:1)",
-    samples=32,
-    beams=[[4, 1], [4, 2], [4, 4], [8, 4]],
-    particle="chosen on ch05-particle-dev",
-    seed=0,
-)
-def fresh_split(*, samples: int, beams: list, particle: str, seed: int) -> dict:
-    """The chapter's comparisons once more on a second problem set, drawn after they were
-    designed (`tsc.experiments.ch04.fresh_test_split`: 300 / 600 / 300 problems of 3, 4 and 5
-    numbers): the final report of the particle filter, and the spread of the chapter's
-    search-against-best-of-N conclusions across problem sets."""
-    from tsc.experiments.ch04 import fresh_test_split
-
-    runs = _searches(beams, [], False, _chosen_particle(particle))
-    runs.insert(len(beams), ("DVTS 4x2", "dvts", dict(subtrees=4, expansions=2)))
-    runs.insert(len(beams), ("greedy", "greedy", {}))
-    rows = _problem_rows("ch05-fresh-split", fresh_test_split(), runs, samples=samples, seed=seed)
-    return _columns([label for label, *_ in runs], rows)
+    return dict(run("ch05-particle-dev")["chosen"])
 
 
 def _ints(values) -> str:
@@ -299,8 +273,8 @@ def _bits(text: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SearchVsBestOfN:
-    """A stored result of ``ch05-search-vs-best-of-n`` (or ``ch05-fresh-split``), as arrays
-    over its problems.
+    """A stored result of ``ch05-search-vs-best-of-n`` (or ``ch05-particle-dev``'s columns),
+    as arrays over its problems.
 
     ``best_of[how]`` is each problem's exact best-of-k accuracy for k = 1, ..., ``ks[-1]``
     (problems × ks), choosing by the PRM's last-step score (``"last"``), its weakest step
@@ -361,21 +335,20 @@ class SearchVsBestOfN:
         return {int(size): self.matched(name, how, rows=self.sizes == size) for size in np.unique(self.sizes)}
 
 
-def load_search_vs_best_of_n(trials: int = 100, *, name: str = "ch05-search-vs-best-of-n") -> SearchVsBestOfN:
-    """Read back (or compute: about a quarter of an hour) ``ch05-search-vs-best-of-n`` as
-    arrays; ``name="ch05-fresh-split"`` reads the fresh split's (about an hour to compute)."""
-    from tsc import experiments
+def load_search_vs_best_of_n(trials: int = 100) -> SearchVsBestOfN:
+    """Read back (or compute: about half an hour) ``ch05-search-vs-best-of-n`` as arrays."""
+    from tsc.experiments.base import run
 
-    data = experiments.run(name)
+    data = run("ch05-search-vs-best-of-n")
     return _arrays(data, trials)
 
 
 def load_particle_dev() -> tuple[dict, SearchVsBestOfN]:
     """``ch05-particle-dev``: (its summary: the chosen knobs, the FLOPs cap and every setting's
     dev accuracy and FLOPs; its per-problem arrays)."""
-    from tsc import experiments
+    from tsc.experiments.base import run
 
-    data = experiments.run("ch05-particle-dev")
+    data = run("ch05-particle-dev")
     summary = {key: value for key, value in data.items() if key != "columns"}
     return summary, _arrays(data["columns"], trials=0)
 
