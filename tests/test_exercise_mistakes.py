@@ -373,32 +373,18 @@ def test_ex_5_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch)
     assert ch05.check_reuse_saving("a lot", **run).status == "incorrect"
 
 
-def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes():
-    import numpy as np
-
+def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
     import tsc.exercises.ch06 as ch06
 
-    class Stored:  # the shape of tsc.experiments.ch06.Sequential: problems × attempts
-        threshold = 0.4
-        lines = {
-            "self-refine, ORM": (np.array([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 1]], float), None),
-            "self-refine, PRM (threshold 0.4)": (
-                np.array([[0, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1, 1]], float),
-                None,
-            ),
-        }
-
-    seq = Stored()
-    truth = ch06.orm_feedback(seq)
-    assert truth["difference"] == pytest.approx(-1 / 3) and truth["eight"] == pytest.approx(0.0)
-    assert ch06.check_orm_feedback(None, seq=seq).status == "not attempted"
-    assert ch06.check_orm_feedback(-1 / 3, seq=seq).correct
-    for wrong, points_at in [(1 / 3, "PRM minus ORM"), (-100 / 3, "percentage"), (2 / 3, "accuracy alone"), (0.0, "eight"),
-                             (1 / 3 + 1e-12, "PRM minus ORM")]:  # fmt: skip
-        feedback = ch06.check_orm_feedback(wrong, seq=seq)
+    results = {"orm": {"solved": 0.4, "count": 12, "first": 0.3}, "prm": {"solved": 0.5, "count": 15, "first": 0.3}}
+    monkeypatch.setattr(ch06, "refine_accuracy", lambda problems, policy, verifier, **kwargs: results[verifier])
+    run = dict(problems=[], policy=None, orm="orm", prm="prm")
+    assert ch06.check_orm_feedback(None, **run).status == "not attempted"
+    assert ch06.check_orm_feedback(0.4, **run).correct
+    for wrong, points_at in [(12, "count"), (0.5, "PRM's feedback"), (0.3, "first attempt"), (40.0, "percentage")]:
+        feedback = ch06.check_orm_feedback(wrong, **run)
         assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
-    assert "seq.lines" in ch06.check_orm_feedback(0.1, seq=seq).message
-    assert ch06.check_orm_feedback("a lot", seq=seq).status == "incorrect"
+    assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message
 
 
 def test_ex_5_5_systematic_resampling_mistakes_are_named():

@@ -236,14 +236,13 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-6-4": ExerciseInfo(
         3,
-        20,
+        25,
         "experiment",
         (
-            "PRM minus ORM instead of ORM minus PRM",
-            "percentage points for a difference of fractions",
-            "the ORM's accuracy alone, not paired",
-            "after eight attempts instead of four",
-            "the ORM loop's gain over its greedy start",
+            "a count instead of a fraction",
+            "the PRM's result instead of the ORM's",
+            "the first (greedy) attempt alone",
+            "a percentage for a fraction",
         ),
     ),
     "ex-7-1": ExerciseInfo(

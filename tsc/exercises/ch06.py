@@ -233,53 +233,53 @@ def check_weighted_vote(fn: Callable) -> Feedback:
 
 # --- Exercise 6.4 (an experiment): feedback from a verifier that never saw a step label ----
 
-
-def orm_feedback(seq, attempts: int = 4) -> dict[str, float]:
-    """From Chapter 6's stored ``ch06-sequential`` (`tsc.experiments.ch06.load_sequential`):
-    self-refinement with the ORM's step scores as feedback minus the same loop with the PRM's,
-    after ``attempts`` attempts, problem by problem (the mean, and the slips a class makes)."""
-    orm = seq.lines["self-refine, ORM"][0]
-    prm = seq.lines[f"self-refine, PRM (threshold {seq.threshold})"][0]
-    a = attempts - 1
-    return {
-        "difference": float((orm[:, a] - prm[:, a]).mean()),
-        "orm": float(orm[:, a].mean()),
-        "prm": float(prm[:, a].mean()),
-        "eight": float((orm[:, -1] - prm[:, -1]).mean()),
-        "over_greedy": float((orm[:, a] - orm[:, 0]).mean()),
-        "problems": len(orm),
-    }
+_REFINE_RUNS: dict = {}
 
 
-def check_orm_feedback(answer, *, seq, attempts: int = 4) -> Feedback:
-    """Is ``answer`` the paired difference in accuracy after ``attempts`` attempts between
-    self-refinement with the ORM's feedback and with the PRM's (ORM minus PRM, a fraction),
-    on the stored experiment ``seq``? Names the usual slips: the sign, a percentage, the
-    ORM's accuracy alone, eight attempts instead of four, the gain over the greedy start."""
+def refine_accuracy(problems, policy, verifier, *, rounds: int = 4, seed: int = 0) -> dict[str, float]:
+    """Self-refinement with ``verifier`` as feedback on ``problems`` (`tsc.strategies.solve_many`
+    with ``seed``): the fraction solved, the count, and the fraction its first (greedy)
+    attempt solved. Computed once per configuration."""
+    from tsc.strategies import self_refine, solve_many
+
+    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), rounds, seed)
+    if key not in _REFINE_RUNS:
+        results = solve_many(self_refine, problems, policy, seed=seed, verifier=verifier, rounds=rounds)
+        first = [p.check(r.candidates[0]) for p, r in zip(problems, results)]
+        _REFINE_RUNS[key] = {
+            "solved": sum(r.correct for r in results) / len(results),
+            "count": float(sum(r.correct for r in results)),
+            "first": sum(first) / len(first),
+        }
+    return _REFINE_RUNS[key]
+
+
+def check_orm_feedback(answer, *, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> Feedback:
+    """Is ``answer`` the fraction of ``problems`` that self-refinement solves with the ORM's
+    step scores as feedback (``solve_many(self_refine, problems, policy, seed=seed,
+    verifier=orm, rounds=rounds)``)? Runs the experiment itself (once) to know, and names the
+    usual slips: the PRM's result, the first attempt's, a count instead of a fraction."""
     if answer is None:
         return NOT_ATTEMPTED
     number = as_number(answer)
     if number is None:
-        return Feedback("incorrect", f"Expected one number, the difference in the fraction solved; got {show(answer)}.")
-    truth = orm_feedback(seq, attempts)
-    expected = truth["difference"]
+        return Feedback("incorrect", f"Expected one number, the fraction of problems solved; got {show(answer)}.")
+    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
+    expected = with_orm["solved"]
     if abs(number - expected) < 1e-9:
-        return Feedback(
-            "correct",
-            f"Correct: with the ORM's feedback {truth['orm']:.1%}, with the PRM's {truth['prm']:.1%}, a paired difference of "
-            f"{100 * expected:+.1f} points on {truth['problems']} problems. Now give it its interval.",
-        )
+        with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+        return Feedback("correct", f"Correct: with the ORM as feedback {expected:.1%} (with the PRM {with_prm['solved']:.1%}).")
+    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
     slips = [
-        (-expected, "That is PRM minus ORM: subtract the PRM's result from the ORM's."),
-        (100 * expected, "Give a difference of fractions (between -1 and 1), not percentage points."),
-        (truth["orm"], "That is the ORM's accuracy alone: subtract the PRM's, problem by problem."),
-        (truth["eight"], f"That is after all eight attempts; the question asks after {attempts} (column {attempts - 1})."),
-        (truth["over_greedy"], "That is what the ORM's loop gains over its greedy start; compare it with the PRM's loop."),
+        (with_orm["count"], "That is a count: divide by the number of problems."),
+        (with_prm["solved"], "That is what the PRM's feedback gives: pass verifier=orm."),
+        (with_orm["first"], "That is the first attempt alone (greedy); self_refine answers with its best-scored attempt."),
+        (100 * expected, "Give a fraction between 0 and 1, not a percentage."),
     ]
-    hint = next((why for value, why in slips if abs(number - value) < 1e-9 and abs(value - expected) > 1e-9), "")
+    hint = next((why for value, why in slips if abs(number - value) < 1e-9), "")
     if not hint:
-        hint = f"Use seq.lines['self-refine, ORM'][0][:, {attempts - 1}] minus the PRM line's same column, then the mean."
-    return Feedback("incorrect", f"Expected {expected:+.4f}, got {number:+.4f}. {hint}")
+        hint = "Run tsc.strategies.solve_many(tsc.strategies.self_refine, exercise_problems, policy, seed=0, verifier=orm, rounds=4)."
+    return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}")
 
 
 # --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
@@ -332,12 +332,14 @@ def _selftest_weighted_vote() -> None:
 
 
 @registers_selftest("ex-6-4")
-def _selftest_orm_feedback(*, seq) -> None:
-    truth = orm_feedback(seq)
-    assert check_orm_feedback(None, seq=seq).status == "not attempted"
-    assert check_orm_feedback(truth["difference"], seq=seq).correct
-    if abs(truth["difference"]) > 1e-9:
-        assert rejects(check_orm_feedback(-truth["difference"], seq=seq), "PRM minus ORM")
-        assert rejects(check_orm_feedback(100 * truth["difference"], seq=seq), "percentage")
-    assert rejects(check_orm_feedback(truth["orm"], seq=seq), "accuracy alone")
-    assert check_orm_feedback("a lot", seq=seq).status == "incorrect"
+def _selftest_orm_feedback(*, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> None:
+    run = dict(problems=problems, policy=policy, orm=orm, prm=prm, rounds=rounds, seed=seed)
+    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
+    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+    assert check_orm_feedback(None, **run).status == "not attempted"
+    assert check_orm_feedback(with_orm["solved"], **run).correct
+    assert rejects(check_orm_feedback(with_orm["count"], **run), "count")
+    if abs(with_prm["solved"] - with_orm["solved"]) > 1e-9:
+        assert rejects(check_orm_feedback(with_prm["solved"], **run), "PRM")
+    if abs(with_orm["first"] - with_orm["solved"]) > 1e-9:
+        assert rejects(check_orm_feedback(with_orm["first"], **run), "first attempt")

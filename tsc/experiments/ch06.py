@@ -300,7 +300,7 @@ def _rounds(curves: list[dict], rounds: int, key: str) -> np.ndarray:
 def load_sequential() -> Sequential:
     """Read back (or compute, about a quarter of an hour) ``ch06-sequential`` as arrays."""
     from tsc.experiments.base import run
-    from tsc.scoring import best_of_k, best_of_k_after
+    from tsc.scoring import best_of_k
 
     data = run("ch06-sequential")
     rows, rounds = [_expand(row) for row in data["problems"]], len(next(iter(data["dev"].values()))["accuracy"])
@@ -311,6 +311,8 @@ def load_sequential() -> Sequential:
         ("self-refine, step oracle", "refine_oracle"),
         ("self-refine, ORM", "refine_orm"),
     ):
+        if key not in rows[0]:  # a result stored before the ORM loop was added (refresh to get it)
+            continue
         curves = [row[key] for row in rows]
         lines[name] = (_rounds(curves, rounds, "ok"), _rounds(curves, rounds, "flops"))
     revised = [row["revise"] for row in rows]
@@ -333,8 +335,28 @@ def load_sequential() -> Sequential:
     lines["best-of-N, PRM"] = (solved, flops)
     oracle = np.array([[best_of_k(ok.astype(float), ok, k) for k in ks] for ok in correct])
     lines["best-of-N, oracle picks"] = (oracle, np.array([[p["prompt_flops"] + k * p["sample_flops"] for k in ks] for p in par]))
-    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the PRM picking
+    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the
+    # PRM picking (a result stored before these scores were recorded has no such line: refresh it)
     first = [row["refine"] for row in rows]
+    if "first_score" in first[0] and "last_scores" in par[0]:
+        lines["greedy + samples, PRM picks"] = _anchored(first, par, correct)
+    return Sequential(
+        sizes=np.array([len(row["numbers"]) for row in rows]),
+        threshold=float(data["threshold"]),
+        dev=data["dev"],
+        dev_problems=int(data["dev_problems"]),
+        lines=lines,
+        revisions=[[bool(x) for x in r["ok"]] for r in revised],
+        accepted=np.array([row["refine"]["accepted"] for row in rows]),
+    )
+
+
+def _anchored(first: list[dict], par: list[dict], correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy attempt plus k - 1 samples, the PRM picking by the last step, for every k:
+    (solved, FLOPs), each problems × k."""
+    from tsc.scoring import best_of_k_after
+
+    ks = range(1, correct.shape[1] + 1)
     anchored = np.array(
         [
             [best_of_k_after(f["first_score"], bool(f["ok"][0]), p["last_scores"], ok, k) for k in ks]
@@ -346,13 +368,4 @@ def load_sequential() -> Sequential:
         return f["flops"][0] + (p["prompt_flops"] + (k - 1) * (p["sample_flops"] + p["verifier_flops"]) if k > 1 else 0.0)
 
     anchored_flops = np.array([[anchored_cost(f, p, k) for k in ks] for f, p in zip(first, par)])
-    lines["greedy + samples, PRM picks"] = (anchored, anchored_flops)
-    return Sequential(
-        sizes=np.array([len(row["numbers"]) for row in rows]),
-        threshold=float(data["threshold"]),
-        dev=data["dev"],
-        dev_problems=int(data["dev_problems"]),
-        lines=lines,
-        revisions=[[bool(x) for x in r["ok"]] for r in revised],
-        accepted=np.array([row["refine"]["accepted"] for row in rows]),
-    )
+    return anchored, anchored_flops
