@@ -129,7 +129,6 @@ STALE_FLOPS = {
     "ch03-self-consistency",
     "ch04-allocation",
     "ch04-grid",
-    "ch05-search-vs-best-of-n",
     "ch06-best-of-many",
     "ch06-sequential",
     "ch07-early-stop",

@@ -111,36 +111,6 @@ def ess_along_steps(ax, ess: list[np.ndarray], sizes: np.ndarray, particles: int
     return means
 
 
-def two_sets(ax, sets: dict, names: list[str], *, how: str = "last") -> dict[tuple[str, int, str], tuple[float, float, float]]:
-    """Each search of ``names`` minus best-of-N (chosen by ``how``) at equal FLOPs, size by size
-    (each size at its own compute), on two or more problem sets drawn apart: one row per size
-    and search, one marker per set (filled for the last set), 95 % bootstrap intervals over
-    problems, in points. Returns {(set, size, name): (mean, low, high)}."""
-    out, labels, row = {}, [], 0
-    sizes = sorted(set().union(*(set(int(s) for s in data.sizes) for data in sets.values())))
-    shifts = np.linspace(-0.18, 0.18, len(sets))
-    for size in sizes:
-        for name in names:
-            for shift, (tag, data) in zip(shifts, sets.items()):
-                values = data.matched(name, how, rows=data.sizes == size)
-                mean, low, high = (100 * v for v in bootstrap(values))
-                out[(tag, size, name)] = (mean, low, high)
-                last = tag == list(sets)[-1]
-                ax.errorbar([mean], [row + shift], xerr=[[mean - low], [high - mean]], color=color(size), marker="o",
-                            mfc=color(size) if last else "white", capsize=2, linestyle="none",
-                            label=tag if (size, name) == (sizes[0], names[0]) else None)  # fmt: skip
-            labels.append(f"{size} numbers, {name.split(',')[0].replace('beam ', '').replace('x', '×')}")
-            row += 1
-    ax.axvline(0, color="0.4", linewidth=1)
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels(labels, fontsize="small")
-    ax.invert_yaxis()
-    ax.grid(axis="y", alpha=0)
-    handles, texts = ax.get_legend_handles_labels()
-    ax.legend(handles, texts, fontsize="x-small", loc="lower left")
-    return out
-
-
 def print_dev_table(summary: dict) -> None:
     """The particle filter's settings on the dev split: problems solved and mean FLOPs (as a
     multiple of beam search 4x2's), the chosen one marked, those over the FLOPs cap marked."""
