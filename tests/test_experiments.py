@@ -83,7 +83,6 @@ STALE_FLOPS = {
     "ch08_countdown",
     "ch08_fit",
     "ch09-map",
-    "ch09-thinker",
     "parallel_samples",
     "rl_pass_at_k",
 }
