@@ -425,6 +425,7 @@ COUNTDOWN_ROWS = [
     ("tot_bfs 5x{}", "search", "tot_bfs", "expansions", [2, 4], {"verifier": "prm", "breadth": 5}),
     ("dfs {}", "search", "dfs", "max_expansions", [8, 16, 32], {"verifier": "prm"}),
     ("mcts {}", "search", "mcts", "simulations", [8, 16, 32], {"verifier": "prm"}),
+    ("particle_filter {}", "search", "particle_filter", "particles", [4, 8, 16], {"verifier": "prm"}),
     ("free_energy {}", "adaptive", "free_energy", "n", [16], {"verifier": "prm"}),
     (
         "compute_optimal {:.2g}",
