@@ -137,6 +137,14 @@ def test_dollars_and_seconds_of_a_map_row():
     assert half["dollars"] == pytest.approx(52.5e-6) and half["seconds"] == 0.5
 
 
+def test_front_of_a_subset_indexes_the_points():
+    points = synthesis.summarize(toy_task())
+    assert synthesis.front(points) == synthesis.pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
+    fixed = synthesis.front(points, keep=lambda p: p["family"] != "adaptive")
+    assert [points[i]["name"] for i in fixed] == ["greedy", "majority 4"]
+    assert points[0]["verifier"] is None
+
+
 def test_front_holds_and_join_names():
     points = synthesis.summarize(toy_task())
     front = synthesis.pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
@@ -302,3 +310,23 @@ def test_budget_explorer_shows_the_best_strategy_within_budget(capsys):
     slider.value = slider.options[-1][1]  # everything is: the adaptive thinker wins, the best fixed one is named
     text = capsys.readouterr().out
     assert "best greedy" in text and "best thinker" in text and "best fixed majority 4" in text
+
+
+def test_strategy_map_draws_any_cost_and_a_second_front():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import tsc.viz.synthesis as sviz
+
+    points = synthesis.summarize(toy_task())
+    for p in points:
+        p.update(dollars=p["flops"] * 1e-6, seconds=p["flops"] / 10)
+    fig, ax = plt.subplots()
+    front = synthesis.pareto_front([p["dollars"] for p in points], [p["accuracy"] for p in points])
+    sviz.strategy_map(ax, points, front, cost="dollars", second=[0, 1])
+    assert ax.get_xlabel().startswith("mean dollars") and len(ax.texts) == len(set(front) | {0, 1})
+    with pytest.raises(ValueError, match="cost must be one of"):
+        sviz.strategy_map(ax, points, front, cost="joules")
+    plt.close(fig)

@@ -85,6 +85,7 @@ def summarize(task: dict, *, mask: np.ndarray | None = None, price=None) -> list
             "high": high,
             "flops": float(flops.mean()),
             "problems": int(len(correct)),
+            "verifier": row.get("knobs", {}).get("verifier"),
         }
         if "ledger" in row:
             ledger = row["ledger"]
@@ -93,6 +94,14 @@ def summarize(task: dict, *, mask: np.ndarray | None = None, price=None) -> list
             point["calls"] = float(np.asarray(ledger["calls"], dtype=float)[keep].mean())
         points.append(point)
     return points
+
+
+def front(points: Sequence[dict], *, cost: str = "flops", keep=None) -> list[int]:
+    """Indices into ``points`` of the Pareto front on ``cost`` (`pareto_front`) of the points
+    for which ``keep(point)`` is true (all of them by default), cheapest first."""
+    kept = [i for i, p in enumerate(points) if keep is None or keep(p)]
+    inner = pareto_front([points[i][cost] for i in kept], [points[i]["accuracy"] for i in kept])
+    return [kept[j] for j in inner]
 
 
 def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seconds"), gain: str = "accuracy") -> list[int]:
@@ -451,6 +460,7 @@ __all__ = [
     "finding",
     "findings_table",
     "format_per_size",
+    "front",
     "halves",
     "interval",
     "join_names",

@@ -29,15 +29,20 @@ COSTS = {
 }
 
 
-def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str = "", label: bool = True, cost: str = "flops"):
+def strategy_map(
+    ax, points: Sequence[dict], front: Sequence[int], *, title: str = "", label: bool = True, cost: str = "flops",
+    second: Sequence[int] = (),
+):  # fmt: skip
     """Accuracy (95 % Wilson intervals) against the mean ``cost`` per problem (a key of
     `COSTS`), one point per row of the map: colour by strategy, marker by family; the Pareto
-    front on that cost joined by a step line, its points named."""
+    front on that cost joined by a step line, its points named; ``second``, another front
+    (e.g. without one kind of verifier), dashed, its points named too."""
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {', '.join(COSTS)}; got {cost!r}")
-    place = {i: k for k, i in enumerate(front)}  # labels alternate above and below the front
+    named = list(front) + [i for i in second if i not in front]
+    place = {i: k for k, i in enumerate(sorted(named, key=lambda i: points[i][cost]))}  # labels alternate above and below
     for i, p in enumerate(points):
-        on = i in front
+        on = i in named
         ax.errorbar(
             p[cost], p["accuracy"], yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]],
             fmt=MARKERS[p["family"]], color=_color(p["strategy"]), alpha=1.0 if on else 0.45,
@@ -52,6 +57,9 @@ def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str
     xs = [points[i][cost] for i in front]
     ys = [points[i]["accuracy"] for i in front]
     ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6)
+    if len(second):
+        xs, ys = [points[i][cost] for i in second], [points[i]["accuracy"] for i in second]
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.5, linestyle="--")
     ax.set_xscale("log")
     ax.margins(x=0.12)
     percent_axis(ax)
