@@ -1,8 +1,11 @@
-"""The two interfaces strategies talk to (`Policy`, `Verifier`) and the one `Result` type.
+"""The whole interface of a strategy: what it reads of a problem (`Problem`), the two models
+it talks to (`Policy`, `Verifier`), their optional capabilities (`StepVerifier`,
+`SharesPrefixes`, `HasContext`) and the one `Result` type it returns.
 
-Strategies never import torch or `tsc.lm`: a policy is anything with a ``sample`` method of
-this shape, so a scripted fake in the tests, the bundled tiny model and a Hugging Face LLM in
-Colab all run the same search code.
+Strategies never import torch or `tsc.lm`, and read nothing of a problem, a policy or a
+verifier that is not declared here: a policy is anything with these attributes and a
+``sample`` method of this shape, so a scripted fake in the tests, the bundled tiny model
+(`tsc.lm.policy.LocalPolicy`), a Hugging Face LLM in Colab and a server all run the same search code.
 """
 
 from __future__ import annotations
@@ -17,6 +20,46 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from tsc.compute import Ledger
+
+
+@runtime_checkable
+class Problem(Protocol):
+    """A problem that strategies can solve without knowing which task it belongs to."""
+
+    task: str
+
+    def prompt(self) -> str:
+        """The compact prompt the bundled models were trained on."""
+        ...
+
+    def check(self, text: str) -> bool:
+        """The oracle: is this completion a correct solution? Never raises."""
+        ...
+
+    def answer_key(self, text: str) -> str | None:
+        """What majority voting compares (None for a malformed completion)."""
+        ...
+
+    def steps(self, text: str) -> list[str]:
+        """The completion cut into steps (the unit of process rewards and tree search)."""
+        ...
+
+    def step_labels(self, text: str) -> list[float]:
+        """The exact process labels, one per piece of `steps` (what a PRM learns to predict)."""
+        ...
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on its task's difficulty dial (numbers, operations)."""
+        ...
+
+    def question_text(self) -> str:
+        """The problem in words, for a real language model's prompt."""
+        ...
+
+    def to_json(self) -> dict:
+        """The problem as a JSON object (what `python -m tsc solve` reads)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,10 +136,13 @@ def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
 class Policy(Protocol):
     """A language model that strategies can sample from (batched: lists in, lists out).
 
-    The bundled models (`tsc.lm.Policy`), a Hugging Face model, a server
+    The bundled models and a Hugging Face model (`tsc.lm.policy.LocalPolicy`), a server
     (`tsc.lm.remote.RemotePolicy`) and the tests' scripted fakes all implement it. Optional
     capabilities are protocols of their own: `SharesPrefixes`, `HasContext`.
     """
+
+    name: str  # what errors, runs and fitted tables call the model
+    prompt_format: str  # "compact" (the bundled models' format: steps end at ","), or free text: "chat", "text"
 
     def format(self, problem) -> str:
         """The prompt for ``problem`` in this model's format."""
@@ -211,13 +257,16 @@ class JudgesSamples(Protocol):
 class SharesPrefixes(Protocol):
     """A model that can keep what it computed for a while, so later calls extending the same
     text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
-    verifier. A verifier's block may take ``share=`` the policy whose layers it reuses."""
+    verifier."""
 
-    def prefix_cache(self, max_tokens: int = 50_000) -> AbstractContextManager: ...
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None) -> AbstractContextManager:
+        """A block within which calls reuse what earlier calls computed. ``share``: for a
+        verifier built on a policy's layers, that policy, whose hidden states it then takes."""
+        ...
 
 
 @runtime_checkable
-class HasContext(Protocol):
+class HasContext(Policy, Protocol):
     """A policy whose context length is known: it says how many tokens a prompt takes
     (`encode`) and how many fit (``max_len``). Optional; budget forcing checks a long
     thinking budget against it before it samples."""
@@ -247,12 +296,11 @@ class Result:
     trace: dict = field(default_factory=dict)
 
 
-def writes_compact(policy) -> bool:
+def writes_compact(policy: Policy) -> bool:
     """Whether ``policy`` writes the bundled models' compact format (``13-7=6,6*4=24,...``),
     whose steps end at ``,``: what step search, refinement and the bundled reward models and
-    reviser read. A policy says so by its ``prompt_format`` (`tsc.lm.Policy`); one without
-    the attribute (a scripted fake) is taken to."""
-    return getattr(policy, "prompt_format", "compact") == "compact"
+    reviser read."""
+    return policy.prompt_format == "compact"
 
 
 def revision_prompt(prompt: str, attempts: list[str]) -> str:

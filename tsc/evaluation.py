@@ -363,3 +363,34 @@ def _revision_verdict(overall: dict, k: int) -> str:
         f"(best-of-{k} with the oracle: {seq['value']:.1%} vs {par['value']:.1%}); revise's own answer (its last "
         f"attempt, no verifier) is right {overall[f'revise_last@{k}']['value']:.1%} of the time (greedy {overall['greedy']['value']:.1%})"
     )
+
+
+def rl_figures(policy, problems: list, *, samples: int = 4, seed: int = 2024, max_new_tokens: int = 64) -> dict:
+    """Held-out figures at one point of an RL run (`tsc.lm.rl.train_rl` logs them), with 95 % bootstrap intervals over problems:
+    greedy accuracy, pass@1 (the mean over ``samples`` samples at T=1 of each problem), both
+    per size; the samples' mean length in tokens, the share that are well formed, and their
+    mean negative log-probability per token (an estimate of the policy's entropy)."""
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    sizes = np.array([len(p.numbers) for p in problems])
+
+    def figure(values) -> dict:
+        mean, low, high = bootstrap(np.asarray(values, dtype=float), seed=seed)
+        return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+    def figures(mask) -> dict:
+        return {
+            "problems": int(mask.sum()),
+            "greedy": figure(greedy.correct[mask, 0]),
+            "pass@1": figure(table.correct[mask].mean(axis=1)),
+            "mean_tokens": round(float(table.tokens[mask].mean()), 2),
+            "greedy_tokens": round(float(greedy.tokens[mask].mean()), 2),
+        }
+
+    well_formed = np.array([[countdown.parse(t) is not None for t in row] for row in table.texts])
+    return {
+        **figures(np.ones(len(problems), dtype=bool)),
+        "well_formed": round(float(well_formed.mean()), 4),
+        "nll_per_token": round(float(-table.logprobs.sum() / table.tokens.sum()), 4),
+        "by_size": {str(s): figures(sizes == s) for s in sorted(set(sizes.tolist()))},
+    }

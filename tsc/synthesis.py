@@ -7,8 +7,9 @@ stays a few short cells and each claim has one function behind it.
 
 The map (experiment ``ch09-map``) holds, per task, rows of per-problem verdicts and FLOPs on
 the same problems with the same per-problem seeds, so any two rows compare problem by problem
-(`paired`). A row is on the **Pareto front** when no other row solves at least as many
-problems at no more mean FLOPs per problem, and strictly more of one or less of the other.
+(`tsc.analysis.paired`). A row is on the **Pareto front** (`tsc.analysis.pareto_front`)
+when no other row solves at least as many problems at no more mean FLOPs per problem, and
+strictly more of one or less of the other.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.analysis import bootstrap, pass_at_k, wilson
-from tsc.economics import paired  # noqa: F401  (the map's paired comparisons: mean of a − b with its interval)
-from tsc.tradeoff import pareto_front  # noqa: F401  (the map's front)
+import tsc.strategies as strategies
+from tsc.analysis import bootstrap, paired, pareto_front, pass_at_k, wilson
 
-FAMILIES = ("single", "parallel", "sequential", "search", "adaptive")
+# the families the map draws (`tsc.strategies.FAMILIES`): every one but thinking, whose budget
+# forcing needs the trace model, which the map does not run
+FAMILIES = tuple(f for f in strategies.FAMILIES if f != "thinking")
 
 
 # --- the map ------------------------------------------------------------------------------------
@@ -107,15 +109,14 @@ def front(points: Sequence[dict], *, cost: str = "flops", keep=None) -> list[int
 def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seconds"), gain: str = "accuracy") -> list[int]:
     """Indices (in the points' order) of the points no other beats on ``gain`` (higher is
     better) and every one of ``costs`` (lower is better) at once. A point is beaten when
-    another is at least as good on every axis and better on one; of identical points the
-    first is kept, the tie rule of `pareto_front` (with one cost, this is its front)."""
+    another is at least as good on every axis and better on one; identical points do not beat
+    each other, so all of them are kept, the tie rule of `tsc.analysis.pareto_front` (with
+    one cost, this is its front)."""
     values = np.array([[-float(p[gain])] + [float(p[c]) for c in costs] for p in points])
     keep = []
     for i, v in enumerate(values):
-        no_worse = np.all(values <= v, axis=1)
-        better = no_worse & np.any(values < v, axis=1)
-        twin_before = no_worse & np.all(values == v, axis=1) & (np.arange(len(values)) < i)
-        if not (better.any() or twin_before.any()):
+        beaten = np.all(values <= v, axis=1) & np.any(values < v, axis=1)
+        if not beaten.any():
             keep.append(i)
     return keep
 
@@ -467,8 +468,6 @@ __all__ = [
     "knowledge",
     "log_linear_fit",
     "matched_pairs",
-    "paired",
-    "pareto_front",
     "per_size",
     "row",
     "selection_gap",

@@ -286,7 +286,7 @@ CATALOG: dict[str, ExerciseInfo] = {
         (
             "a front sorted on one key (dollars or seconds alone)",
             "equal points removing each other",
-            "both of two equal points kept",
+            "only the first of two equal points kept",
             "beaten only when worse on every axis",
             "lower accuracy taken as better",
             "indices instead of names",

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tsc.analysis import pareto_front
 from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
-from tsc.synthesis import best_fixed, halves, pareto_front, summarize, undominated
+from tsc.synthesis import best_fixed, halves, summarize, undominated
 
 # --- Exercise 9.1: the noise on the map -------------------------------------------------------
 
@@ -72,7 +73,7 @@ UNDOMINATED_CASES: list[list[dict]] = [
     [_pt("refine", 0.3, 1.0, 9.0), _pt("vote", 0.3, 2.0, 1.0), _pt("beam", 0.2, 3.0, 3.0)],
     # only as good on two axes and worse on the third: beaten
     [_pt("cheap", 0.5, 1.0, 1.0), _pt("dear", 0.5, 2.0, 1.0), _pt("slow", 0.5, 1.0, 3.0)],
-    # identical strategies: the first is kept, the second is its twin; neither removes the other
+    # identical strategies: neither beats the other, so both are kept
     [_pt("best_of_n 8", 0.4, 1.0, 1.0), _pt("weighted_vote 8", 0.4, 1.0, 1.0), _pt("greedy", 0.3, 2.0, 2.0)],
     # higher accuracy is better
     [_pt("weak", 0.1, 1.0, 1.0), _pt("strong", 0.9, 1.0, 1.0)],
@@ -110,10 +111,13 @@ def _undominated_mistake(points: list[dict], got: list, expected: list[str]) -> 
         if first in want and first not in got_set and second not in got_set:
             return (
                 f"{first!r} and {second!r} are equal on all three axes, and your answer drops both: equal points do not "
-                "beat each other (neither is better on any axis). Keep the first of them."
+                "beat each other (neither is better on any axis), so both stay."
             )
-        if first in got_set and second in got_set:
-            return f"{first!r} and {second!r} are equal on all three axes: keep only the first of them, the book's tie rule."
+        if first in want and (first in got_set) != (second in got_set):
+            return (
+                f"{first!r} and {second!r} are equal on all three axes: neither beats the other, so keep both (the book's "
+                "tie rule: the front must not depend on the order of the strategies)."
+            )
     reversed_gain = [dict(p, accuracy=-p["accuracy"]) for p in points]
     if got_set == set(_names_of(points, undominated(reversed_gain))) and got_set != want:
         return "Higher accuracy is better (dollars and seconds are what should be low)."
@@ -136,7 +140,7 @@ def _same(points: list[dict], a: str, b: str) -> bool:
 
 def check_undominated(fn: Callable, points: list[dict] | None = None) -> Feedback:
     """Compare ``fn(points)`` (the names of the strategies no other beats on accuracy, dollars
-    and seconds at once; of equal ones the first) with `tsc.synthesis.undominated`, on small
+    and seconds at once; equal ones all kept) with `tsc.synthesis.undominated`, on small
     cases and, given the map's ``points`` (`tsc.synthesis.summarize` of a task with ledgers),
     on them; then say what the two extra axes changed on the map."""
     if fn is None:
@@ -298,10 +302,7 @@ def ref_undominated(points):
         no_worse = q["accuracy"] >= p["accuracy"] and q["dollars"] <= p["dollars"] and q["seconds"] <= p["seconds"]
         return no_worse and (q["accuracy"] > p["accuracy"] or q["dollars"] < p["dollars"] or q["seconds"] < p["seconds"])
 
-    def same(q, p):
-        return all(q[k] == p[k] for k in ("accuracy", "dollars", "seconds"))
-
-    return [p["name"] for i, p in enumerate(points) if not any(beats(q, p) for q in points) and not any(same(q, p) for q in points[:i])]
+    return [p["name"] for p in points if not any(beats(q, p) for q in points)]
 
 
 def ref_choice(points, budget):
@@ -334,18 +335,11 @@ def _strict(points):  # beaten only when worse on every axis: points only as goo
     ]
 
 
-def _no_tie_rule(points):  # the textbook definition without the tie rule: both of two equal points kept
-    return [
-        p["name"]
-        for p in points
-        if not any(
-            q["accuracy"] >= p["accuracy"]
-            and q["dollars"] <= p["dollars"]
-            and q["seconds"] <= p["seconds"]
-            and (q["accuracy"] > p["accuracy"] or q["dollars"] < p["dollars"] or q["seconds"] < p["seconds"])
-            for q in points
-        )
-    ]
+def _first_twin_only(points):  # a tie rule of its own: of equal points only the first
+    kept = ref_undominated(points)
+    same = {k: [p["name"] for p in points if (p["accuracy"], p["dollars"], p["seconds"]) == k] for k in
+            {(p["accuracy"], p["dollars"], p["seconds"]) for p in points}}  # fmt: skip
+    return [n for n in kept if all(group[0] == n or n not in group for group in same.values())]
 
 
 def _lower_accuracy(points):
@@ -365,7 +359,7 @@ UNDOMINATED_MISTAKES = {
     "sorted on dollars alone": (lambda pts: _front_on(pts, "dollars"), ("sorted on one key",)),
     "sorted on seconds alone": (lambda pts: _front_on(pts, "seconds"), ("sorted on one key",)),
     "equal points remove each other": (_weak, ("drops both",)),
-    "both of two equal points kept": (_no_tie_rule, ("keep only the first",)),
+    "only the first of two equal points kept": (_first_twin_only, ("keep both",)),
     "beaten only when worse on every axis": (_strict, ("is beaten",)),
     "lower accuracy taken as better": (_lower_accuracy, ("Higher accuracy is better",)),
     "indices instead of names": (lambda pts: [pts.index(p) for p in pts if p["name"] in ref_undominated(pts)], ("indices",)),

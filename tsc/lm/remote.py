@@ -1,4 +1,4 @@
-"""A `Policy` that samples from an OpenAI-compatible server: the scale-out path.
+"""A `tsc.core.Policy` that samples from an OpenAI-compatible server: the scale-out path.
 
 When one machine is not enough, serve the model with an engine built for it — vLLM or
 SGLang across GPUs (tensor parallelism, continuous batching, prefix caching), or
@@ -14,7 +14,7 @@ strategies use (`format`, `sample`) and charges the server's token counts to the
   bundled model served by its folder, say), its tokenizer and card decide the prompt format
   and the FLOPs, exactly as for the local model: the compact prompt goes to
   ``/v1/completions``. Otherwise the problem goes to ``/v1/chat/completions`` as messages
-  (`tsc.tasks.prompts.messages`) and the server applies its own chat template.
+  (`tsc.tasks.messages`) and the server applies its own chat template.
 * **FLOPs** come from the checkpoint's parameter count, or from ``params=`` (a declared
   count); without either the ledger counts tokens only and says so (``flops_known``).
 * **Samples.** ``n`` is asked for in one request; a server that returns fewer choices
@@ -101,7 +101,7 @@ class RemotePolicy:
     def _local(self, prompt_format: str | None, params: int | None) -> None:
         """What this machine knows of the served model: its tokenizer, card and size when the
         model id is a readable checkpoint folder (or a bundled model's name)."""
-        from tsc.lm.policy import bundled_models
+        from tsc.lm.checkpoint import bundled_models
         from tsc.tasks.prompts import FORMATS
 
         folder = Path(self.model_id).expanduser() if not self.model_id.startswith(("http:", "https:")) else None
@@ -115,7 +115,7 @@ class RemotePolicy:
         if folder is not None and (folder / "config.json").is_file():
             from transformers import AutoConfig, AutoTokenizer
 
-            from tsc.lm.checkpoint import read_card
+            from tsc.io import read_card
 
             self.path, self.card = folder, read_card(folder)
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -150,7 +150,7 @@ class RemotePolicy:
     def format(self, problem) -> str:
         """The prompt for ``problem``: the model's own format when this machine has its
         tokenizer, else chat messages for the server's template (a `ChatPrompt`)."""
-        from tsc.tasks.prompts import messages, render
+        from tsc.tasks import messages, render
 
         if self.prompt_format == "chat" and self.tokenizer is None:
             return ChatPrompt(messages(problem))
@@ -191,7 +191,7 @@ class RemotePolicy:
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions of each prompt from the server (see `tsc.lm.policy.Policy.sample`).
+        """``n`` completions of each prompt from the server (see `tsc.lm.policy.LocalPolicy.sample`).
 
         Each prompt's requests carry its own seed (``seed`` + its index, or the list's entry;
         sample ``j`` of a fanned-out prompt ``seed + j``), so a prompt's completions do not

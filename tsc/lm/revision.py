@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import revision_prompt
-from tsc.lm.checkpoint import read_json_cache, write_json_cache
+from tsc.io import read_json_cache, write_json_cache
 from tsc.tasks import countdown
 
 MAX_FAILED = 3  # failed attempts a training sequence holds at most (revise reads the last 3)

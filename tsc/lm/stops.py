@@ -22,7 +22,7 @@ import torch
 
 
 class StopMatcher:
-    """The stop rule of one `Policy.sample` call for one tokenizer."""
+    """The stop rule of one `LocalPolicy.sample` call for one tokenizer."""
 
     def __init__(self, tokenizer, stops: Sequence[str], end_ids: Sequence[int]):
         self.tokenizer = tokenizer

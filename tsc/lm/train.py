@@ -17,13 +17,14 @@ from pathlib import Path
 import torch
 
 from tsc.compute import training_flops
-from tsc.lm.checkpoint import WEIGHTS, sha256_of
+from tsc.lm.checkpoint import WEIGHTS, quiet_loading, sha256_of
 from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step  # noqa: F401 (learning_rate, optimizer_step: re-exported)
 from tsc.lm.model import build_model
-from tsc.lm.policy import Policy, quiet_loading
+from tsc.lm.policy import LocalPolicy
 from tsc.lm.recipes import DATA, KINDS, POLICY_DATA, RECIPES, ModelShape, Recipe  # noqa: F401 (what tsc.lm.train offers)
 from tsc.lm.tokenizer import CHARS, build_char_tokenizer
 from tsc.tasks import TASKS, get_task
+from tsc.tasks.trace import TRACE_CHARS, dfs_trace
 
 
 def task_problems(task: str, count: int, *, seed: int, sizes: tuple[int, ...], digits: int = 2, split: str = "test") -> list:
@@ -37,15 +38,13 @@ def task_problems(task: str, count: int, *, seed: int, sizes: tuple[int, ...], d
 def alphabet(recipe: Recipe) -> list[str]:
     """The characters a model of ``recipe`` reads and writes (its tokenizer's vocabulary)."""
     if recipe.kind == "trace":
-        from tsc.tasks.trace import TRACE_CHARS
-
         return list(TRACE_CHARS)
     if recipe.kind == "direct" and recipe.task == "countdown":
         return CHARS + ["(", ")"]
     return CHARS
 
 
-def _fine_tune_start(recipe: Recipe) -> Policy:
+def _fine_tune_start(recipe: Recipe) -> LocalPolicy:
     """The bundled model ``recipe.init_from``, checked against the recipe's shape."""
     from tsc.lm.policy import load_policy
 
@@ -85,6 +84,8 @@ def training_examples(recipe: Recipe, step: int) -> list[tuple[str, str]]:
     seed = recipe.seed * 1_000_003 + step
     problems = task_problems(recipe.task, recipe.batch_size, seed=seed, sizes=recipe.sizes, digits=recipe.digits, split="train")
     rng = random.Random(seed)
+    if recipe.kind == "trace":  # one fixed move order, so the model knows which moves it has tried
+        return [(p.prompt(), dfs_trace(p)) for p in problems]
     return [(p.prompt(), p.training_text(recipe.kind, rng)) for p in problems]
 
 
@@ -184,7 +185,7 @@ def quick_greedy_accuracy(model, tokenizer, n_problems: int = 150, seed: int = 1
     """Greedy accuracy on held-out problems: a cheap progress signal during training."""
     recipe = recipe or Recipe()
     problems = task_problems(recipe.task, n_problems, seed=seed, sizes=recipe.sizes, digits=recipe.digits)
-    policy = Policy(model, tokenizer)
+    policy = LocalPolicy(model, tokenizer)
     room = recipe.shape.max_len - max(len(p.prompt()) for p in problems) - 1
     outs = policy.sample([p.prompt() for p in problems], n=1, temperature=0.0, max_new_tokens=max(64, room))
     model.train()

@@ -189,7 +189,7 @@ def _moves(state: State) -> list[tuple[int, Step]]:
     moves = [(i, Step(numbers[i], "*", numbers[i + 1], numbers[i] * numbers[i + 1])) for i, op in enumerate(operators) if op == "*"]
     if operators and operators[0] != "*" and (len(operators) == 1 or operators[1] != "*"):
         op = operators[0]
-        moves.append((0, Step(numbers[0], op, numbers[1], apply(numbers[0], op, numbers[1]))))
+        moves.append((0, Step(numbers[0], op, numbers[1], numbers[0] + numbers[1] if op == "+" else numbers[0] - numbers[1])))
     moves.sort(key=lambda move: (move[1].op != "*", move[0]))  # the canonical order first
     return moves
 
@@ -464,7 +464,7 @@ def validate(question: str) -> Arithmetic:
     spaces; numbers and operators alternating; at most ``MAX_OPS`` operations and
     ``MAX_DIGITS`` digits an operand; every value and intermediate result in 0..MAX_VALUE."""
     canonical, error = _diagnose(question)
-    if error:
+    if error or canonical is None:
         raise ValueError(error)
     return Arithmetic(canonical)
 
@@ -490,7 +490,7 @@ def generate(count: int, *, seed: int, ops: tuple[int, ...] = OPS, digits: int =
     if not _is_int(count) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
     rng = random.Random(seed)
-    problems = []
+    problems: list[Arithmetic] = []
     while len(problems) < count:
         n_ops = rng.choice(tuple(ops))
         for _ in range(MAX_DRAWS):

@@ -376,17 +376,16 @@ class Countdown:
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write for this problem: a random solution's
-        steps (``policy``), its one expression (``direct``) or a depth-first search written out
-        then the answer (``trace``, `tsc.tasks.trace`)."""
-        if kind == "trace":  # one fixed move order, so the model knows which moves it has tried
-            from tsc.tasks.trace import dfs_trace
-
-            return dfs_trace(self)
+        steps (``policy``) or its one expression (``direct``); a ``trace`` model's, a depth-first
+        search written out then the answer, is `tsc.tasks.trace.dfs_trace`."""
+        steps = self.solve(rng=rng)
+        if steps is None:
+            raise ValueError(f"{self.prompt()} has no solution to train on")
         if kind == "direct":
-            return self.direct_text(self.solve(rng=rng))
+            return self.direct_text(steps)
         if kind == "policy":
-            return self.solution_text(self.solve(rng=rng))
-        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct, trace")
+            return self.solution_text(steps)
+        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct (trace: tsc.tasks.trace.dfs_trace)")
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}
@@ -416,8 +415,9 @@ class Limits:
         card = card if isinstance(card, dict) else {}
         if card.get("task") != "countdown":
             return cls(max_number=MAX_ANY_NUMBER, trained=None, model=f"model {name!r}")
-        seen = card.get("problems") if isinstance(card.get("problems"), dict) else {}
-        recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+        given = {key: card.get(key) for key in ("problems", "recipe")}
+        seen: dict = given["problems"] if isinstance(given["problems"], dict) else {}
+        recipe: dict = given["recipe"] if isinstance(given["recipe"], dict) else {}
         try:
             sizes = [int(s) for s in seen.get("sizes") or recipe.get("sizes") or SIZES]
             max_number = int(seen.get("max_number") or recipe.get("max_number") or MAX_NUMBER)
@@ -556,7 +556,7 @@ def generate(
     if max_number < 1 or max_target < 1:
         raise ValueError("max_number and max_target must be positive")
     rng = random.Random(seed)
-    problems = []
+    problems: list[Countdown] = []
     while len(problems) < count:
         size = rng.choice(sizes)
         for _ in range(MAX_DRAWS):

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from tsc.compute import Ledger
-from tsc.lm.checkpoint import read_json_cache, write_json_cache
+from tsc.io import read_json_cache, write_json_cache
 from tsc.lm.recipes import RewardRecipe
 from tsc.tasks import countdown
 
