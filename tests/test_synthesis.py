@@ -177,6 +177,14 @@ def test_matched_pairs_pairs_rows_nearest_in_flops():
     assert len(synthesis.matched_pairs(task, "self_refine", "best_of_n", within=2.5)) == 2
 
 
+def test_verdict_and_standing_say_what_the_intervals_show():
+    assert synthesis.verdict((0.05, 0.01, 0.09)).startswith("a gain")
+    assert synthesis.verdict({"mean": -0.05, "low": -0.09, "high": -0.01}).startswith("a loss")
+    assert synthesis.verdict((0.01, -0.02, 0.04), problems=1000) == "within the noise of 1,000 problems"
+    table = {"paired": {"a": {"all": (0.1, 0.05, 0.15)}, "b": {"all": (0.0, -0.1, 0.1)}, "c": {"all": (-0.1, -0.2, -0.05)}}}
+    assert synthesis.standing(table) == ("ahead of a beyond the noise, level with b within the noise and behind c beyond the noise")
+
+
 def test_per_size_stats_and_paired_differences():
     runs = {"thinker": {"correct": [1, 1, 0, 1], "flops": [1, 3, 2, 2]}, "beam": {"correct": [1, 0, 0, 0], "flops": [2, 2, 2, 2]}}
     table = synthesis.per_size(runs, [3, 3, 4, 4])

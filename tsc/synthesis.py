@@ -121,6 +121,34 @@ def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seco
     return keep
 
 
+def verdict(diff, *, problems: int | None = None) -> str:
+    """What a paired difference (mean, low, high) shows, in words: a gain or a loss the
+    interval separates from zero, or within the noise (of ``problems`` problems, if given)."""
+    _, low, high = (diff["mean"], diff["low"], diff["high"]) if isinstance(diff, dict) else tuple(diff)
+    if low > 0:
+        return "a gain the paired interval separates from zero"
+    if high < 0:
+        return "a loss the paired interval separates from zero"
+    return "within the noise" + (f" of {problems:,} problems" if problems else "")
+
+
+def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
+    """Where ``versus`` stands against every other run of a `per_size` table on ``group``:
+    ahead of some beyond the noise, level with some within it, behind some beyond it."""
+    diffs = table["paired"]
+    ahead = [n for n in diffs if diffs[n][group][1] > 0]
+    behind = [n for n in diffs if diffs[n][group][2] < 0]
+    level = [n for n in diffs if n not in ahead and n not in behind]
+    parts = []
+    if ahead:
+        parts.append(f"ahead of {join_names(ahead)} beyond the noise")
+    if level:
+        parts.append(f"level with {join_names(level)} within the noise")
+    if behind:
+        parts.append(f"behind {join_names(behind)} beyond the noise")
+    return join_names(parts)
+
+
 def join_names(items: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``: names in a sentence."""
     items = list(items)
@@ -471,12 +499,14 @@ __all__ = [
     "per_size",
     "row",
     "selection_gap",
+    "standing",
     "selector_values",
     "sharpening",
     "selectors",
     "sequential_and_parallel",
     "summarize",
     "undominated",
+    "verdict",
     "within_noise",
 ]
 
