@@ -350,11 +350,16 @@ def cmd_evaluate(args) -> int:
     else:
         figures = evaluate_model(policy, per_size=args.per_size)
     if args.against:  # a retrained model: are its figures within the bundled card's intervals?
+        from tsc.io import read_card
+        from tsc.lm.checkpoint import bundled_models
         from tsc.zoo import compare_figures
 
+        models = bundled_models(kind=None)
+        if args.against not in models:
+            raise UserError(f"--against {args.against!r} is not a bundled model; known: {', '.join(models)}")
         try:
-            card = json.loads((_bundled_folder(args.against) / "card.json").read_text())
-        except (OSError, ValueError) as error:
+            card = read_card(models[args.against])
+        except ValueError as error:
             raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
         rows = compare_figures(figures, card.get("eval") or {})
         within = [old["low"] <= new <= old["high"] for _, new, old in rows]
@@ -367,15 +372,6 @@ def cmd_evaluate(args) -> int:
         card = dict(policy.card, eval=figures)
         write_atomic(policy.path / "card.json", json.dumps(card, indent=2) + "\n")
     return 0
-
-
-def _bundled_folder(name: str) -> Path:
-    from tsc.lm.checkpoint import bundled_models
-
-    models = bundled_models(kind=None)
-    if name not in models:
-        raise UserError(f"--against {name!r} is not a bundled model; known: {', '.join(models)}")
-    return models[name]
 
 
 def read_problem(line: str, card: dict | None = None, task: str = "countdown", model: str = "the model"):
@@ -421,21 +417,11 @@ def cmd_solve(args) -> int:
         raise UserError(f"input file {source} does not exist")
     if not source.is_file():
         raise UserError(f"input {source} is not a file")
-    for flag, knob, value in (
-        ("--n", "n", args.n),
-        ("--temperature", "temperature", args.temperature),
-        ("--seed", "seed", args.seed),
-        ("--max-new-tokens", "max_new_tokens", args.max_new_tokens),
-    ):
+    for knob in ("n", "temperature", "seed", "max_new_tokens", "top_k", "top_p", "min_p"):
         try:
-            check_knobs(**{knob: value})
+            (check_sampling if knob in ("top_k", "top_p", "min_p") else check_knobs)(**{knob: getattr(args, knob)})
         except ValueError as error:
-            raise UserError(f"{flag}: {error}") from None
-    for flag, knob, value in (("--top-k", "top_k", args.top_k), ("--top-p", "top_p", args.top_p), ("--min-p", "min_p", args.min_p)):
-        try:
-            check_sampling(**{knob: value})
-        except ValueError as error:
-            raise UserError(f"{flag}: {error}") from None
+            raise UserError(f"--{knob.replace('_', '-')}: {error}") from None
     _check_strategy_knobs(strategy, args)  # before any model loads (compute_optimal's --flops against its fitted table)
     output = Path(args.output)
     out_dir = output.resolve().parent
@@ -908,18 +894,24 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def cmd_solutions(args) -> int:
-    from tsc.grade import write_solutions
-
+def _write_chapters(args, write, what: str) -> int:
+    """``write(chapters)`` for the chapters named on the command line (default: every chapter
+    in book/), then say how many ``what`` went to ``args.out``."""
     chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
     if not chapters:
         raise UserError("no chapter notebooks given, and none in book/")
     try:
-        written = write_solutions(chapters, args.out)
+        written = write(chapters)
     except (ValueError, OSError) as error:
         raise UserError(str(error).splitlines()[0]) from None
-    print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    print(f"wrote {len(written)} {what} to {args.out}", file=sys.stderr)
     return 0
+
+
+def cmd_solutions(args) -> int:
+    from tsc.grade import write_solutions
+
+    return _write_chapters(args, lambda chapters: write_solutions(chapters, args.out), "solved chapters")
 
 
 def cmd_instructors(args) -> int:
@@ -945,8 +937,6 @@ def cmd_instructors(args) -> int:
 
 
 def cmd_pdf(args) -> int:
-    import time
-
     from tsc.pdf import print_book
 
     start = time.monotonic()
@@ -963,12 +953,4 @@ def cmd_pdf(args) -> int:
 def cmd_colab(args) -> int:
     from tsc.colab import export
 
-    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
-    if not chapters:
-        raise UserError("no chapter notebooks given, and none in book/")
-    try:
-        written = export(chapters, args.executed, args.out)
-    except (ValueError, OSError) as error:
-        raise UserError(str(error).splitlines()[0]) from None
-    print(f"wrote {len(written)} Colab notebooks to {args.out}", file=sys.stderr)
-    return 0
+    return _write_chapters(args, lambda chapters: export(chapters, args.executed, args.out), "Colab notebooks")

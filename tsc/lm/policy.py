@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import numbers
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_logprob_knobs, check_sampling, token_confidence
+from tsc.core import Completion, check_request, token_confidence
 from tsc.lm.checkpoint import bundled_models, card_kind
 from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
@@ -171,18 +170,14 @@ class LocalPolicy:
         threshold)`` ends a completion once its last ``window`` tokens' mean confidence is below
         ``threshold`` (`tsc.core.confidence_cut`), so a cut trace costs only what it wrote.
         """
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-        if n < 1 or max_new_tokens < 1 or batch_size < 1:
-            raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
-        check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
-        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
-        seeds = _per_prompt(seed, len(prompts), "seed")
-        if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+        seeds, ledgers = check_request(
+            prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
+            top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
+        )  # fmt: skip
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if offset and seeds is None:
             raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
-        ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)
         longest = max(map(len, encoded), default=0)
@@ -413,19 +408,6 @@ def _completion(stops: StopMatcher, tokens: list[int], token_logprobs: list[floa
     return Completion(
         stops.cut(stops.decode(tokens)), len(tokens), sum(token_logprobs), tuple(token_logprobs), tuple(map(tuple, top)), bool(cut)
     )
-
-
-def _per_prompt(value, count: int, name: str):
-    """``value`` as one item per prompt when it is a list (its length checked), else None."""
-    if not isinstance(value, (list, tuple)):
-        if name == "seed" and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
-            raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {value!r}")
-        return None
-    if len(value) != count:
-        raise ValueError(f"got {len(value)} {name}s for {count} prompts: pass one per prompt")
-    if name == "seed" and not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in value):
-        raise ValueError(f"seeds must be integers, got {value!r}")
-    return list(value)
 
 
 def _stream(seed: int, n: int, length: int) -> torch.Tensor:

@@ -44,7 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_logprob_knobs, check_sampling, confidence_cut
+from tsc.core import Completion, check_request, confidence_cut
+from tsc.tasks.prompts import cut_at_stop
 
 
 class ChatPrompt(str):
@@ -204,21 +205,11 @@ class RemotePolicy:
         (``token_logprobs``), or NaN where it offers none. ``top_logprobs`` and
         ``confidence_stop`` as in the module's docs.
         """
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-        if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"n and max_new_tokens must be at least 1 (got {n}, {max_new_tokens})")
-        check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
-        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
-        seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed) + i for i in range(len(prompts))]
-        if len(seeds) != len(prompts):
-            raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts: pass one per prompt")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
-        seeds = [s + offset for s in seeds]
-        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else None
-        if ledgers is not None and len(ledgers) != len(prompts):
-            raise ValueError(f"got {len(ledgers)} ledgers for {len(prompts)} prompts: pass one per prompt")
+        seeds, ledgers = check_request(
+            prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
+            top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
+        )  # fmt: skip
+        seeds = [s + offset for s in (seeds or [int(seed) + i for i in range(len(prompts))])]
         stops = tuple(self.stop if stop is None else stop)
         knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, max_new_tokens=max_new_tokens, stops=stops)
         knobs.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
@@ -301,7 +292,7 @@ class RemotePolicy:
         choices = []
         for choice in answer.get("choices") or []:
             whole = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
-            text = _cut(whole or "", stops)
+            text = cut_at_stop(whole or "", stops)
             pieces, values, tops = _token_logprobs(choice, top_logprobs)
             if top_logprobs and (not values or len(tops) != len(values)):
                 raise ValueError(
@@ -397,12 +388,6 @@ def _detail(error: urllib.error.HTTPError) -> str:
     except Exception:
         message = str(error.reason)
     return " ".join(str(message).split())[:200]
-
-
-def _cut(text: str, stops: Sequence[str]) -> str:
-    """``text`` up to and including its first stop string."""
-    ends = [text.find(s) + len(s) for s in stops if s and s in text]
-    return text[: min(ends)] if ends else text
 
 
 def _token_logprobs(choice: dict, k: int) -> tuple[list[str], list[float], list[tuple[float, ...]]]:

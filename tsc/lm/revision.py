@@ -127,13 +127,8 @@ class RevisionData:
     @classmethod
     def _from_json(cls, stored: dict, recipe) -> RevisionData:
         entries = [PoolEntry(countdown.Countdown(tuple(n), t), tuple(f), tuple(c)) for n, t, f, c in stored["entries"]]
-        ledger = Ledger(
-            prompt_tokens=stored["ledger"]["prompt_tokens"],
-            generated_tokens=stored["ledger"]["generated_tokens"],
-            policy_flops=stored["ledger"]["policy_flops"],
-            samples=stored["ledger"]["samples"],
-            calls=stored["ledger"]["calls"],
-        )
+        fields = ("prompt_tokens", "generated_tokens", "policy_flops", "samples", "calls")  # what the pool's sampling spent
+        ledger = Ledger(**{field: stored["ledger"][field] for field in fields})
         return cls(entries, recipe.seed, recipe.batch_size, recipe.shape.max_len, ledger, stored["seconds"])
 
 

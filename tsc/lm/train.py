@@ -9,7 +9,6 @@ The loop records tokens, FLOPs and wall time for the model's card.
 from __future__ import annotations
 
 import json
-import platform
 import random
 import shutil
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 
 from tsc.compute import training_flops
 from tsc.lm.checkpoint import WEIGHTS, quiet_loading, sha256_of
-from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step  # noqa: F401 (learning_rate, optimizer_step: re-exported)
+from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step, run_card  # noqa: F401 (learning_rate, optimizer_step: re-exported)
 from tsc.lm.model import build_model
 from tsc.lm.policy import LocalPolicy
 from tsc.lm.recipes import DATA, KINDS, POLICY_DATA, RECIPES, ModelShape, Recipe  # noqa: F401 (what tsc.lm.train offers)
@@ -229,29 +228,21 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
 
     def card(record: dict) -> dict:
         """The model's card as of the step in ``record`` (the log line just written)."""
-        return {
-            "name": recipe.name,
-            "kind": recipe.kind,
-            "task": recipe.task,
+        return run_card(
+            recipe,
+            record,
+            kind=recipe.kind,
+            task=recipe.task,
             **({"family": recipe.family} if recipe.family else {}),
-            "params": n_params,
-            "shape": recipe.shape.to_dict(),
-            "recipe": recipe.to_dict(),
+            params=n_params,
+            shape=recipe.shape.to_dict(),
+            recipe=recipe.to_dict(),
             **data,
-            "steps": record["step"],
-            "train_tokens": record["tokens"],
-            "train_flops": record["flops"],
-            "flops_formula": "3 x forward; forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens "
-            "(attention: QK^T and AV; tsc.compute)",
-            "seconds": round(record["seconds"], 1),
-            "seed": recipe.seed,
             # what the model saw: `Limits.for_model` holds readers' problems to these numbers
-            "problems": problems,
-            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-            "final_loss": record["loss"],
-            "torch": torch.__version__,
-        }
+            problems=problems,
+            flops_formula="3 x forward; forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens "
+            "(attention: QK^T and AV; tsc.compute)",
+        )
 
     spec = get_task(recipe.task)
     problems = spec.seen(recipe.sizes, **({"digits": recipe.digits} if "digits" in spec.options else {}))
@@ -267,10 +258,6 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         if recipe.eval_every and (step + 1) % recipe.eval_every == 0:
             record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe=recipe)
 
-    def after(step: int, record: dict) -> None:
-        if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
-            save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
-
     record = fit(
         model,
         recipe,
@@ -280,7 +267,7 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         step_flops=lambda n: training_flops(n_params, recipe.shape.n_layer, recipe.shape.d_model, n),
         log=out_dir / "train_log.jsonl",
         measure=measure,
-        after=after,
+        save=lambda folder, record: save_checkpoint(model, tokenizer, folder, card(record)),
         progress=progress,
     )
     return save_checkpoint(model, tokenizer, out_dir / "final", card(record))  # the card as written, with the weights' hash

@@ -10,13 +10,11 @@ is for tasks. Adding a strategy is one module plus one entry there.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, Verifier
+from tsc.core import Policy, Result, Verifier, check_sampling, is_int
 
 # how a strategy spends its compute (the map's markers, and which strategies count as fixed)
 FAMILIES = ("single", "parallel", "sequential", "search", "thinking", "adaptive")
@@ -86,11 +84,6 @@ MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (an
 SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
 
 
-def is_int(x) -> bool:
-    """An integer knob (Python or numpy), not a bool: what every strategy's checks accept."""
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
 def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, verifier=None) -> None:
     """Raise a ValueError that names the knob, the allowed range and the value given.
 
@@ -100,8 +93,7 @@ def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, ver
     if n is not None and (not is_int(n) or not 1 <= n <= MAX_SAMPLES):
         raise ValueError(f"n (samples per problem) must be an integer from 1 to {MAX_SAMPLES:,}, got {n!r}")
     if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0 (0 decodes greedily), got {temperature!r}")
+        check_sampling(temperature=temperature)
     if seed is not None and (not is_int(seed) or not 0 <= seed < 2**63):
         raise ValueError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
     if max_new_tokens is not None and (not is_int(max_new_tokens) or max_new_tokens < 1):

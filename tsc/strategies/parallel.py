@@ -27,11 +27,6 @@ def _ignore_shared(strategy: str, options: dict) -> None:
         )
 
 
-def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> list[str]:
-    [texts] = _draw_many([problem], policy, n=n, temperature=temperature, seeds=[seed], max_new_tokens=max_new_tokens, ledgers=[ledger])
-    return texts
-
-
 def _draw_many(
     problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
 ) -> list[list[str]]:

@@ -39,6 +39,12 @@ def answer_stops(prompt_format: str) -> tuple[str, ...]:
     return STOPS[prompt_format]
 
 
+def cut_at_stop(text: str, stops) -> str:
+    """``text`` up to and including its first stop string (all of it if it has none)."""
+    ends = [text.find(s) + len(s) for s in stops if s and s in text]
+    return text[: min(ends)] if ends else text
+
+
 def default_format(card: dict | None, tokenizer) -> str:
     """``compact`` for a model `tsc` trained (its card names a task, or its vocabulary is
     characters), ``chat`` when the tokenizer has a chat template, else ``text``."""
