@@ -45,6 +45,7 @@ examples:
   python -m tsc solve --strategy thinker --flops 7e8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy deepconf --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy free_energy --n 16 --temperature 0.8 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
   python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
@@ -154,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
         "the leading answer is ahead with this posterior probability (default 0.95; 1: only when the vote is decided)",
     )
     solve.add_argument("--window", type=int, default=None, help="early_stop: samples drawn per round (default 4)")
+    solve.add_argument("--offline", action="store_true", help="deepconf: draw all n traces, then vote among the most confident")
+    solve.add_argument("--warmup", type=int, default=None, help="deepconf (online): traces that set the confidence threshold (default 4)")
+    solve.add_argument("--keep", type=float, default=None, help="deepconf: the share of most confident traces that vote (default 0.9)")
+    solve.add_argument("--group", type=int, default=None, help="deepconf: tokens per window of group confidence (default 8)")
+    solve.add_argument(
+        "--consensus", type=float, default=None, help="deepconf (online): stop when the leader holds this share of the vote (default 0.95)"
+    )
     solve.add_argument("--beam-width", type=int, default=None, help="beam: partial solutions kept per step (default 4)")
     solve.add_argument(
         "--expansions", type=int, default=None, help="beam, dvts, tot_bfs, dfs, mcts: next steps sampled per node (default 4)"
@@ -464,6 +472,14 @@ def cmd_solve(args) -> int:
             check_stopping(threshold=args.threshold, window=args.window)
         except ValueError as error:
             raise UserError(f"--{'window' if 'window' in str(error).split()[0] else 'threshold'}: {error}") from None
+    if args.strategy == "deepconf":
+        from tsc.strategies.deepconf import check_deepconf
+
+        for flag in ("warmup", "keep", "group", "consensus"):
+            try:
+                check_deepconf(**{flag: getattr(args, flag)}, n=args.n)
+            except ValueError as error:
+                raise UserError(f"--{flag}: {error}") from None
     for flag, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None:
             try:
@@ -755,6 +771,11 @@ def _strategy_options(args, policy) -> dict:
         options["threshold"] = args.threshold
     if args.window is not None and "window" in takes:
         options["window"] = args.window
+    if "online" in takes:
+        options["online"] = not args.offline
+    for knob in ("warmup", "keep", "group", "consensus"):
+        if getattr(args, knob) is not None and knob in takes:
+            options[knob] = getattr(args, knob)
     for _, knob in SEARCH_FLAGS:
         if getattr(args, knob) is not None and knob in takes:
             options[knob] = getattr(args, knob)

@@ -278,7 +278,10 @@ def replay_early_stop(samples: Samples, *, threshold: float, window: int, n: int
 
 
 WINDOWS = (1, 2, 4)
-THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+# Thresholds off every value the leader's probability can take (those are k / 2^m, e.g. 3/4
+# after one vote, 7/8 after two agreeing), so that no setting decides on an exact tie; 0.74
+# and 0.76 sit either side of the one-vote value 3/4 (0.74 stops after a single sample).
+THRESHOLDS = (0.6, 0.7, 0.74, 0.76, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
 
 
 def stopping_grid(samples: Samples, *, windows=WINDOWS, thresholds=THRESHOLDS) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.adaptive import compute_optimal
+from tsc.strategies.deepconf import deepconf, deepconf_many
 from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
@@ -11,6 +12,7 @@ from tsc.strategies.thinker import thinker
 from tsc.strategies.thinking import budget_forcing
 
 BATCHED[early_stop] = early_stop_many  # each round one policy call for every problem still voting
+BATCHED[deepconf] = deepconf_many  # likewise, each round one call for every problem still sampling
 
 STRATEGIES = {
     "greedy": greedy,
@@ -27,6 +29,7 @@ STRATEGIES = {
     "mcts": mcts,
     "budget_forcing": budget_forcing,
     "early_stop": early_stop,
+    "deepconf": deepconf,
     "free_energy": free_energy,
     "compute_optimal": compute_optimal,
     "thinker": thinker,
@@ -68,6 +71,7 @@ __all__ = [
     "budget_forcing",
     "check_knobs",
     "compute_optimal",
+    "deepconf",
     "dfs",
     "dvts",
     "early_stop",
