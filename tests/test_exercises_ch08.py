@@ -113,8 +113,33 @@ def test_stopping_rule_reference():
         (lambda counts, remaining: counts[0] - counts[1] >= 2, "counts is []"),  # crashes before the first sample
         (lambda counts, remaining: (counts + [0])[0] >= 1 and len(counts) > 0 and remaining < 15, "too soon"),  # stops at 2
         (lambda counts, remaining: "stop" if counts else False, "True (stop) or False"),
+        (lambda counts, remaining: remaining <= 8, "fixed budget"),  # majority of 8 presented as a stopping rule
+        (lambda counts, remaining: remaining <= 12, "fixed budget"),
     ],
 )
 def test_stopping_rule_wrong_answers(wrong, hint):
     feedback = check_stopping_rule(wrong)
     assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+
+
+@needs_results
+@pytest.mark.parametrize("name", ["ex-8-1", "ex-8-2", "ex-8-3"])
+def test_the_chapters_self_tests_pass(name):
+    from tsc.exercises import selftest
+
+    assert name in selftest(name)
+
+
+@needs_results
+def test_the_stopping_rule_is_graded_on_a_stratified_dev_split():
+    """Not the first questions of the held-out table (all of the easiest size), but training
+    questions of every size in equal parts."""
+    import json
+
+    from tsc.experiments import path_of
+
+    record = json.loads(path_of("ch08_arithmetic").read_text(encoding="utf-8"))
+    table = record["data"]["rule_table"]
+    assert record["config"]["rule_questions"] == len(table["keys"]) and "size" in table
+    sizes = table["size"]
+    assert {s: sizes.count(s) for s in set(sizes)} == {s: len(sizes) // 3 for s in (2, 3, 4)}
