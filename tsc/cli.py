@@ -42,6 +42,7 @@ examples:
   python -m tsc solve --strategy majority --n 16 --temperature 0.8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy particle_filter --particles 8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy thinker --flops 7e8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
@@ -143,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         choices=sorted(VERIFIERS),
         help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
-        "tot_bfs, dfs, mcts (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
+        "tot_bfs, dfs, mcts, particle_filter (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
         "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
     )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
@@ -170,6 +171,21 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
+    solve.add_argument(
+        "--particles", type=int, default=None, help="particle_filter: partial solutions carried from step to step (default 8)"
+    )
+    solve.add_argument(
+        "--reward-temperature",
+        type=float,
+        default=None,
+        help="particle_filter: temperature of the verifier's weights, softmax(logit(score)/T) (default 1; lower presses harder)",
+    )
+    solve.add_argument(
+        "--resampling",
+        default=None,
+        choices=("systematic", "multinomial"),
+        help="particle_filter: how particles are redrawn (default systematic)",
+    )
     solve.add_argument(
         "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
     )
@@ -731,9 +747,12 @@ SEARCH_FLAGS = (
     ("--breadth", "breadth"),
     ("--max-expansions", "max_expansions"),
     ("--simulations", "simulations"),
+    ("--particles", "particles"),
+    ("--reward-temperature", "reward_temperature"),
+    ("--resampling", "resampling"),
 )
 # they need a verifier with score_steps
-STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "compute_optimal", "thinker")
+STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter", "compute_optimal", "thinker")
 
 
 def _default_verifier(strategy: str, task: str = "countdown") -> str | None:

@@ -5,6 +5,7 @@ from tsc.strategies.adaptive import compute_optimal
 from tsc.strategies.deepconf import deepconf, deepconf_many
 from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
+from tsc.strategies.particle import particle_filter
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
 from tsc.strategies.stopping import early_stop, early_stop_many
@@ -27,6 +28,7 @@ STRATEGIES = {
     "tot_bfs": tot_bfs,
     "dfs": dfs,
     "mcts": mcts,
+    "particle_filter": particle_filter,
     "budget_forcing": budget_forcing,
     "early_stop": early_stop,
     "deepconf": deepconf,
@@ -80,6 +82,7 @@ __all__ = [
     "greedy",
     "majority_vote",
     "mcts",
+    "particle_filter",
     "revise",
     "sample",
     "self_refine",
