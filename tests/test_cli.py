@@ -330,6 +330,23 @@ def test_search_flags_reach_their_strategy_only(tiny_policy):
     assert "particles" not in options("--strategy", "beam", "--particles", "5")
 
 
+@pytest.mark.skipif("prm" not in bundled_models("prm"), reason="no bundled PRM")
+def test_best_of_n_scores_with_the_prm_by_the_last_step_unless_told(tiny_policy):
+    from tsc.cli import _parser, _strategy_options
+
+    def options(*argv):
+        return _strategy_options(_parser().parse_args(["solve", "--input", "x", "--output", "y", *argv]), tiny_policy)
+
+    # best-of-N and the weighted vote score a sample as the searches score a partial solution (Chapter 5)
+    assert options("--strategy", "best_of_n", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "weighted_vote", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "best_of_n", "--verifier", "prm", "--aggregate", "min")["verifier"].aggregate == "min"
+    assert options("--strategy", "revise", "--verifier", "prm")["verifier"].aggregate == "min"  # elsewhere the PRM's own default
+    beam = options("--strategy", "beam", "--aggregate", "min")
+    assert beam["aggregate"] == "min" and "aggregate" not in options("--strategy", "beam")
+    assert "aggregate" not in options("--strategy", "particle_filter", "--aggregate", "min")  # it weighs by the last step
+
+
 @pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter"])
 def test_tree_searches_default_to_a_step_verifier(strategy):
     from tsc.cli import _default_verifier
