@@ -18,7 +18,7 @@ from fakes import ScriptedPolicy
 import tsc
 from tsc.core import Completion, confidence_cut
 from tsc.replay import TablePolicy, draw_table
-from tsc.strategies import STRATEGIES, deepconf, majority_vote, solve_many
+from tsc.strategies import STRATEGIES, deepconf, deepconf_many, majority_vote, solve_many
 from tsc.strategies.deepconf import quantile, trace_confidence
 from tsc.tasks import Countdown, arithmetic
 
@@ -137,9 +137,8 @@ def test_a_policy_without_log_probabilities_is_refused():
 
 
 def test_deepconf_is_registered_and_batched():
-    from tsc.strategies.parallel import BATCHED
-
-    assert STRATEGIES["deepconf"] is deepconf and deepconf in BATCHED
+    record = STRATEGIES["deepconf"]
+    assert record.run is deepconf and record.batched is deepconf_many and record.family == "parallel"
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Protocol, runtime_checkable
 
 # Stored with every experiment's result and on every model card written since it changed.
@@ -92,18 +92,9 @@ class Ledger:
         self.calls += 1
 
     def __add__(self, other: Ledger) -> Ledger:
-        return Ledger(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            generated_tokens=self.generated_tokens + other.generated_tokens,
-            policy_flops=self.policy_flops + other.policy_flops,
-            reused_tokens=self.reused_tokens + other.reused_tokens,
-            verifier_tokens=self.verifier_tokens + other.verifier_tokens,
-            verifier_flops=self.verifier_flops + other.verifier_flops,
-            calls=self.calls + other.calls,
-            seconds=self.seconds + other.seconds,
-            samples=self.samples + other.samples,
-            flops_known=self.flops_known and other.flops_known,
-        )
+        """Both ledgers' spending: every count summed; FLOPs known only if both knew them."""
+        sums = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "flops_known"}
+        return Ledger(**sums, flops_known=self.flops_known and other.flops_known)
 
     def cost(self, price: Price) -> float:
         """What this ledger's work costs, in dollars, at ``price`` (a `TokenPrice`, `SelfHosted`,
@@ -240,7 +231,7 @@ class SelfHosted:
     ) -> SelfHosted:
         """The machine that did ``decoding``'s FLOPs in its ``seconds`` (a timed sampling run)
         and, if given, ``reading``'s in its own (a timed run that only reads prompts)."""
-        rates = []
+        rates: list[float | None] = []
         for ledger in (decoding, reading):
             if ledger is None:
                 rates.append(None)
@@ -248,7 +239,9 @@ class SelfHosted:
             if not isinstance(ledger, Ledger) or not ledger.flops_known or ledger.flops <= 0 or ledger.seconds <= 0:
                 raise ValueError(f"SelfHosted.measured needs the ledger of a timed run with FLOPs and seconds > 0, got {ledger!r}")
             rates.append(ledger.flops / ledger.seconds)
-        return cls(dollars_per_hour, rates[0], rates[1], utilisation=utilisation, name=name)
+        decode, prefill = rates
+        assert decode is not None  # decoding is not optional
+        return cls(dollars_per_hour, decode, prefill, utilisation=utilisation, name=name)
 
     def seconds(self, ledger: Ledger) -> float:
         """How long ``ledger``'s work takes on this machine (reading and writing at their rates),

@@ -18,7 +18,6 @@ of scoring it. The cost of a sample does not depend on which other samples are d
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 from tsc.analysis import SampleTable
 from tsc.compute import Ledger
 from tsc.core import JudgesSamples, SharesPrefixes, problem_seed
+from tsc.strategies.reuse import prefix_caches
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,7 @@ def draw_scored(
     for start in range(0, len(problems), step):
         group = problems[start : start + step]
         ledgers = [Ledger() for _ in group]
-        with contextlib.ExitStack() as blocks:
-            if shares:
-                blocks.enter_context(policy.prefix_cache())
+        with prefix_caches(policy, only_to_share=not shares):
             rows = policy.sample(
                 [policy.format(p) for p in group],
                 n=n,
@@ -125,9 +123,7 @@ def draw_scored(
                 row_texts = [c.text for c in row]
                 for name, verifier in verifiers.items():
                     charged = Ledger()
-                    with contextlib.ExitStack() as inner:
-                        if isinstance(verifier, SharesPrefixes):
-                            inner.enter_context(verifier.prefix_cache(share=policy))
+                    with prefix_caches(policy, verifier, policy_open=True):
                         if callable(getattr(verifier, "score_steps", None)):
                             scored = verifier.score_steps(problem, row_texts, ledger=charged)
                         elif isinstance(verifier, JudgesSamples):  # the self verifier: free, from the samples' log-probabilities
@@ -161,6 +157,29 @@ def draw_scored(
     sample_flops = np.array([(ledger.policy_flops - pf) / n for ledger, pf in zip(policy_ledgers, prompt_flops)])
     verifier_flops = {name: np.array([ledger.verifier_flops / n for ledger in ledgers]) for name, ledgers in verifier_ledgers.items()}
     return ScoredTable(table=table, steps=steps, prompt_flops=prompt_flops, sample_flops=sample_flops, verifier_flops=verifier_flops)
+
+
+def priced(table: SampleTable, policy) -> ScoredTable:
+    """``table`` (drawn by `tsc.analysis.draw` from ``policy``) with what each problem's
+    prompt and samples cost, so that ``.flops(k)`` charges k samples as the prompt once plus
+    k samples' own FLOPs (no verifier). Each sample is priced by its own length,
+    ``policy.flops(prompt, written) − policy.flops(prompt, 0)``; the totals equal the
+    table's ledger whenever each prompt was read once (a ValueError says when not: the
+    table was drawn by another policy, or in chunks that re-read prompts)."""
+    if not (callable(getattr(policy, "flops", None)) and callable(getattr(policy, "encode", None))):
+        raise ValueError(f"priced needs a policy that can price a prompt (flops and encode), e.g. tsc.load_policy(); got {policy!r}")
+    lengths = [len(ids) for ids in policy.encode([policy.format(p) for p in table.problems])]
+    prompt_flops = np.array([float(policy.flops(length, 0)) for length in lengths])
+    sample_flops = np.array(
+        [np.mean([policy.flops(length, int(t)) - policy.flops(length, 0) for t in row]) for length, row in zip(lengths, table.tokens)]
+    )
+    total = prompt_flops.sum() + table.n * sample_flops.sum()
+    if table.ledger.policy_flops and not math.isclose(total, table.ledger.policy_flops, rel_tol=1e-9):
+        raise ValueError(
+            f"the table's ledger charged {table.ledger.policy_flops:.6g} FLOPs but its prompts and samples price at {total:.6g}: "
+            "price a table with the policy that drew it, drawn with each prompt read once"
+        )
+    return ScoredTable(table=table, steps={}, prompt_flops=prompt_flops, sample_flops=sample_flops, verifier_flops={})
 
 
 def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, k: int) -> float:

@@ -102,9 +102,9 @@ FRONTIER_CASES: list[tuple[list[float], list[float], list[int], str]] = [
 
 
 def _frontier(cost: list[float], accuracy: list[float]) -> list[int]:
-    from tsc.economics import pareto_frontier
+    from tsc.analysis import pareto_front
 
-    return pareto_frontier(cost, accuracy)
+    return pareto_front(cost, accuracy)
 
 
 def check_frontier(fn: Callable) -> Feedback:
@@ -258,7 +258,7 @@ def _selftest_token_cost(ledger: Ledger | None = None, price: TokenPrice | None 
 
 @registers_selftest("ex-7-2")
 def _selftest_frontier(costs: list | None = None, accuracies: list | None = None) -> None:
-    from tsc.economics import pareto_frontier
+    from tsc.analysis import pareto_front
 
     assert check_frontier(lambda costs, accuracies: None).status == "not attempted"
     assert check_frontier(reference_frontier).correct
@@ -270,7 +270,7 @@ def _selftest_frontier(costs: list | None = None, accuracies: list | None = None
 
     assert rejects(check_frontier(drops_equal), "Equal points removed each other")
     if costs is not None:  # on the chapter's own points the reference is the package's frontier
-        assert reference_frontier(list(costs), list(accuracies)) == pareto_frontier(costs, accuracies)
+        assert reference_frontier(list(costs), list(accuracies)) == pareto_front(costs, accuracies)
 
 
 @registers_selftest("ex-7-3")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 
 DIALS = {"arithmetic": (2, 3, 4), "countdown": (3, 4, 5)}  # operations; count of numbers
 
@@ -74,11 +74,11 @@ def decoding(*, models: dict, per_size: int, n: int, seed: int, settings: list) 
     """For each task and each setting [temperature, top_k, top_p, min_p]: per problem, how
     many of ``n`` samples are correct, how many distinct answers (voting keys) they give, and
     how many are malformed. pass@1 is correct / n, coverage@n is correct > 0."""
-    import tsc
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, model in models.items():
-        policy = tsc.load_policy(model)
+        policy = load_policy(model)
         problems = problem_set(task, per_size, seed=seed * 1000)
         rows = {}
         for i, (temperature, top_k, top_p, min_p) in enumerate(settings):
@@ -109,12 +109,12 @@ def self_consistency(*, models: dict, temperatures: dict, per_size: int, n: int,
     """Per task, temperature and problem: the fraction of ``trials`` random subsets of k of its
     ``n`` samples whose majority answer is right (majority@k), and pass@k, for each k; plus
     the greedy answer's verdict on the same problems."""
-    import tsc
     from tsc.analysis import coverage, draw, majority_accuracy
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, model in models.items():
-        policy = tsc.load_policy(model)
+        policy = load_policy(model)
         problems = problem_set(task, per_size, seed=seed * 1000)
         greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
         by_temperature = {}
@@ -148,15 +148,15 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
     """Per task and model, on the same problems: greedy correctness and its FLOPs, and
     majority@k over ``n`` samples at ``temperature`` with the FLOPs of k samples (the prompt
     read once, as the sampler charges it), per problem."""
-    import tsc
     from tsc.analysis import draw, majority_accuracy
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, names in models.items():
         problems = problem_set(task, per_size, seed=seed * 1000)
         rows = {}
         for name in names:
-            policy = tsc.load_policy(name)
+            policy = load_policy(name)
             prompt_tokens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
             greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
             table = draw(problems, policy, n=n, temperature=temperature, seed=seed)

@@ -31,12 +31,11 @@ pays for all of it; the trace is still treated as cut.
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Any
 
 from tsc.compute import Ledger
-from tsc.core import Completion, Policy, Result, confidence_cut, token_confidence, window_means
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
-from tsc.tasks.base import Problem
+from tsc.core import Completion, Policy, Problem, Result, confidence_cut, is_int, is_real, token_confidence, window_means
+from tsc.strategies.base import check_knobs, check_problem, make_result
 from tsc.votes import weighted_choice
 
 MEASURES = ("lowest", "tail")
@@ -46,7 +45,7 @@ def check_deepconf(*, n=None, warmup=None, keep=None, group=None, top_logprobs=N
     """Raise a ValueError naming the DeepConf knob that is out of range, and its range."""
 
     def share(x) -> bool:
-        return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and 0 < x <= 1
+        return is_real(x) and 0 < x <= 1
 
     for name, value in (("group", group), ("top_logprobs", top_logprobs), ("per_round", per_round)):
         if value is not None and (not is_int(value) or value < 1):
@@ -145,16 +144,15 @@ def deepconf_many(
     prompts = [policy.format(p) for p in problems]
     ledgers = [Ledger() for _ in problems]
     traces: list[list[Completion]] = [[] for _ in problems]
-    thresholds: list[float | None] = [None] * len(problems)
+    thresholds = [0.0] * len(problems)  # set from each problem's warm-up (offline: from all its traces)
     rounds = [0] * len(problems)
 
     def draw(active: list[int], count: int, stop: bool) -> None:
-        knobs = {"top_logprobs": top_logprobs}
-        if stop:
-            knobs["confidence_stop"] = (group, [thresholds[i] for i in active])
+        cut: dict[str, Any] = {"confidence_stop": (group, [thresholds[i] for i in active])} if stop else {}  # one threshold per prompt
         rows = policy.sample(
             [prompts[i] for i in active], n=count, temperature=temperature, seed=[seeds[i] for i in active],
-            offset=len(traces[active[0]]), max_new_tokens=max_new_tokens, ledger=[ledgers[i] for i in active], **knobs,
+            offset=len(traces[active[0]]), max_new_tokens=max_new_tokens, ledger=[ledgers[i] for i in active],
+            top_logprobs=top_logprobs, **cut,
         )  # fmt: skip
         for i, row in zip(active, rows):
             if any(len(c.top_logprobs) != len(c.token_logprobs) or not c.top_logprobs for c in row):
