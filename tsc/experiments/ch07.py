@@ -461,6 +461,6 @@ def deepconf_experiment(
 def stored_settings(name: str) -> dict:
     """The early-stopping settings experiment ``name`` chose on its dev split (computed first if
     it was never run)."""
-    from tsc.experiments import run
+    from tsc.experiments.base import run
 
     return dict(run(name)["live"]["settings"])

@@ -118,10 +118,10 @@ def after_decided(problem, result, n: int) -> int:
     """How many of ``result``'s samples were drawn after the vote among the first ones was
     decided: no answer could overtake the leader with the samples left of ``n``
     (`tsc.strategies.stopping.decided`), so they could not change majority voting's answer."""
-    from tsc.strategies.stopping import decided
+    from tsc.strategies.stopping import decided, tally
 
     keys = [problem.answer_key(text) for text in result.candidates]
-    return sum(decided(keys[:j], n - j) for j in range(1, len(keys)))
+    return sum(decided(tally(keys[:j]), n - j) for j in range(1, len(keys)))
 
 
 def _policy_and_verifier(task: str, verifier_name: str | None):
