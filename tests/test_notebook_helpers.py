@@ -31,3 +31,19 @@ def test_glue_interval_glues_three_scaled_numbers(monkeypatch):
     assert all(type(value) is float for value, _ in stored.values())
     notebook.glue_interval("share", (0.5, 0.4, 0.6), scale=1)
     assert stored["share_high"][0] == pytest.approx(0.6)
+
+
+def test_glue_refuses_a_rate_that_would_print_nan_or_inf(monkeypatch):
+    import pytest
+
+    stored = {}
+    monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display=True: stored.update({name: value}))
+    monkeypatch.setenv("TSC_STRICT", "1")
+    for bad in (float("nan"), np.float64("inf"), -np.inf):
+        with pytest.raises(AssertionError, match="the page would show it"):
+            notebook.glue("rate", bad, display=False)
+    assert "rate" not in stored
+    monkeypatch.setenv("TSC_STRICT", "0")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.warns(UserWarning, match="the page would show it"):
+        notebook.glue("rate", float("nan"), display=False)  # a reader's run goes on
