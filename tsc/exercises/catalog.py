@@ -236,7 +236,17 @@ CATALOG: dict[str, ExerciseInfo] = {
             "the verifier's tokens forgotten",
         ),
     ),
-    "ex-7-2": ExerciseInfo(2, 20, "code", ("keeping points that another beats", "only the cheapest and the best", "not a list of indices")),
+    "ex-7-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "keeping points that another beats",
+            "equal points removing each other",
+            "only the cheapest and the best",
+            "not a list of indices",
+        ),
+    ),
     "ex-7-3": ExerciseInfo(
         3,
         30,
@@ -245,6 +255,7 @@ CATALOG: dict[str, ExerciseInfo] = {
             "stopping on whatever the first sample said",
             "letting one disagreeing sample stop the window",
             "looking at an old window instead of the latest",
+            "firing before the window is full",
             "an answer other than True or False",
         ),
     ),
@@ -277,6 +288,7 @@ CATALOG: dict[str, ExerciseInfo] = {
         (
             "stopping at once on one sample",
             "never stopping early",
+            "a fixed budget presented as a stopping rule",
             "crashing before the first sample",
             "stopping too soon",
             "not answering True or False",
