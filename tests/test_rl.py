@@ -289,3 +289,18 @@ def test_the_budget_forcing_experiments_share_their_problems():
     for i in range(n):
         if not capped["forced"][i]:
             assert free["correct"][i] == capped["correct"][i] and free["thinking"][i] == capped["thinking"][i]
+
+
+def test_the_shipped_kl_log_is_the_kl_recipe_from_the_same_start():
+    """Chapter 2's remedy: the log of `countdown-rl-kl` beside the bundled run's, from the same
+    starting evaluation, one record per step, its penalty logged at every step."""
+    recipe = RL_RECIPES["countdown-rl-kl"]
+    kl_log = json.loads((RL_DIR / "train_log_kl.json").read_text())
+    plain = json.loads((RL_DIR / "train_log.json").read_text())
+    assert kl_log["recipe"] == json.loads(json.dumps(recipe.to_dict())) and recipe.kl > 0
+    assert [s["step"] for s in kl_log["steps"]] == list(range(1, recipe.steps + 1))
+    assert [e["step"] for e in kl_log["evals"]] == list(recipe.eval_at)
+    assert all(s["kl"] >= 0 for s in kl_log["steps"])
+    assert kl_log["evals"][0]["pass@1"] == plain["evals"][0]["pass@1"]  # the same model, problems and seeds at step 0
+    differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
+    assert differs == {"name", "kl", "steps", "eval_at"}  # everything else equal
