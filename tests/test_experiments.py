@@ -130,14 +130,9 @@ STALE_FLOPS = {
     "ch05-search-vs-best-of-n",
     "ch06-best-of-many",
     "ch06-sequential",
-    "ch07-early-stop",
-    "ch07-family",
-    "ch07-frontier",
     "ch08_arithmetic",
     "ch08_countdown",
     "ch08_fit",
-    "ch09-map",
-    "ch09-thinker",
 }
 
 

@@ -251,7 +251,17 @@ CATALOG: dict[str, ExerciseInfo] = {
             "the verifier's tokens forgotten",
         ),
     ),
-    "ex-7-2": ExerciseInfo(2, 20, "code", ("keeping points that another beats", "only the cheapest and the best", "not a list of indices")),
+    "ex-7-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "keeping points that another beats",
+            "equal points removing each other",
+            "only the cheapest and the best",
+            "not a list of indices",
+        ),
+    ),
     "ex-7-3": ExerciseInfo(
         3,
         30,
@@ -260,6 +270,7 @@ CATALOG: dict[str, ExerciseInfo] = {
             "stopping on whatever the first sample said",
             "letting one disagreeing sample stop the window",
             "looking at an old window instead of the latest",
+            "firing before the window is full",
             "an answer other than True or False",
         ),
     ),
@@ -292,6 +303,7 @@ CATALOG: dict[str, ExerciseInfo] = {
         (
             "stopping at once on one sample",
             "never stopping early",
+            "a fixed budget presented as a stopping rule",
             "crashing before the first sample",
             "stopping too soon",
             "not answering True or False",
@@ -310,14 +322,15 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-9-2": ExerciseInfo(
         2,
-        20,
+        25,
         "code",
         (
-            "every point kept in order of FLOPs",
-            "a dearer point only as accurate kept",
-            "the cheapest point dropped",
-            "the right points in the wrong order",
-            "values instead of indices",
+            "a front sorted on one key (dollars or seconds alone)",
+            "equal points removing each other",
+            "only the first of two equal points kept",
+            "beaten only when worse on every axis",
+            "lower accuracy taken as better",
+            "indices instead of names",
         ),
     ),
     "ex-9-3": ExerciseInfo(
