@@ -132,9 +132,7 @@ STALE_FLOPS = {
     "ch05-search-vs-best-of-n",
     "ch06-best-of-many",
     "ch06-sequential",
-    "ch08_arithmetic",
     "ch08_countdown",
-    "ch08_fit",
     "parallel_samples",
     "rl_pass_at_k",
 }
