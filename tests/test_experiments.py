@@ -122,8 +122,6 @@ def test_cli_lists_and_runs(registry, capsys):
 # Each chapter's third edition recomputes its own (`python -m tsc experiment NAME --refresh`) and
 # removes it here; the list must end empty.
 STALE_FLOPS = {
-    "budget_forcing_curve",
-    "budget_forcing_wait",
     "ch03-cot-vs-direct",
     "ch03-decoding",
     "ch03-self-consistency",
@@ -133,8 +131,6 @@ STALE_FLOPS = {
     "ch06-best-of-many",
     "ch06-sequential",
     "ch08_countdown",
-    "parallel_samples",
-    "rl_pass_at_k",
 }
 
 

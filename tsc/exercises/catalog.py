@@ -98,6 +98,21 @@ CATALOG: dict[str, ExerciseInfo] = {
         "experiment",
         ("the chance of at least one correct sample", "forgetting the all-wrong groups", "a formula without the group size"),
     ),
+    "ex-2-4": ExerciseInfo(
+        3,
+        25,
+        "code",
+        (
+            "no clip",
+            "the clipped term alone, without the minimum",
+            "the maximum instead of the minimum",
+            "the surrogate not negated into a loss",
+            "each completion averaged first (GRPO's paper) instead of every trained token (policy_update)",
+            "dividing by every padded position",
+            "padding and prompt positions left in (no mask)",
+            "the inverse ratio",
+        ),
+    ),
     "ex-3-1": ExerciseInfo(
         2,
         20,
