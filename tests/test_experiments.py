@@ -129,9 +129,7 @@ STALE_FLOPS = {
     "ch04-grid",
     "ch06-best-of-many",
     "ch06-sequential",
-    "ch08_arithmetic",
     "ch08_countdown",
-    "ch08_fit",
 }
 
 
