@@ -149,6 +149,30 @@ def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
     return join_names(parts)
 
 
+MONTHS = "January February March April May June July August September October November December".split()
+
+
+def in_words(date: str) -> str:
+    """``2025-06`` as ``June 2025``, ``2026-12-07`` as ``7 December 2026``, ``2025`` as is."""
+    parts = date.split("-")
+    if len(parts) == 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
+        return f"{MONTHS[int(parts[1]) - 1]} {parts[0]}"
+    if len(parts) == 3 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12 and parts[2].isdigit():
+        return f"{int(parts[2])} {MONTHS[int(parts[1]) - 1]} {parts[0]}"
+    return date
+
+
+def price_when(model: str) -> str:
+    """When ``model``'s list price (`tsc.economics.LIST_PRICES`) was listed and when it was read,
+    in words for a sentence: ``June 2025 (read on 7 December 2026)``."""
+    from tsc.economics import LIST_PRICES
+
+    row = next((r for r in LIST_PRICES if r["model"] == model), None)
+    if row is None:
+        raise ValueError(f"no list price for {model!r}; known: {', '.join(r['model'] for r in LIST_PRICES)}")
+    return f"{in_words(row['date'])} (read on {in_words(row['accessed'])})"
+
+
 def join_names(items: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``: names in a sentence."""
     items = list(items)
@@ -498,6 +522,7 @@ __all__ = [
     "findings_table",
     "format_per_size",
     "front",
+    "in_words",
     "halves",
     "interval",
     "join_names",
@@ -505,6 +530,7 @@ __all__ = [
     "log_linear_fit",
     "matched_pairs",
     "per_size",
+    "price_when",
     "row",
     "selection_gap",
     "standing",
