@@ -483,3 +483,10 @@ def bootstrap_statistic(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (float("nan"), float("nan"))
     return statistic(scores, labels), float(low), float(high)
+
+
+def significance(interval) -> str:
+    """How a paired difference with its 95 % interval ``(mean, low, high)`` reads in prose: "a
+    significant difference" when the interval excludes zero, else "within the noise"."""
+    _, low, high = (float(x) for x in interval)
+    return "a significant difference" if low > 0 or high < 0 else "within the noise"

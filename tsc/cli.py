@@ -127,7 +127,13 @@ def _parser() -> argparse.ArgumentParser:
         help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
     )
     solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
-    solve.add_argument("--n", type=int, default=16, help="samples (majority, best_of_n, weighted_vote; at most: early_stop, free_energy)")
+    solve.add_argument(
+        "--n",
+        type=int,
+        default=16,
+        help="samples (majority, best_of_n, weighted_vote; chains started: short_m_at_k; at most: early_stop, free_energy)",
+    )
+    solve.add_argument("--m", type=int, default=None, help="short_m_at_k: the first m chains to finish vote (default 1)")
     solve.add_argument(
         "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
     )
@@ -470,6 +476,13 @@ def cmd_solve(args) -> int:
                 check_search_knobs(**{knob: getattr(args, knob)})
             except ValueError as error:
                 raise UserError(f"{flag}: {error}") from None
+    if args.strategy == "short_m_at_k":
+        from tsc.strategies.short_m_at_k import check_short_knobs
+
+        try:
+            check_short_knobs(n=args.n, m=1 if args.m is None else args.m)
+        except ValueError as error:
+            raise UserError(f"--{'m' if str(error).startswith('m ') else 'n'}: {error}") from None
     if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
         raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
     if args.strategy in ("compute_optimal", "thinker"):  # the budget is checked against the fitted table before any model loads
@@ -760,6 +773,8 @@ def _strategy_options(args, policy) -> dict:
             options[knob] = getattr(args, knob)
     if args.cost_per_token is not None and "cost_per_token" in takes:
         options["cost_per_token"] = args.cost_per_token
+    if args.m is not None and "m" in takes:
+        options["m"] = args.m
     if "flops" in takes:
         options["flops"] = args.flops
     if "thinking_tokens" in takes:

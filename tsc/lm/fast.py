@@ -328,6 +328,7 @@ def sample_rows(
     uniforms: torch.Tensor | None = None,
     check_ids: torch.Tensor | None = None,
     check: Callable[[list[int]], bool] | None = None,
+    stop_after: int | None = None,
 ) -> tuple[list[list[int]], list[float], list[int]]:
     """``copies[i]`` continuations of prompt ``i`` (token ids, prompt-major), each ending at its
     first stop token or after ``max_new_tokens``; with the sum of each one's log-probabilities
@@ -349,7 +350,10 @@ def sample_rows(
     ``max_new_tokens`` numbers in (0, 1] per output sequence) makes each sequence draw its
     tokens from its own stream instead of ``generator`` (see `draw_tokens`). A token in
     ``check_ids`` ends a sequence only if ``check`` of the sequence's tokens so far says so
-    (a stop string matched on the decoded text, `tsc.lm.stops`).
+    (a stop string matched on the decoded text, `tsc.lm.stops`). With ``stop_after`` = m, a
+    prompt's sequences stop once m of them have ended at a stop token: the others are cut
+    at that step (what they wrote so far is kept), as an engine that waits only for the
+    first m answers would (short-m@k, `tsc.strategies.short_m_at_k`).
     """
     found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
     cache, logits, hidden, fresh, width = prefill(lean, prompts, found, pad=pad)
@@ -378,6 +382,7 @@ def sample_rows(
     to_check = torch.zeros(logits.shape[-1], dtype=torch.bool)
     if check is not None and check_ids is not None:
         to_check[check_ids] = True
+    finished = torch.zeros(len(prompts), dtype=torch.long)  # per prompt: sequences ended at a stop so far
     for step in range(max_new_tokens):
         log_probs = torch.log_softmax(logits, dim=-1)
         if temperature == 0:
@@ -399,6 +404,10 @@ def sample_rows(
                 written = out[rows[b], :step].tolist()
                 states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
                 store.add(prompt + written, *stored_kv(cache, b, width - len(prompt), width + step), states)
+        if stop_after is not None:  # a prompt whose first `stop_after` sequences have ended stops the rest
+            just = rows[ended & (rows < total)]
+            finished.index_add_(0, owner[just], torch.ones(len(just), dtype=torch.long))
+            ended = ended | ((finished >= stop_after)[owner[rows.clamp(max=total - 1)]] & (rows < total))
         rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())

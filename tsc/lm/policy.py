@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import time
 from collections.abc import Sequence
@@ -134,6 +135,7 @@ class Policy:
         ledger: Ledger | Sequence[Ledger] | None = None,
         batch_size: int = 1024,
         offset: int = 0,
+        stop_after: int | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt (temperature 0 decodes greedily).
 
@@ -159,6 +161,11 @@ class Policy:
         ``ledger`` is charged what was computed: each prompt's tokens once, each sample's
         generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
         prompt's share to its own.
+
+        ``stop_after`` = m: a prompt's samples stop as soon as m of them have ended at a stop;
+        the others are cut there (their text so far; only what was computed is charged), and
+        each prompt's completions come in the order they ended, the cut ones last (short-m@k,
+        `tsc.strategies.short_m_at_k`). A prompt's ``n`` samples must then fit one batch.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
@@ -170,6 +177,12 @@ class Policy:
             raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
         if offset and seeds is None:
             raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
+        if stop_after is not None and (
+            not isinstance(stop_after, numbers.Integral) or isinstance(stop_after, bool) or not 1 <= stop_after <= n
+        ):
+            raise ValueError(f"stop_after must be a whole number from 1 to n ({n}), or None; got {stop_after!r}")
+        if stop_after is not None and n > batch_size:
+            raise ValueError(f"stop_after needs each prompt's n={n} samples in one batch: raise batch_size ({batch_size}) to n")
         ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)
@@ -201,11 +214,13 @@ class Policy:
             if lean is not None:
                 tokens, logprobs, reused = sample_rows(
                     lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
-                    store=self._prefix_store, limits=limits, uniforms=uniforms, **checks, **settings,
+                    store=self._prefix_store, limits=limits, uniforms=uniforms, stop_after=stop_after, **checks, **settings,
                 )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
-                tokens, logprobs = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, **settings)
+                tokens, logprobs = self._generate(
+                    ids, copies, limits=limits, uniforms=uniforms, stops=stops, stop_after=stop_after, **settings
+                )
                 reads, reused = [1] * len(ids), [0] * len(ids)  # each prompt read once here too
             done = 0
             for (i, k), prompt, read, kept in zip(chunk, ids, reads, reused):
@@ -217,6 +232,8 @@ class Policy:
                 flops += sum(self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows)
                 for j, value in enumerate((read * (len(prompt) - kept), read * kept, flops)):
                     costs[i][j] += value
+        if stop_after is not None:  # the order they ended in: those that reached a stop by length, then the cut ones
+            outputs = [sorted(rows, key=lambda row: len(row[0]) if stops.ended(row[0]) else math.inf) for rows in outputs]
         completions = [[Completion(stops.cut(stops.decode(t)), len(t), lp) for t, lp in rows] for rows in outputs]
         seconds = time.perf_counter() - started
         if ledgers is not None:  # each prompt's share, the wall time split by tokens written
@@ -273,7 +290,7 @@ class Policy:
         return self._stops(tuple(stop)).ending_ids()
 
     @torch.no_grad()
-    def _generate(self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None):
+    def _generate(self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None, stop_after=None):
         """The reference path through `transformers`: left-pad the ``prompts`` and read each
         once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
         the model's device and in its dtype. Used for models `LeanLlama` does not cover (other
@@ -301,6 +318,7 @@ class Policy:
         to_check = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
         to_check[stops.needs_check().to(device)] = True
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        reached = torch.zeros(len(prompts), dtype=torch.long, device=device)  # per prompt: samples ended at a stop
         counts = torch.zeros(batch, dtype=torch.long, device=device)
         wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         logprob = torch.zeros(batch, dtype=wide, device=device)
@@ -324,6 +342,11 @@ class Policy:
             ended = ending[token]
             for b in (to_check[token] & alive).nonzero().squeeze(1).tolist():  # a stop string across tokens?
                 ended[b] = stops.hit(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
+            if stop_after is not None:  # a prompt whose first `stop_after` samples have ended stops the rest
+                ended_by_stop = torch.zeros(len(prompts), dtype=torch.long, device=device)
+                ended_by_stop.index_add_(0, owner, (alive & ended).long())
+                reached = reached + ended_by_stop
+                ended = ended | (reached >= stop_after)[owner]
             finished |= alive & (ended | (counts >= limit))
             if finished.all():
                 break

@@ -181,6 +181,7 @@ class RemotePolicy:
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
+        stop_after: int | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions of each prompt from the server (see `tsc.lm.policy.Policy.sample`).
 
@@ -192,7 +193,8 @@ class RemotePolicy:
         its own streams, so rounds are reproducible and distinct, not the same samples.
         The ledger is charged the server's token counts and, when the model's size is known,
         their FLOPs; ``logprob`` is the sum of the server's token log-probabilities, or NaN
-        where it offers none.
+        where it offers none. ``stop_after`` is accepted and has no effect: a server writes
+        every sample to its end, and each is charged.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")

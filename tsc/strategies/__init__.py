@@ -6,6 +6,7 @@ from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
+from tsc.strategies.short_m_at_k import short_m_at_k
 from tsc.strategies.stopping import early_stop, early_stop_many
 from tsc.strategies.thinker import thinker
 from tsc.strategies.thinking import budget_forcing
@@ -26,6 +27,7 @@ STRATEGIES = {
     "dfs": dfs,
     "mcts": mcts,
     "budget_forcing": budget_forcing,
+    "short_m_at_k": short_m_at_k,
     "early_stop": early_stop,
     "free_energy": free_energy,
     "compute_optimal": compute_optimal,
@@ -79,6 +81,7 @@ __all__ = [
     "revise",
     "sample",
     "self_refine",
+    "short_m_at_k",
     "solve_many",
     "thinker",
     "tot_bfs",

@@ -24,6 +24,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "self_refine": "#e07a1f",  # orange
     "revise": "#b5446e",  # plum
     "budget_forcing": "#3d5a80",
+    "short_m_at_k": "#9d0208",  # dark red: majority voting among the first chains to finish (Chapter 3)
     "free_energy": "#9c6644",  # brown (Chapter 8)
     "compute_optimal": "#2a9d8f",  # sea green (Chapter 4)
     "thinker": "#1b1b3a",  # ink (Chapter 9: the book's strategies combined)
