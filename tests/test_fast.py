@@ -131,7 +131,7 @@ def test_every_sample_matches_a_forward_pass_without_cache():
     policy = build_tiny_policy()
     prompts = [policy.encode([p])[0] for p in ["1 2 3>6:", "13 4 7 2>48:", "10 11 12 13 9>100:"]]
     stop = policy._stop_ids((".",))
-    tokens, logprobs, _ = sample_rows(
+    tokens, token_logprobs, _, _, _ = sample_rows(
         LeanLlama(policy.model),
         prompts,
         [5, 16, 3],
@@ -143,6 +143,7 @@ def test_every_sample_matches_a_forward_pass_without_cache():
         pad=policy._pad,
     )
     owners = [0] * 5 + [1] * 16 + [2] * 3
+    logprobs = [sum(row) for row in token_logprobs]
     assert len(tokens) == len(logprobs) == len(owners)
     lengths = {len(t) for t in tokens}
     assert len(lengths) > 3, "samples of different lengths: finished rows left the batch"

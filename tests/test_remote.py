@@ -5,6 +5,7 @@ chat endpoint for a model this machine cannot read."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,10 +24,41 @@ ANSWER = "13-7=6,6*4=24,24*2=48."
 class Script:
     """What the fake server does: its models, whether it honours n and stop, failures to inject."""
 
-    def __init__(self, models=("countdown",), honours_n=True, refuses_stop=False, fail_first=0, status=None):
+    def __init__(self, models=("countdown",), honours_n=True, refuses_stop=False, fail_first=0, status=None, logprobs="basic"):
         self.models, self.honours_n, self.refuses_stop = list(models), honours_n, refuses_stop
+        self.logprobs = logprobs  # "basic": two values; "rich": one per character with alternatives; None: none (transformers serve)
         self.fail_first, self.status = fail_first, status
         self.requests: list[dict] = []
+
+
+def rich(text: str, k: int) -> tuple[list[float], list[list[float]]]:
+    """One log-probability per character, lower in the second half, and k alternatives each."""
+    values = [-0.1 if t < len(text) // 2 else -1.2 for t in range(len(text))]
+    return values, [[v] + [v - 1.0 - j for j in range(k - 1)] for v in values]
+
+
+def text_logprobs(script: Script, body: dict, text: str):
+    if script.logprobs is None:
+        return None
+    if script.logprobs == "basic":
+        return {"token_logprobs": [-0.5, -0.25]}
+    k = int(body.get("logprobs") or 0)
+    values, alternatives = rich(text, max(k, 1))
+    tops = [{f"alt{j}" if j else ch: a for j, a in enumerate(alts[:k])} for ch, alts in zip(text, alternatives)]
+    return {"tokens": list(text), "token_logprobs": values, "top_logprobs": tops}
+
+
+def chat_logprobs(script: Script, body: dict, content: str):
+    if script.logprobs is None or not body.get("logprobs"):
+        return None
+    k = int(body.get("top_logprobs") or 0)
+    values, alternatives = rich(content, max(k, 1))
+    return {
+        "content": [
+            {"token": ch, "logprob": v, "top_logprobs": [{"token": f"t{j}", "logprob": a} for j, a in enumerate(alts[:k])]}
+            for ch, v, alts in zip(content, values, alternatives)
+        ]
+    }
 
 
 def serve(script: Script):
@@ -59,18 +91,13 @@ def serve(script: Script):
             n = body.get("n", 1) if script.honours_n else 1
             text = ANSWER + "junk after the stop" if "stop" not in body else ANSWER
             if self.path.endswith("/chat/completions"):
-                choices = [
-                    {
-                        "index": i,
-                        "message": {"role": "assistant", "content": "13 - 7 = 6\n6 * 4 = 24\n24 * 2 = 48\nAnswer: (13-7)*4*2"},
-                        "finish_reason": "stop",
-                    }
-                    for i in range(n)
-                ]
+                content = "13 - 7 = 6\n6 * 4 = 24\n24 * 2 = 48\nAnswer: (13-7)*4*2"
+                message = {"role": "assistant", "content": content}
+                logprobs = chat_logprobs(script, body, content)
+                choices = [{"index": i, "message": message, "finish_reason": "stop", "logprobs": logprobs} for i in range(n)]
             else:
-                choices = [
-                    {"index": i, "text": text, "finish_reason": "stop", "logprobs": {"token_logprobs": [-0.5, -0.25]}} for i in range(n)
-                ]
+                logprobs = text_logprobs(script, body, text)
+                choices = [{"index": i, "text": text, "finish_reason": "stop", "logprobs": logprobs} for i in range(n)]
             self.reply(200, {"choices": choices, "usage": {"prompt_tokens": 13, "completion_tokens": 25 * n, "total_tokens": 13 + 25 * n}})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -172,3 +199,43 @@ def test_a_model_this_machine_cannot_read_gets_chat_messages(server):
     declared = tsc.load_policy(server(Script(models=("big",))), params=7_000_000_000)
     assert declared.n_params == 7_000_000_000 and declared.flops_known
     assert declared.flops(10, 5) == 2 * 7_000_000_000 * 15  # 2N per token; the attention term needs the layers
+
+
+def test_token_log_probabilities_in_the_completions_format(server):
+    script = Script(logprobs="rich")
+    policy = tsc.load_policy(server(script))
+    [[c]] = policy.sample([policy.format(P)], n=1, temperature=0.0, top_logprobs=3)
+    assert script.requests[0]["logprobs"] == 3
+    assert len(c.token_logprobs) == len(c.top_logprobs) == len(ANSWER) and c.logprob == sum(c.token_logprobs)
+    assert all(len(top) == 3 and list(top) == sorted(top, reverse=True) for top in c.top_logprobs)
+    assert c.top_logprobs[0] == (-0.1, -1.1, -2.1)
+    [[plain]] = policy.sample([policy.format(P)], n=1, temperature=0.0)
+    assert script.requests[1]["logprobs"] == 1 and plain.top_logprobs == () and len(plain.token_logprobs) == len(ANSWER)
+
+
+def test_token_log_probabilities_in_the_chat_format(server):
+    script = Script(models=("Qwen/Qwen2.5-0.5B-Instruct",), logprobs="rich")
+    policy = tsc.load_policy(server(script))
+    [[c]] = policy.sample([policy.format(P)], n=1, top_logprobs=2)
+    assert script.requests[0]["logprobs"] is True and script.requests[0]["top_logprobs"] == 2
+    assert len(c.token_logprobs) == len(c.top_logprobs) > 10 and all(len(top) == 2 for top in c.top_logprobs)
+
+
+def test_a_confidence_cut_is_applied_here_and_the_whole_completion_charged(server):
+    from tsc.core import confidence_cut
+
+    policy = tsc.load_policy(server(Script(logprobs="rich")))
+    ledger = Ledger()
+    [[c]] = policy.sample([policy.format(P)], n=1, top_logprobs=2, confidence_stop=(3, 1.0), ledger=ledger)
+    values, alternatives = rich(ANSWER, 2)
+    at = confidence_cut(alternatives, 3, 1.0)
+    assert c.cut_off and at < len(ANSWER) and c.text == ANSWER[:at] and len(c.token_logprobs) == at
+    assert ledger.generated_tokens == 25  # the server wrote all of it
+
+
+def test_a_server_without_log_probabilities_says_so(server):
+    policy = tsc.load_policy(server(Script(logprobs=None)))
+    [[c]] = policy.sample([policy.format(P)], n=1)
+    assert c.token_logprobs == () and math.isnan(c.logprob)
+    with pytest.raises(ValueError, match="returned no log-probabilities .*top_logprobs=4.*transformers serve does not"):
+        policy.sample([policy.format(P)], n=1, top_logprobs=4)

@@ -102,3 +102,21 @@ def test_solve_through_the_server(url, problems, tmp_path):
     assert main(["solve", "--model", "countdown", "--device", "cpu", "--input", str(source), "--output", str(local)]) == 0
     read = lambda path: [(r["answer"], r["correct"], r["completion"]) for r in map(json.loads, path.read_text().splitlines())]
     assert read(served) == read(local)
+
+
+def test_transformers_serve_gives_no_log_probabilities_and_the_client_says_so(url, problems):
+    """`transformers serve` (5.x) ignores ``logprobs``: the completions come without them, and a
+    caller that needs the alternatives (DeepConf) gets a one-line error naming the cause."""
+    import math
+
+    remote = tsc.load_policy(url, max_concurrency=2)
+    prompt = remote.format(problems[0])
+    [[c]] = remote.sample([prompt], n=1, temperature=0.0)
+    if c.token_logprobs:  # a later transformers that returns them: they must be the local model's
+        local = tsc.load_policy("countdown", device="cpu")
+        [[mine]] = local.sample([prompt], n=1, temperature=0.0)
+        assert list(c.token_logprobs[: mine.num_tokens]) == pytest.approx(list(mine.token_logprobs), abs=1e-3)
+        return
+    assert math.isnan(c.logprob)
+    with pytest.raises(ValueError, match="returned no log-probabilities"):
+        remote.sample([prompt], n=1, temperature=0.0, top_logprobs=5)

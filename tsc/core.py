@@ -25,12 +25,68 @@ class Completion:
 
     ``text`` stops after the stop string (``.`` for the bundled tasks); ``num_tokens`` counts
     generated tokens including the stop token; ``logprob`` is the sum of the model's log
-    probabilities (at temperature 1) of those tokens.
+    probabilities (at temperature 1) of those tokens, and ``token_logprobs`` the terms of
+    that sum, one per generated token (empty where a server gives none; ``logprob`` is then NaN).
+
+    ``top_logprobs`` (when the sampler was asked for ``top_logprobs=k``): at each generated
+    token, the ``k`` largest log-probabilities of the model's next-token distribution, largest
+    first (which tokens they belong to is not kept). ``cut_off``: the sampler ended the
+    completion early because its confidence fell below ``confidence_stop`` (see
+    `confidence_cut`); its text then has no final answer.
     """
 
     text: str
     num_tokens: int
     logprob: float
+    token_logprobs: tuple[float, ...] = ()
+    top_logprobs: tuple[tuple[float, ...], ...] = ()
+    cut_off: bool = False
+
+
+def token_confidence(top: Sequence[float]) -> float:
+    """A token's confidence as DeepConf defines it (Fu et al. 2025): minus the mean of the
+    ``k`` largest log-probabilities of its next-token distribution (``Completion.top_logprobs``).
+    High when the model puts its mass on few tokens; the sum runs left to right, so every
+    sampler and every replay computes the same float."""
+    return -sum(top) / len(top)
+
+
+def window_means(confidences: Sequence[float], window: int) -> list[float]:
+    """The mean confidence of every full window of ``window`` consecutive tokens (DeepConf's
+    group confidence), by a running sum (add the newest, drop the oldest) as the samplers keep
+    it; a trace shorter than the window has none."""
+    means, running = [], 0.0
+    for t, c in enumerate(confidences):
+        running = (running - confidences[t - window] if t >= window else running) + c
+        if t + 1 >= window:
+            means.append(running / window)
+    return means
+
+
+def confidence_cut(top_logprobs: Sequence[Sequence[float]], window: int, threshold: float) -> int | None:
+    """How many tokens a sampler with ``confidence_stop=(window, threshold)`` writes before
+    it cuts a trace whose per-token ``top_logprobs`` are these: the first token at which the
+    mean confidence of the last ``window`` tokens is below ``threshold`` (None: never)."""
+    for t, mean in enumerate(window_means([token_confidence(top) for top in top_logprobs], window)):
+        if mean < threshold:
+            return t + window
+    return None
+
+
+def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
+    """Raise a ValueError naming the log-probability knob that is out of range."""
+    if not isinstance(top_logprobs, numbers.Integral) or isinstance(top_logprobs, bool) or top_logprobs < 0:
+        raise ValueError(f"top_logprobs must be a whole number >= 0 (0: none), got {top_logprobs!r}")
+    if confidence_stop is None:
+        return
+    shape_ok = isinstance(confidence_stop, (tuple, list)) and len(confidence_stop) == 2
+    window, threshold = confidence_stop if shape_ok else (None, None)
+    if not shape_ok or not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"confidence_stop must be (window >= 1 tokens, threshold), got {confidence_stop!r}")
+    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not math.isfinite(threshold):
+        raise ValueError(f"confidence_stop's threshold must be a finite number, got {threshold!r}")
+    if not top_logprobs:
+        raise ValueError("confidence_stop needs top_logprobs=k >= 1: a token's confidence is read from its k most likely tokens")
 
 
 @runtime_checkable
@@ -61,6 +117,8 @@ class Policy(Protocol):
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
         stop_after: int | None = None,
+        top_logprobs: int = 0,
+        confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt; temperature 0 means greedy decoding.
 
@@ -75,6 +133,11 @@ class Policy(Protocol):
         ended, cutting the others, and list them in the order they ended; one that cannot
         writes all of them (and charges them). Either way the m shortest are the m first to
         finish (`tsc.strategies.short_m_at_k`).
+        ``top_logprobs=k``: also return the k largest log-probabilities at every token
+        (`Completion.top_logprobs`). ``confidence_stop=(window, threshold)``: end a completion
+        as soon as the mean `token_confidence` of its last ``window`` tokens falls below
+        ``threshold`` (`confidence_cut`; needs ``top_logprobs``), DeepConf's online cut.
+        A policy that cannot (a scripted fake) may leave these two out.
         """
         ...
 

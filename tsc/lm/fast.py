@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -329,10 +329,12 @@ def sample_rows(
     check_ids: torch.Tensor | None = None,
     check: Callable[[list[int]], bool] | None = None,
     stop_after: int | None = None,
-) -> tuple[list[list[int]], list[float], list[int]]:
+    top_logprobs: int = 0,
+    confidence_stop: tuple[int, float] | None = None,
+) -> Sampled:
     """``copies[i]`` continuations of prompt ``i`` (token ids, prompt-major), each ending at its
-    first stop token or after ``max_new_tokens``; with the sum of each one's log-probabilities
-    at temperature 1, and how many tokens of each prompt came from ``store``.
+    first stop token or after ``max_new_tokens``; with each token's log-probability at
+    temperature 1, and how many tokens of each prompt came from ``store`` (a `Sampled`).
 
     Each prompt is read once; its cache is copied to each of its samples. Finished sequences
     leave the batch as they end (up to the next multiple of 16 rows), so late steps compute
@@ -350,10 +352,18 @@ def sample_rows(
     ``max_new_tokens`` numbers in (0, 1] per output sequence) makes each sequence draw its
     tokens from its own stream instead of ``generator`` (see `draw_tokens`). A token in
     ``check_ids`` ends a sequence only if ``check`` of the sequence's tokens so far says so
-    (a stop string matched on the decoded text, `tsc.lm.stops`). With ``stop_after`` = m, a
+    (a stop string matched on the decoded text, `tsc.lm.stops`).
+
+    With ``stop_after`` = m, a
     prompt's sequences stop once m of them have ended at a stop token: the others are cut
     at that step (what they wrote so far is kept), as an engine that waits only for the
     first m answers would (short-m@k, `tsc.strategies.short_m_at_k`).
+
+    ``top_logprobs=k`` also keeps the k largest log-probabilities at every step.
+    ``confidence_stop=(window, threshold)`` ends a sequence once the mean confidence of its
+    last ``window`` tokens is below ``threshold``, with exactly the arithmetic of
+    `tsc.core.confidence_cut` (a running float64 sum, the top values added left to right), so
+    a replay of stored top log-probabilities cuts where the sampler did.
     """
     found = [store.longest(p) for p in prompts] if store is not None else [(0, None)] * len(prompts)
     cache, logits, hidden, fresh, width = prefill(lean, prompts, found, pad=pad)
@@ -373,7 +383,14 @@ def sample_rows(
     rows = torch.arange(total)
     out = torch.full((total + 1, max_new_tokens), pad, dtype=torch.long)
     counts = torch.zeros(total + 1, dtype=torch.long)
-    logprob = torch.zeros(total + 1, dtype=torch.float64)
+    written_logprobs = torch.zeros(total + 1, max_new_tokens, dtype=torch.float64)
+    k = min(top_logprobs, logits.shape[-1])
+    top_out = torch.zeros(total + 1, max_new_tokens, k) if k else None
+    if confidence_stop is not None:  # each row's confidences and the running sum of its last `window`
+        window, threshold = confidence_stop
+        confidences = torch.zeros(total + 1, max_new_tokens, dtype=torch.float64)
+        running = torch.zeros(total + 1, dtype=torch.float64)
+        cut = torch.zeros(total + 1, dtype=torch.bool)
     limit = torch.tensor(list(limits or [max_new_tokens] * total) + [max_new_tokens + 1])
     if uniforms is not None:
         uniforms = torch.cat([uniforms, torch.ones(1, uniforms.shape[1])])  # the sink row draws too
@@ -392,11 +409,26 @@ def sample_rows(
             probs = filter_probs(probs, top_k=top_k, top_p=top_p, min_p=min_p)
             token = draw_tokens(probs, generator, None if uniforms is None else uniforms[rows, step])
         out[rows, step] = token
-        logprob[rows] += log_probs.gather(1, token[:, None]).squeeze(1).double()
+        written_logprobs[rows, step] = log_probs.gather(1, token[:, None]).squeeze(1).double()
         counts[rows] += 1
         ended = is_stop[token]
         for b in (to_check[token] & (rows < total)).nonzero().squeeze(1).tolist():  # a stop string across tokens?
             ended[b] = check(out[rows[b], : step + 1].tolist())
+        if k:
+            top = log_probs.topk(k, dim=-1).values
+            top_out[rows, step] = top
+            if confidence_stop is not None:
+                # DeepConf's token confidence, -mean of the top k, summed left to right in float64
+                total_top = top[:, 0].double()
+                for j in range(1, k):
+                    total_top = total_top + top[:, j].double()
+                confidence = -total_top / k
+                confidences[rows, step] = confidence
+                dropped = confidences[rows, step - window] if step >= window else torch.zeros_like(confidence)
+                running[rows] = (running[rows] - dropped if step >= window else running[rows]) + confidence
+                if step + 1 >= window:  # a full window below the threshold cuts a sequence that goes on
+                    low = (running[rows] / window < threshold) & ~ended & (counts[rows] < limit[rows]) & (rows < total)
+                    cut[rows] |= low
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
             for b in (ended & (rows < total)).nonzero().squeeze(1).tolist():
                 prompt_index = int(owner[rows[b]])
@@ -408,6 +440,8 @@ def sample_rows(
             just = rows[ended & (rows < total)]
             finished.index_add_(0, owner[just], torch.ones(len(just), dtype=torch.long))
             ended = ended | ((finished >= stop_after)[owner[rows.clamp(max=total - 1)]] & (rows < total))
+        if confidence_stop is not None:
+            ended = ended | cut[rows]
         rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())
@@ -429,8 +463,25 @@ def sample_rows(
             logits, hidden = lean.forward(token[:, None], position[:, None], cache, filled, return_hidden=True)
             written_hidden[rows, step] = hidden[:, 0]
         position = position + 1
-    out, counts, logprob = out[:total], counts[:total], logprob[:total]
-    return [row[:count] for row, count in zip(out.tolist(), counts.tolist())], logprob.tolist(), reused
+    lengths = counts[:total].tolist()
+    tokens = [row[:count] for row, count in zip(out[:total].tolist(), lengths)]
+    token_logprobs = [row[:count] for row, count in zip(written_logprobs[:total].tolist(), lengths)]
+    tops = None if top_out is None else [row[:count] for row, count in zip(top_out[:total].tolist(), lengths)]
+    cuts = None if confidence_stop is None else cut[:total].tolist()
+    return Sampled(tokens, token_logprobs, reused, tops, cuts)
+
+
+class Sampled(NamedTuple):
+    """What `sample_rows` wrote: per output sequence its token ids and each token's
+    log-probability at temperature 1; per prompt the tokens taken from the prefix store; with
+    ``top_logprobs``, each token's k largest log-probabilities; with ``confidence_stop``,
+    whether each sequence was cut by it."""
+
+    tokens: list[list[int]]
+    token_logprobs: list[list[float]]
+    reused: list[int]
+    top_logprobs: list[list[list[float]]] | None = None
+    cut: list[bool] | None = None
 
 
 def prefill(

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_sampling
-from tsc.lm.fast import LeanLlama, draw_tokens, filter_probs, sample_rows, supports
+from tsc.core import Completion, check_logprob_knobs, check_sampling, token_confidence
+from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
 from tsc.lm.stops import StopMatcher
 
@@ -136,6 +136,8 @@ class Policy:
         batch_size: int = 1024,
         offset: int = 0,
         stop_after: int | None = None,
+        top_logprobs: int = 0,
+        confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt (temperature 0 decodes greedily).
 
@@ -166,12 +168,19 @@ class Policy:
         the others are cut there (their text so far; only what was computed is charged), and
         each prompt's completions come in the order they ended, the cut ones last (short-m@k,
         `tsc.strategies.short_m_at_k`). A prompt's ``n`` samples must then fit one batch.
+
+        Every completion carries each generated token's log-probability at temperature 1
+        (``token_logprobs``; they come with sampling, so they are free). ``top_logprobs=k``
+        adds the k largest log-probabilities at every token; ``confidence_stop=(window,
+        threshold)`` ends a completion once its last ``window`` tokens' mean confidence is below
+        ``threshold`` (`tsc.core.confidence_cut`), so a cut trace costs only what it wrote.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
         if n < 1 or max_new_tokens < 1 or batch_size < 1:
             raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
         seeds = _per_prompt(seed, len(prompts), "seed")
         if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
             raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
@@ -193,8 +202,9 @@ class Policy:
         generator = torch.Generator().manual_seed(seed) if seeds is None else None
         streams = None if seeds is None or temperature == 0 else [_stream(s, offset + n, max_new_tokens)[offset:] for s in seeds]
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
+        settings.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
         lean = self._lean_model() if self.lean else None
-        outputs: list[list[tuple[list[int], float]]] = [[] for _ in encoded]
+        outputs: list[list[tuple]] = [[] for _ in encoded]  # per prompt: (tokens, token log-probs, top log-probs, cut)
         costs = [[0, 0, 0] for _ in encoded]  # per prompt: tokens computed, tokens reused, FLOPs
         for chunk in _chunks(len(encoded), n, batch_size):
             ids = [encoded[i] for i, _ in chunk]
@@ -212,29 +222,29 @@ class Policy:
                 uniforms = torch.cat(rows)[:, : max(limits)]
             checks = dict(stop_ids=stops.ending_ids(), check_ids=stops.needs_check(), check=stops.hit)
             if lean is not None:
-                tokens, logprobs, reused = sample_rows(
+                sampled = sample_rows(
                     lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
                     store=self._prefix_store, limits=limits, uniforms=uniforms, stop_after=stop_after, **checks, **settings,
                 )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
-                tokens, logprobs = self._generate(
-                    ids, copies, limits=limits, uniforms=uniforms, stops=stops, stop_after=stop_after, **settings
-                )
-                reads, reused = [1] * len(ids), [0] * len(ids)  # each prompt read once here too
+                sampled = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, stop_after=stop_after, **settings)
+                reads = [1] * len(ids)  # each prompt read once here too
+            tops = sampled.top_logprobs or [[]] * len(sampled.tokens)
+            cuts = sampled.cut or [False] * len(sampled.tokens)
             done = 0
-            for (i, k), prompt, read, kept in zip(chunk, ids, reads, reused):
-                rows = list(zip(tokens[done : done + k], logprobs[done : done + k]))
+            for (i, k), prompt, read, kept in zip(chunk, ids, reads, sampled.reused):
+                rows = list(zip(*(column[done : done + k] for column in (sampled.tokens, sampled.token_logprobs, tops, cuts))))
                 outputs[i] += rows
                 done += k
                 # the prompt's first `kept` tokens came from the store: only the rest is computed
                 flops = read * (self.flops(len(prompt), 0) - self.flops(kept, 0))
-                flops += sum(self.flops(len(prompt), len(t)) - self.flops(len(prompt), 0) for t, _ in rows)
+                flops += sum(self.flops(len(prompt), len(row[0])) - self.flops(len(prompt), 0) for row in rows)
                 for j, value in enumerate((read * (len(prompt) - kept), read * kept, flops)):
                     costs[i][j] += value
         if stop_after is not None:  # the order they ended in: those that reached a stop by length, then the cut ones
             outputs = [sorted(rows, key=lambda row: len(row[0]) if stops.ended(row[0]) else math.inf) for rows in outputs]
-        completions = [[Completion(stops.cut(stops.decode(t)), len(t), lp) for t, lp in rows] for rows in outputs]
+        completions = [[_completion(stops, *row) for row in rows] for rows in outputs]
         seconds = time.perf_counter() - started
         if ledgers is not None:  # each prompt's share, the wall time split by tokens written
             written = [sum(c.num_tokens for c in cs) for cs in completions]
@@ -290,12 +300,17 @@ class Policy:
         return self._stops(tuple(stop)).ending_ids()
 
     @torch.no_grad()
-    def _generate(self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None, stop_after=None):
+    def _generate(
+        self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None, top_logprobs=0,
+        confidence_stop=None, stop_after=None,
+    ) -> Sampled:  # fmt: skip
         """The reference path through `transformers`: left-pad the ``prompts`` and read each
         once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
         the model's device and in its dtype. Used for models `LeanLlama` does not cover (other
         architectures, GPUs, half precision), and by the tests and `python -m tsc bench` as
-        the yardstick for the fast path."""
+        the yardstick for the fast path. Returns what `tsc.lm.fast.sample_rows` returns (no
+        prefix store here, so nothing is reused); a confidence cut is decided on the CPU with
+        `tsc.core.confidence_cut`'s own arithmetic."""
         from transformers import DynamicCache
 
         device, pad = self.device, self._pad
@@ -321,8 +336,11 @@ class Policy:
         reached = torch.zeros(len(prompts), dtype=torch.long, device=device)  # per prompt: samples ended at a stop
         counts = torch.zeros(batch, dtype=torch.long, device=device)
         wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
-        logprob = torch.zeros(batch, dtype=wide, device=device)
-        tokens = []
+        tokens, written, tops = [], [], []
+        k = min(top_logprobs, logits.shape[-1])
+        running = [0.0] * batch  # confidence_stop: each row's running sum of its last `window` confidences
+        confidences: list[list[float]] = [[] for _ in range(batch)]
+        cut = [False] * batch
         for step in range(max(limits)):
             logits = logits.float()
             log_probs = torch.log_softmax(logits, dim=-1)
@@ -336,7 +354,7 @@ class Policy:
                     token = draw_tokens(probs, generator, uniforms[:, step])
             token = torch.where(finished, torch.full_like(token, pad), token)
             alive = ~finished
-            logprob += torch.where(alive, log_probs.gather(1, token[:, None]).squeeze(1).to(wide), 0.0)
+            written.append(log_probs.gather(1, token[:, None]).squeeze(1).to(wide))
             counts += alive.long()
             tokens.append(token)
             ended = ending[token]
@@ -347,14 +365,31 @@ class Policy:
                 ended_by_stop.index_add_(0, owner, (alive & ended).long())
                 reached = reached + ended_by_stop
                 ended = ended | (reached >= stop_after)[owner]
+            if k:
+                tops.append(log_probs.topk(k, dim=-1).values.float().cpu())
+                if confidence_stop is not None:
+                    window, threshold = confidence_stop
+                    going = (alive & ~ended & (counts < limit)).tolist()
+                    for b, top in enumerate(tops[-1].tolist()):
+                        if not alive[b]:
+                            continue
+                        confidences[b].append(token_confidence(top))
+                        t = len(confidences[b]) - 1
+                        running[b] = (running[b] - confidences[b][t - window] if t >= window else running[b]) + confidences[b][t]
+                        if t + 1 >= window and running[b] / window < threshold and going[b]:
+                            cut[b] = True
+                            ended[b] = True
             finished |= alive & (ended | (counts >= limit))
             if finished.all():
                 break
             mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype, device=device)], dim=1)
             positions = positions[:, -1:] + 1
             logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
-        generated = torch.stack(tokens, dim=1).tolist()
-        return [row[:count] for row, count in zip(generated, counts.tolist())], logprob.tolist()
+        lengths = counts.tolist()
+        generated = [row[:count] for row, count in zip(torch.stack(tokens, dim=1).tolist(), lengths)]
+        token_logprobs = [row[:count] for row, count in zip(torch.stack(written, dim=1).double().tolist(), lengths)]
+        top = [row[:count] for row, count in zip(torch.stack(tops, dim=1).tolist(), lengths)] if k else None
+        return Sampled(generated, token_logprobs, [0] * len(prompts), top, cut if confidence_stop is not None else None)
 
     @torch.no_grad()
     def score(self, prompts: list[str], completions: list[str], *, batch_size: int = 512) -> list[list[float]]:
@@ -388,6 +423,14 @@ class Policy:
                 if end > head:  # the token at position t is predicted by the logits at t - 1
                     out[i] = log_probs[b, head - 1 : end - 1].gather(1, ids[b, head:end, None]).squeeze(1).tolist()
         return out
+
+
+def _completion(stops: StopMatcher, tokens: list[int], token_logprobs: list[float], top: list, cut: bool) -> Completion:
+    """One sampled sequence as a `Completion`; ``logprob`` is the sum of its tokens' terms,
+    added left to right."""
+    return Completion(
+        stops.cut(stops.decode(tokens)), len(tokens), sum(token_logprobs), tuple(token_logprobs), tuple(map(tuple, top)), bool(cut)
+    )
 
 
 def _per_prompt(value, count: int, name: str):

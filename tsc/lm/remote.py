@@ -21,6 +21,13 @@ strategies use (`format`, `sample`) and charges the server's token counts to the
   (``transformers serve`` ignores ``n``) gets one request per missing sample, at most
   ``max_concurrency`` in flight. Stop strings are sent, and always applied here as well (a
   server that refuses them is asked again without). ``seed`` is sent per request.
+* **Log-probabilities.** Every request asks for them (``logprobs``; with ``top_logprobs=k``
+  also the k alternatives: ``logprobs=k`` on ``/v1/completions``, ``top_logprobs=k`` on the
+  chat endpoint). A server that gives none (``transformers serve`` ignores the field) leaves
+  ``token_logprobs`` empty and ``logprob`` NaN; asking it for ``top_logprobs`` is a one-line
+  ValueError that says so. ``confidence_stop`` cuts a completion here, at the token where
+  `tsc.core.confidence_cut` cuts it, but the server wrote it whole and the ledger pays for all
+  of it (vLLM can stop it earlier with a logits processor, as DeepConf's code does).
 * **Failures.** A dropped connection or a 5xx is retried with exponential backoff; a server
   that is down, an unknown model id or a refused request is a one-line ValueError.
 """
@@ -37,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_sampling
+from tsc.core import Completion, check_logprob_knobs, check_sampling, confidence_cut
 
 
 class ChatPrompt(str):
@@ -182,6 +189,8 @@ class RemotePolicy:
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
         stop_after: int | None = None,
+        top_logprobs: int = 0,
+        confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions of each prompt from the server (see `tsc.lm.policy.Policy.sample`).
 
@@ -192,15 +201,18 @@ class RemotePolicy:
         one a single call would have drawn; a server that answers ``n`` in one request draws
         its own streams, so rounds are reproducible and distinct, not the same samples.
         The ledger is charged the server's token counts and, when the model's size is known,
-        their FLOPs; ``logprob`` is the sum of the server's token log-probabilities, or NaN
-        where it offers none. ``stop_after`` is accepted and has no effect: a server writes
-        every sample to its end, and each is charged.
+        their FLOPs; ``logprob`` is the sum of the server's token log-probabilities
+        (``token_logprobs``), or NaN where it offers none. ``top_logprobs`` and
+        ``confidence_stop`` as in the module's docs.
+        ``stop_after`` is accepted and has no effect: a server writes every sample to its end,
+        and each is charged.
         """
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
         if n < 1 or max_new_tokens < 1:
             raise ValueError(f"n and max_new_tokens must be at least 1 (got {n}, {max_new_tokens})")
         check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed) + i for i in range(len(prompts))]
         if len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts: pass one per prompt")
@@ -212,6 +224,7 @@ class RemotePolicy:
             raise ValueError(f"got {len(ledgers)} ledgers for {len(prompts)} prompts: pass one per prompt")
         stops = tuple(self.stop if stop is None else stop)
         knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, max_new_tokens=max_new_tokens, stops=stops)
+        knobs.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
         started = time.perf_counter()
         with ThreadPoolExecutor(self.max_concurrency) as pool:
             first = list(pool.map(lambda i: self._request(prompts[i], n=n, seed=seeds[i] % 2**31, **knobs), range(len(prompts))))
@@ -225,7 +238,7 @@ class RemotePolicy:
         seconds = time.perf_counter() - started
         completions = []
         for i, (row, used) in enumerate(zip(rows, usages)):
-            completions.append([Completion(text, tokens, logprob) for text, tokens, logprob in row[:n]])
+            completions.append(row[:n])
             target = ledgers[i] if ledgers is not None else ledger
             if target is not None:
                 self._charge(target, used, completions[-1], seconds / len(prompts))
@@ -249,8 +262,11 @@ class RemotePolicy:
         if not self.flops_known:
             ledger.flops_known = False
 
-    def _request(self, prompt: str, *, n: int, seed: int, temperature, top_p, top_k, min_p, max_new_tokens, stops):
-        """One request for ``n`` samples of ``prompt``: ([(text, tokens, logprob)], usage)."""
+    def _request(
+        self, prompt: str, *, n: int, seed: int, temperature, top_p, top_k, min_p, max_new_tokens, stops, top_logprobs=0,
+        confidence_stop=None,
+    ) -> tuple[list[Completion], dict]:  # fmt: skip
+        """One request for ``n`` samples of ``prompt``: (completions, usage)."""
         body: dict = {"model": self.model_id, "n": n, "max_tokens": max_new_tokens, "temperature": float(temperature), "seed": seed}
         if top_p < 1:
             body["top_p"] = top_p
@@ -266,10 +282,12 @@ class RemotePolicy:
         if isinstance(prompt, ChatPrompt):
             endpoint, body["messages"] = "chat/completions", prompt.messages
             body["logprobs"] = True
+            if top_logprobs:
+                body["top_logprobs"] = top_logprobs
         else:
             endpoint = "completions"
             body["prompt"] = self._bos() + prompt
-            body["logprobs"] = 1
+            body["logprobs"] = max(1, top_logprobs)
         if stops and self._server_stops:
             body["stop"] = list(stops)
         try:
@@ -285,9 +303,29 @@ class RemotePolicy:
                 raise ValueError(f"the server at {self.url} refused the request: {again}") from None
         choices = []
         for choice in answer.get("choices") or []:
-            text = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
-            text = _cut(text or "", stops)
-            choices.append((text, self._count(text, choice, n, answer), _logprob(choice)))
+            whole = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
+            text = _cut(whole or "", stops)
+            pieces, values, tops = _token_logprobs(choice, top_logprobs)
+            if top_logprobs and (not values or len(tops) != len(values)):
+                raise ValueError(
+                    f"the server at {self.url} returned no log-probabilities (top_logprobs={top_logprobs} was asked): confidence "
+                    "measures such as DeepConf need a server that returns them (vLLM, SGLang; transformers serve does not)"
+                )
+            if pieces and len(pieces) == len(values):  # the tokens after a stop string this client cut away go too
+                kept, length = 0, 0
+                while kept < len(pieces) and length < len(text):
+                    length += len(pieces[kept])
+                    kept += 1
+                pieces, values, tops = pieces[:kept], values[:kept], tops[:kept]
+            count = self._count(text, choice, n, answer)
+            cut = False
+            if confidence_stop is not None:  # cut here where the sampler would have; the server wrote it all
+                at = confidence_cut(tops, *confidence_stop)
+                if at is not None and at < len(values):
+                    cut, values, tops = True, values[:at], tops[:at]
+                    text = "".join(pieces[:at]) if len(pieces) >= at else text
+            logprob = sum(values) if values else math.nan
+            choices.append(Completion(text, count, logprob, tuple(values), tuple(tops), cut))
         return choices, answer.get("usage") or {}
 
     def _bos(self) -> str:
@@ -370,16 +408,34 @@ def _cut(text: str, stops: Sequence[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
-def _logprob(choice: dict) -> float:
-    """The sum of a choice's token log-probabilities (completions or chat format), or NaN."""
+def _token_logprobs(choice: dict, k: int) -> tuple[list[str], list[float], list[tuple[float, ...]]]:
+    """A choice's tokens (as text, where the server names them), their log-probabilities, and
+    each token's ``k`` largest alternatives' log-probabilities, largest first, in either
+    format: ``/v1/completions`` (``tokens``, ``token_logprobs``, ``top_logprobs`` as dicts)
+    or the chat endpoint (``content``: one entry per token with its ``top_logprobs`` list).
+    Empty lists where the server gave none."""
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, dict):
-        return math.nan
-    values = logprobs.get("token_logprobs")
-    if values is None and isinstance(logprobs.get("content"), list):
-        values = [entry.get("logprob") for entry in logprobs["content"] if isinstance(entry, dict)]
-    values = [v for v in values or [] if isinstance(v, (int, float))]
-    return float(sum(values)) if values else math.nan
+        return [], [], []
+    if isinstance(logprobs.get("content"), list):  # chat
+        entries = [e for e in logprobs["content"] if isinstance(e, dict)]
+        pieces = [str(e.get("token", "")) for e in entries]
+        values = [e.get("logprob") for e in entries]
+        alternatives = [[a.get("logprob") for a in e.get("top_logprobs") or [] if isinstance(a, dict)] for e in entries]
+    else:
+        pieces = [str(t) for t in logprobs.get("tokens") or []]
+        values = list(logprobs.get("token_logprobs") or [])
+        alternatives = [list(d.values()) if isinstance(d, dict) else [] for d in logprobs.get("top_logprobs") or []]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return pieces, [], []
+    tops = []
+    if k:  # as DeepConf's code does, the mean runs over the alternatives the server gave (up to k)
+        for alts in alternatives:
+            found = sorted((float(a) for a in alts if isinstance(a, (int, float)) and not isinstance(a, bool)), reverse=True)[:k]
+            if not found:
+                return pieces, [float(v) for v in values], []
+            tops.append(tuple(found))
+    return pieces, [float(v) for v in values], tops
 
 
 def _count_parameters(folder: Path) -> int | None:
