@@ -207,7 +207,7 @@ def candidate_results(
 ) -> dict:
     """One split's record: every candidate run on every problem (with the per-problem seeds
     `compute_optimal` uses, through `tsc.strategies.solve_many`), the probe, and the oracle
-    difficulty (correct samples of ``difficulty_samples``). The work goes in chunks of
+    difficulty (correct samples of ``difficulty_samples``; none when 0). The work goes in chunks of
     ``chunk`` problems, chunk by chunk (every candidate on the first chunk, then on the
     next), so a run stopped early has whole chunks; ``upto`` keeps the first ``upto``
     problems only (a multiple of ``chunk``). ``cached(what, compute, **config)`` may store
@@ -234,6 +234,8 @@ def candidate_results(
         return dict(ledgers(results), score=[round(r.scores[0], 6) for r in results])
 
     def run_difficulty(part: list) -> dict:
+        if not difficulty_samples:
+            return {"correct": [0] * len(part), "samples": 0}
         table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1)
         return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
 
@@ -307,3 +309,39 @@ def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, diff
             upto=test_evaluated if split == "test" else None,
         )
     return out
+
+
+@experiment(
+    "ch04-fresh",
+    describe="every candidate of ch04-allocation and the probe on the fresh test split (1,200 problems, 3/4/5 numbers 1:2:1), "
+    "for the final, once-only test of compute_optimal against the fixed strategies",
+    model="countdown",
+    verifier="prm",
+    seed=0,
+    candidates=CANDIDATES,
+    sizes={str(k): v for k, v in FRESH_SIZES.items()},
+    split_seed=FRESH_SEED,
+)
+def fresh(*, model, verifier, seed, candidates, sizes, split_seed) -> dict:
+    """Per problem of `fresh_test_split`: every candidate's verdict and FLOPs (and the
+    verifier's share), with the per-problem seeds `compute_optimal` and ``python -m tsc solve``
+    use, and the probe; no oracle difficulty (``samples`` 0: it is for fitting, never done here). Chunks of
+    300 problems, each cached in ``runs/ch04/`` as it finishes. Nothing is chosen on these
+    problems: `compute_optimal` and the fixed strategy it is compared with are fitted on the
+    dev half (`allocation_splits`) and applied here once."""
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+    from tsc.verifiers import get_verifier
+
+    policy = load_policy(model)
+    judge = get_verifier(verifier)
+    problems = fresh_test_split({int(k): v for k, v in sizes.items()}, seed=split_seed)
+    store = ta.SweepCache(CACHE / "fresh.jsonl")
+    listed = [p.to_json() for p in problems]
+    base = {"experiment": "ch04-fresh", "model": model, "weights": policy.card.get("weights_sha256"), "verifier": verifier, "seed": seed}
+
+    def cached(what: str, compute, **extra):
+        return store.fetch(dict(base, problems=listed, what=what, **extra), compute, label=f"fresh {what} {extra.get('chunk')}")
+
+    record = candidate_results(problems, policy, judge, candidates=candidates, seed=seed, difficulty_samples=0, cached=cached, chunk=300)
+    return {"model": model, "verifier": verifier, "seed": seed, "candidates": candidates, "splits": {"fresh": record}}
