@@ -375,19 +375,21 @@ def thinking(
                 outs = policy.sample(forced[start : start + 512], n=1, temperature=0.0, max_new_tokens=32, seed=seed)
                 for (i, j), text, [out] in zip(cut[start : start + 512], forced[start : start + 512], outs):
                     answers[i, j] = (text[len(prompts[i]) :] + out.text, cap + out.num_tokens)
-            correct, tokens = np.zeros(len(chosen)), np.zeros(len(chosen))
+            correct, tokens, steps = np.zeros(len(chosen)), np.zeros(len(chosen)), np.zeros(len(chosen))
             for i, p in enumerate(chosen):
                 for b in range(n_blocks):  # a trace that finished within the cap keeps its own answer
                     members = [answers.get((i, j), (texts[i][j], int(table.tokens[i][j]))) for j in range(b * s, b * s + s)]
                     pick = majority_choice([p.answer_key(text) for text, _ in members])
                     correct[i] += pick is not None and p.check(members[pick][0])
                     tokens[i] += sum(used for _, used in members)
+                    steps[i] += max(used for _, used in members)  # the traces run side by side: the longest sets the latency
             capped[f"{s}x{cap}"] = {
                 "budget": budget,
                 "traces": s,
                 "cap": cap,
                 "correct": np.round(correct / n_blocks, 4).tolist(),
                 "tokens": np.round(tokens / n_blocks, 1).tolist(),
+                "steps": np.round(steps / n_blocks, 1).tolist(),
             }
 
     return {
@@ -473,3 +475,53 @@ def solved_somewhere(result: dict, task: str, temperature: str) -> np.ndarray:
     ``temperature`` was right (coverage at the largest k)."""
     part = result[task]
     return np.array(part["temperatures"][temperature]["coverage"])[:, -1] > 0.999
+
+
+def trace_samples(result: dict) -> dict[str, np.ndarray]:
+    """The sampled traces of the `thinking` result as flat arrays, one entry per trace:
+    ``problem`` (its index), ``tokens``, ``correct``, ``backtracks`` and ``ending`` (a name of
+    `ENDINGS`)."""
+    part = result["samples"]
+    names = {code: name for name, code in ENDINGS.items()}
+    tokens = np.asarray(part["tokens"])
+    return {
+        "problem": np.repeat(np.arange(tokens.shape[0]), tokens.shape[1]),
+        "tokens": tokens.reshape(-1),
+        "correct": np.asarray(part["correct"], dtype=bool).reshape(-1),
+        "backtracks": np.asarray(part["backtracks"]).reshape(-1),
+        "ending": np.array([names[c] for row in part["ending"] for c in row]),
+    }
+
+
+def accuracy_by_length(result: dict, edges, *, n_boot: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """The sampled traces' accuracy in each bin of length (``edges`` in tokens: bin i holds
+    ``edges[i] <= tokens < edges[i + 1]``), with 95 % intervals from a bootstrap over problems
+    (a problem's traces are resampled together: they are not independent of each other)."""
+    traces = trace_samples(result)
+    edges = np.asarray(edges)
+    which = np.clip(np.searchsorted(edges, traces["tokens"], side="right") - 1, 0, len(edges) - 2)
+    problems = traces["problem"].max() + 1
+    count = np.zeros((problems, len(edges) - 1))
+    right = np.zeros_like(count)
+    np.add.at(count, (traces["problem"], which), 1)
+    np.add.at(right, (traces["problem"], which), traces["correct"])
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, problems, problems)
+        with np.errstate(invalid="ignore"):
+            draws.append(right[rows].sum(0) / count[rows].sum(0))
+    low, high = np.nanpercentile(np.array(draws), [2.5, 97.5], axis=0)
+    return {"edges": edges, "count": count.sum(0), "mean": right.sum(0) / np.maximum(count.sum(0), 1), "low": low, "high": high}
+
+
+def shortest_and_longest(result: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per problem whose sampled traces differ in length: the accuracy of its shortest traces
+    and of its longest (the mean over traces tied at the shortest, or the longest, length),
+    the comparison of Hassid et al. (2025)."""
+    tokens = np.asarray(result["samples"]["tokens"])
+    correct = np.asarray(result["samples"]["correct"], dtype=float)
+    varied = tokens.min(1) < tokens.max(1)
+    short = np.array([c[t == t.min()].mean() for t, c in zip(tokens[varied], correct[varied])])
+    long = np.array([c[t == t.max()].mean() for t, c in zip(tokens[varied], correct[varied])])
+    return short, long
