@@ -203,9 +203,9 @@ def ending(problem, text: str) -> str:
 def position_kind(text: str, i: int) -> str:
     """What the trace writes at character ``i`` (one token each for the trace model): the
     ``"next move"`` (the first character after ``,`` or ``|`` or the prompt: which numbers to
-    combine next), a ``"result"`` (after ``=``: arithmetic), the ``"verdict"`` (``#`` or ``|``
-    after a leaf's target), the ``"answer"`` (after ``#``), or ``"copying"`` (operands and the
-    numbers left, copied from the state)."""
+    combine next, or one more step back), a ``"result"`` (a digit of the number after ``=``:
+    arithmetic), the ``"verdict"`` (``#`` or ``|`` after a leaf's target), the ``"answer"``
+    (after ``#``), or ``"copying"`` (operands, the numbers left and the target, copied)."""
     from tsc.tasks.trace import BACKTRACK, THINK_END
 
     if THINK_END in text[:i]:
@@ -215,10 +215,10 @@ def position_kind(text: str, i: int) -> str:
         return "next move"
     if text[i] in (THINK_END, BACKTRACK) and ">" in text[max(0, i - 4) : i]:
         return "verdict"
-    start = max(text.rfind(c, 0, i) for c in ", |>")
-    if "=" in text[start + 1 : i]:  # between '=' and the next separator: the move's result
-        return "result" if text.rfind(" ", 0, i) < text.rfind("=", 0, i) else "copying"
-    return "copying"
+    start = i
+    while start > 0 and text[start - 1].isdigit():
+        start -= 1
+    return "result" if text[i].isdigit() and start > 0 and text[start - 1] == "=" else "copying"
 
 
 POSITION_KINDS = ("next move", "result", "copying", "verdict", "answer")
