@@ -292,6 +292,7 @@ def test_solve_rejects_a_whole_completion_verifier_for_self_refine(tmp_path, tin
         ("tot_bfs", ("--breadth", "2", "--expansions", "2")),
         ("dfs", ("--max-expansions", "3", "--threshold", "0.5")),
         ("mcts", ("--simulations", "3", "--expansions", "2")),
+        ("particle_filter", ("--particles", "3", "--reward-temperature", "0.5", "--resampling", "multinomial")),
     ],
 )
 def test_solve_runs_the_tree_searches(tmp_path, tiny_model_dir, strategy, options):
@@ -324,9 +325,29 @@ def test_search_flags_reach_their_strategy_only(tiny_policy):
     dfs = options("--strategy", "dfs", *flags, "--threshold", "0.3")
     assert (dfs["max_expansions"], dfs["threshold"]) == (8, 0.3)
     assert "beam_width" not in options("--strategy", "mcts")  # unset flags leave the strategy's defaults
+    particle = options("--strategy", "particle_filter", *flags, "--particles", "5", "--reward-temperature", "2")
+    assert (particle["particles"], particle["reward_temperature"]) == (5, 2.0) and "beam_width" not in particle
+    assert "particles" not in options("--strategy", "beam", "--particles", "5")
 
 
-@pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts"])
+@pytest.mark.skipif("prm" not in bundled_models("prm"), reason="no bundled PRM")
+def test_best_of_n_scores_with_the_prm_by_the_last_step_unless_told(tiny_policy):
+    from tsc.cli import _parser, _strategy_options
+
+    def options(*argv):
+        return _strategy_options(_parser().parse_args(["solve", "--input", "x", "--output", "y", *argv]), tiny_policy)
+
+    # best-of-N and the weighted vote score a sample as the searches score a partial solution (Chapter 5)
+    assert options("--strategy", "best_of_n", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "weighted_vote", "--verifier", "prm")["verifier"].aggregate == "last"
+    assert options("--strategy", "best_of_n", "--verifier", "prm", "--aggregate", "min")["verifier"].aggregate == "min"
+    assert options("--strategy", "revise", "--verifier", "prm")["verifier"].aggregate == "min"  # elsewhere the PRM's own default
+    beam = options("--strategy", "beam", "--aggregate", "min")
+    assert beam["aggregate"] == "min" and "aggregate" not in options("--strategy", "beam")
+    assert "aggregate" not in options("--strategy", "particle_filter", "--aggregate", "min")  # it weighs by the last step
+
+
+@pytest.mark.parametrize("strategy", ["beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter"])
 def test_tree_searches_default_to_a_step_verifier(strategy):
     from tsc.cli import _default_verifier
 
@@ -334,7 +355,17 @@ def test_tree_searches_default_to_a_step_verifier(strategy):
 
 
 @pytest.mark.parametrize(
-    "option", [("--beam-width", "0"), ("--expansions", "-1"), ("--breadth", "0"), ("--simulations", "0"), ("--max-expansions", "0")]
+    "option",
+    [
+        ("--beam-width", "0"),
+        ("--expansions", "-1"),
+        ("--breadth", "0"),
+        ("--simulations", "0"),
+        ("--max-expansions", "0"),
+        ("--particles", "0"),
+        ("--reward-temperature", "0"),
+        ("--reward-temperature", "inf"),
+    ],
 )
 def test_bad_search_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])

@@ -113,6 +113,30 @@ def test_self_verifier_is_the_policys_own_likelihood(tiny_policy):
     assert SelfVerifier(tiny_policy).score(PROBLEM, [""]) == [0.0]
 
 
+def test_self_verifier_judges_samples_from_their_own_logprobs_for_free(tiny_policy):
+    from dataclasses import replace
+
+    from tsc.core import JudgesSamples
+    from tsc.strategies import best_of_n, weighted_vote
+
+    judge = SelfVerifier(tiny_policy)
+    assert isinstance(judge, JudgesSamples)
+    [row] = tiny_policy.sample([PROBLEM.prompt()], n=16, temperature=1.0, max_new_tokens=4, seed=5)
+    plain = [c for c in row if c.num_tokens == len(c.text)]
+    ledger = Ledger()
+    free = judge.score_samples(PROBLEM, plain, ledger=ledger)
+    assert free == pytest.approx(judge.score(PROBLEM, [c.text for c in plain]), abs=1e-3)  # the same judgement ...
+    assert ledger.flops == 0 and ledger.verifier_tokens == 0  # ... which came with sampling: free
+    # a completion without a log-probability (a server that sends none) is read again, and charged
+    charged = Ledger()
+    again = judge.score_samples(PROBLEM, [replace(c, logprob=float("nan")) for c in plain], ledger=charged)
+    assert again == pytest.approx(free, abs=1e-3) and charged.verifier_flops > 0
+    # best-of-N and the weighted vote judge by the samples' log-probabilities: no verifier FLOPs
+    for strategy in (best_of_n, weighted_vote):
+        result = strategy(PROBLEM, tiny_policy, n=8, verifier=judge, seed=2, max_new_tokens=4)
+        assert result.ledger.verifier_flops == 0 and result.ledger.policy_flops > 0
+
+
 def test_get_verifier_builds_each_kind_and_names_the_known_ones(tiny_policy):
     assert set(VERIFIERS) == {"oracle", "step_oracle", "orm", "prm", "self"}
     assert isinstance(get_verifier("oracle"), Oracle) and isinstance(get_verifier("step_oracle"), StepOracle)

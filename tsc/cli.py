@@ -42,6 +42,7 @@ examples:
   python -m tsc solve --strategy majority --n 16 --temperature 0.8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy best_of_n --n 16 --verifier prm --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy beam --beam-width 4 --expansions 2 --input problems.jsonl --output answers.jsonl
+  python -m tsc solve --strategy particle_filter --particles 8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --strategy thinker --flops 7e8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
@@ -148,8 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         choices=sorted(VERIFIERS),
         help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
-        "tot_bfs, dfs, mcts (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
+        "tot_bfs, dfs, mcts, particle_filter (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
         "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
+    )
+    solve.add_argument(
+        "--aggregate",
+        default=None,
+        choices=("last", "min", "product"),
+        help="how the PRM's step scores become one score: its judgement after the last step, the weakest step, or their product "
+        "(default last for best_of_n, weighted_vote and the tree searches, as Chapter 5 compares them; min elsewhere)",
     )
     solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
     solve.add_argument(
@@ -168,6 +176,21 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
     solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
     solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
+    solve.add_argument(
+        "--particles", type=int, default=None, help="particle_filter: partial solutions carried from step to step (default 8)"
+    )
+    solve.add_argument(
+        "--reward-temperature",
+        type=float,
+        default=None,
+        help="particle_filter: temperature of the verifier's weights, softmax(logit(score)/T) (default 1; lower presses harder)",
+    )
+    solve.add_argument(
+        "--resampling",
+        default=None,
+        choices=("systematic", "multinomial"),
+        help="particle_filter: how particles are redrawn (default systematic)",
+    )
     solve.add_argument(
         "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
     )
@@ -224,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help='print records {"notebook", "exercise", "status", "message"} as JSON')
     grade.add_argument("--csv", metavar="FILE", help="also write the records to FILE as CSV")
     grade.add_argument("--timeout", type=float, default=600, help="seconds a notebook may run (default 600)")
+    grade.add_argument("--memory", type=int, default=4096, metavar="MB", help="memory each notebook may use (default 4096)")
 
     solutions = commands.add_parser("solutions", help="write the chapters with every exercise solved (what `make solutions` runs)")
     solutions.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
@@ -728,9 +752,12 @@ SEARCH_FLAGS = (
     ("--breadth", "breadth"),
     ("--max-expansions", "max_expansions"),
     ("--simulations", "simulations"),
+    ("--particles", "particles"),
+    ("--reward-temperature", "reward_temperature"),
+    ("--resampling", "resampling"),
 )
 # they need a verifier with score_steps
-STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "compute_optimal", "thinker")
+STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter", "compute_optimal", "thinker")
 
 
 def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
@@ -780,10 +807,15 @@ def _strategy_options(args, policy) -> dict:
     if "thinking_tokens" in takes:
         options["thinking_tokens"] = args.thinking_tokens or 512
         options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
+    if args.aggregate is not None and "aggregate" in takes:  # a tree search's own scoring of partial solutions
+        options["aggregate"] = args.aggregate
     name = args.verifier or _default_verifier(args.strategy, args.task or "countdown")
     if name is not None and "verifier" in takes:
+        extra = {}
+        if name == "prm":  # best-of-N and the weighted vote score a sample as the searches do: by its last step
+            extra["aggregate"] = args.aggregate or ("last" if args.strategy in ("best_of_n", "weighted_vote") else "min")
         try:
-            options["verifier"] = get_verifier(name, policy=policy)
+            options["verifier"] = get_verifier(name, policy=policy, **extra)
         except (ValueError, OSError) as error:
             raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
         if args.strategy in STEP_STRATEGIES and not callable(getattr(options["verifier"], "score_steps", None)):
@@ -868,11 +900,17 @@ def cmd_grade(args) -> int:
     import csv
 
     from tsc.grade import grade, gradebook
+    from tsc.sandbox import Limits, summary
 
     if args.timeout <= 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.memory < 256:
+        raise UserError(f"--memory must be at least 256 MB (a kernel needs that much to start), got {args.memory}")
+    limits = Limits(memory_mb=args.memory)
+    # what confines the students' code on this machine, and what does not: said, never assumed
+    print("\n".join(summary(limits, args.timeout)), file=sys.stderr, flush=True)
     say = None if args.json else (lambda path, graded: print(f"graded {path}", file=sys.stderr, flush=True))
-    grades = grade(args.notebooks, timeout=args.timeout, progress=say)
+    grades = grade(args.notebooks, timeout=args.timeout, limits=limits, progress=say)
     records = [g.to_json() for g in grades]
     if args.csv:
         lines = []

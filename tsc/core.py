@@ -201,6 +201,18 @@ class StepVerifier(Verifier, Protocol):
 
 
 @runtime_checkable
+class JudgesSamples(Protocol):
+    """A verifier that can judge a completion from what came with sampling it (its
+    log-probability), reading nothing again: the policy's own confidence
+    (`tsc.verifiers.SelfVerifier`). The book's accounting charges such a judgement nothing,
+    as log-probabilities that come with sampling are free. Strategies that hold the
+    completions (best-of-N, the weighted vote, `tsc.scoring.draw_scored`) call it instead of
+    ``score``; optional for a verifier."""
+
+    def score_samples(self, problem, completions: list[Completion], *, ledger: Ledger | None = None) -> list[float]: ...
+
+
+@runtime_checkable
 class SharesPrefixes(Protocol):
     """A model that can keep what it computed for a while, so later calls extending the same
     text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a

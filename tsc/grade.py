@@ -3,10 +3,11 @@
 A chapter's exercise is a MyST ``{exercise}`` block labelled ``ex-C-K`` (chapter C, exercise
 K), a cell the student edits, a check cell that prints the feedback of a `tsc.exercises`
 checker (a line that starts with ✅, ❌ or …), and a ``{solution} ex-C-K`` dropdown with the
-reference code. `grade` runs each handed-in notebook top to bottom in a fresh kernel (in a
-temporary folder, so the student's file is never touched), reads each check cell's feedback
-and returns one record per exercise; a notebook that is not a notebook, crashes or runs out
-of time is one ``error`` record, after the exercises it reached. `solved` writes a chapter
+reference code. `grade` runs each handed-in notebook top to bottom in a fresh kernel confined by
+`tsc.sandbox` (its own temporary folder, a clean environment, limits; the student's file is
+never touched), reads each check cell's feedback and returns one record per exercise; a
+notebook that is not a notebook, crashes, runs out of time or hits a limit is one ``error``
+record naming what happened, after the exercises it reached. `solved` writes a chapter
 with every student cell replaced by its reference solution and every check cell turned into
 an assertion that the feedback is correct (``make solutions``; CI runs them).
 """
@@ -14,12 +15,15 @@ an assertion that the feedback is correct (``make solutions``; CI runs them).
 from __future__ import annotations
 
 import copy
+import json
 import re
-import subprocess
-import tempfile
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tsc.sandbox import MB, Limits, Sandbox
 
 STATUSES = ("correct", "incorrect", "not attempted", "not reached")
 MARKS = {"✅": "correct", "❌": "incorrect", "…": "not attempted"}
@@ -79,12 +83,103 @@ def _feedback(cell) -> tuple[str, str] | None:
     return None
 
 
-def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "python3") -> list[Grade]:
-    """Run the notebook at ``path`` in a fresh kernel and grade each of its exercises."""
+class _Client:
+    """nbclient's NotebookClient that counts what the kernel sends and kills the kernel (and
+    every process it started) once it has sent more than ``limit`` bytes."""
+
+    def __new__(cls, nb, *, box: Sandbox, limit: int, **options):
+        from nbclient import NotebookClient
+
+        class Counting(NotebookClient):
+            def process_message(self, msg, cell, cell_index):
+                if self.flooded is not None:
+                    return None  # the kernel is being killed: what it still sends is dropped
+                self.received += len(json.dumps(msg.get("content", {}), default=str))
+                if self.received > limit:
+                    self.flooded = cell_index
+                    box.kill(self.kernel_pid())
+                    return None
+                return super().process_message(msg, cell, cell_index)
+
+            def kernel_pid(self) -> int | None:
+                process = getattr(getattr(self.km, "provisioner", None), "process", None)
+                return getattr(process, "pid", None)
+
+            def kernel_status(self) -> int | None:
+                process = getattr(getattr(self.km, "provisioner", None), "process", None)
+                return process.poll() if process is not None else None
+
+        client = Counting(nb, km=box.kernel_manager(options.pop("kernel")), **options)
+        client.received, client.flooded = 0, None
+        return client
+
+
+class _Watchdog:
+    """Kills the kernel as soon as it hits the sandbox's cap on processes (where a cgroup
+    counts it): a fork bomb breaks the kernel's own sockets (its children share them), so
+    waiting for its error would wait for the time limit."""
+
+    def __init__(self, box: Sandbox, client):
+        self.box, self.client, self.tripped = box, client, False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self) -> None:
+        while not self.stop.wait(0.25):
+            if self.box.too_many_processes():
+                self.tripped = True
+                self.box.kill(self.client.kernel_pid())
+                return
+
+    def __enter__(self):
+        if self.box.cgroups:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+
+
+def _raised(failure: Exception, cell: int, limits: Limits) -> str:
+    """The error record of a cell that raised: its last line, and what the sandbox did when
+    the cause is one of its limits."""
+    text = ANSI.sub("", str(failure))
+    lines = [line for line in text.splitlines() if line.strip()]
+    last = lines[-1][:160] if lines else "an error"
+    why = ""
+    if last.startswith("MemoryError"):
+        why = f"it ran out of memory: the limit is {limits.memory_mb} MB"
+    elif "Resource temporarily unavailable" in last and re.search(r"fork|Popen|spawn|Thread|start", text):
+        why = f"it started too many processes: the limit is {limits.processes} processes and threads"
+    elif "File too large" in last:
+        why = f"it wrote a file over the limit of {limits.file_mb} MB"
+    elif re.search(r"\[Errno (13|1|101|111)\]", last) and re.search(r"socket|connect|urlopen|http", text, re.IGNORECASE):
+        why = "it tried to open a network connection, which the grader does not allow"
+    elif re.search(r"PermissionError|Read-only file system|\[Errno (13|1|30)\]", last):
+        why = "it tried to use a file outside its own folder, which the grader does not allow"
+    return f"cell {cell + 1} raised {last}" + (f" ({why})" if why else "")
+
+
+def _died(status: int | None, cell: int, limits: Limits, box: Sandbox) -> str:
+    """The error record of a kernel that died, from how it ended."""
+    if box.out_of_memory() or status == 128 + signal.SIGKILL:
+        cause = f"killed: it used more than the memory limit of {limits.memory_mb} MB" if box.out_of_memory() else "killed"
+    elif status == 128 + getattr(signal, "SIGXCPU", 24):
+        cause = f"stopped: it used more than {box.cpu_seconds} s of CPU time"
+    elif status is not None and status > 128:
+        cause = f"stopped by signal {signal.Signals(status - 128).name}" if status - 128 in signal.Signals._value2member_map_ else "stopped"
+    else:
+        cause = "ended" if status is None else f"ended with status {status}"
+    return f"the kernel died in cell {cell + 1} ({cause})"
+
+
+def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "python3", limits: Limits | None = None) -> list[Grade]:
+    """Run the notebook at ``path`` in a fresh, sandboxed kernel (`tsc.sandbox`) and grade
+    each of its exercises."""
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    limits = limits or Limits()
     name = str(path)
     try:
         nb = nbformat.read(str(path), as_version=4)
@@ -92,13 +187,12 @@ def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "pyt
         detail = " ".join(str(error).split())[:160] or type(error).__name__
         return [Grade(name, None, "error", "", error=f"not a readable notebook ({detail})")]
     wanted = exercises(nb)
-    error = None
-    with tempfile.TemporaryDirectory(prefix="tsc-grade-") as folder:  # the student's files stay as they are
-        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": folder}}, allow_errors=False)
+    error, index, watchdog = None, 0, None
+    with Sandbox(limits, timeout=timeout) as box:  # the student's files stay as they are
+        client = _Client(nb, box=box, limit=limits.output_mb * MB, kernel=kernel, timeout=timeout, allow_errors=False)
         deadline = time.monotonic() + timeout
         try:
-            # the kernel's own stderr (zmq warnings, its teardown) is not the student's output
-            with client.setup_kernel(stderr=subprocess.DEVNULL):
+            with client.setup_kernel(cleanup_kc=True, **box.start_options()), _Watchdog(box, client) as watchdog:
                 for index, cell in enumerate(nb.cells):
                     if cell.cell_type != "code":
                         continue
@@ -108,14 +202,19 @@ def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "pyt
                     client.timeout = max(1, int(left))
                     client.execute_cell(cell, index)
         except CellTimeoutError:
-            error = f"timed out after {timeout:g} s (cell {index + 1})"
+            error = f"timed out after {timeout:g} s (cell {index + 1}); stopped with every process it started"
         except CellExecutionError as failure:
-            lines = [line for line in ANSI.sub("", str(failure)).splitlines() if line.strip()]
-            error = f"cell {index + 1} raised {lines[-1][:160] if lines else 'an error'}"
+            error = _raised(failure, index, limits)
         except DeadKernelError:
-            error = f"the kernel died in cell {index + 1}"
+            error = _died(client.kernel_status(), index, limits, box)
         except Exception as failure:  # no kernel, say: the notebook could not run at all
             error = f"could not run ({type(failure).__name__}: {' '.join(str(failure).split())[:160]})"
+        finally:
+            box.kill(client.kernel_pid())
+        if client.flooded is not None:
+            error = f"cell {client.flooded + 1} printed more than the limit of {limits.output_mb} MB of output: stopped there"
+        elif watchdog is not None and watchdog.tripped:
+            error = f"cell {index + 1} started too many processes: stopped at the limit of {limits.processes} processes and threads"
     grades = []
     for label, check, _ in wanted:
         feedback = _feedback(nb.cells[check])
@@ -128,11 +227,12 @@ def grade_notebook(path: str | Path, *, timeout: float = 600, kernel: str = "pyt
     return grades
 
 
-def grade(paths: list[str | Path], *, timeout: float = 600, progress=None) -> list[Grade]:
-    """Every notebook's grades, one notebook after another (a failure stops only its own)."""
+def grade(paths: list[str | Path], *, timeout: float = 600, limits: Limits | None = None, progress=None) -> list[Grade]:
+    """Every notebook's grades, one notebook after another, each in its own sandbox (a failure
+    stops only its own)."""
     out = []
     for path in paths:
-        graded = grade_notebook(path, timeout=timeout)
+        graded = grade_notebook(path, timeout=timeout, limits=limits)
         out += graded
         if progress:
             progress(path, graded)

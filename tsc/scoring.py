@@ -27,7 +27,7 @@ import numpy as np
 
 from tsc.analysis import SampleTable
 from tsc.compute import Ledger
-from tsc.core import SharesPrefixes, problem_seed
+from tsc.core import JudgesSamples, SharesPrefixes, problem_seed
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,9 @@ def draw_scored(
     """Draw ``n`` samples for each problem (problem ``p`` on seed ``problem_seed(seed, p)``),
     grade them with the oracle and score them with every verifier in ``verifiers`` (name ->
     verifier), each problem inside the prefix caches, as `tsc.strategies.best_of_n` runs it.
-    A verifier with ``score_steps`` gives every step's score; one without (the self
-    verifier) gives its one score per sample as a one-step list. Up to ``chunk`` samples
+    A verifier with ``score_steps`` gives every step's score; one without gives its one score
+    per sample as a one-step list (the self verifier from the samples' own log-probabilities,
+    free, as best-of-N scores them: `tsc.core.JudgesSamples`). Up to ``chunk`` samples
     (of several problems) are drawn in one policy call, inside one cache; each problem still
     draws from its own seed and is charged to its own ledger, so the texts and costs are those
     of one call per problem."""
@@ -129,7 +130,9 @@ def draw_scored(
                             inner.enter_context(verifier.prefix_cache(share=policy))
                         if callable(getattr(verifier, "score_steps", None)):
                             scored = verifier.score_steps(problem, row_texts, ledger=charged)
-                        else:  # one score per sample (the self verifier): a one-step list
+                        elif isinstance(verifier, JudgesSamples):  # the self verifier: free, from the samples' log-probabilities
+                            scored = [[s] for s in verifier.score_samples(problem, row, ledger=charged)]
+                        else:  # one score per sample: a one-step list
                             scored = [[s] for s in verifier.score(problem, row_texts, ledger=charged)]
                     steps[name].append([[float(s) for s in one] for one in scored])
                     verifier_ledgers[name].append(charged)
@@ -182,6 +185,31 @@ def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np
         top_here = math.comb(n - above, k) - math.comb(n - above - m, k)  # subsets whose best is this level
         chance += top_here / subsets * (c / m)
         above += m
+    return chance
+
+
+def best_of_k_after(first_score: float, first_correct: bool, scores, correct, k: int) -> float:
+    """The exact chance that a first attempt plus k - 1 samples drawn without replacement from
+    these n, choosing the highest score (the first attempt on ties), picks a correct one: the
+    "greedy + (k - 1) samples" baseline of a loop that starts from a greedy attempt. k = 1 is
+    the first attempt alone."""
+    scores, correct = np.asarray(scores, dtype=float), np.asarray(correct, dtype=bool)
+    n = len(scores)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n + 1:
+        raise ValueError(f"k must be an integer from 1 to n + 1 = {n + 1}, got {k!r}")
+    if k == 1:
+        return float(first_correct)
+    m = k - 1  # samples beside the first attempt
+    _, level = np.unique(-scores, return_inverse=True)
+    levels = np.unique(-scores)  # -score of each level, highest score first
+    members = np.bincount(level)
+    right = np.bincount(level, weights=correct.astype(float), minlength=len(members))
+    subsets, above, chance = math.comb(n, m), 0, 0.0
+    for value, count, c in zip((-levels).tolist(), members.tolist(), right.tolist()):
+        top_here = math.comb(n - above, m) - math.comb(n - above - count, m)  # subsets whose best sample is this level
+        picked = float(first_correct) if first_score >= value else c / count
+        chance += top_here / subsets * picked
+        above += count
     return chance
 
 

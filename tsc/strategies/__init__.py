@@ -4,6 +4,7 @@ from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.adaptive import compute_optimal
 from tsc.strategies.free_energy import free_energy
 from tsc.strategies.parallel import BATCHED, best_of_n, check_knobs, greedy, majority_vote, sample, weighted_vote
+from tsc.strategies.particle import particle_filter
 from tsc.strategies.search import beam_search, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import revise, self_refine
 from tsc.strategies.short_m_at_k import short_m_at_k
@@ -26,6 +27,7 @@ STRATEGIES = {
     "tot_bfs": tot_bfs,
     "dfs": dfs,
     "mcts": mcts,
+    "particle_filter": particle_filter,
     "budget_forcing": budget_forcing,
     "short_m_at_k": short_m_at_k,
     "early_stop": early_stop,
@@ -78,6 +80,7 @@ __all__ = [
     "greedy",
     "majority_vote",
     "mcts",
+    "particle_filter",
     "revise",
     "sample",
     "self_refine",

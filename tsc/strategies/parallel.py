@@ -14,7 +14,7 @@ import math
 import numbers
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, Verifier
+from tsc.core import JudgesSamples, Policy, Result, Verifier
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.tasks.base import Problem
 from tsc.votes import majority_choice, weighted_choice  # noqa: F401 (re-exported: the votes themselves)
@@ -75,6 +75,22 @@ def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tok
 def _draw_many(
     problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
 ) -> list[list[str]]:
+    """``n`` completions' texts of each problem (`_draw_completions`)."""
+    rows = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    return [[c.text for c in row] for row in rows]
+
+
+def judge(problem, completions: list, verifier, ledger: Ledger) -> list[float]:
+    """The verifier's score of each completion: from what came with sampling when it can
+    (`tsc.core.JudgesSamples`: free), else by reading the texts (charged to ``ledger``)."""
+    if isinstance(verifier, JudgesSamples):
+        return [float(s) for s in verifier.score_samples(problem, completions, ledger=ledger)]
+    return [float(s) for s in verifier.score(problem, [c.text for c in completions], ledger=ledger)]
+
+
+def _draw_completions(
+    problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
+) -> list[list]:
     """``n`` completions of each problem in one policy call, each problem drawing from its own
     seed's stream and charged to its own ledger: the same texts and costs as one call per
     problem (`tsc.lm.Policy.sample` with a list of seeds)."""
@@ -84,8 +100,7 @@ def _draw_many(
     for problem in problems:
         check_problem(problem, policy)
     prompts = [policy.format(p) for p in problems]
-    rows = policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
-    return [[c.text for c in row] for row in rows]
+    return policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
 
 
 def make_result(
@@ -150,10 +165,10 @@ def _best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: f
         raise ValueError("best_of_n needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
     ledgers = [Ledger() for _ in problems]
-    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    draws = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
     results = []
-    for problem, texts, ledger in zip(problems, draws, ledgers):
-        scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+    for problem, row, ledger in zip(problems, draws, ledgers):
+        texts, scores = [c.text for c in row], judge(problem, row, verifier, ledger)
         chosen = max(range(n), key=lambda i: (scores[i], -i))
         results.append(make_result(problem, texts, chosen, scores, ledger, "best_of_n"))
     return results
@@ -204,10 +219,10 @@ def _weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperatur
         raise ValueError("weighted_vote needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
     ledgers = [Ledger() for _ in problems]
-    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    draws = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
     results = []
-    for problem, texts, ledger in zip(problems, draws, ledgers):
-        scores = [float(s) for s in verifier.score(problem, texts, ledger=ledger)]
+    for problem, row, ledger in zip(problems, draws, ledgers):
+        texts, scores = [c.text for c in row], judge(problem, row, verifier, ledger)
         keys = [problem.answer_key(t) for t in texts]
         chosen, weights = weighted_choice(keys, scores)
         votes = [weights[key] if key is not None else 0.0 for key in keys]

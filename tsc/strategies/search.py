@@ -3,7 +3,7 @@
 A *step* is one piece of a solution up to and including its separator: a Countdown step is
 one equation ending in ``,`` or, for the last one, ``.`` (``13-7=6,``). Every strategy here
 grows a tree whose root is the prompt and whose nodes are partial solutions, one step
-deeper than their parent. They share one primitive, `_Tree.expand`: a single batched policy
+deeper than their parent. They share one primitive, `Tree.expand`: a single batched policy
 call samples the next step of every node it is given (``stop=(",", ".")``), and a single
 verifier call scores the new partial solutions step by step (``verifier.score_steps``).
 The strategies differ only in which nodes they expand and which they keep:
@@ -19,6 +19,9 @@ The strategies differ only in which nodes they expand and which they keep:
 - mcts: Monte Carlo tree search with PUCT selection (AlphaZero, Silver et al. 2017): the
   policy's step probabilities are the ``prior``, the verifier's score (or a ``rollout``'s) the
   ``value``; ``visits`` decide the answer.
+
+The particle filter (`tsc.strategies.particle`) grows the same `Tree` with the same
+``expand``, keeping partial solutions in proportion to the verifier's scores instead.
 
 The model stays outside the search (mctx style): it is reached only through
 ``policy.sample`` and the verifier, and every call is charged to the `Result`'s ledger,
@@ -52,6 +55,7 @@ STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
 MAX_CALLS = 10_000  # sequential policy calls (simulations, DFS expansions): beyond this a CPU runs for hours
 VALUES = ("verifier", "rollout")
+RESAMPLING = ("systematic", "multinomial")  # how a particle filter draws its next particles
 # The aggregates of tsc.verifiers.learned.AGGREGATES (tests check they agree). Kept here because
 # strategies never import tsc.lm, which that module needs.
 AGGREGATES = {"last": lambda s: s[-1], "min": min, "product": math.prod}
@@ -109,6 +113,9 @@ def check_search_knobs(
     c_puct=None,
     aggregate=None,
     value=None,
+    particles=None,
+    reward_temperature=None,
+    resampling=None,
 ) -> None:
     """Raise a ValueError naming the knob, its allowed range and the value given (None: not checked).
 
@@ -122,6 +129,7 @@ def check_search_knobs(
         ("simulations", simulations, MAX_CALLS, "MCTS simulations"),
         ("max_expansions", max_expansions, MAX_CALLS, "policy calls"),
         ("max_steps", max_steps, MAX_STEPS, "deepest level searched"),
+        ("particles", particles, MAX_SAMPLES, "partial solutions carried from step to step"),
     ):
         if x is not None and (not is_int(x) or not 1 <= x <= top):
             raise ValueError(f"{name} ({what}) must be an integer from 1 to {top:,}, got {x!r}")
@@ -134,9 +142,16 @@ def check_search_knobs(
         raise ValueError(f"aggregate must be one of {', '.join(map(repr, AGGREGATES))}, got {aggregate!r}")
     if value is not None and value not in VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, VALUES))}, got {value!r}")
+    if reward_temperature is not None and (
+        isinstance(reward_temperature, bool) or not isinstance(reward_temperature, numbers.Real) or not 0 < reward_temperature < math.inf
+    ):
+        what = "how sharply the verifier's scores weight the particles"
+        raise ValueError(f"reward_temperature ({what}) must be a finite number > 0, got {reward_temperature!r}")
+    if resampling is not None and resampling not in RESAMPLING:
+        raise ValueError(f"resampling must be one of {', '.join(map(repr, RESAMPLING))}, got {resampling!r}")
 
 
-def _check(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
+def check_search(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
     """Every knob, the problem, the policy and the verifier, before anything is sampled."""
     shared = {k: knobs.pop(k) for k in ("temperature", "seed", "max_new_tokens")}
     check_knobs(**shared)
@@ -161,7 +176,7 @@ def _finite(x) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-class _Tree:
+class Tree:
     """The search tree and the one way to grow it, charging every model call to ``ledger``."""
 
     def __init__(
@@ -330,7 +345,7 @@ def _top(nodes: list[Node], k: int) -> list[Node]:
     return best[:k]
 
 
-def _best(tree: _Tree) -> Node:
+def _best(tree: Tree) -> Node:
     """The best-scoring finished node; else the best unfinished live one (deeper on ties); else the root."""
     finished = [n for n in tree.nodes if n.finished]
     if finished:
@@ -339,7 +354,7 @@ def _best(tree: _Tree) -> Node:
     return max(alive, key=lambda n: (n.score or 0.0, n.depth, -n.id)) if alive else tree.root
 
 
-def _beams(tree: _Tree, beams: int, *, width: int, first: int, expansions: int, max_steps: int) -> None:
+def _beams(tree: Tree, beams: int, *, width: int, first: int, expansions: int, max_steps: int) -> None:
     """Grow ``beams`` independent beams from the root, all of them in one policy call per depth.
 
     Each beam samples ``first`` first steps from the root and then ``expansions`` next steps
@@ -391,12 +406,12 @@ def beam_search(
     4. Stop when ``beam_width`` candidates have finished, or after ``max_steps`` steps.
 
     The answer is the best-scoring finished candidate (the first on ties); if none finished,
-    the best unfinished one completed greedily (`_Tree.result`). Per depth: one policy call
+    the best unfinished one completed greedily (`Tree.result`). Per depth: one policy call
     and one verifier call (only texts not scored before are sent).
     """
-    _check("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
+    check_search("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, 1, width=beam_width, first=beam_width * expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("beam", _best(tree), beam_width=beam_width, expansions=expansions)
 
@@ -425,9 +440,9 @@ def dvts(
     call and verifier call. The answer is the best-scoring finished leaf of any subtree
     (``trace["tree"]`` gives each node's ``group``, its subtree).
     """
-    _check("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
+    check_search("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, subtrees, width=1, first=expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("dvts", _best(tree), subtrees=subtrees, expansions=expansions)
 
@@ -455,9 +470,9 @@ def tot_bfs(
     ``breadth=1`` is greedy search by value. The answer is the best-valued finished state
     (if none, the best unfinished one completed greedily).
     """
-    _check("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
+    check_search("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     frontier = [tree.root]
     for _ in range(max_steps):
         # 1. propose next steps of every kept state; 2. value them; 3. keep the best `breadth`
@@ -502,9 +517,9 @@ def dfs(
     ``trace["backtracks"]`` counts the jumps back.
     """
     check_threshold(threshold)
-    _check("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
+    check_search("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     stack, order, backtracks, solution = [tree.root], [], 0, None
     while stack and tree.policy_calls < max_expansions and solution is None:
         node = stack.pop()
@@ -565,9 +580,9 @@ def mcts(
     """
     check_search_knobs(value=value)
     needs = "score_steps" if value == "verifier" else "score"
-    _check("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
+    check_search("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
            aggregate=aggregate, max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = _Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
                  stepwise=value == "verifier")  # fmt: skip
     scored = tree.stepwise
     root = tree.root

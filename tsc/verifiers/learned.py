@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from tsc.lm.reward import RewardModel
 
 AGGREGATES = {
-    "min": min,  # a solution is as good as its weakest step (Lightman et al. 2023)
+    "min": min,  # a solution is as good as its weakest step (Math-Shepherd, Wang et al. 2024)
     "last": lambda scores: scores[-1],  # the value after the last step: an ORM's reading
-    "product": math.prod,  # the chance that every step is right, if steps were independent
+    "product": math.prod,  # the chance that every step is right, if steps were independent (Lightman et al. 2023)
 }
 
 
@@ -121,7 +121,10 @@ class SelfVerifier:
     completion (0.0 for an empty completion).
 
     The bundled model was never taught a "check" token, so its likelihood is the judgement
-    it can give. The forward passes are charged as verifier compute.
+    it can give. `score` reads texts again (its forward passes are charged as verifier
+    compute); `score_samples` takes the log-probabilities the sampler returned with each
+    completion, the same numbers, and is charged nothing (the book's accounting: what comes
+    with sampling is free). Best-of-N and the weighted vote use `score_samples`.
     """
 
     name = "self"
@@ -146,3 +149,12 @@ class SelfVerifier:
             flops = sum(self.policy.flops(n, 0) for n in lengths)
             ledger.charge_verifier(tokens=sum(lengths), flops=flops, seconds=time.perf_counter() - started)
         return [math.exp(sum(lp) / len(lp)) if lp else 0.0 for lp in logprobs]
+
+    def score_samples(self, problem, completions: list, *, ledger: Ledger | None = None) -> list[float]:
+        """exp(mean log p) of each completion from the log-probability and token count it was
+        sampled with (free); a completion without a finite log-probability (a server that
+        sends none) is read again with `score`, charged to ``ledger``."""
+        ready = all(math.isfinite(c.logprob) and c.num_tokens > 0 for c in completions)
+        if not ready:
+            return self.score(problem, [c.text for c in completions], ledger=ledger)
+        return [math.exp(c.logprob / c.num_tokens) if c.text else 0.0 for c in completions]

@@ -21,6 +21,7 @@ STRATEGY_COLORS: dict[str, str] = {
     "tot_bfs": "#edae49",  # amber
     "dfs": "#c27c0e",  # dark amber
     "mcts": "#66458f",  # purple
+    "particle_filter": "#0b6e4f",  # dark teal-green: sampling in proportion to the PRM
     "self_refine": "#e07a1f",  # orange
     "revise": "#b5446e",  # plum
     "budget_forcing": "#3d5a80",
