@@ -333,6 +333,7 @@ def thinking(
         runs = {"majority": (majority_vote, {})} | {f"short-{m}": (short_m_at_k, {"m": m}) for m in ms if m <= k}
         for name, (strategy, knobs) in runs.items():
             correct, tokens, flops, steps = (np.zeros(len(chosen)) for _ in range(4))
+            first = None
             for block in blocks:
                 results = solve_many(
                     strategy,
@@ -344,6 +345,8 @@ def thinking(
                     max_new_tokens=max_new_tokens,
                     **knobs,
                 )
+                if first is None:  # samples 0 to k - 1: what a live run with these seeds gives
+                    first = {"answer": [r.answer for r in results], "tokens": [r.ledger.generated_tokens for r in results]}
                 correct += [r.correct for r in results]
                 tokens += [r.ledger.generated_tokens for r in results]
                 flops += [r.ledger.flops for r in results]
@@ -354,6 +357,7 @@ def thinking(
                 "tokens": np.round(tokens / len(blocks), 1).tolist(),
                 "flops": np.round(flops / len(blocks)).tolist(),
                 "steps": np.round(steps / len(blocks), 1).tolist(),
+                "first": first,
             }
 
     # one trace or several, the thinking cut at a budget (the answer forced, greedy), on the
