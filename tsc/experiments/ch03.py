@@ -346,7 +346,12 @@ def thinking(
                     **knobs,
                 )
                 if first is None:  # samples 0 to k - 1: what a live run with these seeds gives
-                    first = {"answer": [r.answer for r in results], "tokens": [r.ledger.generated_tokens for r in results]}
+                    keys = [p.answer_key(r.answer) if r.answer else None for p, r in zip(chosen, results)]
+                    first = {
+                        "key": keys,
+                        "correct": [int(r.correct) for r in results],
+                        "tokens": [r.ledger.generated_tokens for r in results],
+                    }
                 correct += [r.correct for r in results]
                 tokens += [r.ledger.generated_tokens for r in results]
                 flops += [r.ledger.flops for r in results]
