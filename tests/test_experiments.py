@@ -68,7 +68,6 @@ def test_cli_lists_and_runs(registry, capsys):
 STALE_FLOPS = {
     "budget_forcing_curve",
     "budget_forcing_wait",
-    "ch03-decoding",
     "ch04-grid",
     "ch05-search-vs-best-of-n",
     "ch06-best-of-many",
