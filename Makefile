@@ -1,11 +1,14 @@
 # Test-Time Compute Scaling: build the book and run the tests.
 #
 #   make book        build the HTML book into _build/html (creates .venv on first use)
-#   make test        everything CI checks: ruff; pytest tests/; every chapter, its exercises solved,
-#                    under nbval; the book built (-W) as readers get it; the HTML checked in a browser
+#   make test        everything CI checks: ruff; mypy; pytest tests/; every chapter, its exercises solved,
+#                    under nbval; the book built (-W) as readers get it; its PDF; the HTML and PDF checked
 #   make solutions   write the chapters with every exercise solved into _build/solutions
 #   make check-html  open every built page in headless Chromium (after make book)
+#   make pdf         print the built book into one PDF, _build/html/test-time-compute-scaling.pdf (after make book)
 #   make colab       the chapters as Colab renders them, into _build/colab (after make book)
+#   make test-latest the wheel in a fresh environment with the newest versions its bounds allow (as
+#                    Colab's preinstalled packages would be), and the solved chapters run there
 #   make env         only create / update .venv
 #   make clean       remove the built book and caches (keeps .venv); `make distclean` also removes .venv
 #
@@ -36,12 +39,13 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # and under CI; in a reader's Jupyter or Colab they only warn.
 export TSC_STRICT ?= 1
 
-.PHONY: help env book test lint solutions nbval check-html colab clean distclean
+.PHONY: help env book test test-latest lint solutions nbval check-html pdf chromium colab clean distclean
 
 help:
 	@echo "make book   build the HTML book into _build/html"
-	@echo "make test   ruff + pytest tests/ + nbval over the solved chapters + make book + make check-html"
-	@echo "make solutions / check-html / colab   solved chapters / the HTML in a browser / Colab notebooks"
+	@echo "make test   ruff + mypy + pytest tests/ + nbval over the solved chapters + make book + make pdf + make check-html"
+	@echo "make solutions / check-html / pdf / colab   solved chapters / the HTML in a browser / the PDF / Colab notebooks"
+	@echo "make test-latest   the wheel with the newest dependencies its bounds allow, and the chapters run there"
 	@echo "make env    create or update $(VENV) only"
 	@echo "make clean  remove _build and caches (distclean also removes $(VENV))"
 
@@ -70,9 +74,10 @@ lint: $(STAMP)
 # each one's log is printed whole when it ends.
 test: $(STAMP)
 	$(BIN)/ruff check tsc tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest --durations=10 tests
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target nbval book
-	$(MAKE) --no-print-directory check-html
+	$(MAKE) --no-print-directory pdf check-html
 
 solutions: $(STAMP)
 	$(BIN)/python -m tsc solutions --out _build/solutions
@@ -83,20 +88,47 @@ nbval: solutions
 	if [ $$rc -eq 5 ]; then echo "no notebooks collected"; rc=0; fi; \
 	exit $$rc
 
-check-html: $(STAMP)
-	@test -f _build/html/index.html || { echo "error: no built book in _build/html: run make book first"; exit 1; }
+chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 		echo "installing headless Chromium (Debian's chromium and chromium-driver)"; \
 		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+check-html: $(STAMP) chromium
+	@test -f _build/html/index.html || { echo "error: no built book in _build/html: run make book first"; exit 1; }
 	TSC_CHECK_HTML=1 $(BIN)/pytest -p no:cacheprovider tests/html
 	@echo "screenshots of every page: _build/screenshots"
+
+# The whole book as one PDF, printed by the same headless Chromium (tests/html checks it).
+pdf: $(STAMP) chromium
+	@test -f _build/html/index.html || { echo "error: no built book in _build/html: run make book first"; exit 1; }
+	$(BIN)/python -m tsc pdf --html _build/html --out _build/html/test-time-compute-scaling.pdf
+
+# What Colab does, with tomorrow's packages: the wheel (not the checkout) installed into a fresh
+# environment with the newest versions pyproject.toml's bounds allow, no myst-nb (Colab has none),
+# and every solved chapter run from outside the repository under nbval, as a reader runs it
+# (TSC_STRICT=0: checks of exact seeded counts warn). Prints the versions that differ from
+# requirements.txt. Not part of `make test`: it downloads the newest torch (CUDA build, ~3 GB).
+LATEST := _build/latest
+test-latest: solutions
+	rm -rf $(LATEST) && mkdir -p $(LATEST)/chapters
+	$(PYTHON) -m venv $(LATEST)/venv
+	mkdir -p $(LATEST)/src && tar -c --exclude=./.venv --exclude=./_build --exclude=./runs --exclude=./.git --exclude=./build . \
+		| tar -x -C $(LATEST)/src  # built from a copy: setuptools writes build/ beside the sources
+	$(BIN)/python -m pip wheel --disable-pip-version-check -q --no-deps --no-build-isolation -w $(LATEST)/dist $(LATEST)/src
+	$(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade --upgrade-strategy eager \
+		$(LATEST)/dist/tsc-*.whl pytest nbval ipykernel
+	$(LATEST)/venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(LATEST)/venv/bin/python tests/newest_versions.py requirements.txt | tee $(LATEST)/versions.txt
+	cp _build/solutions/[0-9]*.ipynb $(LATEST)/chapters/
+	cd $(LATEST)/chapters && TSC_STRICT=0 OMP_NUM_THREADS=1 ../venv/bin/pytest $(NBVAL_FLAGS) -p no:cacheprovider --durations=0 .
 
 colab: $(STAMP)
 	@test -d _build/jupyter_execute || { echo "error: build the book first (make book): its executed chapters hold the values"; exit 1; }
 	$(BIN)/python -m tsc colab --out _build/colab/book
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis .jupyter_cache
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis .jupyter_cache
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 | xargs -0 rm -rf
 
 distclean: clean

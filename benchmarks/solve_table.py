@@ -7,7 +7,9 @@ The problems are `countdown.generate(N, seed=20261130)` (held-out, uniform over 
 ones, sizes 3 to 5); each problem gets its own seed from ``--seed`` (`tsc.core.problem_seed`).
 Each row runs the command in this process (the model files are read again by each run; the
 wall time includes that, not Python's start). Rows are cached in ``runs/solve_table/`` so an
-interrupted run resumes; ``--fresh`` recomputes. Then the paired comparisons the README quotes.
+interrupted run resumes; ``--fresh`` recomputes. Then the paired comparisons. The table is
+printed and written to ``benchmarks/results/solve_table.md``, which the book's page "What we
+measured" shows.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tsc.analysis import bootstrap  # noqa: E402
+from tsc.analysis import bootstrap, paired  # noqa: E402
 from tsc.cli import main  # noqa: E402
+from tsc.compute import FLOPS_CONVENTION  # noqa: E402
+from tsc.io import write_atomic  # noqa: E402
 from tsc.tasks import countdown  # noqa: E402
 
 ROWS = [
@@ -111,18 +115,26 @@ def main_table() -> None:
             rows[name] = run_row(name, options, source, folder / "out.jsonl", args.seed)
             cache.write_text(json.dumps(rows[name]))
         print(f"{name}: {np.mean(rows[name]['correct']):.1%} in {rows[name]['seconds']} s", file=sys.stderr, flush=True)
-    print("| strategy | solved (95 % interval) | wall time | FLOPs per problem (verifier's share) |")
-    print("|---|---|---|---|")
+    lines = [
+        f"Measured {time.strftime('%d %b %Y')} on {args.problems:,} problems, one thread (wall times are rough: other jobs "
+        f"may share the machine). FLOPs: {FLOPS_CONVENTION}.",
+        "",
+        "| strategy | solved (95 % interval) | wall time | FLOPs per problem (verifier's share) |",
+        "|---|---|---|---|",
+    ]
     for name, row in rows.items():
         mean, low, high = bootstrap(np.array(row["correct"], dtype=float))
         share = f" ({sci(row['verifier_flops'])})" if row["verifier_flops"] else ""
-        print(f"| `{name}` | {mean:.1%} ({low:.1%}–{high:.1%}) | {row['seconds']:.0f} s | {sci(row['flops'])}{share} |")
-    print()
+        lines.append(f"| `{name}` | {mean:.1%} ({low:.1%}–{high:.1%}) | {row['seconds']:.0f} s | {sci(row['flops'])}{share} |")
+    lines += ["", "Compared problem by problem (paired bootstrap over the problems):", ""]
     for a, b in PAIRS:
         if a in rows and b in rows:
-            diff = np.array(rows[a]["correct"], dtype=float) - np.array(rows[b]["correct"], dtype=float)
-            mean, low, high = bootstrap(diff)
-            print(f"- `{a}` − `{b}`: {100 * mean:+.1f} points ({100 * low:+.1f} to {100 * high:+.1f}), paired")
+            mean, low, high = paired(rows[a]["correct"], rows[b]["correct"])
+            lines.append(f"- `{a}` − `{b}`: {100 * mean:+.1f} points ({100 * low:+.1f} to {100 * high:+.1f})")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not wanted:  # the whole table: what the book shows
+        write_atomic(Path(__file__).resolve().parent / "results" / "solve_table.md", text)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def build_tiny_policy(seed: int = 0):
     never hangs on a near-tie that rounding could flip.
     """
     from tsc.lm.model import ModelShape, build_model
-    from tsc.lm.policy import Policy
+    from tsc.lm.policy import LocalPolicy
     from tsc.lm.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()
@@ -58,7 +58,7 @@ def build_tiny_policy(seed: int = 0):
         for parameter in model.parameters():
             if parameter.dim() >= 2:
                 parameter.normal_(0.0, 0.3, generator=generator)
-    return Policy(model, tokenizer, name="tiny")
+    return LocalPolicy(model, tokenizer, name="tiny")
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,9 @@ class ScriptedPolicy:
     and a completion ``len(text)`` tokens (its stop character included).
     """
 
+    name = "scripted"
+    prompt_format = "compact"
+
     def __init__(self, script: dict[str, Sequence[str]] | Callable[[str], Sequence[str]]):
         self.script = script
         self.calls: list[dict] = []
@@ -49,7 +52,7 @@ class ScriptedPolicy:
         offset: int = 0,
         **ignored,
     ) -> list[list[Completion]]:
-        """Like `tsc.lm.Policy.sample`: one seed (or one per prompt), one ledger (or one per
+        """Like `tsc.lm.policy.LocalPolicy.sample`: one seed (or one per prompt), one ledger (or one per
         prompt); ``offset`` skips that many samples of each prompt's cycle."""
         seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed] * len(prompts)
         ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [Ledger() for _ in prompts]

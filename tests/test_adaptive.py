@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from fakes import ScriptedPolicy, ScriptedStepVerifier, step_oracle_scores
 
-import tsc.tradeoff as tt
+import tsc.allocation as fitting
 from tsc.cli import main
 from tsc.core import problem_seed
-from tsc.experiments.ch04 import candidate_results
+from tsc.experiments.ch04 import candidate_results, install_allocation
 from tsc.strategies import STRATEGIES, best_of_n, compute_optimal
 from tsc.strategies.adaptive import ALLOCATION, check_allocation, difficulty_bin, load_allocation, plan_for, probe
 from tsc.tasks import countdown
@@ -74,7 +74,7 @@ PROBE = table(
 
 
 def test_registered_and_in_the_cli():
-    assert STRATEGIES["compute_optimal"] is compute_optimal
+    assert STRATEGIES["compute_optimal"].run is compute_optimal
 
 
 def test_difficulty_bins():
@@ -157,7 +157,7 @@ def test_the_bundled_allocation_loads_with_its_card():
     assert flops == sorted(flops) and len(set(flops)) == len(flops)
     card = json.loads((ALLOCATION.parent / "card.json").read_text())
     assert card["model"] == "countdown" and card["verifier"] == "prm" and card["fitted_on"]["split"] == "dev"
-    assert card["fitted_on"]["problems"] >= 500 and "install-allocation" in card["reproduce"] and card["fitted"]
+    assert card["fitted_on"]["problems"] >= 500 and "ch04-allocation --install" in card["reproduce"] and card["fitted"]
 
 
 # --- the fit: a knapsack over bins, and the budget on average ----------------------------------
@@ -168,7 +168,7 @@ def brute_force(bins, correct, flops, budget, n_bins):
 
     best = (-1.0, None)
     for choice in itertools.product(range(correct.shape[0]), repeat=n_bins):
-        c, f = tt.apply_plan(choice, bins, correct, flops)
+        c, f = fitting.apply_plan(choice, bins, correct, flops)
         if f.mean() <= budget + 1e-9 and c.mean() > best[0] + 1e-12:
             best = (c.mean(), choice)
     return best[0]
@@ -182,7 +182,7 @@ def test_the_knapsack_finds_the_best_allocation_within_budget(seed):
     correct = (rng.random((n_cand, problems)) < np.linspace(0.2, 0.7, n_cand)[:, None]).astype(float)
     flops = rng.uniform(1, 3, (n_cand, problems)) * np.array([1e7, 5e7, 1e8, 4e8])[:, None]
     budgets = [3e7, 1e8, 2e8, 5e8]
-    for budget, plan in zip(budgets, tt.fit_allocation(bins, correct, flops, budgets, n_bins=n_bins, unit=1e5)):
+    for budget, plan in zip(budgets, fitting.fit_allocation(bins, correct, flops, budgets, n_bins=n_bins, unit=1e5)):
         if plan is None:
             assert brute_force(bins, correct, flops, budget, n_bins) < 0
             continue
@@ -196,7 +196,7 @@ def test_a_bin_without_problems_gets_the_cheapest_candidate():
     bins = np.array([0, 0, 2])
     correct = np.array([[0, 0, 1.0], [1, 1, 1.0]])
     flops = np.array([[1e6, 1e6, 1e6], [5e6, 5e6, 5e6]])
-    [plan] = tt.fit_allocation(bins, correct, flops, [1e7], n_bins=3)
+    [plan] = fitting.fit_allocation(bins, correct, flops, [1e7], n_bins=3)
     assert plan["choice"] == [1, 0, 0] and plan["accuracy"] == 1.0
 
 
@@ -231,18 +231,18 @@ def synthetic(seed: int = 0, count: int = 200) -> dict:
 
 def test_fit_evaluate_and_install_on_synthetic_data(tmp_path):
     data = synthetic()
-    fitted = tt.fit(data, "size", budgets=[1.2e7, 3e7, 6e7])
+    fitted = fitting.fit(data, "size", budgets=[1.2e7, 3e7, 6e7])
     cheap, middle, rich = fitted["plans"]
     assert [fitted["names"][c] for c in cheap["choice"]] == ["greedy"] * 3
     assert [fitted["names"][c] for c in rich["choice"]] == ["greedy", "best_of_n 4", "best_of_n 4"]  # nothing to gain on 3 numbers
     assert all(p["flops"] <= p["budget"] for p in fitted["plans"])
-    evaluated = tt.evaluate(data, fitted)
+    evaluated = fitting.evaluate(data, fitted)
     assert evaluated[2]["accuracy"] > evaluated[0]["accuracy"] + 0.1
-    probe_fit = tt.fit(data, "size+probe", bins=2, budgets=[3e7])
+    probe_fit = fitting.fit(data, "size+probe", bins=2, budgets=[3e7])
     assert probe_fit["names"][0] == "stop" and "greedy" not in probe_fit["names"] and probe_fit["n_bins"] == 6
-    scores = tt.cross_validate(data, "size", budgets=[3e7, 6e7])
+    scores = fitting.cross_validate(data, "size", budgets=[3e7, 6e7])
     assert scores.shape == (2,) and 0 < scores[0] <= scores[1] <= 1
-    folder = tt.install_allocation(data, folder=tmp_path)
+    folder = install_allocation(data, folder=tmp_path)
     installed = check_allocation(folder / "allocation.json")
     assert installed["predictor"]["name"] in ("none", "size", "probe", "size+probe")
     assert json.loads((folder / "card.json").read_text())["fitted_on"]["problems"] == 200
@@ -269,10 +269,10 @@ def test_the_budget_holds_on_average(tiny_policy):
             result["correct"] = (rng.random(len(result["correct"])) < 0.5).tolist()
     mean_flops = {n: np.mean(r["flops"]) for n, r in data["splits"]["dev"]["results"].items()}
     budget = float(np.mean(sorted(mean_flops.values())[1:3]))
-    fitted = tt.fit(data, "size", budgets=[budget])
-    allocation = tt.allocation_table(data, fitted)
+    fitted = fitting.fit(data, "size", budgets=[budget])
+    allocation = fitting.allocation_table(data, fitted)
     assert len(set(allocation["plans"][0]["choice"])) > 1  # a mixed allocation, not one strategy everywhere
-    offline = tt.evaluate(data, fitted, split="dev")[0]["flops"]
+    offline = fitting.evaluate(data, fitted, split="dev")[0]["flops"]
 
     def solve(problem):  # the per-problem seed python -m tsc solve passes, as the candidates were run with
         return compute_optimal(problem, tiny_policy, flops=budget, verifier=judge, seed=problem_seed(0, problem), allocation=allocation)
@@ -296,7 +296,7 @@ def problems_file(tmp_path):
 @pytest.mark.parametrize(
     "flops, message",
     [
-        (None, "needs --flops F"),
+        (None, "needs --flops"),
         ("-7e8", "positive finite number"),
         ("0", "positive finite number"),
         ("nan", "positive finite number"),
@@ -367,3 +367,12 @@ def test_candidate_results_stop_after_whole_chunks():
         candidate_results(
             problems, ScriptedPolicy(SCRIPT), verifier(), candidates=candidates, seed=0, difficulty_samples=3, chunk=2, upto=3
         )
+
+
+def test_the_allocation_is_installed_through_the_experiment_command(capsys):
+    """`python -m tsc experiment ch04-allocation --install` fits the bundled table (no second command line)."""
+    from tsc.experiments import EXPERIMENTS
+
+    assert EXPERIMENTS["ch04-allocation"].install is install_allocation
+    assert main(["experiment", "ch09-map", "--install"]) == 2
+    assert "installs nothing; --install is for ch04-allocation" in capsys.readouterr().err

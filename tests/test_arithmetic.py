@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsc.core import Problem
 from tsc.lm.tokenizer import CHARS
 from tsc.tasks import arithmetic
 from tsc.tasks.arithmetic import MAX_VALUE, Arithmetic, Parsed, Step, parse, split_steps, validate
-from tsc.tasks.base import Problem
 
 EXAMPLE = Arithmetic("7*8-13+6*4")
 

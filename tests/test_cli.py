@@ -15,7 +15,8 @@ from fakes import ScriptedStepVerifier
 
 import tsc.verifiers
 from tsc.cli import format_answer, main, read_problem
-from tsc.lm.policy import ASSETS, bundled_models
+from tsc.lm.checkpoint import ASSETS, bundled_models
+from tsc.strategies import get_strategy
 from tsc.tasks.countdown import Countdown
 
 GOOD = [
@@ -351,27 +352,36 @@ def test_best_of_n_scores_with_the_prm_by_the_last_step_unless_told(tiny_policy)
 def test_tree_searches_default_to_a_step_verifier(strategy):
     from tsc.cli import _default_verifier
 
-    assert _default_verifier(strategy) == ("prm" if "prm" in bundled_models("prm") else "step_oracle")
+    assert _default_verifier(get_strategy(strategy)) == ("prm" if "prm" in bundled_models("prm") else "step_oracle")
 
 
 @pytest.mark.parametrize(
-    "option",
+    "strategy, option",
     [
-        ("--beam-width", "0"),
-        ("--expansions", "-1"),
-        ("--breadth", "0"),
-        ("--simulations", "0"),
-        ("--max-expansions", "0"),
-        ("--particles", "0"),
-        ("--reward-temperature", "0"),
-        ("--reward-temperature", "inf"),
+        ("beam", ("--beam-width", "0")),
+        ("beam", ("--expansions", "-1")),
+        ("tot_bfs", ("--breadth", "0")),
+        ("mcts", ("--simulations", "0")),
+        ("dfs", ("--max-expansions", "0")),
+        ("dvts", ("--subtrees", "0")),
+        ("dfs", ("--threshold", "nan")),
+        ("early_stop", ("--window", "0")),
+        ("early_stop", ("--threshold", "0.2")),
+        ("self_refine", ("--rounds", "0")),
+        ("free_energy", ("--cost-per-token", "-1")),
+        ("budget_forcing", ("--min-thinking-tokens", "600")),
+        ("particle_filter", ("--particles", "0")),
+        ("particle_filter", ("--reward-temperature", "0")),
+        ("particle_filter", ("--reward-temperature", "inf")),
+        ("particle_filter", ("--resampling", "stratified")),
     ],
 )
-def test_bad_search_options_are_user_errors(tmp_path, tiny_model_dir, capsys, option):
+def test_bad_strategy_options_are_user_errors(tmp_path, tiny_model_dir, capsys, strategy, option):
+    """Each strategy's own flags are checked by its registry entry's check, before any model loads."""
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(GOOD[0])])
     output = tmp_path / "out.jsonl"
-    assert solve(tiny_model_dir, source, output, "--strategy", "beam", "--verifier", "step_oracle", *option) == 2
-    assert option[0] in assert_one_line_error(capsys) and not output.exists()
+    assert solve(tiny_model_dir, source, output, "--strategy", strategy, "--verifier", "step_oracle", *option) == 2
+    assert assert_one_line_error(capsys).startswith(f"error: {option[0]}: ") and not output.exists()
 
 
 def test_solve_rejects_a_whole_completion_verifier_for_the_tree_searches(tmp_path, tiny_model_dir, capsys):
@@ -463,7 +473,7 @@ def test_budget_forcing_needs_a_thinking_model_and_a_budget(tmp_path, tiny_model
     assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing") == 2
     assert "budget_forcing needs a model that thinks" in capsys.readouterr().err
     assert solve(tiny_model_dir, source, tmp_path / "o.jsonl", "--strategy", "budget_forcing", "--thinking-tokens", "0") == 2
-    assert "--thinking-tokens must be a positive integer" in capsys.readouterr().err
+    assert "--thinking-tokens: thinking_tokens (the thinking budget) must be a positive integer" in capsys.readouterr().err
 
 
 @_bundled("countdown-direct")

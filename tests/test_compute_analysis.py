@@ -25,7 +25,7 @@ from tsc.analysis import (
     wilson,
 )
 from tsc.compute import Ledger, forward_flops, training_flops
-from tsc.strategies.parallel import weighted_choice
+from tsc.votes import weighted_choice
 
 # --- pass@k -----------------------------------------------------------------------------
 

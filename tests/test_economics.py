@@ -20,7 +20,6 @@ from tsc.economics import (
     ledgers,
     list_price,
     measure_throughput,
-    pareto_frontier,
     ratio,
     replay,
     replay_early_stop,
@@ -53,17 +52,6 @@ def test_measure_throughput_on_a_fake():
         measure_throughput(policy, ["a:"], batches=(0,))
     with pytest.raises(ValueError, match="at least one prompt"):
         measure_throughput(policy, [], batches=(1,))
-
-
-def test_pareto_frontier():
-    cost = [1.0, 2.0, 3.0, 2.5, 1.0, 4.0]
-    accuracy = [0.2, 0.5, 0.5, 0.6, 0.1, 0.6]
-    # 4 is beaten by 0 (same cost, less accurate); 2 by 1; 5 by 3
-    assert pareto_frontier(cost, accuracy) == [0, 1, 3]
-    assert pareto_frontier([1.0, 1.0], [0.5, 0.5]) == [0, 1]  # equal points beat neither
-    assert pareto_frontier([3.0, 1.0, 2.0], [0.3, 0.1, 0.2]) == [1, 2, 0]  # sorted from the cheapest
-    with pytest.raises(ValueError, match="one cost per accuracy"):
-        pareto_frontier([1.0], [0.5, 0.6])
 
 
 def test_cost_per_correct():

@@ -240,6 +240,8 @@ class VotePolicy:
     """Eight samples per question: all right (the vote wins), one right (coverage only) or
     none, in the proportions of PLAN for the set the question belongs to."""
 
+    name, prompt_format = "votes", "compact"
+
     def format(self, problem):
         return problem.prompt()
 

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
+from tsc.analysis import pareto_front
 from tsc.exercises import check_choice, check_front, check_half_width
-from tsc.synthesis import pareto_front
 
 
 def ref_half_width(accuracy, problems):
@@ -20,6 +20,15 @@ def ref_front(flops, accuracy):
     order = sorted(range(len(flops)), key=lambda i: (flops[i], -accuracy[i]))
     front = []
     for i in order:
+        twin = front and (flops[i], accuracy[i]) == (flops[front[-1]], accuracy[front[-1]])
+        if not front or accuracy[i] > accuracy[front[-1]] or twin:
+            front.append(i)
+    return front
+
+
+def drops_twins(flops, accuracy):  # the strict > alone: of two identical points only the first
+    front = []
+    for i in sorted(range(len(flops)), key=lambda i: (flops[i], -accuracy[i])):
         if not front or accuracy[i] > accuracy[front[-1]]:
             front.append(i)
     return front
@@ -100,6 +109,7 @@ def best_only(flops, accuracy):
     [
         (keep_all, "keeps a point that another beats"),
         (keep_ties, "only as accurate"),
+        (drops_twins, "identical twin"),
         (by_accuracy, "wrong order"),
         (values, "indices"),
         (best_only, "cheapest point is always on it"),

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from tsc import experiments
+from tsc.experiments import base as experiments
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "RESULTS", tmp_path)
-    monkeypatch.setattr(experiments, "EXPERIMENTS", {})
+    for name in list(experiments.EXPERIMENTS):  # the registry emptied in place (restored after the test)
+        monkeypatch.delitem(experiments.EXPERIMENTS, name)
     calls = []
 
     @experiments.experiment("toy", describe="squares", size=3)

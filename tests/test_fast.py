@@ -18,7 +18,7 @@ import tsc
 from tsc.compute import Ledger
 from tsc.lm import fast
 from tsc.lm.fast import LeanLlama, sample_rows, supports
-from tsc.lm.policy import Policy, _chunks
+from tsc.lm.policy import LocalPolicy, _chunks
 from tsc.lm.prefix import PrefixStore
 from tsc.lm.tokenizer import build_char_tokenizer
 
@@ -189,7 +189,7 @@ def test_models_the_lean_path_does_not_cover_fall_back_to_transformers():
     )
     gpt2 = GPT2Config(vocab_size=len(TOKENIZER), n_embd=32, n_layer=1, n_head=2, n_positions=64)
     for model in (LlamaForCausalLM(grouped), GPT2LMHeadModel(gpt2)):
-        policy = Policy(model, TOKENIZER, name="other")
+        policy = LocalPolicy(model, TOKENIZER, name="other")
         assert not policy.lean
         rows = policy.sample(["1 2>3:"], n=3, max_new_tokens=5)
         assert len(rows[0]) == 3 and all(1 <= c.num_tokens <= 5 for c in rows[0])

@@ -29,7 +29,7 @@ from tsc.strategies.free_energy import (
     posterior,
     sample_outcomes,
 )
-from tsc.strategies.rounds import stop_when_decided, vote_decided
+from tsc.strategies.stopping import decided, stop_when_decided
 from tsc.tasks.arithmetic import validate
 
 FLAT = AnswerModel(a=1.0, b=1.0, gamma=1.0, malformed=0.0, tokens=10.0)
@@ -227,6 +227,8 @@ def test_a_verifier_without_a_channel_is_refused():
 
 def test_a_policy_that_cannot_continue_a_stream_is_refused():
     class OneShot:
+        name, prompt_format = "one shot", "compact"
+
         def format(self, problem):
             return problem.prompt()
 
@@ -296,7 +298,7 @@ def test_the_verifier_is_queried_and_charged():
 
 
 def test_registered_and_solves_many():
-    assert STRATEGIES["free_energy"] is free_energy
+    assert STRATEGIES["free_energy"].run is free_energy
     problems = [validate("7*8-13+6*4"), validate("3+4*5")]
     policy = ScriptedPolicy(lambda prompt: [RIGHT] if prompt.startswith("7*8") else ["4*5=20,3+20=23."])
     results = solve_many(free_energy, problems, policy, seed=3, model=FLAT, cost_per_token=0.001)
@@ -380,14 +382,14 @@ def test_the_shipped_fits_load():
 # --- the stopping rule ------------------------------------------------------------------------
 
 
-def test_vote_decided():
-    assert vote_decided({"a": 9}, 7)
-    assert vote_decided({"a": 8}, 8)  # a new key could tie at 8, but the leader was seen first
-    assert not vote_decided({"a": 8}, 9)
-    assert not vote_decided({"a": 5, "b": 3}, 3)  # b could reach 6 > 5
-    assert vote_decided({"a": 5, "b": 3}, 2)  # b reaches 5: a tie, and a was first
-    assert not vote_decided({"b": 3, "a": 5}, 2)  # b was first: a tie goes to b
-    assert not vote_decided({}, 1) and vote_decided({}, 0)
+def test_decided_on_counts():
+    assert decided({"a": 9}, 7)
+    assert decided({"a": 8}, 8)  # a new key could tie at 8, but the leader was seen first
+    assert not decided({"a": 8}, 9)
+    assert not decided({"a": 5, "b": 3}, 3)  # b could reach 6 > 5
+    assert decided({"a": 5, "b": 3}, 2)  # b reaches 5: a tie, and a was first
+    assert not decided({"b": 3, "a": 5}, 2)  # b was first: a tie goes to b
+    assert not decided({}, 1) and decided({}, 0)
 
 
 def test_stop_when_decided_gives_majoritys_answer_with_fewer_samples():

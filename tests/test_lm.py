@@ -20,7 +20,7 @@ from transformers import AutoTokenizer
 
 import tsc
 from tsc.compute import Ledger
-from tsc.lm.policy import bundled_models
+from tsc.lm.checkpoint import bundled_models
 from tsc.lm.tokenizer import CHARS, build_char_tokenizer
 from tsc.lm.train import collate, learning_rate, save_checkpoint, training_examples
 from tsc.tasks.countdown import Countdown

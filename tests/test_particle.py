@@ -13,7 +13,7 @@ from tsc.strategies.particle import effective_sample_size, resample, weights
 
 
 def test_registered_under_its_cli_name():
-    assert STRATEGIES["particle_filter"] is particle_filter
+    assert STRATEGIES["particle_filter"].run is particle_filter
 
 
 # --- the three pieces: weights, effective sample size, resampling -----------------------------

@@ -25,8 +25,7 @@ import tsc
 from tsc.analysis import sweep
 from tsc.cli import main, read_problem
 from tsc.exercises import Feedback, check_pass_at_k, check_samples_needed, check_verifier
-from tsc.lm.checkpoint import sha256_of
-from tsc.lm.policy import ASSETS
+from tsc.lm.checkpoint import ASSETS, sha256_of
 from tsc.lm.train import save_checkpoint
 from tsc.strategies import best_of_n, get_strategy, greedy, majority_vote, sample
 from tsc.tasks.countdown import Countdown, Limits, parse, validate
@@ -156,7 +155,7 @@ def test_unknown_names_are_listed_against_the_known_ones():
         get_strategy("telepathy")
     with pytest.raises(ValueError, match="telepathy.*oracle"):
         get_verifier("telepathy")
-    assert get_strategy("majority") is majority_vote and isinstance(get_verifier("oracle"), Oracle)
+    assert get_strategy("majority").run is majority_vote and isinstance(get_verifier("oracle"), Oracle)
     with pytest.raises(ValueError, match="countdown"):
         tsc.load_policy("countdwn")
     with pytest.raises(TypeError, match="int"):

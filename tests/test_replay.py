@@ -9,7 +9,7 @@ from fakes import ScriptedPolicy, ScriptedStepVerifier
 from tsc.replay import TablePolicy, TableVerifier, check_replay, draw_table
 from tsc.strategies import best_of_n, majority_vote, solve_many
 from tsc.strategies.free_energy import AnswerModel, Channel, free_energy
-from tsc.strategies.rounds import stop_when_decided
+from tsc.strategies.stopping import stop_when_decided
 from tsc.tasks.countdown import Countdown
 
 PROMPTS = ["13 4 7 2>48:", "3 5 6>21:"]

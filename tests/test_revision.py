@@ -9,7 +9,8 @@ from fakes import ScriptedPolicy, countdown_prompt_problem
 
 from tsc.core import revision_prompt
 from tsc.evaluation import evaluate_revision
-from tsc.lm.policy import bundled_models, load_policy
+from tsc.lm.checkpoint import bundled_models
+from tsc.lm.policy import load_policy
 from tsc.lm.revision import MAX_FAILED, RevisionData
 from tsc.lm.train import RECIPES, collate, train
 

@@ -13,7 +13,7 @@ from conftest import build_tiny_policy
 
 import tsc
 from tsc.cli import main
-from tsc.lm.policy import ASSETS
+from tsc.lm.checkpoint import ASSETS
 from tsc.lm.rl import RL_RECIPES, completion_batch, group_advantages, train_rl
 from tsc.zoo import zoo
 

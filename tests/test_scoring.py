@@ -172,8 +172,7 @@ def test_the_experiments_are_registered_with_json_configs():
 
 
 def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
-    from tsc import experiments
-    from tsc.experiments import ch05
+    from tsc.experiments import base, ch05
 
     rows = []
     for i, size in enumerate((3, 4, 5, 3)):
@@ -183,7 +182,7 @@ def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
             "searches": {"beam 4x1, last": [i % 2, 300.0 + i, 100.0], "greedy": [0, 110.0, 0.0]},
         })  # fmt: skip
     stored = json.loads(json.dumps(ch05._columns(["beam 4x1, last", "greedy"], rows)))
-    monkeypatch.setattr(experiments, "run", lambda name: stored)
+    monkeypatch.setattr(base, "run", lambda name: stored)
     data = ch05.load_search_vs_best_of_n(trials=20)
     assert data.best_of["oracle"][:, 0] == pytest.approx([0.5] * 4) and data.best_of["oracle"][:, 2] == pytest.approx([1.0] * 4)
     assert data.best_of["last"][:, 0] == pytest.approx([0.5] * 4)  # one sample: pass@1

@@ -215,7 +215,7 @@ def test_every_call_is_charged_to_the_ledger(name):
     policy, verifier = StepPolicy(), valued({"1+2=3,": 0.8, "1+2=3,3+4=7,": 0.9, A: 1.0})
     result = SEARCHES[name](P, policy, verifier=verifier, expansions=2)
     ledger = result.ledger
-    assert result.correct and STRATEGIES[name] is SEARCHES[name]
+    assert result.correct and STRATEGIES[name].run is SEARCHES[name]
     assert ledger.calls == len(policy.calls) + len(verifier.calls) and len(verifier.calls) >= 1
     assert ledger.samples == sum(len(c["prompts"]) * c["n"] for c in policy.calls)
     assert ledger.policy_flops == FLOPS_PER_TOKEN * ledger.tokens > 0
@@ -310,7 +310,7 @@ def test_when_every_branch_dies_the_policy_answers_greedily(name):
 
 
 def test_search_strategies_are_registered():
-    assert {k: STRATEGIES[k] for k in SEARCHES} == SEARCHES
+    assert {k: STRATEGIES[k].run for k in SEARCHES} == SEARCHES
 
 
 @pytest.mark.parametrize("name", SEARCHES)

@@ -223,7 +223,7 @@ def test_revise_rejects_bad_knobs():
 
 
 def test_sequential_strategies_are_registered():
-    assert STRATEGIES["self_refine"] is self_refine and STRATEGIES["revise"] is revise
+    assert STRATEGIES["self_refine"].run is self_refine and STRATEGIES["revise"].run is revise
 
 
 def test_a_prompt_longer_than_the_context_is_a_value_error(tiny_policy):

@@ -78,7 +78,7 @@ def test_bad_knobs_are_refused_in_one_line(knobs, message):
 
 
 def test_registered():
-    assert STRATEGIES["short_m_at_k"] is short_m_at_k
+    assert STRATEGIES["short_m_at_k"].run is short_m_at_k and STRATEGIES["short_m_at_k"].family == "parallel"
 
 
 @pytest.mark.parametrize("lean", [True, False])

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsc.core import problem_seed
-from tsc.lm.policy import ASSETS
+from tsc.lm.checkpoint import ASSETS
 from tsc.strategies import STRATEGIES, early_stop, majority_vote, solve_many
 from tsc.strategies.stopping import decided, lead_probability, should_stop, stop_point, tally
 from tsc.tasks.countdown import Countdown
@@ -61,7 +61,7 @@ def test_lead_probability_known_values_and_shape():
     ],
 )
 def test_decided(keys, remaining, expected):
-    assert decided(keys, remaining) is expected
+    assert decided(tally(keys), remaining) is expected
 
 
 @given(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=1, max_size=12), st.data())
@@ -69,7 +69,7 @@ def test_a_decided_vote_is_the_final_majority(keys, data):
     # whatever the remaining samples say, majority of all n chooses the answer leading when decided
     n = len(keys)
     for drawn in range(n + 1):
-        if decided(keys[:drawn], n - drawn):
+        if decided(tally(keys[:drawn]), n - drawn):
             now, final = majority_choice(keys[:drawn]), majority_choice(keys)
             assert (now is None and final is None) or keys[now] == keys[final]
 
@@ -85,7 +85,7 @@ def test_decided_is_exact_on_small_alphabets():
                     for prefix_key in [(list(prefix) + list(rest))[majority_choice(list(prefix) + list(rest))]]
                 }
                 leading = None if not prefix else prefix[majority_choice(list(prefix))]
-                assert decided(list(prefix), n - prefix_len) == (finals == {leading}), (prefix, n)
+                assert decided(tally(list(prefix)), n - prefix_len) == (finals == {leading}), (prefix, n)
 
 
 def test_should_stop_rules():
@@ -158,7 +158,7 @@ def test_stop_point_replays_the_strategy():
 
 
 def test_registered_and_batched():
-    assert STRATEGIES["early_stop"] is early_stop
+    assert STRATEGIES["early_stop"].run is early_stop
     problems = [P, Countdown((2, 3, 4), 20), Countdown((5, 6, 7), 18)]
     script = {
         P.prompt(): [A, A, W, A, M, A],

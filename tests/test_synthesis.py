@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tsc import synthesis
+from tsc.analysis import paired, pareto_front
 from tsc.experiments import stored
 
 
@@ -26,21 +27,23 @@ def test_pareto_front_is_exactly_the_undominated_points(seed):
     n = int(rng.integers(1, 12))
     flops = rng.choice([1e8, 2e8, 4e8, 8e8, 1.6e9], size=n)  # ties on purpose
     accuracy = rng.choice([0.1, 0.2, 0.3, 0.4], size=n)
-    front = synthesis.pareto_front(flops, accuracy)
+    front = pareto_front(flops, accuracy)
     undominated = [i for i in range(n) if not dominated(i, flops, accuracy)]
-    # identical points: exactly one of each kept
-    assert sorted({(flops[i], accuracy[i]) for i in front}) == sorted({(flops[i], accuracy[i]) for i in undominated})
-    assert len(front) == len({(flops[i], accuracy[i]) for i in front})
-    assert all(flops[a] <= flops[b] and accuracy[a] < accuracy[b] for a, b in zip(front, front[1:]))
+    # identical points dominate each other no more than themselves: all of them are kept
+    assert sorted(front) == undominated
+    assert all(flops[a] <= flops[b] and accuracy[a] <= accuracy[b] for a, b in zip(front, front[1:]))
 
 
 def test_pareto_front_examples():
-    assert synthesis.pareto_front([1, 2, 3], [0.1, 0.3, 0.2]) == [0, 1]
-    assert synthesis.pareto_front([3, 1, 2], [0.5, 0.1, 0.5]) == [1, 2]  # the dearer of two equals dropped
-    assert synthesis.pareto_front([1, 1], [0.2, 0.4]) == [1]
-    assert synthesis.pareto_front([5], [0.0]) == [0]
+    assert pareto_front([1, 2, 3], [0.1, 0.3, 0.2]) == [0, 1]
+    assert pareto_front([3, 1, 2], [0.5, 0.1, 0.5]) == [1, 2]  # the dearer of two equals dropped
+    assert pareto_front([1, 1], [0.2, 0.4]) == [1]
+    assert pareto_front([5], [0.0]) == [0]
+    assert pareto_front([1.0, 1.0], [0.5, 0.5]) == [0, 1]  # identical points beat neither: both on the front
+    assert pareto_front([2, 1, 2], [0.4, 0.3, 0.4]) == [1, 0, 2]  # twins on the front, in their order
+    assert pareto_front([3.0, 1.0, 2.0], [0.3, 0.1, 0.2]) == [1, 2, 0]  # sorted from the cheapest
     with pytest.raises(ValueError, match="one value per point"):
-        synthesis.pareto_front([1, 2], [0.1])
+        pareto_front([1, 2], [0.1])
 
 
 def test_interval_and_paired():
@@ -48,10 +51,13 @@ def test_interval_and_paired():
     assert accuracy == pytest.approx(0.3) and low < 0.3 < high
     a = np.array([1, 1, 0, 1] * 50)
     b = np.array([1, 0, 0, 1] * 50)
-    mean, low, high = synthesis.paired(a, b)
+    mean, low, high = paired(a, b)
     assert mean == pytest.approx(0.25) and low <= 0.25 <= high and low > 0
+    assert paired(a, b)["mean"] == paired(a, b).mean == mean and isinstance(mean, float)  # by name, as a dict or a record
+    curves = paired(np.vstack([a, a]).T, np.vstack([b, a]).T)  # problems x 2: one interval per column
+    assert curves.mean.tolist() == [pytest.approx(0.25), 0.0] and curves.low[1] == curves.high[1] == 0.0
     with pytest.raises(ValueError, match="same problems"):
-        synthesis.paired([1, 0], [1, 0, 1])
+        paired([1, 0], [1, 0, 1])
 
 
 def toy_task():
@@ -75,7 +81,7 @@ def test_summarize_front_and_best_fixed():
     task = toy_task()
     points = synthesis.summarize(task)
     assert [p["flops"] for p in points] == [1, 4, 6, 3]
-    front = synthesis.pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
+    front = pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
     assert [points[i]["name"] for i in front] == ["greedy", "thinker"]
     assert points[synthesis.best_fixed(points, 5)]["name"] == "majority 4"  # the adaptive thinker is not fixed
     assert points[synthesis.best_fixed(points, 5, exclude=())]["name"] == "thinker"

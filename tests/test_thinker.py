@@ -46,7 +46,7 @@ def table(choice: dict, *, flops: float = 1e6, bins=("every problem",), predicto
 def test_registered_with_a_colour():
     from tsc.viz.colors import color
 
-    assert STRATEGIES["thinker"] is thinker and get_strategy("thinker") is thinker
+    assert STRATEGIES["thinker"].run is thinker and get_strategy("thinker") is STRATEGIES["thinker"]
     assert color("thinker") not in {color(s) for s in STRATEGIES if s != "thinker"}
 
 

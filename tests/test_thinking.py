@@ -204,7 +204,7 @@ class Writer:
         self.calls: list[dict] = []
         if max_len is not None:
             self.max_len = max_len
-        self.name = "writer"
+        self.name, self.prompt_format = "writer", "compact"
 
     def format(self, problem) -> str:
         return problem.prompt()
@@ -375,7 +375,7 @@ def test_budget_forcing_on_a_real_policy_over_the_trace_characters():
     import torch
 
     from tsc.lm.model import ModelShape, build_model
-    from tsc.lm.policy import Policy
+    from tsc.lm.policy import LocalPolicy
     from tsc.lm.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer(TRACE_CHARS)
@@ -385,7 +385,7 @@ def test_budget_forcing_on_a_real_policy_over_the_trace_characters():
         for parameter in model.parameters():
             if parameter.dim() >= 2:
                 parameter.normal_(0.0, 0.3, generator=generator)
-    policy = Policy(model, tokenizer, name="tiny-trace")
+    policy = LocalPolicy(model, tokenizer, name="tiny-trace")
     for seed, minimum in ((0, 0), (1, 40), (2, 20)):
         result = budget_forcing(P, policy, thinking_tokens=40, min_thinking_tokens=minimum, temperature=1.0, seed=seed, max_new_tokens=20)
         thinking = result.answer.split(THINK_END)[0]  # (the untrained model may write more "#" in its answer)

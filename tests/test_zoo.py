@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tsc
-import tsc.lm.policy
+import tsc.lm.checkpoint
 from tsc.lm.model import build_model
 from tsc.lm.tokenizer import build_char_tokenizer
 from tsc.lm.train import RECIPES, alphabet, collate, pack, train, training_examples
@@ -137,7 +137,7 @@ def test_new_kinds_load_as_policies(rows, kind):
 
 
 def test_the_readme_is_what_the_command_writes():
-    from tsc.lm.policy import ASSETS
+    from tsc.lm.checkpoint import ASSETS
 
     assert (ASSETS / "README.md").read_text() == readme_text(), "run python -m tsc zoo --readme"
 
@@ -148,7 +148,7 @@ def test_half_precision_checkpoints_load_as_float32(rows):
     assert all(p.dtype == torch.float32 for p in policy.model.parameters())
 
 
-@pytest.mark.skipif(not (tsc.lm.policy.ASSETS / "trace" / "config.json").exists(), reason="the trace model is not trained yet")
+@pytest.mark.skipif(not (tsc.lm.checkpoint.ASSETS / "trace" / "config.json").exists(), reason="the trace model is not trained yet")
 def test_the_batched_trace_evaluation_is_budget_forcing_problem_by_problem():
     from tsc.evaluation import evaluate_trace
     from tsc.lm.train import task_problems

@@ -15,7 +15,7 @@ The pieces a chapter needs::
 
 from tsc import strategies, tasks, verifiers
 from tsc.compute import Ledger
-from tsc.core import Completion, Policy, Result, StepVerifier, Verifier
+from tsc.core import Completion, Policy, Problem, Result, StepVerifier, Verifier
 from tsc.tasks import Arithmetic, Countdown, arithmetic, countdown
 
 
@@ -36,6 +36,7 @@ __all__ = [
     "Countdown",
     "Ledger",
     "Policy",
+    "Problem",
     "Result",
     "StepVerifier",
     "Verifier",

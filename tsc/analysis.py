@@ -16,13 +16,15 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from tsc.compute import Ledger
-from tsc.strategies import solve_many  # the one per-problem-seed loop (batched where it can be)
+from tsc.core import Completion
+from tsc.strategies import Strategy, solve_many  # the one per-problem-seed loop (batched where it can be)
 from tsc.votes import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
 
 
@@ -50,9 +52,20 @@ def wilson(successes: int, total: int, *, z: float = 1.96) -> tuple[float, float
     return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
-def bootstrap(
-    values: Sequence[float] | np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float, float]:
+class Interval(NamedTuple):
+    """An estimate with its interval, the one shape of every interval here: unpack it
+    (``mean, low, high = paired(a, b)``) or read it by name (``.mean``, or ``["mean"]`` as a
+    dict is read). Arrays, one entry per column, when the values were 2-D."""
+
+    mean: float
+    low: float
+    high: float
+
+    def __getitem__(self, key):
+        return getattr(self, key) if isinstance(key, str) else tuple.__getitem__(self, key)
+
+
+def bootstrap(values: Sequence[float] | np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
     """Mean of ``values`` with a percentile bootstrap interval: (mean, low, high).
 
     ``values`` may be 2-D (problems × something): rows are resampled together and the
@@ -66,15 +79,30 @@ def bootstrap(
     means = values[index].mean(axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail], axis=0)
-    return values.mean(axis=0), low, high
+    return Interval(values.mean(axis=0), low, high)
+
+
+def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot: int = 2000) -> Interval:
+    """Mean of ``a - b`` over the same problems with a 95 % bootstrap interval that resamples
+    problems (so each problem's difficulty cancels out): the one paired comparison of the
+    book. 1-D ``a`` and ``b`` give numbers; problems × k matrices (curves) give arrays."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired comparison needs the same problems on both sides; got {a.shape} and {b.shape}")
+    mean, low, high = bootstrap(a - b, seed=seed, n_boot=n_boot)
+    return Interval(float(mean), float(low), float(high)) if a.ndim == 1 else Interval(mean, low, high)
 
 
 @dataclass(frozen=True)
 class SampleTable:
-    """``n`` sampled completions for each problem, with the oracle's verdicts.
+    """``n`` sampled completions for each problem, with the oracle's verdicts: the one sample
+    table of the package (`draw` fills it in one batched call; `tsc.replay.draw_table` draws
+    each problem from its own seed, as strategies do, to replay them on it).
 
     ``texts[i][j]`` is completion j of problem i; ``correct``, ``tokens`` and ``logprobs`` are
-    arrays of shape (problems, n); ``keys`` holds each completion's voting key.
+    arrays of shape (problems, n); ``keys`` holds each completion's voting key. With a
+    verifier, ``scores`` (problems × n) and ``verifier_flops`` (what scoring that one sample
+    cost, sharing the policy's work as a strategy would).
     """
 
     problems: tuple
@@ -86,6 +114,30 @@ class SampleTable:
     temperature: float
     seed: int
     ledger: Ledger
+    max_new_tokens: int = 64
+    scores: np.ndarray | None = None
+    verifier_flops: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, problems: Sequence, rows: list[list[Completion]], *, temperature: float, seed: int, max_new_tokens: int,
+           ledger: Ledger, scores=None, verifier_flops=None) -> SampleTable:  # fmt: skip
+        """The table of ``rows`` (each problem's completions), graded by the problems' oracles."""
+        problems, n = tuple(problems), len(rows[0]) if rows else 0
+        texts = tuple(tuple(c.text for c in row) for row in rows)
+        return cls(
+            problems=problems,
+            texts=texts,
+            keys=tuple(tuple(p.answer_key(t) for t in row) for p, row in zip(problems, texts)),
+            correct=np.array([[bool(p.check(t)) for t in row] for p, row in zip(problems, texts)], dtype=bool).reshape(len(problems), n),
+            tokens=np.array([[c.num_tokens for c in row] for row in rows], dtype=int).reshape(len(problems), n),
+            logprobs=np.array([[c.logprob for c in row] for row in rows], dtype=float).reshape(len(problems), n),
+            temperature=float(temperature),
+            seed=int(seed),
+            ledger=ledger,
+            max_new_tokens=int(max_new_tokens),
+            scores=None if scores is None else np.array(scores, dtype=float),
+            verifier_flops=None if verifier_flops is None else np.array(verifier_flops, dtype=np.int64),
+        )
 
     @property
     def n(self) -> int:
@@ -95,16 +147,16 @@ class SampleTable:
         """The rows where ``mask`` is true (e.g. problems with 5 numbers)."""
         mask = np.asarray(mask, dtype=bool)
         rows = np.flatnonzero(mask)
-        return SampleTable(
+        return replace(
+            self,
             problems=tuple(self.problems[i] for i in rows),
             texts=tuple(self.texts[i] for i in rows),
             keys=tuple(self.keys[i] for i in rows),
             correct=self.correct[rows],
             tokens=self.tokens[rows],
             logprobs=self.logprobs[rows],
-            temperature=self.temperature,
-            seed=self.seed,
-            ledger=self.ledger,
+            scores=None if self.scores is None else self.scores[rows],
+            verifier_flops=None if self.verifier_flops is None else self.verifier_flops[rows],
         )
 
 
@@ -115,18 +167,7 @@ def draw(problems: Sequence, policy, *, n: int, temperature: float = 1.0, seed: 
     ledger = Ledger()
     prompts = [policy.format(p) for p in problems]
     outs = policy.sample(prompts, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    texts = tuple(tuple(c.text for c in row) for row in outs)
-    return SampleTable(
-        problems=tuple(problems),
-        texts=texts,
-        keys=tuple(tuple(p.answer_key(t) for t in row) for p, row in zip(problems, texts)),
-        correct=np.array([[p.check(t) for t in row] for p, row in zip(problems, texts)], dtype=bool).reshape(len(problems), n),
-        tokens=np.array([[c.num_tokens for c in row] for row in outs]).reshape(len(problems), n),
-        logprobs=np.array([[c.logprob for c in row] for row in outs]).reshape(len(problems), n),
-        temperature=temperature,
-        seed=seed,
-        ledger=ledger,
-    )
+    return SampleTable.of(problems, outs, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
 
 
 def coverage(table: SampleTable, ks: Sequence[int], *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -215,9 +256,8 @@ def paired_difference(a: dict, b: dict, *, seed: int = 0) -> dict[str, np.ndarra
     """Curve ``a`` minus curve ``b`` (both from the same problems), for each k, with a bootstrap
     interval that resamples problems together: tighter than comparing two separate intervals,
     because each problem's difficulty cancels out."""
-    difference = np.asarray(a["per_problem"]) - np.asarray(b["per_problem"])
-    mean, low, high = bootstrap(difference, seed=seed)
-    return {"k": a["k"], "mean": mean, "low": low, "high": high, "per_problem": difference}
+    mean, low, high = paired(a["per_problem"], b["per_problem"], seed=seed)
+    return {"k": a["k"], "mean": mean, "low": low, "high": high, "per_problem": np.asarray(a["per_problem"]) - np.asarray(b["per_problem"])}
 
 
 def fit_exponentiated_power_law(ks: Sequence[float], cov: Sequence[float]) -> tuple[float, float]:
@@ -244,7 +284,7 @@ def samples_for_coverage(goal: float, a: float, b: float) -> float:
 
 
 def sweep(
-    strategy: Callable,
+    strategy: Strategy | Callable,
     problems: Sequence,
     policy,
     *,
@@ -283,6 +323,7 @@ def sweep(
             raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
     if not isinstance(knob, str) or not knob.isidentifier() or knob in options or knob == "seed":
         raise ValueError(f"knob must name the strategy's budget keyword (e.g. 'n', 'rounds'), not also given as an option; got {knob!r}")
+    strategy = strategy.run if isinstance(strategy, Strategy) else strategy  # a registry record: its function
     store = SweepCache(cache) if cache is not None else None
     base = _sweep_config(strategy, problems, policy, options) if store else {}
     if knob != "n":  # (rows of earlier sweeps, all over n, keep their keys)
@@ -483,6 +524,35 @@ def bootstrap_statistic(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (float("nan"), float("nan"))
     return statistic(scores, labels), float(low), float(high)
+
+
+# --- the Pareto front ---------------------------------------------------------------------------
+
+
+def pareto_front(cost: Sequence[float], accuracy: Sequence[float]) -> list[int]:
+    """Indices of the points on the Pareto front, cheapest first: the points no other point
+    dominates, where a point dominates another when it costs no more (FLOPs, dollars) and is
+    at least as accurate, and is strictly better in one of the two.
+
+    The tie rule: identical points (the same cost and accuracy) do not dominate each other, so
+    all of them are on the front (listed in their order), and the front does not depend on the
+    order the points come in. A point as accurate as a cheaper one, or as cheap as a more
+    accurate one, is dominated. Every chapter's front, and its exercises' checkers, use this."""
+    cost, accuracy = np.asarray(cost, dtype=float), np.asarray(accuracy, dtype=float)
+    if cost.shape != accuracy.shape or cost.ndim != 1:
+        raise ValueError(f"cost and accuracy must have one value per point; got shapes {cost.shape} and {accuracy.shape}")
+    front: list[int] = []
+    for i in np.lexsort((np.arange(len(cost)), -accuracy, cost)):  # cheapest first; the more accurate first among equals
+        last = front[-1] if front else None
+        if last is None or accuracy[i] > accuracy[last] or (cost[i] == cost[last] and accuracy[i] == accuracy[last]):
+            front.append(int(i))
+    return front
+
+
+def pareto(flops: Sequence[float], accuracy: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The FLOPs and accuracy of the points on the front (`pareto_front`), by increasing FLOPs."""
+    keep = pareto_front(flops, accuracy)
+    return np.asarray(flops, dtype=float)[keep], np.asarray(accuracy, dtype=float)[keep]
 
 
 def significance(interval) -> str:

@@ -1,4 +1,4 @@
-"""``python -m tsc bench``: how fast `Policy.sample` is, next to `transformers`' own `generate`.
+"""``python -m tsc bench``: how fast `LocalPolicy.sample` is, next to `transformers`' own `generate`.
 
 Both sample the same Countdown prompts with the same settings (temperature 1, no top-k or
 top-p, at most ``max_new_tokens`` new tokens, stopping at the full stop) in this process,
@@ -97,7 +97,7 @@ def _prompts(policy, batch: int) -> tuple[list[str], int]:
 
 
 def time_tsc(policy, prompts: list[str], n: int, *, max_new_tokens: int, seed: int) -> tuple[int, float, int, float]:
-    """(generated tokens, seconds, FLOPs, peak MB) of one `Policy.sample` call."""
+    """(generated tokens, seconds, FLOPs, peak MB) of one `LocalPolicy.sample` call."""
     ledger = Ledger()
     with PeakMemory() as memory:
         started = time.perf_counter()
@@ -197,7 +197,7 @@ def run(
 
 def fresh_process_memory(model: str | None, sequences: int, *, max_new_tokens: int = 48) -> dict:
     """Peak resident memory (MB) of a new Python process that loads the model, then samples
-    ``sequences`` sequences in one `Policy.sample` call: after loading, and at the peak."""
+    ``sequences`` sequences in one `LocalPolicy.sample` call: after loading, and at the peak."""
     import json
     import os
     import subprocess

@@ -13,16 +13,20 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
-import math
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from tsc.lm.checkpoint import write_atomic
+from tsc.io import write_atomic
+from tsc.pdf import PDF_NAME
+from tsc.strategies.thinking import THINKING_TOKENS
 from tsc.tasks import TASKS
+
+_EMPTY = inspect.Parameter.empty
 
 SOLVE_EPILOG = """\
 input, one JSON object per line (other keys are carried through to the output):
@@ -127,16 +131,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep each finished line in OUTPUT.partial as it goes; a rerun after an interruption computes only the rest",
     )
-    solve.add_argument("--strategy", default="greedy", choices=sorted(STRATEGIES))
     solve.add_argument(
-        "--n",
-        type=int,
-        default=16,
-        help="samples (majority, best_of_n, weighted_vote; chains started: short_m_at_k; at most: early_stop, free_energy)",
+        "--strategy",
+        default="greedy",
+        choices=sorted(STRATEGIES),
+        metavar="NAME",
+        help=f"the test-time strategy: {_families()} (default greedy)",
     )
-    solve.add_argument("--m", type=int, default=None, help="short_m_at_k: the first m chains to finish vote (default 1)")
     solve.add_argument(
-        "--temperature", type=float, default=None, help="sampling temperature (default 1; budget_forcing: 0; self_refine: of its retries)"
+        "--temperature", type=float, default=None, help="sampling temperature (default: the strategy's: 1; budget_forcing 0)"
     )
     solve.add_argument("--top-k", type=int, default=0, help="sample only among the k most likely next tokens (default 0: all)")
     solve.add_argument(
@@ -144,75 +147,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     solve.add_argument("--min-p", type=float, default=0.0, help="drop tokens less likely than min-p times the most likely one (default 0)")
     solve.add_argument("--seed", type=int, default=0)
-    solve.add_argument(
-        "--verifier",
-        default=None,
-        choices=sorted(VERIFIERS),
-        help="verifier for best_of_n and weighted_vote (default oracle), self_refine and the tree searches beam, dvts, "
-        "tot_bfs, dfs, mcts, particle_filter (a step verifier: default prm, or step_oracle where no prm is bundled) and revise "
-        "(default none: the last attempt is the answer) and free_energy (default none; prm: the PRM as a second sense)",
-    )
+    solve.add_argument("--verifier", default=None, choices=sorted(VERIFIERS), help=_verifier_help())
     solve.add_argument(
         "--aggregate",
         default=None,
         choices=("last", "min", "product"),
         help="how the PRM's step scores become one score: its judgement after the last step, the weakest step, or their product "
-        "(default last for best_of_n, weighted_vote and the tree searches, as Chapter 5 compares them; min elsewhere)",
-    )
-    solve.add_argument("--rounds", type=int, default=4, help="attempts per problem (self_refine, revise)")
-    solve.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="self_refine and dfs: lowest step score accepted (default 0.5); revise: stop at this score; early_stop: stop when "
-        "the leading answer is ahead with this posterior probability (default 0.95; 1: only when the vote is decided)",
-    )
-    solve.add_argument("--window", type=int, default=None, help="early_stop: samples drawn per round (default 4)")
-    solve.add_argument("--beam-width", type=int, default=None, help="beam: partial solutions kept per step (default 4)")
-    solve.add_argument(
-        "--expansions", type=int, default=None, help="beam, dvts, tot_bfs, dfs, mcts: next steps sampled per node (default 4)"
-    )
-    solve.add_argument("--subtrees", type=int, default=None, help="dvts: independent beams of width one (default 4)")
-    solve.add_argument("--breadth", type=int, default=None, help="tot_bfs: states kept per step (default 5)")
-    solve.add_argument("--max-expansions", type=int, default=None, help="dfs: policy calls at most (default 16)")
-    solve.add_argument("--simulations", type=int, default=None, help="mcts: simulations per problem (default 16)")
-    solve.add_argument(
-        "--particles", type=int, default=None, help="particle_filter: partial solutions carried from step to step (default 8)"
-    )
-    solve.add_argument(
-        "--reward-temperature",
-        type=float,
-        default=None,
-        help="particle_filter: temperature of the verifier's weights, softmax(logit(score)/T) (default 1; lower presses harder)",
-    )
-    solve.add_argument(
-        "--resampling",
-        default=None,
-        choices=("systematic", "multinomial"),
-        help="particle_filter: how particles are redrawn (default systematic)",
-    )
-    solve.add_argument(
-        "--cost-per-token", type=float, default=None, help="free_energy: nats of preference each generated token costs (default 0.0005)"
+        "(default last for the strategies that score whole samples and the tree searches, as Chapter 5 compares them; min elsewhere)",
     )
     solve.add_argument("--reviser", default=None, help="revision model for revise (default: the bundled 'revision' model)")
-    solve.add_argument(
-        "--thinking-tokens",
-        type=int,
-        default=None,
-        help="budget_forcing: the most thinking tokens before the answer is forced (default 512)",
-    )
-    solve.add_argument(
-        "--min-thinking-tokens",
-        type=int,
-        default=None,
-        help="budget_forcing: a model that stops thinking earlier is made to go on (s1's 'Wait'; default 0)",
-    )
-    solve.add_argument(
-        "--flops",
-        type=float,
-        default=None,
-        help="compute_optimal, thinker: the mean FLOPs per problem to aim at, e.g. 7e8 (the fitted table picks each problem's plan)",
-    )
+    for knob in knob_flags():  # each strategy's own knobs, from its registry entry
+        solve.add_argument(
+            "--" + knob.replace("_", "-"), type=knob_type(knob), default=FLAG_DEFAULTS.get(knob), metavar=knob.upper(), help=knob_help(knob)
+        )
     solve.add_argument(
         "--max-new-tokens", type=int, default=None, help="tokens per completion (default 64; a trace model's: what its context leaves)"
     )
@@ -237,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
     experiment.add_argument("name", nargs="?", help="the experiment (see --list)")
     experiment.add_argument("--list", action="store_true", help="list the experiments and whether a result is stored")
     experiment.add_argument("--refresh", action="store_true", help="compute again even if a result is stored, and store it")
+    experiment.add_argument(
+        "--install", action="store_true", help="then fit what a strategy ships from the result (ch04-allocation: compute_optimal's table)"
+    )
 
     grade = commands.add_parser(
         "grade",
@@ -257,6 +207,10 @@ def _parser() -> argparse.ArgumentParser:
     colab.add_argument("chapters", nargs="*", help="chapter notebooks (default: book/[0-9]*.ipynb)")
     colab.add_argument("--executed", default="_build/jupyter_execute/book", help="the chapters as the book build executed them")
     colab.add_argument("--out", default="_build/colab/book", help="folder to write the Colab notebooks to (publish _build/colab)")
+
+    pdf = commands.add_parser("pdf", help="print the built book into one PDF with headless Chromium (what `make pdf` runs)")
+    pdf.add_argument("--html", default="_build/html", help="the built book (make book)")
+    pdf.add_argument("--out", default=f"_build/html/{PDF_NAME}", help="the PDF to write (inside the site, which links to it)")
 
     guide = commands.add_parser("instructors", help="write (or check) the exercise table of book/instructors.md from the chapters")
     guide.add_argument("--write", action="store_true", help="rewrite the table in book/instructors.md (default: say whether it is current)")
@@ -279,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "grade": cmd_grade,
         "solutions": cmd_solutions,
         "colab": cmd_colab,
+        "pdf": cmd_pdf,
         "instructors": cmd_instructors,
     }
     try:
@@ -315,8 +270,9 @@ def _load(name, *, device: str | None = None, served_model: str | None = None, p
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model
-    from tsc.lm.policy import ASSETS, load_policy
+    from tsc.evaluation import evaluate_model, evaluate_revision, evaluate_reward_model, rl_figures
+    from tsc.lm.checkpoint import ASSETS
+    from tsc.lm.policy import load_policy
     from tsc.lm.reward import REWARD_RECIPES, train_reward
     from tsc.lm.rl import RL_RECIPES, train_rl
     from tsc.lm.train import RECIPES, train
@@ -333,7 +289,7 @@ def cmd_train(args) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else os.cpu_count() or 1)
     out = Path(args.out or Path("runs") / recipe.name)
-    card = train_reward(recipe, out) if reward else train_rl(recipe, out) if rl else train(recipe, out)
+    card = train_reward(recipe, out) if reward else train_rl(recipe, out, evaluate=rl_figures) if rl else train(recipe, out)
     final = out / "final"
     if args.install and not reward and recipe.kind != "revision":  # the model and its checkpoints, evaluated as stored
         from tsc.zoo import evaluate_installed, install
@@ -394,11 +350,16 @@ def cmd_evaluate(args) -> int:
     else:
         figures = evaluate_model(policy, per_size=args.per_size)
     if args.against:  # a retrained model: are its figures within the bundled card's intervals?
+        from tsc.io import read_card
+        from tsc.lm.checkpoint import bundled_models
         from tsc.zoo import compare_figures
 
+        models = bundled_models(kind=None)
+        if args.against not in models:
+            raise UserError(f"--against {args.against!r} is not a bundled model; known: {', '.join(models)}")
         try:
-            card = json.loads((_bundled_folder(args.against) / "card.json").read_text())
-        except (OSError, ValueError) as error:
+            card = read_card(models[args.against])
+        except ValueError as error:
             raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
         rows = compare_figures(figures, card.get("eval") or {})
         within = [old["low"] <= new <= old["high"] for _, new, old in rows]
@@ -411,15 +372,6 @@ def cmd_evaluate(args) -> int:
         card = dict(policy.card, eval=figures)
         write_atomic(policy.path / "card.json", json.dumps(card, indent=2) + "\n")
     return 0
-
-
-def _bundled_folder(name: str) -> Path:
-    from tsc.lm.policy import bundled_models
-
-    models = bundled_models(kind=None)
-    if name not in models:
-        raise UserError(f"--against {name!r} is not a bundled model; known: {', '.join(models)}")
-    return models[name]
 
 
 def read_problem(line: str, card: dict | None = None, task: str = "countdown", model: str = "the model"):
@@ -457,72 +409,20 @@ def format_answer(text: str, task: str = "countdown") -> str | int | None:
 def cmd_solve(args) -> int:
     from tsc.core import check_sampling, with_sampling
     from tsc.strategies import STRATEGIES, check_knobs
-    from tsc.strategies.search import check_search_knobs
-    from tsc.strategies.sequential import MAX_ROUNDS
 
     started = time.perf_counter()
-    if args.temperature is None:
-        args.temperature = 0.0 if args.strategy == "budget_forcing" else 1.0
+    strategy = STRATEGIES[args.strategy]
     source = Path(args.input)
     if not source.exists():
         raise UserError(f"input file {source} does not exist")
     if not source.is_file():
         raise UserError(f"input {source} is not a file")
-    for flag, knob, value in (
-        ("--n", "n", args.n),
-        ("--temperature", "temperature", args.temperature),
-        ("--seed", "seed", args.seed),
-        ("--max-new-tokens", "max_new_tokens", args.max_new_tokens),
-    ):
+    for knob in ("n", "temperature", "seed", "max_new_tokens", "top_k", "top_p", "min_p"):
         try:
-            check_knobs(**{knob: value})
+            (check_sampling if knob in ("top_k", "top_p", "min_p") else check_knobs)(**{knob: getattr(args, knob)})
         except ValueError as error:
-            raise UserError(f"{flag}: {error}") from None
-    for flag, knob, value in (("--top-k", "top_k", args.top_k), ("--top-p", "top_p", args.top_p), ("--min-p", "min_p", args.min_p)):
-        try:
-            check_sampling(**{knob: value})
-        except ValueError as error:
-            raise UserError(f"{flag}: {error}") from None
-    if not 1 <= args.rounds <= MAX_ROUNDS:
-        raise UserError(f"--rounds must be an integer from 1 to {MAX_ROUNDS}, got {args.rounds}")
-    if args.threshold is not None and not math.isfinite(args.threshold):
-        raise UserError(f"--threshold must be a finite number, got {args.threshold}")
-    if args.strategy == "early_stop":
-        from tsc.strategies.stopping import check_stopping
-
-        try:
-            check_stopping(threshold=args.threshold, window=args.window)
-        except ValueError as error:
-            raise UserError(f"--{'window' if 'window' in str(error).split()[0] else 'threshold'}: {error}") from None
-    for flag, knob in SEARCH_FLAGS:
-        if getattr(args, knob) is not None:
-            try:
-                check_search_knobs(**{knob: getattr(args, knob)})
-            except ValueError as error:
-                raise UserError(f"{flag}: {error}") from None
-    if args.strategy == "short_m_at_k":
-        from tsc.strategies.short_m_at_k import check_short_knobs
-
-        try:
-            check_short_knobs(n=args.n, m=1 if args.m is None else args.m)
-        except ValueError as error:
-            raise UserError(f"--{'m' if str(error).startswith('m ') else 'n'}: {error}") from None
-    if args.cost_per_token is not None and not (math.isfinite(args.cost_per_token) and args.cost_per_token >= 0):
-        raise UserError(f"--cost-per-token must be a finite number >= 0 (nats per token), got {args.cost_per_token}")
-    if args.strategy in ("compute_optimal", "thinker"):  # the budget is checked against the fitted table before any model loads
-        from tsc.strategies.adaptive import load_allocation, plan_for
-        from tsc.strategies.thinker import load_table
-
-        if args.flops is None:
-            raise UserError(f"--strategy {args.strategy} needs --flops F, the mean FLOPs per problem to aim at (e.g. --flops 7e8)")
-        try:
-            plan_for(load_allocation() if args.strategy == "compute_optimal" else load_table(), args.flops)
-        except ValueError as error:
-            raise UserError(f"--flops: {error}") from None
-    if args.thinking_tokens is not None and args.thinking_tokens < 1:
-        raise UserError(f"--thinking-tokens must be a positive integer, got {args.thinking_tokens}")
-    if args.min_thinking_tokens is not None and args.min_thinking_tokens < 0:
-        raise UserError(f"--min-thinking-tokens must be a non-negative integer, got {args.min_thinking_tokens}")
+            raise UserError(f"--{knob.replace('_', '-')}: {error}") from None
+    _check_strategy_knobs(strategy, args)  # before any model loads (compute_optimal's --flops against its fitted table)
     output = Path(args.output)
     out_dir = output.resolve().parent
     if output.is_dir():
@@ -537,14 +437,13 @@ def cmd_solve(args) -> int:
     task = _solve_task(args, policy)
     _refuse_companions(args, policy)
     if args.max_new_tokens is None:  # room for what the model writes before its answer
-        if policy.card.get("kind") == "trace" and args.strategy != "budget_forcing":
+        if policy.card.get("kind") == "trace" and strategy.needs != "trace":
             args.max_new_tokens = max(64, policy.max_len - 32)
         else:
             args.max_new_tokens = 64 if policy.prompt_format == "compact" else 512
     if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
         policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
     args.task = task
-    strategy = STRATEGIES[args.strategy]
     options = _strategy_options(args, policy)
     seed = options.pop("seed", None)
 
@@ -615,57 +514,60 @@ def _solve_task(args, policy) -> str:
 def _refuse_companions(args, policy) -> None:
     """Refuse, in one line, a strategy or verifier that needs what this model lacks: the
     bundled reward models and reviser were trained on the bundled Countdown models' compact
-    answers, tree search and refinement cut answers at the compact format's steps, and
-    budget forcing needs a model that thinks in the trace format."""
+    answers, step strategies cut answers at the compact format's steps, budget forcing needs
+    a model that thinks in the trace format, and a fitted strategy runs on its task only."""
+    from tsc.strategies import STRATEGIES
+
+    strategy = STRATEGIES[args.strategy]
     kind = policy.card.get("kind")
-    if args.strategy == "budget_forcing" and kind != "trace":
+    if strategy.needs == "trace" and kind != "trace":
         what = f"a {kind} model" if kind else "not one"
         raise UserError(
-            f"budget_forcing needs a model that thinks in the trace format before it answers (--model trace); {policy.name!r} is {what}"
+            f"{strategy.name} needs a model that thinks in the trace format before it answers (--model trace); {policy.name!r} is {what}"
         )
-    learned = args.verifier in ("orm", "prm")
     task = args.task or policy.card.get("task") or "countdown"
+    if strategy.tasks and task not in strategy.tasks:
+        raise UserError(f"{strategy.name} was fitted on {', '.join(strategy.tasks)}, not {task}: pick another strategy")
+    learned = args.verifier in ("orm", "prm")
     trained_on = _reward_task(args.verifier) if learned else None
     if learned and trained_on != task:
         raise UserError(f"--verifier {args.verifier} was trained on {trained_on}; for {task} use oracle, step_oracle or self")
     if policy.prompt_format == "compact":
         return
     why = f"{policy.name!r} writes free text ({policy.prompt_format} prompts), not the bundled models' compact format"
-    if args.strategy == "revise":
-        raise UserError(f"revise needs a reviser trained on this model's answers (the bundled one revises the bundled model's); {why}")
-    if args.strategy in STEP_STRATEGIES:
-        raise UserError(f"{args.strategy} grows answers step by step at ',' (the compact format); {why}: use best_of_n or majority")
+    if "reviser" in _takes(strategy):
+        raise UserError(
+            f"{strategy.name} needs a reviser trained on this model's answers (the bundled one revises the bundled model's); {why}"
+        )
+    if strategy.verifier == "steps":
+        raise UserError(f"{strategy.name} grows answers step by step at ',' (the compact format); {why}: use best_of_n or majority")
     if learned:
         raise UserError(f"--verifier {args.verifier} was trained on the bundled model's compact answers; {why}: use oracle or self")
 
 
 def _blocks(todo: list, strategy, options: dict) -> list[list]:
     """The problems in blocks solved together: as many as one sampler call takes for a
-    strategy that batches (`tsc.strategies.parallel.BATCHED`), else one at a time."""
-    from tsc.strategies.parallel import BATCHED
-
-    size = max(1, 1024 // max(1, int(options.get("n") or 1))) if strategy in BATCHED else 1
+    strategy with a batched form (`Strategy.batched`), else one at a time."""
+    size = max(1, 1024 // max(1, int(options.get("n") or 1))) if strategy.batched else 1
     return [todo[start : start + size] for start in range(0, len(todo), size)]
 
 
 def _solve_block(problems: list, strategy, policy, seed, options: dict) -> list:
     """Each problem's `Result`, or the one-line error it raised (a problem the model cannot
-    take, such as a prompt longer than its context, is an error line; the run goes on)."""
+    take, such as a prompt longer than its context, is an error line; the run goes on). A
+    block that fails is solved again one problem at a time, to find which one failed."""
     from tsc.strategies import solve_many
 
     run = dict(options, seed=seed) if seed is not None else options
     try:
         return solve_many(strategy, problems, policy, **run)
-    except ValueError:
-        if len(problems) == 1:
-            try:
-                return solve_many(strategy, problems, policy, **run)
-            except ValueError as failure:
-                message = str(failure).splitlines()[0]
-                if "server" in message:  # the server, not the problem: stop the run
-                    raise
-                return [message]
-        return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, seed, options)]
+    except ValueError as failure:
+        if len(problems) > 1:
+            return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, seed, options)]
+        message = str(failure).splitlines()[0]
+        if "server" in message:  # the server, not the problem: stop the run
+            raise
+        return [message]
 
 
 def _answer_record(record: dict, outcome, task: str) -> dict:
@@ -744,35 +646,104 @@ class _Partial:
         self.path.unlink(missing_ok=True)
 
 
-# the tree-search knobs the command line sets: (flag, keyword)
-SEARCH_FLAGS = (
-    ("--beam-width", "beam_width"),
-    ("--expansions", "expansions"),
-    ("--subtrees", "subtrees"),
-    ("--breadth", "breadth"),
-    ("--max-expansions", "max_expansions"),
-    ("--simulations", "simulations"),
-    ("--particles", "particles"),
-    ("--reward-temperature", "reward_temperature"),
-    ("--resampling", "resampling"),
-)
-# they need a verifier with score_steps
-STEP_STRATEGIES = ("self_refine", "beam", "dvts", "tot_bfs", "dfs", "mcts", "particle_filter", "compute_optimal", "thinker")
+# the command line's own defaults, where a strategy's function requires the knob
+FLAG_DEFAULTS = {"n": 16, "thinking_tokens": THINKING_TOKENS}
+VERIFIER_DEFAULTS = {
+    "scores": "oracle",
+    "steps": "prm (step_oracle where no prm is bundled for the task)",
+    "optional": "none",
+}
 
 
-def _default_verifier(strategy: str, task: str = "countdown") -> str | None:
+def _takes(strategy) -> dict:
+    """The keyword-only parameters of a strategy's function: what it can be passed."""
+    return {name: p for name, p in inspect.signature(strategy.run).parameters.items() if p.kind is p.KEYWORD_ONLY}
+
+
+def knob_flags() -> list[str]:
+    """Every knob some strategy offers the command line (`Strategy.knobs`), in registry order."""
+    from tsc.strategies import STRATEGIES
+
+    return list(dict.fromkeys(knob for s in STRATEGIES.values() for knob in s.knobs))
+
+
+def knob_type(knob: str) -> type:
+    """int, float or str: the type of ``knob``'s default (or annotation) in the strategies that take it."""
+    from tsc.strategies import STRATEGIES
+
+    for strategy in STRATEGIES.values():
+        if knob in strategy.knobs:
+            p = _takes(strategy)[knob]
+            if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool):
+                return type(p.default)
+            for name, kind in (("float", float), ("int", int), ("str", str)):
+                if name in str(p.annotation):
+                    return kind
+    raise TypeError(f"knob {knob!r} has neither a default nor an int, float or str annotation in any strategy that offers it")
+
+
+def knob_help(knob: str) -> str:
+    """What ``--KNOB`` means for each strategy that offers it, with its default."""
+    from tsc.strategies import STRATEGIES
+
+    meanings: dict[str, list[str]] = {}
+    for strategy in STRATEGIES.values():
+        if knob in strategy.knobs:
+            default = _takes(strategy)[knob].default
+            default = FLAG_DEFAULTS.get(knob) if default is _EMPTY else default
+            shown = f"{default:g}" if isinstance(default, (int, float)) else default if isinstance(default, str) else None
+            text = strategy.knobs[knob] + (f" (default {shown})" if shown is not None else "")
+            meanings.setdefault(text, []).append(strategy.name)
+    return "; ".join(f"{', '.join(names)}: {text}" for text, names in meanings.items()).replace("%", "%%")
+
+
+def _families() -> str:
+    from tsc.strategies import FAMILIES, STRATEGIES
+
+    listed = {f: [s.name for s in STRATEGIES.values() if s.family == f] for f in FAMILIES}
+    return "; ".join(f"{family} {', '.join(names)}" for family, names in listed.items() if names)
+
+
+def _verifier_help() -> str:
+    from tsc.strategies import STRATEGIES
+
+    uses = {use: [s.name for s in STRATEGIES.values() if s.verifier == use] for use in VERIFIER_DEFAULTS}
+    return "; ".join(f"{', '.join(names)}: default {VERIFIER_DEFAULTS[use]}" for use, names in uses.items() if names)
+
+
+def _check_strategy_knobs(strategy, args) -> None:
+    """The strategy's own knobs given on the command line, checked before any model loads
+    (`Strategy.check`; its error names the knob first, which names the flag). Flags of other
+    strategies are ignored, so that one set of options serves every strategy."""
+    takes = _takes(strategy)
+    given = {k: getattr(args, k) for k in strategy.knobs if getattr(args, k) is not None}
+    for knob in strategy.knobs:
+        if knob not in given and takes[knob].default is _EMPTY:
+            raise UserError(f"--strategy {strategy.name} needs --{knob.replace('_', '-')}: {strategy.knobs[knob]}")
+    if strategy.check is None:
+        return
+    checked = inspect.signature(strategy.check).parameters
+    try:
+        strategy.check(**{k: v for k, v in given.items() if k in checked})
+    except ValueError as error:
+        named = next((k for k in given if str(error).startswith(k)), None)
+        flag = f"--{named.replace('_', '-')}: " if named else ""
+        raise UserError(f"{flag}{str(error).splitlines()[0]}") from None
+
+
+def _default_verifier(strategy, task: str = "countdown") -> str | None:
     """The verifier a strategy gets when ``--verifier`` is not given."""
-    from tsc.lm.policy import bundled_models
+    from tsc.lm.checkpoint import bundled_models
 
-    if strategy in STEP_STRATEGIES:  # need step scores: a bundled process reward model of this task, else the exact step oracle
+    if strategy.verifier == "steps":  # step scores: a bundled process reward model of this task, else the exact step oracle
         return "prm" if "prm" in bundled_models("prm") and _reward_task("prm") == task else "step_oracle"
-    return {"best_of_n": "oracle", "weighted_vote": "oracle"}.get(strategy)
+    return "oracle" if strategy.verifier == "scores" else None
 
 
 def _reward_task(name: str) -> str | None:
     """The task a bundled reward model was trained on (its card's)."""
-    from tsc.lm.checkpoint import read_card
-    from tsc.lm.policy import bundled_models
+    from tsc.io import read_card
+    from tsc.lm.checkpoint import bundled_models
 
     folder = bundled_models(kind=None).get(name)
     return read_card(folder).get("task") if folder is not None else None
@@ -781,45 +752,26 @@ def _reward_task(name: str) -> str | None:
 def _strategy_options(args, policy) -> dict:
     """The keyword options ``args.strategy`` takes, built from the command line (models and
     verifiers loaded here, once, not per problem)."""
-    import inspect
-
     from tsc.strategies import STRATEGIES
     from tsc.verifiers import get_verifier
 
     strategy = STRATEGIES[args.strategy]
-    takes = {name for name, p in inspect.signature(strategy).parameters.items() if p.kind is p.KEYWORD_ONLY}
-    options = {"n": args.n, "temperature": args.temperature, "seed": args.seed, "max_new_tokens": args.max_new_tokens}
-    if "rounds" in takes:
-        options["rounds"] = args.rounds
-    if args.threshold is not None and "threshold" in takes:
-        options["threshold"] = args.threshold
-    if args.window is not None and "window" in takes:
-        options["window"] = args.window
-    for _, knob in SEARCH_FLAGS:
-        if getattr(args, knob) is not None and knob in takes:
-            options[knob] = getattr(args, knob)
-    if args.cost_per_token is not None and "cost_per_token" in takes:
-        options["cost_per_token"] = args.cost_per_token
-    if args.m is not None and "m" in takes:
-        options["m"] = args.m
-    if "flops" in takes:
-        options["flops"] = args.flops
-    if "thinking_tokens" in takes:
-        options["thinking_tokens"] = args.thinking_tokens or 512
-        options["min_thinking_tokens"] = min(args.min_thinking_tokens or 0, options["thinking_tokens"])
-    if args.aggregate is not None and "aggregate" in takes:  # a tree search's own scoring of partial solutions
-        options["aggregate"] = args.aggregate
-    name = args.verifier or _default_verifier(args.strategy, args.task or "countdown")
+    takes = _takes(strategy)
+    options = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
+    options |= {knob: getattr(args, knob) for knob in knob_flags()}
+    options |= {"aggregate": args.aggregate}  # a tree search's own scoring of partial solutions
+    options = {k: v for k, v in options.items() if v is not None and k in takes}
+    name = args.verifier or _default_verifier(strategy, args.task or "countdown")
     if name is not None and "verifier" in takes:
         extra = {}
         if name == "prm":  # best-of-N and the weighted vote score a sample as the searches do: by its last step
-            extra["aggregate"] = args.aggregate or ("last" if args.strategy in ("best_of_n", "weighted_vote") else "min")
+            extra["aggregate"] = args.aggregate or ("last" if strategy.verifier == "scores" else "min")
         try:
             options["verifier"] = get_verifier(name, policy=policy, **extra)
         except (ValueError, OSError) as error:
             raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
-        if args.strategy in STEP_STRATEGIES and not callable(getattr(options["verifier"], "score_steps", None)):
-            raise UserError(f"--verifier {name} scores whole completions; {args.strategy} needs a step verifier (prm or step_oracle)")
+        if strategy.verifier == "steps" and not callable(getattr(options["verifier"], "score_steps", None)):
+            raise UserError(f"--verifier {name} scores whole completions; {strategy.name} needs a step verifier (prm or step_oracle)")
     if "reviser" in takes:
         options["reviser"] = _load(args.reviser or "revision")
         trained_on = options["reviser"].card.get("task")
@@ -828,7 +780,7 @@ def _strategy_options(args, policy) -> dict:
                 f"the reviser {options['reviser'].name!r} was trained on {trained_on}, not {args.task}: "
                 f"pass --reviser with an {args.task} model"
             )
-    return {k: v for k, v in options.items() if k in takes}
+    return options
 
 
 def cmd_zoo(args) -> int:
@@ -889,6 +841,18 @@ def cmd_experiment(args) -> int:
         return 0
     if args.name not in experiments.EXPERIMENTS:
         raise UserError(f"unknown experiment {args.name!r}; known: {', '.join(sorted(experiments.EXPERIMENTS)) or '(none)'}")
+    install = experiments.EXPERIMENTS[args.name].install
+    if args.install:
+        if install is None:
+            known = ", ".join(sorted(n for n, e in experiments.EXPERIMENTS.items() if e.install)) or "(none)"
+            raise UserError(f"experiment {args.name!r} installs nothing; --install is for {known}")
+        experiments.run(args.name, refresh=args.refresh, progress=True)  # read back, or compute, the result it fits from
+        try:
+            folder = install()
+        except ValueError as error:
+            raise UserError(str(error).splitlines()[0]) from None
+        print(f"installed {folder}", file=sys.stderr)
+        return 0
     experiments.run(args.name, refresh=args.refresh, progress=True)
     record = experiments.stored(args.name)
     if record is not None:
@@ -930,18 +894,24 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def cmd_solutions(args) -> int:
-    from tsc.grade import write_solutions
-
+def _write_chapters(args, write, what: str) -> int:
+    """``write(chapters)`` for the chapters named on the command line (default: every chapter
+    in book/), then say how many ``what`` went to ``args.out``."""
     chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
     if not chapters:
         raise UserError("no chapter notebooks given, and none in book/")
     try:
-        written = write_solutions(chapters, args.out)
+        written = write(chapters)
     except (ValueError, OSError) as error:
         raise UserError(str(error).splitlines()[0]) from None
-    print(f"wrote {len(written)} solved chapters to {args.out}", file=sys.stderr)
+    print(f"wrote {len(written)} {what} to {args.out}", file=sys.stderr)
     return 0
+
+
+def cmd_solutions(args) -> int:
+    from tsc.grade import write_solutions
+
+    return _write_chapters(args, lambda chapters: write_solutions(chapters, args.out), "solved chapters")
 
 
 def cmd_instructors(args) -> int:
@@ -966,15 +936,21 @@ def cmd_instructors(args) -> int:
     return 0
 
 
+def cmd_pdf(args) -> int:
+    from tsc.pdf import print_book
+
+    start = time.monotonic()
+    try:
+        say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+        layout = print_book(args.html, args.out, progress=say)
+    except RuntimeError as error:
+        raise UserError(str(error)) from None
+    pages = layout[-1].first_page + layout[-1].pages
+    print(f"wrote {args.out}: {pages} pages, {len(layout)} parts, in {time.monotonic() - start:.0f} s", file=sys.stderr)
+    return 0
+
+
 def cmd_colab(args) -> int:
     from tsc.colab import export
 
-    chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
-    if not chapters:
-        raise UserError("no chapter notebooks given, and none in book/")
-    try:
-        written = export(chapters, args.executed, args.out)
-    except (ValueError, OSError) as error:
-        raise UserError(str(error).splitlines()[0]) from None
-    print(f"wrote {len(written)} Colab notebooks to {args.out}", file=sys.stderr)
-    return 0
+    return _write_chapters(args, lambda chapters: export(chapters, args.executed, args.out), "Colab notebooks")

@@ -182,7 +182,7 @@ def export(chapters: list[str | Path], executed: str | Path, out: str | Path, *,
     whose executed copy is missing (run ``make book`` first)."""
     import nbformat
 
-    from tsc.lm.checkpoint import write_atomic
+    from tsc.io import write_atomic
 
     refs = references(Path(root) / "book" / "references.bib")
     install = install_line(read_config(root))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Protocol, runtime_checkable
 
 # Stored with every experiment's result and on every model card written since it changed.
@@ -92,18 +92,9 @@ class Ledger:
         self.calls += 1
 
     def __add__(self, other: Ledger) -> Ledger:
-        return Ledger(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            generated_tokens=self.generated_tokens + other.generated_tokens,
-            policy_flops=self.policy_flops + other.policy_flops,
-            reused_tokens=self.reused_tokens + other.reused_tokens,
-            verifier_tokens=self.verifier_tokens + other.verifier_tokens,
-            verifier_flops=self.verifier_flops + other.verifier_flops,
-            calls=self.calls + other.calls,
-            seconds=self.seconds + other.seconds,
-            samples=self.samples + other.samples,
-            flops_known=self.flops_known and other.flops_known,
-        )
+        """Both ledgers' spending: every count summed; FLOPs known only if both knew them."""
+        sums = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "flops_known"}
+        return Ledger(**sums, flops_known=self.flops_known and other.flops_known)
 
     def cost(self, price: Price) -> float:
         """What this ledger's work costs, in dollars, at ``price`` (a `TokenPrice`, `SelfHosted`,

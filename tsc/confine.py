@@ -125,8 +125,18 @@ def rlimits(limits: dict, in_namespace: bool, found: Found) -> None:
 
 
 def _own_tasks() -> int:
-    """How many processes and threads this user runs now (0 where /proc cannot tell)."""
+    """How many processes (and, on Linux, threads) this user runs now: RLIMIT_NPROC counts
+    them all, so the sandbox's allowance is added to them. From /proc on Linux, from ps
+    elsewhere (macOS counts processes only)."""
     uid, count = str(os.getuid()), 0
+    if not os.path.isdir("/proc/self"):
+        import subprocess
+
+        try:
+            listing = subprocess.run(["ps", "-U", uid, "-o", "pid="], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return 1024  # cannot tell: leave room rather than stop the kernel from starting
+        return len(listing.split())
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)

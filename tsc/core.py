@@ -1,8 +1,11 @@
-"""The two interfaces strategies talk to (`Policy`, `Verifier`) and the one `Result` type.
+"""The whole interface of a strategy: what it reads of a problem (`Problem`), the two models
+it talks to (`Policy`, `Verifier`), their optional capabilities (`StepVerifier`,
+`SharesPrefixes`, `HasContext`) and the one `Result` type it returns.
 
-Strategies never import torch or `tsc.lm`: a policy is anything with a ``sample`` method of
-this shape, so a scripted fake in the tests, the bundled tiny model and a Hugging Face LLM in
-Colab all run the same search code.
+Strategies never import torch or `tsc.lm`, and read nothing of a problem, a policy or a
+verifier that is not declared here: a policy is anything with these attributes and a
+``sample`` method of this shape, so a scripted fake in the tests, the bundled tiny model
+(`tsc.lm.policy.LocalPolicy`), a Hugging Face LLM in Colab and a server all run the same search code.
 """
 
 from __future__ import annotations
@@ -11,12 +14,52 @@ import hashlib
 import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from tsc.compute import Ledger
+
+
+@runtime_checkable
+class Problem(Protocol):
+    """A problem that strategies can solve without knowing which task it belongs to."""
+
+    task: str
+
+    def prompt(self) -> str:
+        """The compact prompt the bundled models were trained on."""
+        ...
+
+    def check(self, text: str) -> bool:
+        """The oracle: is this completion a correct solution? Never raises."""
+        ...
+
+    def answer_key(self, text: str) -> str | None:
+        """What majority voting compares (None for a malformed completion)."""
+        ...
+
+    def steps(self, text: str) -> list[str]:
+        """The completion cut into steps (the unit of process rewards and tree search)."""
+        ...
+
+    def step_labels(self, text: str) -> list[float]:
+        """The exact process labels, one per piece of `steps` (what a PRM learns to predict)."""
+        ...
+
+    @property
+    def difficulty(self) -> int:
+        """The problem's place on its task's difficulty dial (numbers, operations)."""
+        ...
+
+    def question_text(self) -> str:
+        """The problem in words, for a real language model's prompt."""
+        ...
+
+    def to_json(self) -> dict:
+        """The problem as a JSON object (what `python -m tsc solve` reads)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +84,16 @@ class Completion:
     token_logprobs: tuple[float, ...] = ()
     top_logprobs: tuple[tuple[float, ...], ...] = ()
     cut_off: bool = False
+
+
+def is_int(x) -> bool:
+    """An integer (Python or numpy), not a bool: what every knob that counts accepts."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def is_real(x) -> bool:
+    """A finite real number (Python or numpy), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def token_confidence(top: Sequence[float]) -> float:
@@ -75,7 +128,7 @@ def confidence_cut(top_logprobs: Sequence[Sequence[float]], window: int, thresho
 
 def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
     """Raise a ValueError naming the log-probability knob that is out of range."""
-    if not isinstance(top_logprobs, numbers.Integral) or isinstance(top_logprobs, bool) or top_logprobs < 0:
+    if not is_int(top_logprobs) or top_logprobs < 0:
         raise ValueError(f"top_logprobs must be a whole number >= 0 (0: none), got {top_logprobs!r}")
     if confidence_stop is None:
         return
@@ -83,7 +136,7 @@ def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
     window, threshold = confidence_stop if shape_ok else (None, None)
     if not shape_ok or not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
         raise ValueError(f"confidence_stop must be (window >= 1 tokens, threshold), got {confidence_stop!r}")
-    if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool) or not math.isfinite(threshold):
+    if not is_real(threshold):
         raise ValueError(f"confidence_stop's threshold must be a finite number, got {threshold!r}")
     if not top_logprobs:
         raise ValueError("confidence_stop needs top_logprobs=k >= 1: a token's confidence is read from its k most likely tokens")
@@ -93,10 +146,13 @@ def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
 class Policy(Protocol):
     """A language model that strategies can sample from (batched: lists in, lists out).
 
-    The bundled models (`tsc.lm.Policy`), a Hugging Face model, a server
+    The bundled models and a Hugging Face model (`tsc.lm.policy.LocalPolicy`), a server
     (`tsc.lm.remote.RemotePolicy`) and the tests' scripted fakes all implement it. Optional
     capabilities are protocols of their own: `SharesPrefixes`, `HasContext`.
     """
+
+    name: str  # what errors, runs and fitted tables call the model
+    prompt_format: str  # "compact" (the bundled models' format: steps end at ","), or free text: "chat", "text"
 
     def format(self, problem) -> str:
         """The prompt for ``problem`` in this model's format."""
@@ -145,17 +201,43 @@ class Policy(Protocol):
 def check_sampling(*, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> None:
     """Raise a ValueError naming the sampling knob that is out of range, and its range."""
 
-    def real(x) -> bool:
-        return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
-
-    if not real(temperature) or temperature < 0:
+    if not is_real(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 decodes greedily), got {temperature!r}")
-    if not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool) or top_k < 0:
+    if not is_int(top_k) or top_k < 0:
         raise ValueError(f"top_k must be a whole number >= 0 (0 keeps every token), got {top_k!r}")
-    if not real(top_p) or not 0 < top_p <= 1:
+    if not is_real(top_p) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1] (1 keeps every token), got {top_p!r}")
-    if not real(min_p) or not 0 <= min_p < 1:
+    if not is_real(min_p) or not 0 <= min_p < 1:
         raise ValueError(f"min_p must be in [0, 1) (0 keeps every token), got {min_p!r}")
+
+
+def check_request(prompts, *, n: int, max_new_tokens: int, seed, offset: int, ledger, **knobs) -> tuple[list | None, list | None]:
+    """Check the arguments of a `Policy.sample` call (a ValueError names the one out of range;
+    ``knobs``: the sampling and log-probability knobs) and return the seeds and the ledgers
+    given one per prompt (each checked against the number of prompts), else None."""
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
+    if n < 1 or max_new_tokens < 1:
+        raise ValueError(f"n and max_new_tokens must be at least 1 (got {n}, {max_new_tokens})")
+    check_sampling(**{k: knobs[k] for k in ("temperature", "top_k", "top_p", "min_p")})
+    check_logprob_knobs(top_logprobs=knobs["top_logprobs"], confidence_stop=knobs["confidence_stop"])
+    if not is_int(offset) or offset < 0:
+        raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+    if not isinstance(seed, (list, tuple)) and not is_int(seed):
+        raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {seed!r}")
+    if isinstance(seed, (list, tuple)) and not all(map(is_int, seed)):
+        raise ValueError(f"seeds must be integers, got {seed!r}")
+    return per_prompt(seed, len(prompts), "seed"), per_prompt(ledger, len(prompts), "ledger")
+
+
+def per_prompt(value, count: int, name: str) -> list | None:
+    """``value`` as one item per prompt when it is a list or tuple (a ValueError unless it has
+    ``count`` items), else None: one value for the whole call."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    if len(value) != count:
+        raise ValueError(f"got {len(value)} {name}s for {count} prompts: pass one per prompt")
+    return list(value)
 
 
 class _Sampling:
@@ -190,6 +272,26 @@ class Verifier(Protocol):
     def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]: ...
 
 
+# How a step verifier's scores of one completion become one score (`aggregate`).
+AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
+    "min": min,  # a solution is as good as its weakest step (Math-Shepherd, Wang et al. 2024)
+    "last": lambda scores: scores[-1],  # the value after the last step: an ORM's reading
+    "product": math.prod,  # the chance that every step is right, if steps were independent (Lightman et al. 2023)
+}
+
+
+def check_aggregate(how) -> None:
+    """Raise a ValueError unless ``how`` names one of `AGGREGATES`."""
+    if how not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {how!r}; known: {', '.join(AGGREGATES)}")
+
+
+def aggregate(step_scores: Sequence[float], how: str = "min") -> float:
+    """One score from a completion's step scores (0.0 for a completion with no step)."""
+    check_aggregate(how)
+    return float(AGGREGATES[how](step_scores)) if step_scores else 0.0
+
+
 @runtime_checkable
 class StepVerifier(Verifier, Protocol):
     """A verifier that also judges every step of a completion (a process reward model, the
@@ -216,13 +318,16 @@ class JudgesSamples(Protocol):
 class SharesPrefixes(Protocol):
     """A model that can keep what it computed for a while, so later calls extending the same
     text compute only their new tokens (`tsc.strategies.reuse`); optional for a policy or a
-    verifier. A verifier's block may take ``share=`` the policy whose layers it reuses."""
+    verifier."""
 
-    def prefix_cache(self, max_tokens: int = 50_000) -> AbstractContextManager: ...
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None) -> AbstractContextManager:
+        """A block within which calls reuse what earlier calls computed. ``share``: for a
+        verifier built on a policy's layers, that policy, whose hidden states it then takes."""
+        ...
 
 
 @runtime_checkable
-class HasContext(Protocol):
+class HasContext(Policy, Protocol):
     """A policy whose context length is known: it says how many tokens a prompt takes
     (`encode`) and how many fit (``max_len``). Optional; budget forcing checks a long
     thinking budget against it before it samples."""
@@ -252,12 +357,11 @@ class Result:
     trace: dict = field(default_factory=dict)
 
 
-def writes_compact(policy) -> bool:
+def writes_compact(policy: Policy) -> bool:
     """Whether ``policy`` writes the bundled models' compact format (``13-7=6,6*4=24,...``),
     whose steps end at ``,``: what step search, refinement and the bundled reward models and
-    reviser read. A policy says so by its ``prompt_format`` (`tsc.lm.Policy`); one without
-    the attribute (a scripted fake) is taken to."""
-    return getattr(policy, "prompt_format", "compact") == "compact"
+    reviser read."""
+    return policy.prompt_format == "compact"
 
 
 def revision_prompt(prompt: str, attempts: list[str]) -> str:

@@ -163,20 +163,6 @@ def cost_per_correct(cost: Sequence[float], correct: Sequence[bool], *, n_boot: 
     return float(value), float(low), float(high)
 
 
-def pareto_frontier(cost: Sequence[float], accuracy: Sequence[float]) -> list[int]:
-    """Indices of the points no other point beats: none is at least as cheap and at least as
-    accurate while strictly better in one. Sorted from the cheapest."""
-    cost, accuracy = np.asarray(cost, dtype=float), np.asarray(accuracy, dtype=float)
-    if cost.shape != accuracy.shape or cost.ndim != 1:
-        raise ValueError(f"need one cost per accuracy, got shapes {cost.shape} and {accuracy.shape}")
-    keep = []
-    for i in range(len(cost)):
-        beaten = (cost <= cost[i]) & (accuracy >= accuracy[i]) & ((cost < cost[i]) | (accuracy > accuracy[i]))
-        if not beaten.any():
-            keep.append(i)
-    return sorted(keep, key=lambda i: (cost[i], -accuracy[i]))
-
-
 def price_runs(runs: dict[str, dict], price, *, seed: int = 0) -> list[dict]:
     """Each stored run (name -> per-problem records with ``correct`` and the ledger columns)
     priced at ``price``: mean dollars per problem (``cost``, ``cost_low``, ``cost_high``),
@@ -311,16 +297,6 @@ def choose_stopping(samples: Samples, *, max_loss: float = 0.005, windows=WINDOW
     grid = [r for r in stopping_grid(samples, windows=windows, thresholds=thresholds) if r["loss"] <= max_loss + 1e-12]
     best = min(grid, key=lambda r: (round(r["token_fraction"], 12), -r["threshold"], r["window"]))
     return {"threshold": best["threshold"], "window": best["window"]}
-
-
-def paired(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of ``a - b`` over the same problems with a 95 % bootstrap interval that resamples
-    problems (so each problem's difficulty cancels): (mean, low, high)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"a paired comparison needs the same problems on both sides; got {a.shape} and {b.shape}")
-    mean, low, high = bootstrap(a - b, seed=seed)
-    return float(mean), float(low), float(high)
 
 
 def ratio(a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:

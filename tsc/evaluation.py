@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsc.analysis import bootstrap, coverage, draw, majority_accuracy
-from tsc.tasks import countdown, get_task
+from tsc.analysis import bootstrap, coverage, draw, majority_accuracy, paired
+from tsc.tasks import TASKS, countdown, get_task
 
 PASS_KS = (1, 4, 16, 32)
 
 
 def _figure(mean, low, high) -> dict:
     return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+
+def _column(curve: dict, j: int) -> dict:
+    """Column ``j`` of a curve (`tsc.analysis.coverage` and friends) as a card figure."""
+    return _figure(curve["mean"][j], curve["low"][j], curve["high"][j])
 
 
 def trained_on(policy) -> tuple[str, tuple[int, ...], int]:
@@ -25,11 +30,6 @@ def trained_on(policy) -> tuple[str, tuple[int, ...], int]:
     task = card.get("task", "countdown")
     sizes, options = get_task(task).trained(card)
     return task, sizes, int(options.get("digits", 2))
-
-
-def difficulty(problem) -> int:
-    """A problem's place on its task's difficulty dial: numbers for Countdown, operations for arithmetic."""
-    return problem.difficulty
 
 
 def evaluate_policy(
@@ -50,7 +50,6 @@ def evaluate_policy(
     ``vote_n`` samples at ``vote_temperature``, and its paired difference from greedy. The
     task and the sizes (the difficulty dial) come from the model's card unless given.
     """
-    from tsc.analysis import paired_difference
     from tsc.lm.train import task_problems
 
     task, trained_sizes, digits = trained_on(policy)
@@ -59,17 +58,15 @@ def evaluate_policy(
     greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
     samples = draw(problems, policy, n=n, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
     votes = draw(problems, policy, n=vote_n, temperature=vote_temperature, seed=seed, max_new_tokens=max_new_tokens)
-    size_of = np.array([difficulty(p) for p in problems])
+    size_of = np.array([p.difficulty for p in problems])
 
     def figures(mask) -> dict:
         out = {"problems": int(mask.sum()), "greedy": _figure(*bootstrap(greedy.correct[mask, 0]))}
         cov = coverage(samples.subset(mask), PASS_KS)
-        for j, k in enumerate(PASS_KS):
-            out[f"pass@{k}"] = _figure(cov["mean"][j], cov["low"][j], cov["high"][j])
+        out |= {f"pass@{k}": _column(cov, j) for j, k in enumerate(PASS_KS)}
         vote = majority_accuracy(votes.subset(mask), [vote_n])
-        out[f"majority@{vote_n}"] = _figure(vote["mean"][0], vote["low"][0], vote["high"][0])
-        gain = paired_difference(vote, {"k": [vote_n], "per_problem": greedy.correct[mask].astype(float)})
-        out[f"majority@{vote_n}-greedy"] = _figure(gain["mean"][0], gain["low"][0], gain["high"][0])
+        out[f"majority@{vote_n}"] = _column(vote, 0)
+        out[f"majority@{vote_n}-greedy"] = _figure(*paired(vote["per_problem"][:, 0], greedy.correct[mask, 0]))
         out["mean_tokens_per_sample"] = round(float(samples.tokens[mask].mean()), 2)
         return out
 
@@ -98,7 +95,6 @@ def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = TH
     are sampled in one batch from the thinking cut there plus ``#`` (what `budget_forcing`
     does problem by problem, without waits; `tests/test_zoo.py` checks they agree).
     """
-    from tsc.analysis import bootstrap
     from tsc.tasks.trace import THINK_END
 
     _, sizes, _ = trained_on(policy)
@@ -117,7 +113,7 @@ def evaluate_trace(policy, *, problems: int = 600, budgets: tuple[int, ...] = TH
         correct[:, j] = [problem.check(thinking + THINK_END + row[0].text) for problem, thinking, row in zip(chosen, cut, answers)]
     out = {
         "task": "countdown",
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "seed": seed,
         "problems": len(chosen),
         "sizes": list(sizes),
@@ -172,13 +168,13 @@ def evaluate_verifiers(
         cov, vote = coverage(sub, [1, n]), majority_accuracy(sub, [n])
         return {
             "problems": int(mask.sum()),
-            "one_sample": _figure(cov["mean"][0], cov["low"][0], cov["high"][0]),
-            f"pass@{n}": _figure(cov["mean"][1], cov["low"][1], cov["high"][1]),
-            f"majority@{n}": _figure(vote["mean"][0], vote["low"][0], vote["high"][0]),
+            "one_sample": _column(cov, 0),
+            f"pass@{n}": _column(cov, 1),
+            f"majority@{n}": _column(vote, 0),
         }
 
     out = {
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "problems": problems,
         "sizes": list(sizes),
         "samples": n,
@@ -200,7 +196,7 @@ def evaluate_verifiers(
         }
         for where, mask in masks.items():
             best = best_of_accuracy(table.subset(mask), scores[mask], [n], seed=seed)
-            figures.setdefault(f"best_of_{n}", {})[where] = _figure(best["mean"][0], best["low"][0], best["high"][0])
+            figures.setdefault(f"best_of_{n}", {})[where] = _column(best, 0)
         if callable(getattr(verifier, "score_steps", None)):
             figures["steps"] = _step_figures(verifier, chosen, table.texts, seed=seed)
         out["verifiers"][name] = figures
@@ -325,7 +321,7 @@ def evaluate_revision(
         out = {"problems": int(mask.sum()), "greedy": _figure(*bootstrap(greedy.correct[mask, 0]))}
         cov = coverage(samples.subset(mask), rounds)
         for j, k in enumerate(rounds):
-            out[f"parallel_pass@{k}"] = _figure(cov["mean"][j], cov["low"][j], cov["high"][j])
+            out[f"parallel_pass@{k}"] = _column(cov, j)
             out[f"parallel_flops@{k}"] = round(float(k * sample_flops[mask].mean()))
         for temperature, (right, covered, flops) in runs.items():
             tag = "" if temperature == 1.0 else f"_t{temperature:g}"
@@ -337,7 +333,7 @@ def evaluate_revision(
 
     overall = figures(np.ones(len(problems), dtype=bool))
     return {
-        "split": "test (held-out tenth of problems, uniform over solvable ones)",
+        "split": TASKS["countdown"].split,
         "seed": seed,
         "per_size": per_size,
         "rounds": list(rounds),
@@ -363,3 +359,33 @@ def _revision_verdict(overall: dict, k: int) -> str:
         f"(best-of-{k} with the oracle: {seq['value']:.1%} vs {par['value']:.1%}); revise's own answer (its last "
         f"attempt, no verifier) is right {overall[f'revise_last@{k}']['value']:.1%} of the time (greedy {overall['greedy']['value']:.1%})"
     )
+
+
+def rl_figures(policy, problems: list, *, samples: int = 4, seed: int = 2024, max_new_tokens: int = 64) -> dict:
+    """Held-out figures at one point of an RL run (`tsc.lm.rl.train_rl` logs them), with 95 % bootstrap intervals over problems:
+    greedy accuracy, pass@1 (the mean over ``samples`` samples at T=1 of each problem), both
+    per size; the samples' mean length in tokens, the share that are well formed, and their
+    mean negative log-probability per token (an estimate of the policy's entropy)."""
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    sizes = np.array([len(p.numbers) for p in problems])
+
+    def figure(values) -> dict:
+        return _figure(*bootstrap(np.asarray(values, dtype=float), seed=seed))
+
+    def figures(mask) -> dict:
+        return {
+            "problems": int(mask.sum()),
+            "greedy": figure(greedy.correct[mask, 0]),
+            "pass@1": figure(table.correct[mask].mean(axis=1)),
+            "mean_tokens": round(float(table.tokens[mask].mean()), 2),
+            "greedy_tokens": round(float(greedy.tokens[mask].mean()), 2),
+        }
+
+    well_formed = np.array([[countdown.parse(t) is not None for t in row] for row in table.texts])
+    return {
+        **figures(np.ones(len(problems), dtype=bool)),
+        "well_formed": round(float(well_formed.mean()), 4),
+        "nll_per_token": round(float(-table.logprobs.sum() / table.tokens.sum()), 4),
+        "by_size": {str(s): figures(sizes == s) for s in sorted(set(sizes.tolist()))},
+    }

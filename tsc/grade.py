@@ -290,7 +290,7 @@ def write_solutions(sources: list[str | Path], out: str | Path) -> list[Path]:
     """Write the solved copy of each chapter into ``out`` (same file names, atomically)."""
     import nbformat
 
-    from tsc.lm.checkpoint import write_atomic
+    from tsc.io import write_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

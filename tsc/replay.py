@@ -2,7 +2,7 @@
 
 Comparing a fixed-n vote, a stopping rule and an adaptive controller at many settings means
 running each of them over the same problems again and again. Each draws from its problem's
-own random stream (`tsc.lm.Policy.sample` with a list of seeds; `offset` continues a
+own random stream (`tsc.lm.policy.LocalPolicy.sample` with a list of seeds; `offset` continues a
 stream), so all of them see prefixes of the same sequence of samples. `draw_table` draws
 that sequence once, the first ``n`` samples of every problem's stream, with the verifier's
 score of each; `TablePolicy` and `TableVerifier` then serve any strategy from the table
@@ -17,65 +17,39 @@ on a few problems and reports whether answers, tokens and FLOPs agree.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-import numpy as np
-
+from tsc.analysis import SampleTable
 from tsc.compute import Ledger
-from tsc.core import Completion, SharesPrefixes, problem_seed
-
-
-@dataclass(frozen=True)
-class Table:
-    """The first ``n`` samples of each problem's stream under ``seed`` (problem ``p`` draws
-    from ``problem_seed(seed, p)``), at ``temperature``, cut at ``max_new_tokens``.
-
-    ``texts[i][j]`` is sample j of problem i, ``keys`` its answer key, ``correct`` and
-    ``tokens`` arrays (problems × n); with a verifier, ``scores`` and ``verifier_flops`` (what
-    scoring that one sample cost, sharing the policy's work as a strategy would).
-    """
-
-    problems: tuple
-    texts: tuple[tuple[str, ...], ...]
-    keys: tuple[tuple[str | None, ...], ...]
-    correct: np.ndarray
-    tokens: np.ndarray
-    temperature: float
-    seed: int
-    max_new_tokens: int
-    scores: np.ndarray | None = None
-    verifier_flops: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        return self.correct.shape[1]
+from tsc.core import Completion, problem_seed
+from tsc.strategies.reuse import prefix_caches
 
 
 def draw_table(
     problems: Sequence, policy, *, n: int, temperature: float, seed: int = 0, max_new_tokens: int = 64, verifier=None, chunk: int = 64
-) -> Table:
-    """Draw the table (one batched call per ``chunk`` problems; with a ``verifier``, one
+) -> SampleTable:
+    """The first ``n`` samples of each problem's stream under ``seed`` (problem ``p`` draws
+    from ``problem_seed(seed, p)``, as strategies draw), at ``temperature``, cut at
+    ``max_new_tokens``: one batched call per ``chunk`` problems; with a ``verifier``, one
     problem at a time, each sample then scored on its own inside the caches a strategy opens,
-    so its cost is what a strategy that verifies one candidate would be charged)."""
+    so its cost is what a strategy that verifies one candidate would be charged."""
     problems = list(problems)
     seeds = [problem_seed(seed, p) for p in problems]
     rows: list[list[Completion]] = []
     scores, costs = [], []
+    ledger = Ledger()
     if verifier is None:
         for start in range(0, len(problems), chunk):
             prompts = [policy.format(p) for p in problems[start : start + chunk]]
-            rows += policy.sample(prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens)
+            rows += policy.sample(
+                prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens, ledger=ledger
+            )
     else:
         for problem, s in zip(problems, seeds):
-            with contextlib.ExitStack() as blocks:
-                shares = isinstance(verifier, SharesPrefixes)
-                if isinstance(policy, SharesPrefixes) and shares:
-                    blocks.enter_context(policy.prefix_cache())
-                if shares:
-                    blocks.enter_context(verifier.prefix_cache(share=policy))
-                [row] = policy.sample([policy.format(problem)], n=n, temperature=temperature, seed=[s], max_new_tokens=max_new_tokens)
+            with prefix_caches(policy, verifier, only_to_share=True):
+                [row] = policy.sample(
+                    [policy.format(problem)], n=n, temperature=temperature, seed=[s], max_new_tokens=max_new_tokens, ledger=ledger
+                )
                 mine, paid = [], []
                 for completion in row:
                     ledger = Ledger()
@@ -85,30 +59,21 @@ def draw_table(
             rows.append(row)
             scores.append(mine)
             costs.append(paid)
-    texts = tuple(tuple(c.text for c in row) for row in rows)
-    return Table(
-        problems=tuple(problems),
-        texts=texts,
-        keys=tuple(tuple(p.answer_key(t) for t in row) for p, row in zip(problems, texts)),
-        correct=np.array([[bool(p.check(t)) for t in row] for p, row in zip(problems, texts)], dtype=bool).reshape(len(problems), n),
-        tokens=np.array([[c.num_tokens for c in row] for row in rows], dtype=int).reshape(len(problems), n),
-        temperature=float(temperature),
-        seed=int(seed),
-        max_new_tokens=int(max_new_tokens),
-        scores=np.array(scores, dtype=float) if verifier is not None else None,
-        verifier_flops=np.array(costs, dtype=np.int64) if verifier is not None else None,
-    )
+    return SampleTable.of(
+        problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
+        scores=scores if verifier is not None else None, verifier_flops=costs if verifier is not None else None,
+    )  # fmt: skip
 
 
 class TablePolicy:
     """``policy`` as a strategy sees it when its samples come from ``table``: the same texts
-    and the same charges (each prompt read once per call, as `tsc.lm.Policy.sample` does
-    without a prefix cache), with no sampling at all. ``name``, ``format``, ``encode`` and
-    ``flops`` are the real policy's."""
+    and the same charges (each prompt read once per call, as `tsc.lm.policy.LocalPolicy.sample` does
+    without a prefix cache), with no sampling at all. ``name``, ``prompt_format``, ``format``,
+    ``encode`` and ``flops`` are the real policy's."""
 
-    def __init__(self, policy, table: Table):
+    def __init__(self, policy, table: SampleTable):
         self.policy, self.table = policy, table
-        self.name = getattr(policy, "name", None)
+        self.name, self.prompt_format = policy.name, policy.prompt_format
         self._rows = {problem_seed(table.seed, p): (i, policy.format(p)) for i, p in enumerate(table.problems)}
         self._prompt_len: dict[str, int] = {}
 
@@ -202,7 +167,7 @@ class TableVerifier:
     """``verifier`` as a strategy sees it when the scores come from ``table``: each text's
     stored score, charged its stored cost. ``name`` is the real verifier's."""
 
-    def __init__(self, verifier, table: Table):
+    def __init__(self, verifier, table: SampleTable):
         if table.scores is None:
             raise ValueError("the table was drawn without a verifier: draw_table(..., verifier=...)")
         self.verifier, self.table = verifier, table
@@ -228,7 +193,7 @@ class TableVerifier:
         return out
 
 
-def check_replay(strategy: Callable, problems: Sequence, policy, table: Table, *, seed: int, verifier=None, **knobs) -> dict:
+def check_replay(strategy: Callable, problems: Sequence, policy, table: SampleTable, *, seed: int, verifier=None, **knobs) -> dict:
     """Run ``strategy`` live and from ``table`` on ``problems``; how many agree in answer and in
     generated tokens, and the ratio of their FLOPs (replayed over live)."""
     from tsc.strategies import solve_many

@@ -49,7 +49,7 @@ class Limits:
     memory_mb: int = 4096  # address space of each process; and of all together, where a cgroup can be made
     processes: int = 256  # processes and threads together (a kernel with torch loaded runs about 20)
     file_mb: int = 64  # the largest file it may write
-    output_mb: int = 16  # all it may print or show (the chapters' own outputs are under 2 MB)
+    output_mb: int = 16  # all it may print or show (no chapter came near it when graded in the sandbox)
     cpu_seconds: int | None = None
 
     def __post_init__(self):
@@ -180,12 +180,10 @@ def readable_folders() -> list[str]:
     """What a kernel may read under Landlock: the system's folders, the Python installation
     (with its site-packages), this package (an editable install lives outside them), and the
     kernel specs; not the folder the grader runs in (the class's notebooks may be there)."""
-    import tsc
-
     places = [*SYSTEM_FOLDERS, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     places += [str(Path(sys.executable).parent), str(Path(os.path.realpath(sys.executable)).parent.parent)]
     places += [p for p in sys.path if p.endswith(("site-packages", "dist-packages", ".zip"))]
-    places.append(str(Path(tsc.__file__).resolve().parent))
+    places.append(str(Path(__file__).resolve().parent))  # the package: this module's folder
     try:
         from jupyter_core.paths import jupyter_path
 

@@ -18,7 +18,6 @@ of scoring it. The cost of a sample does not depend on which other samples are d
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 from tsc.analysis import SampleTable
 from tsc.compute import Ledger
 from tsc.core import JudgesSamples, SharesPrefixes, problem_seed
+from tsc.strategies.reuse import prefix_caches
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,7 @@ def draw_scored(
     for start in range(0, len(problems), step):
         group = problems[start : start + step]
         ledgers = [Ledger() for _ in group]
-        with contextlib.ExitStack() as blocks:
-            if shares:
-                blocks.enter_context(policy.prefix_cache())
+        with prefix_caches(policy, only_to_share=not shares):
             rows = policy.sample(
                 [policy.format(p) for p in group],
                 n=n,
@@ -125,9 +123,7 @@ def draw_scored(
                 row_texts = [c.text for c in row]
                 for name, verifier in verifiers.items():
                     charged = Ledger()
-                    with contextlib.ExitStack() as inner:
-                        if isinstance(verifier, SharesPrefixes):
-                            inner.enter_context(verifier.prefix_cache(share=policy))
+                    with prefix_caches(policy, verifier, policy_open=True):
                         if callable(getattr(verifier, "score_steps", None)):
                             scored = verifier.score_steps(problem, row_texts, ledger=charged)
                         elif isinstance(verifier, JudgesSamples):  # the self verifier: free, from the samples' log-probabilities

@@ -7,8 +7,9 @@ stays a few short cells and each claim has one function behind it.
 
 The map (experiment ``ch09-map``) holds, per task, rows of per-problem verdicts and FLOPs on
 the same problems with the same per-problem seeds, so any two rows compare problem by problem
-(`paired`). A row is on the **Pareto front** when no other row solves at least as many
-problems at no more mean FLOPs per problem, and strictly more of one or less of the other.
+(`tsc.analysis.paired`). A row is on the **Pareto front** (`tsc.analysis.pareto_front`)
+when no other row solves at least as many problems at no more mean FLOPs per problem, and
+strictly more of one or less of the other.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.analysis import bootstrap, pass_at_k, wilson
-from tsc.economics import paired  # noqa: F401  (the map's paired comparisons: mean of a − b with its interval)
-from tsc.tradeoff import pareto_front  # noqa: F401  (the map's front)
+import tsc.strategies as strategies
+from tsc.analysis import bootstrap, paired, pass_at_k, wilson
 
-FAMILIES = ("single", "parallel", "sequential", "search", "adaptive")
+# the families the map draws (`tsc.strategies.FAMILIES`): every one but thinking, whose budget
+# forcing needs the trace model, which the map does not run
+FAMILIES = tuple(f for f in strategies.FAMILIES if f != "thinking")
 
 
 # --- the map ------------------------------------------------------------------------------------
@@ -308,8 +310,6 @@ __all__ = [
     "halves",
     "interval",
     "knowledge",
-    "paired",
-    "pareto_front",
     "row",
     "selection_gap",
     "selector_values",

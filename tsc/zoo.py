@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tsc.lm.checkpoint import read_card, write_atomic
-from tsc.lm.policy import ASSETS, bundled_models
+from tsc.io import read_card, write_atomic
+from tsc.lm.checkpoint import ASSETS, bundled_models
 
 README = ASSETS / "README.md"
 ZOO_FIELDS = ("kind", "task", "family", "params", "steps", "train_tokens", "train_flops", "seconds", "seed", "stored", "init_from")

@@ -1,10 +1,13 @@
 """The built HTML book in a real browser (headless Chromium through selenium).
 
 Run by ``make check-html`` after ``make book`` (the main test run leaves this folder out:
-it needs the built book). Every page: no traceback, no raw MyST role, every image loaded, a
-screenshot in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab
-button and its .ipynb download, each solution dropdown opening on a click, and every
-citation link landing on an entry of the bibliography.
+it needs the built book). Every page: no traceback, no raw MyST role, every image loaded,
+nothing loaded from outside the site (it works offline), every formula typeset by the
+site's own MathJax with no TeX left as text, a screenshot in ``_build/screenshots`` for a
+person to look at. Every chapter page: its Colab button and its .ipynb download, each
+solution dropdown opening on a click, every citation link landing on an entry of the
+bibliography, and (where the chapter has a widget) figures that move without a kernel when
+a reader moves their controls.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from page_text import READER_TEXT_JS, raw_tex
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -48,6 +52,7 @@ def browser():
     options.binary_location = chromium
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
@@ -79,6 +84,111 @@ def test_a_page_shows_no_traceback_no_raw_markup_no_missing_image(browser, page)
     browser.set_window_size(1280, min(max(int(height), 800), 16000))
     browser.save_screenshot(str(SHOTS / f"{page.stem}.png"))
     browser.set_window_size(1280, 1600)
+
+
+# Every element that would load something from outside the site.
+EXTERNAL_JS = """
+const outside = u => /^(https?:)?\\/\\//.test(u || '');
+const tags = [...document.querySelectorAll('script[src], img[src], iframe[src], audio[src], video[src], source[src], embed[src]')]
+  .filter(e => outside(e.getAttribute('src'))).map(e => e.getAttribute('src'));
+const links = [...document.querySelectorAll('link[href]')]
+  .filter(e => /stylesheet|preload|modulepreload|icon/.test(e.rel) && outside(e.getAttribute('href'))).map(e => e.getAttribute('href'));
+const fetched = performance.getEntriesByType('resource').map(e => e.name).filter(n => /^https?:/.test(n));
+return [...tags, ...links, ...fetched];
+"""
+# Resolves once MathJax has typeset the page: how many formulas there are, and how many were
+# left untypeset (a formula is typeset when MathJax put an mjx-container in it).
+TYPESET_JS = """
+const done = arguments[arguments.length - 1];
+const math = [...document.querySelectorAll('.math')];
+const count = () => ({formulas: math.length, untypeset: math.filter(e => !e.querySelector('mjx-container')).length,
+                      script: (document.querySelector('script[src*="mathjax"]') || {}).src || null});
+if (!math.length) { done(count()); return; }
+let tries = 0;
+(function poll() {
+  const ready = window.MathJax && MathJax.startup && MathJax.startup.promise;
+  if (ready) { MathJax.startup.promise.then(() => done(count()), err => done({error: String(err)})); }
+  else if (tries++ < 300) { setTimeout(poll, 100); }
+  else { done(count()); }
+})();
+"""
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
+def test_a_page_works_offline_with_its_math_typeset(browser, page):
+    """One load of each page: nothing fetched from outside the site, every formula typeset by
+    the site's own MathJax with no TeX left as text."""
+    open_page(browser, page)
+    outside = browser.execute_script(EXTERNAL_JS)
+    assert outside == [], f"{page.name} loads from outside the site (it must work offline): {outside[:5]}"
+    state = browser.execute_async_script(TYPESET_JS)
+    assert "error" not in state, f"MathJax failed on {page.name}: {state}"
+    if state["formulas"]:
+        assert state["script"] and "/_static/mathjax/" in state["script"], f"{page.name} takes MathJax from {state['script']}"
+    assert state["untypeset"] == 0, f"{state['untypeset']} of {state['formulas']} formulas on {page.name} were not typeset"
+    text = browser.execute_script(READER_TEXT_JS)
+    left = raw_tex(text)
+    assert not left, f"TeX left as text on {page.name}: {left[:3]}"
+
+
+# Chapters that must have a figure that moves in the page although they have no widget (issue 30).
+MOVING_WITHOUT_WIDGET = ("07_",)
+
+
+def has_widget(page: Path) -> bool:
+    """Whether the chapter, as the build executed it, shows an ipywidgets explorer."""
+    import json
+
+    executed = ROOT / "_build" / "jupyter_execute" / "book" / f"{page.stem}.ipynb"
+    if not executed.exists():
+        return False
+    cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    return any("application/vnd.jupyter.widget-view+json" in out.get("data", {}) for c in cells for out in c.get("outputs", []))
+
+
+def wait_for(condition, seconds: float = 30) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)
+def test_the_explorers_move_without_a_kernel(browser, page):
+    """Each chapter with a widget (and Chapter 7) has a figure that moves in the static page:
+    moving each of its controls, as a reader would (a click and the End key on a slider, a
+    choice in a menu), redraws the figure."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, page)
+    roots = browser.find_elements("css selector", ".tsc-explorer")
+    if not roots:
+        assert not has_widget(page) and not page.stem.startswith(MOVING_WITHOUT_WIDGET), f"{page.name} has no figure that moves"
+        return
+    figure = "return arguments[0].querySelector('.tsc-explorer-figure').innerHTML"
+    for number, root in enumerate(roots, 1):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", root)
+        drawn = lambda root=root: root.get_attribute("data-shown") or root.get_attribute("data-failed")
+        assert wait_for(drawn), f"explorer {number} never drew"
+        assert not root.get_attribute("data-failed"), f"explorer {number} on {page.name} could not load Plotly.js from the site"
+        for control in root.find_elements("css selector", "[data-control]"):
+            before, shown = browser.execute_script(figure, root), root.get_attribute("data-shown")
+            if control.tag_name == "select":
+                menu = Select(control)
+                chosen = int(menu.first_selected_option.get_attribute("value"))
+                menu.select_by_index(1 if chosen == 0 else 0)
+            else:
+                at_end = control.get_attribute("value") == control.get_attribute("max")
+                browser.execute_script("arguments[0].focus();", control)
+                control.send_keys(Keys.HOME if at_end else Keys.END)
+            redrawn = lambda root=root, shown=shown: root.get_attribute("data-shown") != shown
+            assert wait_for(redrawn), f"explorer {number}: moving a control redrew nothing"
+            assert browser.execute_script(figure, root) != before, f"explorer {number} on {page.name}: the figure did not change"
 
 
 @pytest.mark.parametrize("page", chapters(), ids=lambda p: p.stem)

@@ -101,9 +101,9 @@ FRONTIER_CASES: list[tuple[list[float], list[float], list[int], str]] = [
 
 
 def _frontier(cost: list[float], accuracy: list[float]) -> list[int]:
-    from tsc.economics import pareto_frontier
+    from tsc.analysis import pareto_front
 
-    return pareto_frontier(cost, accuracy)
+    return pareto_front(cost, accuracy)
 
 
 def check_frontier(fn: Callable) -> Feedback:

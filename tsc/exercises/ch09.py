@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tsc.analysis import pareto_front
 from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
-from tsc.synthesis import best_fixed, halves, pareto_front, summarize
+from tsc.synthesis import best_fixed, halves, summarize
 
 # --- Exercise 9.1: the noise on the map -------------------------------------------------------
 
@@ -66,6 +67,7 @@ FRONT_CASES: list[tuple[list[float], list[float]]] = [
     ([1e8, 2e8, 4e8, 8e8], [0.2, 0.3, 0.25, 0.4]),  # a dearer, worse point in the middle
     ([5e8, 1e8, 3e8, 9e8, 2e8], [0.5, 0.1, 0.45, 0.5, 0.3]),  # unsorted; a dearer point only as good
     ([1e8, 1e8, 2e8], [0.3, 0.2, 0.35]),  # equal FLOPs, the worse of the two dropped
+    ([2e8, 1e8, 2e8], [0.4, 0.3, 0.4]),  # identical twins: neither dominates the other, both on the front
     ([3e8, 1e9, 1e7], [0.6, 0.55, 0.1]),  # the cheapest is on the front however bad
     ([2e8], [0.4]),  # one point
     ([1e8, 2e8, 3e8, 4e8, 5e8], [0.9, 0.8, 0.7, 0.6, 0.5]),  # only the first
@@ -74,7 +76,7 @@ FRONT_CASES: list[tuple[list[float], list[float]]] = [
 
 def check_front(fn: Callable) -> Feedback:
     """Compare ``fn(flops, accuracy)`` with the indices of the Pareto front in order of FLOPs
-    (`tsc.synthesis.pareto_front`)."""
+    (`tsc.analysis.pareto_front`)."""
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
@@ -105,6 +107,13 @@ def check_front(fn: Callable) -> Feedback:
                 "incorrect",
                 f"{where} Your front keeps a point that another beats: drop a point when some point has at least its "
                 "accuracy at no more FLOPs (a dearer point only as accurate is not on the front).",
+            )
+        twins = [i for i in set(expected) - set(got) if any(j != i and (flops[j], accuracy[j]) == (flops[i], accuracy[i]) for j in got)]
+        if set(got) < set(expected) and twins:
+            return Feedback(
+                "incorrect",
+                f"{where} Your front drops the identical twin of a point on it: two points with the same FLOPs and "
+                "accuracy do not beat each other, so both are on the front (`tsc.analysis.pareto_front`'s tie rule).",
             )
         if set(got) < set(expected):
             return Feedback(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 
 
 def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
@@ -100,7 +100,7 @@ def _cached(name: str, key: dict, compute) -> dict:
     import json
     from pathlib import Path
 
-    from tsc.lm.checkpoint import write_atomic
+    from tsc.io import write_atomic
 
     path = Path("runs") / "cache" / name / (hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16] + ".json")
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 
 DIALS = {"arithmetic": (2, 3, 4), "countdown": (3, 4, 5)}  # operations; count of numbers
 
@@ -75,11 +75,11 @@ def decoding(*, models: dict, per_size: int, n: int, seed: int, settings: list) 
     """For each task and each setting [temperature, top_k, top_p, min_p]: per problem, how
     many of ``n`` samples are correct, how many distinct answers (voting keys) they give, and
     how many are malformed. pass@1 is correct / n, coverage@n is correct > 0."""
-    import tsc
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, model in models.items():
-        policy = tsc.load_policy(model)
+        policy = load_policy(model)
         problems = problem_set(task, per_size, seed=seed * 1000)
         rows = {}
         for i, (temperature, top_k, top_p, min_p) in enumerate(settings):
@@ -110,12 +110,12 @@ def self_consistency(*, models: dict, temperatures: dict, per_size: int, n: int,
     """Per task, temperature and problem: the fraction of ``trials`` random subsets of k of its
     ``n`` samples whose majority answer is right (majority@k), and pass@k, for each k; plus
     the greedy answer's verdict on the same problems."""
-    import tsc
     from tsc.analysis import coverage, draw, majority_accuracy
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, model in models.items():
-        policy = tsc.load_policy(model)
+        policy = load_policy(model)
         problems = problem_set(task, per_size, seed=seed * 1000)
         greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
         by_temperature = {}
@@ -149,15 +149,15 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
     """Per task and model, on the same problems: greedy correctness and its FLOPs, and
     majority@k over ``n`` samples at ``temperature`` with the FLOPs of k samples (the prompt
     read once, as the sampler charges it), per problem."""
-    import tsc
     from tsc.analysis import draw, majority_accuracy
+    from tsc.lm.policy import load_policy
 
     out = {}
     for task, names in models.items():
         problems = problem_set(task, per_size, seed=seed * 1000)
         rows = {}
         for name in names:
-            policy = tsc.load_policy(name)
+            policy = load_policy(name)
             prompt_tokens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
             greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
             table = draw(problems, policy, n=n, temperature=temperature, seed=seed)
@@ -234,6 +234,7 @@ def _block_table(table, start: int, k: int):
         keys=tuple(row[start : start + k] for row in table.keys),
         correct=table.correct[:, start : start + k],
         tokens=table.tokens[:, start : start + k],
+        logprobs=table.logprobs[:, start : start + k],
     )
 
 
@@ -274,16 +275,18 @@ def thinking(
       trace cut at ``budget // s`` thinking tokens and its answer then written greedily after
       a forced ``#`` (budget forcing, s1); the block votes.
     """
-    import tsc
+    from tsc.analysis import SampleTable
+    from tsc.compute import Ledger
     from tsc.core import problem_seed as seeded
     from tsc.lm.decoding import completion_entropies
-    from tsc.replay import Table, TablePolicy
+    from tsc.lm.policy import load_policy
+    from tsc.replay import TablePolicy
     from tsc.strategies import majority_vote, short_m_at_k, solve_many
-    from tsc.strategies.parallel import majority_choice
     from tsc.tasks import countdown
     from tsc.tasks.trace import BACKTRACK, THINK_END, split_trace
+    from tsc.votes import majority_choice
 
-    policy = tsc.load_policy(model)
+    policy = load_policy(model)
     chosen = countdown.generate(problems, seed=problem_seed, sizes=(3,))
     prompts = [policy.format(p) for p in chosen]
     rows = []
@@ -296,17 +299,10 @@ def thinking(
             seed=[seeded(seed, p) for p in part],
             max_new_tokens=max_new_tokens,
         )
-    texts = tuple(tuple(c.text for c in row) for row in rows)
-    table = Table(
-        problems=tuple(chosen),
-        texts=texts,
-        keys=tuple(tuple(p.answer_key(t) for t in row) for p, row in zip(chosen, texts)),
-        correct=np.array([[bool(p.check(t)) for t in row] for p, row in zip(chosen, texts)]),
-        tokens=np.array([[c.num_tokens for c in row] for row in rows], dtype=int),
-        temperature=float(temperature),
-        seed=int(seed),
-        max_new_tokens=int(max_new_tokens),
+    table = SampleTable.of(
+        chosen, rows, temperature=float(temperature), seed=int(seed), max_new_tokens=int(max_new_tokens), ledger=Ledger()
     )
+    texts = table.texts
     greedy = [row[0] for row in policy.sample(prompts, n=1, temperature=0.0, max_new_tokens=max_new_tokens)]
 
     # where the entropy sits along the greedy traces

@@ -12,7 +12,7 @@ candidate (strategy, budget) on a development split and a disjoint held-out spli
 by problem, with the seeds `compute_optimal` would use; plus the probe (greedy answer and
 its PRM score) and the model's own pass rate from ``difficulty_samples`` samples (oracle
 difficulty). The allocation is fitted on the first split and evaluated on the second
-offline (`tsc.tradeoff`). ``test_evaluated`` keeps the first so many problems of the
+offline (`tsc.allocation`). ``test_evaluated`` keeps the first so many problems of the
 held-out split (whole chunks of 250), for a run that had to stop early.
 
 Both resume: each finished checkpoint, or candidate and split, is appended to a cache in
@@ -20,20 +20,22 @@ Both resume: each finished checkpoint, or candidate and split, is appended to a 
 
     python -m tsc experiment ch04-grid
     python -m tsc experiment ch04-allocation
-    python -m tsc.tradeoff install-allocation   # fit the shipped allocation from the second
+    python -m tsc experiment ch04-allocation --install   # then fit the allocation compute_optimal ships
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment, installs, stored
 
 CACHE = Path("runs") / "ch04"
+ASSET = Path(__file__).resolve().parent.parent / "assets" / "compute_optimal"  # the table compute_optimal ships
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
 CHECKPOINTS = tuple(f"{m}{step}" for m in FAMILY for step in ("-step500", "-step1000", ""))
 KS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -262,8 +264,8 @@ def candidate_results(
     problems only (a multiple of ``chunk``). ``cached(what, compute, **config)`` may store
     and read back each piece (the experiment's resumable cache); by default each is computed."""
     import tsc.analysis as ta
-    from tsc.strategies import solve_many
-    from tsc.strategies.adaptive import FOLLOW_UPS, TAKES_VERIFIER, probe
+    from tsc.strategies import get_strategy, solve_many
+    from tsc.strategies.adaptive import probe
 
     cached = cached or (lambda what, compute, **config: compute())
     upto = len(problems) if upto is None else upto
@@ -289,8 +291,8 @@ def candidate_results(
         return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
 
     def run(spec: dict, part: list) -> dict:
-        strategy = FOLLOW_UPS[spec["strategy"]]
-        extra = {"verifier": verifier} if spec["strategy"] in TAKES_VERIFIER else {}
+        strategy = get_strategy(spec["strategy"])
+        extra = {"verifier": verifier} if strategy.needs_verifier else {}
         return ledgers(solve_many(strategy, part, policy, seed=seed, **spec["knobs"], **extra))
 
     jobs = [("probe", run_probe, {}), ("difficulty", run_difficulty, {"samples": difficulty_samples})]
@@ -394,3 +396,53 @@ def fresh(*, model, verifier, seed, candidates, sizes, split_seed) -> dict:
 
     record = candidate_results(problems, policy, judge, candidates=candidates, seed=seed, difficulty_samples=0, cached=cached, chunk=300)
     return {"model": model, "verifier": verifier, "seed": seed, "candidates": candidates, "splits": {"fresh": record}}
+
+
+@installs("ch04-allocation")
+def install_allocation(data: dict | None = None, *, folder: Path = ASSET) -> Path:
+    """Fit the shipped allocation from the ``ch04-allocation`` results (the dev split only),
+    choosing the predictor by cross-validation within dev, and write ``allocation.json``
+    and ``card.json`` into ``folder``."""
+    from tsc.allocation import allocation_table, choose_predictor, fit
+    from tsc.io import write_atomic
+
+    record = stored("ch04-allocation") if data is None else {"data": data, "config": {}, "computed": time.strftime("%Y-%m-%d")}
+    if record is None:
+        raise ValueError("no stored ch04-allocation results: run python -m tsc experiment ch04-allocation first")
+    data = record["data"]
+    chosen = choose_predictor(data)
+    fitted = fit(data, chosen["name"], bins=chosen["bins"])
+    table = allocation_table(data, fitted, chosen=chosen)
+    dev = data["splits"]["dev"]
+    config = record.get("config", {})
+    card = {
+        "name": "compute_optimal",
+        "kind": "allocation",
+        "what": "the strategy and budget per difficulty bin that maximise accuracy at a mean FLOPs budget per problem (Snell et al. 2024)",
+        "model": data["model"],
+        "verifier": data["verifier"],
+        "fitted_on": {
+            "split": "dev",
+            "problems": len(dev["problems"]),
+            "drawn_by": (
+                f"tsc.experiments.ch04.allocation_splits(dev={config.get('dev')}, test={config.get('test')}, "
+                f"seed={config.get('split_seed')}): countdown.generate(split='test'), the held-out tenth, sizes 3-5, "
+                "uniform over solvable problems, kept if the puzzle hashes into the dev half (tsc.experiments.ch04.half_of); "
+                "the evaluation split (test) is the other half, so no puzzle is in both"
+            ),
+            "seed": data["seed"],
+            "per_problem_seed": "tsc.core.problem_seed(seed, problem), as python -m tsc solve passes it",
+            "results_computed": record.get("computed"),
+        },
+        "predictor": table["predictor"],
+        "predictor_choice": chosen,
+        "candidates": list(table["candidates"]),
+        "plans": len(table["plans"]),
+        "budget_range": [table["plans"][0]["flops"], table["plans"][-1]["flops"]],
+        "fitted": time.strftime("%Y-%m-%d"),
+        "reproduce": "python -m tsc experiment ch04-allocation --install",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "allocation.json", json.dumps(table, indent=1) + "\n")
+    write_atomic(folder / "card.json", json.dumps(card, indent=2) + "\n")
+    return folder

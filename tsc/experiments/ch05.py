@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 
 CACHE = Path("runs") / "experiments"
 
@@ -58,8 +58,8 @@ def _key_ids(keys) -> list[int]:
     seed=0,
 )
 def search_vs_best_of_n(*, per_size: int, problems_seed: int, samples: int, beams: list, min_beams: list, others: bool, seed: int) -> dict:
-    import tsc
     from tsc.analysis import SweepCache
+    from tsc.lm.policy import load_policy
     from tsc.scoring import dense_ranks, draw_scored
     from tsc.strategies import beam_search, dfs, dvts, greedy, mcts, solve_many, tot_bfs
     from tsc.tasks import countdown
@@ -67,7 +67,7 @@ def search_vs_best_of_n(*, per_size: int, problems_seed: int, samples: int, beam
 
     config = dict(per_size=per_size, problems_seed=problems_seed, samples=samples, beams=beams, min_beams=min_beams)
     config.update(others=others, seed=seed)
-    policy, prm = tsc.load_policy(), PRM()
+    policy, prm = load_policy(), PRM()
     problems = [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=problems_seed + size, sizes=(size,))]
     cache = SweepCache(CACHE / "ch05-search-vs-best-of-n.jsonl")
     runs = [(f"beam {w}x{e}, last", beam_search, dict(beam_width=w, expansions=e, aggregate="last")) for w, e in beams]
@@ -189,12 +189,12 @@ class SearchVsBestOfN:
 
 def load_search_vs_best_of_n(trials: int = 100) -> SearchVsBestOfN:
     """Read back (or compute, about a quarter of an hour) ``ch05-search-vs-best-of-n`` as arrays."""
-    from tsc import experiments
     from tsc.analysis import SampleTable, majority_accuracy
     from tsc.compute import Ledger
+    from tsc.experiments.base import run
     from tsc.scoring import best_of_k
 
-    data = experiments.run("ch05-search-vs-best-of-n")
+    data = run("ch05-search-vs-best-of-n")
     correct = np.array([_bits(c) for c in data["correct"]])
     n = correct.shape[1]
     ks = np.arange(1, n + 1)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsc.experiments import experiment
+from tsc.experiments.base import experiment
 from tsc.experiments.ch05 import CACHE, _key, _key_ids
 
 
@@ -61,10 +61,10 @@ def sequential(
     samples: int,
     seed: int,
 ) -> dict:
-    import tsc
     from tsc.analysis import SweepCache
     from tsc.compute import Ledger
     from tsc.core import problem_seed
+    from tsc.lm.policy import load_policy
     from tsc.scoring import dense_ranks, draw_scored
     from tsc.strategies import revise, self_refine
     from tsc.tasks import countdown
@@ -73,7 +73,7 @@ def sequential(
 
     config = dict(dev_per_size=dev_per_size, test_per_size=test_per_size, dev_seed=dev_seed, test_seed=test_seed, rounds=rounds,
                   choose_at=choose_at, thresholds=thresholds, samples=samples, seed=seed)  # fmt: skip
-    policy, reviser, prm, step_oracle = tsc.load_policy(), tsc.load_policy("revision"), PRM(), StepOracle()
+    policy, reviser, prm, step_oracle = load_policy(), load_policy("revision"), PRM(), StepOracle()
     dev = [p for size in (3, 4, 5) for p in countdown.generate(dev_per_size, seed=dev_seed + size, sizes=(size,))]
     test = [p for size in (3, 4, 5) for p in countdown.generate(test_per_size, seed=test_seed + size, sizes=(size,))]
     overlap = {p.prompt() for p in dev} & {p.prompt() for p in test}
@@ -185,14 +185,14 @@ def _expand(value, key: str = ""):
     seed=0,
 )
 def best_of_many(*, per_size: int, problems_seed: int, samples: int, seed: int) -> dict:
-    import tsc
     from tsc.analysis import SweepCache
+    from tsc.lm.policy import load_policy
     from tsc.scoring import best_of_k, draw_scored
     from tsc.tasks import countdown
     from tsc.verifiers.learned import ORM, PRM, SelfVerifier
 
     config = dict(per_size=per_size, problems_seed=problems_seed, samples=samples, seed=seed)
-    policy = tsc.load_policy()
+    policy = load_policy()
     verifiers = {"prm": PRM(), "orm": ORM(), "self": SelfVerifier(policy)}
     problems = [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=problems_seed + size, sizes=(size,))]
     ks = [2**i for i in range(samples.bit_length()) if 2**i <= samples]
@@ -257,10 +257,10 @@ def _rounds(curves: list[dict], rounds: int, key: str) -> np.ndarray:
 
 def load_sequential() -> Sequential:
     """Read back (or compute, about a quarter of an hour) ``ch06-sequential`` as arrays."""
-    from tsc import experiments
+    from tsc.experiments.base import run
     from tsc.scoring import best_of_k
 
-    data = experiments.run("ch06-sequential")
+    data = run("ch06-sequential")
     rows, rounds = [_expand(row) for row in data["problems"]], len(next(iter(data["dev"].values()))["accuracy"])
     lines = {}
     for name, key in (

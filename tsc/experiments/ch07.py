@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.analysis import config_key
-from tsc.experiments import experiment, resolve_knobs
+from tsc.experiments.base import experiment, resolve_knobs
 
 CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")

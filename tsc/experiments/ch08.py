@@ -23,8 +23,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tsc.experiments import experiment
-from tsc.replay import Table, TablePolicy, TableVerifier, check_replay, draw_table
+from tsc.analysis import SampleTable
+from tsc.experiments.base import experiment
+from tsc.replay import TablePolicy, TableVerifier, check_replay, draw_table
 
 COSTS = [0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016]  # nats of preference per token
 ABLATION_COSTS = [0.0005, 0.002, 0.008]  # the ablations run at fewer costs (risk alone samples a lot)
@@ -41,7 +42,7 @@ def contenders(
     """
     from tsc.strategies import best_of_n, majority_vote, weighted_vote
     from tsc.strategies.free_energy import free_energy
-    from tsc.strategies.rounds import stop_when_decided
+    from tsc.strategies.stopping import stop_when_decided
 
     verify = {"verifier": VERIFIER} if task == "countdown" else {}
     out = {
@@ -61,7 +62,7 @@ def contenders(
     return out
 
 
-def run_contenders(table: Table, policy, verifier=None, *, contenders: dict, progress: bool = False) -> dict:
+def run_contenders(table: SampleTable, policy, verifier=None, *, contenders: dict, progress: bool = False) -> dict:
     """Every setting of every contender on the table's problems, replayed (`tsc.replay`):
     per problem its correctness, generated tokens, FLOPs, samples drawn and (for the
     controller) its confidence in its answer."""
@@ -99,10 +100,10 @@ def run_contenders(table: Table, policy, verifier=None, *, contenders: dict, pro
 
 
 def _policy_and_verifier(task: str, verifier_name: str | None):
-    import tsc
+    from tsc.lm.policy import load_policy
     from tsc.verifiers import get_verifier
 
-    policy = tsc.load_policy("arithmetic" if task == "arithmetic" else "countdown")
+    policy = load_policy("arithmetic" if task == "arithmetic" else "countdown")
     return policy, (get_verifier(verifier_name) if verifier_name else None)
 
 
@@ -167,7 +168,7 @@ def fit(*, arithmetic: int, countdown: int, temperatures: list[float], n: int, s
     return {"fits": fits, "train_sweep": sweeps, "card": card}
 
 
-def _sweep(table: Table, policy, model, costs: list[float]) -> dict:
+def _sweep(table: SampleTable, policy, model, costs: list[float]) -> dict:
     """The controller at each cost on training questions, against majority of all n samples."""
     from tsc.strategies import majority_vote, solve_many
     from tsc.strategies.free_energy import free_energy
@@ -206,7 +207,7 @@ def _frontier(
     task: str, *, problems, temperature, n, seed, costs, ablation_costs, ns, leads, verifier_name, live_check, rule_questions: int = 0
 ) -> dict:
     from tsc.strategies.free_energy import free_energy
-    from tsc.strategies.rounds import stop_when_decided
+    from tsc.strategies.stopping import stop_when_decided
     from tsc.tasks import get_task
 
     policy, verifier = _policy_and_verifier(task, verifier_name)
@@ -274,7 +275,7 @@ def countdown_frontier(**config) -> dict:
     return _frontier("countdown", verifier_name="prm", **config)
 
 
-def _rule_table(table: Table, count: int) -> dict:
+def _rule_table(table: SampleTable, count: int) -> dict:
     """The first ``count`` questions of the table, compactly, for Exercise 8.3: each sample's
     answer as a letter (A: the question's first answer, B: its second, ...; "." malformed),
     the letter of the right answer ("" if no sample found it) and each sample's tokens."""

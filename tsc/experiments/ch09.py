@@ -5,7 +5,7 @@ development and held-out splits (`tsc.experiments.ch04.allocation_splits`, the s
 `compute_optimal` was fitted and tested on). `tsc.strategies.thinker.explore` records, for
 every development problem, the probe, up to ``refine`` refinement rounds and ``samples``
 fresh samples; `fit_thinker` replays every candidate plan on the records and fits the table
-(`tsc.tradeoff.fit_allocation`: per difficulty bin, the plan that buys the most accuracy
+(`tsc.allocation.fit_allocation`: per difficulty bin, the plan that buys the most accuracy
 within each mean budget). The held-out split is recorded the same way (to draw the fitted
 thinker's whole curve without running it at every budget), and the thinker, Chapter 4's
 `compute_optimal` and beam search 4x2 are then run live on it, problem by problem, with the
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments import experiment, resolve_knobs
+from tsc.experiments.base import experiment, resolve_knobs
 
 CACHE = Path("runs") / "ch09"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "thinker"
@@ -90,7 +90,7 @@ def fit_thinker(records: list[dict], *, budgets=BUDGETS, bins: int = 3, keep=Non
     a little more on half of the new sets of problems). ``bins`` probe-score bins per size:
     ``1`` bins by size alone, ``0`` gives every problem the same plan; ``keep(spec)`` limits
     the plans a bin may get (for ablations); ``refines`` the refinement rounds a plan may have."""
-    from tsc.tradeoff import bin_count, bin_labels, fit_allocation, fit_predictor
+    from tsc.allocation import bin_count, bin_labels, fit_allocation, fit_predictor
 
     candidates = {name: spec for name, spec in candidate_names(refines).items() if keep is None or keep(spec)}
     # the probe-score edges split the problems the probe did not settle (accepted ones stop anyway)
@@ -210,7 +210,7 @@ def live(results) -> dict:
 
 def install_thinker(table: dict, *, dev: dict, folder: Path = ASSET) -> Path:
     """Write the fitted table and its card to ``folder`` (the bundled thinker), atomically."""
-    from tsc.lm.checkpoint import write_atomic
+    from tsc.io import write_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "policy.json", json.dumps(table, indent=1) + "\n")
@@ -320,31 +320,32 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
     }
 
 
-# the map's rows: (label, family, strategy, knob, budgets, options); label has {} for the budget
+# the map's rows: (label, strategy, budgets, options); label has {} for the budget; each row's family and
+# budget knob are its strategy's (`tsc.strategies.STRATEGIES`)
 COUNTDOWN_ROWS = [
-    ("greedy", "single", "greedy", "n", [1], {}),
-    ("majority {}", "parallel", "majority", "n", [4, 16, 64], {}),
-    ("early stop {}", "parallel", "early_stop", "n", [64], {}),
-    ("best_of_n {}", "parallel", "best_of_n", "n", [4, 8, 16, 64], {"verifier": "prm"}),
-    ("weighted_vote {}", "parallel", "weighted_vote", "n", [4, 8, 16, 64], {"verifier": "prm"}),
-    ("self_refine {}", "sequential", "self_refine", "rounds", [2, 4, 8, 16], {"verifier": "prm"}),
-    ("revise {}", "sequential", "revise", "rounds", [2, 4, 8], {"reviser": "revision"}),
-    ("beam 4x{}", "search", "beam", "expansions", [1, 2, 4], {"verifier": "prm", "beam_width": 4}),
-    ("dvts 4x{}", "search", "dvts", "expansions", [2, 4], {"verifier": "prm", "subtrees": 4}),
-    ("tot_bfs 5x{}", "search", "tot_bfs", "expansions", [2, 4], {"verifier": "prm", "breadth": 5}),
-    ("dfs {}", "search", "dfs", "max_expansions", [8, 16, 32], {"verifier": "prm"}),
-    ("mcts {}", "search", "mcts", "simulations", [8, 16, 32], {"verifier": "prm"}),
-    ("free_energy {}", "adaptive", "free_energy", "n", [16], {"verifier": "prm"}),
-    ("compute_optimal {:.2g}", "adaptive", "compute_optimal", "flops", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm"}),
-    ("thinker {:.2g}", "adaptive", "thinker", "flops", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm", "table": "bundled"}),
+    ("greedy", "greedy", [1], {}),
+    ("majority {}", "majority", [4, 16, 64], {}),
+    ("early stop {}", "early_stop", [64], {}),
+    ("best_of_n {}", "best_of_n", [4, 8, 16, 64], {"verifier": "prm"}),
+    ("weighted_vote {}", "weighted_vote", [4, 8, 16, 64], {"verifier": "prm"}),
+    ("self_refine {}", "self_refine", [2, 4, 8, 16], {"verifier": "prm"}),
+    ("revise {}", "revise", [2, 4, 8], {"reviser": "revision"}),
+    ("beam 4x{}", "beam", [1, 2, 4], {"verifier": "prm", "beam_width": 4}),
+    ("dvts 4x{}", "dvts", [2, 4], {"verifier": "prm", "subtrees": 4}),
+    ("tot_bfs 5x{}", "tot_bfs", [2, 4], {"verifier": "prm", "breadth": 5}),
+    ("dfs {}", "dfs", [8, 16, 32], {"verifier": "prm"}),
+    ("mcts {}", "mcts", [8, 16, 32], {"verifier": "prm"}),
+    ("free_energy {}", "free_energy", [16], {"verifier": "prm"}),
+    ("compute_optimal {:.2g}", "compute_optimal", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm"}),
+    ("thinker {:.2g}", "thinker", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm", "table": "bundled"}),
 ]
 ARITHMETIC_ROWS = [
-    ("greedy", "single", "greedy", "n", [1], {}),
-    ("majority {}", "parallel", "majority", "n", [4, 16, 64], {}),
-    ("early stop {}", "parallel", "early_stop", "n", [16, 64], {}),
-    ("best_of_n {}", "parallel", "best_of_n", "n", [4, 16], {"verifier": "self"}),
-    ("weighted_vote {}", "parallel", "weighted_vote", "n", [4, 16], {"verifier": "self"}),
-    ("free_energy {}", "adaptive", "free_energy", "n", [16, 64], {}),
+    ("greedy", "greedy", [1], {}),
+    ("majority {}", "majority", [4, 16, 64], {}),
+    ("early stop {}", "early_stop", [16, 64], {}),
+    ("best_of_n {}", "best_of_n", [4, 16], {"verifier": "self"}),
+    ("weighted_vote {}", "weighted_vote", [4, 16], {"verifier": "self"}),
+    ("free_energy {}", "free_energy", [16, 64], {}),
 ]
 
 
@@ -356,20 +357,20 @@ def map_rows(task: str, problems: list, policy, *, rows: list, seed: int, cache:
     from tsc.strategies.thinker import load_table
 
     out = []
-    for label, family, strategy, knob, budgets, options in rows:
+    for label, strategy, budgets, options in rows:
+        record = get_strategy(strategy)
+        knob = record.budget or "n"  # (a sweep needs a knob: greedy's is n=1)
         knobs = resolve_knobs(options, policy)
         if "table" in knobs:  # the bundled table's content, so a refit changes the cache key
             knobs["table"] = load_table()
         started = time.perf_counter()
-        swept = ta.sweep(
-            get_strategy(strategy), problems, policy, budgets=budgets, seeds=[seed], cache=cache, knob=knob, per_problem=True, **knobs
-        )
+        swept = ta.sweep(record, problems, policy, budgets=budgets, seeds=[seed], cache=cache, knob=knob, per_problem=True, **knobs)
         for budget, row in zip(budgets, swept):
             out.append(
                 {
                     "name": label.format(budget),
                     "strategy": strategy,
-                    "family": family,
+                    "family": record.family,
                     "knobs": {**{k: v for k, v in options.items() if k != "table"}, knob: budget},
                     "correct": row["correct"],
                     "flops": row["each_flops"],
@@ -444,8 +445,8 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
     (``ch04-allocation``'s), ``dev_fixed`` is the fixed strategy Chapter 4's development split
     would choose within the budget, and how the thinker compares with it on the held-out
     problems both ran."""
+    from tsc.analysis import paired
     from tsc.strategies.adaptive import plan_for
-    from tsc.tradeoff import paired
 
     test, budget = data["test"], data["budget"]
     live = test["live"]

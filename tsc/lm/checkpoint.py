@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
+from tsc.io import how_to_fix
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"  # the bundled models, one folder each
 WEIGHTS = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
@@ -27,79 +29,6 @@ def sha256_of(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def read_card(folder: str | Path) -> dict:
-    """The folder's ``card.json`` ({} if there is none); a ValueError naming it if it is broken."""
-    card_file = Path(folder) / "card.json"
-    if not card_file.exists():
-        return {}
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{card_file} is damaged (not valid JSON: {error}); {how_to_fix({})}") from None
-    if not isinstance(card, dict):
-        raise ValueError(f"{card_file} is damaged (expected a JSON object, found {type(card).__name__}); {how_to_fix({})}")
-    return card
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place, so a card
-    (or any file) is never left half-written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json_cache(path: str | Path | None, fields: dict | None = None) -> dict | None:
-    """A cache written by `write_json_cache` (gzip-compressed JSON), or None when there is
-    none, it cannot be read, or it was made for other ``fields`` (its stored ``fields``)."""
-    import gzip
-
-    if path is None or not Path(path).exists():
-        return None
-    try:
-        data = json.loads(gzip.decompress(Path(path).read_bytes()))
-    except (OSError, ValueError, EOFError):  # cut short, or not ours: rebuild it
-        return None
-    if not isinstance(data, dict) or (fields is not None and data.get("fields") != fields):
-        return None
-    return data
-
-
-def write_json_cache(path: str | Path | None, data: dict) -> None:
-    """Store ``data`` as gzip-compressed JSON, atomically (a temporary file renamed into
-    place), so an interrupted run never leaves a half-written cache behind."""
-    import gzip
-
-    if path is None:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(gzip.compress(json.dumps(data).encode()))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def how_to_fix(card: dict) -> str:
-    """One sentence on how to get an intact copy of a checkpoint back."""
-    reproduce = card.get("reproduce") if isinstance(card, dict) else None
-    retrain = f"retrain it with `{reproduce}`" if reproduce else "save or download it again"
-    return f"reinstall the package (pip install --force-reinstall) if it is a bundled model, or {retrain}"
 
 
 def check_checkpoint(folder: str | Path, card: dict) -> None:
@@ -138,8 +67,6 @@ def load_checkpoint(path: Path, card: dict, auto_class: str, *, dtype=None, what
     import torch
     import transformers
 
-    from tsc.lm.policy import quiet_loading
-
     check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -153,3 +80,33 @@ def load_checkpoint(path: Path, card: dict, auto_class: str, *, dtype=None, what
             f"cannot load the {what} in {path} ({WEIGHTS}, config or tokenizer damaged?): {detail}; {how_to_fix(card)}"
         ) from error
     return model, tokenizer
+
+
+@contextmanager
+def quiet_loading():
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
+def bundled_models(kind: str | None = "policy") -> dict[str, Path]:
+    """Name → folder of every model shipped in ``tsc/assets`` of ``kind``: ``"policy"`` (the
+    causal LMs `load_policy` takes; the default), ``"orm"`` or ``"prm"`` (reward models, see
+    `tsc.lm.reward`), or None for all of them. A folder's kind is its card's ``kind``."""
+    folders = {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
+    return {name: p for name, p in folders.items() if kind is None or card_kind(p) == kind}
+
+
+def card_kind(folder: Path) -> str:
+    """The ``kind`` on a folder's card; a folder without a readable card holds a policy."""
+
+    try:
+        return json.loads((folder / "card.json").read_text(encoding="utf-8")).get("kind") or "policy"
+    except (OSError, ValueError, AttributeError):
+        return "policy"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ def fit(
     step_flops: Callable[[int], int],
     log: Path,
     measure: Callable[[int, dict], None] | None = None,
-    after: Callable[[int, dict], None] | None = None,
+    save: Callable[[Path, dict], None] | None = None,
     progress: bool = True,
 ) -> dict:
     """Train ``model`` for ``recipe.steps`` steps and return the last step's record.
@@ -66,9 +67,10 @@ def fit(
     ``batch(step)`` gives the step's batch and the length of each sequence in it (for the
     token and FLOP counts, ``step_flops(length)`` per sequence); ``loss(batch)`` the loss to
     minimise. Each step's record (step, loss, cumulative tokens, FLOPs and training seconds)
-    goes to ``measure`` (which may add to it, e.g. a validation figure), then to the log file,
-    then to ``after`` (which may save a checkpoint). Evaluation time is not counted in the
-    record's seconds.
+    goes to ``measure`` (which may add to it, e.g. a validation figure), then to the log file.
+    Every ``recipe.save_every`` steps before the last, ``save(folder, record)`` writes a
+    checkpoint into ``checkpoints/step-N`` beside the log. Evaluation time is not counted in
+    the record's seconds.
     """
     tokens = flops = 0
     seconds = 0.0
@@ -92,6 +94,25 @@ def fit(
             shown = {"loss": f"{value.item():.3f}"}
             shown.update({k: f"{v:.3f}" for k, v in record.items() if k.startswith("val") and isinstance(v, float)})
             bar.set_postfix(shown)
-            if after is not None:
-                after(step, record)
+            if save is not None and recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
+                save(Path(log).parent / "checkpoints" / f"step-{step + 1}", record)
     return record
+
+
+def run_card(recipe, record: dict, /, *, flops_formula: str, **fields) -> dict:
+    """A trained model's card: its name, ``fields`` (kind, task, size, data: what it is), then
+    what its run took as of ``record`` (the fit's last record) and how to reproduce it."""
+    return {
+        "name": recipe.name,
+        **fields,
+        "steps": record["step"],
+        "train_tokens": record["tokens"],
+        "train_flops": record["flops"],
+        "flops_formula": flops_formula,
+        "seconds": round(record["seconds"], 1),
+        "seed": recipe.seed,
+        "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
+        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
+        "final_loss": record["loss"],
+        "torch": torch.__version__,
+    }

@@ -1,10 +1,9 @@
-"""The `Policy`: batched, KV-cached sampling from a `transformers` causal LM, charged to a ledger."""
+"""The `LocalPolicy`: batched, KV-cached sampling from a `transformers` causal LM, charged to a ledger."""
 
 from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -13,18 +12,18 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_logprob_knobs, check_sampling, token_confidence
+from tsc.core import Completion, check_request, is_int, token_confidence
+from tsc.lm.checkpoint import bundled_models, card_kind
 from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
 from tsc.lm.stops import StopMatcher
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = "countdown"
 # the kinds of bundled model that are causal LMs `load_policy` loads (reward models are "orm", "prm")
 LANGUAGE_MODELS = ("policy", "direct", "trace", "revision")
 
 
-class Policy:
+class LocalPolicy:
     """A causal LM with its tokenizer, ready to sample completions of prompts.
 
     ``model`` is the `transformers` model, ``tokenizer`` its tokenizer, ``path`` the folder it
@@ -71,7 +70,7 @@ class Policy:
         self._prefix_store: PrefixStore | None = None  # set inside `prefix_cache`
 
     def __repr__(self) -> str:
-        return f"Policy({self.name!r}, {self.n_params:,} parameters, {self.prompt_format} prompts, {self.device})"
+        return f"LocalPolicy({self.name!r}, {self.n_params:,} parameters, {self.prompt_format} prompts, {self.device})"
 
     @property
     def device(self) -> torch.device:
@@ -91,11 +90,14 @@ class Policy:
         return self.format(Countdown(tuple(numbers), target))
 
     @contextmanager
-    def prefix_cache(self, max_tokens: int = 50_000):
+    def prefix_cache(self, max_tokens: int = 50_000, *, share=None):
         """Within this block, a prompt that extends a sequence an earlier call wrote (a partial
         solution the search now continues) reuses that sequence's keys and values and computes
         only its new tokens; the ledger counts those as ``reused_tokens``, not prompt tokens.
-        Tree search opens one block per problem. Only the lean sampler reuses prefixes."""
+        Tree search opens one block per problem. Only the lean sampler reuses prefixes.
+        ``share`` (`tsc.core.SharesPrefixes`) is a verifier's: a policy borrows no one's layers."""
+        if share is not None:
+            raise ValueError("share= is for a verifier built on a policy's layers; a policy's prefix cache takes none")
         previous, self._prefix_store = self._prefix_store, PrefixStore(max_tokens)
         try:
             yield self._prefix_store
@@ -104,7 +106,7 @@ class Policy:
 
     def format(self, problem) -> str:
         """The prompt for any task's problem in this model's format (`tsc.tasks.prompts`)."""
-        from tsc.tasks.prompts import render
+        from tsc.tasks import render
 
         return render(problem, self.prompt_format, self.tokenizer)
 
@@ -175,24 +177,18 @@ class Policy:
         threshold)`` ends a completion once its last ``window`` tokens' mean confidence is below
         ``threshold`` (`tsc.core.confidence_cut`), so a cut trace costs only what it wrote.
         """
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-        if n < 1 or max_new_tokens < 1 or batch_size < 1:
-            raise ValueError(f"n, max_new_tokens and batch_size must be at least 1 (got {n}, {max_new_tokens}, {batch_size})")
-        check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
-        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
-        seeds = _per_prompt(seed, len(prompts), "seed")
-        if not isinstance(offset, numbers.Integral) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
+        seeds, ledgers = check_request(
+            prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
+            top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
+        )  # fmt: skip
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if offset and seeds is None:
             raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
-        if stop_after is not None and (
-            not isinstance(stop_after, numbers.Integral) or isinstance(stop_after, bool) or not 1 <= stop_after <= n
-        ):
+        if stop_after is not None and (not is_int(stop_after) or not 1 <= stop_after <= n):
             raise ValueError(f"stop_after must be a whole number from 1 to n ({n}), or None; got {stop_after!r}")
         if stop_after is not None and n > batch_size:
             raise ValueError(f"stop_after needs each prompt's n={n} samples in one batch: raise batch_size ({batch_size}) to n")
-        ledgers = _per_prompt(ledger, len(prompts), "ledger") if isinstance(ledger, (list, tuple)) else None
         started = time.perf_counter()
         encoded = self.encode(prompts)
         longest = max(map(len, encoded), default=0)
@@ -433,23 +429,10 @@ def _completion(stops: StopMatcher, tokens: list[int], token_logprobs: list[floa
     )
 
 
-def _per_prompt(value, count: int, name: str):
-    """``value`` as one item per prompt when it is a list (its length checked), else None."""
-    if not isinstance(value, (list, tuple)):
-        if name == "seed" and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
-            raise ValueError(f"seed must be an integer or a list of one integer per prompt, got {value!r}")
-        return None
-    if len(value) != count:
-        raise ValueError(f"got {len(value)} {name}s for {count} prompts: pass one per prompt")
-    if name == "seed" and not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in value):
-        raise ValueError(f"seeds must be integers, got {value!r}")
-    return list(value)
-
-
 def _stream(seed: int, n: int, length: int) -> torch.Tensor:
     """The random numbers in (0, 1] that a prompt seeded ``seed`` draws its ``n`` samples' tokens
     with: row j for sample j, one number per position. The generator fills the rows in order,
-    so the first rows do not depend on ``n`` (what ``offset`` in `Policy.sample` relies on)."""
+    so the first rows do not depend on ``n`` (what ``offset`` in `LocalPolicy.sample` relies on)."""
     generator = torch.Generator().manual_seed(int(seed) % 2**64)
     return 1.0 - torch.rand(n, length, generator=generator, dtype=torch.float64)
 
@@ -469,37 +452,6 @@ def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int
                 chunks.append(current)
                 current, size = [], 0
     return chunks + [current] if current else chunks
-
-
-@contextmanager
-def quiet_loading():
-    from transformers.utils import logging
-
-    was_enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            logging.enable_progress_bar()
-
-
-def bundled_models(kind: str | None = "policy") -> dict[str, Path]:
-    """Name → folder of every model shipped in ``tsc/assets`` of ``kind``: ``"policy"`` (the
-    causal LMs `load_policy` takes; the default), ``"orm"`` or ``"prm"`` (reward models, see
-    `tsc.lm.reward`), or None for all of them. A folder's kind is its card's ``kind``."""
-    folders = {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").exists()} if ASSETS.exists() else {}
-    return {name: p for name, p in folders.items() if kind is None or _card_kind(p) == kind}
-
-
-def _card_kind(folder: Path) -> str:
-    """The ``kind`` on a folder's card; a folder without a readable card holds a policy."""
-    import json
-
-    try:
-        return json.loads((folder / "card.json").read_text(encoding="utf-8")).get("kind") or "policy"
-    except (OSError, ValueError, AttributeError):
-        return "policy"
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -525,7 +477,7 @@ def load_policy(
     prompt_format: str | None = None,
     **remote,
 ):
-    """A `Policy` for a bundled model name (default: the Countdown model), a local folder,
+    """A `LocalPolicy` for a bundled model name (default: the Countdown model), a local folder,
     a Hugging Face id (an explicit user choice; needs the network the first time), or the URL
     of an OpenAI-compatible server (``http://HOST:PORT/v1``; a `tsc.lm.remote.RemotePolicy`,
     which takes ``remote`` options such as ``max_concurrency``).
@@ -533,7 +485,7 @@ def load_policy(
     ``device``: where the weights go (None: CUDA, then MPS, then the CPU; `pick_device`).
     ``dtype``: None keeps the bundled models and, on the CPU, every model in float32 (where
     the lean sampler applies); on a GPU a checkpoint keeps the dtype it was saved in.
-    ``prompt_format``: ``compact``, ``chat`` or ``text`` (see `Policy`); None decides from
+    ``prompt_format``: ``compact``, ``chat`` or ``text`` (see `LocalPolicy`); None decides from
     the model.
 
     Local weights must be ``model.safetensors`` (pickle files are refused) and, when the
@@ -546,7 +498,8 @@ def load_policy(
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tsc.lm.checkpoint import load_checkpoint, read_card
+    from tsc.io import read_card
+    from tsc.lm.checkpoint import load_checkpoint
 
     if name_or_path is not None and not isinstance(name_or_path, (str, PathLike)):
         raise TypeError(f"load_policy takes a model name or folder (str or Path), got {type(name_or_path).__name__}")
@@ -570,7 +523,7 @@ def load_policy(
     if name in bundled:
         path = bundled[name]
     elif name in bundled_models(kind=None):  # a bundled reward model: it has a value head, no language-model head
-        kind = _card_kind(bundled_models(kind=None)[name])
+        kind = card_kind(bundled_models(kind=None)[name])
         raise ValueError(f"{name!r} is a bundled {kind} (a reward model), not a policy; use it as tsc.verifiers.get_verifier({name!r})")
     elif Path(name).expanduser().is_dir():
         path = Path(name).expanduser()
@@ -587,7 +540,7 @@ def load_policy(
             raise ValueError(
                 f"unknown model {name!r}: not a bundled model ({known}), not a folder, not loadable from the Hub ({first})"
             ) from error
-        return Policy(model.to(target), tokenizer, name=name, prompt_format=prompt_format)
+        return LocalPolicy(model.to(target), tokenizer, name=name, prompt_format=prompt_format)
     if not (path / "config.json").exists():
         raise ValueError(f"{path} holds no config.json: it is not a saved model folder")
     card = read_card(path)
@@ -598,4 +551,4 @@ def load_policy(
         model = model.to(target)
     except (RuntimeError, AssertionError) as error:  # e.g. CUDA asked for on a machine without it
         raise ValueError(f"cannot move {path.name} to {target}: {str(error).splitlines()[0]}") from None
-    return Policy(model, tokenizer, path=path, name=path.name, card=card, prompt_format=prompt_format)
+    return LocalPolicy(model, tokenizer, path=path, name=path.name, card=card, prompt_format=prompt_format)

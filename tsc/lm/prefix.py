@@ -14,8 +14,6 @@ from collections import OrderedDict
 
 import torch
 
-from tsc.lm.fast import LeanLlama, joined, prefill, stored_kv
-
 
 class PrefixStore:
     """Keys and values of token sequences the sampler has already computed, so that a later
@@ -56,33 +54,3 @@ class PrefixStore:
         while self.tokens > self.max_tokens:
             old, _ = self.entries.popitem(last=False)
             self.tokens -= len(old)
-
-
-def values_reusing(
-    lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
-) -> tuple[list[torch.Tensor], list[int]]:
-    """A token classifier's output at every position of each row (token ids), computing only
-    what ``store`` does not hold (see `prefill`; ``inputs``: the trunk's hidden states, for the
-    layers on top of a shared trunk). Every row, and every row but its last token, is then
-    stored with its outputs, so a later row that extends either computes only its new tokens.
-    Returns each row's outputs [length, labels] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    cache, window, _, fresh, width = prefill(lean, rows, found, pad=pad, inputs=inputs, every_position=True)
-    outputs = []
-    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
-        out = joined(entry and entry[2], window[i], n, len(row))
-        first = width - len(row)
-        for end in (len(row), len(row) - 1):  # the row, and the row without its last token
-            store.add(row[:end], *stored_kv(cache, i, first, first + end), out[:end])
-        outputs.append(out)
-    return outputs, fresh
-
-
-def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int) -> tuple[list[torch.Tensor], list[int]]:
-    """The hidden states after ``lean``'s last layer at every position of each row, taking
-    what the sampler stored with the sequences it wrote (`sample_rows` with a store) and
-    computing the rest: the trunk a reward model shares with the policy. Returns each row's
-    states [length, width] and how many of its positions were computed."""
-    found = [store.longest(r) for r in rows]
-    _, _, hidden, fresh, _ = prefill(lean, rows, found, pad=pad)  # the hidden states, not the logits
-    return [joined(entry and entry[2], hidden[i], n, len(row)) for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh))], fresh

@@ -1,4 +1,4 @@
-"""A `Policy` that samples from an OpenAI-compatible server: the scale-out path.
+"""A `tsc.core.Policy` that samples from an OpenAI-compatible server: the scale-out path.
 
 When one machine is not enough, serve the model with an engine built for it — vLLM or
 SGLang across GPUs (tensor parallelism, continuous batching, prefix caching), or
@@ -14,7 +14,7 @@ strategies use (`format`, `sample`) and charges the server's token counts to the
   bundled model served by its folder, say), its tokenizer and card decide the prompt format
   and the FLOPs, exactly as for the local model: the compact prompt goes to
   ``/v1/completions``. Otherwise the problem goes to ``/v1/chat/completions`` as messages
-  (`tsc.tasks.prompts.messages`) and the server applies its own chat template.
+  (`tsc.tasks.messages`) and the server applies its own chat template.
 * **FLOPs** come from the checkpoint's parameter count, or from ``params=`` (a declared
   count); without either the ledger counts tokens only and says so (``flops_known``).
 * **Samples.** ``n`` is asked for in one request; a server that returns fewer choices
@@ -44,7 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_logprob_knobs, check_sampling, confidence_cut
+from tsc.core import Completion, check_request, confidence_cut
+from tsc.tasks.prompts import cut_at_stop
 
 
 class ChatPrompt(str):
@@ -101,7 +102,7 @@ class RemotePolicy:
     def _local(self, prompt_format: str | None, params: int | None) -> None:
         """What this machine knows of the served model: its tokenizer, card and size when the
         model id is a readable checkpoint folder (or a bundled model's name)."""
-        from tsc.lm.policy import bundled_models
+        from tsc.lm.checkpoint import bundled_models
         from tsc.tasks.prompts import FORMATS
 
         folder = Path(self.model_id).expanduser() if not self.model_id.startswith(("http:", "https:")) else None
@@ -115,7 +116,7 @@ class RemotePolicy:
         if folder is not None and (folder / "config.json").is_file():
             from transformers import AutoConfig, AutoTokenizer
 
-            from tsc.lm.checkpoint import read_card
+            from tsc.io import read_card
 
             self.path, self.card = folder, read_card(folder)
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
@@ -150,7 +151,7 @@ class RemotePolicy:
     def format(self, problem) -> str:
         """The prompt for ``problem``: the model's own format when this machine has its
         tokenizer, else chat messages for the server's template (a `ChatPrompt`)."""
-        from tsc.tasks.prompts import messages, render
+        from tsc.tasks import messages, render
 
         if self.prompt_format == "chat" and self.tokenizer is None:
             return ChatPrompt(messages(problem))
@@ -192,7 +193,7 @@ class RemotePolicy:
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions of each prompt from the server (see `tsc.lm.policy.Policy.sample`).
+        """``n`` completions of each prompt from the server (see `tsc.lm.policy.LocalPolicy.sample`).
 
         Each prompt's requests carry its own seed (``seed`` + its index, or the list's entry;
         sample ``j`` of a fanned-out prompt ``seed + j``), so a prompt's completions do not
@@ -207,21 +208,11 @@ class RemotePolicy:
         ``stop_after`` is accepted and has no effect: a server writes every sample to its end,
         and each is charged.
         """
-        if isinstance(prompts, str):
-            raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-        if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"n and max_new_tokens must be at least 1 (got {n}, {max_new_tokens})")
-        check_sampling(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
-        check_logprob_knobs(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
-        seeds = list(seed) if isinstance(seed, (list, tuple)) else [int(seed) + i for i in range(len(prompts))]
-        if len(seeds) != len(prompts):
-            raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts: pass one per prompt")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(f"offset must be a whole number >= 0, got {offset!r}")
-        seeds = [s + offset for s in seeds]
-        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else None
-        if ledgers is not None and len(ledgers) != len(prompts):
-            raise ValueError(f"got {len(ledgers)} ledgers for {len(prompts)} prompts: pass one per prompt")
+        seeds, ledgers = check_request(
+            prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
+            top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
+        )  # fmt: skip
+        seeds = [s + offset for s in (seeds or [int(seed) + i for i in range(len(prompts))])]
         stops = tuple(self.stop if stop is None else stop)
         knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, max_new_tokens=max_new_tokens, stops=stops)
         knobs.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
@@ -304,7 +295,7 @@ class RemotePolicy:
         choices = []
         for choice in answer.get("choices") or []:
             whole = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
-            text = _cut(whole or "", stops)
+            text = cut_at_stop(whole or "", stops)
             pieces, values, tops = _token_logprobs(choice, top_logprobs)
             if top_logprobs and (not values or len(tops) != len(values)):
                 raise ValueError(
@@ -400,12 +391,6 @@ def _detail(error: urllib.error.HTTPError) -> str:
     except Exception:
         message = str(error.reason)
     return " ".join(str(message).split())[:200]
-
-
-def _cut(text: str, stops: Sequence[str]) -> str:
-    """``text`` up to and including its first stop string."""
-    ends = [text.find(s) + len(s) for s in stops if s and s in text]
-    return text[: min(ends)] if ends else text
 
 
 def _token_logprobs(choice: dict, k: int) -> tuple[list[str], list[float], list[tuple[float, ...]]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import revision_prompt
-from tsc.lm.checkpoint import read_json_cache, write_json_cache
+from tsc.io import read_json_cache, write_json_cache
 from tsc.tasks import countdown
 
 MAX_FAILED = 3  # failed attempts a training sequence holds at most (revise reads the last 3)
@@ -127,13 +127,8 @@ class RevisionData:
     @classmethod
     def _from_json(cls, stored: dict, recipe) -> RevisionData:
         entries = [PoolEntry(countdown.Countdown(tuple(n), t), tuple(f), tuple(c)) for n, t, f, c in stored["entries"]]
-        ledger = Ledger(
-            prompt_tokens=stored["ledger"]["prompt_tokens"],
-            generated_tokens=stored["ledger"]["generated_tokens"],
-            policy_flops=stored["ledger"]["policy_flops"],
-            samples=stored["ledger"]["samples"],
-            calls=stored["ledger"]["calls"],
-        )
+        fields = ("prompt_tokens", "generated_tokens", "policy_flops", "samples", "calls")  # what the pool's sampling spent
+        ledger = Ledger(**{field: stored["ledger"][field] for field in fields})
         return cls(entries, recipe.seed, recipe.batch_size, recipe.shape.max_len, ledger, stored["seconds"])
 
 

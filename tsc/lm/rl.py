@@ -45,7 +45,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tsc.compute import Ledger, training_flops
-from tsc.lm.checkpoint import write_atomic
+from tsc.io import write_atomic
 from tsc.lm.fit import learning_rate
 from tsc.lm.rl_recipes import RL_RECIPES, RLRecipe  # noqa: F401 (what tsc.lm.rl offers)
 from tsc.lm.train import collate, save_checkpoint, task_problems
@@ -200,39 +200,6 @@ def eval_problems(recipe: RLRecipe) -> list:
     return problems
 
 
-def evaluate_point(policy, problems: list, *, samples: int = 4, seed: int = 2024, max_new_tokens: int = 64) -> dict:
-    """Held-out figures at one point of training, with 95 % bootstrap intervals over problems:
-    greedy accuracy, pass@1 (the mean over ``samples`` samples at T=1 of each problem), both
-    per size; the samples' mean length in tokens, the share that are well formed, and their
-    mean negative log-probability per token (an estimate of the policy's entropy)."""
-    from tsc.analysis import bootstrap, draw
-
-    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
-    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
-    sizes = np.array([len(p.numbers) for p in problems])
-
-    def figure(values) -> dict:
-        mean, low, high = bootstrap(np.asarray(values, dtype=float), seed=seed)
-        return {"value": round(float(mean), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
-
-    def figures(mask) -> dict:
-        return {
-            "problems": int(mask.sum()),
-            "greedy": figure(greedy.correct[mask, 0]),
-            "pass@1": figure(table.correct[mask].mean(axis=1)),
-            "mean_tokens": round(float(table.tokens[mask].mean()), 2),
-            "greedy_tokens": round(float(greedy.tokens[mask].mean()), 2),
-        }
-
-    well_formed = np.array([[countdown.parse(t) is not None for t in row] for row in table.texts])
-    return {
-        **figures(np.ones(len(problems), dtype=bool)),
-        "well_formed": round(float(well_formed.mean()), 4),
-        "nll_per_token": round(float(-table.logprobs.sum() / table.tokens.sum()), 4),
-        "by_size": {str(s): figures(sizes == s) for s in sorted(set(sizes.tolist()))},
-    }
-
-
 # --- the loop ---------------------------------------------------------------------------
 
 
@@ -244,17 +211,21 @@ def train_rl(
     problems: Callable[[int], list] | None = None,
     pause_at: int | None = None,
     progress: bool = True,
+    evaluate: Callable | None = None,
 ) -> dict | None:
     """Run GRPO by ``recipe`` from the bundled ``recipe.init_from`` (or from ``policy``, a
-    `Policy` the caller built: the tests' tiny model) into ``out_dir``; returns the card of
+    `LocalPolicy` the caller built: the tests' tiny model) into ``out_dir``; returns the card of
     ``out_dir/final`` (no card evaluation yet), beside which the log is written as ``LOG``.
 
     ``problems(step)`` gives each step's problems (anything with ``prompt()``, ``check(text)``
     and ``numbers``: the tests' toy task); by default ``problems_per_step`` fresh
     training-split Countdown problems of the recipe's sizes, a function of seed and step.
     ``pause_at``: stop after that step with the run's state saved to ``out/resume.pt`` and
-    return None (to run a long recipe in pieces; the next call resumes it)."""
-    from tsc.lm.policy import Policy, load_policy
+    return None (to run a long recipe in pieces; the next call resumes it). ``evaluate(policy,
+    problems, samples=, seed=, max_new_tokens=)`` gives the held-out figures logged at the
+    recipe's ``eval_at`` steps (`tsc.evaluation.rl_figures`, which ``python -m tsc train``
+    passes; None: none are logged)."""
+    from tsc.lm.policy import LocalPolicy, load_policy
 
     if recipe.group_size < 2 or recipe.problems_per_step < 1 or recipe.steps < 1 or recipe.epochs < 1:
         raise ValueError(f"recipe {recipe.name!r}: needs group_size >= 2 and positive problems_per_step, steps and epochs")
@@ -263,7 +234,7 @@ def train_rl(
     torch.manual_seed(recipe.seed)
     start = policy if policy is not None else load_policy(recipe.init_from)
     model, tokenizer = start.model, start.tokenizer
-    policy = Policy(model, tokenizer, name=recipe.name)  # samples from the weights being trained
+    policy = LocalPolicy(model, tokenizer, name=recipe.name)  # samples from the weights being trained
     n_params, n_layer, d_model = policy.n_params, policy.n_layer, policy.d_model
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -272,7 +243,7 @@ def train_rl(
         lr=recipe.lr,
         betas=(0.9, 0.95),
     )
-    held_out = eval_problems(recipe) if recipe.eval_at else []
+    held_out = eval_problems(recipe) if recipe.eval_at and evaluate is not None else []
     state = {"step": 0, "problems": 0, "samples": 0, "generated_tokens": 0, "trained_tokens": 0, "trained_samples": 0,
              "sampling_flops": 0, "update_flops": 0, "sampling_seconds": 0.0, "update_seconds": 0.0}  # fmt: skip
     log: dict = {"recipe": recipe.to_dict(), "evals": [], "steps": []}
@@ -285,13 +256,15 @@ def train_rl(
         optimizer.load_state_dict(saved["optimizer"])
         state, log = json.loads(saved["state"]), json.loads(saved["log"])
 
-    def evaluate() -> None:
-        figures = evaluate_point(policy, held_out, samples=recipe.eval_samples, seed=recipe.eval_seed, max_new_tokens=recipe.max_new_tokens)
+    def evaluate_now() -> None:
+        if not held_out:
+            return
+        figures = evaluate(policy, held_out, samples=recipe.eval_samples, seed=recipe.eval_seed, max_new_tokens=recipe.max_new_tokens)
         log["evals"].append({**{k: state[k] for k in state}, **figures})
         model.train()
 
     if state["step"] == 0 and 0 in recipe.eval_at and not log["evals"]:
-        evaluate()
+        evaluate_now()
     bar = tqdm(
         range(state["step"], recipe.steps), desc=f"rl {recipe.name}", disable=not progress, initial=state["step"], total=recipe.steps
     )
@@ -338,7 +311,7 @@ def train_rl(
         })  # fmt: skip
         bar.set_postfix(reward=f"{rewards.mean():.3f}")
         if step + 1 in recipe.eval_at or recipe.eval_at and step + 1 == recipe.steps:  # and always the final model
-            evaluate()
+            evaluate_now()
         if step + 1 < recipe.steps and (recipe.save_every and (step + 1) % recipe.save_every == 0 or step + 1 == pause_at):
             _save_resume(resume, model, optimizer, recipe, state, log)
         if step + 1 == pause_at and step + 1 < recipe.steps:

@@ -20,9 +20,11 @@ from collections.abc import Sequence
 
 import torch
 
+from tsc.tasks.prompts import cut_at_stop
+
 
 class StopMatcher:
-    """The stop rule of one `Policy.sample` call for one tokenizer."""
+    """The stop rule of one `LocalPolicy.sample` call for one tokenizer."""
 
     def __init__(self, tokenizer, stops: Sequence[str], end_ids: Sequence[int]):
         self.tokenizer = tokenizer
@@ -62,9 +64,7 @@ class StopMatcher:
         return not self.exact and last in candidates and self.hit(ids)
 
     def cut(self, text: str) -> str:
-        """``text`` up to and including its first stop string (all of it if it has none)."""
-        ends = [text.find(s) + len(s) for s in self.stops if s in text]
-        return text[: min(ends)] if ends else text
+        return cut_at_stop(text, self.stops)
 
 
 def token_texts(tokenizer) -> dict[int, str]:

@@ -9,7 +9,6 @@ The loop records tokens, FLOPs and wall time for the model's card.
 from __future__ import annotations
 
 import json
-import platform
 import random
 import shutil
 from pathlib import Path
@@ -17,13 +16,14 @@ from pathlib import Path
 import torch
 
 from tsc.compute import training_flops
-from tsc.lm.checkpoint import WEIGHTS, sha256_of
-from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step  # noqa: F401 (learning_rate, optimizer_step: re-exported)
+from tsc.lm.checkpoint import WEIGHTS, quiet_loading, sha256_of
+from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step, run_card  # noqa: F401 (learning_rate, optimizer_step: re-exported)
 from tsc.lm.model import build_model
-from tsc.lm.policy import Policy, quiet_loading
+from tsc.lm.policy import LocalPolicy
 from tsc.lm.recipes import DATA, KINDS, POLICY_DATA, RECIPES, ModelShape, Recipe  # noqa: F401 (what tsc.lm.train offers)
 from tsc.lm.tokenizer import CHARS, build_char_tokenizer
 from tsc.tasks import TASKS, get_task
+from tsc.tasks.trace import TRACE_CHARS, dfs_trace
 
 
 def task_problems(task: str, count: int, *, seed: int, sizes: tuple[int, ...], digits: int = 2, split: str = "test") -> list:
@@ -37,15 +37,13 @@ def task_problems(task: str, count: int, *, seed: int, sizes: tuple[int, ...], d
 def alphabet(recipe: Recipe) -> list[str]:
     """The characters a model of ``recipe`` reads and writes (its tokenizer's vocabulary)."""
     if recipe.kind == "trace":
-        from tsc.tasks.trace import TRACE_CHARS
-
         return list(TRACE_CHARS)
     if recipe.kind == "direct" and recipe.task == "countdown":
         return CHARS + ["(", ")"]
     return CHARS
 
 
-def _fine_tune_start(recipe: Recipe) -> Policy:
+def _fine_tune_start(recipe: Recipe) -> LocalPolicy:
     """The bundled model ``recipe.init_from``, checked against the recipe's shape."""
     from tsc.lm.policy import load_policy
 
@@ -85,6 +83,8 @@ def training_examples(recipe: Recipe, step: int) -> list[tuple[str, str]]:
     seed = recipe.seed * 1_000_003 + step
     problems = task_problems(recipe.task, recipe.batch_size, seed=seed, sizes=recipe.sizes, digits=recipe.digits, split="train")
     rng = random.Random(seed)
+    if recipe.kind == "trace":  # one fixed move order, so the model knows which moves it has tried
+        return [(p.prompt(), dfs_trace(p)) for p in problems]
     return [(p.prompt(), p.training_text(recipe.kind, rng)) for p in problems]
 
 
@@ -184,7 +184,7 @@ def quick_greedy_accuracy(model, tokenizer, n_problems: int = 150, seed: int = 1
     """Greedy accuracy on held-out problems: a cheap progress signal during training."""
     recipe = recipe or Recipe()
     problems = task_problems(recipe.task, n_problems, seed=seed, sizes=recipe.sizes, digits=recipe.digits)
-    policy = Policy(model, tokenizer)
+    policy = LocalPolicy(model, tokenizer)
     room = recipe.shape.max_len - max(len(p.prompt()) for p in problems) - 1
     outs = policy.sample([p.prompt() for p in problems], n=1, temperature=0.0, max_new_tokens=max(64, room))
     model.train()
@@ -228,29 +228,21 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
 
     def card(record: dict) -> dict:
         """The model's card as of the step in ``record`` (the log line just written)."""
-        return {
-            "name": recipe.name,
-            "kind": recipe.kind,
-            "task": recipe.task,
+        return run_card(
+            recipe,
+            record,
+            kind=recipe.kind,
+            task=recipe.task,
             **({"family": recipe.family} if recipe.family else {}),
-            "params": n_params,
-            "shape": recipe.shape.to_dict(),
-            "recipe": recipe.to_dict(),
+            params=n_params,
+            shape=recipe.shape.to_dict(),
+            recipe=recipe.to_dict(),
             **data,
-            "steps": record["step"],
-            "train_tokens": record["tokens"],
-            "train_flops": record["flops"],
-            "flops_formula": "3 x forward; forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens "
-            "(attention: QK^T and AV; tsc.compute)",
-            "seconds": round(record["seconds"], 1),
-            "seed": recipe.seed,
             # what the model saw: `Limits.for_model` holds readers' problems to these numbers
-            "problems": problems,
-            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-            "final_loss": record["loss"],
-            "torch": torch.__version__,
-        }
+            problems=problems,
+            flops_formula="3 x forward; forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens "
+            "(attention: QK^T and AV; tsc.compute)",
+        )
 
     spec = get_task(recipe.task)
     problems = spec.seen(recipe.sizes, **({"digits": recipe.digits} if "digits" in spec.options else {}))
@@ -266,10 +258,6 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         if recipe.eval_every and (step + 1) % recipe.eval_every == 0:
             record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe=recipe)
 
-    def after(step: int, record: dict) -> None:
-        if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
-            save_checkpoint(model, tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
-
     record = fit(
         model,
         recipe,
@@ -279,7 +267,7 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         step_flops=lambda n: training_flops(n_params, recipe.shape.n_layer, recipe.shape.d_model, n),
         log=out_dir / "train_log.jsonl",
         measure=measure,
-        after=after,
+        save=lambda folder, record: save_checkpoint(model, tokenizer, folder, card(record)),
         progress=progress,
     )
     return save_checkpoint(model, tokenizer, out_dir / "final", card(record))  # the card as written, with the weights' hash

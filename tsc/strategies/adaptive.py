@@ -7,7 +7,7 @@ the fitted allocation says it pays, from a cheap *probe*: the greedy answer and 
 verifier's score of it. It then looks up, in a table fitted once on development problems
 (`tsc/assets/compute_optimal/allocation.json`), which strategy and budget that difficulty
 bin gets at the mean FLOPs per problem asked for, and runs it. The table is fitted so that
-the mean over problems stays within the budget (`tsc.tradeoff.fit_allocation`: each next
+the mean over problems stays within the budget (`tsc.allocation.fit_allocation`: each next
 FLOP goes to the bin where it buys the most accuracy); single problems may cost more or less.
 
 Every FLOP is charged: the probe's (policy and verifier) and the chosen strategy's, in one
@@ -24,25 +24,19 @@ from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Result
-from tsc.strategies.parallel import best_of_n, check_knobs, check_problem, greedy, majority_vote, weighted_vote
+from tsc.core import Result, StepVerifier
+from tsc.strategies.base import STRATEGIES, Strategy, check_knobs, check_problem
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.strategies.search import beam_search, dvts
-from tsc.strategies.sequential import self_refine
 
 ALLOCATION = Path(__file__).resolve().parent.parent / "assets" / "compute_optimal" / "allocation.json"
-# the strategies an allocation may choose ("stop": answer with the probe's greedy answer)
-FOLLOW_UPS = {
-    "greedy": greedy,
-    "majority": majority_vote,
-    "best_of_n": best_of_n,
-    "weighted_vote": weighted_vote,
-    "self_refine": self_refine,
-    "beam": beam_search,
-    "dvts": dvts,
-}
-TAKES_VERIFIER = ("best_of_n", "weighted_vote", "self_refine", "beam", "dvts")
 PREDICTORS = ("none", "size", "probe", "size+probe", "oracle")
+
+
+def follow_up(name: str) -> Strategy | None:
+    """The registered strategy an allocation's candidate may name (any but the adaptive ones,
+    which would plan again), or None; a candidate ``"stop"`` answers with the probe's answer."""
+    record = STRATEGIES.get(name)
+    return record if record is not None and record.family != "adaptive" else None
 
 
 @reuses_prefixes(only_to_share=True)
@@ -100,11 +94,6 @@ def difficulty_bin(predictor: dict, *, size: int, score: float | None = None, pa
     raise ValueError(f"unknown difficulty predictor {name!r}; known: {', '.join(PREDICTORS)}")
 
 
-def problem_size(problem) -> int:
-    """What the size predictors bin on: the count of numbers (4 for a problem without them)."""
-    return len(getattr(problem, "numbers", ())) or 4
-
-
 def uses_probe(predictor: dict) -> bool:
     return predictor["name"] in ("probe", "size+probe")
 
@@ -140,11 +129,11 @@ def read_fitted(table, *, what: str, example: Path, refit: str) -> dict:
 def check_allocation(table) -> dict:
     """``table`` (a dict, or a path to its JSON) checked for what `compute_optimal` reads; a
     ValueError says what is missing."""
-    table = read_fitted(table, what="allocation", example=ALLOCATION, refit="python -m tsc.tradeoff install-allocation")
+    table = read_fitted(table, what="allocation", example=ALLOCATION, refit="python -m tsc experiment ch04-allocation --install")
     for plan in table["plans"]:
         for name in plan["choice"]:
             spec = table["candidates"].get(name)
-            if spec is None or (spec["strategy"] != "stop" and spec["strategy"] not in FOLLOW_UPS):
+            if spec is None or (spec["strategy"] != "stop" and follow_up(spec["strategy"]) is None):
                 raise ValueError(f"the allocation chooses {name!r}, which is not one of its candidates or not a known strategy")
             if spec["strategy"] == "stop" and not uses_probe(table["predictor"]):
                 raise ValueError(
@@ -156,16 +145,19 @@ def check_allocation(table) -> dict:
 @lru_cache(maxsize=1)
 def _bundled() -> dict:
     if not ALLOCATION.exists():
-        raise ValueError(
-            f"no fitted allocation at {ALLOCATION}: fit one with python -m tsc experiment ch04-allocation, "
-            "then python -m tsc.tradeoff install-allocation"
-        )
+        raise ValueError(f"no fitted allocation at {ALLOCATION}: fit one with python -m tsc experiment ch04-allocation --install")
     return check_allocation(ALLOCATION)
 
 
 def load_allocation(table=None) -> dict:
     """The bundled fitted allocation (read once per process), or ``table`` (a dict or a path) checked."""
     return _bundled() if table is None else check_allocation(table)
+
+
+def check_flops(*, flops=None, allocation=None) -> None:
+    """A ValueError unless ``flops`` (None: not checked) is a budget the allocation has a plan for."""
+    if flops is not None:
+        plan_for(load_allocation(allocation), flops)
 
 
 def plan_for(table: dict, flops: float) -> dict:
@@ -209,7 +201,7 @@ def compute_optimal(
     table = load_allocation(allocation)
     plan = plan_for(table, flops)
     check_knobs(seed=seed, max_new_tokens=max_new_tokens)
-    if verifier is None or not callable(getattr(verifier, "score_steps", None)):
+    if not isinstance(verifier, StepVerifier):
         raise ValueError(
             "compute_optimal needs a step-level verifier with score_steps(problem, texts, ledger=...), such as the process "
             f"reward model the allocation was fitted with ({table.get('verifier', 'prm')}); got {verifier!r}"
@@ -217,7 +209,7 @@ def compute_optimal(
     check_problem(problem, policy)
     # 2. predict the difficulty: size is free; the probe is paid for
     looked = probe(problem, policy, verifier=verifier, max_new_tokens=max_new_tokens) if uses_probe(table["predictor"]) else None
-    size = problem_size(problem)
+    size = problem.difficulty
     which = difficulty_bin(table["predictor"], size=size, score=looked.scores[0] if looked else None)
     name = plan["choice"][which]
     spec = table["candidates"][name]
@@ -230,6 +222,7 @@ def compute_optimal(
         "fitted_on": {"model": table.get("model"), "verifier": table.get("verifier")},
     }
     if spec["strategy"] == "stop":  # 3. the greedy answer is trusted: spend nothing more
+        assert looked is not None  # check_allocation: a "stop" comes with a probe
         return Result(
             answer=looked.answer,
             correct=looked.correct,
@@ -242,9 +235,10 @@ def compute_optimal(
         )
     # 3. the chosen strategy, with the same verifier and seed
     knobs = dict(spec.get("knobs", {}), seed=seed, max_new_tokens=max_new_tokens)
-    if spec["strategy"] in TAKES_VERIFIER:
+    chosen = STRATEGIES[spec["strategy"]]
+    if chosen.needs_verifier:
         knobs["verifier"] = verifier
-    result = FOLLOW_UPS[spec["strategy"]](problem, policy, **knobs)
+    result = chosen.run(problem, policy, **knobs)
     ledger = looked.ledger + result.ledger if looked else result.ledger
     return Result(
         answer=result.answer,

@@ -50,11 +50,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, Verifier
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, Verifier
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.strategies.rounds import draw_more
-from tsc.tasks.base import Problem
+from tsc.strategies.stopping import draw_more
 
 OBJECTIVES = ("efe", "risk", "utility")
 ACTIONS = ("answer", "verify", "sample")  # ties go to the first: stop before spending
@@ -116,7 +115,7 @@ class AnswerModel:
 
     def gamma_posterior(self, clusters: int, wrong: int) -> list[float]:
         """P(each gamma | ``wrong`` wrong samples in ``clusters`` distinct answers)."""
-        logs = [math.log(w) + _ewens(g, clusters, wrong) for g, w in zip(self.gammas, self.weights)]
+        logs = [math.log(w) + _ewens(g, clusters, wrong) for g, w in zip(self.gammas, self.weights or ())]
         top = max(logs)
         z = sum(math.exp(x - top) for x in logs)
         return [math.exp(x - top) / z for x in logs]
@@ -396,7 +395,7 @@ def expected_free_energy(
     each followed by the best plan of at most ``horizon - 1`` further actions that ends by
     answering. ``sample_tokens``: the expected length of the next sample (default: the
     model's). The agent takes the action with the least G (`decide`)."""
-    _check_efe_knobs(cost_per_token=cost_per_token, prefer_correct=prefer_correct, objective=objective, horizon=horizon)
+    check_efe_knobs(cost_per_token=cost_per_token, prefer_correct=prefer_correct, objective=objective, horizon=horizon)
     if not is_int(samples_left) or samples_left < 0:
         raise ValueError(f"samples_left must be a whole number >= 0, got {samples_left!r}")
     tokens = model.tokens if sample_tokens is None else sample_tokens
@@ -417,14 +416,15 @@ def decide(g: dict[str, float]) -> str:
     return min((a for a in ACTIONS if a in g), key=lambda a: (g[a], ACTIONS.index(a)))
 
 
-def _check_efe_knobs(*, cost_per_token, prefer_correct, objective, horizon) -> None:
-    if not _real(cost_per_token) or cost_per_token < 0:
+def check_efe_knobs(*, cost_per_token=None, prefer_correct=None, objective=None, horizon=None) -> None:
+    """Raise a ValueError naming the knob that is out of range (None: not checked)."""
+    if cost_per_token is not None and (not _real(cost_per_token) or cost_per_token < 0):
         raise ValueError(f"cost_per_token (nats of preference per token) must be a finite number >= 0, got {cost_per_token!r}")
-    if not _real(prefer_correct) or not 0.5 < prefer_correct < 1:
+    if prefer_correct is not None and (not _real(prefer_correct) or not 0.5 < prefer_correct < 1):
         raise ValueError(f"prefer_correct (the preferred chance of a right answer) must be in (0.5, 1), got {prefer_correct!r}")
-    if objective not in OBJECTIVES:
+    if objective is not None and objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if not is_int(horizon) or not 1 <= horizon <= MAX_HORIZON:
+    if horizon is not None and (not is_int(horizon) or not 1 <= horizon <= MAX_HORIZON):
         raise ValueError(f"horizon (actions planned ahead) must be an integer from 1 to {MAX_HORIZON}, got {horizon!r}")
 
 
@@ -451,7 +451,8 @@ def fitted(policy_name: str | None, temperature: float, verifier: str | None = N
     if verifier is None:
         return model, None
     channel = fit.get("channels", {}).get(verifier)
-    return (model, Channel(**{k: tuple(v) if isinstance(v, list) else v for k, v in channel.items()})) if channel else None
+    fields: dict = {k: tuple(v) if isinstance(v, list) else v for k, v in channel.items()} if channel else {}
+    return (model, Channel(**fields)) if channel else None
 
 
 def fit_answer_model(questions: list[list[tuple[str | None, bool]]], *, tokens: float = 32.0, mixture: int = 2) -> AnswerModel:
@@ -482,12 +483,12 @@ def fit_answer_model(questions: list[list[tuple[str | None, bool]]], *, tokens: 
         wrong_n.append(sum(wrong.values()))
     if not samples or not any(total):
         raise ValueError("fit_answer_model needs questions with answered samples")
-    right, total = np.array(right, float), np.array(total, float)
+    r, t = np.array(right, float), np.array(total, float)
     m, w = np.array(clusters, float)[:, None], np.array(wrong_n, float)[:, None]
 
     def beta_nll(x):
         a, b = np.exp(x)
-        return -float((betaln(a + right, b + total - right) - betaln(a, b)).sum())
+        return -float((betaln(a + r, b + t - r) - betaln(a, b)).sum())
 
     def ewens_nll(x):
         g = np.exp(x[:mixture])[None, :]
@@ -536,14 +537,14 @@ def free_energy(
     ``model`` and ``channel`` default to the fits for this policy and verifier (`fitted`; an
     untrained model gets a flat ``AnswerModel()``, while a verifier without a channel is an
     error: its scores cannot be read without their likelihood). The samples are the first
-    of those `majority_vote` draws with the same seed (`tsc.strategies.rounds.draw_more`).
+    of those `majority_vote` draws with the same seed (`tsc.strategies.stopping.draw_more`).
     The answer is the first sample of the most probable candidate; ``scores`` hold each
     sample's candidate's posterior; ``trace`` holds ``steps`` (each action with the G of
     every option and the belief it was taken in), ``confidence`` (the final q of the answer)
     and ``samples``.
     """
     check_knobs(n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, verifier=verifier)
-    _check_efe_knobs(cost_per_token=cost_per_token, prefer_correct=prefer_correct, objective=objective, horizon=horizon)
+    check_efe_knobs(cost_per_token=cost_per_token, prefer_correct=prefer_correct, objective=objective, horizon=horizon)
     check_problem(problem, policy)
     model, channel = _models(policy, temperature, verifier, model, channel)
     ledger = Ledger()
@@ -552,7 +553,7 @@ def free_energy(
     keys: list[str] = []  # candidates in order of first appearance
     first: list[int] = []  # index into texts of each candidate's first sample
     belief = Belief()
-    steps = []
+    steps: list[dict] = []
     while True:
         mean = sum(tokens) / len(tokens) if tokens else model.tokens
         g = expected_free_energy(
@@ -581,10 +582,12 @@ def free_energy(
                 belief = Belief(belief.counts + (1,), belief.bins + (None,), belief.malformed)
         else:  # verify the most probable candidate not yet verified
             q = posterior(belief, model, channel)
-            k = _verify_target(_pairs(belief), q)
-            [score] = verifier.score(problem, [texts[first[k]]], ledger=ledger)
-            steps[-1].update(candidate=k, score=float(score))
-            belief = Belief(belief.counts, belief.bins[:k] + (channel.bin(float(score)),) + belief.bins[k + 1 :], belief.malformed)
+            target = _verify_target(_pairs(belief), q)
+            assert target is not None and verifier is not None and channel is not None  # verify is offered only then
+            [score] = verifier.score(problem, [texts[first[target]]], ledger=ledger)
+            steps[-1].update(candidate=target, score=float(score))
+            bins = belief.bins[:target] + (channel.bin(float(score)),) + belief.bins[target + 1 :]
+            belief = Belief(belief.counts, bins, belief.malformed)
     q = posterior(belief, model, channel)
     best = max(range(1, len(q)), key=lambda k: (q[k], -k), default=None)
     chosen = first[best - 1] if best else None
@@ -599,8 +602,8 @@ def _models(policy, temperature, verifier, model, channel) -> tuple[AnswerModel,
         raise ValueError(f"model must be a tsc.strategies.free_energy.AnswerModel, got {type(model).__name__}")
     if channel is not None and not isinstance(channel, Channel):
         raise ValueError(f"channel must be a tsc.strategies.free_energy.Channel, got {type(channel).__name__}")
-    name = getattr(policy, "name", None)
-    found = fitted(name, temperature, getattr(verifier, "name", None) if verifier is not None else None)
+    name = policy.name
+    found = fitted(name, temperature, getattr(verifier, "name", None))  # a verifier's name is optional
     if model is None:
         found_model = fitted(name, temperature)
         model = found_model[0] if found_model else AnswerModel()

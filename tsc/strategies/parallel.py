@@ -10,51 +10,11 @@ returns a `Result` whose ledger holds exactly what the policy and verifier spent
 
 from __future__ import annotations
 
-import math
-import numbers
-
 from tsc.compute import Ledger
-from tsc.core import JudgesSamples, Policy, Result, Verifier
+from tsc.core import JudgesSamples, Policy, Problem, Result, Verifier
+from tsc.strategies.base import SHARED_KNOBS, check_knobs, check_problem, make_result
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.tasks.base import Problem
-from tsc.votes import majority_choice, weighted_choice  # noqa: F401 (re-exported: the votes themselves)
-
-MAX_SAMPLES = 100_000  # a larger n per problem would run for hours on a CPU (and fill its memory)
-SHARED_KNOBS = ("n", "temperature", "seed", "verifier")  # what a sweep or the CLI may pass to every strategy
-
-
-def is_int(x) -> bool:
-    """An integer knob (Python or numpy), not a bool: what every strategy's checks accept."""
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def check_knobs(*, n=None, temperature=None, seed=None, max_new_tokens=None, verifier=None) -> None:
-    """Raise a ValueError that names the knob, the allowed range and the value given.
-
-    Every strategy checks its knobs before it samples; the CLI calls this before it loads a
-    model, so a bad option fails in a line instead of deep inside the sampler.
-    """
-    if n is not None and (not is_int(n) or not 1 <= n <= MAX_SAMPLES):
-        raise ValueError(f"n (samples per problem) must be an integer from 1 to {MAX_SAMPLES:,}, got {n!r}")
-    if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not math.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0 (0 decodes greedily), got {temperature!r}")
-    if seed is not None and (not is_int(seed) or not 0 <= seed < 2**63):
-        raise ValueError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
-    if max_new_tokens is not None and (not is_int(max_new_tokens) or max_new_tokens < 1):
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if verifier is not None and not callable(getattr(verifier, "score", None)):
-        raise ValueError(
-            f"verifier must be an object with a score(problem, texts, ledger=...) method, e.g. tsc.verifiers.Oracle(); got {verifier!r}"
-        )
-
-
-def check_problem(problem, policy) -> None:
-    if not all(callable(getattr(problem, a, None)) for a in ("prompt", "check", "answer_key")):
-        hint = " (build one with tsc.countdown.validate(numbers, target))" if isinstance(problem, (dict, list, tuple, str)) else ""
-        raise ValueError(f"problem must be a task's problem such as Countdown((13, 4, 7, 2), 48){hint}; got {type(problem).__name__}")
-    if not callable(getattr(policy, "sample", None)) or not callable(getattr(policy, "format", None)):
-        raise ValueError(f"policy must have format() and sample() methods, e.g. tsc.load_policy(); got {type(policy).__name__}")
+from tsc.votes import majority_choice, weighted_choice
 
 
 def _ignore_shared(strategy: str, options: dict) -> None:
@@ -65,11 +25,6 @@ def _ignore_shared(strategy: str, options: dict) -> None:
         raise ValueError(
             f"{strategy} got unknown option(s) {', '.join(unknown)}; it accepts max_new_tokens and ignores {', '.join(SHARED_KNOBS)}"
         )
-
-
-def _draw(problem, policy, *, n: int, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> list[str]:
-    [texts] = _draw_many([problem], policy, n=n, temperature=temperature, seeds=[seed], max_new_tokens=max_new_tokens, ledgers=[ledger])
-    return texts
 
 
 def _draw_many(
@@ -93,7 +48,7 @@ def _draw_completions(
 ) -> list[list]:
     """``n`` completions of each problem in one policy call, each problem drawing from its own
     seed's stream and charged to its own ledger: the same texts and costs as one call per
-    problem (`tsc.lm.Policy.sample` with a list of seeds)."""
+    problem (`tsc.lm.policy.LocalPolicy.sample` with a list of seeds)."""
     check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
     for seed in seeds:
         check_knobs(seed=seed)
@@ -103,30 +58,14 @@ def _draw_completions(
     return policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
 
 
-def make_result(
-    problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str, trace: dict | None = None
-) -> Result:
-    answer = texts[chosen] if chosen is not None else None
-    return Result(
-        answer=answer,
-        correct=answer is not None and problem.check(answer),
-        ledger=ledger,
-        candidates=tuple(texts),
-        scores=tuple(scores),
-        chosen=chosen,
-        strategy=strategy,
-        trace=trace or {},
-    )
-
-
 def greedy(problem: Problem, policy: Policy, *, max_new_tokens: int = 64, **ignored) -> Result:
     """The single most likely completion (temperature 0): the no-extra-thinking baseline."""
     _ignore_shared("greedy", ignored)
-    [result] = _greedy_many([problem], policy, seeds=[0], max_new_tokens=max_new_tokens)
+    [result] = greedy_many([problem], policy, seeds=[0], max_new_tokens=max_new_tokens)
     return result
 
 
-def _greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored) -> list[Result]:
+def greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored) -> list[Result]:
     _ignore_shared("greedy", ignored)
     ledgers = [Ledger() for _ in problems]
     draws = _draw_many(problems, policy, n=1, temperature=0.0, seeds=[0] * len(problems), max_new_tokens=max_new_tokens, ledgers=ledgers)
@@ -135,11 +74,11 @@ def _greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored
 
 def sample(problem: Problem, policy: Policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
     """One completion sampled at ``temperature``: what each of best-of-N's draws looks like."""
-    [result] = _sample_many([problem], policy, seeds=[seed], temperature=temperature, max_new_tokens=max_new_tokens, **ignored)
+    [result] = sample_many([problem], policy, seeds=[seed], temperature=temperature, max_new_tokens=max_new_tokens, **ignored)
     return result
 
 
-def _sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_tokens: int = 64, **ignored) -> list[Result]:
+def sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_tokens: int = 64, **ignored) -> list[Result]:
     _ignore_shared("sample", ignored)
     ledgers = [Ledger() for _ in problems]
     draws = _draw_many(problems, policy, n=1, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
@@ -155,12 +94,12 @@ def best_of_n(
     With the oracle as verifier this measures coverage (pass@n): the problem counts as solved
     if any sample is correct.
     """
-    return _best_of_n_many([problem], policy, seeds=[seed], n=n, verifier=verifier, temperature=temperature, max_new_tokens=max_new_tokens)[
+    return best_of_n_many([problem], policy, seeds=[seed], n=n, verifier=verifier, temperature=temperature, max_new_tokens=max_new_tokens)[
         0
     ]
 
 
-def _best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
+def best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     if verifier is None:
         raise ValueError("best_of_n needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
@@ -181,10 +120,10 @@ def majority_vote(problem: Problem, policy: Policy, *, n: int, temperature: floa
     canonical expression for Countdown. Malformed completions do not vote; if none is
     well formed the answer is None. Ties go to the key that appeared first.
     """
-    return _majority_many([problem], policy, seeds=[seed], n=n, temperature=temperature, max_new_tokens=max_new_tokens)[0]
+    return majority_many([problem], policy, seeds=[seed], n=n, temperature=temperature, max_new_tokens=max_new_tokens)[0]
 
 
-def _majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
+def majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     ledgers = [Ledger() for _ in problems]
     draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
     results = []
@@ -209,12 +148,12 @@ def weighted_vote(
     ties); ``scores`` holds each candidate's group weight (0 for malformed ones) and
     ``trace["weights"]`` the weight of every key.
     """
-    return _weighted_vote_many(
+    return weighted_vote_many(
         [problem], policy, seeds=[seed], n=n, verifier=verifier, temperature=temperature, max_new_tokens=max_new_tokens
     )[0]
 
 
-def _weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
+def weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     if verifier is None:
         raise ValueError("weighted_vote needs a verifier (e.g. tsc.verifiers.Oracle())")
     check_knobs(verifier=verifier)
@@ -229,15 +168,3 @@ def _weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperatur
         trace = {"verifier_scores": scores, "weights": weights}
         results.append(make_result(problem, texts, chosen, votes, ledger, "weighted_vote", trace))
     return results
-
-
-# Strategies that solve many problems in one policy call, answer for answer as one problem at
-# a time (`tsc.strategies.solve_many`). A verifier that shares the policy's work (a reward
-# model's prefix cache) is used one problem at a time, as the single-problem strategy does.
-BATCHED = {
-    greedy: _greedy_many,
-    sample: _sample_many,
-    majority_vote: _majority_many,
-    best_of_n: _best_of_n_many,
-    weighted_vote: _weighted_vote_many,
-}

@@ -49,10 +49,9 @@ from __future__ import annotations
 import math
 import random
 
-from tsc.core import Policy, Result, StepVerifier
+from tsc.core import Policy, Problem, Result, StepVerifier
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.search import Node, Tree, check_search
-from tsc.tasks.base import Problem
 
 CLIP = 1e-7  # a score of exactly 0 or 1 has an infinite logit: clip it (as its_hub does)
 

@@ -3,7 +3,7 @@
 A strategy that calls the policy and then a verifier on what the policy wrote, or that
 continues partial solutions earlier calls wrote, computes the same keys, values and hidden
 states again unless the models keep them. `reuses_prefixes` runs a strategy inside the
-``prefix_cache`` blocks its policy and verifier offer (`tsc.lm.Policy.prefix_cache`,
+``prefix_cache`` blocks its policy and verifier offer (`tsc.lm.policy.LocalPolicy.prefix_cache`,
 `tsc.lm.reward.RewardModel.prefix_cache`): the policy then computes only tokens it has not
 read, and a reward model built on the policy's own frozen layers takes their hidden states
 from the policy. Models without the block (scripted fakes, the oracle) simply recompute. The
@@ -28,18 +28,31 @@ def reuses_prefixes(strategy=None, *, only_to_share: bool = False):
     def wrap(run):
         @functools.wraps(run)
         def inside(problem, policy, **knobs):
-            verifier = knobs.get("verifier")
-            shares = isinstance(verifier, SharesPrefixes)
-            with contextlib.ExitStack() as blocks:
-                if isinstance(policy, SharesPrefixes) and (shares or not only_to_share):
-                    blocks.enter_context(policy.prefix_cache())
-                if shares:  # a reward model on the policy's layers shares their work
-                    blocks.enter_context(verifier.prefix_cache(share=policy))
+            with prefix_caches(policy, knobs.get("verifier"), only_to_share=only_to_share):
                 return run(problem, policy, **knobs)
 
         return inside
 
     return wrap(strategy) if strategy is not None else wrap
+
+
+@contextlib.contextmanager
+def prefix_caches(policy, verifier=None, *, only_to_share: bool = False, policy_open: bool = False, others=()):
+    """The one way to open the caches (`tsc.core.SharesPrefixes`) a strategy's calls share:
+    the policy's (with ``only_to_share``, only when the verifier can use it; not with
+    ``policy_open``, when the caller holds it open already), the verifier's with the policy's
+    layers shared, and each of ``others`` (a reviser) that is not the policy. A model
+    without the block is skipped: it simply recomputes."""
+    with contextlib.ExitStack() as blocks:
+        shares = isinstance(verifier, SharesPrefixes)
+        if isinstance(policy, SharesPrefixes) and (shares or not only_to_share) and not policy_open:
+            blocks.enter_context(policy.prefix_cache())
+        if shares:  # a reward model on the policy's layers shares their work
+            blocks.enter_context(verifier.prefix_cache(share=policy))
+        for model in others:
+            if isinstance(model, SharesPrefixes) and model is not policy:
+                blocks.enter_context(model.prefix_cache())
+        yield
 
 
 class _WithoutReuse:

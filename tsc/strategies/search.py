@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, StepVerifier, Verifier, writes_compact
-from tsc.strategies.parallel import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, StepVerifier, Verifier, writes_compact
+from tsc.strategies.base import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold
-from tsc.tasks.base import Problem
 
 STEP_END = (",", ".")  # a step ends at a comma; the last step at the full stop
 MAX_STEPS = 64  # deeper than any problem a model of ours can read
@@ -58,7 +58,7 @@ VALUES = ("verifier", "rollout")
 RESAMPLING = ("systematic", "multinomial")  # how a particle filter draws its next particles
 # The aggregates of tsc.verifiers.learned.AGGREGATES (tests check they agree). Kept here because
 # strategies never import tsc.lm, which that module needs.
-AGGREGATES = {"last": lambda s: s[-1], "min": min, "product": math.prod}
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {"last": lambda s: s[-1], "min": min, "product": math.prod}
 
 
 @dataclass(eq=False)
@@ -101,6 +101,10 @@ class Node:
         return self.value_sum / self.visits if self.visits else 0.0
 
 
+def _real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def check_search_knobs(
     *,
     beam_width=None,
@@ -116,6 +120,7 @@ def check_search_knobs(
     particles=None,
     reward_temperature=None,
     resampling=None,
+    threshold=None,
 ) -> None:
     """Raise a ValueError naming the knob, its allowed range and the value given (None: not checked).
 
@@ -136,19 +141,18 @@ def check_search_knobs(
     for name, width in (("beam_width", beam_width), ("subtrees", subtrees), ("breadth", breadth)):
         if width is not None and expansions is not None and width * expansions > MAX_SAMPLES:
             raise ValueError(f"{name} * expansions (samples per depth) must be at most {MAX_SAMPLES:,}, got {width * expansions:,}")
-    if c_puct is not None and (isinstance(c_puct, bool) or not isinstance(c_puct, numbers.Real) or not 0 <= c_puct < math.inf):
+    if c_puct is not None and (not _real(c_puct) or not 0 <= c_puct < math.inf):
         raise ValueError(f"c_puct (weight of the prior in PUCT) must be a finite number >= 0, got {c_puct!r}")
     if aggregate is not None and aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {', '.join(map(repr, AGGREGATES))}, got {aggregate!r}")
     if value is not None and value not in VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, VALUES))}, got {value!r}")
-    if reward_temperature is not None and (
-        isinstance(reward_temperature, bool) or not isinstance(reward_temperature, numbers.Real) or not 0 < reward_temperature < math.inf
-    ):
+    if reward_temperature is not None and (not _real(reward_temperature) or not 0 < reward_temperature < math.inf):
         what = "how sharply the verifier's scores weight the particles"
         raise ValueError(f"reward_temperature ({what}) must be a finite number > 0, got {reward_temperature!r}")
     if resampling is not None and resampling not in RESAMPLING:
         raise ValueError(f"resampling must be one of {', '.join(map(repr, RESAMPLING))}, got {resampling!r}")
+    check_threshold(threshold, optional=True)
 
 
 def check_search(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
@@ -520,7 +524,7 @@ def dfs(
     check_search("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
     tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
-    stack, order, backtracks, solution = [tree.root], [], 0, None
+    stack, order, backtracks, solution = [tree.root], list[Node](), 0, None
     while stack and tree.policy_calls < max_expansions and solution is None:
         node = stack.pop()
         if node.depth >= max_steps:
@@ -530,7 +534,7 @@ def dfs(
         order.append(node)
         node.visits += 1
         [kids] = tree.expand([node], n=expansions)
-        alive = _top([k for k in kids if not k.dead and k.score >= threshold], len(kids))  # best first
+        alive = _top([k for k in kids if not k.dead and (k.score or 0.0) >= threshold], len(kids))  # best first
         for kid in alive:
             kid.kept = True
         solution = next((k for k in alive if k.finished), None)
@@ -599,9 +603,9 @@ def mcts(
         if node.finished:
             if not scored:
                 node.score = tree.judge(node.text)
-            return node.score
+            return node.score or 0.0
         if scored:
-            leaf_value = node.score
+            leaf_value = node.score or 0.0
         else:
             node.rollout = node.text + tree.complete(node, temperature=temperature)
             leaf_value = tree.judge(node.rollout)
@@ -612,7 +616,8 @@ def mcts(
         # 1. selection
         path = [root]
         while path[-1].children and not path[-1].finished:
-            path.append(max(path[-1].children, key=lambda c, p=path[-1]: puct(p, c)))
+            parent = path[-1]
+            path.append(max(parent.children, key=lambda c: puct(parent, c)))
         # 2. evaluation (and expansion) of the leaf; 3. backup
         leaf_value = evaluate(path[-1])
         for node in path:

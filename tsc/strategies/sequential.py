@@ -16,22 +16,20 @@ Every policy call and every verifier call is charged to the one ledger of the `R
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from collections.abc import Iterator
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, SharesPrefixes, StepVerifier, revision_prompt, writes_compact
-from tsc.strategies.parallel import check_knobs, check_problem, make_result
-from tsc.strategies.reuse import reuses_prefixes
-from tsc.tasks.base import Problem
+from tsc.core import Policy, Problem, Result, StepVerifier, revision_prompt, writes_compact
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
+from tsc.strategies.reuse import prefix_caches, reuses_prefixes
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
 
 
 def _check_rounds(rounds) -> None:
-    if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or not 1 <= rounds <= MAX_ROUNDS:
+    if not is_int(rounds) or not 1 <= rounds <= MAX_ROUNDS:
         raise ValueError(f"rounds (attempts per problem) must be an integer from 1 to {MAX_ROUNDS}, got {rounds!r}")
 
 
@@ -42,19 +40,11 @@ def check_threshold(threshold, *, optional: bool = False) -> None:
         raise ValueError(f"threshold must be a finite number (a verifier score, e.g. 0.5), got {threshold!r}")
 
 
-@contextlib.contextmanager
-def _prefix_caches(*models):
-    """Open each model's prefix cache once (`tsc.core.SharesPrefixes`): a revision prompt is
-    the previous prompt plus the attempt just written, so a reviser reading it computes only
-    the tokens it has not read before, and the ledger charges only those (one accounting for
-    every strategy: `tsc.strategies.reuse`)."""
-    with contextlib.ExitStack() as blocks:
-        opened = set()
-        for model in models:
-            if isinstance(model, SharesPrefixes) and id(model) not in opened:
-                opened.add(id(model))
-                blocks.enter_context(model.prefix_cache())
-        yield
+def check_sequential(*, rounds=None, threshold=None) -> None:
+    """Raise a ValueError naming the knob that is out of range (None: not checked)."""
+    if rounds is not None:
+        _check_rounds(rounds)
+    check_threshold(threshold, optional=True)
 
 
 def _attempt(policy, prompt: str, *, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger) -> str:
@@ -245,7 +235,7 @@ def revise(
     scores: list[float] = []
     spent: list[int] = []  # policy FLOPs after each attempt
     stopped = "rounds"
-    with _prefix_caches(policy, reviser):  # each revision prompt extends the last: compute only what is new
+    with prefix_caches(policy, others=(reviser,)):  # each revision prompt extends the last: compute only what is new
         for round_ in range(rounds):
             # 1-2. the policy's first attempt; then the reviser reads the last `context` attempts
             model = policy if round_ == 0 else reviser

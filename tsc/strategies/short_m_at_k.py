@@ -17,9 +17,8 @@ the length of the ``m``-th chain to finish, the step at which the answer is know
 from __future__ import annotations
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
-from tsc.tasks.base import Problem
+from tsc.core import Policy, Problem, Result, is_int
+from tsc.strategies.base import check_knobs, check_problem, make_result
 
 
 def check_short_knobs(*, n, m) -> None:

@@ -17,7 +17,13 @@ Rule 1 alone (``threshold=1``) never changes an answer: `early_stop` then return
 majority of ``n``'s answer on the same samples, with fewer of them drawn. Each round draws
 samples ``k, k+1, ...`` of the problem's own random stream (``offset`` in `Policy.sample`),
 so the samples are the ones a single call of ``n`` would have drawn, and the comparison
-with `majority_vote` at the same seed is exact, problem by problem.
+with `majority_vote` at the same seed is exact, problem by problem (`draw_more` draws one
+problem's next samples the same way, for the strategies that decide sample by sample).
+
+`stop_when_decided` is the baseline every cleverer controller must beat (Chapter 8): rule 1
+checked after every sample, or, with ``lead``, stopping as soon as the leader is ``lead``
+votes ahead of the runner-up (the agreement rule of Li et al. 2024's ESC in its simplest
+form, which may differ from the full vote).
 """
 
 from __future__ import annotations
@@ -27,9 +33,8 @@ import numbers
 from collections.abc import Sequence
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
-from tsc.tasks.base import Problem
+from tsc.core import Completion, Policy, Problem, Result
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
 from tsc.votes import majority_choice
 
 DEFAULT_THRESHOLD = 0.95  # Adaptive-Consistency's Beta rule uses 0.95
@@ -75,11 +80,11 @@ def lead_probability(leader: int, runner_up: int) -> float:
     return min(1.0, math.exp(top + math.log(sum(math.exp(x - top) for x in logs)) - m * math.log(2)))
 
 
-def decided(keys: Sequence[str | None], remaining: int) -> bool:
-    """Whether majority voting over ``keys`` plus ``remaining`` more samples must choose the
-    answer leading now, whatever the remaining samples say (ties go to the answer seen first,
-    as in `tsc.votes.majority_choice`)."""
-    counts = tally(keys)
+def decided(counts: dict[str, int], remaining: int) -> bool:
+    """Whether majority voting over the votes ``counts`` (`tally`, in order of first
+    appearance) plus ``remaining`` more samples must choose the answer leading now, whatever
+    the remaining samples say (ties go to the answer seen first, as in
+    `tsc.votes.majority_choice`)."""
     if not counts:
         return remaining == 0
     order = list(counts)  # first appearance, which breaks ties
@@ -97,7 +102,7 @@ def should_stop(keys: Sequence[str | None], *, n: int, threshold: float) -> bool
     """Whether `early_stop`, having drawn ``keys`` of at most ``n`` samples, stops now: the
     budget is spent, the vote is decided, or (``threshold`` < 1) the leader's posterior
     chance of being ahead of the runner-up has reached ``threshold``."""
-    if len(keys) >= n or decided(keys, n - len(keys)):
+    if len(keys) >= n or decided(tally(keys), n - len(keys)):
         return True
     if threshold >= 1:
         return False
@@ -186,11 +191,97 @@ def early_stop_many(
         # 2. a problem stops when its vote is decided or its leader is probably ahead
         active = [i for i in active if not should_stop(keys[i], n=n, threshold=threshold)]
     results = []
-    for problem, row, row_keys, ledger, count in zip(problems, texts, keys, ledgers, rounds):
+    for problem, drawn_texts, row_keys, ledger, count in zip(problems, texts, keys, ledgers, rounds):
         votes = tally(row_keys)
         ranked = sorted(votes.values(), reverse=True) + [0, 0]
-        why = "decided" if decided(row_keys, n - len(row_keys)) and len(row_keys) < n else "budget" if len(row_keys) >= n else "posterior"
-        trace = {"samples": len(row), "rounds": count, "stopped": why, "lead_probability": lead_probability(ranked[0], ranked[1])}
+        why = "decided" if decided(votes, n - len(row_keys)) and len(row_keys) < n else "budget" if len(row_keys) >= n else "posterior"
+        trace = {"samples": len(drawn_texts), "rounds": count, "stopped": why, "lead_probability": lead_probability(ranked[0], ranked[1])}
         scores = [float(votes[k]) if k is not None else 0.0 for k in row_keys]
-        results.append(make_result(problem, row, majority_choice(row_keys), scores, ledger, "early_stop", trace))
+        results.append(make_result(problem, drawn_texts, majority_choice(row_keys), scores, ledger, "early_stop", trace))
     return results
+
+
+# --- one sample at a time ---------------------------------------------------------------------------
+
+
+def draw_more(
+    problem: Problem, policy: Policy, *, start: int, count: int, temperature: float, seed: int, max_new_tokens: int, ledger: Ledger
+) -> list[Completion]:
+    """Samples ``start`` to ``start + count - 1`` of ``problem``'s stream under ``seed``: the
+    same completions as positions ``start...`` of one call drawing ``start + count``."""
+    prompt = policy.format(problem)
+    try:
+        [row] = policy.sample(
+            [prompt], n=count, temperature=temperature, seed=[seed], offset=start, max_new_tokens=max_new_tokens, ledger=ledger
+        )
+    except TypeError as error:
+        if "offset" not in str(error):
+            raise
+        raise ValueError(
+            f"{type(policy).__name__}.sample takes no offset=: drawing one round at a time needs a policy that can continue "
+            "a prompt's random stream (tsc.lm.policy.LocalPolicy can)"
+        ) from None
+    return list(row)
+
+
+def _check_lead(lead) -> None:
+    if lead is not None and (not is_int(lead) or lead < 1):
+        raise ValueError(f"lead (votes the leader must be ahead of the runner-up) must be an integer >= 1 or None, got {lead!r}")
+
+
+def _stops(counts: dict[str, int], remaining: int, lead: int | None) -> bool:
+    if decided(counts, remaining):
+        return True
+    if lead is None or not counts:
+        return False
+    votes = sorted(counts.values(), reverse=True) + [0]
+    return votes[0] - votes[1] >= lead
+
+
+def stop_when_decided(
+    problem: Problem,
+    policy: Policy,
+    *,
+    n: int,
+    lead: int | None = None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+) -> Result:
+    """Majority voting over at most ``n`` samples that stops as soon as the vote is decided,
+    or (with ``lead``) once the leader is ``lead`` votes ahead of the runner-up.
+
+    Without ``lead`` the answer is always majority voting's over ``n`` samples with the same
+    seed, usually for fewer samples. Each round draws the fewest samples that could end the
+    vote (a round of one where one sample could), so the samples and the answer are those of
+    drawing one at a time. ``trace["samples"]`` is how many were drawn.
+    """
+    check_knobs(n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    _check_lead(lead)
+    check_problem(problem, policy)
+    ledger = Ledger()
+    texts: list[str] = []
+    keys: list[str | None] = []
+    while len(texts) < n:
+        counts = tally(keys)
+        # the fewest further samples after which the rule could fire (all going to the leader)
+        step = 1
+        while len(texts) + step < n:
+            best = dict(counts)
+            top = max(best, key=lambda k: best[k]) if best else "?"
+            best[top] = best.get(top, 0) + step
+            if _stops(best, n - len(texts) - step, lead):
+                break
+            step += 1
+        row = draw_more(
+            problem, policy, start=len(texts), count=step, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger
+        )
+        for completion in row:
+            texts.append(completion.text)
+            keys.append(problem.answer_key(completion.text))
+            if _stops(tally(keys), n - len(texts), lead):
+                break
+        if _stops(tally(keys), n - len(texts), lead):
+            break
+    votes = [float(keys.count(key)) if key is not None else 0.0 for key in keys]
+    return make_result(problem, texts, majority_choice(keys), votes, ledger, "stop_when_decided", {"samples": len(texts)})

@@ -36,12 +36,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, StepVerifier
-from tsc.strategies.adaptive import difficulty_bin, plan_for, problem_size, read_fitted
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, StepVerifier
+from tsc.strategies.adaptive import difficulty_bin, plan_for, read_fitted
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold, refinements
-from tsc.tasks.base import Problem
 
 TABLE = Path(__file__).resolve().parent.parent / "assets" / "thinker" / "policy.json"
 THRESHOLD = 0.5  # a step passes when the verifier's score is at least this (self_refine's default)
@@ -72,6 +71,12 @@ def _bundled() -> dict:
 def load_table(table=None) -> dict:
     """The bundled fitted table (read once per process), or ``table`` (a dict or a path) checked."""
     return _bundled() if table is None else check_table(table)
+
+
+def check_flops(*, flops=None, table=None) -> None:
+    """A ValueError unless ``flops`` (None: not checked) is a budget the table has a plan for."""
+    if flops is not None:
+        plan_for(load_table(table), flops)
 
 
 def accepted(step_scores, threshold: float) -> bool:
@@ -154,7 +159,7 @@ def thinker(
     # 1. probe: the greedy attempt, checked step by step
     first = next(attempts)
     add(first["text"], first["score"])
-    size = problem_size(problem)
+    size = problem.difficulty
     which = difficulty_bin(spec_table["predictor"], size=size, score=first["score"])
     name = plan["choice"][which]
     spec = spec_table["candidates"][name]
@@ -223,7 +228,7 @@ def explore(
     after the probe, a window's cost is what a plan without refinement pays, and at least what
     one after refinement pays, so a replayed plan never spends less than it would live."""
     _check(problem, policy, verifier, seed=seed, max_new_tokens=max_new_tokens, threshold=threshold, window=window)
-    record = {"size": problem_size(problem)}
+    record = {"size": problem.difficulty}
     record["attempts"] = _record_refinements(
         problem, policy, verifier=verifier, refine=refine, seed=seed, threshold=threshold, max_new_tokens=max_new_tokens
     )

@@ -21,22 +21,22 @@ thinking short makes it answer from a half-finished search.
 from __future__ import annotations
 
 from tsc.compute import Ledger
-from tsc.core import HasContext, Policy, Result
-from tsc.strategies.parallel import check_knobs, check_problem, is_int, make_result
+from tsc.core import HasContext, Policy, Problem, Result
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.tasks.base import Problem
 from tsc.tasks.trace import THINK_END, WAIT
 
 ANSWER_END = "."  # the answer ends at the full stop, as every Countdown completion does
+THINKING_TOKENS = 512  # the command line's thinking budget when none is given
 
 
-def _check_budget(thinking_tokens, min_thinking_tokens) -> None:
-    if not is_int(thinking_tokens) or thinking_tokens < 1:
+def check_budget(*, thinking_tokens=None, min_thinking_tokens=None, given: bool = False) -> None:
+    """Raise a ValueError naming the knob that is out of range (None: not checked, unless ``given``)."""
+    if (given or thinking_tokens is not None) and (not is_int(thinking_tokens) or thinking_tokens < 1):
         raise ValueError(f"thinking_tokens (the thinking budget) must be a positive integer, got {thinking_tokens!r}")
-    if not is_int(min_thinking_tokens) or not 0 <= min_thinking_tokens <= thinking_tokens:
-        raise ValueError(
-            f"min_thinking_tokens must be an integer from 0 to thinking_tokens ({thinking_tokens}), got {min_thinking_tokens!r}"
-        )
+    most = thinking_tokens or THINKING_TOKENS
+    if (given or min_thinking_tokens is not None) and (not is_int(min_thinking_tokens) or not 0 <= min_thinking_tokens <= most):
+        raise ValueError(f"min_thinking_tokens must be an integer from 0 to thinking_tokens ({most}), got {min_thinking_tokens!r}")
 
 
 def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens: int) -> None:
@@ -48,7 +48,7 @@ def _check_context(policy, prompt: str, *, thinking_tokens: int, max_new_tokens:
     prompt_tokens = len(policy.encode([prompt])[0])
     total = prompt_tokens + thinking_tokens + len(THINK_END) + max_new_tokens
     if total > max_len:
-        name = getattr(policy, "name", type(policy).__name__)
+        name = policy.name
         raise ValueError(
             f"the prompt ({prompt_tokens} tokens), thinking_tokens={thinking_tokens}, '{THINK_END}' and an answer of up to "
             f"max_new_tokens={max_new_tokens} make {total} tokens, more than {name}'s context of {max_len}: "
@@ -88,7 +88,7 @@ def budget_forcing(
     with seed ``seed + k``; the answer with ``seed``.
     """
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
-    _check_budget(thinking_tokens, min_thinking_tokens)
+    check_budget(thinking_tokens=thinking_tokens, min_thinking_tokens=min_thinking_tokens, given=True)
     check_problem(problem, policy)
     prompt = policy.format(problem)
     _check_context(policy, prompt, thinking_tokens=thinking_tokens, max_new_tokens=max_new_tokens)

@@ -6,7 +6,7 @@ module in this folder and one `Task` entry in `TASKS`: how to generate problems 
 of its difficulty dial, how to read a `solve` input line, how to write an answer, and how to
 put a problem to a real language model (`tsc.tasks.prompts`). Each problem itself knows its
 prompt, oracle (`check`), vote key (`answer_key`), steps, step labels and difficulty
-(`tsc.tasks.base.Problem`).
+(the protocol strategies read them through: `tsc.core.Problem`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from tsc.tasks import arithmetic, countdown
 from tsc.tasks.arithmetic import Arithmetic
-from tsc.tasks.base import Problem
 from tsc.tasks.countdown import Countdown
-from tsc.tasks.prompts import Chat
+from tsc.tasks.prompts import FORMATS, Chat
 
 
 @dataclass(frozen=True)
@@ -128,4 +127,40 @@ def task_of(problem) -> Task:
     return get_task(getattr(problem, "task", None))
 
 
-__all__ = ["TASKS", "Arithmetic", "Countdown", "Problem", "Task", "arithmetic", "countdown", "get_task", "task_of"]
+def _chat(problem) -> Chat:
+    chat = task_of(problem).chat
+    if chat is None:
+        raise ValueError(f"task {problem.task!r} has no prompt for real language models")
+    return chat
+
+
+def messages(problem) -> list[dict]:
+    """The chat messages that put ``problem`` to a chat model (the assistant's turn follows)."""
+    chat = _chat(problem)
+    return [
+        {"role": "system", "content": chat.rules},
+        {"role": "user", "content": chat.question(chat.example)},
+        {"role": "assistant", "content": chat.example_answer},
+        {"role": "user", "content": chat.question(problem)},
+    ]
+
+
+def render(problem, prompt_format: str, tokenizer=None) -> str:
+    """The prompt text for ``problem`` in ``prompt_format`` (``tokenizer`` renders ``chat``)."""
+    if prompt_format == "compact":
+        return problem.prompt()
+    if prompt_format == "text":
+        chat = _chat(problem)
+        example = f"{chat.question(chat.example)}\n{chat.example_answer}"
+        return f"{chat.rules}\n\n{example}\n\n{chat.question(problem)}\n"
+    if prompt_format != "chat":
+        raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {prompt_format!r}")
+    turns = messages(problem)
+    try:
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    except Exception:  # a template without a system role (Gemma, Mistral): the rules open the first user turn
+        turns = [{"role": "user", "content": f"{turns[0]['content']}\n\n{turns[1]['content']}"}] + turns[2:]
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+
+
+__all__ = ["TASKS", "Arithmetic", "Countdown", "Task", "arithmetic", "countdown", "get_task", "messages", "render", "task_of"]

@@ -24,7 +24,6 @@ a negative number). The format uses only characters of the char tokenizer
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import re
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tsc.tasks import freetext
-from tsc.tasks.countdown import Step, read_steps
+from tsc.tasks.countdown import Step, check_split, describe_value, is_int, read_steps, split_by_hash
 from tsc.tasks.countdown import split_steps as countdown_split_steps
 
 OPS = (2, 3, 4)  # how many operations a training problem has: the first difficulty dial
@@ -41,7 +40,6 @@ MAX_VALUE = 9999  # every value and intermediate result stays within 0..MAX_VALU
 MAX_OPS = 8  # the most operations a question may have (generated or given by a reader)
 MAX_DIGITS = 4  # the most digits an operand may have
 OPERATORS = "+-*"
-TEST_BUCKETS = 10  # one problem in TEST_BUCKETS is held out of training (see `split_of`)
 MAX_DRAWS = 100_000  # `generate` gives up on a dial after this many rejected draws in a row
 EXAMPLE = "7*8-13+6*4"
 
@@ -83,7 +81,7 @@ def _diagnose(question) -> tuple[str | None, str | None]:
     """
     allowed = f"write non-negative integers joined by + - *, such as {EXAMPLE!r} (no parentheses, no negative numbers)"
     if not isinstance(question, str):
-        return None, f"the question must be a string, got {_show(question)}; {allowed}"
+        return None, f"the question must be a string, got {describe_value(question)}; {allowed}"
     text = question.strip()
     if not text:
         return None, f"the question is empty; {allowed}"
@@ -159,15 +157,6 @@ def _cut(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _show(x) -> str:
-    """A short description of a value for an error message (its repr, cut, and its type)."""
-    try:
-        text = repr(x)
-    except Exception:
-        text = "?"
-    return f"{_cut(text)} of type {type(x).__name__}"
-
-
 @lru_cache(maxsize=100_000)
 def _state(question: str) -> State:
     """The numbers and operators of a canonical question."""
@@ -189,7 +178,7 @@ def _moves(state: State) -> list[tuple[int, Step]]:
     moves = [(i, Step(numbers[i], "*", numbers[i + 1], numbers[i] * numbers[i + 1])) for i, op in enumerate(operators) if op == "*"]
     if operators and operators[0] != "*" and (len(operators) == 1 or operators[1] != "*"):
         op = operators[0]
-        moves.append((0, Step(numbers[0], op, numbers[1], apply(numbers[0], op, numbers[1]))))
+        moves.append((0, Step(numbers[0], op, numbers[1], numbers[0] + numbers[1] if op == "+" else numbers[0] - numbers[1])))
     moves.sort(key=lambda move: (move[1].op != "*", move[0]))  # the canonical order first
     return moves
 
@@ -298,9 +287,7 @@ def split_steps(text: str) -> list[str]:
 
 def split_of(question: str) -> str:
     """``"test"`` for the held-out tenth of all questions, else ``"train"`` (stable hash)."""
-    key = question.replace(" ", "")
-    bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16) % TEST_BUCKETS
-    return "test" if bucket == 0 else "train"
+    return split_by_hash(question.replace(" ", ""))
 
 
 @dataclass(frozen=True)
@@ -464,7 +451,7 @@ def validate(question: str) -> Arithmetic:
     spaces; numbers and operators alternating; at most ``MAX_OPS`` operations and
     ``MAX_DIGITS`` digits an operand; every value and intermediate result in 0..MAX_VALUE."""
     canonical, error = _diagnose(question)
-    if error:
+    if error or canonical is None:
         raise ValueError(error)
     return Arithmetic(canonical)
 
@@ -479,18 +466,17 @@ def generate(count: int, *, seed: int, ops: tuple[int, ...] = OPS, digits: int =
     ``"test"`` keeps only the held-out tenth that training never sees, ``"train"`` only the
     rest, ``"any"`` both.
     """
-    if split not in ("test", "train", "any"):
-        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
+    check_split(split)
     if isinstance(ops, int) and not isinstance(ops, bool):
         ops = (ops,)
-    if not isinstance(ops, (tuple, list)) or not ops or any(not _is_int(k) or not 1 <= k <= MAX_OPS for k in ops):
+    if not isinstance(ops, (tuple, list)) or not ops or any(not is_int(k) or not 1 <= k <= MAX_OPS for k in ops):
         raise ValueError(f"ops must be a non-empty tuple of operation counts from 1 to {MAX_OPS}, got {ops!r}")
-    if not _is_int(digits) or not 1 <= digits <= MAX_DIGITS:
+    if not is_int(digits) or not 1 <= digits <= MAX_DIGITS:
         raise ValueError(f"digits must be an integer from 1 to {MAX_DIGITS}, got {digits!r}")
-    if not _is_int(count) or count < 0:
+    if not is_int(count) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
     rng = random.Random(seed)
-    problems = []
+    problems: list[Arithmetic] = []
     while len(problems) < count:
         n_ops = rng.choice(tuple(ops))
         for _ in range(MAX_DRAWS):
@@ -513,7 +499,3 @@ def _operand(rng: random.Random, digits: int) -> int:
     `7*43` is a step a small model can learn, `78*98` in one go much less so."""
     width = rng.randint(1, digits)
     return rng.randint(1 if width == 1 else 10 ** (width - 1), 10**width - 1)
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)

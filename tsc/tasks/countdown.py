@@ -115,9 +115,18 @@ def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Rand
 
 def split_of(numbers: tuple[int, ...] | list[int], target: int) -> str:
     """``"test"`` for the held-out tenth of all problems, else ``"train"`` (stable hash)."""
-    key = ",".join(map(str, sorted(numbers))) + f">{target}"
-    bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16) % TEST_BUCKETS
-    return "test" if bucket == 0 else "train"
+    return split_by_hash(",".join(map(str, sorted(numbers))) + f">{target}")
+
+
+def split_by_hash(key: str) -> str:
+    """``"test"`` for one key in `TEST_BUCKETS` by a stable hash (a task's held-out split), else ``"train"``."""
+    return "test" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % TEST_BUCKETS == 0 else "train"
+
+
+def check_split(split: str) -> None:
+    """Raise a ValueError unless ``split`` is one a task's generator takes."""
+    if split not in ("test", "train", "any"):
+        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
 
 
 def parse(text: str) -> list[Step] | None:
@@ -376,17 +385,16 @@ class Countdown:
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write for this problem: a random solution's
-        steps (``policy``), its one expression (``direct``) or a depth-first search written out
-        then the answer (``trace``, `tsc.tasks.trace`)."""
-        if kind == "trace":  # one fixed move order, so the model knows which moves it has tried
-            from tsc.tasks.trace import dfs_trace
-
-            return dfs_trace(self)
+        steps (``policy``) or its one expression (``direct``); a ``trace`` model's, a depth-first
+        search written out then the answer, is `tsc.tasks.trace.dfs_trace`."""
+        steps = self.solve(rng=rng)
+        if steps is None:
+            raise ValueError(f"{self.prompt()} has no solution to train on")
         if kind == "direct":
-            return self.direct_text(self.solve(rng=rng))
+            return self.direct_text(steps)
         if kind == "policy":
-            return self.solution_text(self.solve(rng=rng))
-        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct, trace")
+            return self.solution_text(steps)
+        raise ValueError(f"no Countdown training text for a {kind!r} model; kinds: policy, direct (trace: tsc.tasks.trace.dfs_trace)")
 
     def to_json(self) -> dict:
         return {"numbers": list(self.numbers), "target": self.target}
@@ -416,8 +424,9 @@ class Limits:
         card = card if isinstance(card, dict) else {}
         if card.get("task") != "countdown":
             return cls(max_number=MAX_ANY_NUMBER, trained=None, model=f"model {name!r}")
-        seen = card.get("problems") if isinstance(card.get("problems"), dict) else {}
-        recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+        given = {key: card.get(key) for key in ("problems", "recipe")}
+        seen: dict = given["problems"] if isinstance(given["problems"], dict) else {}
+        recipe: dict = given["recipe"] if isinstance(given["recipe"], dict) else {}
         try:
             sizes = [int(s) for s in seen.get("sizes") or recipe.get("sizes") or SIZES]
             max_number = int(seen.get("max_number") or recipe.get("max_number") or MAX_NUMBER)
@@ -432,14 +441,14 @@ class Limits:
         trained = f" ({self.model} was trained on {self.trained})" if self.trained else ""
         numbers = _as_list(numbers)
         if not isinstance(numbers, list):
-            return f"'numbers' must be a list of {MIN_SIZE} to {MAX_SIZE} integers, got {_show(numbers)}"
+            return f"'numbers' must be a list of {MIN_SIZE} to {MAX_SIZE} integers, got {describe_value(numbers)}"
         if not MIN_SIZE <= len(numbers) <= MAX_SIZE:
             return f"'numbers' must hold {MIN_SIZE} to {MAX_SIZE} numbers{trained}, got {len(numbers)}"
         for x in numbers:
-            if not _is_int(x) or not 1 <= x <= self.max_number:
-                return f"'numbers' must be integers from 1 to {self.max_number}{trained}, got {_show(x)}"
-        if not _is_int(target) or not 1 <= target <= self.max_target:
-            return f"'target' must be an integer from 1 to {self.max_target:,}{trained}, got {_show(target)}"
+            if not is_int(x) or not 1 <= x <= self.max_number:
+                return f"'numbers' must be integers from 1 to {self.max_number}{trained}, got {describe_value(x)}"
+        if not is_int(target) or not 1 <= target <= self.max_target:
+            return f"'target' must be an integer from 1 to {self.max_target:,}{trained}, got {describe_value(target)}"
         return None
 
     def validate(self, numbers, target) -> Countdown:
@@ -494,12 +503,12 @@ def _as_list(numbers):
     return numbers
 
 
-def _is_int(x) -> bool:
+def is_int(x) -> bool:
     """An integer (Python or numpy), not a bool."""
     return isinstance(x, _numbers.Integral) and not isinstance(x, bool)
 
 
-def _show(x) -> str:
+def describe_value(x) -> str:
     """A short description of a value for an error message (its repr, cut, and its type)."""
     try:
         text = repr(x)
@@ -516,8 +525,7 @@ def game_of_24(count: int | None = None, *, seed: int = 0, split: str = "test") 
     shuffled by ``seed``; ``count`` of them (all with None). Our rules are Countdown's: whole
     numbers only, so a game that needs a fraction (``3 3 8 8``: 8/(3-8/3)) does not count as
     solvable here. ``split`` as in `generate` (the held-out tenth by default)."""
-    if split not in ("test", "train", "any"):
-        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
+    check_split(split)
     games = [
         numbers
         for numbers in itertools.combinations_with_replacement(range(1, 14), 4)
@@ -549,14 +557,13 @@ def generate(
     solvable. ``split="test"`` keeps only the held-out tenth of problems that training never
     sees, ``"train"`` only the rest, ``"any"`` both.
     """
-    if split not in ("test", "train", "any"):
-        raise ValueError(f"split must be 'test', 'train' or 'any', not {split!r}")
+    check_split(split)
     if not sizes or any(not isinstance(s, int) or s < 2 for s in sizes):
         raise ValueError(f"sizes must be integers >= 2, got {sizes!r}")
     if max_number < 1 or max_target < 1:
         raise ValueError("max_number and max_target must be positive")
     rng = random.Random(seed)
-    problems = []
+    problems: list[Countdown] = []
     while len(problems) < count:
         size = rng.choice(sizes)
         for _ in range(MAX_DRAWS):

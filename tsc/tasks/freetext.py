@@ -122,9 +122,3 @@ def last_number(text: str) -> int | None:
         return int(found[-1].replace(",", ""))
     except ValueError:
         return None
-
-
-def first_number(text: str) -> int | None:
-    """The first whole number in ``text``."""
-    found = _NUMBER.findall(text)
-    return int(found[0].replace(",", "")) if found else None

@@ -10,8 +10,8 @@
   a blank line ends it.
 
 Each task states its rules, its worked example and how its question reads (`Chat`, one per
-task in `tsc.tasks.TASKS`); its reader takes the answer from free text
-(`tsc.tasks.freetext`).
+task in `tsc.tasks.TASKS`, which also renders a problem in each format: `tsc.tasks.render`);
+its reader takes the answer from free text (`tsc.tasks.freetext`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def answer_stops(prompt_format: str) -> tuple[str, ...]:
     return STOPS[prompt_format]
 
 
+def cut_at_stop(text: str, stops) -> str:
+    """``text`` up to and including its first stop string (all of it if it has none)."""
+    ends = [text.find(s) + len(s) for s in stops if s and s in text]
+    return text[: min(ends)] if ends else text
+
+
 def default_format(card: dict | None, tokenizer) -> str:
     """``compact`` for a model `tsc` trained (its card names a task, or its vocabulary is
     characters), ``chat`` when the tokenizer has a chat template, else ``text``."""
@@ -49,42 +55,3 @@ def default_format(card: dict | None, tokenizer) -> str:
     if vocab and len(vocab) < 128 and all(len(t) == 1 for t in vocab if t not in specials):
         return "compact"  # a character-level tokenizer: a tsc model without its card
     return "chat" if getattr(tokenizer, "chat_template", None) else "text"
-
-
-def messages(problem) -> list[dict]:
-    """The chat messages that put ``problem`` to a chat model (the assistant's turn follows)."""
-    chat = chat_of(problem)
-    return [
-        {"role": "system", "content": chat.rules},
-        {"role": "user", "content": chat.question(chat.example)},
-        {"role": "assistant", "content": chat.example_answer},
-        {"role": "user", "content": chat.question(problem)},
-    ]
-
-
-def render(problem, prompt_format: str, tokenizer=None) -> str:
-    """The prompt text for ``problem`` in ``prompt_format`` (``tokenizer`` renders ``chat``)."""
-    if prompt_format == "compact":
-        return problem.prompt()
-    if prompt_format == "text":
-        chat = chat_of(problem)
-        example = f"{chat.question(chat.example)}\n{chat.example_answer}"
-        return f"{chat.rules}\n\n{example}\n\n{chat.question(problem)}\n"
-    if prompt_format != "chat":
-        raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {prompt_format!r}")
-    turns = messages(problem)
-    try:
-        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-    except Exception:  # a template without a system role (Gemma, Mistral): the rules open the first user turn
-        turns = [{"role": "user", "content": f"{turns[0]['content']}\n\n{turns[1]['content']}"}] + turns[2:]
-        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-
-
-def chat_of(problem) -> Chat:
-    """The chat prompt of ``problem``'s task (a ValueError for a task without one)."""
-    from tsc.tasks import get_task
-
-    chat = get_task(getattr(problem, "task", None)).chat
-    if chat is None:
-        raise ValueError(f"task {problem.task!r} has no prompt for real language models")
-    return chat

@@ -4,7 +4,8 @@
 (loaded once per process); ``self`` is the policy's own judgement and needs the policy.
 """
 
-from tsc.verifiers.learned import AGGREGATES, ORM, PRM, SelfVerifier, aggregate
+from tsc.core import AGGREGATES, aggregate
+from tsc.verifiers.learned import ORM, PRM, SelfVerifier
 from tsc.verifiers.oracle import Oracle, StepOracle
 
 VERIFIERS = {"oracle": Oracle, "step_oracle": StepOracle, "orm": ORM, "prm": PRM, "self": SelfVerifier}

@@ -14,23 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsc.compute import Ledger
+from tsc.core import aggregate, check_aggregate
 from tsc.tasks.freetext import is_free
 
 if TYPE_CHECKING:
     from tsc.lm.reward import RewardModel
-
-AGGREGATES = {
-    "min": min,  # a solution is as good as its weakest step (Math-Shepherd, Wang et al. 2024)
-    "last": lambda scores: scores[-1],  # the value after the last step: an ORM's reading
-    "product": math.prod,  # the chance that every step is right, if steps were independent (Lightman et al. 2023)
-}
-
-
-def aggregate(step_scores: list[float], how: str = "min") -> float:
-    """One score from a completion's step scores (0.0 for a completion with no step)."""
-    if how not in AGGREGATES:
-        raise ValueError(f"unknown aggregate {how!r}; known: {', '.join(AGGREGATES)}")
-    return float(AGGREGATES[how](step_scores)) if step_scores else 0.0
 
 
 @lru_cache(maxsize=8)
@@ -52,15 +40,20 @@ def _reward_model(model):
 
 
 class _Learned:
-    """What ORM and PRM share: scoring every step prefix in one forward pass per completion."""
+    """What ORM and PRM share: scoring every step prefix in one forward pass per completion,
+    and one score per completion from its step scores, combined by ``aggregate``."""
 
     name = "learned"
+    aggregate = "last"
 
     def __init__(self, model: RewardModel | str | Path):
         self.model = _reward_model(model)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model.name!r})"
+
+    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
+        return [aggregate(s, self.aggregate) for s in self.score_steps(problem, texts, ledger=ledger)]
 
     def prefix_cache(self, max_tokens: int = 50_000, *, share=None):
         """A block within which a text extending one scored before computes only its new
@@ -92,9 +85,6 @@ class ORM(_Learned):
     def __init__(self, model: RewardModel | str | Path = "orm"):
         super().__init__(model)
 
-    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
-        return [aggregate(s, "last") for s in self.score_steps(problem, texts, ledger=ledger)]
-
 
 class PRM(_Learned):
     """Process reward model: a score after every step, combined into one by ``aggregate``
@@ -103,16 +93,12 @@ class PRM(_Learned):
     name = "prm"
 
     def __init__(self, model: RewardModel | str | Path = "prm", *, aggregate: str = "min"):
-        if aggregate not in AGGREGATES:
-            raise ValueError(f"unknown aggregate {aggregate!r}; known: {', '.join(AGGREGATES)}")
+        check_aggregate(aggregate)
         super().__init__(model)
         self.aggregate = aggregate
 
     def __repr__(self) -> str:
         return f"PRM({self.model.name!r}, aggregate={self.aggregate!r})"
-
-    def score(self, problem, texts: list[str], *, ledger: Ledger | None = None) -> list[float]:
-        return [aggregate(s, self.aggregate) for s in self.score_steps(problem, texts, ledger=ledger)]
 
 
 class SelfVerifier:

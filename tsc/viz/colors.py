@@ -7,28 +7,12 @@ the same thing has the same colour in every chapter, whatever else shares the fi
 
 from __future__ import annotations
 
-# Strategies (the names of tsc.strategies.STRATEGIES, plus what the figures call them).
+from tsc.strategies import STRATEGIES
+
+# Strategies: each registry entry's colour (`tsc.strategies.Strategy.color`), and the ceiling.
 STRATEGY_COLORS: dict[str, str] = {
     "oracle": "#7f7f7f",  # coverage: the ceiling, always grey (dotted)
-    "greedy": "#4d4d4d",
-    "sample": "#a6a6a6",
-    "majority": "#d1495b",  # red
-    "early_stop": "#e8828f",  # light red: majority voting that stops when decided
-    "best_of_n": "#2e933c",  # green
-    "weighted_vote": "#8cc084",  # light green: best-of-N's relative
-    "beam": "#1f5aa6",  # blue
-    "dvts": "#00798c",  # teal
-    "tot_bfs": "#edae49",  # amber
-    "dfs": "#c27c0e",  # dark amber
-    "mcts": "#66458f",  # purple
-    "particle_filter": "#0b6e4f",  # dark teal-green: sampling in proportion to the PRM
-    "self_refine": "#e07a1f",  # orange
-    "revise": "#b5446e",  # plum
-    "budget_forcing": "#3d5a80",
-    "short_m_at_k": "#9d0208",  # dark red: majority voting among the first chains to finish (Chapter 3)
-    "free_energy": "#9c6644",  # brown (Chapter 8)
-    "compute_optimal": "#2a9d8f",  # sea green (Chapter 4)
-    "thinker": "#1b1b3a",  # ink (Chapter 9: the book's strategies combined)
+    **{name: strategy.color for name, strategy in STRATEGIES.items()},
 }
 
 # Verifiers (a strategy's verifier is drawn in the strategy's colour; these are for

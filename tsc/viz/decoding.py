@@ -162,6 +162,64 @@ def next_token_explorer(
     return widgets.VBox([chooser, where, widgets.HBox(list(knobs.values())[:2]), widgets.HBox(list(knobs.values())[2:]), line, out])
 
 
+def next_token_twin(
+    policy,
+    problems: Sequence,
+    *,
+    temperatures: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
+    top_ks: Sequence[int] = (0, 1, 3),
+    top_ps: Sequence[float] = (1.0, 0.9, 0.6),
+    min_ps: Sequence[float] = (0.0, 0.05, 0.2),
+    show: int = 8,
+    count: int = 4,
+):
+    """`next_token_explorer` for the static page: for each of the first ``count`` problems, at the position where the
+    model is least sure in its greedy answer, the same bars (the model's probability, and what
+    the sampler draws from after the knobs) for every setting of temperature, top-k, top-p and
+    min-p. The model reads each prefix once; the knobs reshape its logits (`tsc.lm.decoding.reshape`)."""
+    from tsc.lm.decoding import entropy_bits, next_token_logits, reshape, token_text
+    from tsc.viz import interactive as iv
+
+    problems = list(problems)[:count]
+    prompts = [policy.format(p) for p in problems]
+    answers = [row[0].text for row in policy.sample(prompts, n=1, temperature=0.0)]
+    texts, logits = [], []
+    for prompt, answer in zip(prompts, answers):
+        prefixes = [prompt + answer[:j] for j in range(len(answer))]
+        at = int(entropy_bits(next_token_logits(policy, prefixes).softmax(-1)).argmax()) if prefixes else 0
+        texts.append((prompt, answer[:at]))
+        logits.append(next_token_logits(policy, [prompt + answer[:at]])[0])
+    orders = [row.softmax(-1).argsort(descending=True)[:show].tolist() for row in logits]
+    labels = [[show_token(token_text(policy, i)) for i in order] for order in orders]
+
+    def draw(index: int, temperature: float, top_k: int, top_p: float, min_p: float) -> dict:
+        order = orders[index]
+        model = logits[index].softmax(-1)[order].tolist()
+        sampled = reshape(logits[index], temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)[order].tolist()
+        prompt, prefix = texts[index]
+        return {
+            "data": [
+                iv.bars(labels[index], sampled, name="sampled from (after the knobs)", color=PALETTE[0]),
+                iv.bars(labels[index], model, name="model (temperature 1)", color="rgba(0,0,0,0)")
+                | {"marker": {"color": "rgba(0,0,0,0)", "line": {"color": "#404040", "width": 1.2}}},
+            ],
+            "layout": {"title": {"text": f"next token after {prompt}{prefix}▌", "font": {"family": "monospace", "size": 12}}},
+        }
+
+    return iv.explorer(
+        draw,
+        iv.Menu("problem", list(range(len(problems))), format=lambda i: prompts[i]),
+        iv.Slider("temperature", list(temperatures), start=1.0 if 1.0 in temperatures else None, format=lambda t: f"{t:g}"),
+        iv.Slider("top-k (0: off)", list(top_ks)),
+        iv.Slider("top-p", list(top_ps)),
+        iv.Slider("min-p", list(min_ps)),
+        layout=iv.axes("candidate next tokens, most likely first", "probability of the next token", y_range=(0, 1.02))
+        | {"barmode": "overlay", "xaxis": {"type": "category", "title": {"text": "candidate next tokens, most likely first"}}},
+        caption="Outlined: the model's own probabilities; filled: the distribution the sampler draws from after the knobs "
+        "(a token a truncation rule removed has none).",
+    )
+
+
 # --- the knobs' effect on held-out problems ---------------------------------------------------
 
 

@@ -115,3 +115,87 @@ def pricing(simulation: dict, *, ax=None):
     ax.set_ylabel("provider's margin per day (dollars)")
     ax.legend(loc="lower left", fontsize="small")
     return ax
+
+
+def price_twin(tasks: dict[str, dict], *, models: Sequence[str] | None = None, start: str = "o3-mini"):
+    """The price knob for the static page: each task's strategies priced at each model's list
+    price (`tsc.economics.LIST_PRICES`), accuracy against dollars per problem with 95 %
+    intervals, the Pareto frontier joined and named."""
+    from tsc.analysis import pareto_front
+    from tsc.economics import LIST_PRICES, list_price, price_runs
+    from tsc.viz import interactive as iv
+
+    models = list(models or [p["model"] for p in LIST_PRICES])
+    priced = {(task, model): price_runs(runs, list_price(model)) for task, runs in tasks.items() for model in models}
+    dates = {p["model"]: p["date"] for p in LIST_PRICES}
+
+    def draw(task: str, model: str) -> dict:
+        pts = priced[task, model]
+        on = pareto_front([p["cost"] for p in pts], [p["accuracy"] for p in pts])
+        every = iv.lines([p["cost"] for p in pts], [p["accuracy"] for p in pts], name="strategy", color="#9a9a9a",
+                         low=[p["low"] for p in pts], high=[p["high"] for p in pts])  # fmt: skip
+        every |= {"mode": "markers", "hovertext": [p["name"] for p in pts], "hoverinfo": "text+x+y"}
+        front = [pts[i] for i in on]
+        line = iv.lines([p["cost"] for p in front], [p["accuracy"] for p in front], name="Pareto frontier", color=PALETTE[0])
+        line |= {"mode": "lines+markers+text", "text": [p["name"] for p in front], "textposition": "top left", "textfont": {"size": 10}}
+        title = f"{task} at {model}'s list price (listed {dates[model]})"
+        return {"data": [every, line], "layout": {"title": {"text": title, "font": {"size": 12}}}}
+
+    return iv.explorer(
+        draw,
+        iv.Menu("task", list(tasks)),
+        iv.Menu("list price of", models, start=start if start in models else None),
+        layout=iv.axes("dollars per problem (log scale)", "problems solved", percent=True, x_log=True),
+        height=380,
+        caption="Every strategy's tokens priced at the chosen model's list price per million input and output tokens; "
+        "hover a point for its name. The tokens are ours; only the prices change.",
+    )
+
+
+def stopping_twin(samples, *, windows: Sequence[int] = (1, 2, 4), thresholds: Sequence[float] | None = None,
+                  fixed_k: Sequence[int] = (1, 2, 4, 8, 12, 16)):  # fmt: skip
+    """The early-stopping knobs for the static page: `early_stop` replayed on ``samples`` at each
+    window and threshold, accuracy against generated tokens per question (95 % intervals),
+    next to majority voting over a fixed number of samples k on the same questions."""
+    from tsc.analysis import bootstrap
+    from tsc.economics import THRESHOLDS, replay, replay_early_stop
+    from tsc.viz import interactive as iv
+    from tsc.viz.colors import color
+
+    thresholds = list(thresholds or THRESHOLDS)
+    runs = {(w, t): replay_early_stop(samples, threshold=t, window=w) for w in windows for t in thresholds}
+    fixed = [replay(samples, lambda keys, n, k=k: k) for k in fixed_k]
+
+    def summary(outs: list[dict]) -> tuple[list, list, list, list]:
+        mean, low, high = bootstrap(np.array([o["correct"] for o in outs], dtype=float).T)
+        return [float(o["generated_tokens"].mean()) for o in outs], list(mean), list(low), list(high)
+
+    tokens, mean, low, high = summary(fixed)
+    name = "majority of k (k = " + ", ".join(map(str, fixed_k)) + ")"
+    vote = iv.lines(tokens, mean, name=name, color=color("majority"), low=low, high=high, dash="dot")
+    curves = {w: summary([runs[w, t] for t in thresholds]) for w in windows}
+    full = fixed[-1]
+
+    def draw(threshold: float, window: int) -> dict:
+        tokens, mean, low, high = curves[window]
+        curve = iv.lines(tokens, mean, name=f"early_stop, window {window}", color=color("early_stop"), low=low, high=high)
+        j = thresholds.index(threshold)
+        point = iv.lines([tokens[j]], [mean[j]], name=f"threshold {threshold:g}", color=color("majority"))
+        point |= {"mode": "markers", "marker": {"size": 15, "color": "rgba(0,0,0,0)", "line": {"color": INK, "width": 2.5}}}
+        out = runs[window, threshold]
+        share = out["generated_tokens"].sum() / full["generated_tokens"].sum()
+        title = (f"window {window}, threshold {threshold:g}: {mean[j]:.1%} right, {out['samples'].mean():.1f} samples, "
+                 f"{share:.0%} of majority-of-{fixed_k[-1]}'s generated tokens")  # fmt: skip
+        return {"data": [vote, curve, point], "layout": {"title": {"text": title, "font": {"size": 12}}}}
+
+    return iv.explorer(
+        draw,
+        iv.Slider("threshold", thresholds, format=lambda t: f"{t:g}"),
+        iv.Menu("window (samples per round)", list(windows)),
+        layout=iv.axes("generated tokens per question", "questions answered right", percent=True),
+        caption="early_stop replayed on the same stored samples at each window and threshold (95% intervals), and majority "
+        "voting over a fixed k. A higher threshold waits for a clearer lead: more tokens, fewer wrong early stops.",
+    )
+
+
+INK = "#333333"

@@ -142,3 +142,43 @@ def cost_explorer(summary: dict, majority: dict, *, name: str = "free energy"):
     slider.observe(lambda change: show(change["new"]), names="value")
     show(slider.value)
     return widgets.VBox([slider, out])
+
+
+def cost_twin(summary: dict, majority: dict, *, name: str = "free energy"):
+    """`cost_explorer` for the static page: the controller at every cost per token λ as a point
+    (accuracy against tokens per problem, 95 % intervals), the chosen λ ringed, and majority
+    voting's point for comparison."""
+    from tsc.viz import interactive as iv
+    from tsc.viz.colors import color
+
+    rows = sorted(summary[name], key=lambda r: r["knobs"]["cost_per_token"])
+    costs = [r["knobs"]["cost_per_token"] for r in rows]
+
+    def point(r: dict, label: str, colour: str, size: int = 8) -> dict:
+        low, high = r.get("accuracy_low", r["accuracy"]), r.get("accuracy_high", r["accuracy"])
+        trace = iv.lines([r["cost"]], [r["accuracy"]], name=label, color=colour, low=[low], high=[high])
+        return trace | {"mode": "markers", "marker": {"size": size, "color": colour}}
+
+    every = iv.lines(
+        [r["cost"] for r in rows],
+        [r["accuracy"] for r in rows],
+        name=f"{name}, every λ",
+        color="#c8b6a6",
+        low=[r["accuracy_low"] for r in rows],
+        high=[r["accuracy_high"] for r in rows],
+    )
+    vote = point(majority, f"majority of {majority['knobs']['n']}", color("majority"))
+
+    def draw(cost: float) -> dict:
+        r = rows[costs.index(cost)]
+        title = f"λ = {cost:g} nats per token: {r['accuracy']:.1%} solved, {r['cost']:.0f} tokens, {r['samples']:.1f} samples"
+        chosen = point(r, f"λ = {cost:g}", color("free_energy"), size=14)
+        return {"data": [every, vote, chosen], "layout": {"title": {"text": title, "font": {"size": 12}}}}
+
+    return iv.explorer(
+        draw,
+        iv.Slider("cost per token λ (nats)", costs, start=costs[len(costs) // 2], format=lambda c: f"{c:g}"),
+        layout=iv.axes("generated tokens per problem", "problems solved", percent=True),
+        caption="The free-energy controller at each cost per token (a dearer token: fewer samples), with 95% intervals; "
+        "majority voting for comparison.",
+    )

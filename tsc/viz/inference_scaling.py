@@ -136,3 +136,48 @@ def samples_explorer(problems: Sequence, policies: dict, *, n: int = 16, seed: i
     choose = widgets.Dropdown(options=[(p.prompt(), i) for i, p in enumerate(problems)], value=0, description="problem")
     temperature = widgets.FloatSlider(value=1.0, min=0.2, max=1.6, step=0.2, description="temperature")
     return widgets.interactive(show, index=choose, temperature=temperature)
+
+
+def samples_twin(problems: Sequence, policies: dict, *, n: int = 16, seed: int = 0, temperatures: Sequence[float] = (0.2, 0.6, 1.0, 1.4)):
+    """`samples_explorer` for the static page: for each problem and temperature, how many of
+    ``n`` samples of each policy are right and how many *different* correct solutions they
+    hold (hover a bar for them). The samples are the explorer's: the same prompt, ``n`` and seed."""
+    from tsc.viz import interactive as iv
+
+    problems, names = list(problems), list(policies)
+    found = {}  # (policy, temperature) -> per problem: (right, different correct solutions)
+    for name in names:
+        policy = policies[name]
+        prompts = [policy.format(p) for p in problems]
+        for t in temperatures:
+            rows = policy.sample(prompts, n=n, temperature=t, seed=[seed] * len(prompts))
+            found[name, t] = [
+                ([c.text for c in row if p.check(c.text)], sorted({p.answer_key(c.text) for c in row if p.check(c.text)}))
+                for p, row in zip(problems, rows)
+            ]
+
+    def draw(index: int, temperature: float) -> dict:
+        right = [len(found[name, temperature][index][0]) for name in names]
+        different = [found[name, temperature][index][1] for name in names]
+        return {
+            "data": [
+                iv.bars(names, right, name=f"right (of {n})", color="#2e933c", text=[str(r) for r in right]),
+                iv.bars(
+                    names,
+                    [len(d) for d in different],
+                    name="different correct solutions",
+                    color="#1f5aa6",
+                    text=[str(len(d)) for d in different],
+                )
+                | {"hovertext": ["<br>".join(d) or "none" for d in different]},
+            ],
+            "layout": {"title": {"text": f"{problems[index].prompt()} at temperature {temperature:g}"}},
+        }
+
+    return iv.explorer(
+        draw,
+        iv.Menu("problem", list(range(len(problems))), format=lambda i: problems[i].prompt()),
+        iv.Slider("temperature", list(temperatures), start=1.0 if 1.0 in temperatures else None, format=lambda t: f"{t:g}"),
+        layout=iv.axes("model", f"samples (of {n})", y_range=(0, n + 2)),
+        caption=f"{n} samples of each model per problem and temperature; hover a bar for the different correct solutions.",
+    )

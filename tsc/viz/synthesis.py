@@ -12,7 +12,7 @@ from tsc.viz import PALETTE, band, percent_axis
 from tsc.viz.colors import MODEL_COLORS, SIZE_COLORS, color
 
 # one marker per family of strategy, so the map reads by family as well as by strategy
-MARKERS = {"single": "s", "parallel": "o", "sequential": "^", "search": "D", "adaptive": "*"}
+MARKERS = {"single": "s", "parallel": "o", "sequential": "^", "search": "D", "thinking": "v", "adaptive": "*"}
 
 
 def _color(strategy: str) -> str:
@@ -174,4 +174,64 @@ def budget_explorer(points: dict[str, Sequence[dict]], *, start: float = 7e8):
     return widgets.VBox([slider, out])
 
 
-__all__ = ["MARKERS", "allocation", "budget_explorer", "family_legend", "knowledge", "selection", "sequential_parallel", "strategy_map"]
+def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count: int = 25):
+    """`budget_explorer` for the static page: for each task of the map and each FLOPs budget,
+    every strategy as a point (accuracy against mean FLOPs per problem, 95 % intervals), the
+    budget as a line, and the most accurate strategy at no more than it ringed and named."""
+    from tsc.synthesis import best_fixed
+    from tsc.viz import interactive as iv
+
+    flops = [p["flops"] for pts in points.values() for p in pts]
+    budgets = [float(f"{b:.3g}") for b in np.geomspace(min(flops), max(flops), count)]
+    families = sorted({p["family"] for pts in points.values() for p in pts})
+    symbols = {"s": "square", "o": "circle", "^": "triangle-up", "D": "diamond", "*": "star"}
+
+    def draw(task: str, budget: float) -> dict:
+        pts = points[task]
+        traces = []
+        for family in families:
+            mine = [p for p in pts if p["family"] == family]
+            if mine:
+                trace = iv.lines([p["flops"] for p in mine], [p["accuracy"] for p in mine], name=family, color="#8a8a8a",
+                                 low=[p["low"] for p in mine], high=[p["high"] for p in mine])  # fmt: skip
+                symbol = symbols.get(MARKERS.get(family, "o"), "circle")
+                traces.append(trace | {"mode": "markers", "marker": {"symbol": symbol, "size": 8, "color": "#8a8a8a"},
+                                       "hovertext": [p["name"] for p in mine]})  # fmt: skip
+        fits = [p for p in pts if p["flops"] <= budget]
+        title = f"{task}: nothing spends {budget:.1e} FLOPs or less"
+        if fits:
+            best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
+            title = f"{task}: best at ≤ {budget:.1e} FLOPs: {best['name']}, {best['accuracy']:.1%}"
+            if best["family"] == "adaptive":
+                fixed = pts[best_fixed(pts, budget)]
+                title += f" (best fixed: {fixed['name']}, {fixed['accuracy']:.1%})"
+            traces.append({"type": "scatter", "mode": "markers+text", "x": [best["flops"]], "y": [best["accuracy"]],
+                           "text": [best["name"]], "textposition": "top center", "name": "most accurate within the budget",
+                           "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": PALETTE[1], "width": 2.5}}})  # fmt: skip
+        shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": budget, "x1": budget, "y0": 0, "y1": 1,
+                   "line": {"color": PALETTE[1], "dash": "dot", "width": 1.5}}]  # fmt: skip
+        return {"data": traces, "layout": {"title": {"text": title, "font": {"size": 12}}, "shapes": shapes}}
+
+    value = min(budgets, key=lambda b: abs(np.log(b / start)))
+    return iv.explorer(
+        draw,
+        iv.Menu("task", list(points)),
+        iv.Slider("FLOPs budget per problem", budgets, start=value, format=lambda b: f"{b:.1e}"),
+        layout=iv.axes("mean FLOPs per problem (log scale)", "held-out problems solved", percent=True, x_log=True),
+        height=380,
+        caption="Every strategy of the map (marker: family; bars: 95% intervals); the dotted line is the budget, the "
+        "ringed point the most accurate strategy that spends no more.",
+    )
+
+
+__all__ = [
+    "MARKERS",
+    "allocation",
+    "budget_explorer",
+    "budget_twin",
+    "family_legend",
+    "knowledge",
+    "selection",
+    "sequential_parallel",
+    "strategy_map",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -224,3 +225,50 @@ def deployment_explorer(grid: dict, *, start: float = 0.3, how: str = "oracle", 
     slider = widgets.FloatSlider(value=start, min=0.1, max=0.9, step=0.05, description="target", readout_format=".0%")
     toggle = widgets.ToggleButtons(options=[("oracle picks", "oracle"), ("majority vote", "majority")], value=how, description="selection")
     return widgets.interactive(draw, target=slider, selection=toggle)
+
+
+def deployment_twin(grid: dict, *, start: float = 0.3, targets: Sequence[float] | None = None, queries: np.ndarray | None = None):
+    """`deployment_explorer` for the static page: for each target accuracy and selection rule,
+    the cost per query served, training included, of every checkpoint that reaches it, against
+    the number of queries (log axes), and the cheapest in grey."""
+    from tsc.viz import interactive as iv
+
+    queries = np.geomspace(1e2, 1e9, 22) if queries is None else queries  # smooth on log axes; the page carries every state
+    targets = [round(t, 2) for t in np.arange(0.1, 0.91, 0.05)] if targets is None else list(targets)
+    rows = grid["checkpoints"]
+    train = np.array([row["train_flops"] for row in rows])
+    prepared = {h: tt.prepare(grid, h) for h in ("oracle", "majority")}
+    dash = {":": "dot", "--": "dash", "-": "solid", "-.": "dashdot"}
+
+    def draw(target: float, selection: str) -> dict:
+        per_query = tt.iso_accuracy(grid, target, prepared=prepared[selection], floor=True)
+        reach = [i for i in range(len(rows)) if np.isfinite(per_query[i])]
+        how = "an oracle picks" if selection == "oracle" else "majority vote"
+        if not reach:
+            title = f"no checkpoint reaches {target:.0%} within {grid['ks'][-1]} samples ({how})"
+            return {"data": [], "layout": {"title": {"text": title}}}
+        traces = []
+        envelope = tt.deployment_envelope(train, per_query)
+        best = np.min([train[i] / queries + per_query[i] for i, _ in envelope], axis=0)
+        traces.append(
+            iv.lines(queries, best, name="cheapest", color="rgba(0,0,0,0.18)")
+            | {"mode": "lines", "line": {"width": 8, "color": "rgba(0,0,0,0.18)"}}
+        )
+        for i in reach:
+            style = dash[STEP_STYLES.get(rows[i]["step"], "-")]
+            colour = matplotlib.colors.to_hex(_colour(rows[i]))
+            traces.append(
+                iv.lines(queries, train[i] / queries + per_query[i], name=label(rows[i]), color=colour, dash=style) | {"mode": "lines"}
+            )
+        return {"data": traces, "layout": {"title": {"text": f"target: {target:.0%} of problems solved ({how})"}}}
+
+    return iv.explorer(
+        draw,
+        iv.Slider("target", targets, start=min(targets, key=lambda t: abs(t - start)), format=lambda t: f"{t:.0%}"),
+        iv.Menu("selection", ["oracle", "majority"], format=lambda h: "an oracle picks" if h == "oracle" else "majority vote"),
+        layout=iv.axes("queries served (log scale)", "FLOPs per query, training included (log scale)", x_log=True)
+        | {"yaxis": {"type": "log", "title": {"text": "FLOPs per query, training included (log scale)"}}, "height": 380},
+        height=380,
+        caption="Each line: a checkpoint that reaches the target (colour: size; dotted, dashed, solid: training step 500, "
+        "1000, 1125); grey: the cheapest at each volume.",
+    )

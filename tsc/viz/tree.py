@@ -377,3 +377,89 @@ def tree_viewer(result, *, correct: Callable[[str], bool] | None = None, label: 
     slider.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([play, slider]), line, out])
+
+
+def replay_twin(result, *, correct: Callable[[str], bool] | None = None, label: str = "score"):
+    """`tree_viewer` for the static page: a slider over the node ids redraws the tree as the
+    search grew it (the same layout, colours and marks as `draw_tree`; hover a node for
+    `describe_node`)."""
+    from matplotlib.colors import to_hex
+
+    from tsc.viz import interactive as iv
+
+    nodes = tree_nodes(result)
+    mcts = _is_mcts(result, nodes)
+    pos, norm = tree_layout(nodes), _norm(nodes, label, mcts)
+    ids = sorted(n["id"] for n in nodes)
+    text = len(nodes) <= TEXT_LIMIT
+    scale = [[0.0, to_hex(CMAP(0.0))], [0.5, to_hex(CMAP(0.5))], [1.0, to_hex(CMAP(1.0))]]
+    symbols = {"o": "circle", "s": "square", "x": "x"}
+
+    def edges(shown: list[Node], thick: bool) -> dict:
+        chosen = {n["id"] for n in shown if n.get("chosen")}
+        xs, ys = [], []
+        for n in shown:
+            if n["parent"] is not None and (n["id"] in chosen and n["parent"] in chosen) == thick:
+                (x0, y0), (x1, y1) = pos[n["parent"]], pos[n["id"]]
+                xs += [x0, x1, None]
+                ys += [y0, y1, None]
+        width, colour = (3.0, INK) if thick else (0.8, GREY)
+        name = "chosen path" if thick else "edges"
+        return {"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name, "line": {"color": colour, "width": width},
+                "hoverinfo": "skip", "showlegend": thick}  # fmt: skip
+
+    def draw(upto: int) -> dict:
+        shown = _upto(nodes, upto)
+        traces = [edges(shown, False), edges(shown, True)]
+        for marker, name in (("o", "partial solution"), ("s", "finished"), ("x", "dead branch")):
+            group = [n for n in shown if ("x" if n.get("dead") else "s" if n.get("finished") else "o") == marker]
+            if not group:
+                continue
+            values = [_colour_number(n, label, mcts) for n in group]
+            line_colours = [(_verdict_colour(n, correct) or INK) for n in group]
+            trace = {
+                "type": "scatter",
+                "mode": "markers+text" if text else "markers",
+                "x": [pos[n["id"]][0] for n in group],
+                "y": [pos[n["id"]][1] for n in group],
+                "name": name,
+                "hovertext": [describe_node(n) for n in group],
+                "hoverinfo": "text",
+                "marker": {
+                    "symbol": symbols[marker],
+                    "size": [6 * math.sqrt(_size(n, mcts, not text) / 14) + 4 for n in group],
+                    "color": [norm.vmin if v is None else v for v in values] if marker != "x" else GREY,
+                    "line": {"color": line_colours, "width": [2.2 if _verdict_colour(n, correct) else 0.8 for n in group]},
+                    "opacity": [1.0 if n.get("kept", True) or n["parent"] is None else 0.45 for n in group],
+                },
+            }
+            if marker != "x":
+                trace["marker"].update(colorscale=scale, cmin=norm.vmin, cmax=norm.vmax)
+            if text:
+                trace.update(text=["prompt" if n["parent"] is None else _short(n.get("step", "")) for n in group],
+                             textposition="middle right", textfont={"size": 9, "color": INK})  # fmt: skip
+            traces.append(trace)
+        return {"data": traces, "layout": {"title": {"text": _title(result, len(shown), len(nodes)) + f", up to node {upto}"}}}
+
+    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+    depths = sorted({-int(y) for y in ys})
+    layout = iv.axes("", "depth (steps)") | {
+        "xaxis": {"visible": False, "range": [min(xs) - 0.6, max(xs) + (1.6 if text else 0.6)]},
+        "yaxis": {
+            "title": {"text": "depth (steps)"},
+            "tickvals": [-d for d in depths],
+            "ticktext": [str(d) for d in depths],
+            "range": [min(ys) - 0.5, max(ys) + 0.6],
+            "zeroline": False,
+        },  # fmt: skip
+        "hovermode": "closest",
+    }
+    ring = "; squares ringed green or red: right or wrong answers" if correct is not None else ""
+    return iv.explorer(
+        draw,
+        iv.Slider("replay up to node", ids, start=ids[-1]),
+        layout=layout,
+        height=int(100 * _figsize(pos)[1]) + 60,
+        caption=f"Colour: the node's {label} (red low, blue high); squares: finished solutions{ring}; x: dead branches; "
+        "faded: not kept. Hover a node for its step and score.",
+    )

@@ -1,4 +1,5 @@
-"""ipywidgets explorers that work in Jupyter and Colab (the HTML shows the default view)."""
+"""Explorers: ipywidgets for Jupyter and Colab, and their twins that move in the static HTML
+(`tsc.viz.interactive`: every state computed here, redrawn by the page)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,32 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
 
     slider = widgets.SelectionSlider(options=ks, value=start if start in ks else ks[0], description="samples k")
     return widgets.interactive(draw, k=slider)
+
+
+def budget_twin(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start: int = 8):
+    """`budget_explorer` for the static page: the same bars (coverage and majority vote by
+    problem size, 95 % intervals) for every k, with a slider over k."""
+    from tsc.viz import interactive as iv
+
+    size_of = np.array([len(p.numbers) for p in table.problems])
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= table.n]
+    curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
+    stats = {(name, s): fn(table.subset(size_of == s), ks) for name, fn, _ in curves for s in sizes}
+    labels = [f"{s} numbers" for s in sizes]
+
+    def draw(k: int) -> dict:
+        j = ks.index(k)
+        traces = []
+        for name, _, colour in curves:
+            cells = [stats[name, s] for s in sizes]
+            mean, low, high = ([c[key][j] for c in cells] for key in ("mean", "low", "high"))
+            traces.append(iv.bars(labels, mean, low=low, high=high, name=name, color=colour))
+        return {"data": traces, "layout": {"title": {"text": f"k = {k} samples per problem"}}}
+
+    return iv.explorer(
+        draw,
+        iv.Slider("samples per problem, k", ks, start=start if start in ks else ks[0]),
+        layout=iv.axes("problem size", "problems solved", percent=True),
+        caption="Coverage (an oracle picks any correct sample) and majority vote over k samples, by problem size, "
+        "with 95% bootstrap intervals over problems.",
+    )

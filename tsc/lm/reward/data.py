@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import accumulate
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from tsc.compute import Ledger
-from tsc.lm.checkpoint import read_json_cache, write_json_cache
+from tsc.io import read_json_cache, write_json_cache
 from tsc.lm.recipes import RewardRecipe
 from tsc.tasks import countdown
 
@@ -71,10 +72,8 @@ def build_examples(
     if not rollouts:
         problem_of = dict(zip(prompts, problems))
         for example in examples:
-            problem, prefix, labels = problem_of[example["prompt"]], "", []
-            for step in example["steps"][:-1]:
-                prefix += step
-                labels.append(0.0 if _is_dead(problem, prefix) else None)
+            problem = problem_of[example["prompt"]]
+            labels = [0.0 if _is_dead(problem, prefix) else None for prefix in accumulate(example["steps"][:-1])]
             example.update(labels=labels + [example["correct"]], outcome=True)
         return examples, ledger
     # PRM: Monte Carlo values of the distinct live prefixes, all rolled out in a few big calls
@@ -83,9 +82,7 @@ def build_examples(
     live: list[tuple[str, str]] = []
     for example in examples:
         problem = problem_of[example["prompt"]]
-        prefix = ""
-        for step in example["steps"][:-1]:
-            prefix += step
+        for prefix in accumulate(example["steps"][:-1]):  # each step prefix: the steps up to it, joined
             key = (example["prompt"], prefix)
             if key not in values:
                 values[key] = 0.0
@@ -109,19 +106,11 @@ def build_examples(
             values[(prompt, prefix)] = sum(verdicts) / len(row)
             rollouts += [(prompt, prefix + c.text, v) for c, v in zip(row, verdicts)]
     for example in examples:
-        prefix, labels = "", []
-        for step in example["steps"][:-1]:
-            prefix += step
-            labels.append(values[(example["prompt"], prefix)])
-        example["labels"] = labels + [example["correct"]]
+        example["labels"] = [values[(example["prompt"], prefix)] for prefix in accumulate(example["steps"][:-1])] + [example["correct"]]
     for prompt, text, verdict in rollouts:
         problem = problem_of[prompt]
         steps = problem.steps(text)
-        prefix, labels = "", []
-        for step in steps[:-1]:
-            prefix += step
-            known = values.get((prompt, prefix))
-            labels.append(known if known is not None else 0.0 if _is_dead(problem, prefix) else None)
+        labels = [values.get((prompt, prefix), 0.0 if _is_dead(problem, prefix) else None) for prefix in accumulate(steps[:-1])]
         examples.append({"prompt": prompt, "steps": steps, "labels": labels + [float(verdict)], "correct": float(verdict), "rollout": True})
     return examples, ledger
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.lm.fast import LeanLlama, supports
-from tsc.lm.prefix import PrefixStore, trunk_states, values_reusing
+from tsc.lm.fast import LeanLlama, joined, prefill, stored_kv, supports
+from tsc.lm.prefix import PrefixStore
 
 KINDS = ("orm", "prm")
 
@@ -196,7 +196,7 @@ def reward_model_from_policy(policy, *, extra_layers: int = 0, seed: int = 0):
     """
     from transformers import AutoModelForTokenClassification
 
-    from tsc.lm.policy import quiet_loading
+    from tsc.lm.checkpoint import quiet_loading
 
     config = policy.model.config.to_dict()
     for key in ("id2label", "label2id"):
@@ -223,7 +223,7 @@ def reward_model_from_policy(policy, *, extra_layers: int = 0, seed: int = 0):
 
 def is_reward_model(name_or_path) -> bool:
     """Whether ``name_or_path`` names a bundled reward model or a folder holding one."""
-    from tsc.lm.policy import bundled_models
+    from tsc.lm.checkpoint import bundled_models
 
     path = bundled_models(kind=None).get(str(name_or_path)) or Path(str(name_or_path)).expanduser()
     return _kind_of(path) in KINDS
@@ -231,7 +231,7 @@ def is_reward_model(name_or_path) -> bool:
 
 def _kind_of(folder: Path) -> str | None:
     """The kind on a folder's card, else read from its config (None if neither says)."""
-    from tsc.lm.checkpoint import read_card
+    from tsc.io import read_card
 
     if not (folder / "config.json").is_file():
         return None
@@ -250,8 +250,8 @@ def load_reward_model(name_or_path: str | Path) -> RewardModel:
 
     As for policies, the weights must be ``model.safetensors`` and match the sha256 on the card.
     """
-    from tsc.lm.checkpoint import load_checkpoint, read_card
-    from tsc.lm.policy import bundled_models
+    from tsc.io import read_card
+    from tsc.lm.checkpoint import bundled_models, load_checkpoint
 
     bundled = {k: v for k, v in bundled_models(kind=None).items() if _kind_of(v) in KINDS}
     name = str(name_or_path)
@@ -264,3 +264,36 @@ def load_reward_model(name_or_path: str | Path) -> RewardModel:
         raise ValueError(f"{path} holds a {card.get('kind') or 'model'} with no value head, not a reward model ({', '.join(KINDS)})")
     model, tokenizer = load_checkpoint(path, card, "AutoModelForTokenClassification", what="reward model")
     return RewardModel(model, tokenizer, path=path, name=path.name, card=card)
+
+
+# --- prefix reuse for a token classifier on a policy's trunk -------------------------------------------
+
+
+def values_reusing(
+    lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int, inputs: list[torch.Tensor] | None = None
+) -> tuple[list[torch.Tensor], list[int]]:
+    """A token classifier's output at every position of each row (token ids), computing only
+    what ``store`` does not hold (see `prefill`; ``inputs``: the trunk's hidden states, for the
+    layers on top of a shared trunk). Every row, and every row but its last token, is then
+    stored with its outputs, so a later row that extends either computes only its new tokens.
+    Returns each row's outputs [length, labels] and how many of its positions were computed."""
+    found = [store.longest(r) for r in rows]
+    cache, window, _, fresh, width = prefill(lean, rows, found, pad=pad, inputs=inputs, every_position=True)
+    outputs = []
+    for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh)):
+        out = joined(entry and entry[2], window[i], n, len(row))
+        first = width - len(row)
+        for end in (len(row), len(row) - 1):  # the row, and the row without its last token
+            store.add(row[:end], *stored_kv(cache, i, first, first + end), out[:end])
+        outputs.append(out)
+    return outputs, fresh
+
+
+def trunk_states(lean: LeanLlama, rows: list[list[int]], store: PrefixStore, *, pad: int) -> tuple[list[torch.Tensor], list[int]]:
+    """The hidden states after ``lean``'s last layer at every position of each row, taking
+    what the sampler stored with the sequences it wrote (`sample_rows` with a store) and
+    computing the rest: the trunk a reward model shares with the policy. Returns each row's
+    states [length, width] and how many of its positions were computed."""
+    found = [store.longest(r) for r in rows]
+    _, _, hidden, fresh, _ = prefill(lean, rows, found, pad=pad)  # the hidden states, not the logits
+    return [joined(entry and entry[2], hidden[i], n, len(row)) for i, (row, (_, entry), n) in enumerate(zip(rows, found, fresh))], fresh

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import random
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     ``out_dir/train_log.jsonl`` and the final model to ``out_dir/final`` (no evaluation here:
     `tsc.evaluation.evaluate_reward_model` adds it).
     """
-    from tsc.lm.fit import adamw, fit
+    from tsc.lm.fit import adamw, fit, run_card
     from tsc.lm.policy import load_policy
     from tsc.lm.train import save_checkpoint
 
@@ -88,34 +87,26 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
 
     def card(record: dict) -> dict:
         summary = {**data["summary"], **trained}
-        return {
-            "name": recipe.name,
-            "kind": recipe.kind,
-            "task": "countdown",
-            "params": n_params,
-            "base": {"name": policy.name, "weights_sha256": policy.card.get("weights_sha256")},
-            "recipe": recipe.to_dict(),
-            "data": _describe(recipe, summary),
-            "data_summary": summary,
-            "steps": record["step"],
-            "epochs": round(record["step"] * recipe.batch_size / len(train_set), 2),
-            "train_tokens": record["tokens"],
-            "train_flops": record["flops"],
-            "data_flops": summary["policy_flops"],
-            "flops_formula": "forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
+        return run_card(
+            recipe,
+            record,
+            kind=recipe.kind,
+            task="countdown",
+            params=n_params,
+            base={"name": policy.name, "weights_sha256": policy.card.get("weights_sha256")},
+            recipe=recipe.to_dict(),
+            data=_describe(recipe, summary),
+            data_summary=summary,
+            epochs=round(record["step"] * recipe.batch_size / len(train_set), 2),
+            data_flops=summary["policy_flops"],
+            trained_params=sum(p.numel() for p in trainable),
+            data_seconds=summary["seconds"],
+            problems={"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+            val_loss=record.get("val_loss", val_loss),
+            flops_formula="forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
             "head when the base is frozen); "
             "forward = 2*N*L + 2*n_layer*d_model*L*(L+1) per sequence of L tokens (attention: QK^T and AV) (tsc.compute)",
-            "trained_params": sum(p.numel() for p in trainable),
-            "seconds": round(record["seconds"], 1),
-            "data_seconds": summary["seconds"],
-            "seed": recipe.seed,
-            "problems": {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
-            "reproduce": f"python -m tsc train --recipe {recipe.name} --install",
-            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads",
-            "final_loss": record["loss"],
-            "val_loss": record.get("val_loss", val_loss),
-            "torch": torch.__version__,
-        }
+        )
 
     def batch(step: int) -> tuple[dict, list[int]]:
         inputs = collate_rewards(reward, [train_set[i] for i in order[step * recipe.batch_size : (step + 1) * recipe.batch_size]])
@@ -125,10 +116,6 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         nonlocal val_loss
         if val_set and ((recipe.eval_every and (step + 1) % recipe.eval_every == 0) or step + 1 == recipe.steps):
             val_loss = record["val_loss"] = round(validation_loss(reward, val_set), 5)
-
-    def after(step: int, record: dict) -> None:
-        if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
-            save_checkpoint(_stored(model, recipe), reward.tokenizer, out_dir / "checkpoints" / f"step-{step + 1}", card(record))
 
     torch.manual_seed(recipe.seed)
     record = fit(
@@ -140,7 +127,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         step_flops=step_flops,
         log=out_dir / "train_log.jsonl",
         measure=measure,
-        after=after,
+        save=lambda folder, record: save_checkpoint(_stored(model, recipe), reward.tokenizer, folder, card(record)),
         progress=progress,
     )
     model.eval()
