@@ -81,16 +81,29 @@ def test_ex_1_2_likely_mistakes_are_named(wrong, points_at):
     assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
 
 
+def test_ex_1_2_an_approximate_logarithm_inside_the_tolerance_is_still_named():
+    """ln(goal) ≈ goal − 1 lands within 5 % of the answer for a steep law: the named slip is
+    tested before the tolerance, so it is rejected, while a rounded answer is accepted."""
+    law = {"a": -1.2, "b": 0.9, "goal": 0.95}
+    exact = (math.log(0.95) / -1.2) ** (-1 / 0.9)
+    approximate = ((0.95 - 1) / -1.2) ** (-1 / 0.9)
+    assert abs(approximate - exact) < 0.05 * exact  # within the tolerance ...
+    feedback = check_samples_needed(approximate, **law)
+    assert feedback.status == "incorrect" and "goal - 1" in feedback.message, feedback.message  # ... and still named
+    assert check_samples_needed(round(exact), **law).correct and check_samples_needed(math.ceil(exact), **law).correct
+
+
 STEP = re.compile(r"^\s*(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(\d+)\s*$")
+NO_INNER_SPACES = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)$")
 
 
-def _verify(numbers, target, text, *, arithmetic=True, all_used=True, available=True):
+def _verify(numbers, target, text, *, arithmetic=True, all_used=True, available=True, floor=False, absolute=False, guard=True, spaces=True):
     body = text.split(".", 1)[0]
     if not body.strip():
         return False
     pool = list(numbers)
     for part in body.split(","):
-        match = STEP.match(part)
+        match = STEP.match(part) if spaces else NO_INNER_SPACES.match(part.strip())
         if match is None:
             return False
         left, op, right, result = int(match[1]), match[2], int(match[3]), int(match[4])
@@ -99,9 +112,15 @@ def _verify(numbers, target, text, *, arithmetic=True, all_used=True, available=
                 pool.remove(operand)
             elif available:
                 return False
-        value = {"+": left + right, "*": left * right, "-": left - right if left >= right else None}.get(op)
+        difference = abs(left - right) if absolute else left - right if left >= right else None
+        value = {"+": left + right, "*": left * right, "-": difference}.get(op)
         if op == "/":
-            value = left // right if right and left % right == 0 else None
+            if floor:
+                value = left // right if right else None
+            elif not guard:
+                value = left // right if left % right == 0 else None  # ZeroDivisionError on 7/0
+            else:
+                value = left // right if right and left % right == 0 else None
         if arithmetic and value != result:
             return False
         pool.append(result)
@@ -114,8 +133,20 @@ def _verify(numbers, target, text, *, arithmetic=True, all_used=True, available=
         (lambda n, t, x: _verify(n, t, x, arithmetic=False), "Redo each step's arithmetic"),
         (lambda n, t, x: _verify(n, t, x, all_used=False), "Every given number must be used"),
         (lambda n, t, x: _verify(n, t, x, available=False), "only use numbers currently available"),
+        (lambda n, t, x: _verify(n, t, x, floor=True), "Floor division"),
+        (lambda n, t, x: _verify(n, t, x, absolute=True), "absolute value"),
+        (lambda n, t, x: _verify(n, t, x, guard=False), "guard against dividing by zero"),
+        (lambda n, t, x: _verify(n, t, x, spaces=False), "inside a step too"),
     ],
-    ids=["no-arithmetic-check", "numbers-left-unused", "operands-not-on-the-table"],
+    ids=[
+        "no-arithmetic-check",
+        "numbers-left-unused",
+        "operands-not-on-the-table",
+        "floor-division",
+        "absolute-subtraction",
+        "no-zero-guard",
+        "no-spaces-inside-a-step",
+    ],
 )
 def test_ex_1_3_likely_mistakes_are_named(wrong, points_at):
     assert check_verifier(_verify).correct

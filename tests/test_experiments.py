@@ -53,6 +53,61 @@ def test_a_damaged_result_is_recomputed(registry, tmp_path):
     assert registry == [3]
 
 
+def test_a_result_built_from_cached_rows_records_the_compute_of_the_whole(tmp_path, monkeypatch):
+    """A rerun that reads every row back from the cache is fast, but the record must still
+    say what the result cost: the seconds each cached row took when it was computed."""
+    import time
+
+    from tsc.analysis import SweepCache
+
+    monkeypatch.setattr(experiments, "RESULTS", tmp_path / "results")
+    for name in list(experiments.EXPERIMENTS):  # the registry emptied in place (restored after the test)
+        monkeypatch.delitem(experiments.EXPERIMENTS, name)
+    rows = tmp_path / "rows.jsonl"
+
+    @experiments.experiment("slow", describe="two slow rows, cached", rows=2)
+    def slow(*, rows: int):
+        store = SweepCache(tmp_path / "rows.jsonl")
+        out = []
+        for i in range(rows):
+            key = f"row{i}"
+            row = store.get(key)
+            if row is None:  # the pattern of the chapters' experiments: miss, compute, append
+                time.sleep(0.2)
+                row = {"i": i}
+                store.append(key, {"i": i}, row)
+            out.append(row["i"])
+        return out
+
+    experiments.run("slow")
+    first = json.loads((tmp_path / "results" / "slow.json").read_text())
+    assert first["seconds"] >= 0.4 and "cached_rows" not in first
+    assert all(json.loads(line)["seconds"] >= 0.2 for line in rows.read_text().splitlines())
+    experiments.run("slow", refresh=True)  # every row from the cache now
+    again = json.loads((tmp_path / "results" / "slow.json").read_text())
+    assert again["cached_rows"] == 2 and again["seconds_this_run"] < 0.2
+    assert again["seconds"] >= 0.4  # the whole result's compute, not the cache hit's
+    # a row stored without its time (an older cache) is counted as untimed, not as zero
+    rows.write_text(rows.read_text() + json.dumps({"key": "row2", "config": {}, "row": {"i": 2}}) + "\n")
+    experiments.run("slow", rows=3)
+    third = json.loads((tmp_path / "results" / "slow.json").read_text())
+    assert third["cached_rows"] == 3 and third["cached_rows_untimed"] == 1
+
+
+def test_cached_rows_computed_in_the_same_run_count_once(tmp_path):
+    from tsc.analysis import SweepCache, reused_compute
+
+    with reused_compute() as reused:
+        store = SweepCache(tmp_path / "rows.jsonl")
+        store.fetch({"a": 1}, lambda: {"x": 1})
+        assert SweepCache(tmp_path / "rows.jsonl").fetch({"a": 1}, dict) == {"x": 1}  # read back, computed here
+    assert reused.rows == 0 and reused.seconds == 0
+    with reused_compute() as reused:
+        SweepCache(tmp_path / "rows.jsonl").fetch({"a": 1}, dict)
+        SweepCache(tmp_path / "rows.jsonl").fetch({"a": 1}, dict)  # the same row twice: counted once
+    assert reused.rows == 1 and reused.untimed == 0
+
+
 def test_cli_lists_and_runs(registry, capsys):
     from tsc.cli import main
 

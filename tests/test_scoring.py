@@ -199,3 +199,26 @@ def test_scored_table_is_frozen():
     assert isinstance(scored, ScoredTable)
     with pytest.raises(AttributeError):
         scored.steps = {}
+
+
+def test_priced_charges_k_samples_as_the_prompt_once_plus_k_samples(tiny_policy):
+    """Chapter 1's accounting: the table's FLOPs split exactly into each problem's prompt
+    (read once) and its samples (each priced by its own length)."""
+    from tsc.analysis import draw
+    from tsc.scoring import priced
+    from tsc.tasks import countdown
+
+    problems = countdown.generate(6, seed=3, sizes=(3, 4))
+    table = draw(problems, tiny_policy, n=8, temperature=1.0, seed=0, max_new_tokens=24)
+    costs = priced(table, tiny_policy)
+    assert np.isclose(costs.prompt_flops.sum() + 8 * costs.sample_flops.sum(), table.ledger.policy_flops)
+    lengths = [len(ids) for ids in tiny_policy.encode([tiny_policy.format(p) for p in problems])]
+    assert costs.prompt_flops.tolist() == [tiny_policy.flops(n, 0) for n in lengths]
+    assert np.allclose(costs.flops(4), costs.prompt_flops + 4 * costs.sample_flops)
+    # one sample costs more than the table's FLOPs spread evenly over its samples
+    assert costs.flops(1).mean() > table.ledger.policy_flops / table.ledger.samples
+    # a table priced with another policy's sizes, or a subset (whose ledger is the whole table's), is refused
+    with pytest.raises(ValueError, match="price a table with the policy that drew it"):
+        priced(table.subset(np.arange(6) < 3), tiny_policy)
+    with pytest.raises(ValueError, match="can price a prompt"):
+        priced(table, object())

@@ -8,6 +8,7 @@ problems (the bootstrap), so every curve in the book carries its uncertainty.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -16,7 +17,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -409,11 +410,43 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass
+class ReusedCompute:
+    """What the cached rows read back during a computation had cost when they were computed:
+    their stored ``seconds`` summed over ``rows`` rows (``untimed`` of them were stored
+    without a time, by a version of the cache that did not record it)."""
+
+    seconds: float = 0.0
+    rows: int = 0
+    untimed: int = 0
+    _seen: set = field(default_factory=set, repr=False)  # (cache file, key) counted or computed here
+
+
+_OPEN_TALLIES: list[ReusedCompute] = []
+
+
+@contextlib.contextmanager
+def reused_compute():
+    """Tally the compute of the `SweepCache` rows read back inside the ``with`` block, so
+    that a result assembled partly from a cache can say what the whole cost
+    (`tsc.experiments.run` adds it to the wall time of the part computed now). A row computed
+    inside the block and read again is counted once, in the wall time."""
+    tally = ReusedCompute()
+    _OPEN_TALLIES.append(tally)
+    try:
+        yield tally
+    finally:
+        _OPEN_TALLIES.remove(tally)
+
+
 class SweepCache:
     """Finished sweep rows on disk, one JSON line each, appended (and synced) as they finish.
 
     ``path`` is a ``.jsonl`` file or a folder (the rows go to ``sweep.jsonl`` inside). Lines
-    that cannot be read, such as one cut short when the machine stopped, are skipped.
+    that cannot be read, such as one cut short when the machine stopped, are skipped. Each
+    line also keeps the seconds its row took to compute (from the miss in `get` to its
+    `append`, or as given), so a result read back from the cache can still say what it cost
+    (`reused_compute`).
     """
 
     def __init__(self, path: str | Path):
@@ -421,6 +454,8 @@ class SweepCache:
         self.path = path if path.suffix == ".jsonl" else path / "sweep.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, dict] = {}
+        self.seconds: dict[str, float | None] = {}
+        self._missed: dict[str, float] = {}  # key -> when `get` missed it (its compute starts)
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
@@ -430,9 +465,25 @@ class SweepCache:
                     continue
                 if isinstance(key, str) and isinstance(row, dict):
                     self.rows[key] = row
+                    seconds = entry.get("seconds")
+                    self.seconds[key] = float(seconds) if isinstance(seconds, (int, float)) else None
 
     def get(self, key: str) -> dict | None:
-        return self.rows.get(key)
+        """The row stored under ``key``, or None (and its compute time starts now)."""
+        row = self.rows.get(key)
+        if row is None:
+            self._missed[key] = time.perf_counter()
+            return None
+        for tally in _OPEN_TALLIES:
+            if (str(self.path), key) not in tally._seen:
+                tally._seen.add((str(self.path), key))
+                seconds = self.seconds.get(key)
+                tally.rows += 1
+                if seconds is None:
+                    tally.untimed += 1
+                else:
+                    tally.seconds += seconds
+        return row
 
     def fetch(self, config: dict, compute: Callable[[], dict], *, label: str | None = None) -> dict:
         """The row stored for ``config`` (keyed by `config_key`), or else ``compute()``'s,
@@ -442,13 +493,22 @@ class SweepCache:
         if row is None:
             started = time.perf_counter()
             row = compute()
-            self.append(key, config, row)
+            seconds = time.perf_counter() - started
+            self.append(key, config, row, seconds=seconds)
             if label is not None:
-                print(f"  {label}: {time.perf_counter() - started:.0f} s", flush=True)
+                print(f"  {label}: {seconds:.0f} s", flush=True)
         return row
 
-    def append(self, key: str, config: dict, row: dict) -> None:
-        line = json.dumps({"key": key, "config": config, "row": row}) + "\n"
+    def append(self, key: str, config: dict, row: dict, *, seconds: float | None = None) -> None:
+        """Store ``row`` under ``key``; ``seconds`` (None: the time since `get` missed the
+        key, if it did) is what computing it took."""
+        missed = self._missed.pop(key, None)
+        if seconds is None and missed is not None:
+            seconds = time.perf_counter() - missed
+        entry = {"key": key, "config": config, "row": row}
+        if seconds is not None:
+            entry["seconds"] = round(float(seconds), 3)
+        line = json.dumps(entry) + "\n"
         with open(self.path, "ab+") as handle:
             handle.seek(0, os.SEEK_END)
             if handle.tell() > 0:  # after a line cut short, start a fresh line
@@ -459,6 +519,9 @@ class SweepCache:
             handle.flush()
             os.fsync(handle.fileno())
         self.rows[key] = row
+        self.seconds[key] = entry.get("seconds")
+        for tally in _OPEN_TALLIES:  # computed now: its time is in the wall clock already
+            tally._seen.add((str(self.path), key))
 
 
 def auc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:

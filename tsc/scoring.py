@@ -159,6 +159,29 @@ def draw_scored(
     return ScoredTable(table=table, steps=steps, prompt_flops=prompt_flops, sample_flops=sample_flops, verifier_flops=verifier_flops)
 
 
+def priced(table: SampleTable, policy) -> ScoredTable:
+    """``table`` (drawn by `tsc.analysis.draw` from ``policy``) with what each problem's
+    prompt and samples cost, so that ``.flops(k)`` charges k samples as the prompt once plus
+    k samples' own FLOPs (no verifier). Each sample is priced by its own length,
+    ``policy.flops(prompt, written) − policy.flops(prompt, 0)``; the totals equal the
+    table's ledger whenever each prompt was read once (a ValueError says when not: the
+    table was drawn by another policy, or in chunks that re-read prompts)."""
+    if not (callable(getattr(policy, "flops", None)) and callable(getattr(policy, "encode", None))):
+        raise ValueError(f"priced needs a policy that can price a prompt (flops and encode), e.g. tsc.load_policy(); got {policy!r}")
+    lengths = [len(ids) for ids in policy.encode([policy.format(p) for p in table.problems])]
+    prompt_flops = np.array([float(policy.flops(length, 0)) for length in lengths])
+    sample_flops = np.array(
+        [np.mean([policy.flops(length, int(t)) - policy.flops(length, 0) for t in row]) for length, row in zip(lengths, table.tokens)]
+    )
+    total = prompt_flops.sum() + table.n * sample_flops.sum()
+    if table.ledger.policy_flops and not math.isclose(total, table.ledger.policy_flops, rel_tol=1e-9):
+        raise ValueError(
+            f"the table's ledger charged {table.ledger.policy_flops:.6g} FLOPs but its prompts and samples price at {total:.6g}: "
+            "price a table with the policy that drew it, drawn with each prompt read once"
+        )
+    return ScoredTable(table=table, steps={}, prompt_flops=prompt_flops, sample_flops=sample_flops, verifier_flops={})
+
+
 def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, k: int) -> float:
     """The exact chance that the highest-scored of k samples, drawn without replacement from
     these n, is correct (ties broken uniformly at random): best-of-k averaged over every

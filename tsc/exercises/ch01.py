@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 from tsc.analysis import pass_at_k, samples_for_coverage
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, is_bool, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, is_bool, registers_selftest, rejects, show
 from tsc.tasks.countdown import Countdown
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
@@ -98,8 +99,10 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     except (ValueError, ZeroDivisionError, OverflowError, TypeError) as error:  # the law given to the checker is unusable
         return Feedback("incorrect", f"Cannot check: the law exp(a·k^(-b)) with a={a!r}, b={b!r}, goal={goal!r} has no answer ({error}).")
     answer = number
-    if abs(answer - expected) <= tolerance * expected or abs(answer - math.ceil(expected)) < 1e-9:
-        return Feedback("correct", f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples.")
+    right = f"Correct: the fit reaches {goal:.0%} coverage at k ≈ {expected:.1f} samples."
+    if abs(answer - expected) <= 1e-6 * expected or abs(answer - math.ceil(expected)) < 1e-9:
+        return Feedback("correct", right)
+    # the named slips come before the tolerance: an approximate logarithm can land within it
     slips = []
     ratio = math.log(goal) / a
     slips.append((ratio ** (1 / b), "The exponent is -1/b: from k^(-b) = ln(goal)/a, raise both sides to the power -1/b."))
@@ -109,6 +112,8 @@ def check_samples_needed(answer, *, a: float, b: float, goal: float, tolerance: 
     for slip, why in slips:
         if math.isfinite(slip) and abs(answer - slip) <= 1e-6 * max(1.0, abs(slip)):
             return Feedback("incorrect", f"{answer!r} is not it. {why} Expected about {expected:.1f}.")
+    if abs(answer - expected) <= tolerance * expected:  # rounded, or read off a plot
+        return Feedback("correct", right)
     if answer in (64, 64.0) and expected > 64:
         why = f"64 is the largest k measured, where coverage is still below {goal:.0%}"
         return Feedback("incorrect", f"{why}: solve the fitted law for k instead.")
@@ -123,6 +128,11 @@ ARITHMETIC = "Redo each step's arithmetic: a step whose result is false is wrong
 ALL_USED = "Every given number must be used: at the end exactly one number, the target, must remain."
 AVAILABLE = "A step may only use numbers currently available; remove each operand from the pool when a step uses it."
 SPACES = "Spaces around numbers and signs are allowed."
+SPACES_INSIDE = "Spaces are allowed inside a step too, around the sign and the '=' ('13 - 7 = 6')."
+FLOOR = "A division must come out exact: 7/2 is 3.5, not 3. Floor division (//) hides the remainder; check a % b == 0."
+ABSOLUTE = "A subtraction may not go below zero: 3-5 is -2, not 2. Do not take the absolute value; reject a - b when b > a."
+BY_ZERO = "A step may divide by a 0 made earlier (4-4=0, then 7/0): guard against dividing by zero and return False."
+ZERO_OK = "Zero is a number like any other: 4-4=0 is allowed, and so is adding it."
 TWICE = "A number given twice may be used twice."
 STOP = "The full stop ends a completion; it is not required."
 MALFORMED = "Text that is not a list of steps 'a op b = c' with non-negative integers is simply wrong."
@@ -148,6 +158,11 @@ VERIFIER_CASES: list[tuple[Countdown, str, str, str]] = [
     (Countdown((1, 2, 3), 6), "banana", "gibberish", MALFORMED),
     (Countdown((1, 2, 3), 6), "1+2=3,3+3=6.1+1=2", "text after the full stop (ignored)", "Ignore everything after the first full stop."),
     (Countdown((1, 2, 3), 6), "1+2=3,3*2=6.", "an operand taken from the wrong place", AVAILABLE),
+    (Countdown((13, 4, 7, 2), 48), "13 - 7 = 6,6 * 4 = 24,24 * 2 = 48.", "a correct solution with spaces inside its steps", SPACES_INSIDE),
+    (Countdown((7, 2, 3), 9), "7/2=3,3*3=9.", "a division that floors (7/2 is not 3)", FLOOR),
+    (Countdown((3, 5, 4), 8), "3-5=2,2*4=8.", "a subtraction written as its absolute value (3-5 is not 2)", ABSOLUTE),
+    (Countdown((4, 4, 7), 7), "4-4=0,7/0=7.", "a division by a zero made by an earlier step", BY_ZERO),
+    (Countdown((4, 4, 7), 7), "4-4=0,7+0=7.", "a correct solution through a zero", ZERO_OK),
 ]
 
 
@@ -162,7 +177,7 @@ def check_verifier(fn: Callable) -> Feedback:
         value, error = call(fn, list(problem.numbers), problem.target, text)
         if error:
             case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
-            advice = "A verifier should return False for bad text, never crash."
+            advice = BY_ZERO if error.startswith("ZeroDivisionError") else "A verifier should return False for bad text, never crash."
             return Feedback("incorrect", f"On {case} your verifier raised {error}. {advice}")
         answers.append(value)
     if all(a is None for a in answers):
@@ -224,3 +239,127 @@ def check_temperature_coverage(answer, *, problems, policy, temperature: float, 
     ]
     hint = next((why for value, why in slips if abs(number - value) < 1e-6), "")
     return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}".rstrip())
+
+
+# --- Self-tests: each checker accepts the reference and names the mistakes a class makes ------
+
+
+def reference_pass_at_k(n: int, c: int, k: int) -> float:
+    """Ex 1.1's reference: 1 − ∏(1 − k/i) over i = n−c+1..n, exactly 1 when n − c < k."""
+    if n - c < k:
+        return 1.0
+    fail = 1.0
+    for i in range(n - c + 1, n + 1):
+        fail *= 1 - k / i
+    return 1 - fail
+
+
+_STEP = re.compile(r"^\s*(\d+)\s*([-+*/])\s*(\d+)\s*=\s*(\d+)\s*$")
+
+
+def reference_verify(numbers, target, text, *, slip: str | None = None) -> bool:
+    """Ex 1.3's reference verifier; ``slip`` switches on one mistake a class makes
+    (``"arithmetic"``: steps not recomputed, ``"unused"``: numbers may be left over,
+    ``"available"``: operands not checked against the pool, ``"floor"``: 7/2 = 3,
+    ``"absolute"``: 3−5 = 2, ``"zero"``: no guard against dividing by zero, ``"spaces"``: no
+    spaces inside a step)."""
+    if not isinstance(text, str):
+        return False
+    body = text.split(".", 1)[0]
+    if not body.strip():
+        return False
+    pool = list(numbers)
+    for part in body.split(","):
+        if slip == "spaces":
+            part = part.strip()
+            match = None if " " in part else _STEP.match(part)
+        else:
+            match = _STEP.match(part)
+        if match is None:
+            return False
+        left, op, right, result = int(match[1]), match[2], int(match[3]), int(match[4])
+        for operand in (left, right):
+            if operand in pool:
+                pool.remove(operand)
+            elif slip != "available":
+                return False
+        if op == "+":
+            value = left + right
+        elif op == "*":
+            value = left * right
+        elif op == "-":
+            value = abs(left - right) if slip == "absolute" else left - right if left >= right else None
+        elif slip == "floor":
+            value = left // right if right else None
+        elif slip == "zero":
+            value = left // right if left % right == 0 else None  # raises on a zero divisor
+        else:
+            value = left // right if right != 0 and left % right == 0 else None
+        if slip != "arithmetic" and (value is None or value != result):
+            return False
+        pool.append(result)
+    return result == target if slip == "unused" else pool == [target]
+
+
+@registers_selftest("ex-1-1")
+def _selftest_pass_at_k() -> None:
+    check = check_pass_at_k
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(reference_pass_at_k).correct
+    assert rejects(check(lambda n, c, k: 1 - (1 - c / n) ** k), "plug-in")
+    assert rejects(check(lambda n, c, k: math.comb(n - c, k) / math.comb(n, k)), "one minus")
+    assert rejects(check(lambda n, c, k: min(1.0, k * c / n)), "overcounts")
+    off_by_one = lambda n, c, k: 1 - math.prod(1 - k / i for i in range(n - c, n + 1)) if n - c >= k else 1.0  # noqa: E731
+    assert rejects(check(off_by_one), "c factors")
+
+
+@registers_selftest("ex-1-2")
+def _selftest_samples_needed(*, a: float, b: float, goal: float) -> None:
+    law = dict(a=a, b=b, goal=goal)
+    check = check_samples_needed
+    assert check(None, **law).status == "not attempted"
+    assert check((math.log(goal) / a) ** (-1 / b), **law).correct
+    assert rejects(check((math.log(goal) / a) ** (1 / b), **law), "-1/b")
+    assert rejects(check((math.log10(goal) / a) ** (-1 / b), **law), "natural")
+    assert rejects(check(((goal - 1) / a) ** (-1 / b), **law), "goal - 1")  # close, but named before the tolerance
+    if samples_for_coverage(goal, a, b) > 64:  # the goal lies beyond the largest k measured
+        assert rejects(check(64, **law), "largest k")
+
+
+@registers_selftest("ex-1-3")
+def _selftest_verifier(*, problems=(), texts=(), coverage_at_16: float | None = None) -> None:
+    """With ``problems``, ``texts`` (the chapter's table) and ``coverage_at_16``: the reference
+    agrees with the oracle on the table's samples, and best-of-16 with it reaches coverage."""
+    check = check_verifier
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(reference_verify).correct
+    for slip, words in (
+        ("arithmetic", "arithmetic"),
+        ("unused", "must be used"),
+        ("available", "currently available"),
+        ("floor", "Floor division"),
+        ("absolute", "absolute value"),
+        ("zero", "dividing by zero"),
+        ("spaces", "inside a step"),
+    ):
+        assert rejects(check(lambda n, t, x, slip=slip: reference_verify(n, t, x, slip=slip)), words), slip
+    assert rejects(check(lambda n, t, x: int(x.split("=")[-1].rstrip(".")) == t), "never crash")
+    if problems:
+        assert all(reference_verify(p.numbers, p.target, t) == p.check(t) for p, row in zip(problems, texts) for t in row[:8])
+        solved = [any(reference_verify(p.numbers, p.target, t) for t in row[:16]) for p, row in zip(problems, texts)]
+        assert abs(sum(solved) / len(solved) - coverage_at_16) < 0.08, (sum(solved) / len(solved), coverage_at_16)
+
+
+@registers_selftest("ex-1-4")
+def _selftest_temperature_coverage(*, problems, policy, n: int = 32, seed: int = 0) -> None:
+    exp = dict(problems=problems, policy=policy, n=n, seed=seed)
+    cool = coverage_at_temperature(problems, policy, n=n, temperature=0.5, seed=seed)
+    warm = coverage_at_temperature(problems, policy, n=n, temperature=1.0, seed=seed)
+    check = check_temperature_coverage
+    assert check(None, temperature=0.5, **exp).status == "not attempted"
+    assert check(cool["coverage"], temperature=0.5, **exp).correct
+    assert rejects(check(cool["pass1"], temperature=0.5, **exp), "pass@1")
+    if abs(warm["coverage"] - cool["coverage"]) > 1e-9:
+        assert rejects(check(warm["coverage"], temperature=0.5, **exp), "temperature 1")
+    assert rejects(check(cool["plug_in"], temperature=0.5, **exp), "plug-in")
+    assert rejects(check(100 * cool["coverage"], temperature=0.5, **exp), "percentage")

@@ -6,7 +6,9 @@ call computes it and stores the result as ``tsc/assets/results/NAME.json``; late
 the book build, in CI or in Colab, read that file back as long as the experiment's
 configuration is unchanged. The result file records the configuration, the wall time, the
 machine and the package versions it was computed with, so a reader can see what it is and
-recompute it:
+recompute it. Its ``seconds`` is the compute of the whole result: rows that a resumable cache
+(`tsc.analysis.SweepCache`) gave back count with the time they took when they were computed
+(``seconds_this_run`` is the wall time of the run that stored it):
 
     python -m tsc experiment --list
     python -m tsc experiment NAME            # compute (or read back) and print a summary
