@@ -240,10 +240,10 @@ def _block_table(table, start: int, k: int):
 
 @experiment(
     "ch03-thinking",
-    describe="the trace model's long reasoning on 400 held-out 3-number problems: 16 traces each (lengths, endings, "
+    describe="the trace model's long reasoning on 200 held-out 3-number problems: 16 traces each (lengths, endings, "
     "backtracks), the entropy along greedy traces, majority@k and short-m@k at matched tokens, one trace and k traces cut at a budget",
     model="trace",
-    problems=400,
+    problems=200,
     problem_seed=3300,
     samples=16,
     temperature=1.0,

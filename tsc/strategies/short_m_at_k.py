@@ -21,13 +21,14 @@ from tsc.core import Policy, Problem, Result, is_int
 from tsc.strategies.base import check_knobs, check_problem, make_result
 
 
-def check_short_knobs(*, n, m) -> None:
+def check_short_knobs(*, n=None, m=None) -> None:
     """A one-line ValueError naming ``n`` (chains started) or ``m`` (chains waited for) when
-    out of range."""
-    if not is_int(n) or n < 1:
+    out of range; a knob not given (None) is not checked."""
+    if n is not None and (not is_int(n) or n < 1):
         raise ValueError(f"n (chains started, k in short-m@k) must be a positive integer, got {n!r}")
-    if not is_int(m) or not 1 <= m <= n:
-        raise ValueError(f"m (chains waited for, m in short-m@k) must be an integer from 1 to n ({n}), got {m!r}")
+    if m is not None and (not is_int(m) or m < 1 or (n is not None and m > n)):
+        within = f"from 1 to n ({n})" if n is not None else "of at least 1"
+        raise ValueError(f"m (chains waited for, m in short-m@k) must be an integer {within}, got {m!r}")
 
 
 def short_m_at_k(
