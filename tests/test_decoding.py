@@ -291,6 +291,37 @@ def test_trace_samples_lengths_and_the_shortest_against_the_longest():
     assert short.tolist() == [1.0, 0.0] and long.tolist() == pytest.approx([0.0, 2 / 3])
 
 
+def test_thinking_curves_read_the_strategies_and_the_capped_traces():
+    from tsc.experiments import ch03
+
+    def run(k, correct, tokens, steps):
+        return {"k": k, "correct": correct, "tokens": tokens, "steps": steps}
+
+    toy = {
+        "strategies": {
+            "majority@1": run(1, [1, 0], [10, 30], [10, 30]),
+            "short-1@1": run(1, [1, 0], [10, 30], [10, 30]),
+            "majority@4": run(4, [1, 1], [40, 120], [12, 40]),
+            "short-1@4": run(4, [1, 0], [32, 80], [8, 20]),
+            "short-3@4": run(4, [1, 1], [36, 100], [10, 30]),
+        },
+        "capped": {
+            "1x64": {"budget": 64, "traces": 1, "cap": 64, "correct": [1, 0], "tokens": [10, 64], "steps": [10, 64]},
+            "4x16": {"budget": 64, "traces": 4, "cap": 16, "correct": [0, 0], "tokens": [64, 64], "steps": [16, 16]},
+            "2x32": {"budget": 64, "traces": 2, "cap": 32, "correct": [1, 0], "tokens": [20, 64], "steps": [10, 32]},
+        },
+    }
+    curves = ch03.thinking_curves(toy)
+    assert list(curves) == ["majority of k", "short-1 of k", "short-3 of k", "one trace, thinking cut", "four traces, each cut"]
+    short = curves["short-1 of k"]
+    assert short["labels"] == [1, 4] and short["tokens"].tolist() == [20, 56] and short["steps"].tolist() == [20, 14]
+    assert short["per_problem"].tolist() == [[1, 1], [0, 0]] and short["mean"].tolist() == [0.5, 0.5]
+    assert curves["majority of k"]["mean"].tolist() == [0.5, 1.0] and curves["short-3 of k"]["labels"] == [4]
+    assert curves["one trace, thinking cut"]["tokens"].tolist() == [37] and curves["four traces, each cut"]["mean"].tolist() == [0.0]
+    for curve in curves.values():
+        assert np.all(curve["low"] <= curve["mean"] + 1e-12) and np.all(curve["mean"] <= curve["high"] + 1e-12)
+
+
 def test_reading_back_the_knobs_and_the_votes():
     from tsc.analysis import significance
     from tsc.experiments import ch03

@@ -530,3 +530,44 @@ def shortest_and_longest(result: dict) -> tuple[np.ndarray, np.ndarray]:
     short = np.array([c[t == t.min()].mean() for t, c in zip(tokens[varied], correct[varied])])
     long = np.array([c[t == t.max()].mean() for t, c in zip(tokens[varied], correct[varied])])
     return short, long
+
+
+def thinking_curves(result: dict, *, seed: int = 0) -> dict[str, dict]:
+    """Accuracy against the tokens and the decoding steps (latency) a problem costs, for each
+    way `thinking` spends the trace model's thinking: majority@k, short-1@k and short-3@k
+    over k (whole traces), and one trace or four cut at a token budget (budget forcing,
+    over the budgets). Each curve holds, per point, ``labels`` (k, or the budget),
+    ``tokens`` and ``steps`` (means per problem), ``mean``, ``low`` and ``high`` (95 %
+    bootstrap over problems), ``per_problem`` (problems × points, for paired comparisons),
+    and ``style``/``linestyle`` for `tsc.viz.traces.matched_compute`."""
+    from tsc.analysis import bootstrap
+
+    def curve(rows: list[dict], labels: list, style: str, linestyle: str = "-") -> dict:
+        per_problem = np.array([r["correct"] for r in rows], dtype=float).T
+        mean, low, high = bootstrap(per_problem, seed=seed)
+        return {
+            "labels": labels,
+            "tokens": np.array([np.mean(r["tokens"]) for r in rows]),
+            "steps": np.array([np.mean(r["steps"]) for r in rows]),
+            "mean": np.asarray(mean),
+            "low": np.asarray(low),
+            "high": np.asarray(high),
+            "per_problem": per_problem,
+            "style": style,
+            "linestyle": linestyle,
+        }
+
+    runs, capped = result["strategies"], result["capped"]
+    ks = sorted({r["k"] for r in runs.values()})
+    curves = {
+        "majority of k": curve([runs[f"majority@{k}"] for k in ks], ks, "majority"),
+        "short-1 of k": curve([runs[f"short-1@{k}"] for k in ks], ks, "short_m_at_k"),
+    }
+    three = [k for k in ks if f"short-3@{k}" in runs]
+    if three:
+        curves["short-3 of k"] = curve([runs[f"short-3@{k}"] for k in three], three, "short_m_at_k", "--")
+    for traces, name, linestyle in ((1, "one trace, thinking cut", "-"), (4, "four traces, each cut", "--")):
+        rows = sorted((r for r in capped.values() if r["traces"] == traces), key=lambda r: r["budget"])
+        if rows:
+            curves[name] = curve(rows, [r["budget"] for r in rows], "budget_forcing", linestyle)
+    return curves
