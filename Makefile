@@ -108,15 +108,19 @@ pdf: $(STAMP) chromium
 # and every solved chapter run from outside the repository under nbval, as a reader runs it
 # (TSC_STRICT=0: checks of exact seeded counts warn). Prints the versions that differ from
 # requirements.txt. Not part of `make test`: it downloads the newest torch (CUDA build, ~3 GB).
+# A constraints file in pip's configuration (a machine-wide cap on torch, say) would hold the
+# newest versions back without a word: the fresh environment's pip reads LATEST_CONSTRAINTS
+# instead (none; `make test-latest LATEST_CONSTRAINTS=c.txt` to test under a cap on purpose).
 LATEST := _build/latest
+LATEST_CONSTRAINTS ?= /dev/null
 test-latest: solutions
 	rm -rf $(LATEST) && mkdir -p $(LATEST)/chapters
 	$(PYTHON) -m venv $(LATEST)/venv
 	mkdir -p $(LATEST)/src && tar -c --exclude=./.venv --exclude=./_build --exclude=./runs --exclude=./.git --exclude=./build . \
 		| tar -x -C $(LATEST)/src  # built from a copy: setuptools writes build/ beside the sources
 	$(BIN)/python -m pip wheel --disable-pip-version-check -q --no-deps --no-build-isolation -w $(LATEST)/dist $(LATEST)/src
-	$(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
-	$(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade --upgrade-strategy eager \
+	PIP_CONSTRAINT=$(LATEST_CONSTRAINTS) $(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	PIP_CONSTRAINT=$(LATEST_CONSTRAINTS) $(LATEST)/venv/bin/python -m pip install --disable-pip-version-check -q --upgrade --upgrade-strategy eager \
 		$(LATEST)/dist/tsc-*.whl pytest nbval ipykernel
 	$(LATEST)/venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(LATEST)/venv/bin/python tests/newest_versions.py requirements.txt | tee $(LATEST)/versions.txt

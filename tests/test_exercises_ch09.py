@@ -1,42 +1,23 @@
 """Chapter 9's exercise checkers: the reference solutions pass, the placeholders read as not
-attempted, and the wrong answers a student is most likely to write are each rejected with a
-message that points at the mistake."""
+attempted, and the wrong answers a class is most likely to write are each rejected with a
+message that points at the mistake (the mistakes live beside the checkers, in
+`tsc.exercises.ch09`, and are what the chapter's self-tests run too)."""
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 
-from tsc.analysis import pareto_front
-from tsc.exercises import check_choice, check_front, check_half_width
-
-
-def ref_half_width(accuracy, problems):
-    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / problems)
-
-
-def ref_front(flops, accuracy):
-    order = sorted(range(len(flops)), key=lambda i: (flops[i], -accuracy[i]))
-    front = []
-    for i in order:
-        twin = front and (flops[i], accuracy[i]) == (flops[front[-1]], accuracy[front[-1]])
-        if not front or accuracy[i] > accuracy[front[-1]] or twin:
-            front.append(i)
-    return front
-
-
-def drops_twins(flops, accuracy):  # the strict > alone: of two identical points only the first
-    front = []
-    for i in sorted(range(len(flops)), key=lambda i: (flops[i], -accuracy[i])):
-        if not front or accuracy[i] > accuracy[front[-1]]:
-            front.append(i)
-    return front
-
-
-def ref_choice(points, budget):
-    fixed = [p for p in points if p["family"] != "adaptive" and p["flops"] <= budget]
-    return max(fixed, key=lambda p: (p["accuracy"], -p["flops"]))["name"]
+from tsc import synthesis
+from tsc.exercises import check_choice, check_half_width, check_undominated, selftest
+from tsc.exercises.ch09 import (
+    CHOICE_MISTAKES,
+    HALF_WIDTH_MISTAKES,
+    UNDOMINATED_MISTAKES,
+    ref_choice,
+    ref_half_width,
+    ref_undominated,
+)
 
 
 def toy_task():
@@ -44,6 +25,19 @@ def toy_task():
              ("beam 4x4", "search", [1, 1, 1, 1, 1, 0], 2e9), ("thinker", "adaptive", [1, 1, 1, 1, 1, 1], 4e8)]  # fmt: skip
     rows = [{"name": n, "strategy": n.split()[0], "family": f, "knobs": {}, "correct": c, "flops": [x] * 6} for n, f, c, x in names]
     return {"model": "m", "verifier": "prm", "problems": [[[1, 2], 3]] * 6, "sizes": [3] * 6, "rows": rows}
+
+
+def map_points(seed=0, n=30):
+    """A map-sized set of strategies with dollars and seconds, ties and twins included."""
+    rng = np.random.default_rng(seed)
+    points = [
+        {"name": f"s{i}", "family": "parallel", "accuracy": float(rng.choice([0.2, 0.25, 0.3, 0.35, 0.4])),
+         "flops": float(rng.choice([1e8, 3e8, 1e9])), "dollars": float(rng.choice([1e-5, 2e-5, 5e-5])),
+         "seconds": float(rng.choice([0.1, 0.3, 1.0]))}
+        for i in range(n)
+    ]  # fmt: skip
+    points.append(dict(points[0], name="twin of s0"))
+    return points
 
 
 # --- 9.1 -------------------------------------------------------------------------------------
@@ -55,70 +49,49 @@ def test_half_width_reference_and_placeholder():
     assert check_half_width(ref_half_width).correct
 
 
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (lambda p, n: math.sqrt(p * (1 - p) / n), "standard error"),
-        (lambda p, n: 1.645 * math.sqrt(p * (1 - p) / n), "90 %"),
-        (lambda p, n: 1.96 * p * (1 - p) / n, "square root"),
-        (lambda p, n: 1.96 * math.sqrt(p / n), "1 − p"),
-        (lambda p, n: "0.04", "one number"),
-        (lambda p, n: 1 / 0, "raised"),
-    ],
-)
-def test_half_width_mistakes_are_named(wrong, hint):
+@pytest.mark.parametrize("name", HALF_WIDTH_MISTAKES)
+def test_half_width_mistakes_are_named(name):
+    wrong, words = HALF_WIDTH_MISTAKES[name]
     feedback = check_half_width(wrong)
-    assert feedback.status == "incorrect" and hint in feedback.message
+    assert feedback.status == "incorrect" and all(w in feedback.message for w in words), feedback.message
 
 
 # --- 9.2 -------------------------------------------------------------------------------------
 
 
-def test_front_reference_and_placeholder():
-    assert check_front(lambda *args: None).status == "not attempted"
-    assert check_front(ref_front).correct
-    assert check_front(lambda f, a: pareto_front(f, a)).correct
+@pytest.mark.parametrize("seed", range(5))
+def test_undominated_reference_agrees_with_the_package(seed):
+    points = map_points(seed)
+    assert ref_undominated(points) == [points[i]["name"] for i in synthesis.undominated(points)]
 
 
-def keep_all(flops, accuracy):
-    return sorted(range(len(flops)), key=lambda i: flops[i])
+def test_undominated_reference_and_placeholder():
+    assert check_undominated(lambda *args: None).status == "not attempted"
+    assert check_undominated(None).status == "not attempted"
+    assert check_undominated(ref_undominated).correct
+    assert check_undominated(lambda pts: list(reversed(ref_undominated(pts)))).correct  # any order
+    assert check_undominated(lambda pts: tuple(ref_undominated(pts))).correct
+    feedback = check_undominated(ref_undominated, map_points())
+    assert feedback.correct and "FLOPs alone" in feedback.message, feedback.message
 
 
-def keep_ties(flops, accuracy):  # >= instead of >: a dearer point only as good stays
-    front = []
-    for i in sorted(range(len(flops)), key=lambda i: (flops[i], -accuracy[i])):
-        if not front or accuracy[i] >= accuracy[front[-1]]:
-            front.append(i)
-    return front
+@pytest.mark.parametrize("name", UNDOMINATED_MISTAKES)
+def test_undominated_mistakes_are_named(name):
+    wrong, words = UNDOMINATED_MISTAKES[name]
+    for points in (None, map_points()):
+        feedback = check_undominated(wrong, points)
+        assert feedback.status == "incorrect" and all(w in feedback.message for w in words), feedback.message
 
 
-def by_accuracy(flops, accuracy):
-    return sorted(ref_front(flops, accuracy), key=lambda i: -accuracy[i])
+def test_undominated_on_the_map_alone_catches_a_wrong_answer_there():
+    points = map_points(1)
+    wrong = {"name": "right on the small cases, wrong on the map"}
 
+    def sneaky(pts):  # the reference, except on a map-sized input
+        return ref_undominated(pts)[:-1] if len(pts) > 10 else ref_undominated(pts)
 
-def values(flops, accuracy):
-    return [accuracy[i] for i in ref_front(flops, accuracy)]
-
-
-def best_only(flops, accuracy):
-    return [max(range(len(flops)), key=lambda i: (accuracy[i], -flops[i]))]
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (keep_all, "keeps a point that another beats"),
-        (keep_ties, "only as accurate"),
-        (drops_twins, "identical twin"),
-        (by_accuracy, "wrong order"),
-        (values, "indices"),
-        (best_only, "cheapest point is always on it"),
-        (lambda f, a: 3, "indices"),
-    ],
-)
-def test_front_mistakes_are_named(wrong, hint):
-    feedback = check_front(wrong)
-    assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+    feedback = check_undominated(sneaky, points)
+    assert feedback.status == "incorrect" and "the map's" in feedback.message, (wrong, feedback.message)
 
 
 # --- 9.3 -------------------------------------------------------------------------------------
@@ -131,22 +104,13 @@ def test_choice_reference_and_placeholder():
     assert feedback.correct and "other half" in feedback.message and "hindsight" in feedback.message
 
 
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (lambda pts, b: max((p for p in pts if p["family"] != "adaptive"), key=lambda p: p["accuracy"])["name"], "over the budget"),
-        (lambda pts, b: max((p for p in pts if p["flops"] <= b), key=lambda p: p["accuracy"])["name"], "adaptive"),
-        (lambda pts, b: min(pts, key=lambda p: p["flops"])["name"], "cheapest"),
-        (
-            lambda pts, b: max((p for p in pts if p["family"] != "adaptive" and p["flops"] <= b), key=lambda p: p["accuracy"] / p["flops"])[
-                "name"
-            ],
-            "per FLOP",
-        ),
-        (lambda pts, b: [p["name"] for p in pts].index(ref_choice(pts, b)), "index"),
-        (lambda pts, b: "the best one", "one of the names"),
-    ],
-)
-def test_choice_mistakes_are_named(wrong, hint):
+@pytest.mark.parametrize("name", CHOICE_MISTAKES)
+def test_choice_mistakes_are_named(name):
+    wrong, words = CHOICE_MISTAKES[name]
     feedback = check_choice(wrong, toy_task())
-    assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+    assert feedback.status == "incorrect" and all(w in feedback.message for w in words), feedback.message
+
+
+@pytest.mark.parametrize("name, context", [("ex-9-1", {}), ("ex-9-2", {"points": map_points()}), ("ex-9-3", {"task": toy_task()})])
+def test_the_chapters_self_tests_pass(name, context):
+    assert selftest(name, **context).startswith(name)

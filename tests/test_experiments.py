@@ -134,8 +134,6 @@ STALE_FLOPS = {
     "ch08_arithmetic",
     "ch08_countdown",
     "ch08_fit",
-    "ch09-map",
-    "ch09-thinker",
     "parallel_samples",
     "rl_pass_at_k",
 }

@@ -97,6 +97,108 @@ def test_summarize_front_and_best_fixed():
     assert all(p["problems"] == 2 for p in masked)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_undominated_is_the_brute_force_set_and_matches_the_front_on_one_cost(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 12))
+    points = [
+        {"accuracy": float(rng.choice([0.1, 0.2, 0.3])), "dollars": float(rng.choice([1, 2, 3])), "seconds": float(rng.choice([1, 2]))}
+        for _ in range(n)
+    ]  # ties on purpose
+    keys = [(p["accuracy"], p["dollars"], p["seconds"]) for p in points]
+
+    def beaten(i):
+        a, d, s = keys[i]
+        return any(b >= a and e <= d and t <= s and (b > a or e < d or t < s) for b, e, t in keys)
+
+    kept = synthesis.undominated(points)
+    assert kept == [i for i in range(n) if not beaten(i)]  # identical points beat neither: all kept
+    front = pareto_front([p["dollars"] for p in points], [p["accuracy"] for p in points])
+    assert sorted(front) == synthesis.undominated(points, costs=("dollars",))
+
+
+def test_undominated_keeps_what_one_cost_alone_drops():
+    points = [{"accuracy": 0.3, "dollars": 1.0, "seconds": 9.0}, {"accuracy": 0.3, "dollars": 2.0, "seconds": 1.0}]
+    assert synthesis.undominated(points) == [0, 1]
+    assert synthesis.undominated(points, costs=("dollars",)) == [0]
+
+
+def test_dollars_and_seconds_of_a_map_row():
+    from tsc.compute import TokenPrice
+
+    task = toy_task()
+    ledger = {"prompt_tokens": [10, 10, 10, 10], "reused_tokens": [0, 0, 0, 10], "generated_tokens": [20, 20, 20, 20],
+              "verifier_tokens": [0, 5, 0, 0], "seconds": [0.5, 0.5, 1.0, 1.0], "calls": [1, 2, 1, 1]}  # fmt: skip
+    task["rows"][0]["ledger"] = ledger
+    price = TokenPrice(input=1.0, output=2.0, cached_input=0.5)
+    cost = synthesis.dollars(ledger, price)
+    assert cost.tolist() == pytest.approx([50e-6, 55e-6, 50e-6, 55e-6])
+    point = synthesis.summarize(task, price=price)[0]
+    assert point["dollars"] == pytest.approx(52.5e-6) and point["seconds"] == 0.75 and point["calls"] == 1.25
+    assert "dollars" not in synthesis.summarize(task)[1]  # a row without its ledger has no price
+    half = synthesis.summarize(task, price=price, mask=np.array([True, True, False, False]))[0]
+    assert half["dollars"] == pytest.approx(52.5e-6) and half["seconds"] == 0.5
+
+
+def test_front_of_a_subset_indexes_the_points():
+    points = synthesis.summarize(toy_task())
+    assert synthesis.front(points) == pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
+    fixed = synthesis.front(points, keep=lambda p: p["family"] != "adaptive")
+    assert [points[i]["name"] for i in fixed] == ["greedy", "majority 4"]
+    assert points[0]["verifier"] is None
+
+
+def test_front_holds_and_join_names():
+    points = synthesis.summarize(toy_task())
+    front = pareto_front([p["flops"] for p in points], [p["accuracy"] for p in points])
+    assert synthesis.front_holds(points, front)
+    assert not synthesis.front_holds(points, front[:1])  # a point nothing beats left out
+    assert not synthesis.front_holds(points, sorted([*front, 1]))  # a beaten point kept
+    assert synthesis.join_names(["a"]) == "a" and synthesis.join_names(["a", "b", "c"]) == "a, b and c"
+
+
+def test_matched_pairs_pairs_rows_nearest_in_flops():
+    def r(name, family, verifier, correct, flops):
+        return {"name": name, "strategy": name.split()[0], "family": family, "knobs": {"verifier": verifier}, "correct": correct,
+                "flops": [flops] * 2}  # fmt: skip
+
+    rows = [
+        r("self_refine 2", "sequential", "prm", [1, 0], 2),
+        r("self_refine 8", "sequential", "prm", [1, 1], 9),
+        r("best_of_n 4", "parallel", "prm", [0, 0], 4),
+        r("best_of_n 8", "parallel", "prm", [1, 0], 8),
+        r("best_of_n 8 (exact)", "parallel", "oracle", [1, 1], 8.5),
+    ]
+    task = {"rows": rows}
+    pairs = synthesis.matched_pairs(task, "self_refine", "best_of_n")
+    assert [(p["first"], p["second"]) for p in pairs] == [("self_refine 8", "best_of_n 8")]  # 2 against 4 is too far apart
+    assert pairs[0]["ratio"] == pytest.approx(9 / 8) and pairs[0]["paired"][0] == pytest.approx(0.5)
+    assert [p["second"] for p in synthesis.matched_pairs(task, "self_refine", "best_of_n", verifier=None)] == ["best_of_n 8 (exact)"]
+    assert len(synthesis.matched_pairs(task, "self_refine", "best_of_n", within=2.5)) == 2
+
+
+def test_verdict_and_standing_say_what_the_intervals_show():
+    assert synthesis.verdict((0.05, 0.01, 0.09)).startswith("a gain")
+    assert synthesis.verdict({"mean": -0.05, "low": -0.09, "high": -0.01}).startswith("a loss")
+    assert synthesis.verdict((0.01, -0.02, 0.04), problems=1000) == "within the noise of 1,000 problems"
+    table = {"paired": {"a": {"all": (0.1, 0.05, 0.15)}, "b": {"all": (0.0, -0.1, 0.1)}, "c": {"all": (-0.1, -0.2, -0.05)}}}
+    assert synthesis.standing(table) == ("ahead of a beyond the noise, level with b within the noise and behind c beyond the noise")
+
+
+def test_per_size_stats_and_paired_differences():
+    runs = {"thinker": {"correct": [1, 1, 0, 1], "flops": [1, 3, 2, 2]}, "beam": {"correct": [1, 0, 0, 0], "flops": [2, 2, 2, 2]}}
+    table = synthesis.per_size(runs, [3, 3, 4, 4])
+    assert table["groups"] == [3, 4, "all"]
+    assert table["stats"]["thinker"][3]["solved"] == 2 and table["stats"]["thinker"][3]["flops"] == 2.0
+    assert table["stats"]["beam"]["all"]["accuracy"] == 0.25
+    assert table["paired"]["beam"][4][0] == pytest.approx(0.5) and table["paired"]["beam"][3][0] == pytest.approx(0.5)
+    assert "thinker" not in table["paired"]
+    text = synthesis.format_per_size(table)
+    assert "3 numbers (2)" in text and "all (4)" in text and "thinker minus" in text and "+50.0" in text
+    with pytest.raises(ValueError, match="verdicts for 4 problems"):
+        synthesis.per_size({"thinker": {"correct": [1], "flops": [1]}}, [3, 3, 4, 4])
+
+
 def test_within_noise_uses_overlapping_intervals():
     points = [
         {"name": "a", "low": 0.1, "high": 0.3},
@@ -123,10 +225,19 @@ def test_bad_maps_are_rejected_clearly(change, message):
         synthesis.row(toy_task(), "nonsense")
 
 
+def test_log_linear_fit():
+    ks = [1, 2, 4, 8, 16]
+    assert synthesis.log_linear_fit(ks, [0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(1.0)
+    assert synthesis.log_linear_fit(ks, [0.1, 0.5, 0.5, 0.5, 0.5]) < 0.6  # a plateau is not log-linear
+    assert synthesis.log_linear_fit(ks, [0.3] * 5) == 0.0
+
+
 def test_findings_table_lines():
     rows = [synthesis.finding(1, "coverage rises", "Brown2024monkeys", "log-linear", "16% to 87%", np.bool_(True))]
     text = synthesis.findings_table(rows)
     assert "Brown2024monkeys" in text and "yes" in text and isinstance(rows[0]["held"], bool)
+    tested = [synthesis.finding(1, "c", "p", "t", "o", False, test="a paired interval above 0")]
+    assert "test: a paired interval above 0" in synthesis.findings_table(tested) and "no" in synthesis.findings_table(tested)
 
 
 # --- the evidence, on the shipped results ---------------------------------------------------------
@@ -194,7 +305,7 @@ def test_book_findings_are_computed_and_all_cited():
     bib = (__import__("pathlib").Path(__file__).resolve().parent.parent / "book" / "references.bib").read_text()
     for r in rows:
         assert f"{{{r['paper']}," in bib, r["paper"]
-        assert isinstance(r["held"], bool) and r["ours"]
+        assert isinstance(r["held"], bool) and r["ours"] and r["test"]
     assert [r["chapter"] for r in rows] == sorted(r["chapter"] for r in rows)
     assert not list(itertools.chain.from_iterable(r["ours"].split("{")[1:] for r in rows))  # plain text, no roles
 
@@ -210,3 +321,23 @@ def test_budget_explorer_shows_the_best_strategy_within_budget(capsys):
     slider.value = slider.options[-1][1]  # everything is: the adaptive thinker wins, the best fixed one is named
     text = capsys.readouterr().out
     assert "best greedy" in text and "best thinker" in text and "best fixed majority 4" in text
+
+
+def test_strategy_map_draws_any_cost_and_a_second_front():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import tsc.viz.synthesis as sviz
+
+    points = synthesis.summarize(toy_task())
+    for p in points:
+        p.update(dollars=p["flops"] * 1e-6, seconds=p["flops"] / 10)
+    fig, ax = plt.subplots()
+    front = pareto_front([p["dollars"] for p in points], [p["accuracy"] for p in points])
+    sviz.strategy_map(ax, points, front, cost="dollars", second=[0, 1])
+    assert ax.get_xlabel().startswith("mean dollars") and len(ax.texts) == len(set(front) | {0, 1})
+    with pytest.raises(ValueError, match="cost must be one of"):
+        sviz.strategy_map(ax, points, front, cost="joules")
+    plt.close(fig)

@@ -303,8 +303,9 @@ def sweep(
     FLOPs per problem from the results' ledgers. ``knob`` names the keyword the budget goes
     to, for strategies whose budget is not a count of samples (``"expansions"`` for beam
     search, ``"rounds"`` for self-refinement, ``"flops"`` for the adaptive ones); with
-    ``per_problem`` each row also keeps every problem's success (``"correct"``) and FLOPs
-    (``"each_flops"``), so that two rows on the same problems can be compared pair by pair.
+    ``per_problem`` each row also keeps every problem's success (``"correct"``), FLOPs
+    (``"each_flops"``) and ledger columns (``"each_ledger"``, `ledger_columns`: tokens for a
+    price, seconds), so that two rows on the same problems can be compared pair by pair.
 
     With ``cache`` (a ``.jsonl`` file, or a folder that gets ``sweep.jsonl``) each row is
     appended to the file as soon as it is finished, keyed by a hash of the full configuration
@@ -357,7 +358,18 @@ def _sweep_row(strategy: Callable, problems: list, policy, budget: int, seed: in
         "high": high,
         "tokens": float(np.mean([r.ledger.tokens for r in results])),
         "flops": float(np.mean([r.ledger.flops for r in results])),
-    } | ({"correct": [bool(r.correct) for r in results], "each_flops": [int(r.ledger.flops) for r in results]} if per_problem else {})
+    } | ({"correct": [bool(r.correct) for r in results], "each_flops": [int(r.ledger.flops) for r in results],
+          "each_ledger": ledger_columns([r.ledger for r in results])} if per_problem else {})  # fmt: skip
+
+
+LEDGER_COLUMNS = ("prompt_tokens", "reused_tokens", "generated_tokens", "verifier_tokens", "seconds", "calls")
+
+
+def ledger_columns(ledgers: Sequence) -> dict[str, list]:
+    """Per problem, what a price or a clock needs from its ledger (`LEDGER_COLUMNS`): the tokens
+    a `tsc.compute.TokenPrice` bills, the seconds the calls took and how many calls there were
+    (the FLOPs are kept apart). Seconds of a batched call are each prompt's share of it."""
+    return {c: [round(float(getattr(x, c)), 4) if c == "seconds" else int(getattr(x, c)) for x in ledgers] for c in LEDGER_COLUMNS}
 
 
 def _identify(value, depth: int = 0) -> object:

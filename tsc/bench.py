@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from tsc.compute import Ledger
+from tsc.lm.fast import pad_rows
 from tsc.tasks.countdown import generate as generate_problems
 
 BATCHES = (1, 32, 256, 1024)
@@ -111,10 +112,8 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
     """(generated tokens up to each sequence's end, seconds, peak MB) of one `generate` call."""
     stop = policy._stop_ids((".",)).tolist()
     rows = [ids for ids in policy.encode(prompts) for _ in range(n)]
-    width, pad = max(map(len, rows)), policy._pad
-    device = policy.device
-    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+    width, pad, device = max(map(len, rows)), policy._pad, policy.device
+    input_ids, mask = pad_rows(rows, pad, left=True, device=device).values()
     torch.manual_seed(seed)
     with PeakMemory() as memory:
         _synchronize(device)

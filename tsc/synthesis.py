@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 import tsc.strategies as strategies
-from tsc.analysis import bootstrap, paired, pass_at_k, wilson
+from tsc.analysis import bootstrap, paired, pareto_front, pass_at_k, wilson
 
 # the families the map draws (`tsc.strategies.FAMILIES`): every one but thinking, whose budget
 # forcing needs the trace model, which the map does not run
@@ -52,29 +52,124 @@ def interval(correct: Sequence[bool]) -> tuple[float, float, float]:
     return float(correct.mean()), low, high
 
 
-def summarize(task: dict, *, mask: np.ndarray | None = None) -> list[dict]:
+PRICE = "o3-mini"  # the list price the map's dollars are counted at (Chapter 7's, `tsc.economics.list_price`)
+
+
+def dollars(ledger: dict, price=None) -> np.ndarray:
+    """Per problem, what a row's ledger columns (`tsc.analysis.ledger_columns`) cost at
+    ``price`` (a `tsc.compute.TokenPrice`; None: `PRICE`'s list price): prompt tokens at the
+    input price, reused ones at the cached price, generated ones at the output price."""
+    from tsc.compute import Ledger
+    from tsc.economics import list_price
+
+    price = list_price(PRICE) if price is None else price
+    fields = ("prompt_tokens", "reused_tokens", "generated_tokens", "verifier_tokens")
+    return np.array([Ledger(**dict(zip(fields, map(int, values)))).cost(price) for values in zip(*(ledger[f] for f in fields))])
+
+
+def summarize(task: dict, *, mask: np.ndarray | None = None, price=None) -> list[dict]:
     """One point per row: name, strategy, family, accuracy with its interval, mean FLOPs per
-    problem, over all problems or those where ``mask`` is True."""
+    problem, over all problems or those where ``mask`` is True. Rows that keep their ledgers
+    also give mean ``dollars`` per problem (at ``price``, see `dollars`), ``seconds`` per
+    problem (one thread, as measured when the map was computed) and model ``calls``."""
     check_task(task)
     points = []
     for row in task["rows"]:
-        correct, flops = np.asarray(row["correct"], dtype=bool), np.asarray(row["flops"], dtype=float)
-        if mask is not None:
-            correct, flops = correct[mask], flops[mask]
+        keep = np.ones(len(row["correct"]), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        correct, flops = np.asarray(row["correct"], dtype=bool)[keep], np.asarray(row["flops"], dtype=float)[keep]
         accuracy, low, high = interval(correct)
-        points.append(
-            {
-                "name": row["name"],
-                "strategy": row["strategy"],
-                "family": row["family"],
-                "accuracy": accuracy,
-                "low": low,
-                "high": high,
-                "flops": float(flops.mean()),
-                "problems": int(len(correct)),
-            }
-        )
+        point = {
+            "name": row["name"],
+            "strategy": row["strategy"],
+            "family": row["family"],
+            "accuracy": accuracy,
+            "low": low,
+            "high": high,
+            "flops": float(flops.mean()),
+            "problems": int(len(correct)),
+            "verifier": row.get("knobs", {}).get("verifier"),
+        }
+        if "ledger" in row:
+            ledger = row["ledger"]
+            point["dollars"] = float(dollars(ledger, price)[keep].mean())
+            point["seconds"] = float(np.asarray(ledger["seconds"], dtype=float)[keep].mean())
+            point["calls"] = float(np.asarray(ledger["calls"], dtype=float)[keep].mean())
+        points.append(point)
     return points
+
+
+def front(points: Sequence[dict], *, cost: str = "flops", keep=None) -> list[int]:
+    """Indices into ``points`` of the Pareto front on ``cost`` (`pareto_front`) of the points
+    for which ``keep(point)`` is true (all of them by default), cheapest first."""
+    kept = [i for i, p in enumerate(points) if keep is None or keep(p)]
+    inner = pareto_front([points[i][cost] for i in kept], [points[i]["accuracy"] for i in kept])
+    return [kept[j] for j in inner]
+
+
+def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seconds"), gain: str = "accuracy") -> list[int]:
+    """Indices (in the points' order) of the points no other beats on ``gain`` (higher is
+    better) and every one of ``costs`` (lower is better) at once. A point is beaten when
+    another is at least as good on every axis and better on one; identical points do not beat
+    each other, so all of them are kept, the tie rule of `tsc.analysis.pareto_front` (with
+    one cost, this is its front)."""
+    values = np.array([[-float(p[gain])] + [float(p[c]) for c in costs] for p in points])
+    keep = []
+    for i, v in enumerate(values):
+        beaten = np.all(values <= v, axis=1) & np.any(values < v, axis=1)
+        if not beaten.any():
+            keep.append(i)
+    return keep
+
+
+def verdict(diff, *, problems: int | None = None) -> str:
+    """What a paired difference (mean, low, high) shows, in words: a gain or a loss the
+    interval separates from zero, or within the noise (of ``problems`` problems, if given)."""
+    _, low, high = (diff["mean"], diff["low"], diff["high"]) if isinstance(diff, dict) else tuple(diff)
+    if low > 0:
+        return "a gain the paired interval separates from zero"
+    if high < 0:
+        return "a loss the paired interval separates from zero"
+    return "within the noise" + (f" of {problems:,} problems" if problems else "")
+
+
+def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
+    """Where ``versus`` stands against every other run of a `per_size` table on ``group``:
+    ahead of some beyond the noise, level with some within it, behind some beyond it."""
+    diffs = table["paired"]
+    ahead = [n for n in diffs if diffs[n][group][1] > 0]
+    behind = [n for n in diffs if diffs[n][group][2] < 0]
+    level = [n for n in diffs if n not in ahead and n not in behind]
+    parts = []
+    if ahead:
+        parts.append(f"ahead of {join_names(ahead)} beyond the noise")
+    if level:
+        parts.append(f"level with {join_names(level)} within the noise")
+    if behind:
+        parts.append(f"behind {join_names(behind)} beyond the noise")
+    return join_names(parts)
+
+
+def join_names(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: names in a sentence."""
+    items = list(items)
+    if not items:
+        raise ValueError("no names to join")
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def front_holds(points: Sequence[dict], front: Sequence[int], cost: str = "flops") -> bool:
+    """Whether ``front`` is what its definition says for ``points`` on ``cost``: nothing
+    beats a point on it, everything off it is beaten (or is the twin of a kept point), and
+    along it cost and accuracy both rise."""
+    for i, p in enumerate(points):
+        beaten = any(
+            q[cost] <= p[cost] and q["accuracy"] >= p["accuracy"] and (q[cost] < p[cost] or q["accuracy"] > p["accuracy"]) for q in points
+        )
+        twin = any(q[cost] == p[cost] and q["accuracy"] == p["accuracy"] for j, q in enumerate(points) if j != i)
+        if (i in front) == beaten and not twin:
+            return False
+    steps = zip(front, list(front)[1:])
+    return all(points[a][cost] <= points[b][cost] and points[a]["accuracy"] < points[b]["accuracy"] for a, b in steps)
 
 
 def within_noise(points: Sequence[dict], front: Sequence[int]) -> list[tuple[str, str]]:
@@ -122,6 +217,78 @@ def by_size(task: dict, name: str) -> dict[int, dict]:
         accuracy, low, high = interval(np.asarray(r["correct"], dtype=bool)[mask])
         out[size] = {"accuracy": accuracy, "low": low, "high": high, "flops": float(np.mean(np.asarray(r["flops"])[mask]))}
     return out
+
+
+def matched_pairs(task: dict, first: str, second: str, *, within: float = 1.3, verifier: str | None = "prm") -> list[dict]:
+    """Each row of strategy ``first`` beside the row of strategy ``second`` nearest to it in
+    mean FLOPs (both judged by ``verifier``; None: any), kept when the dearer spends at most
+    ``within`` times the cheaper: names, FLOPs ratio (first over second) and first minus
+    second, paired over the problems (mean, low, high)."""
+    check_task(task)
+
+    def mean_flops(r):
+        return float(np.mean(r["flops"]))
+
+    def judged(r):
+        return verifier is None or r.get("knobs", {}).get("verifier") == verifier
+
+    others = [r for r in task["rows"] if r["strategy"] == second and judged(r)]
+    out = []
+    for r in task["rows"]:
+        if r["strategy"] != first or not judged(r) or not others:
+            continue
+        near = min(others, key=lambda o: abs(np.log(mean_flops(o) / mean_flops(r))))
+        ratio = mean_flops(r) / mean_flops(near)
+        if max(ratio, 1 / ratio) <= within:
+            out.append({"first": r["name"], "second": near["name"], "ratio": ratio, "paired": paired(r["correct"], near["correct"])})
+    return out
+
+
+def per_size(runs: dict[str, dict], sizes: Sequence[int], *, versus: str = "thinker") -> dict:
+    """Runs on the same problems (name -> per-problem ``correct`` and ``flops``), per problem
+    size and over all (key ``"all"``): problems solved with a 95 % Wilson interval and mean
+    FLOPs (``stats``), and ``versus`` minus each other run, paired over the problems (``paired``:
+    mean, low, high)."""
+    sizes = np.asarray(sizes)
+    groups = {int(k): sizes == k for k in sorted(set(sizes.tolist()))} | {"all": np.ones(len(sizes), dtype=bool)}
+    stats, diffs = {}, {}
+    for name, run in runs.items():
+        correct, flops = np.asarray(run["correct"], dtype=bool), np.asarray(run["flops"], dtype=float)
+        if len(correct) != len(sizes):
+            raise ValueError(f"run {name!r} has {len(correct)} verdicts for {len(sizes)} problems")
+        stats[name] = {}
+        for key, mask in groups.items():
+            accuracy, low, high = interval(correct[mask])
+            stats[name][key] = {"solved": int(correct[mask].sum()), "problems": int(mask.sum()), "accuracy": accuracy,
+                                "low": low, "high": high, "flops": float(flops[mask].mean())}  # fmt: skip
+    mine = np.asarray(runs[versus]["correct"], dtype=float)
+    for name, run in runs.items():
+        if name != versus:
+            other = np.asarray(run["correct"], dtype=float)
+            diffs[name] = {key: paired(mine[mask], other[mask]) for key, mask in groups.items()}
+    return {"groups": list(groups), "stats": stats, "paired": diffs}
+
+
+def format_per_size(table: dict, *, versus: str = "thinker") -> str:
+    """`per_size`'s table as text: per run, solved share (95 % interval) and mean FLOPs per
+    group of problems, and below each rival ``versus`` minus it, paired, in points."""
+
+    def head(group) -> str:
+        return "all" if group == "all" else f"{group} numbers"
+
+    groups = table["groups"]
+    counts = [table["stats"][versus][g]["problems"] for g in groups]
+    lines = [f"{'':<18}" + "".join(f"{head(g) + f' ({n})':>27}" for g, n in zip(groups, counts))]
+    for name, stats in table["stats"].items():
+        cells = [f"{s['accuracy']:6.1%} ({s['low']:.0%}-{s['high']:.0%}) {s['flops']:.1e}" for s in (stats[g] for g in groups)]
+        lines.append(f"{name:<18}" + "".join(f"{c:>27}" for c in cells))
+        if name in table["paired"]:
+            diffs = [table["paired"][name][g] for g in groups]
+            lines.append(
+                f"{'  ' + versus + ' minus':<18}"
+                + "".join(f"{f'{100 * m:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})':>27}" for m, lo, hi in diffs)
+            )
+    return "\n".join(lines)
 
 
 # --- what the experiments say -----------------------------------------------------------------
@@ -281,42 +448,65 @@ def early_stopping(early_stop: dict) -> dict:
 # --- the findings table -------------------------------------------------------------------------
 
 
-def finding(chapter: int, claim: str, paper: str, theirs: str, ours: str, held: bool) -> dict:
+def finding(chapter: int, claim: str, paper: str, theirs: str, ours: str, held: bool, test: str = "") -> dict:
     """One line of the findings table: a chapter's finding, the paper it reproduces (a
-    bibliography key), the paper's figure (as the paper states it), ours (computed) and whether
-    the shape held (computed)."""
-    return {"chapter": chapter, "claim": claim, "paper": paper, "theirs": theirs, "ours": ours, "held": bool(held)}
+    bibliography key), the paper's figure (as the paper states it), ours (computed), the test
+    the verdict applies (in words) and whether the shape held by that test (computed)."""
+    return {"chapter": chapter, "claim": claim, "paper": paper, "theirs": theirs, "ours": ours, "held": bool(held), "test": test}
 
 
 def findings_table(rows: Sequence[dict]) -> str:
-    """The findings as plain text, one line per finding (the chapter's Markdown table cites the
-    papers)."""
+    """The findings as plain text, one line per finding with its test below it (the chapter's
+    Markdown table cites the papers)."""
     lines = [f"{'ch.':<4}{'finding':<60}{'paper':<24}{'held':<6}our figure"]
     for r in rows:
         lines.append(f"{r['chapter']:<4}{r['claim']:<60}{r['paper']:<24}{'yes' if r['held'] else 'no':<6}{r['ours']}")
+        if r.get("test"):
+            lines.append(f"{'':<4}test: {r['test']}")
     return "\n".join(lines)
+
+
+def log_linear_fit(ks: Sequence[int], values: Sequence[float]) -> float:
+    """R² of a straight line through ``values`` against log k: 1 for a curve that rises by the
+    same amount at every doubling of k."""
+    x, y = np.log(np.asarray(ks, dtype=float)), np.asarray(values, dtype=float)
+    fitted = np.polyval(np.polyfit(x, y, 1), x)
+    total = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - fitted) ** 2)) / total if total > 0 else 0.0
 
 
 __all__ = [
     "FAMILIES",
     "allocation_by_size",
+    "PRICE",
     "best_fixed",
     "book_findings",
     "by_size",
     "check_task",
+    "dollars",
     "early_stopping",
+    "front_holds",
     "finding",
     "findings_table",
+    "format_per_size",
+    "front",
     "halves",
     "interval",
+    "join_names",
     "knowledge",
+    "log_linear_fit",
+    "matched_pairs",
+    "per_size",
     "row",
     "selection_gap",
+    "standing",
     "selector_values",
     "sharpening",
     "selectors",
     "sequential_and_parallel",
     "summarize",
+    "undominated",
+    "verdict",
     "within_noise",
 ]
 
@@ -352,26 +542,37 @@ def book_findings(
     the shipped results passed in, and so is whether the shape held."""
     rows = []
     cd = selection_gap(self_consistency, "countdown", "1")
-    steps = np.diff(cd["coverage"]["mean"])
+    ks = cd["ks"]
+    coverage = np.asarray(self_consistency["countdown"]["temperatures"]["1"]["coverage"], dtype=float)
+    last = paired(coverage[:, -1], coverage[:, -2])
+    fit = log_linear_fit(ks, cd["coverage"]["mean"])
+    orders = np.log10(ks[-1] / ks[0])
     rows.append(
         finding(
             1,
             "coverage keeps rising with samples",
             "Brown2024monkeys",
             "log-linear over four orders of magnitude",
-            f"Countdown: {cd['coverage']['mean'][0]:.0%} (1 sample) to {cd['coverage']['mean'][-1]:.0%} ({cd['ks'][-1]})",
-            bool(np.all(steps > 0)),
+            f"Countdown: {cd['coverage']['mean'][0]:.0%} (1 sample) to {cd['coverage']['mean'][-1]:.0%} ({ks[-1]}); "
+            f"line in log k: R² {fit:.3f}",
+            fit >= 0.95 and last[1] > 0,
+            f"a line in log k fits coverage from k = {ks[0]} to {ks[-1]} (R² at least 0.95) and the last doubling still "
+            f"gains (paired interval above 0); {orders:.1f} orders of magnitude, not four",
         )
     )
-    gap = cd["gap"]
+    ar_gap = selection_gap(self_consistency, "arithmetic", "0.6")
+    gap = ar_gap["gap"]
     rows.append(
         finding(
             1,
             "voting falls far short of coverage",
             "Brown2024monkeys",
             "coverage 95.3 %, selection about 40 % (MATH, 10k samples)",
-            f"gap at {cd['ks'][-1]} samples: {gap[0]:.0%} ({gap[1]:.0%} to {gap[2]:.0%})",
-            gap[1] > 0,
+            f"arithmetic, {ar_gap['ks'][-1]} samples: coverage {ar_gap['coverage']['mean'][-1]:.0%}, vote "
+            f"{ar_gap['majority']['mean'][-1]:.0%}",
+            gap[1] > 0.1,
+            "coverage minus the vote at the most samples, paired interval above 10 points, on arithmetic (on Countdown "
+            "a vote counts identical solutions only)",
         )
     )
     sharp = sharpening(rl)
@@ -384,17 +585,23 @@ def book_findings(
             "base models match or beat RL models at pass@256",
             f"pass@{low_k} {sharp[low_k][0] * 100:+.0f} points, pass@{high_k} {sharp[high_k][0] * 100:+.0f}",
             sharp[low_k][1] > 0 and sharp[high_k][2] <= 0,
+            f"tuned minus base, paired: pass@{low_k} interval above 0 and pass@{high_k} interval at or below 0",
         )
     )
-    curve = sorted((c["thinking_tokens"], float(np.mean(c["correct"]))) for c in budget_forcing["configs"])
+    configs = sorted(budget_forcing["configs"], key=lambda c: c["thinking_tokens"])
+    correct = [np.asarray(c["correct"], dtype=float) for c in configs]
+    span = paired(correct[-1], correct[0])
+    steps = [paired(b, a) for a, b in zip(correct, correct[1:])]
     rows.append(
         finding(
             2,
             "accuracy rises with the thinking budget",
             "Muennighoff2025s1",
             "AIME24 50 % to 57 % with budget forcing",
-            f"{curve[0][1]:.0%} at {curve[0][0]} to {curve[-1][1]:.0%} at {curve[-1][0]} thinking tokens",
-            all(b[1] >= a[1] for a, b in zip(curve, curve[1:])) and curve[-1][1] > curve[0][1],
+            f"{correct[0].mean():.0%} at {configs[0]['thinking_tokens']} to {correct[-1].mean():.0%} at "
+            f"{configs[-1]['thinking_tokens']} thinking tokens",
+            span[1] > 0 and all(step[2] >= 0 for step in steps),
+            "largest budget minus smallest, paired interval above 0, and no step down beyond the noise (paired)",
         )
     )
     ar = self_consistency["arithmetic"]
@@ -408,6 +615,7 @@ def book_findings(
             "+17.9 points on GSM8K (40 paths)",
             f"arithmetic, {ar['ks'][-1]} votes: {vote[0] * 100:+.1f} points ({vote[1] * 100:+.1f} to {vote[2] * 100:+.1f})",
             vote[1] > 0,
+            "majority vote minus greedy, paired interval above 0",
         )
     )
     easy, hard = allocation_rows[0], allocation_rows[-1]
@@ -420,6 +628,7 @@ def book_findings(
             f"gain over greedy: {easy['gain'][0] * 100:+.0f} points ({easy['size']} numbers), "
             f"{hard['gain'][0] * 100:+.0f} ({hard['size']} numbers)",
             easy["gain"][1] > hard["gain"][2],
+            f"gain over greedy on {easy['size']}-number problems above that on {hard['size']}-number ones, intervals apart",
         )
     )
     prm = selector_values(best_of_many, "PRM (last)", 16)
@@ -433,6 +642,7 @@ def book_findings(
             "best-of-1860: PRM 78.2 %, ORM 72.4 %",
             f"best-of-16: PRM {prm.mean():.0%}, ORM {orm.mean():.0%}",
             better[1] > 0,
+            "PRM minus ORM on the same 16 samples, paired interval above 0",
         )
     )
     many = max(best_of_many["ks"])
@@ -445,7 +655,9 @@ def book_findings(
             "Cobbe2021verifiers",
             "best-of-N improves up to about 400 completions, then declines",
             f"best-of-16 to best-of-{many}: PRM {plateau[0] * 100:+.0f} points, oracle {climb[0] * 100:+.0f}",
-            plateau[2] < climb[1],
+            plateau[1] <= 0 < climb[1] and plateau[2] < climb[1],
+            f"from 16 to {many} samples the PRM gains nothing beyond the noise while the oracle does, paired intervals apart "
+            "(a decline, as the paper found, is not tested)",
         )
     )
     rows.append(
@@ -454,8 +666,10 @@ def book_findings(
             "stopping a vote early keeps nearly all its accuracy",
             "Aggarwal2023adaptive",
             "up to 6× fewer samples, under 0.1 point lost",
-            f"{stopping['token_share']:.0%} of the tokens, {stopping['difference'][0] * 100:+.1f} points",
-            stopping["token_share"] < 0.6 and stopping["difference"][1] > -0.03,
+            f"{stopping['token_share']:.0%} of the tokens, {stopping['difference'][0] * 100:+.1f} points "
+            f"({stopping['difference'][1] * 100:+.1f} to {stopping['difference'][2] * 100:+.1f})",
+            stopping["token_share"] < 0.6 and stopping["difference"][1] <= 0 <= stopping["difference"][2],
+            "at most 60 % of the generated tokens, and the paired accuracy change includes 0 (no loss beyond the noise)",
         )
     )
     return rows

@@ -295,14 +295,15 @@ CATALOG: dict[str, ExerciseInfo] = {
     ),
     "ex-9-2": ExerciseInfo(
         2,
-        20,
+        25,
         "code",
         (
-            "every point kept in order of FLOPs",
-            "a dearer point only as accurate kept",
-            "the cheapest point dropped",
-            "the right points in the wrong order",
-            "values instead of indices",
+            "a front sorted on one key (dollars or seconds alone)",
+            "equal points removing each other",
+            "only the first of two equal points kept",
+            "beaten only when worse on every axis",
+            "lower accuracy taken as better",
+            "indices instead of names",
         ),
     ),
     "ex-9-3": ExerciseInfo(

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from tsc.analysis import pareto_front
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
-from tsc.synthesis import best_fixed, halves, summarize
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.synthesis import best_fixed, halves, summarize, undominated
 
 # --- Exercise 9.1: the noise on the map -------------------------------------------------------
 
@@ -61,68 +61,135 @@ def check_half_width(fn: Callable) -> Feedback:
     )
 
 
-# --- Exercise 9.2: the Pareto front -----------------------------------------------------------
+# --- Exercise 9.2: dollars, seconds and accuracy on the map -------------------------------------
 
-FRONT_CASES: list[tuple[list[float], list[float]]] = [
-    ([1e8, 2e8, 4e8, 8e8], [0.2, 0.3, 0.25, 0.4]),  # a dearer, worse point in the middle
-    ([5e8, 1e8, 3e8, 9e8, 2e8], [0.5, 0.1, 0.45, 0.5, 0.3]),  # unsorted; a dearer point only as good
-    ([1e8, 1e8, 2e8], [0.3, 0.2, 0.35]),  # equal FLOPs, the worse of the two dropped
-    ([2e8, 1e8, 2e8], [0.4, 0.3, 0.4]),  # identical twins: neither dominates the other, both on the front
-    ([3e8, 1e9, 1e7], [0.6, 0.55, 0.1]),  # the cheapest is on the front however bad
-    ([2e8], [0.4]),  # one point
-    ([1e8, 2e8, 3e8, 4e8, 5e8], [0.9, 0.8, 0.7, 0.6, 0.5]),  # only the first
+
+def _pt(name: str, accuracy: float, dollars: float, seconds: float) -> dict:
+    return {"name": name, "accuracy": accuracy, "dollars": dollars, "seconds": seconds}
+
+
+UNDOMINATED_CASES: list[list[dict]] = [
+    # cheap but slow, fast but dear: both survive; sorting on one cost keeps only one of them
+    [_pt("refine", 0.3, 1.0, 9.0), _pt("vote", 0.3, 2.0, 1.0), _pt("beam", 0.2, 3.0, 3.0)],
+    # only as good on two axes and worse on the third: beaten
+    [_pt("cheap", 0.5, 1.0, 1.0), _pt("dear", 0.5, 2.0, 1.0), _pt("slow", 0.5, 1.0, 3.0)],
+    # identical strategies: neither beats the other, so both are kept
+    [_pt("best_of_n 8", 0.4, 1.0, 1.0), _pt("weighted_vote 8", 0.4, 1.0, 1.0), _pt("greedy", 0.3, 2.0, 2.0)],
+    # higher accuracy is better
+    [_pt("weak", 0.1, 1.0, 1.0), _pt("strong", 0.9, 1.0, 1.0)],
+    # unsorted, one strategy beats all on every axis but one
+    [_pt("c", 0.2, 5.0, 1.0), _pt("a", 0.6, 3.0, 4.0), _pt("b", 0.4, 1.0, 2.0), _pt("d", 0.6, 4.0, 4.0), _pt("e", 0.1, 6.0, 6.0)],
+    [_pt("alone", 0.4, 2.0, 2.0)],
 ]
 
 
-def check_front(fn: Callable) -> Feedback:
-    """Compare ``fn(flops, accuracy)`` with the indices of the Pareto front in order of FLOPs
-    (`tsc.analysis.pareto_front`)."""
+def _names_of(points: list[dict], keep) -> list[str]:
+    return [points[i]["name"] for i in keep]
+
+
+def _one_cost_fronts(points: list[dict]) -> dict[str, set]:
+    """The front on accuracy and one cost alone (what sorting on one key gives)."""
+    return {
+        cost: set(_names_of(points, pareto_front([p[cost] for p in points], [p["accuracy"] for p in points])))
+        for cost in ("dollars", "seconds")
+    }
+
+
+def _undominated_mistake(points: list[dict], got: list, expected: list[str]) -> str:
+    """What a wrong answer on ``points`` most likely did."""
+    names = [p["name"] for p in points]
+    got_set, want = set(got), set(expected)
+    for cost, front in _one_cost_fronts(points).items():
+        if got_set == front and front != want:
+            return (
+                f"That is the front on accuracy and {cost} alone, as if the points were sorted on one key: a strategy "
+                "survives when no other is at least as good on all three axes, so one that loses on one cost can still be "
+                "saved by the other."
+            )
+    twins = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if _same(points, a, b)]
+    for first, second in twins:
+        if first in want and first not in got_set and second not in got_set:
+            return (
+                f"{first!r} and {second!r} are equal on all three axes, and your answer drops both: equal points do not "
+                "beat each other (neither is better on any axis), so both stay."
+            )
+        if first in want and (first in got_set) != (second in got_set):
+            return (
+                f"{first!r} and {second!r} are equal on all three axes: neither beats the other, so keep both (the book's "
+                "tie rule: the front must not depend on the order of the strategies)."
+            )
+    reversed_gain = [dict(p, accuracy=-p["accuracy"]) for p in points]
+    if got_set == set(_names_of(points, undominated(reversed_gain))) and got_set != want:
+        return "Higher accuracy is better (dollars and seconds are what should be low)."
+    if got_set > want:
+        extra = sorted(got_set - want)[0]
+        return (
+            f"{extra!r} is beaten: another strategy is at least as good on all three axes and strictly better on one. "
+            "Being only as good on some axes is not enough to survive."
+        )
+    if got_set < want:
+        missing = sorted(want - got_set)[0]
+        return f"{missing!r} is beaten by no strategy on all three axes at once, so it stays."
+    return "Keep a strategy when no other is at least as accurate, as cheap and as fast, and strictly better on one of the three."
+
+
+def _same(points: list[dict], a: str, b: str) -> bool:
+    pa, pb = (next(p for p in points if p["name"] == n) for n in (a, b))
+    return all(pa[k] == pb[k] for k in ("accuracy", "dollars", "seconds"))
+
+
+def check_undominated(fn: Callable, points: list[dict] | None = None) -> Feedback:
+    """Compare ``fn(points)`` (the names of the strategies no other beats on accuracy, dollars
+    and seconds at once; equal ones all kept) with `tsc.synthesis.undominated`, on small
+    cases and, given the map's ``points`` (`tsc.synthesis.summarize` of a task with ledgers),
+    on them; then say what the two extra axes changed on the map."""
     if fn is None:
         return NOT_ATTEMPTED
     if not callable(fn):
-        return Feedback("incorrect", f"Expected a function front(flops, accuracy); got {show(fn)}.")
+        return Feedback("incorrect", f"Expected a function undominated(points); got {show(fn)}.")
+    cases = [list(case) for case in UNDOMINATED_CASES]
+    if points is not None:
+        cases.append([{k: p[k] for k in ("name", "family", "accuracy", "flops", "dollars", "seconds")} for p in points])
     answers = []
-    for flops, accuracy in FRONT_CASES:
-        value, error = call(fn, list(flops), list(accuracy))
+    for case in cases:
+        value, error = call(fn, [dict(p) for p in case])
         if error:
-            return Feedback("incorrect", f"front({flops}, {accuracy}) raised {error}.")
+            return Feedback("incorrect", f"undominated(...) on {len(case)} strategies raised {error}.")
         answers.append(value)
     if all(a is None for a in answers):
         return NOT_ATTEMPTED
-    for (flops, accuracy), value in zip(FRONT_CASES, answers):
-        expected = pareto_front(flops, accuracy)
-        where = f"For flops {flops} and accuracy {accuracy}: expected the indices {expected}, got {show(value)}."
-        try:
-            got = [int(i) for i in value]
-            if any(float(i) != int(i) for i in value):
-                raise ValueError
-        except (TypeError, ValueError):
-            return Feedback("incorrect", f"{where} Return a list of indices (ints) into the points, cheapest first.")
-        if got == expected:
+    for case, value in zip(cases, answers):
+        names = [p["name"] for p in case]
+        expected = _names_of(case, undominated(case))
+        shown = ", ".join(names) if len(names) <= 6 else f"the map's {len(names)} strategies"
+        where = f"For {shown}: expected {sorted(expected)}, got {show(value)}."
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            return Feedback("incorrect", f"{where} Return a list of the strategies' names.")
+        got = list(value)
+        if got and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in got):
+            return Feedback("incorrect", f"{where} Those are indices: return the strategies' names (the 'name' of each point).")
+        if not all(v in names for v in got):
+            return Feedback("incorrect", f"{where} Return names of the points given, e.g. {names[0]!r}.")
+        if len(set(got)) != len(got):
+            return Feedback("incorrect", f"{where} Name each strategy once.")
+        if set(got) == set(expected):
             continue
-        if sorted(got) == sorted(expected):
-            return Feedback("incorrect", f"{where} Right points, wrong order: list them from the cheapest to the dearest.")
-        if set(got) > set(expected):
-            return Feedback(
-                "incorrect",
-                f"{where} Your front keeps a point that another beats: drop a point when some point has at least its "
-                "accuracy at no more FLOPs (a dearer point only as accurate is not on the front).",
-            )
-        twins = [i for i in set(expected) - set(got) if any(j != i and (flops[j], accuracy[j]) == (flops[i], accuracy[i]) for j in got)]
-        if set(got) < set(expected) and twins:
-            return Feedback(
-                "incorrect",
-                f"{where} Your front drops the identical twin of a point on it: two points with the same FLOPs and "
-                "accuracy do not beat each other, so both are on the front (`tsc.analysis.pareto_front`'s tie rule).",
-            )
-        if set(got) < set(expected):
-            return Feedback(
-                "incorrect",
-                f"{where} Your front misses a point nothing beats: the cheapest point is always on it, and so is every "
-                "point more accurate than all cheaper ones.",
-            )
-        return Feedback("incorrect", f"{where} Sort by FLOPs and keep a point when it is more accurate than every cheaper one.")
-    return Feedback("correct", f"Correct on all {len(FRONT_CASES)} cases, ties and unsorted points included.")
+        return Feedback("incorrect", f"{where} {_undominated_mistake(case, got, expected)}")
+    if points is None:
+        return Feedback("correct", f"Correct on all {len(cases)} cases, ties included.")
+    case = cases[-1]
+    kept = set(_names_of(case, undominated(case)))
+    on_flops = set(_names_of(case, pareto_front([p["flops"] for p in case], [p["accuracy"] for p in case])))
+    fronts = _one_cost_fronts(case)
+    saved = sorted(kept - fronts["dollars"] - fronts["seconds"])
+    text = (
+        f"Correct. Of the map's {len(case)} strategies, {len(kept)} are beaten by none on accuracy, dollars and seconds at once; "
+        f"the front on FLOPs alone has {len(on_flops)}, on dollars alone {len(fronts['dollars'])}, on seconds alone "
+        f"{len(fronts['seconds'])}."
+    )
+    if saved:
+        text += f" Kept only because two costs count at once: {', '.join(saved)}."
+    return Feedback("correct", text)
 
 
 # --- Exercise 9.3: choose on one half, report on the other ------------------------------------
@@ -223,4 +290,126 @@ def check_choice(fn: Callable, task: dict | None = None, *, budget: float = 7e8)
     )
 
 
-__all__ = ["check_choice", "check_front", "check_half_width"]
+# --- the checkers' self-tests: each reference accepted, each mistake a class would make named ---
+
+
+def ref_half_width(accuracy, problems):
+    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / problems)
+
+
+def ref_undominated(points):
+    def beats(q, p):
+        no_worse = q["accuracy"] >= p["accuracy"] and q["dollars"] <= p["dollars"] and q["seconds"] <= p["seconds"]
+        return no_worse and (q["accuracy"] > p["accuracy"] or q["dollars"] < p["dollars"] or q["seconds"] < p["seconds"])
+
+    return [p["name"] for p in points if not any(beats(q, p) for q in points)]
+
+
+def ref_choice(points, budget):
+    fixed = [p for p in points if p["family"] != "adaptive" and p["flops"] <= budget]
+    return max(fixed, key=lambda p: (p["accuracy"], -p["flops"]))["name"]
+
+
+def _front_on(points, cost):  # a 2-D sweep: sorted on one cost, then kept while accuracy rises
+    front, best = [], -1.0
+    for p in sorted(points, key=lambda p: (p[cost], -p["accuracy"])):
+        if p["accuracy"] > best:
+            front.append(p["name"])
+            best = p["accuracy"]
+    return front
+
+
+def _weak(points):  # "at least as good on all three" without "better on one": equal points remove each other
+    return [
+        p["name"]
+        for p in points
+        if not any(q is not p and all(q[k] <= p[k] for k in ("dollars", "seconds")) and q["accuracy"] >= p["accuracy"] for q in points)
+    ]
+
+
+def _strict(points):  # beaten only when worse on every axis: points only as good survive
+    return [
+        p["name"]
+        for p in points
+        if not any(q["accuracy"] > p["accuracy"] and q["dollars"] < p["dollars"] and q["seconds"] < p["seconds"] for q in points)
+    ]
+
+
+def _first_twin_only(points):  # a tie rule of its own: of equal points only the first
+    kept = ref_undominated(points)
+    same = {k: [p["name"] for p in points if (p["accuracy"], p["dollars"], p["seconds"]) == k] for k in
+            {(p["accuracy"], p["dollars"], p["seconds"]) for p in points}}  # fmt: skip
+    return [n for n in kept if all(group[0] == n or n not in group for group in same.values())]
+
+
+def _lower_accuracy(points):
+    return ref_undominated([dict(p, accuracy=-p["accuracy"]) for p in points])
+
+
+# each mistake: (a wrong answer, words its feedback must contain)
+HALF_WIDTH_MISTAKES = {
+    "one standard error": (lambda p, n: math.sqrt(p * (1 - p) / n), ("standard error",)),
+    "a 90 % interval": (lambda p, n: 1.645 * math.sqrt(p * (1 - p) / n), ("90 %",)),
+    "no square root": (lambda p, n: 1.96 * p * (1 - p) / n, ("square root",)),
+    "p / n": (lambda p, n: 1.96 * math.sqrt(p / n), ("1 − p",)),
+    "a string": (lambda p, n: "0.04", ("one number",)),
+    "a crash": (lambda p, n: 1 / 0, ("raised",)),
+}
+UNDOMINATED_MISTAKES = {
+    "sorted on dollars alone": (lambda pts: _front_on(pts, "dollars"), ("sorted on one key",)),
+    "sorted on seconds alone": (lambda pts: _front_on(pts, "seconds"), ("sorted on one key",)),
+    "equal points remove each other": (_weak, ("drops both",)),
+    "only the first of two equal points kept": (_first_twin_only, ("keep both",)),
+    "beaten only when worse on every axis": (_strict, ("is beaten",)),
+    "lower accuracy taken as better": (_lower_accuracy, ("Higher accuracy is better",)),
+    "indices instead of names": (lambda pts: [pts.index(p) for p in pts if p["name"] in ref_undominated(pts)], ("indices",)),
+    "one name, not a list": (lambda pts: ref_undominated(pts)[0], ("list",)),
+    "a name twice": (lambda pts: ref_undominated(pts) * 2, ("once",)),
+    "a crash": (lambda pts: pts[99], ("raised",)),
+}
+CHOICE_MISTAKES = {
+    "the budget ignored": (
+        lambda pts, b: max((p for p in pts if p["family"] != "adaptive"), key=lambda p: p["accuracy"])["name"],
+        ("over the budget",),
+    ),
+    "an adaptive strategy chosen": (
+        lambda pts, b: max((p for p in pts if p["flops"] <= b), key=lambda p: p["accuracy"])["name"],
+        ("adaptive",),
+    ),
+    "the cheapest chosen": (lambda pts, b: min(pts, key=lambda p: p["flops"])["name"], ("cheapest",)),
+    "accuracy per FLOP": (
+        lambda pts, b: max((p for p in pts if p["family"] != "adaptive" and p["flops"] <= b), key=lambda p: p["accuracy"] / p["flops"])[
+            "name"
+        ],
+        ("per FLOP",),
+    ),
+    "an index": (lambda pts, b: [p["name"] for p in pts].index(ref_choice(pts, b)), ("index",)),
+    "not a name": (lambda pts, b: "the best one", ("one of the names",)),
+}
+
+
+def _selftest(check, reference, mistakes: dict, *context) -> None:
+    assert check(lambda *args: None, *context).status == "not attempted", "the placeholder is not read as not attempted"
+    feedback = check(reference, *context)
+    assert feedback.correct, f"the reference is rejected: {feedback.message}"
+    for name, (wrong, words) in mistakes.items():
+        feedback = check(wrong, *context)
+        assert rejects(feedback, *words), f"mistake {name!r}: {feedback}"
+
+
+@registers_selftest("ex-9-1")
+def selftest_half_width() -> None:
+    _selftest(check_half_width, ref_half_width, HALF_WIDTH_MISTAKES)
+
+
+@registers_selftest("ex-9-2")
+def selftest_undominated(points: list[dict] | None = None) -> None:
+    _selftest(check_undominated, ref_undominated, UNDOMINATED_MISTAKES, points)
+
+
+@registers_selftest("ex-9-3")
+def selftest_choice(task: dict | None = None) -> None:
+    _selftest(check_choice, ref_choice, CHOICE_MISTAKES, task)
+
+
+__all__ = ["check_choice", "check_half_width", "check_undominated"]

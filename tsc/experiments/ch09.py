@@ -249,11 +249,13 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
     from tsc.experiments.ch04 import allocation_splits
     from tsc.lm.policy import load_policy
     from tsc.strategies import beam_search, compute_optimal, solve_many
+    from tsc.strategies.adaptive import load_allocation
     from tsc.strategies.thinker import thinker
     from tsc.verifiers import get_verifier
 
     policy = load_policy(model)
     judge = get_verifier(verifier)
+    allocation = load_allocation()
     store = ta.SweepCache(CACHE / "thinker.jsonl")
     base = {"experiment": "ch09-thinker", "model": model, "weights": policy.card.get("weights_sha256"), "verifier": verifier, "seed": seed}
     dev_problems, test_problems = allocation_splits(dev, test, split_seed)
@@ -279,7 +281,9 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
     cached = _cached_in(store, dict(base, split="test", problems=listed, what="live"))
     runs = {
         "thinker": lambda: solve_many(thinker, test_problems, policy, seed=seed, flops=budget, verifier=judge, table=table),
-        "compute_optimal": lambda: solve_many(compute_optimal, test_problems, policy, seed=seed, flops=budget, verifier=judge),
+        "compute_optimal": lambda: solve_many(
+            compute_optimal, test_problems, policy, seed=seed, flops=budget, verifier=judge, allocation=allocation
+        ),
         "beam 4x2": lambda: solve_many(beam_search, test_problems, policy, seed=seed, verifier=judge, beam_width=4, expansions=2),
     }
     out = {}
@@ -295,6 +299,8 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
             return row
 
         config = {"table": ta.config_key(table)} if name == "thinker" else {}
+        if name == "compute_optimal":  # Chapter 4's fitted allocation: a refit of it is a new run
+            config = {"allocation": ta.config_key(allocation)}
         out[name] = cached(compute, run=name, budget=budget, **config)
     return {
         "model": model,
@@ -320,6 +326,89 @@ def thinker_experiment(*, model, verifier, dev, test, split_seed, seed, refine, 
     }
 
 
+# The clean test: the thinker and its rivals once, on the fresh split, at the chapter's budget.
+# The rivals' budgets were set before it was drawn, on the map's problems (Chapter 4's held-out
+# half): self_refine 6 and best-of-7 (PRM) are the fixed strategies whose mean FLOPs there are
+# nearest the thinker's at 7e8; beam 4x2 and compute_optimal are the rivals of the held-out test.
+FRESH_RUNS = {
+    "thinker": ("thinker", {"flops": 7e8, "verifier": "prm", "table": "bundled"}),
+    "compute_optimal": ("compute_optimal", {"flops": 7e8, "verifier": "prm", "allocation": "bundled"}),
+    "beam 4x2": ("beam", {"beam_width": 4, "expansions": 2, "verifier": "prm"}),
+    "self_refine 6": ("self_refine", {"rounds": 6, "verifier": "prm"}),
+    "best_of_n 7": ("best_of_n", {"n": 7, "verifier": "prm"}),
+    "greedy": ("greedy", {}),
+}
+
+
+def fitted_knobs(options: dict) -> tuple[dict, dict]:
+    """``options`` with ``"bundled"`` tables (the thinker's ``table``, compute_optimal's
+    ``allocation``) replaced by their content, and what identifies each table in a cache key
+    (its hash), so a refit is a new run."""
+    import tsc.analysis as ta
+    from tsc.strategies.adaptive import load_allocation
+    from tsc.strategies.thinker import load_table
+
+    out, keys = dict(options), {}
+    for name, load in (("table", load_table), ("allocation", load_allocation)):
+        if out.get(name) == "bundled":
+            out[name] = load()
+            keys[name] = ta.config_key(out[name])
+    return out, keys
+
+
+@experiment(
+    "ch09-fresh",
+    describe="the thinker on the fresh test split (300/600/300 problems of 3/4/5 numbers) against fixed and adaptive rivals at 7e8",
+    model="countdown",
+    seed=0,
+)
+def fresh_experiment(*, model, seed) -> dict:
+    import tsc.analysis as ta
+    from tsc.experiments.ch04 import FRESH_SEED, FRESH_SIZES, fresh_test_split
+    from tsc.lm.policy import load_policy
+    from tsc.strategies import get_strategy, solve_many
+
+    policy = load_policy(model)
+    problems = fresh_test_split()
+    listed = [p.to_json() for p in problems]
+    store = ta.SweepCache(CACHE / "fresh.jsonl")
+    base = {"experiment": "ch09-fresh", "model": model, "weights": policy.card.get("weights_sha256"), "seed": seed, "problems": listed}
+    runs, tables = {}, {}
+    for name, (strategy, options) in FRESH_RUNS.items():
+        knobs, keys = fitted_knobs(options)
+        tables.update({k: {"hash": v[:12], **_fitted_card(k)} for k, v in keys.items()})
+
+        def compute(strategy=strategy, knobs=knobs):
+            results = solve_many(get_strategy(strategy), problems, policy, seed=seed, **resolve_knobs(knobs, policy))
+            return {**live(results), "ledger": ta.ledger_columns([r.ledger for r in results])}
+
+        config = dict(base, run=name, strategy=strategy, options=options, **keys)
+        runs[name] = {"strategy": strategy, "knobs": options, **store.fetch(config, compute, label=name)}
+    return {
+        "model": model,
+        "budget": 7e8,
+        "split": {
+            "drawn_by": "tsc.experiments.ch04.fresh_test_split()",
+            "seed": FRESH_SEED,
+            "sizes": {str(k): v for k, v in FRESH_SIZES.items()},
+        },
+        "fitted": tables,
+        "problems": [[list(p.numbers), p.target] for p in problems],
+        "sizes": [len(p.numbers) for p in problems],
+        "runs": runs,
+    }
+
+
+def _fitted_card(name: str) -> dict:
+    """When and on what a bundled table was fitted (its card), for the record."""
+    folder = {"table": ASSET, "allocation": ASSET.parent / "compute_optimal"}[name]
+    try:
+        card = json.loads((folder / "card.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"computed": card.get("computed") or card.get("fitted"), "fitted_on": card.get("fitted_on")}
+
+
 # the map's rows: (label, strategy, budgets, options); label has {} for the budget; each row's family and
 # budget knob are its strategy's (`tsc.strategies.STRATEGIES`)
 COUNTDOWN_ROWS = [
@@ -327,16 +416,19 @@ COUNTDOWN_ROWS = [
     ("majority {}", "majority", [4, 16, 64], {}),
     ("early stop {}", "early_stop", [64], {}),
     ("best_of_n {}", "best_of_n", [4, 8, 16, 64], {"verifier": "prm"}),
+    # Chapter 7's best: Countdown's answer can be checked exactly (the target is given), so best-of-N with that check
+    ("best_of_n {} (exact check)", "best_of_n", [4, 16, 64], {"verifier": "oracle"}),
     ("weighted_vote {}", "weighted_vote", [4, 8, 16, 64], {"verifier": "prm"}),
-    ("self_refine {}", "self_refine", [2, 4, 8, 16], {"verifier": "prm"}),
+    ("self_refine {}", "self_refine", [2, 4, 6, 8, 16], {"verifier": "prm"}),
     ("revise {}", "revise", [2, 4, 8], {"reviser": "revision"}),
     ("beam 4x{}", "beam", [1, 2, 4], {"verifier": "prm", "beam_width": 4}),
     ("dvts 4x{}", "dvts", [2, 4], {"verifier": "prm", "subtrees": 4}),
     ("tot_bfs 5x{}", "tot_bfs", [2, 4], {"verifier": "prm", "breadth": 5}),
     ("dfs {}", "dfs", [8, 16, 32], {"verifier": "prm"}),
     ("mcts {}", "mcts", [8, 16, 32], {"verifier": "prm"}),
+    ("particle_filter {}", "particle_filter", [4, 8, 16], {"verifier": "prm"}),
     ("free_energy {}", "free_energy", [16], {"verifier": "prm"}),
-    ("compute_optimal {:.2g}", "compute_optimal", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm"}),
+    ("compute_optimal {:.2g}", "compute_optimal", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm", "allocation": "bundled"}),
     ("thinker {:.2g}", "thinker", [300_000_000, 700_000_000, 1_400_000_000], {"verifier": "prm", "table": "bundled"}),
 ]
 ARITHMETIC_ROWS = [
@@ -351,18 +443,15 @@ ARITHMETIC_ROWS = [
 
 def map_rows(task: str, problems: list, policy, *, rows: list, seed: int, cache: Path, progress: bool = True) -> list[dict]:
     """Every row of ``rows`` on ``problems`` through one resumable `tsc.analysis.sweep` cache:
-    per row and budget, each problem's success and FLOPs."""
+    per row and budget, each problem's success, FLOPs and ledger columns (tokens, seconds)."""
     import tsc.analysis as ta
     from tsc.strategies import get_strategy
-    from tsc.strategies.thinker import load_table
 
     out = []
     for label, strategy, budgets, options in rows:
         record = get_strategy(strategy)
         knob = record.budget or "n"  # (a sweep needs a knob: greedy's is n=1)
-        knobs = resolve_knobs(options, policy)
-        if "table" in knobs:  # the bundled table's content, so a refit changes the cache key
-            knobs["table"] = load_table()
+        knobs = resolve_knobs(fitted_knobs(options)[0], policy)  # a fitted table's content: a refit changes the cache key
         started = time.perf_counter()
         swept = ta.sweep(record, problems, policy, budgets=budgets, seeds=[seed], cache=cache, knob=knob, per_problem=True, **knobs)
         for budget, row in zip(budgets, swept):
@@ -371,9 +460,10 @@ def map_rows(task: str, problems: list, policy, *, rows: list, seed: int, cache:
                     "name": label.format(budget),
                     "strategy": strategy,
                     "family": record.family,
-                    "knobs": {**{k: v for k, v in options.items() if k != "table"}, knob: budget},
+                    "knobs": {**{k: v for k, v in options.items() if k not in ("table", "allocation")}, knob: budget},
                     "correct": row["correct"],
                     "flops": row["each_flops"],
+                    "ledger": row["each_ledger"],
                 }
             )
         if progress:
@@ -419,7 +509,7 @@ def strategy_map(*, countdown, arithmetic, split_seed, arithmetic_seed, seed) ->
 
 
 FIXED_FAMILIES = ("single", "parallel", "sequential", "search")
-NEXT = 1.3  # the "next" fixed rival may spend up to this many times the thinker's FLOPs
+MATCHED = (0.85, 1.15)  # a fixed rival "at the thinker's compute" spends within this band of its mean FLOPs
 
 
 def _stats(correct, flops) -> dict:
@@ -429,24 +519,23 @@ def _stats(correct, flops) -> dict:
     return {"solved": int(np.sum(correct)), "accuracy": float(mean), "low": float(low), "high": float(high), "flops": float(np.mean(flops))}
 
 
-def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict | None = None) -> dict:
+def thinker_summary(data: dict, map_data: dict | None = None) -> dict:
     """The numbers Chapter 9 reports about the thinker (``data``: ``ch09-thinker``'s).
 
     ``live``: each live run's problems solved, accuracy with a 95 % bootstrap interval and
     mean FLOPs; ``paired``: the thinker minus beam 4x2 and minus compute_optimal, problem by
-    problem (points, with intervals); ``replay``: whether the replayed plan gave every live
-    answer, and the largest ratio of live to replayed FLOPs; ``stopped``: how the live thinker
-    stopped; ``ablations``: each refitted variant's accuracy and FLOPs on the held-out records,
-    paired against the full thinker. With ``map_data`` (``ch09-map``'s) ``best_fixed`` is the
-    best fixed strategy of the map (not adaptive) at no more mean FLOPs than the thinker, with
-    hindsight, on the map's problems (the first of the held-out split), ``next_fixed`` the best
-    one at up to `NEXT` times its FLOPs, and ``budgets`` the thinker against compute_optimal at
-    each budget the map ran both at; with ``allocation``
-    (``ch04-allocation``'s), ``dev_fixed`` is the fixed strategy Chapter 4's development split
-    would choose within the budget, and how the thinker compares with it on the held-out
-    problems both ran."""
+    problem (points, with intervals); ``by_size``: the same per problem size
+    (`tsc.synthesis.per_size`); ``replay``: whether the replayed plan gave every live answer,
+    and the largest ratio of live to replayed FLOPs; ``stopped``: how the live thinker
+    stopped; ``ablations``: each refitted variant's accuracy and FLOPs on the held-out
+    records, paired against the full thinker. With ``map_data`` (``ch09-map``'s),
+    ``matched`` holds every fixed strategy of the map that judges with the thinker's verifier
+    or with none and spends within `MATCHED` of the thinker's mean FLOPs on the map's problems
+    (the first of the held-out split), most accurate first, each paired against the thinker;
+    and ``budgets`` the thinker against compute_optimal at each budget the map ran both at."""
     from tsc.analysis import paired
     from tsc.strategies.adaptive import plan_for
+    from tsc.synthesis import per_size
 
     test, budget = data["test"], data["budget"]
     live = test["live"]
@@ -454,6 +543,7 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
     out["live"] = {name: _stats(run["correct"], run["flops"]) for name, run in live.items()}
     think = np.array(live["thinker"]["correct"], dtype=float)
     out["paired"] = {name: paired(think, np.array(live[name]["correct"], dtype=float)) for name in ("beam 4x2", "compute_optimal")}
+    out["by_size"] = per_size(live, test["sizes"])
     plan = plan_for(data["table"], budget)
     replayed = next(r for r in test["replayed"] if r["flops"] == plan["flops"])
     ratio = np.array(live["thinker"]["flops"]) / np.array(replayed["each_flops"])
@@ -472,16 +562,22 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
         rows = map_data["tasks"]["countdown"]["rows"]
         n = len(rows[0]["correct"])
         mine, spent = think[:n], float(np.mean(live["thinker"]["flops"][:n]))
-        for key, cap in (("best_fixed", 1.0), ("next_fixed", NEXT)):
-            fixed = [r for r in rows if r["family"] in FIXED_FAMILIES and np.mean(r["flops"]) <= cap * spent]
-            best = max(fixed, key=lambda r: np.mean(r["correct"]))
-            out[key] = {
-                "name": best["name"],
-                "count": n,
-                "thinker": _stats(mine, live["thinker"]["flops"][:n]),
-                "fixed": _stats(best["correct"], best["flops"]),
-                "paired": paired(mine, np.array(best["correct"], dtype=float)),
-            }
+        low, high = MATCHED
+        fair = [
+            r for r in rows
+            if r["family"] in FIXED_FAMILIES and r["knobs"].get("verifier") in (None, data["verifier"])
+            and low * spent <= np.mean(r["flops"]) <= high * spent
+        ]  # fmt: skip
+        rivals = [
+            {"name": r["name"], "fixed": _stats(r["correct"], r["flops"]), "paired": paired(mine, np.array(r["correct"], dtype=float))}
+            for r in fair
+        ]
+        out["matched"] = {
+            "count": n,
+            "band": list(MATCHED),
+            "thinker": _stats(mine, live["thinker"]["flops"][:n]),
+            "rivals": sorted(rivals, key=lambda r: -r["fixed"]["accuracy"]),
+        }
         named = {r["name"]: r for r in rows}
         out["budgets"] = {}
         for name, r in named.items():
@@ -492,17 +588,4 @@ def thinker_summary(data: dict, map_data: dict | None = None, allocation: dict |
                     "compute_optimal": _stats(rival["correct"], rival["flops"]),
                     "paired": paired(np.array(r["correct"], dtype=float), np.array(rival["correct"], dtype=float)),
                 }
-    if allocation is not None:
-        dev, held = allocation["splits"]["dev"]["results"], allocation["splits"]["test"]["results"]
-        within = [name for name, r in dev.items() if np.mean(r["flops"]) <= budget]
-        name = max(within, key=lambda k: np.mean(dev[k]["correct"]))
-        n = len(held[name]["correct"])
-        out["dev_fixed"] = {
-            "name": name,
-            "count": n,
-            "dev_accuracy": float(np.mean(dev[name]["correct"])),
-            "fixed": _stats(held[name]["correct"], held[name]["flops"]),
-            "thinker": _stats(think[:n], live["thinker"]["flops"][:n]),
-            "paired": paired(think[:n], np.array(held[name]["correct"], dtype=float)),
-        }
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from tsc.core import check_sampling
-from tsc.lm.fast import filter_probs
+from tsc.lm.fast import filter_probs, pad_rows
 
 
 @torch.no_grad()
@@ -32,8 +32,7 @@ def next_token_logits(policy, texts: list[str]) -> torch.Tensor:
     if longest > policy.max_len:
         raise ValueError(f"a text of {longest} tokens does not fit {policy.name}'s context of {policy.max_len} tokens")
     pad = policy.tokenizer.pad_token_id if policy.tokenizer.pad_token_id is not None else 0
-    ids = torch.tensor([[pad] * (longest - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (longest - len(r)) + [1] * len(r) for r in rows])
+    ids, mask = pad_rows(rows, pad, left=True).values()
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     return policy.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1].float()
 

@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     from tsc.lm.prefix import PrefixStore
 
 
+def pad_rows(rows: list[list[int]], pad: int, *, left: bool = False, device=None) -> dict[str, torch.Tensor]:
+    """Token-id rows padded with ``pad`` to the longest (at the end; at the start with
+    ``left``, as a batch about to be continued is), and the attention mask that tells real
+    tokens (1) from padding (0)."""
+    width = max(map(len, rows))
+    padded = [([pad] * (width - len(r)) + r) if left else (r + [pad] * (width - len(r))) for r in rows]
+    mask = [([0] * (width - len(r)) + [1] * len(r)) if left else ([1] * len(r) + [0] * (width - len(r))) for r in rows]
+    return {"input_ids": torch.tensor(padded, device=device), "attention_mask": torch.tensor(mask, device=device)}
+
+
 def supports(model) -> bool:
     """Whether `LeanLlama` computes exactly what ``model`` computes."""
     config = model.config
@@ -503,8 +513,8 @@ def prefill(
     ones), and the width."""
     width = max(len(r) for r in rows)
     cache = lean.new_cache(len(rows), width)
-    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-    cache.valid[:] = torch.tensor([[False] * (width - len(r)) + [True] * len(r) for r in rows])
+    padded = pad_rows(rows, pad, left=True)
+    ids, cache.valid[:] = padded["input_ids"], padded["attention_mask"].bool()
     positions = (cache.valid.long().cumsum(-1) - 1).clamp(min=0)
     start = width - max(len(r) - kept for r, (kept, _) in zip(rows, found))
     if start > 0:  # padding the window skips is never written: zero it, as 0 * NaN is NaN

@@ -14,7 +14,7 @@ import torch
 from tsc.compute import Ledger, forward_flops
 from tsc.core import Completion, check_request, is_int, token_confidence
 from tsc.lm.checkpoint import bundled_models, card_kind
-from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, sample_rows, supports
+from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, pad_rows, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
 from tsc.lm.stops import StopMatcher
 
@@ -310,9 +310,7 @@ class LocalPolicy:
         from transformers import DynamicCache
 
         device, pad = self.device, self._pad
-        width = max(len(r) for r in prompts)
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in prompts], device=device)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in prompts], device=device)
+        input_ids, mask = pad_rows(prompts, pad, left=True, device=device).values()
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         # transformers 5 names the KV cache argument `cache`; 4.x (e.g. in Colab) `past_key_values`
         cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
@@ -410,10 +408,9 @@ class LocalPolicy:
         device = self.device
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            width = max(len(rows[i]) for i in chunk)
-            ids = torch.tensor([rows[i] + [self._pad] * (width - len(rows[i])) for i in chunk], device=device)
-            mask = torch.tensor([[1] * len(rows[i]) + [0] * (width - len(rows[i])) for i in chunk], device=device)
-            log_probs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            batch = pad_rows([rows[i] for i in chunk], self._pad, device=device)
+            ids = batch["input_ids"]
+            log_probs = torch.log_softmax(self.model(**batch).logits.float(), dim=-1)
             for b, i in enumerate(chunk):
                 head, end = len(heads[i]), len(rows[i])
                 if end > head:  # the token at position t is predicted by the logits at t - 1

@@ -17,6 +17,7 @@ import torch
 
 from tsc.compute import training_flops
 from tsc.lm.checkpoint import WEIGHTS, quiet_loading, sha256_of
+from tsc.lm.fast import pad_rows
 from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step, run_card  # noqa: F401 (learning_rate, optimizer_step: re-exported)
 from tsc.lm.model import build_model
 from tsc.lm.policy import LocalPolicy
@@ -101,12 +102,7 @@ def collate(tokenizer, examples: list[tuple[str, str]]) -> dict[str, torch.Tenso
     """Right-padded ids with labels on the solution and end token only (-100 elsewhere)."""
     sequences = _sequences(tokenizer, examples)
     ids, labels = [x for x, _ in sequences], [y for _, y in sequences]
-    pad = tokenizer.pad_token_id
-    width = max(map(len, ids))
-    mask = [[1] * len(x) + [0] * (width - len(x)) for x in ids]
-    ids = [x + [pad] * (width - len(x)) for x in ids]
-    labels = [x + [-100] * (width - len(x)) for x in labels]
-    return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask), "labels": torch.tensor(labels)}
+    return pad_rows(ids, tokenizer.pad_token_id) | {"labels": pad_rows(labels, -100)["input_ids"]}
 
 
 def pack(tokenizer, examples: list[tuple[str, str]], row_len: int) -> dict[str, torch.Tensor]:

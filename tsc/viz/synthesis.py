@@ -22,31 +22,48 @@ def _color(strategy: str) -> str:
         return PALETTE[0]
 
 
-def strategy_map(ax, points: Sequence[dict], front: Sequence[int], *, title: str = "", label: bool = True):
-    """Accuracy (95 % Wilson intervals) against mean FLOPs per problem, one point per row of the
-    map: colour by strategy, marker by family; the Pareto front joined by a step line, its points
-    named."""
-    place = {i: k for k, i in enumerate(front)}  # labels alternate above and below the front
+COSTS = {
+    "flops": "mean FLOPs per problem (log scale)",
+    "dollars": "mean dollars per problem at o3-mini's list price (log scale)",
+    "seconds": "mean seconds per problem, one CPU thread (log scale)",
+}
+
+
+def strategy_map(
+    ax, points: Sequence[dict], front: Sequence[int], *, title: str = "", label: bool = True, cost: str = "flops",
+    second: Sequence[int] = (),
+):  # fmt: skip
+    """Accuracy (95 % Wilson intervals) against the mean ``cost`` per problem (a key of
+    `COSTS`), one point per row of the map: colour by strategy, marker by family; the Pareto
+    front on that cost joined by a step line, its points named; ``second``, another front
+    (e.g. without one kind of verifier), dashed, its points named too."""
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {', '.join(COSTS)}; got {cost!r}")
+    named = list(front) + [i for i in second if i not in front]
+    place = {i: k for k, i in enumerate(sorted(named, key=lambda i: points[i][cost]))}  # labels alternate above and below
     for i, p in enumerate(points):
-        on = i in front
+        on = i in named
         ax.errorbar(
-            p["flops"], p["accuracy"], yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]],
+            p[cost], p["accuracy"], yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]],
             fmt=MARKERS[p["family"]], color=_color(p["strategy"]), alpha=1.0 if on else 0.45,
             markersize=7 if on else 5, capsize=2, markeredgecolor="black" if on else "none",
         )  # fmt: skip
         if on and label:
             above = place[i] % 2 == 0
             ax.annotate(
-                p["name"], (p["flops"], p["accuracy"]), textcoords="offset points", xytext=(-6, 9) if above else (6, -12),
+                p["name"], (p[cost], p["accuracy"]), textcoords="offset points", xytext=(-6, 9) if above else (6, -12),
                 ha="right" if above else "left", fontsize="x-small",
             )  # fmt: skip
-    xs = [points[i]["flops"] for i in front]
+    xs = [points[i][cost] for i in front]
     ys = [points[i]["accuracy"] for i in front]
     ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.6)
+    if len(second):
+        xs, ys = [points[i][cost] for i in second], [points[i]["accuracy"] for i in second]
+        ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.5, linestyle="--")
     ax.set_xscale("log")
     ax.margins(x=0.12)
     percent_axis(ax)
-    ax.set_xlabel("mean FLOPs per problem (log scale)")
+    ax.set_xlabel(COSTS[cost])
     ax.set_ylabel("problems solved")
     if title:
         ax.set_title(title)
@@ -225,6 +242,7 @@ def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count:
 
 
 __all__ = [
+    "COSTS",
     "MARKERS",
     "allocation",
     "budget_explorer",

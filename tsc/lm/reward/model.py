@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.lm.fast import LeanLlama, joined, prefill, stored_kv, supports
+from tsc.lm.fast import LeanLlama, joined, pad_rows, prefill, stored_kv, supports
 from tsc.lm.prefix import PrefixStore
 
 KINDS = ("orm", "prm")
@@ -173,15 +173,6 @@ class RewardModel:
             lengths = [len(ids) for ids, _ in encoded if ids]
             ledger.charge_verifier(tokens=sum(lengths), flops=sum(map(self.flops, lengths)), seconds=time.perf_counter() - started)
         return out
-
-
-def pad_rows(rows: list[list[int]], pad: int) -> dict[str, torch.Tensor]:
-    """Right-padded ids and attention mask (positions count from 0 in every row)."""
-    width = max(map(len, rows))
-    return {
-        "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
-        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
-    }
 
 
 def reward_model_from_policy(policy, *, extra_layers: int = 0, seed: int = 0):

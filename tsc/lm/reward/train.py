@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 from tsc.compute import forward_flops
+from tsc.lm.fast import pad_rows
 from tsc.lm.recipes import RewardRecipe
 from tsc.lm.reward.data import reward_data
-from tsc.lm.reward.model import KINDS, RewardModel, pad_rows, reward_model_from_policy
+from tsc.lm.reward.model import KINDS, RewardModel, reward_model_from_policy
 from tsc.tasks import countdown
 
 
