@@ -125,6 +125,7 @@ test-latest: solutions
 	$(LATEST)/venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(LATEST)/venv/bin/python tests/newest_versions.py requirements.txt | tee $(LATEST)/versions.txt
 	cp _build/solutions/[0-9]*.ipynb $(LATEST)/chapters/
+	printf '[pytest]\n' > $(LATEST)/chapters/pytest.ini  # not the checkout's pyproject.toml settings
 	cd $(LATEST)/chapters && TSC_STRICT=0 OMP_NUM_THREADS=1 ../venv/bin/pytest $(NBVAL_FLAGS) -p no:cacheprovider --durations=0 .
 
 colab: $(STAMP)

@@ -19,6 +19,8 @@ from tsc.economics import (
     costs,
     ledgers,
     list_price,
+    measure_latency,
+    measure_prefill,
     measure_throughput,
     ratio,
     replay,
@@ -36,6 +38,7 @@ def test_list_prices_are_valid_and_dated():
         price = list_price(row["model"])
         assert price.input == row["input"] and price.output >= price.input and price.cached_input <= price.input
         assert row["date"].startswith("2025") and row["checked"] in ("provider", "secondary") and row["source"].startswith("Pricing")
+        assert row["accessed"] >= "2026" and "accessed" in price.name and row["date"] in price.name  # every price says when
     with pytest.raises(ValueError, match="known: GPT-4o"):
         list_price("gpt-9")
 
@@ -52,6 +55,17 @@ def test_measure_throughput_on_a_fake():
         measure_throughput(policy, ["a:"], batches=(0,))
     with pytest.raises(ValueError, match="at least one prompt"):
         measure_throughput(policy, [], batches=(1,))
+
+
+def test_measure_prefill_and_latency_on_a_fake():
+    policy = ScriptedPolicy(lambda prompt: ["1+2=3.", "1+2=3,3*3=9."])
+    reading = measure_prefill(policy, ["ab:", "cde:"], batch=4, repeats=2)
+    assert reading.batch == 4 and reading.tokens == (4 + 5) * 2 and reading.steps == 1 and reading.flops > 0  # prompt tokens read
+    assert len(reading.repeat_seconds) == 2 and reading.seconds == min(reading.repeat_seconds)
+    latency = measure_latency(policy, "ab:", ns=(1, 4), repeats=2)
+    assert sorted(latency) == [1, 4] and all(s > 0 for s in latency.values())
+    with pytest.raises(ValueError, match="at least one prompt"):
+        measure_prefill(policy, [])
 
 
 def test_cost_per_correct():

@@ -339,3 +339,46 @@ def test_check_reencoded():
     over = check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s))))
     assert over.status == "incorrect" and "not the step itself" in over.message
     assert check_reencoded(lambda p, s: 1.5).status == "incorrect"
+
+
+# --- the named slips of Ex 1.2 and Ex 1.3 (issue 26) ---------------------------------------
+
+
+def test_samples_needed_names_an_approximate_logarithm_before_the_tolerance():
+    """ln(goal) ≈ goal − 1 lands within the 5 % tolerance for a goal near 1; it is still named."""
+    law = {"a": -2.0, "b": 1.0, "goal": 0.95}
+    expected = samples_for_coverage(**law)
+    slip = ((law["goal"] - 1) / law["a"]) ** (-1 / law["b"])
+    assert abs(slip - expected) <= 0.05 * expected  # inside the tolerance ...
+    feedback = check_samples_needed(slip, **law)
+    assert feedback.status == "incorrect" and "math.log(goal)" in feedback.message  # ... and named anyway
+    assert check_samples_needed(round(expected, 1), **law).correct  # a rounded right answer still passes
+    assert math.ceil(expected) != round(slip)  # (here the slip is not the whole-number answer by chance)
+
+
+@pytest.mark.parametrize(
+    "slip, words",
+    [
+        ("floor", "Floor division"),
+        ("absolute", "absolute value"),
+        ("zero", "dividing by zero"),
+        ("spaces", "inside a step"),
+        ("arithmetic", "arithmetic"),
+        ("unused", "must be used"),
+        ("available", "currently available"),
+    ],
+)
+def test_verifier_names_each_slip(slip, words):
+    from tsc.exercises.ch01 import reference_verify as reference
+
+    feedback = check_verifier(lambda numbers, target, text: reference(numbers, target, text, slip=slip))
+    assert feedback.status == "incorrect" and words in feedback.message, feedback.message
+
+
+@pytest.mark.parametrize(
+    "name, context", [("ex-1-1", {}), ("ex-1-2", LAW), ("ex-1-2", {"a": -2.0, "b": 1.0, "goal": 0.95}), ("ex-1-3", {})]
+)
+def test_chapter_1_selftests_pass(name, context):
+    from tsc.exercises import selftest
+
+    selftest(name, **context)

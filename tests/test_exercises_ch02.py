@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from tsc.exercises import check_advantages, check_cost_per_task, check_informative
+from tsc.exercises import check_advantages, check_cost_per_task, check_informative, check_surrogate, selftest
 
 # --- Exercise 2.1: cost per task ----------------------------------------------------------------
 
@@ -113,3 +114,64 @@ def test_informative_names_the_mistake(wrong, hint):
 def test_chapter_2_checkers_never_raise(check, student):
     feedback = check(student)
     assert feedback.status in ("incorrect", "not attempted") and feedback.message
+
+
+# --- Exercise 2.4: the loss of GRPO's update -----------------------------------------------------
+
+
+def surrogate(logp, old_logp, advantages, mask, clip):
+    ratio = torch.exp(logp - old_logp)
+    return -(torch.minimum(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages) * mask).sum() / mask.sum()
+
+
+def _ppo(logp, old, adv, clip):
+    ratio = torch.exp(logp - old)
+    return torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda lp, old, a, m, c: -(torch.exp(lp - old) * a * m).sum() / m.sum(), "No clip"),
+        (lambda lp, old, a, m, c: -(torch.exp(lp - old).clamp(1 - c, 1 + c) * a * m).sum() / m.sum(), "not the clipped term alone"),
+        (lambda lp, old, a, m, c: (_ppo(lp, old, a, c) * m).sum() / m.sum(), "negated surrogate"),
+        (lambda lp, old, a, m, c: -((_ppo(lp, old, a, c) * m).sum(1) / m.sum(1)).mean(), "GRPO's paper"),
+        (lambda lp, old, a, m, c: -(_ppo(lp, old, a, c) * m).mean(), "number of trained tokens"),
+        (lambda lp, old, a, m, c: -_ppo(lp, old, a, c).sum() / m.sum(), "Multiply by the mask"),
+        (lambda lp, old, a, m, c: -(_ppo(old, lp, a, c) * m).sum() / m.sum(), "not its inverse"),
+        (lambda lp, old, a, m, c: float(-(_ppo(lp, old, a, c) * m).sum() / m.sum()) * 1.5, ""),  # wrong, no name: still rejected
+    ],
+    ids=["no-clip", "clip-only", "not-negated", "per-sequence-mean", "padding-counted", "no-mask", "inverse-ratio", "other"],
+)
+def test_surrogate_names_the_mistake(wrong, hint):
+    feedback = check_surrogate(wrong)
+    assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+
+
+def test_surrogate_accepts_the_reference_in_torch_or_numpy_and_never_raises():
+    assert check_surrogate(surrogate).correct
+    assert check_surrogate(lambda *args: surrogate(*args).item()).correct  # a float is fine too
+    assert check_surrogate(lambda *args: None).status == "not attempted"
+    assert check_surrogate(None).status == "not attempted"
+    assert check_surrogate("loss").status == "incorrect"
+    crashed = check_surrogate(lambda lp, old, a, m, c: np.minimum(lp.numpy() @ old, a))
+    assert crashed.status == "incorrect" and "raised" in crashed.message
+    assert check_surrogate(lambda *args: torch.ones(3)).status == "incorrect"  # not one number
+
+
+def test_surrogate_is_checked_against_policy_update_with_two_epochs():
+    from tsc.exercises.ch02 import surrogate_batches
+
+    batches = surrogate_batches()
+    assert len(batches) == 2  # one chunk, two epochs
+    assert torch.equal(batches[0]["logp"], batches[0]["old"])  # the first epoch: the sampling policy
+    assert not torch.equal(batches[1]["logp"], batches[1]["old"])
+    for batch in batches:
+        assert surrogate(batch["logp"], batch["old"], batch["advantages"], batch["mask"], batch["clip"]).item() == pytest.approx(
+            batch["loss"], abs=1e-7
+        )
+
+
+@pytest.mark.parametrize("name", ["ex-2-1", "ex-2-2", "ex-2-3", "ex-2-4"])
+def test_chapter_2_selftests_pass(name):
+    selftest(name)

@@ -106,6 +106,12 @@ def test_frontier_reference_and_placeholder():
         (sweep_not_strict, "beaten"),
         (lambda c, a: sorted({min(range(len(c)), key=c.__getitem__), max(range(len(c)), key=a.__getitem__)}, key=c.__getitem__), "between"),
         (lambda c, a: [c[i] for i in reference_frontier(c, a)], "list of indices"),  # costs instead of indices
+        (  # "beaten" without "strictly better in one": two equal points remove each other
+            lambda c, a: sorted(
+                [i for i in range(len(c)) if not any(j != i and c[j] <= c[i] and a[j] >= a[i] for j in range(len(c)))], key=c.__getitem__
+            ),
+            "Equal points removed each other",
+        ),
     ],
 )
 def test_frontier_likely_mistakes_get_their_hint(wrong, hint):
@@ -138,6 +144,7 @@ def test_window_rule_reference_and_placeholder():
         (lambda keys, w: max(keys[-w:].count(k) for k in keys[-w:]) * 2 > w, "one sample disagrees"),  # majority, not unanimity
         (lambda keys, w: len(set(keys[:w])) == 1 and keys[0] is not None, "latest window"),  # the first window only
         (lambda keys, w: "yes" if reference_rule(keys, w) else "no", "True or False"),
+        (lambda keys, w: keys[-1] is not None and all(k == keys[-1] for k in keys[-w:]), "window is not full"),  # fires too early
     ],
 )
 def test_window_rule_likely_mistakes(wrong, expect):
@@ -174,3 +181,10 @@ def test_checkers_never_raise(value):
         assert isinstance(feedback, Feedback) and feedback.status in {"not attempted", "incorrect", "correct"}
         if value is not None:
             assert feedback.status != "not attempted"
+
+
+@pytest.mark.parametrize("name", ["ex-7-1", "ex-7-2", "ex-7-3"])
+def test_the_chapters_self_tests_pass(name):
+    from tsc.exercises import selftest
+
+    assert name in selftest(name)

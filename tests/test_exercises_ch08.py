@@ -113,8 +113,18 @@ def test_stopping_rule_reference():
         (lambda counts, remaining: counts[0] - counts[1] >= 2, "counts is []"),  # crashes before the first sample
         (lambda counts, remaining: (counts + [0])[0] >= 1 and len(counts) > 0 and remaining < 15, "too soon"),  # stops at 2
         (lambda counts, remaining: "stop" if counts else False, "True (stop) or False"),
+        (lambda counts, remaining: remaining <= 8, "fixed budget"),  # majority of 8 presented as a stopping rule
+        (lambda counts, remaining: remaining <= 12, "fixed budget"),
     ],
 )
 def test_stopping_rule_wrong_answers(wrong, hint):
     feedback = check_stopping_rule(wrong)
     assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+
+
+@needs_results
+@pytest.mark.parametrize("name", ["ex-8-1", "ex-8-2", "ex-8-3"])
+def test_the_chapters_self_tests_pass(name):
+    from tsc.exercises import selftest
+
+    assert name in selftest(name)

@@ -122,20 +122,13 @@ def test_cli_lists_and_runs(registry, capsys):
 # Each chapter's third edition recomputes its own (`python -m tsc experiment NAME --refresh`) and
 # removes it here; the list must end empty.
 STALE_FLOPS = {
-    "budget_forcing_curve",
-    "budget_forcing_wait",
     "ch04-grid",
     "ch05-search-vs-best-of-n",
     "ch06-best-of-many",
     "ch06-sequential",
-    "ch07-early-stop",
-    "ch07-family",
-    "ch07-frontier",
     "ch08_arithmetic",
     "ch08_countdown",
     "ch08_fit",
-    "parallel_samples",
-    "rl_pass_at_k",
 }
 
 

@@ -155,3 +155,15 @@ def test_confidence_helpers_by_hand():
     assert confidence_cut(tops, 2, 1.0) == 5  # window (4th, 5th) = (0.7, 0.7) is the first below 1.0
     assert confidence_cut(tops, 2, 0.5) is None
     assert Completion("1.", 2, -1.0).token_logprobs == ()
+
+
+def test_one_threshold_per_prompt_cuts_each_prompt_as_alone(tiny):
+    window = 2
+    thresholds = [0.5, 50.0, 1.0]  # never, always (after the first window), in between
+    together = tiny.sample(PROMPTS, n=4, seed=SEEDS, max_new_tokens=10, top_logprobs=3, confidence_stop=(window, thresholds))
+    for prompt, seed, threshold, row in zip(PROMPTS, SEEDS, thresholds, together):
+        [alone] = tiny.sample([prompt], n=4, seed=[seed], max_new_tokens=10, top_logprobs=3, confidence_stop=(window, threshold))
+        assert [(c.text, c.num_tokens, c.cut_off) for c in row] == [(c.text, c.num_tokens, c.cut_off) for c in alone]
+    assert all(c.num_tokens <= window for c in together[1])
+    with pytest.raises(ValueError, match="2 thresholds for 3 prompts"):
+        tiny.sample(PROMPTS, n=1, seed=SEEDS, max_new_tokens=4, top_logprobs=2, confidence_stop=(2, [1.0, 2.0]))

@@ -20,3 +20,19 @@ def test_glue_stores_python_numbers(monkeypatch):
 
 def test_sci_writes_powers_of_ten():
     assert notebook.sci(3.0e13) == "3.0 × 10¹³" and notebook.sci(7.2e-5, 2) == "7.20 × 10⁻⁵"
+
+
+def test_glue_refuses_a_rate_that_would_print_nan_or_inf(monkeypatch):
+    import pytest
+
+    stored = {}
+    monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display=True: stored.update({name: value}))
+    monkeypatch.setenv("TSC_STRICT", "1")
+    for bad in (float("nan"), np.float64("inf"), -np.inf):
+        with pytest.raises(AssertionError, match="the page would show it"):
+            notebook.glue("rate", bad, display=False)
+    assert "rate" not in stored
+    monkeypatch.setenv("TSC_STRICT", "0")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.warns(UserWarning, match="the page would show it"):
+        notebook.glue("rate", float("nan"), display=False)  # a reader's run goes on

@@ -42,17 +42,31 @@ def test_scaled_price_is_a_batch_discount():
 
 
 def test_self_hosted_costs_the_time_its_flops_take():
-    machine = SelfHosted(dollars_per_hour=3.6, flops_per_second=1e9)
-    assert machine.seconds(LEDGER) == pytest.approx(1.1e12 / 1e9)
+    machine = SelfHosted(dollars_per_hour=3.6, decode_flops_per_second=1e9)
+    assert machine.seconds(LEDGER) == pytest.approx(1.1e12 / 1e9)  # one rate for reading and writing
     assert LEDGER.cost(machine) == pytest.approx(1_100 * 3.6 / 3600)
     assert machine.per_token(1_000) == pytest.approx(1e-6)
 
 
-def test_self_hosted_from_a_timed_run():
+def test_self_hosted_prices_reading_and_writing_apart():
+    """Policy FLOPs split by computed prompt and generated tokens (1,000 and 4,000 here): a
+    fifth is reading, at the prefill rate with the verifier's; four fifths writing."""
+    machine = SelfHosted(dollars_per_hour=3.6, decode_flops_per_second=1e9, prefill_flops_per_second=1e10)
+    reading, writing = 0.2e12 + 1e11, 0.8e12
+    assert machine.seconds(LEDGER) == pytest.approx(reading / 1e10 + writing / 1e9)
+    prompt_heavy = Ledger(prompt_tokens=4_000, generated_tokens=1_000, policy_flops=10**12)
+    assert prompt_heavy.cost(machine) < LEDGER.cost(machine)  # the same FLOPs, more of them read: cheaper
+    half_busy = SelfHosted(3.6, 1e9, 1e10, utilisation=0.5)
+    assert LEDGER.cost(half_busy) == pytest.approx(2 * LEDGER.cost(machine)) and half_busy.per_token(1_000) == pytest.approx(2e-6)
+
+
+def test_self_hosted_from_timed_runs():
     run = Ledger(policy_flops=5 * 10**9, seconds=2.0)
     machine = SelfHosted.measured(1.0, run)
-    assert machine.flops_per_second == pytest.approx(2.5e9)
+    assert machine.decode_flops_per_second == pytest.approx(2.5e9) and machine.reading_rate == machine.decode_flops_per_second
     assert run.cost(machine) == pytest.approx(2.0 / 3600)  # the run itself costs its own wall time
+    reading = Ledger(prompt_tokens=100, policy_flops=4 * 10**9, seconds=0.1)
+    assert SelfHosted.measured(1.0, run, reading).prefill_flops_per_second == pytest.approx(4e10)
 
 
 def test_per_task_price_ignores_the_work():
@@ -74,9 +88,12 @@ def test_the_price_models_implement_the_protocol():
         (lambda: TokenPrice(input=True, output=8.0), "input"),
         (lambda: TokenPrice(input=2.0, output=8.0, cached_input=-0.5), "cached_input"),
         (lambda: TokenPrice(input=2.0, output=8.0).scaled(-0.5), "factor"),
-        (lambda: SelfHosted(dollars_per_hour=-2.0, flops_per_second=1e9), "dollars_per_hour"),
-        (lambda: SelfHosted(dollars_per_hour=2.0, flops_per_second=0.0), "flops_per_second"),
-        (lambda: SelfHosted(dollars_per_hour=2.0, flops_per_second=1e9).per_token(0), "tokens_per_second"),
+        (lambda: SelfHosted(dollars_per_hour=-2.0, decode_flops_per_second=1e9), "dollars_per_hour"),
+        (lambda: SelfHosted(dollars_per_hour=2.0, decode_flops_per_second=0.0), "decode_flops_per_second"),
+        (lambda: SelfHosted(2.0, 1e9, prefill_flops_per_second=-1.0), "prefill_flops_per_second"),
+        (lambda: SelfHosted(2.0, 1e9, utilisation=0.0), "utilisation"),
+        (lambda: SelfHosted(2.0, 1e9, utilisation=1.5), "utilisation"),
+        (lambda: SelfHosted(dollars_per_hour=2.0, decode_flops_per_second=1e9).per_token(0), "tokens_per_second"),
         (lambda: PerTask(dollars=-0.01), "dollars"),
         (lambda: PerTask(dollars=None), "dollars"),
     ],

@@ -13,8 +13,9 @@ from conftest import build_tiny_policy
 
 import tsc
 from tsc.cli import main
+from tsc.compute import Ledger
 from tsc.lm.checkpoint import ASSETS
-from tsc.lm.rl import RL_RECIPES, completion_batch, group_advantages, train_rl
+from tsc.lm.rl import RL_RECIPES, clipped_surrogate, completion_batch, group_advantages, kl_to_reference, policy_update, rollouts, train_rl
 from tsc.zoo import zoo
 
 
@@ -108,6 +109,89 @@ def test_a_resumed_run_continues_exactly(tmp_path, one_thread):
     )
     pieces = train_rl(recipe, tmp_path / "pieces", policy=build_tiny_policy(seed=3), problems=toy_problems, progress=False)
     assert pieces["weights_sha256"] == whole["weights_sha256"]
+
+
+class Digit(Toy):
+    """Right when the completion starts with a digit: about half the tiny model's samples."""
+
+    def check(self, text: str) -> bool:
+        return text[:1].isdigit()
+
+
+def _toy_update(recipe, *, lr=0.05, seed=3, **kwargs):
+    """One `policy_update` of the tiny model on a batch of toy rollouts; (result, record)."""
+    policy = build_tiny_policy(seed=seed)
+    data = rollouts(policy, [Digit(3 + i) for i in range(8)], recipe, seed=0, ledger=Ledger())
+    keep = [i for i, a in enumerate(data.advantages) if a != 0.0]
+    assert keep, "the toy batch must have groups that disagree"
+    optimizer = torch.optim.AdamW(policy.model.parameters(), lr=lr)
+    record: list = []
+    result = policy_update(policy.model, optimizer, policy.tokenizer, data, keep, recipe, step=recipe.warmup, record=record, **kwargs)
+    return result, record
+
+
+def test_a_second_epoch_clips_the_ratio_and_its_loss_is_the_clipped_surrogate(one_thread):
+    """With ``epochs = 2`` the second update sees a policy that has moved: its ratios leave
+    [1 - clip, 1 + clip], the clip binds, and the loss is PPO's clipped surrogate averaged
+    over the trained tokens."""
+    recipe = dataclasses.replace(TOY, epochs=2, clip=0.2)
+    result, record = _toy_update(recipe)
+    assert len(record) == 2 and result["epoch_losses"] == pytest.approx([r["loss"] for r in record])
+    first, second = record
+    mask = first["mask"]
+    n_tokens = int(mask.sum())
+    assert result["trained_tokens"] == n_tokens
+    # epoch 1: the policy is the sampling policy, every ratio is exactly 1 and nothing is clipped
+    assert torch.equal(first["logp"], first["old"])
+    ratio = torch.exp(second["logp"] - second["old"])[mask]
+    adv = second["advantages"].expand_as(mask)[mask]
+    outside = (ratio - 1).abs() > recipe.clip
+    assert outside.any() and result["clipped"] == pytest.approx(int(outside.sum()) / (2 * n_tokens))
+    # the loss of epoch 2, by hand: -mean over trained tokens of min(ratio A, clip(ratio) A)
+    ratio_, adv_ = ratio.numpy().astype(float), adv.numpy().astype(float)
+    by_hand = -np.minimum(ratio_ * adv_, np.clip(ratio_, 0.8, 1.2) * adv_).sum() / n_tokens
+    assert second["loss"] == pytest.approx(by_hand, rel=1e-5)
+    # where the clip binds in the direction the advantage pushes, the token gets no gradient
+    logp = second["logp"].clone().requires_grad_(True)
+    loss, _ = clipped_surrogate(logp, second["old"], second["advantages"], mask, clip=recipe.clip, n_tokens=n_tokens)
+    loss.backward()
+    grad = logp.grad[mask]
+    binds = ((ratio > 1.2) & (adv > 0)) | ((ratio < 0.8) & (adv < 0))
+    assert binds.any() and torch.all(grad[binds] == 0)
+    assert torch.all(grad[~binds & (adv != 0)] != 0)
+
+
+def test_one_epoch_never_clips(one_thread):
+    result, record = _toy_update(dataclasses.replace(TOY, epochs=1))
+    assert len(record) == 1 and result["clipped"] == 0 and torch.equal(record[0]["logp"], record[0]["old"])
+
+
+def test_the_kl_penalty_is_zero_at_the_reference_and_grows_away_from_it():
+    logp = torch.log(torch.tensor([[0.5, 0.2, 0.9]]))
+    mask = torch.tensor([[True, True, False]])
+    assert kl_to_reference(logp, logp.clone(), mask, n_tokens=2).item() == 0
+    reference = torch.log(torch.tensor([[0.25, 0.4, 0.01]]))
+    r = torch.tensor([0.5, 2.0])  # pi_ref / pi on the trained tokens
+    expected = ((r - torch.log(r) - 1).sum() / 2).item()
+    assert kl_to_reference(logp, reference, mask, n_tokens=2).item() == pytest.approx(expected)  # the masked token is ignored
+    assert kl_to_reference(logp, reference, mask, n_tokens=2).item() > 0
+    with pytest.raises(ValueError, match="reference model"):
+        _toy_update(dataclasses.replace(TOY, kl=0.1))
+
+
+def test_a_run_with_a_kl_penalty_logs_it_and_charges_the_reference(tmp_path, one_thread):
+    recipe = dataclasses.replace(TOY, steps=3, kl=0.5)
+    start = build_tiny_policy(seed=3)
+    before = {k: v.clone() for k, v in start.model.state_dict().items()}
+    card = train_rl(recipe, tmp_path / "kl", policy=start, problems=toy_problems, progress=False)
+    log = json.loads((tmp_path / "kl" / "final" / "train_log.json").read_text())
+    assert all("kl" in s and s["kl"] >= 0 for s in log["steps"]) and any(s["kl"] > 0 for s in log["steps"][1:])
+    assert "KL penalty 0.5" in card["data"] and "reference model" in card["flops_formula"]
+    assert any(not torch.equal(before[k], v) for k, v in start.model.state_dict().items())  # it trained
+    plain = train_rl(
+        dataclasses.replace(recipe, kl=0.0), tmp_path / "plain", policy=build_tiny_policy(seed=3), problems=toy_problems, progress=False
+    )
+    assert "no KL penalty" in plain["data"] and "reference" not in plain["flops_formula"]
 
 
 # --- the bundled RL model ---------------------------------------------------------------------
@@ -205,3 +289,18 @@ def test_the_budget_forcing_experiments_share_their_problems():
     for i in range(n):
         if not capped["forced"][i]:
             assert free["correct"][i] == capped["correct"][i] and free["thinking"][i] == capped["thinking"][i]
+
+
+def test_the_shipped_kl_log_is_the_kl_recipe_from_the_same_start():
+    """Chapter 2's remedy: the log of `countdown-rl-kl` beside the bundled run's, from the same
+    starting evaluation, one record per step, its penalty logged at every step."""
+    recipe = RL_RECIPES["countdown-rl-kl"]
+    kl_log = json.loads((RL_DIR / "train_log_kl.json").read_text())
+    plain = json.loads((RL_DIR / "train_log.json").read_text())
+    assert kl_log["recipe"] == json.loads(json.dumps(recipe.to_dict())) and recipe.kl > 0
+    assert [s["step"] for s in kl_log["steps"]] == list(range(1, recipe.steps + 1))
+    assert [e["step"] for e in kl_log["evals"]] == list(recipe.eval_at)
+    assert all(s["kl"] >= 0 for s in kl_log["steps"])
+    assert kl_log["evals"][0]["pass@1"] == plain["evals"][0]["pass@1"]  # the same model, problems and seeds at step 0
+    differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
+    assert differs == {"name", "kl", "steps", "eval_at"}  # everything else equal

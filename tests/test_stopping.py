@@ -196,3 +196,26 @@ def test_on_the_arithmetic_model_rounds_draw_the_samples_of_one_call():
     ]
     assert sum(r.ledger.generated_tokens for r in stopped) <= sum(r.ledger.generated_tokens for r in full)
     json.dumps([r.trace for r in stopped])  # the trace is plain data
+
+
+def test_lead_probability_is_exact_where_a_threshold_could_tie():
+    """One vote gives exactly 3/4 (a float sum of binomial terms gave 0.7499999999999999, so a
+    threshold of 0.75 silently refused to stop after one sample); the rule compares fractions."""
+    from fractions import Fraction
+
+    from tsc.strategies.stopping import attainable, lead_fraction
+
+    assert lead_fraction(1, 0) == Fraction(3, 4) and lead_probability(1, 0) == 0.75
+    assert lead_fraction(2, 0) == Fraction(7, 8) and lead_fraction(3, 1) == Fraction(13, 16)
+    assert should_stop(["a"], n=16, threshold=0.75) and not should_stop(["a"], n=16, threshold=0.76)
+    assert Fraction(3, 4) in attainable(16) and all(p.denominator & (p.denominator - 1) == 0 for p in attainable(16))
+
+
+def test_the_threshold_grid_avoids_every_attainable_value():
+    from fractions import Fraction
+
+    from tsc.economics import THRESHOLDS
+    from tsc.strategies.stopping import attainable
+
+    values = set(attainable(64))
+    assert not any(Fraction(t) in values for t in THRESHOLDS)

@@ -185,6 +185,18 @@ def test_verdict_and_standing_say_what_the_intervals_show():
     assert synthesis.standing(table) == ("ahead of a beyond the noise, level with b within the noise and behind c beyond the noise")
 
 
+def test_early_stopping_counts_generated_tokens_all_tokens_and_flops_apart():
+    def run(correct, prompt, generated, flops):
+        return {"correct": correct, "prompt_tokens": prompt, "generated_tokens": generated, "policy_flops": flops,
+                "verifier_flops": [0, 0], "samples": [1, 3]}  # fmt: skip
+
+    stop = run([1, 0], [10, 10], [5, 15], [30, 50])
+    full = run([1, 1], [10, 10], [40, 40], [100, 100])
+    out = synthesis.early_stopping({"live": {"early_stop": stop, "majority": full}})
+    assert out["token_share"] == 20 / 80 and out["total_share"] == 40 / 100 and out["flops_share"] == 80 / 200
+    assert out["samples"] == 2 and out["questions"] == 2 and out["accuracy_stop"] == 0.5
+
+
 def test_per_size_stats_and_paired_differences():
     runs = {"thinker": {"correct": [1, 1, 0, 1], "flops": [1, 3, 2, 2]}, "beam": {"correct": [1, 0, 0, 0], "flops": [2, 2, 2, 2]}}
     table = synthesis.per_size(runs, [3, 3, 4, 4])

@@ -200,3 +200,25 @@ def test_the_cli_rejects_a_missing_or_bad_budget_in_one_line(tmp_path, capsys, f
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_allocation_a_run_used_is_found_by_its_hash_after_a_refit(tmp_path, monkeypatch):
+    import json
+
+    import tsc.analysis as ta
+    import tsc.strategies.adaptive as adaptive
+    from tsc.experiments.ch09 import allocation_used
+
+    first = adaptive.load_allocation()
+    used = {"fitted": {"allocation": {"hash": ta.config_key(first)[:12]}}}
+    assert allocation_used(used) == (first, True)
+    refit = json.loads(json.dumps(first))
+    refit["plans"] = refit["plans"][:1]
+    (tmp_path / "allocation.json").write_text(json.dumps(refit))
+    (tmp_path / "allocation-first.json").write_text(json.dumps(first))
+    monkeypatch.setattr(adaptive, "ALLOCATION", tmp_path / "allocation.json")
+    monkeypatch.setattr(adaptive, "_bundled", lambda: adaptive.check_allocation(tmp_path / "allocation.json"))
+    table, bundled = allocation_used(used)
+    assert not bundled and ta.config_key(table) == ta.config_key(first)
+    with pytest.raises(ValueError, match="no allocation .* has the hash 000000000000"):
+        allocation_used({"fitted": {"allocation": {"hash": "000000000000"}}})

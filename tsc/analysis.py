@@ -103,7 +103,9 @@ class SampleTable:
     ``texts[i][j]`` is completion j of problem i; ``correct``, ``tokens`` and ``logprobs`` are
     arrays of shape (problems, n); ``keys`` holds each completion's voting key. With a
     verifier, ``scores`` (problems × n) and ``verifier_flops`` (what scoring that one sample
-    cost, sharing the policy's work as a strategy would).
+    cost, sharing the policy's work as a strategy would). Drawn with ``top_logprobs=k``, each
+    completion's token log-probabilities and top-k alternatives (``token_logprobs[i][j]``,
+    ``top_logprobs[i][j]``), which a confidence cut reads (`tsc.strategies.deepconf`).
     """
 
     problems: tuple
@@ -118,10 +120,12 @@ class SampleTable:
     max_new_tokens: int = 64
     scores: np.ndarray | None = None
     verifier_flops: np.ndarray | None = None
+    token_logprobs: tuple | None = None
+    top_logprobs: tuple | None = None
 
     @classmethod
     def of(cls, problems: Sequence, rows: list[list[Completion]], *, temperature: float, seed: int, max_new_tokens: int,
-           ledger: Ledger, scores=None, verifier_flops=None) -> SampleTable:  # fmt: skip
+           ledger: Ledger, scores=None, verifier_flops=None, with_top_logprobs: bool = False) -> SampleTable:  # fmt: skip
         """The table of ``rows`` (each problem's completions), graded by the problems' oracles."""
         problems, n = tuple(problems), len(rows[0]) if rows else 0
         texts = tuple(tuple(c.text for c in row) for row in rows)
@@ -138,6 +142,8 @@ class SampleTable:
             max_new_tokens=int(max_new_tokens),
             scores=None if scores is None else np.array(scores, dtype=float),
             verifier_flops=None if verifier_flops is None else np.array(verifier_flops, dtype=np.int64),
+            token_logprobs=tuple(tuple(c.token_logprobs for c in row) for row in rows) if with_top_logprobs else None,
+            top_logprobs=tuple(tuple(c.top_logprobs for c in row) for row in rows) if with_top_logprobs else None,
         )
 
     @property
@@ -158,6 +164,8 @@ class SampleTable:
             logprobs=self.logprobs[rows],
             scores=None if self.scores is None else self.scores[rows],
             verifier_flops=None if self.verifier_flops is None else self.verifier_flops[rows],
+            token_logprobs=None if self.token_logprobs is None else tuple(self.token_logprobs[i] for i in rows),
+            top_logprobs=None if self.top_logprobs is None else tuple(self.top_logprobs[i] for i in rows),
         )
 
 

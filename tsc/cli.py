@@ -50,6 +50,7 @@ examples:
   python -m tsc solve --strategy thinker --flops 7e8 --input problems.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy majority --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy early_stop --n 16 --threshold 0.95 --input questions.jsonl --output answers.jsonl
+  python -m tsc solve --model arithmetic --strategy deepconf --n 16 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model arithmetic --strategy free_energy --n 16 --temperature 0.8 --input questions.jsonl --output answers.jsonl
   python -m tsc solve --model Qwen/Qwen2.5-0.5B-Instruct --device cuda --strategy majority --n 8 --input p.jsonl --output a.jsonl
   python -m tsc solve --model http://127.0.0.1:8000/v1 --strategy majority --n 64 --resume --input p.jsonl --output a.jsonl
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         solve.add_argument(
             "--" + knob.replace("_", "-"), type=knob_type(knob), default=FLAG_DEFAULTS.get(knob), metavar=knob.upper(), help=knob_help(knob)
         )
+    solve.add_argument("--offline", action="store_true", help="deepconf: draw all n traces, then vote among the most confident")
     solve.add_argument(
         "--max-new-tokens", type=int, default=None, help="tokens per completion (default 64; a trace model's: what its context leaves)"
     )
@@ -760,6 +762,7 @@ def _strategy_options(args, policy) -> dict:
     options = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
     options |= {knob: getattr(args, knob) for knob in knob_flags()}
     options |= {"aggregate": args.aggregate}  # a tree search's own scoring of partial solutions
+    options |= {"online": not args.offline}  # deepconf's form
     options = {k: v for k, v in options.items() if v is not None and k in takes}
     name = args.verifier or _default_verifier(strategy, args.task or "countdown")
     if name is not None and "verifier" in takes:

@@ -14,8 +14,8 @@ Prices turn a ledger into dollars (Chapter 7). `TokenPrice` is an API's list pri
 million tokens: the prompt tokens the ledger says were computed are billed as input, those it
 says were reused from a cache (``reused_tokens``) as cached input, and every generated token,
 thinking included, as output; a verifier's reading is billed as input. `SelfHosted` is a
-machine rented by the hour: a ledger costs the time its FLOPs take at the machine's measured
-rate. `PerTask` charges a fixed price per problem whatever the work. `Ledger.cost` takes any
+machine rented by the hour: a ledger costs the time its work takes, reading (prefill) and
+writing (decode) at their own measured rates. `PerTask` charges a fixed price per problem whatever the work. `Ledger.cost` takes any
 of them.
 """
 
@@ -183,43 +183,84 @@ class TokenPrice:
 
 @dataclass(frozen=True)
 class SelfHosted:
-    """A machine rented at ``dollars_per_hour`` that does ``flops_per_second`` of useful work
-    (as measured: a sampler's FLOPs over its wall time at the batch size it serves).
+    """A machine rented at ``dollars_per_hour``, priced by the time a ledger's work takes on it,
+    with reading and writing at their own measured rates.
 
-    A ledger costs the time its FLOPs take, policy and verifier alike, whether the machine
-    is busy or idle around it: cost = FLOPs / flops_per_second × dollars per second.
-    `measured` builds one from the ledger of a timed run.
+    ``decode_flops_per_second`` is the useful work it does while writing (a sampler's FLOPs
+    over its wall time at the batch size it serves): every decoding step reads every weight
+    to write one token per sequence, so writing is slow per FLOP. ``prefill_flops_per_second``
+    (None: the decode rate) is the rate while reading prompts, one parallel pass over many
+    tokens per weight read, and much faster per FLOP. An API's price list says the same thing
+    with its input and output prices. ``utilisation`` is the share of the paid hours the
+    machine is busy (1: always; a machine busy half the time costs twice as much per unit of
+    work).
+
+    A ledger's policy FLOPs are split between reading and writing in proportion to its
+    computed prompt tokens and its generated tokens (the attention term, which grows along a
+    sequence, is shared out evenly: a small error at the book's lengths); reused prompt tokens
+    cost nothing; a verifier only reads, at the prefill rate. `measured` builds one from the
+    ledgers of timed runs.
     """
 
     dollars_per_hour: float
-    flops_per_second: float
+    decode_flops_per_second: float
+    prefill_flops_per_second: float | None = None
+    utilisation: float = 1.0
     name: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dollars_per_hour", _dollars("SelfHosted", "dollars_per_hour", self.dollars_per_hour, unit="dollars"))
-        rate = _dollars("SelfHosted", "flops_per_second", self.flops_per_second, unit="FLOPs per second", positive=True)
-        object.__setattr__(self, "flops_per_second", rate)
+        unit = "FLOPs per second"
+        rate = _dollars("SelfHosted", "decode_flops_per_second", self.decode_flops_per_second, unit=unit, positive=True)
+        object.__setattr__(self, "decode_flops_per_second", rate)
+        if self.prefill_flops_per_second is not None:
+            rate = _dollars("SelfHosted", "prefill_flops_per_second", self.prefill_flops_per_second, unit=unit, positive=True)
+            object.__setattr__(self, "prefill_flops_per_second", rate)
+        busy = _dollars("SelfHosted", "utilisation", self.utilisation, unit="(a share of the hours, up to 1)", positive=True)
+        if busy > 1:
+            raise ValueError(f"SelfHosted utilisation is the busy share of the paid hours, at most 1; got {self.utilisation!r}")
+        object.__setattr__(self, "utilisation", busy)
+
+    @property
+    def reading_rate(self) -> float:
+        return self.decode_flops_per_second if self.prefill_flops_per_second is None else self.prefill_flops_per_second
 
     @classmethod
-    def measured(cls, dollars_per_hour: float, ledger: Ledger, *, name: str = "") -> SelfHosted:
-        """The machine that did ``ledger``'s FLOPs in its ``seconds`` (a timed run's ledger)."""
-        if not isinstance(ledger, Ledger) or not ledger.flops_known or ledger.flops <= 0 or ledger.seconds <= 0:
-            raise ValueError(f"SelfHosted.measured needs the ledger of a timed run with FLOPs and seconds > 0, got {ledger!r}")
-        return cls(dollars_per_hour, ledger.flops / ledger.seconds, name=name)
+    def measured(
+        cls, dollars_per_hour: float, decoding: Ledger, reading: Ledger | None = None, *, name: str = "", utilisation: float = 1.0
+    ) -> SelfHosted:
+        """The machine that did ``decoding``'s FLOPs in its ``seconds`` (a timed sampling run)
+        and, if given, ``reading``'s in its own (a timed run that only reads prompts)."""
+        rates: list[float | None] = []
+        for ledger in (decoding, reading):
+            if ledger is None:
+                rates.append(None)
+                continue
+            if not isinstance(ledger, Ledger) or not ledger.flops_known or ledger.flops <= 0 or ledger.seconds <= 0:
+                raise ValueError(f"SelfHosted.measured needs the ledger of a timed run with FLOPs and seconds > 0, got {ledger!r}")
+            rates.append(ledger.flops / ledger.seconds)
+        decode, prefill = rates
+        assert decode is not None  # decoding is not optional
+        return cls(dollars_per_hour, decode, prefill, utilisation=utilisation, name=name)
 
     def seconds(self, ledger: Ledger) -> float:
-        """How long ``ledger``'s FLOPs take on this machine."""
+        """How long ``ledger``'s work takes on this machine (reading and writing at their rates),
+        over its utilisation: the paid time it takes up."""
         if not ledger.flops_known:
             raise ValueError("this ledger's FLOPs are unknown (a server's model of unknown size): price it with a TokenPrice")
-        return ledger.flops / self.flops_per_second
+        tokens = ledger.prompt_tokens + ledger.generated_tokens
+        writing = ledger.policy_flops * ledger.generated_tokens / tokens if tokens else 0.0
+        reading = ledger.policy_flops - writing + ledger.verifier_flops
+        return (reading / self.reading_rate + writing / self.decode_flops_per_second) / self.utilisation
 
     def cost(self, ledger: Ledger) -> float:
         return self.seconds(ledger) * self.dollars_per_hour / 3600
 
     def per_token(self, tokens_per_second: float) -> float:
-        """Dollars per generated token at a measured ``tokens_per_second`` (a batch size's)."""
+        """Dollars per token at a measured ``tokens_per_second`` (a batch size's), on a machine
+        busy ``utilisation`` of the paid time."""
         rate = _dollars("SelfHosted.per_token", "tokens_per_second", tokens_per_second, unit="tokens per second", positive=True)
-        return self.dollars_per_hour / 3600 / rate
+        return self.dollars_per_hour / 3600 / rate / self.utilisation
 
 
 @dataclass(frozen=True)

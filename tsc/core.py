@@ -116,12 +116,21 @@ def window_means(confidences: Sequence[float], window: int) -> list[float]:
     return means
 
 
+# How far below the threshold a window must fall to cut. Traces that share a prefix share its
+# confidences, so a threshold read off one trace is met exactly by the others; computed in
+# batches of other shapes, those equal values differ in the seventh digit, and without a
+# margin that noise would decide the tie.
+CUT_MARGIN = 1e-4
+
+
 def confidence_cut(top_logprobs: Sequence[Sequence[float]], window: int, threshold: float) -> int | None:
     """How many tokens a sampler with ``confidence_stop=(window, threshold)`` writes before
     it cuts a trace whose per-token ``top_logprobs`` are these: the first token at which the
-    mean confidence of the last ``window`` tokens is below ``threshold`` (None: never)."""
+    mean confidence of the last ``window`` tokens is below ``threshold`` by more than
+    `CUT_MARGIN` (None: never)."""
+    below = threshold - CUT_MARGIN
     for t, mean in enumerate(window_means([token_confidence(top) for top in top_logprobs], window)):
-        if mean < threshold:
+        if mean < below:
             return t + window
     return None
 
@@ -136,8 +145,9 @@ def check_logprob_knobs(*, top_logprobs: int = 0, confidence_stop=None) -> None:
     window, threshold = confidence_stop if shape_ok else (None, None)
     if not shape_ok or not isinstance(window, numbers.Integral) or isinstance(window, bool) or window < 1:
         raise ValueError(f"confidence_stop must be (window >= 1 tokens, threshold), got {confidence_stop!r}")
-    if not is_real(threshold):
-        raise ValueError(f"confidence_stop's threshold must be a finite number, got {threshold!r}")
+    thresholds = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold]
+    if not thresholds or not all(is_real(t) for t in thresholds):
+        raise ValueError(f"confidence_stop's threshold must be a finite number (or one per prompt), got {threshold!r}")
     if not top_logprobs:
         raise ValueError("confidence_stop needs top_logprobs=k >= 1: a token's confidence is read from its k most likely tokens")
 
@@ -174,7 +184,7 @@ class Policy(Protocol):
         offset: int = 0,
         stop_after: int | None = None,
         top_logprobs: int = 0,
-        confidence_stop: tuple[int, float] | None = None,
+        confidence_stop: tuple[int, float | Sequence[float]] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt; temperature 0 means greedy decoding.
 
@@ -192,7 +202,8 @@ class Policy(Protocol):
         ``top_logprobs=k``: also return the k largest log-probabilities at every token
         (`Completion.top_logprobs`). ``confidence_stop=(window, threshold)``: end a completion
         as soon as the mean `token_confidence` of its last ``window`` tokens falls below
-        ``threshold`` (`confidence_cut`; needs ``top_logprobs``), DeepConf's online cut.
+        ``threshold`` (one number, or one per prompt; `confidence_cut`; needs ``top_logprobs``),
+        DeepConf's online cut.
         A policy that cannot (a scripted fake) may leave these two out.
         """
         ...

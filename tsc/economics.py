@@ -22,10 +22,12 @@ from tsc.compute import Ledger, TokenPrice
 from tsc.strategies.stopping import stop_point
 from tsc.votes import majority_choice
 
-# Published list prices in dollars per million tokens, with when and where they were listed.
-# "checked": "provider" = read on the provider's own pricing page (a stored copy); "secondary" =
-# several consistent copies of the provider's page (price trackers, client libraries that cite
-# it), not the page itself. Prices change: every use states the date.
+# Published list prices in dollars per million tokens: when each was listed, where, how it was
+# checked and when it was last read ("accessed"). "checked": "provider" = read on the provider's
+# own pricing page (a stored copy); "secondary" = several consistent copies of the provider's
+# page (price trackers, client libraries that cite it), not the page itself. Prices change:
+# every use states the date.
+ACCESSED = "2026-12-07"
 _LISTED = (  # model, input, cached input, output, date listed, bibliography key, how checked
     ("GPT-4o", 2.50, 1.25, 10.00, "2025-06", "Pricing2025openai", "secondary"),
     ("o1", 15.00, 7.50, 60.00, "2025-06", "Pricing2025openai", "secondary"),
@@ -38,15 +40,17 @@ _LISTED = (  # model, input, cached input, output, date listed, bibliography key
     ("DeepSeek-R1", 0.55, 0.14, 2.19, "2025-01", "Pricing2025deepseek", "provider"),
 )
 LIST_PRICES: tuple[dict, ...] = tuple(
-    dict(zip(("model", "input", "cached_input", "output", "date", "source", "checked"), row)) for row in _LISTED
+    dict(zip(("model", "input", "cached_input", "output", "date", "source", "checked"), row), accessed=ACCESSED) for row in _LISTED
 )
 
 
 def list_price(model: str) -> TokenPrice:
-    """The `TokenPrice` of a model in `LIST_PRICES` (a ValueError lists the known names)."""
+    """The `TokenPrice` of a model in `LIST_PRICES` (a ValueError lists the known names); its
+    name says when it was listed and when it was read."""
     for row in LIST_PRICES:
         if row["model"] == model:
-            return TokenPrice(input=row["input"], output=row["output"], cached_input=row["cached_input"], name=f"{model} ({row['date']})")
+            name = f"{model} (listed {row['date']}, accessed {row['accessed']})"
+            return TokenPrice(input=row["input"], output=row["output"], cached_input=row["cached_input"], name=name)
     raise ValueError(f"no list price for {model!r}; known: {', '.join(r['model'] for r in LIST_PRICES)}")
 
 
@@ -127,6 +131,43 @@ def measure_throughput(
         fastest = max(min(times), 1e-9)
         rows.append(Throughput(batch, sum(lengths), fastest, max(lengths), ledger.policy_flops, tuple(max(t, 1e-9) for t in times)))
     return rows
+
+
+def measure_prefill(policy, prompts: Sequence[str], *, batch: int = 256, repeats: int = 3) -> Throughput:
+    """Time `policy.sample` reading ``batch`` prompts and writing one token each (what a
+    provider's prefill does before the first token): the fastest of ``repeats`` runs after a
+    warm-up. ``tokens`` counts the prompt tokens read, so ``tokens_per_second`` is the reading
+    rate; ``flops`` includes the one written token per prompt (a few percent)."""
+    if not prompts:
+        raise ValueError("measure_prefill needs at least one prompt")
+    chosen = [prompts[i % len(prompts)] for i in range(batch)]
+    options = dict(n=1, temperature=1.0, seed=list(range(batch)), max_new_tokens=1)
+    policy.sample(chosen[:1], **{**options, "seed": [0]})
+    times = []
+    for _ in range(repeats):
+        ledger = Ledger()
+        started = time.perf_counter()
+        policy.sample(chosen, **options, ledger=ledger)
+        times.append(max(time.perf_counter() - started, 1e-9))
+    return Throughput(batch, ledger.prompt_tokens, min(times), 1, ledger.policy_flops, tuple(times))
+
+
+def measure_latency(
+    policy, prompt: str, *, ns: Sequence[int] = (1, 2, 4, 16), repeats: int = 3, temperature: float = 1.0, max_new_tokens: int = 64
+) -> dict[int, float]:
+    """Seconds one call takes to draw ``n`` samples of one ``prompt`` in one batch, for each
+    ``n`` (the fastest of ``repeats``): the latency of one round of an adaptive strategy that
+    draws ``n`` at a time. A round ends when its longest sample does."""
+    out = {}
+    for n in ns:
+        policy.sample([prompt], n=n, temperature=temperature, seed=[0], max_new_tokens=max_new_tokens)  # warm-up
+        times = []
+        for r in range(repeats):
+            started = time.perf_counter()
+            policy.sample([prompt], n=n, temperature=temperature, seed=[r], max_new_tokens=max_new_tokens)
+            times.append(time.perf_counter() - started)
+        out[int(n)] = min(times)
+    return out
 
 
 # ----------------------------------------------------------------------------- cost per correct answer
@@ -264,7 +305,10 @@ def replay_early_stop(samples: Samples, *, threshold: float, window: int, n: int
 
 
 WINDOWS = (1, 2, 4)
-THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+# Thresholds off every value the leader's probability can take (those are k / 2^m, e.g. 3/4
+# after one vote, 7/8 after two agreeing), so that no setting decides on an exact tie; 0.74
+# and 0.76 sit either side of the one-vote value 3/4 (0.74 stops after a single sample).
+THRESHOLDS = (0.6, 0.7, 0.74, 0.76, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
 
 
 def stopping_grid(samples: Samples, *, windows=WINDOWS, thresholds=THRESHOLDS) -> list[dict]:
@@ -336,8 +380,9 @@ def simulate_pricing(
     - **per correct answer**: a fee only for right answers, set so the reference mix pays
       the same in all.
 
-    ``cost``, ``correct`` and ``hard`` are per measured question (what serving it cost, whether
-    the answer was right, whether it counts as hard). For each share of hard questions the
+    ``cost``, ``correct`` and ``hard`` are per measured question (what serving it cost the
+    provider on its own machine, e.g. its ledger at a `SelfHosted` price, not a list price,
+    which is what a provider charges; whether the answer was right; whether it counts as hard). For each share of hard questions the
     simulation draws ``days`` days of questions (with replacement) and returns, per pricing
     model, the provider's daily revenue, cost and margin (mean and the 2.5th and 97.5th
     percentiles over days) and the users' mean price per question.

@@ -7,6 +7,8 @@ displaying the value (or to nothing, with ``display=False``): the notebook still
 
 from __future__ import annotations
 
+import math
+
 try:
     from myst_nb import glue as _myst_glue  # the book build pastes glued values into the prose
 except ImportError:  # plain Jupyter or Colab: glue only shows the value
@@ -17,9 +19,15 @@ def glue(name: str, value, display: bool = True) -> None:
     """Store ``value`` as ``name`` for ``{glue:text}`` in the book build, and show it unless
     ``display=False``. A NumPy scalar is stored as the Python number it holds: myst-nb formats
     ``{glue:text}`name`:.1%``` from the stored text, which for NumPy 2 reads
-    ``np.float64(0.5)`` and fails to format."""
+    ``np.float64(0.5)`` and fails to format.
+
+    A number that is not finite (a rate over an empty set, a ratio over zero) would print
+    "nan%" or "inf" in the page: under CI and ``make test`` that is an error naming the value
+    (the cell must guard the rate), in a reader's run a warning."""
     if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        expect(False, f"glue({name!r}) got {value}: the page would show it; guard the rate (an empty set, a division by zero)")
     if _myst_glue is not None:
         _myst_glue(name, value, display=display)
     elif display:

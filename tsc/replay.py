@@ -21,18 +21,29 @@ from collections.abc import Callable, Sequence
 
 from tsc.analysis import SampleTable
 from tsc.compute import Ledger
-from tsc.core import Completion, problem_seed
+from tsc.core import Completion, confidence_cut, problem_seed
 from tsc.strategies.reuse import prefix_caches
 
 
 def draw_table(
-    problems: Sequence, policy, *, n: int, temperature: float, seed: int = 0, max_new_tokens: int = 64, verifier=None, chunk: int = 64
+    problems: Sequence,
+    policy,
+    *,
+    n: int,
+    temperature: float,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+    verifier=None,
+    chunk: int = 64,
+    top_logprobs: int = 0,
 ) -> SampleTable:
     """The first ``n`` samples of each problem's stream under ``seed`` (problem ``p`` draws
     from ``problem_seed(seed, p)``, as strategies draw), at ``temperature``, cut at
     ``max_new_tokens``: one batched call per ``chunk`` problems; with a ``verifier``, one
     problem at a time, each sample then scored on its own inside the caches a strategy opens,
-    so its cost is what a strategy that verifies one candidate would be charged."""
+    so its cost is what a strategy that verifies one candidate would be charged. With
+    ``top_logprobs=k`` the samples' log-probabilities are kept too (a strategy that reads its
+    samples' confidence, `tsc.strategies.deepconf`, replays from them)."""
     problems = list(problems)
     seeds = [problem_seed(seed, p) for p in problems]
     rows: list[list[Completion]] = []
@@ -42,8 +53,9 @@ def draw_table(
         for start in range(0, len(problems), chunk):
             prompts = [policy.format(p) for p in problems[start : start + chunk]]
             rows += policy.sample(
-                prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens, ledger=ledger
-            )
+                prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens, ledger=ledger,
+                **({"top_logprobs": top_logprobs} if top_logprobs else {}),
+            )  # fmt: skip
     else:
         for problem, s in zip(problems, seeds):
             with prefix_caches(policy, verifier, only_to_share=True):
@@ -62,6 +74,7 @@ def draw_table(
     return SampleTable.of(
         problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
         scores=scores if verifier is not None else None, verifier_flops=costs if verifier is not None else None,
+        with_top_logprobs=bool(top_logprobs),
     )  # fmt: skip
 
 
@@ -94,9 +107,20 @@ class TablePolicy:
         max_new_tokens: int = 64,
         ledger: Ledger | Sequence[Ledger] | None = None,
         stop_after: int | None = None,
+        top_logprobs: int = 0,
+        confidence_stop: tuple | None = None,
         **ignored,
     ) -> list[list[Completion]]:
+        """The table's samples ``offset`` to ``offset + n - 1`` of each prompt, charged as the
+        policy would charge them; with ``confidence_stop``, each cut where
+        `tsc.core.confidence_cut` cuts it and charged only what it wrote, as the sampler does."""
         table = self.table
+        if top_logprobs and (table.top_logprobs is None or any(len(t) < top_logprobs for t in table.top_logprobs[0][0][:1])):
+            raise ValueError(f"top_logprobs={top_logprobs} asked of a table drawn without that many: draw_table(..., top_logprobs=k)")
+        thresholds = [None] * len(prompts)
+        if confidence_stop is not None:
+            window, threshold = confidence_stop
+            thresholds = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(prompts)
         if not isinstance(seed, (list, tuple)):
             raise ValueError("a table replays per-problem streams: pass one seed per prompt (a list), as the strategies do")
         if temperature != table.temperature or max_new_tokens != table.max_new_tokens:
@@ -108,11 +132,13 @@ class TablePolicy:
             raise ValueError(f"samples {offset} to {offset + n - 1} asked of a table of {table.n} samples per problem: draw a larger table")
         ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [None] * len(prompts)
         out = []
-        for prompt, s, mine in zip(prompts, seed, ledgers):
+        for prompt, s, mine, threshold in zip(prompts, seed, ledgers, thresholds):
             if s not in self._rows or self._rows[s][1] != prompt:
                 raise ValueError(f"no row of the table for prompt {prompt!r} with seed {s}: the table holds other problems or another seed")
             i = self._rows[s][0]
-            row = [Completion(table.texts[i][j], int(table.tokens[i][j]), 0.0) for j in range(offset, offset + n)]
+            row = [
+                self._completion(i, j, top_logprobs, None if threshold is None else (window, threshold)) for j in range(offset, offset + n)
+            ]
             if stop_after is not None:
                 row = self._stopped(prompt, row, stop_after)
             out.append(row)
@@ -122,6 +148,17 @@ class TablePolicy:
             elif isinstance(ledger, Ledger):
                 ledger.charge_policy(**cost)
         return out
+
+    def _completion(self, i: int, j: int, k: int, stop: tuple | None) -> Completion:
+        table = self.table
+        text, tokens = table.texts[i][j], int(table.tokens[i][j])
+        if table.top_logprobs is None:
+            return Completion(text, tokens, 0.0)
+        values, tops = table.token_logprobs[i][j], table.top_logprobs[i][j]
+        at = confidence_cut(tops, *stop) if stop is not None else None
+        if at is not None and at < tokens:  # cut as the sampler would: its text is the first `at` characters
+            return Completion(text[:at], at, sum(values[:at]), tuple(values[:at]), tuple(t[:k] for t in tops[:at]) if k else (), True)
+        return Completion(text, tokens, sum(values), tuple(values), tuple(t[:k] for t in tops) if k else ())
 
     def _stopped(self, prompt: str, row: list[Completion], stop_after: int) -> list[Completion]:
         """``row`` as a sampler that stops once ``stop_after`` samples have finished returns it

@@ -430,16 +430,24 @@ def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> lis
 
 def early_stopping(early_stop: dict) -> dict:
     """Chapter 7's stopping rule against the full majority vote on the same held-out arithmetic
-    questions: accuracy difference (paired) and the share of generated tokens it spent."""
+    questions: accuracy difference (paired) and the share of what the full vote spent that it
+    spent, counted three ways: generated tokens (``token_share``), all tokens read and written
+    (``total_share``: prompts and generated tokens) and FLOPs (``flops_share``, the verifier's
+    included). A prompt is read once per call however many samples it gets, so stopping early
+    saves a smaller share of all tokens and FLOPs than of the generated ones."""
     live = early_stop["live"]
     stop, full = live["early_stop"], live["majority"]
-    tokens_stop = np.asarray(stop["generated_tokens"], dtype=float)
-    tokens_full = np.asarray(full["generated_tokens"], dtype=float)
+
+    def share(*columns: str) -> float:
+        return float(sum(np.sum(stop[c]) for c in columns) / sum(np.sum(full[c]) for c in columns))
+
     return {
         "accuracy_stop": float(np.mean(stop["correct"])),
         "accuracy_full": float(np.mean(full["correct"])),
         "difference": paired(np.asarray(stop["correct"], dtype=float), np.asarray(full["correct"], dtype=float)),
-        "token_share": float(tokens_stop.sum() / tokens_full.sum()),
+        "token_share": share("generated_tokens"),
+        "total_share": share("prompt_tokens", "generated_tokens"),
+        "flops_share": share("policy_flops", "verifier_flops"),
         "samples": float(np.mean(stop["samples"])),
         "questions": len(stop["correct"]),
     }
@@ -666,7 +674,7 @@ def book_findings(
             "stopping a vote early keeps nearly all its accuracy",
             "Aggarwal2023adaptive",
             "up to 6× fewer samples, under 0.1 point lost",
-            f"{stopping['token_share']:.0%} of the tokens, {stopping['difference'][0] * 100:+.1f} points "
+            f"{stopping['token_share']:.0%} of the generated tokens, {stopping['difference'][0] * 100:+.1f} points "
             f"({stopping['difference'][1] * 100:+.1f} to {stopping['difference'][2] * 100:+.1f})",
             stopping["token_share"] < 0.6 and stopping["difference"][1] <= 0 <= stopping["difference"][2],
             "at most 60 % of the generated tokens, and the paired accuracy change includes 0 (no loss beyond the noise)",

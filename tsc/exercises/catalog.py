@@ -98,6 +98,21 @@ CATALOG: dict[str, ExerciseInfo] = {
         "experiment",
         ("the chance of at least one correct sample", "forgetting the all-wrong groups", "a formula without the group size"),
     ),
+    "ex-2-4": ExerciseInfo(
+        3,
+        25,
+        "code",
+        (
+            "no clip",
+            "the clipped term alone, without the minimum",
+            "the maximum instead of the minimum",
+            "the surrogate not negated into a loss",
+            "each completion averaged first (GRPO's paper) instead of every trained token (policy_update)",
+            "dividing by every padded position",
+            "padding and prompt positions left in (no mask)",
+            "the inverse ratio",
+        ),
+    ),
     "ex-3-1": ExerciseInfo(
         2,
         20,
@@ -236,7 +251,17 @@ CATALOG: dict[str, ExerciseInfo] = {
             "the verifier's tokens forgotten",
         ),
     ),
-    "ex-7-2": ExerciseInfo(2, 20, "code", ("keeping points that another beats", "only the cheapest and the best", "not a list of indices")),
+    "ex-7-2": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "keeping points that another beats",
+            "equal points removing each other",
+            "only the cheapest and the best",
+            "not a list of indices",
+        ),
+    ),
     "ex-7-3": ExerciseInfo(
         3,
         30,
@@ -245,6 +270,7 @@ CATALOG: dict[str, ExerciseInfo] = {
             "stopping on whatever the first sample said",
             "letting one disagreeing sample stop the window",
             "looking at an old window instead of the latest",
+            "firing before the window is full",
             "an answer other than True or False",
         ),
     ),
@@ -277,6 +303,7 @@ CATALOG: dict[str, ExerciseInfo] = {
         (
             "stopping at once on one sample",
             "never stopping early",
+            "a fixed budget presented as a stopping rule",
             "crashing before the first sample",
             "stopping too soon",
             "not answering True or False",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 2.1: what a task costs ----------------------------------------------------------
 
@@ -197,3 +197,214 @@ def check_informative(fn: Callable) -> Feedback:
             hint = " A group of one sample has nothing to be compared with."
         return Feedback("incorrect", f"informative({p}, {g}): expected {expected:.6f}, got {number:.6f}.{hint}")
     return Feedback("correct", f"Correct on all {len(INFORMATIVE_CASES)} cases, including p = 0, p = 1 and groups of one.")
+
+
+# --- Exercise 2.4: the loss of GRPO's update ----------------------------------------------------
+
+_SURROGATE: list[dict] = []  # the toy update's batches, made once
+
+
+def surrogate_batches() -> list[dict]:
+    """The batches of one `tsc.lm.rl.policy_update` with ``epochs = 2``: a copy of
+    ``countdown`` samples groups of 8 for 6 problems, and the update runs twice on them (AdamW,
+    learning rate 1e-3, so the second epoch's ratios move away from 1 and the clip binds on
+    some tokens). Each record holds the tensors the loss was computed from (``logp``,
+    ``old``, ``advantages``, ``mask``), ``clip`` and the update's own ``loss``."""
+    if not _SURROGATE:
+        import copy
+
+        import torch
+
+        from tsc.compute import Ledger
+        from tsc.lm.policy import LocalPolicy, load_policy
+        from tsc.lm.rl import RLRecipe, policy_update, rollouts
+        from tsc.tasks import countdown
+
+        base = load_policy("countdown")
+        model = copy.deepcopy(base.model)  # the update changes its weights, not the bundled model's
+        policy = LocalPolicy(model, base.tokenizer, name="toy")
+        recipe = RLRecipe(name="toy", epochs=2, lr=1e-3, warmup=1, group_size=8, problems_per_step=6, sizes=(3, 4))
+        data = rollouts(policy, countdown.generate(6, seed=7, sizes=(3, 4)), recipe, seed=0, ledger=Ledger())
+        keep = [i for i, a in enumerate(data.advantages) if a != 0.0]
+        record: list[dict] = []
+        torch.manual_seed(0)
+        policy_update(model, torch.optim.AdamW(model.parameters(), lr=recipe.lr), base.tokenizer, data, keep, recipe, 1, record=record)
+        _SURROGATE.extend({**r, "clip": recipe.clip} for r in record)
+    return _SURROGATE
+
+
+def reference_surrogate(logp, old_logp, advantages, mask, clip):
+    """Ex 2.4's reference: PPO's clipped surrogate, negated, averaged over the trained tokens."""
+    import torch
+
+    ratio = torch.exp(logp - old_logp)
+    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    return -(surrogate * mask).sum() / mask.sum()
+
+
+def _surrogate_slips(batch: dict) -> list[tuple[float, str]]:
+    """The losses the likely mistakes give on ``batch``, each with what went wrong."""
+    import torch
+
+    logp, old, adv, mask, clip = batch["logp"], batch["old"], batch["advantages"], batch["mask"], batch["clip"]
+    m = mask.float()
+    ratio = torch.exp(logp - old)
+    clipped = ratio.clamp(1 - clip, 1 + clip)
+    tokens = m.sum()
+
+    def mean(x):  # over the trained tokens
+        return (-(x * m).sum() / tokens).item()
+
+    inverse = torch.exp(old - logp)
+    return [
+        (
+            mean(torch.minimum(inverse * adv, inverse.clamp(1 - clip, 1 + clip) * adv)),
+            "The ratio is π_new / π_old: exp(logp - old_logp), not its inverse.",
+        ),
+        (mean(ratio * adv), "No clip: PPO's surrogate is min(ratio·A, clip(ratio, 1-ε, 1+ε)·A)."),
+        (
+            mean(clipped * adv),
+            "Take the minimum of the clipped and the unclipped term, not the clipped term alone: the clip may only lower the objective.",
+        ),
+        (
+            mean(torch.maximum(ratio * adv, clipped * adv)),
+            "The minimum of the two terms, not the maximum: the clip is a pessimistic bound.",
+        ),
+        (
+            -mean(torch.minimum(ratio * adv, clipped * adv)),
+            "A loss to minimise is the negated surrogate (gradient descent must raise the objective).",
+        ),
+        (
+            (-((torch.minimum(ratio * adv, clipped * adv) * m).sum(1) / m.sum(1).clamp(min=1)).mean()).item(),
+            "That averages each completion's tokens first and then the completions (GRPO's paper); policy_update averages over "
+            "all trained tokens of the batch at once (DAPO's token-level mean): each token weighs the same, whatever its "
+            "completion's length.",
+        ),
+        (
+            (-(torch.minimum(ratio * adv, clipped * adv) * m).sum() / m.numel()).item(),
+            "Divide by the number of trained tokens (mask.sum()), not by every position of the padded batch.",
+        ),
+        (
+            (-torch.minimum(ratio * adv, clipped * adv).sum() / tokens).item(),
+            "Multiply by the mask: prompt and padding positions are not trained on (their log-probs are 0, their ratio 1).",
+        ),
+    ]
+
+
+def check_surrogate(fn: Callable) -> Feedback:
+    """Compare a student's ``fn(logp, old_logp, advantages, mask, clip)`` with the loss that
+    `tsc.lm.rl.policy_update` computed on the batches of a toy update with ``epochs = 2``
+    (`surrogate_batches`): first the epoch whose policy is the sampling one (every ratio 1),
+    then the second, where ratios have moved and the clip binds."""
+    if fn is None:
+        return NOT_ATTEMPTED
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function surrogate(logp, old_logp, advantages, mask, clip); got {show(fn)}.")
+    batches = surrogate_batches()
+    results = []
+    for batch in batches:
+        value, error = call(
+            fn, batch["logp"].clone(), batch["old"].clone(), batch["advantages"].clone(), batch["mask"].clone(), batch["clip"]
+        )
+        if error:
+            return Feedback(
+                "incorrect",
+                f"On the toy batch your function raised {error}. The inputs are torch tensors: use torch.exp, torch.minimum, .clamp.",
+            )
+        results.append(value)
+    if all(r is None for r in results):
+        return NOT_ATTEMPTED
+    for epoch, (batch, value) in enumerate(zip(batches, results), start=1):
+        number = as_number(value)
+        if number is None:
+            return Feedback("incorrect", f"Expected the loss, one number (a 0-dimensional tensor is fine); got {show(value)}.")
+        expected = batch["loss"]
+        if abs(number - expected) <= 1e-5 * max(1e-3, abs(expected)):
+            continue
+        hint = next((why for slip, why in _surrogate_slips(batch) if abs(number - slip) <= 1e-5 * max(1e-3, abs(slip))), "")
+        when = (
+            "the first epoch (every ratio is 1)"
+            if epoch == 1
+            else "the second epoch (the ratios have moved; the clip binds on some tokens)"
+        )
+        return Feedback("incorrect", f"On {when} policy_update's loss is {expected:.6f}; yours is {number:.6f}. {hint}".rstrip())
+    return Feedback(
+        "correct", "Your loss equals policy_update's on both epochs of the toy update, including the tokens where the clip binds."
+    )
+
+
+# --- Self-tests: each checker accepts the reference and names the mistakes a class makes ------
+
+
+@registers_selftest("ex-2-1")
+def _selftest_cost_per_task() -> None:
+    check = check_cost_per_task
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(_cost_per_task).correct
+    assert rejects(check(lambda t, n, p: t * p / 1e6), "divide by the number of tasks")
+    assert rejects(check(lambda t, n, p: t / n * p / 1e3), "per thousand")
+    assert rejects(check(lambda t, n, p: t / n * p), "1,000,000")
+
+
+@registers_selftest("ex-2-2")
+def _selftest_advantages() -> None:
+    check = check_advantages
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(reference_advantages).correct
+    assert rejects(check(lambda r: r - r.mean(axis=1, keepdims=True)), "standard deviation")
+    with np.errstate(invalid="ignore", divide="ignore"):  # the batch-wide slip divides 0 by 0 on a batch with no signal
+        assert rejects(check(lambda r: (r - r.mean()) / r.std()), "whole batch")
+
+
+@registers_selftest("ex-2-3")
+def _selftest_informative(*, p_hat=None, measured_first: float | None = None) -> None:
+    """With ``p_hat`` (the starting model's success rate per held-out problem) and
+    ``measured_first`` (the share of samples RL trained on in its first steps): the
+    exercise's experiment with the reference lands within 8 points of the measurement."""
+    check = check_informative
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(_informative).correct
+    assert rejects(check(lambda p, g: 1 - (1 - p) ** g), "at least one correct")
+    assert rejects(check(lambda p, g: 1 - p**g), "all are wrong")
+    assert rejects(check(lambda p, g: 2 * p * (1 - p)), "group size")
+    if p_hat is not None:
+        predicted = float(np.mean([_informative(float(p), 16) for p in p_hat]))
+        assert abs(predicted - measured_first) < 0.08, (predicted, measured_first)
+
+
+@registers_selftest("ex-2-4")
+def _selftest_surrogate() -> None:
+    import torch
+
+    check = check_surrogate
+    batch = surrogate_batches()[-1]
+    ratio = torch.exp(batch["logp"] - batch["old"])[batch["mask"]]
+    # the toy batch is one on which the mistakes show: the clip binds in the second epoch and the
+    # completions differ in length
+    assert ((ratio - 1).abs() > batch["clip"]).any() and len(set(batch["mask"].sum(1).tolist())) > 1
+    assert all(
+        abs(reference_surrogate(b["logp"], b["old"], b["advantages"], b["mask"], b["clip"]).item() - b["loss"]) < 1e-6
+        for b in surrogate_batches()
+    )
+    assert check(lambda *args, **kwargs: None).status == "not attempted"
+    assert check(reference_surrogate).correct
+    t = torch
+
+    def loss(surrogate, reduce=lambda s, m: -(s * m).sum() / m.sum()):
+        return lambda lp, old, a, m, c: reduce(surrogate(lp, old, a, c), m)
+
+    def ppo(lp, old, a, c):
+        r = t.exp(lp - old)
+        return t.minimum(r * a, r.clamp(1 - c, 1 + c) * a)
+
+    for wrong, words in (
+        (loss(lambda lp, old, a, c: t.exp(lp - old) * a), "No clip"),
+        (loss(lambda lp, old, a, c: t.exp(lp - old).clamp(1 - c, 1 + c) * a), "not the clipped term alone"),
+        (loss(lambda lp, old, a, c: t.maximum(t.exp(lp - old) * a, t.exp(lp - old).clamp(1 - c, 1 + c) * a)), "not the maximum"),
+        (loss(lambda lp, old, a, c: ppo(old, lp, a, c)), "not its inverse"),
+        (loss(ppo, lambda s, m: (s * m).sum() / m.sum()), "negated surrogate"),
+        (loss(ppo, lambda s, m: -((s * m).sum(1) / m.sum(1)).mean()), "GRPO's paper"),
+        (loss(ppo, lambda s, m: -(s * m).sum() / m.numel()), "number of trained tokens"),
+        (loss(ppo, lambda s, m: -s.sum() / m.sum()), "Multiply by the mask"),
+    ):
+        assert rejects(check(wrong), words), words

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tsc.compute import Ledger, TokenPrice
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 __all__ = ["check_frontier", "check_token_cost", "check_window_rule"]
 
@@ -97,6 +97,7 @@ FRONTIER_CASES: list[tuple[list[float], list[float], list[int], str]] = [
     ([3.0, 1.0, 2.0, 4.0], [0.5, 0.1, 0.3, 0.5], [1, 2, 0], "index 3 costs more than index 0 for the same accuracy"),
     ([0.5, 0.7, 0.6, 2.0, 1.5], [0.30, 0.25, 0.35, 0.80, 0.40], [0, 2, 4, 3], "listed from the cheapest"),
     ([1.0, 1.0, 2.0], [0.3, 0.5, 0.4], [1], "at equal cost the more accurate point wins"),
+    ([1.0, 1.0, 2.0, 0.5], [0.5, 0.5, 0.7, 0.2], [3, 0, 1, 2], "two equal points do not beat each other: both stay"),
 ]
 
 
@@ -139,6 +140,17 @@ def check_frontier(fn: Callable) -> Feedback:
                 "and strictly better in one of the two.",
             )
         if set(indices) < set(expected):
+            equal = [
+                i
+                for i in expected
+                if i not in indices and any(j != i and (cost[j], accuracy[j]) == (cost[i], accuracy[i]) for j in expected)
+            ]
+            if equal:
+                return Feedback(
+                    "incorrect",
+                    f"{given} Equal points removed each other: a point is beaten only by one at least as good in both "
+                    "and strictly better in one, so two equal points both stay.",
+                )
             return Feedback("incorrect", f"{given} Points between the cheapest and the most accurate belong too, if nothing beats them.")
         return Feedback("incorrect", given)
     return Feedback("correct", f"Correct on all {len(FRONTIER_CASES)} cases.")
@@ -173,6 +185,8 @@ WINDOW_CASES: list[tuple[list, int, bool, str]] = [
     (["5", "6", "6", "6", "6", "6"], 2, True, "the latest window of two agrees"),
     (["5", "6", "6", "5"], 2, False, "the latest window of two disagrees"),
     (["4", "4", "4", "8", "8", "4"], 3, False, "the majority of the window is not enough"),
+    (["7", "7"], 4, False, "the window is not full yet: two samples are not a window of four"),
+    (["9"], 2, False, "one sample is not a window of two"),
 ]
 
 
@@ -198,5 +212,72 @@ def check_window_rule(fn: Callable) -> Feedback:
             return Feedback("incorrect", f"should_stop({keys}, window={window}) should return True or False; got {show(value)}.")
         if bool(value) != expected:
             verdict = "stop" if expected else "go on"
-            return Feedback("incorrect", f"should_stop({keys}, window={window}): expected {expected} (to {verdict}: {what}).")
+            hint = (
+                " Wait until there are at least `window` samples: keys[-window:] is shorter while the window fills."
+                if len(keys) < window
+                else ""
+            )
+            return Feedback("incorrect", f"should_stop({keys}, window={window}): expected {expected} (to {verdict}: {what}).{hint}")
     return Feedback("correct", f"Correct on all {len(WINDOW_CASES)} cases: ESC stops when the latest window is unanimous.")
+
+
+# --- self-tests: each checker accepts the reference, rejects the mistakes it names ------------
+
+
+def reference_cost(ledger, price):
+    cached = price.input if price.cached_input is None else price.cached_input
+    return (
+        ledger.prompt_tokens * price.input + ledger.reused_tokens * cached + ledger.generated_tokens * price.output
+        + ledger.verifier_tokens * price.input
+    ) / 1e6  # fmt: skip
+
+
+def reference_frontier(costs, accuracies):
+    keep = [
+        i for i, (c, a) in enumerate(zip(costs, accuracies))
+        if not any(c2 <= c and a2 >= a and (c2 < c or a2 > a) for c2, a2 in zip(costs, accuracies))
+    ]  # fmt: skip
+    return sorted(keep, key=lambda i: (costs[i], -accuracies[i]))
+
+
+def reference_window_rule(keys, window):
+    latest = keys[-window:]
+    return len(latest) == window and latest[0] is not None and all(k == latest[0] for k in latest)
+
+
+@registers_selftest("ex-7-1")
+def _selftest_token_cost(ledger: Ledger | None = None, price: TokenPrice | None = None) -> None:
+    assert check_token_cost(lambda ledger, price: None).status == "not attempted"
+    assert check_token_cost(reference_cost).correct
+    assert rejects(check_token_cost(lambda l, p: ((l.prompt_tokens + l.reused_tokens) * p.input + l.generated_tokens * p.output) / 1e6))
+    assert rejects(check_token_cost(lambda l, p: reference_cost(l, p) * 1e6), "per million")
+    assert rejects(check_token_cost(lambda l, p: reference_cost(l, p) - l.verifier_tokens * p.input / 1e6), "verifier")
+    if ledger is not None and price is not None:  # the chapter's run priced by the reference and by the package agree
+        assert abs(reference_cost(ledger, price) - ledger.cost(price)) < 1e-12
+
+
+@registers_selftest("ex-7-2")
+def _selftest_frontier(costs: list | None = None, accuracies: list | None = None) -> None:
+    from tsc.analysis import pareto_front
+
+    assert check_frontier(lambda costs, accuracies: None).status == "not attempted"
+    assert check_frontier(reference_frontier).correct
+    assert rejects(check_frontier(lambda c, a: sorted(reference_frontier(c, a))), "from the cheapest")
+
+    def drops_equal(c, a):  # "beaten" without "strictly better in one": two equal points remove each other
+        keep = [i for i in range(len(c)) if not any(j != i and c[j] <= c[i] and a[j] >= a[i] for j in range(len(c)))]
+        return sorted(keep, key=lambda i: (c[i], -a[i]))
+
+    assert rejects(check_frontier(drops_equal), "Equal points removed each other")
+    if costs is not None:  # on the chapter's own points the reference is the package's frontier
+        assert reference_frontier(list(costs), list(accuracies)) == pareto_front(costs, accuracies)
+
+
+@registers_selftest("ex-7-3")
+def _selftest_window_rule() -> None:
+    assert check_window_rule(lambda keys, window: None).status == "not attempted"
+    assert check_window_rule(reference_window_rule).correct
+    assert rejects(check_window_rule(lambda keys, window: len(set(keys[-window:])) == 1))  # None as an answer, or too early
+    early = lambda keys, window: keys[-1] is not None and all(k == keys[-1] for k in keys[-window:])  # noqa: E731
+    assert rejects(check_window_rule(early), "window is not full")
+    assert rejects(check_window_rule(lambda keys, window: len(set(keys)) == 1 and keys[0] is not None))

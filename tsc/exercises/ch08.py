@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 8.1: the expected information gain of an observation ----------------------------
 
@@ -208,10 +208,34 @@ def run_rule(rule: Callable, rows: list, n: int) -> tuple[float, float, str | No
     return right_total / len(rows), samples_total / len(rows), None
 
 
+# vote counts (most first) that a stopping rule should tell apart: a rule that answers the same
+# for all of them at every number of samples left ignores the votes
+PROBE_COUNTS = ([], [1], [2], [1, 1], [3], [2, 1], [1, 1, 1], [4], [3, 1], [2, 2], [6], [3, 3], [1, 1, 1, 1, 1, 1])
+
+
+def ignores_votes(rule: Callable, n: int) -> bool:
+    """Whether ``rule(counts, remaining)`` decides by ``remaining`` alone on the probes: a fixed
+    budget (majority of k) dressed as a stopping rule. A rule that raises is not judged here."""
+    for remaining in range(1, n + 1):
+        answers = set()
+        for counts in PROBE_COUNTS:
+            if sum(counts) > n - remaining:
+                continue
+            value, error = call(rule, list(counts), remaining)
+            if error:
+                return False
+            answers.add(bool(value))
+        if len(answers) > 1:
+            return False
+    return True
+
+
 def check_stopping_rule(rule: Callable) -> Feedback:
-    """Run a student's ``rule(counts, remaining)`` on held-out questions of the chapter's
-    experiment; correct if it is within 1.5 points of majority voting over all 16 samples
-    with at most half the samples (the chapter's target for the controller)."""
+    """Run a student's ``rule(counts, remaining)`` on a dev split of the chapter's arithmetic
+    questions (stratified by size, from the training questions: never the held-out ones);
+    correct if it is within 1.5 points of majority voting over all 16 samples with at most
+    half the samples (the chapter's target for the controller), and if it reads the votes
+    (a fixed number of samples is a budget, not a stopping rule)."""
     if rule is None:
         return NOT_ATTEMPTED
     if not callable(rule):
@@ -232,6 +256,12 @@ def check_stopping_rule(rule: Callable) -> Feedback:
         return Feedback("incorrect", f"{summary}. It stops after at most one sample: one sample is no vote. Wait for agreement.")
     if samples >= n - 1e-9:
         return Feedback("incorrect", f"{summary}. It never stops early, so it saves nothing: stop once the leader is safely ahead.")
+    if ignores_votes(rule, n):
+        return Feedback(
+            "incorrect",
+            f"{summary}. It stops after the same number of samples whatever the votes say: that is a fixed budget (majority "
+            "of k), not a stopping rule. Let the counts decide.",
+        )
     if accuracy < full - 0.015:
         return Feedback("incorrect", f"{summary}: more than 1.5 points worse. It stops too soon: ask for a bigger lead.")
     if samples > n / 2:
@@ -240,3 +270,49 @@ def check_stopping_rule(rule: Callable) -> Feedback:
 
 
 __all__ = ["check_information_gain", "check_posterior", "check_stopping_rule", "run_rule"]
+
+
+# --- self-tests: each checker accepts the reference, rejects the mistakes it names ------------
+
+
+def reference_information_gain(prior, likelihood):
+    def entropy(p):
+        return -sum(x * math.log(x) for x in p if x > 0)
+
+    predictive = [sum(q * row[o] for q, row in zip(prior, likelihood)) for o in range(len(likelihood[0]))]
+    return entropy(predictive) - sum(q * entropy(row) for q, row in zip(prior, likelihood))
+
+
+def reference_posterior(counts, a, b, gamma):
+    return _reference_posterior(list(counts), a, b, gamma)
+
+
+def reference_rule(counts, remaining):
+    votes = counts + [0, 0]
+    return votes[0] - votes[1] >= 2
+
+
+@registers_selftest("ex-8-1")
+def _selftest_information_gain() -> None:
+    assert check_information_gain(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_information_gain(reference_information_gain).correct
+    assert rejects(check_information_gain(lambda p, lk: reference_information_gain(p, lk) / math.log(2)), "bits")
+    predictive = lambda p, lk: _info(p, lk)[1]  # noqa: E731 (risk without the ambiguity)
+    assert rejects(check_information_gain(predictive), "ambiguity")
+
+
+@registers_selftest("ex-8-2")
+def _selftest_posterior() -> None:
+    assert check_posterior(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_posterior(reference_posterior).correct
+    assert rejects(check_posterior(lambda c, a, b, g: [0.0] + [x / sum(c) for x in c]), "vote share")
+    assert rejects(check_posterior(lambda c, a, b, g: _beta_only(c, a, b)), "Dirichlet")
+
+
+@registers_selftest("ex-8-3")
+def _selftest_stopping_rule() -> None:
+    assert check_stopping_rule(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_stopping_rule(reference_rule).correct
+    assert rejects(check_stopping_rule(lambda counts, remaining: True), "one sample")
+    assert rejects(check_stopping_rule(lambda counts, remaining: remaining <= 8), "fixed budget")
+    assert rejects(check_stopping_rule(lambda counts, remaining: False), "never stops")

@@ -296,9 +296,171 @@ def early_stop_samples(*, questions: int, n: int, temperature: float, seed: int,
         stopped = solve_many(early_stop, problems, policy, seed=seed, n=n, temperature=temperature, **live)
         full = solve_many(majority_vote, problems, policy, seed=seed, n=n, temperature=temperature)
         row = {
-            "early_stop": {**_records(problems, stopped), "samples": [r.trace["samples"] for r in stopped]},
+            "early_stop": {
+                **_records(problems, stopped),
+                "samples": [r.trace["samples"] for r in stopped],
+                "rounds": [r.trace["rounds"] for r in stopped],
+            },
             "majority": _records(problems, full),
-        }
+        }  # fmt: skip
         store.append(key, config, row)
     out["live"] = {"settings": live, **row}
     return out
+
+
+def _arithmetic_pool(questions: int, seed: int, exclude: set[str] = frozenset()) -> list:
+    """``2 x questions`` distinct held-out arithmetic questions, a third of each size (2, 3, 4
+    operations), none of them in ``exclude``: even positions make one split, odd the other."""
+    from tsc.tasks import get_task
+
+    pool = []
+    for size in (2, 3, 4):
+        seen = set()
+        for p in get_task("arithmetic").generate(3 * questions, seed=seed + size, sizes=(size,)):
+            if p.question not in seen and p.question not in exclude and len(seen) < 2 * questions // 3 + 1:
+                seen.add(p.question)
+                pool.append(p)
+    return pool
+
+
+# DeepConf's knobs tried on the dev split (online); `keep` is also the offline form's knob
+DEEPCONF_GRID = {
+    "warmup": (2, 3, 4),
+    "keep": (0.5, 0.9),
+    "group": (4, 8),
+    "measure": ("lowest", "tail"),
+    "consensus": (0.8, 0.95),
+    "per_round": (1, 2),
+}
+
+
+@experiment(
+    "ch07-deepconf",
+    describe="DeepConf online and offline on arithmetic beside early_stop and majority: knobs chosen on dev, reported on a fresh split",
+    questions=1000,
+    n=16,
+    temperature=VOTE_TEMPERATURE,
+    top_logprobs=5,
+    seed=7500,
+    dev_seed=7200,  # ch07-early-stop's seed: its choose split is the dev split here
+    max_loss=0.005,
+    grid=DEEPCONF_GRID,
+)
+def deepconf_experiment(
+    *, questions: int, n: int, temperature: float, top_logprobs: int, seed: int, dev_seed: int, max_loss: float, grid: dict
+) -> dict:
+    """Choose DeepConf's knobs on the dev split (Chapter 7's stopping split, ``dev_seed``): the
+    fewest generated tokens at most ``max_loss`` below majority of ``n`` there, online; the
+    offline form's ``keep`` and measure likewise by accuracy. Then, on a fresh held-out split
+    (``seed``, no question of the early-stopping splits), run the chosen online setting live
+    and replay everything else from one table of ``n`` samples per question with their
+    ``top_logprobs`` (`tsc.replay`), checking replay against live. Stored per question and
+    configuration: verdicts and ledgers; per sample of the report table: its confidence, its
+    answer's share of the vote and whether it is right (does confidence add anything to
+    agreement?)."""
+    import itertools
+
+    from tsc.analysis import SweepCache, auc
+    from tsc.lm.policy import load_policy
+    from tsc.replay import TablePolicy, draw_table
+    from tsc.strategies import deepconf, early_stop, majority_vote, solve_many
+    from tsc.strategies.deepconf import trace_confidence
+
+    store = SweepCache(CACHE / "deepconf.jsonl")
+    policy = load_policy("arithmetic")
+    dev = _arithmetic_pool(questions, dev_seed)[0::2][:questions]  # the early-stopping choose split
+    taken = {p.question for p in _arithmetic_pool(questions, dev_seed)}
+    report = _arithmetic_pool(questions, seed, exclude=taken)[0::2][:questions]
+    started = time.perf_counter()
+    tables = {name: draw_table(ps, policy, n=n, temperature=temperature, seed=s, top_logprobs=top_logprobs) for name, ps, s in
+              (("dev", dev, dev_seed), ("report", report, seed))}  # fmt: skip
+    replay = {name: TablePolicy(policy, table) for name, table in tables.items()}
+    print(f"  tables: {2 * questions} questions x {n} samples, {time.perf_counter() - started:.0f} s", flush=True)
+    common = dict(seed=seed, n=n, temperature=temperature)  # on the report split
+    on_dev = dict(seed=dev_seed, n=n, temperature=temperature)
+
+    def summary(results: list, full: list) -> dict:
+        accuracy = float(np.mean([r.correct for r in results]))
+        tokens = sum(r.ledger.generated_tokens for r in results) / max(1, sum(r.ledger.generated_tokens for r in full))
+        return {"accuracy": accuracy, "loss": float(np.mean([r.correct for r in full])) - accuracy, "token_fraction": tokens}
+
+    # 1. choose on dev: online DeepConf over the grid, offline's keep and measure, early_stop's knobs
+    dev_full = solve_many(majority_vote, dev, replay["dev"], **on_dev)
+    rows = []
+    for values in itertools.product(*grid.values()):
+        knobs = dict(zip(grid, values))
+        if knobs["warmup"] > n:
+            continue
+        out = solve_many(deepconf, dev, replay["dev"], top_logprobs=top_logprobs, **on_dev, **knobs)
+        rows.append({**knobs, **summary(out, dev_full), "samples": float(np.mean([r.trace["samples"] for r in out]))})
+    fit = [r for r in rows if r["loss"] <= max_loss + 1e-12]
+    best = min(fit or rows, key=lambda r: (round(r["token_fraction"], 12), -r["accuracy"]))
+    online_knobs = {k: best[k] for k in grid}
+    offline_rows = []
+    for keep, measure, group in itertools.product((0.1, 0.5, 0.9, 1.0), ("lowest", "tail"), grid["group"]):
+        out = solve_many(deepconf, dev, replay["dev"], online=False, keep=keep, measure=measure, group=group, top_logprobs=top_logprobs,
+                         **on_dev)  # fmt: skip
+        offline_rows.append({"keep": keep, "measure": measure, "group": group, **summary(out, dev_full)})
+    offline_best = max(offline_rows, key=lambda r: (round(r["accuracy"], 12), r["keep"]))
+    offline_knobs = {k: offline_best[k] for k in ("keep", "measure", "group")}
+    stopping = stored_settings("ch07-early-stop")  # the chapter's early_stop, chosen on the same dev questions
+    print(f"  chosen on dev: online {online_knobs}, offline {offline_knobs}, early_stop {stopping}", flush=True)
+
+    # 2. report: the chosen online setting live, and everything replayed from the report table
+    config = {"live": online_knobs, "questions": questions, "seed": seed, "n": n, "temperature": temperature, "k": top_logprobs}
+    key = config_key(config)
+    live_row = store.get(key)
+    if live_row is None:
+        live = solve_many(deepconf, report, policy, top_logprobs=top_logprobs, **common, **online_knobs)
+        live_row = {"answers": [r.answer for r in live], **_records(report, live), "samples": [r.trace["samples"] for r in live]}
+        store.append(key, config, live_row)
+    table = replay["report"]
+    runs = {
+        "deepconf online": solve_many(deepconf, report, table, top_logprobs=top_logprobs, **common, **online_knobs),
+        "deepconf offline": solve_many(deepconf, report, table, online=False, top_logprobs=top_logprobs, **common, **offline_knobs),
+        "early_stop": solve_many(early_stop, report, table, **common, **stopping),
+    }
+    for k in (1, 2, 3, 4, 6, 8, 12, 16):
+        runs[f"majority {k}"] = solve_many(majority_vote, report, table, seed=seed, n=k, temperature=temperature)
+    online = runs["deepconf online"]
+    check = {
+        "problems": len(report),
+        "same_answer": sum(a == b.answer for a, b in zip(live_row["answers"], online)),
+        "same_tokens": sum(a == b.ledger.generated_tokens for a, b in zip(live_row["generated_tokens"], online)),
+    }
+    out = {"splits": {"dev": len(dev), "report": len(report)}, "n": n, "temperature": temperature, "top_logprobs": top_logprobs}
+    out["chosen"] = {"online": online_knobs, "offline": offline_knobs, "early_stop": stopping}
+    out["dev_grid"], out["dev_offline"] = rows, offline_rows
+    out["live_check"] = check
+    out["runs"] = {}
+    for name, results in runs.items():
+        record = _records(report, results)
+        record["samples"] = [r.trace.get("samples", r.ledger.samples) for r in results]
+        record["rounds"] = [r.trace.get("rounds", 1) for r in results]
+        if name.startswith("deepconf"):
+            record["cut"] = [r.trace["cut"] for r in results]
+        out["runs"][name] = record
+    # 3. per sample of the report table: confidence (the chosen measure and window), the share of
+    # the question's samples with the same answer, and the verdict
+    rt = tables["report"]
+    confidence, agreement, right = [], [], []
+    for i in range(len(report)):
+        keys = rt.keys[i]
+        for j in range(n):
+            confidence.append(
+                round(trace_confidence(rt.top_logprobs[i][j], group=online_knobs["group"], measure=online_knobs["measure"]), 5)
+            )
+            agreement.append(0.0 if keys[j] is None else keys.count(keys[j]) / n)
+            right.append(int(rt.correct[i][j]))
+    out["samples"] = {"confidence": confidence, "agreement": agreement, "correct": right}
+    out["auc"] = {"confidence": auc(confidence, right), "agreement": auc(agreement, right)}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def stored_settings(name: str) -> dict:
+    """The early-stopping settings experiment ``name`` chose on its dev split (computed first if
+    it was never run)."""
+    from tsc.experiments.base import run
+
+    return dict(run(name)["live"]["settings"])

@@ -55,6 +55,20 @@ def contenders(
             [{"n": n, "cost_per_token": c, "objective": "utility", **verify} for c in ablation_costs],
         ),
     }
+    # the decisive control: a plain Bayesian decision maker planning further ahead (the stopping problem
+    # is solved exactly by backward induction; the epistemic term can only patch a short horizon)
+    horizons = (3, 4) if task == "arithmetic" else (3,)
+    for h in horizons:
+        out[f"expected utility, horizon {h}"] = (
+            free_energy,
+            [
+                {"n": n, "cost_per_token": c, "objective": "utility", "horizon": h, **verify}
+                for c in (costs if task == "arithmetic" else ablation_costs)
+            ],
+        )
+    if task == "arithmetic":  # tokens free: does the agent pay for samples that cannot change its answer?
+        out["free energy, tokens free"] = (free_energy, [{"n": n, "cost_per_token": 0.0}])
+        out["expected utility, tokens free"] = (free_energy, [{"n": n, "cost_per_token": 0.0, "objective": "utility"}])
     if task == "countdown":
         out["free energy, no verifier"] = (free_energy, [{"n": n, "cost_per_token": c} for c in ablation_costs])
         out["best-of-n (PRM)"] = (best_of_n, [{"n": k, "verifier": VERIFIER} for k in ns])
@@ -87,6 +101,7 @@ def run_contenders(table: SampleTable, policy, verifier=None, *, contenders: dic
                     "samples": [r.ledger.samples for r in results],
                     "confidence": [round(float(r.trace["confidence"]), 5) for r in results] if "confidence" in traced else None,
                     "verifies": [sum(s["action"] == "verify" for s in r.trace["steps"]) for r in results] if "steps" in traced else None,
+                    "after_decided": [after_decided(p, r, table.n) for p, r in zip(table.problems, results)],
                 }
             )
             if progress:
@@ -97,6 +112,16 @@ def run_contenders(table: SampleTable, policy, verifier=None, *, contenders: dic
                     flush=True,
                 )
     return out
+
+
+def after_decided(problem, result, n: int) -> int:
+    """How many of ``result``'s samples were drawn after the vote among the first ones was
+    decided: no answer could overtake the leader with the samples left of ``n``
+    (`tsc.strategies.stopping.decided`), so they could not change majority voting's answer."""
+    from tsc.strategies.stopping import decided, tally
+
+    keys = [problem.answer_key(text) for text in result.candidates]
+    return sum(decided(tally(keys[:j]), n - j) for j in range(1, len(keys)))
 
 
 def _policy_and_verifier(task: str, verifier_name: str | None):
@@ -225,9 +250,17 @@ def _frontier(
         extra = {"verifier": verifier} if verifier is not None else {}
         checks["free_energy"] = check_replay(free_energy, few, policy, small, seed=seed, n=n, **extra)
         checks["stop_when_decided"] = check_replay(stop_when_decided, few, policy, small, seed=seed, n=n, lead=2)
+    rule_table = None
+    if rule_questions:  # Exercise 8.3 grades on a dev split stratified by size, from the training questions
+        dev = [
+            p
+            for size in sizes
+            for p in get_task(task).generate(rule_questions // len(sizes), seed=seed + 100 + size, sizes=(size,), split="train")
+        ]
+        rule_table = _rule_table(draw_table(dev, policy, n=n, temperature=temperature, seed=seed), len(dev))
     return {
         "task": task,
-        "rule_table": _rule_table(table, rule_questions) if rule_questions else None,
+        "rule_table": rule_table,
         "problems": len(held_out),
         "sizes": list(sizes),
         "size": [int(p.difficulty) for p in held_out],
@@ -276,7 +309,8 @@ def countdown_frontier(**config) -> dict:
 
 
 def _rule_table(table: SampleTable, count: int) -> dict:
-    """The first ``count`` questions of the table, compactly, for Exercise 8.3: each sample's
+    """The first ``count`` questions of the table (a dev split, not the held-out questions),
+    compactly, for Exercise 8.3: each sample's
     answer as a letter (A: the question's first answer, B: its second, ...; "." malformed),
     the letter of the right answer ("" if no sample found it) and each sample's tokens."""
     keys, right = [], []
@@ -291,7 +325,8 @@ def _rule_table(table: SampleTable, count: int) -> dict:
             row.append(letters[key])
         keys.append("".join(row))
         right.append(next((letters[k] for k, ok in zip(table.keys[i], table.correct[i]) if ok and k is not None), ""))
-    return {"n": table.n, "keys": keys, "right": right, "tokens": table.tokens[: len(keys)].tolist()}
+    size = [int(p.difficulty) for p in table.problems[: len(keys)]]
+    return {"n": table.n, "keys": keys, "right": right, "tokens": table.tokens[: len(keys)].tolist(), "size": size}
 
 
 # --- reading the results (the chapter's intervals) ---------------------------------------------
@@ -361,3 +396,34 @@ def compare(a: dict, b: dict, *, cost: str = "tokens", n_boot: int = 2000, seed:
         "ratio_low": float(np.percentile(ratios, 2.5)),
         "ratio_high": float(np.percentile(ratios, 97.5)),
     }
+
+
+def verdict(comparison: dict, a: str, b: str) -> str:
+    """A sentence that says no more than a paired interval: within the noise, or who is ahead."""
+    if comparison["difference_low"] <= 0 <= comparison["difference_high"]:
+        return f"The difference between {a} and {b} is within the noise."
+    ahead = a if comparison["difference"] > 0 else b
+    return f"{ahead[0].upper() + ahead[1:]} is ahead, and the interval excludes zero."
+
+
+def ece_interval(outcome: dict, *, bins: int = 5, n_boot: int = 300, seed: int = 0) -> tuple[float, float, float]:
+    """The expected calibration error of a run's beliefs in its answers (``bins`` equal-width
+    bins), with a bootstrap interval over problems: (value, low, high)."""
+    from tsc.analysis import bootstrap_statistic, calibration
+
+    return bootstrap_statistic(
+        lambda s, y: calibration(s, y, bins=bins)["ece"], outcome["confidence"], outcome["correct"], n_boot=n_boot, seed=seed
+    )
+
+
+def reached_level(confidence, *, levels=(0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5), least: int = 30) -> float:
+    """The highest of ``levels`` that at least ``least`` answers reach (a belief at or above
+    it), so that "the answers given with belief L or more" is never an empty set; the lowest
+    level if none is reached that often."""
+    confidence = np.asarray(confidence, dtype=float)
+    return next((level for level in levels if (confidence >= level).sum() >= least), levels[-1])
+
+
+def same_samples(a: dict, b: dict) -> float:
+    """The share of problems on which two runs drew the same number of samples."""
+    return float(np.mean(np.asarray(a["samples"]) == np.asarray(b["samples"])))

@@ -409,6 +409,29 @@ def _fitted_card(name: str) -> dict:
     return {"computed": card.get("computed") or card.get("fitted"), "fitted_on": card.get("fitted_on")}
 
 
+def allocation_used(fresh: dict) -> tuple[dict, bool]:
+    """The compute_optimal allocation Chapter 9's runs used (``fresh``: ``ch09-fresh``'s data,
+    which records its hash; the map and the held-out test ran the same one), and whether it is
+    still the bundled one. When Chapter 4 refits its allocation the earlier fit stays beside it
+    (``allocation-*.json`` in ``tsc/assets/compute_optimal``), so the plan these runs followed
+    can still be read."""
+    import tsc.analysis as ta
+    from tsc.strategies.adaptive import ALLOCATION, load_allocation
+
+    wanted = fresh["fitted"]["allocation"]["hash"]
+    bundled = load_allocation()
+    if ta.config_key(bundled).startswith(wanted):
+        return bundled, True
+    for path in sorted(ALLOCATION.parent.glob("allocation*.json")):
+        table = load_allocation(path)
+        if ta.config_key(table).startswith(wanted):
+            return table, False
+    raise ValueError(
+        f"no allocation in {ALLOCATION.parent} has the hash {wanted} that ch09-fresh ran with: "
+        "keep the earlier fit beside a refit, or rerun python -m tsc experiment ch09-fresh --refresh"
+    )
+
+
 # the map's rows: (label, strategy, budgets, options); label has {} for the budget; each row's family and
 # budget knob are its strategy's (`tsc.strategies.STRATEGIES`)
 COUNTDOWN_ROWS = [

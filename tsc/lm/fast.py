@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from tsc.core import CUT_MARGIN
+
 if TYPE_CHECKING:
     from tsc.lm.prefix import PrefixStore
 
@@ -371,7 +373,7 @@ def sample_rows(
 
     ``top_logprobs=k`` also keeps the k largest log-probabilities at every step.
     ``confidence_stop=(window, threshold)`` ends a sequence once the mean confidence of its
-    last ``window`` tokens is below ``threshold``, with exactly the arithmetic of
+    last ``window`` tokens is below ``threshold`` (one, or one per prompt), with exactly the arithmetic of
     `tsc.core.confidence_cut` (a running float64 sum, the top values added left to right), so
     a replay of stored top log-probabilities cuts where the sampler did.
     """
@@ -397,7 +399,10 @@ def sample_rows(
     k = min(top_logprobs, logits.shape[-1])
     top_out = torch.zeros(total + 1, max_new_tokens, k) if k else None
     if confidence_stop is not None:  # each row's confidences and the running sum of its last `window`
-        window, threshold = confidence_stop
+        window, threshold = confidence_stop  # one threshold, or one per prompt
+        per_prompt = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(prompts)
+        below = [t - CUT_MARGIN for t in per_prompt]  # as tsc.core.confidence_cut computes it
+        threshold = torch.tensor(below + [0.0], dtype=torch.float64)[torch.cat([owner, torch.tensor([len(prompts)])])]
         confidences = torch.zeros(total + 1, max_new_tokens, dtype=torch.float64)
         running = torch.zeros(total + 1, dtype=torch.float64)
         cut = torch.zeros(total + 1, dtype=torch.bool)
@@ -437,7 +442,7 @@ def sample_rows(
                 dropped = confidences[rows, step - window] if step >= window else torch.zeros_like(confidence)
                 running[rows] = (running[rows] - dropped if step >= window else running[rows]) + confidence
                 if step + 1 >= window:  # a full window below the threshold cuts a sequence that goes on
-                    low = (running[rows] / window < threshold) & ~ended & (counts[rows] < limit[rows]) & (rows < total)
+                    low = (running[rows] / window < threshold[rows]) & ~ended & (counts[rows] < limit[rows]) & (rows < total)
                     cut[rows] |= low
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
             for b in (ended & (rows < total)).nonzero().squeeze(1).tolist():

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_request, is_int, token_confidence
+from tsc.core import CUT_MARGIN, Completion, check_request, is_int, per_prompt, token_confidence
 from tsc.lm.checkpoint import bundled_models, card_kind
 from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, pad_rows, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
@@ -198,7 +198,11 @@ class LocalPolicy:
         generator = torch.Generator().manual_seed(seed) if seeds is None else None
         streams = None if seeds is None or temperature == 0 else [_stream(s, offset + n, max_new_tokens)[offset:] for s in seeds]
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
-        settings.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
+        settings["top_logprobs"] = top_logprobs
+        thresholds = None
+        if confidence_stop is not None:  # one threshold per prompt, handed to each chunk's sampler
+            window, threshold = confidence_stop
+            thresholds = per_prompt(threshold, len(prompts), "threshold") or [threshold] * len(prompts)
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple]] = [[] for _ in encoded]  # per prompt: (tokens, token log-probs, top log-probs, cut)
         costs = [[0, 0, 0] for _ in encoded]  # per prompt: tokens computed, tokens reused, FLOPs
@@ -217,6 +221,7 @@ class LocalPolicy:
                     taken[i] = first + k
                 uniforms = torch.cat(rows)[:, : max(limits)]
             checks = dict(stop_ids=stops.ending_ids(), check_ids=stops.needs_check(), check=stops.hit)
+            settings["confidence_stop"] = None if thresholds is None else (window, [thresholds[i] for i, _ in chunk])
             if lean is not None:
                 sampled = sample_rows(
                     lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
@@ -363,6 +368,7 @@ class LocalPolicy:
                 tops.append(log_probs.topk(k, dim=-1).values.float().cpu())
                 if confidence_stop is not None:
                     window, threshold = confidence_stop
+                    per_row = [t - CUT_MARGIN for t, k_copies in zip(threshold, copies) for _ in range(k_copies)]
                     going = (alive & ~ended & (counts < limit)).tolist()
                     for b, top in enumerate(tops[-1].tolist()):
                         if not alive[b]:
@@ -370,7 +376,7 @@ class LocalPolicy:
                         confidences[b].append(token_confidence(top))
                         t = len(confidences[b]) - 1
                         running[b] = (running[b] - confidences[b][t - window] if t >= window else running[b]) + confidences[b][t]
-                        if t + 1 >= window and running[b] / window < threshold and going[b]:
+                        if t + 1 >= window and running[b] / window < per_row[b] and going[b]:
                             cut[b] = True
                             ended[b] = True
             finished |= alive & (ended | (counts >= limit))

@@ -215,12 +215,31 @@ class RemotePolicy:
         seeds = [s + offset for s in (seeds or [int(seed) + i for i in range(len(prompts))])]
         stops = tuple(self.stop if stop is None else stop)
         knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, max_new_tokens=max_new_tokens, stops=stops)
-        knobs.update(top_logprobs=top_logprobs, confidence_stop=confidence_stop)
+        knobs["top_logprobs"] = top_logprobs
+        stops_at = [None] * len(prompts)  # each prompt's (window, threshold)
+        if confidence_stop is not None:
+            window, threshold = confidence_stop
+            thresholds = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(prompts)
+            if len(thresholds) != len(prompts):
+                raise ValueError(f"got {len(thresholds)} thresholds for {len(prompts)} prompts: pass one per prompt")
+            stops_at = [(window, t) for t in thresholds]
         started = time.perf_counter()
         with ThreadPoolExecutor(self.max_concurrency) as pool:
-            first = list(pool.map(lambda i: self._request(prompts[i], n=n, seed=seeds[i] % 2**31, **knobs), range(len(prompts))))
+            first = list(
+                pool.map(
+                    lambda i: self._request(prompts[i], n=n, seed=seeds[i] % 2**31, confidence_stop=stops_at[i], **knobs),
+                    range(len(prompts)),
+                )
+            )
             missing = [(i, j) for i, (choices, _) in enumerate(first) for j in range(len(choices), n)]  # a server that ignored n
-            extra = list(pool.map(lambda ij: self._request(prompts[ij[0]], n=1, seed=(seeds[ij[0]] + ij[1]) % 2**31, **knobs), missing))
+            extra = list(
+                pool.map(
+                    lambda ij: self._request(
+                        prompts[ij[0]], n=1, seed=(seeds[ij[0]] + ij[1]) % 2**31, confidence_stop=stops_at[ij[0]], **knobs
+                    ),
+                    missing,
+                )
+            )
         rows = [list(choices) for choices, _ in first]
         usages = [[usage] for _, usage in first]
         for (i, _), (choices, usage) in zip(missing, extra):

@@ -17,12 +17,14 @@ DeepSeek-R1 scaled up, in the fewest moving parts that still show it working:
    update per batch of samples, the default) the ratio is exactly 1 and the clip never binds;
    it matters when a batch is reused for more updates.
 
-No KL penalty to the starting model (``kl = 0`` is the only setting): see the recipe's note
-and Chapter 2. Compute is counted in two separate ledgers, as the chapter plots it: sampling
-(`tsc.compute.forward_flops`, charged by the sampler: each prompt read once per group, every
-generated token) and updates (`tsc.compute.training_flops`, three forward passes' worth, for
-every sequence trained on, per epoch). The held-out evaluations are not training compute and
-are not counted.
+By default there is no KL penalty to the starting model (``kl = 0``, as in DAPO and Dr. GRPO);
+a recipe with ``kl > 0`` adds DeepSeekMath's (`kl_to_reference`), computed against a frozen
+copy of the starting model on the trained tokens. Compute is counted in two separate ledgers,
+as the chapter plots it: sampling (`tsc.compute.forward_flops`, charged by the sampler: each
+prompt read once per group, every generated token) and updates (`tsc.compute.training_flops`,
+three forward passes' worth, for every sequence trained on, per epoch, plus one forward pass of
+the reference model per trained sequence when ``kl > 0``). The held-out evaluations are not
+training compute and are not counted.
 
 A run checkpoints its whole state (weights, optimizer, counters, log) every ``save_every``
 steps to ``out/resume.pt`` and picks it up when started again with the same recipe; every
@@ -44,7 +46,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from tsc.compute import Ledger, training_flops
+from tsc.compute import Ledger, forward_flops, training_flops
 from tsc.io import write_atomic
 from tsc.lm.fit import learning_rate
 from tsc.lm.rl_recipes import RL_RECIPES, RLRecipe  # noqa: F401 (what tsc.lm.rl offers)
@@ -135,14 +137,39 @@ def completion_batch(tokenizer, prompts: list[str], texts: list[str], ended: lis
     return batch
 
 
-def policy_update(model, optimizer, tokenizer, data: Rollouts, keep: list[int], recipe: RLRecipe, step: int) -> dict:
+def clipped_surrogate(logp: torch.Tensor, old: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, *, clip: float, n_tokens: int):
+    """PPO's clipped surrogate, negated to a loss, summed over the trained tokens (``mask``)
+    and divided by ``n_tokens``, the trained tokens of the whole step: every token weighs the
+    same however long its completion (DAPO's token-level mean; GRPO's paper averages each
+    completion's tokens first). ``logp`` and ``old`` are the tokens' log-probabilities under
+    the policy being trained and the one that sampled them; ``advantages`` one per row.
+    Returns (loss, ratio)."""
+    ratio = torch.exp(logp - old)
+    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    return -(surrogate * mask).sum() / n_tokens, ratio
+
+
+def kl_to_reference(logp: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor, *, n_tokens: int) -> torch.Tensor:
+    """DeepSeekMath's KL penalty per trained token, ``π_ref/π − log(π_ref/π) − 1`` (Schulman's
+    k3 estimator: never negative, and on tokens sampled from π its mean is KL(π ‖ π_ref)),
+    summed over the trained tokens and divided by ``n_tokens`` like the surrogate."""
+    log_ratio = (reference - logp) * mask
+    return ((torch.exp(log_ratio) - log_ratio - 1) * mask).sum() / n_tokens
+
+
+def policy_update(
+    model, optimizer, tokenizer, data: Rollouts, keep: list[int], recipe: RLRecipe, step: int, *, reference=None, record: list | None = None
+) -> dict:
     """Step 4: ``recipe.epochs`` clipped policy-gradient updates on the completions ``keep``.
 
     The loss is the negated PPO surrogate averaged over every trained token of the batch
-    (each token weighs the same, however long its completion). Gradients accumulate over
+    (`clipped_surrogate`) plus, with ``recipe.kl > 0``, ``recipe.kl`` times the KL penalty to
+    ``reference``, the frozen starting model (`kl_to_reference`). Gradients accumulate over
     chunks of similar length (little padding), then one optimizer step, gradients clipped to
-    norm 1. Returns the mean loss, the fraction of tokens whose ratio was clipped, and the
-    tokens trained on.
+    norm 1. ``record`` (a list) gets, for every epoch and chunk, the tensors the loss was
+    computed from (``logp``, ``old``, ``advantages``, ``mask``) and the chunk's ``loss``.
+    Returns the mean loss, each epoch's loss, the mean KL penalty, the fraction of tokens whose
+    ratio was clipped, and the tokens trained on.
     """
     keep = sorted(keep, key=lambda i: len(data.texts[i]))  # similar lengths share a chunk
     chunks = [keep[i : i + recipe.chunk] for i in range(0, len(keep), recipe.chunk)]
@@ -152,29 +179,40 @@ def policy_update(model, optimizer, tokenizer, data: Rollouts, keep: list[int], 
     advantages = [torch.tensor([data.advantages[i] for i in c])[:, None] for c in chunks]
     n_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
     old: list[torch.Tensor | None] = [None] * len(chunks)  # log-probs of the policy that sampled
-    losses, clipped = [], 0
+    if recipe.kl > 0 and reference is None:
+        raise ValueError(f"recipe {recipe.name!r} has kl={recipe.kl}: policy_update needs the reference model")
+    with torch.no_grad():  # the frozen starting model's log-probs, once for all epochs
+        ref = [token_logprobs(reference, b)[0] for b in batches] if recipe.kl > 0 else [None] * len(chunks)
+    losses, kls, clipped = [], [], 0
     model.train()
     for _ in range(recipe.epochs):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step)
         optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total = kl_total = 0.0
         for j, (batch, adv) in enumerate(zip(batches, advantages)):
             logp, mask = token_logprobs(model, batch)
             if old[j] is None:  # the first epoch's policy is the sampling policy
                 old[j] = logp.detach()
-            ratio = torch.exp(logp - old[j])
-            surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - recipe.clip, 1 + recipe.clip) * adv)
-            loss = -(surrogate * mask).sum() / n_tokens
+            loss, ratio = clipped_surrogate(logp, old[j], adv, mask, clip=recipe.clip, n_tokens=n_tokens)
+            if recipe.kl > 0:
+                penalty = kl_to_reference(logp, ref[j], mask, n_tokens=n_tokens)
+                loss = loss + recipe.kl * penalty
+                kl_total += penalty.item()
             loss.backward()
+            if record is not None:
+                record.append({"logp": logp.detach(), "old": old[j], "advantages": adv, "mask": mask, "loss": loss.item()})
             total += loss.item()
             clipped += int((((ratio - 1).abs() > recipe.clip) & mask).sum())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         losses.append(total)
+        kls.append(kl_total)
     lengths = [int(b["attention_mask"][r].sum()) for b in batches for r in range(len(b["input_ids"]))]
     return {
         "loss": float(np.mean(losses)),
+        "epoch_losses": losses,
+        "kl": float(np.mean(kls)),
         "clipped": clipped / max(1, n_tokens * recipe.epochs),
         "trained_tokens": n_tokens,
         "lengths": lengths,
@@ -234,6 +272,7 @@ def train_rl(
     torch.manual_seed(recipe.seed)
     start = policy if policy is not None else load_policy(recipe.init_from)
     model, tokenizer = start.model, start.tokenizer
+    reference = _frozen_copy(model) if recipe.kl > 0 else None  # the starting model, before any update
     policy = LocalPolicy(model, tokenizer, name=recipe.name)  # samples from the weights being trained
     n_params, n_layer, d_model = policy.n_params, policy.n_layer, policy.d_model
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -250,7 +289,9 @@ def train_rl(
     resume = out_dir / "resume.pt"
     if resume.exists():
         saved = torch.load(resume, weights_only=True)
-        if json.loads(saved["recipe"]) != json.loads(json.dumps(recipe.to_dict())):
+        # a field added to RLRecipe since the run was saved counts at its default
+        was = {**json.loads(json.dumps(RLRecipe().to_dict())), **json.loads(saved["recipe"])}
+        if was != json.loads(json.dumps(recipe.to_dict())):
             raise ValueError(f"{resume} is a run of another recipe; delete it (or pass another --out) to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -283,9 +324,9 @@ def train_rl(
         # 4: the update, on the groups that carry a signal
         keep = [i for i, a in enumerate(data.advantages) if a != 0.0]
         update = (
-            policy_update(model, optimizer, tokenizer, data, keep, recipe, step)
+            policy_update(model, optimizer, tokenizer, data, keep, recipe, step, reference=reference)
             if keep
-            else {"loss": 0.0, "clipped": 0.0, "trained_tokens": 0, "lengths": []}
+            else {"loss": 0.0, "kl": 0.0, "clipped": 0.0, "trained_tokens": 0, "lengths": []}
         )
         state["step"] = step + 1
         state["problems"] += len(batch)
@@ -295,6 +336,8 @@ def train_rl(
         state["trained_samples"] += len(keep)
         state["sampling_flops"] += ledger.policy_flops
         state["update_flops"] += recipe.epochs * sum(training_flops(n_params, n_layer, d_model, n) for n in update["lengths"])
+        if recipe.kl > 0:  # the reference model reads every trained sequence once
+            state["update_flops"] += sum(forward_flops(n_params, n_layer, d_model, n, 0) for n in update["lengths"])
         state["sampling_seconds"] += sampled - started
         state["update_seconds"] += time.perf_counter() - sampled
         rewards = np.array(data.rewards)
@@ -306,6 +349,7 @@ def train_rl(
             "mean_tokens": round(float(np.mean(data.tokens)), 2),
             "trained": len(keep),
             "loss": round(update["loss"], 5),
+            **({"kl": round(update["kl"], 6)} if recipe.kl > 0 else {}),
             "clipped": round(update["clipped"], 5),
             "lr": learning_rate(recipe, step),
         })  # fmt: skip
@@ -321,6 +365,16 @@ def train_rl(
     write_atomic(out_dir / "final" / LOG, json.dumps(log) + "\n")
     resume.unlink(missing_ok=True)  # the run is complete: final/ holds it
     return card
+
+
+def _frozen_copy(model):
+    """A copy of ``model`` that takes no gradient: the reference of the KL penalty."""
+    import copy
+
+    reference = copy.deepcopy(model).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return reference
 
 
 def _save_resume(path: Path, model, optimizer, recipe: RLRecipe, state: dict, log: dict) -> None:
@@ -345,7 +399,8 @@ def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
         "data": (
             f"GRPO (tsc.lm.rl): each step {recipe.problems_per_step} fresh training-split problems (uniform over solvable "
             f"ones, sizes {'/'.join(map(str, recipe.sizes))}), {recipe.group_size} samples each at T={recipe.temperature:g} from "
-            "the current policy, reward 1 when the oracle accepts; groups whose samples all agree are skipped; no KL penalty"
+            "the current policy, reward 1 when the oracle accepts; groups whose samples all agree are skipped; "
+            + (f"KL penalty {recipe.kl:g} to the starting model (k3, on the trained tokens)" if recipe.kl > 0 else "no KL penalty")
         ),
         "init_from": {
             "model": recipe.init_from,
@@ -363,7 +418,9 @@ def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
         "train_flops": sampling + update,
         "flops_formula": (
             "sampling: tsc.compute.forward_flops as the sampler charges it (each prompt read once per group, every generated "
-            "token); updates: tsc.compute.training_flops (3 x forward) per trained sequence and epoch; held-out evaluations not counted"
+            "token); updates: tsc.compute.training_flops (3 x forward) per trained sequence and epoch"
+            + (", plus one forward pass of the reference model per trained sequence" if recipe.kl > 0 else "")
+            + "; held-out evaluations not counted"
         ),
         "seconds": round(state["sampling_seconds"] + state["update_seconds"], 1),
         "sampling_seconds": round(state["sampling_seconds"], 1),

@@ -11,6 +11,7 @@ from tsc.core import SharesPrefixes, problem_seed
 from tsc.strategies.adaptive import check_flops as check_allocation_flops
 from tsc.strategies.adaptive import compute_optimal
 from tsc.strategies.base import FAMILIES, STRATEGIES, Strategy, check_knobs, get_strategy, record_of
+from tsc.strategies.deepconf import check_deepconf, deepconf, deepconf_many
 from tsc.strategies.free_energy import check_efe_knobs, free_energy
 from tsc.strategies.parallel import (
     best_of_n,
@@ -43,6 +44,13 @@ EARLY_STOP = {
     "threshold": "stop when the leading answer is ahead with this posterior probability (1: only when the vote is decided)",
     "window": "samples drawn per round",
 }
+DEEPCONF = {
+    **AT_MOST,
+    "warmup": "online: traces drawn in full that set the confidence threshold",
+    "keep": "the share of most confident traces that vote (offline), or that the threshold keeps (online)",
+    "group": "tokens per window of group confidence",
+    "consensus": "online: stop when the leader holds this share of the confidence-weighted vote",
+}
 PARTICLES = {
     "particles": "partial solutions carried from step to step",
     "reward_temperature": "temperature of the verifier's weights, softmax(logit(score)/T) (lower presses harder)",
@@ -64,6 +72,7 @@ STRATEGIES.update({s.name: s for s in [
     Strategy("weighted_vote", weighted_vote, "parallel", "n", "#8cc084", SAMPLES, verifier="scores", batched=weighted_vote_many),
     # each round of early stopping is one policy call for every problem still voting
     Strategy("early_stop", early_stop, "parallel", "n", "#e8828f", EARLY_STOP, batched=early_stop_many, check=check_stopping),
+    Strategy("deepconf", deepconf, "parallel", "n", "#f4a259", DEEPCONF, batched=deepconf_many, check=check_deepconf),
     Strategy("self_refine", self_refine, "sequential", "rounds", "#e07a1f", {"rounds": "attempts per problem", "threshold": THRESHOLD},
              verifier="steps", check=check_sequential),
     Strategy("revise", revise, "sequential", "rounds", "#b5446e",
@@ -128,6 +137,7 @@ __all__ = [
     "budget_forcing",
     "check_knobs",
     "compute_optimal",
+    "deepconf",
     "dfs",
     "dvts",
     "early_stop",

@@ -8,9 +8,12 @@ minimise the *expected free energy* of what it will observe:
               = KL[q(o | action) || p(o | C)]  +  E_q(s) H[p(o | s, action)]
               = -(expected log preference)      -  (expected information gain about s)
 
-where ``p(o | C)`` encodes preferences as a prior over outcomes. Nothing in the test-time
-compute literature derives its controllers this way; this module makes the analogy exact on a
-small discrete model, so that it can be run, tested and compared with plain stopping rules.
+where ``p(o | C)`` encodes preferences as a prior over outcomes. Few test-time controllers are
+derived this way (Chapter 8 cites the published ones, and Bayesian stopping rules for sampling,
+its closest relatives); this module makes the analogy exact on a small discrete model, so that
+it can be run, tested and compared with plain stopping rules and with expected utility planned
+further ahead (for one question and a fixed budget a finite-horizon stopping problem, which
+expected utility by backward induction solves exactly).
 
 **The generative model** of one question (`AnswerModel`). The hidden state ``s`` is which
 of the answers seen so far is the correct one, or ``0``: "something else", an answer not

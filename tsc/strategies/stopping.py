@@ -10,8 +10,9 @@ the model finds easy the first few samples already agree, and the rest only conf
 2. **the posterior is sure enough**: with a uniform prior on the leading answer's share
    among the top two, Beta(leader + 1, runner-up + 1), the probability that the leader is
    truly ahead reaches ``threshold`` (the Beta stopping rule of Adaptive-Consistency,
-   Aggarwal et al. 2023; a window of agreeing samples, the rule of Li et al. 2024's ESC, is
-   the case runner-up = 0).
+   Aggarwal et al. 2023), computed exactly (`lead_fraction`). Li et al. 2024's ESC is a
+   different rule: it stops when the latest window of samples is unanimous, whatever came
+   before, while the Beta rule reads the counts of the whole vote.
 
 Rule 1 alone (``threshold=1``) never changes an answer: `early_stop` then returns exactly
 majority of ``n``'s answer on the same samples, with fewer of them drawn. Each round draws
@@ -31,6 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from fractions import Fraction
 
 from tsc.compute import Ledger
 from tsc.core import Completion, Policy, Problem, Result
@@ -63,21 +65,35 @@ def tally(keys: Sequence[str | None]) -> dict[str, int]:
     return counts
 
 
-def lead_probability(leader: int, runner_up: int) -> float:
-    """P(the leading answer is truly more likely than the runner-up | their votes).
+def lead_fraction(leader: int, runner_up: int) -> Fraction:
+    """P(the leading answer is truly more likely than the runner-up | their votes), exactly.
 
     With a uniform prior on the leader's share of the two, the share is
     Beta(leader + 1, runner_up + 1), and P(share > 1/2) = P(Binomial(m, 1/2) <= leader) with
-    m = leader + runner_up + 1: exact, summed in log space so it works for any counts.
-    ``lead_probability(4, 0)`` is 31/32 (four agreeing samples), ``lead_probability(3, 1)``
-    is 13/16.
+    m = leader + runner_up + 1: a sum of binomial coefficients over 2^m, computed in integers.
+    ``lead_fraction(4, 0)`` is 31/32 (four agreeing samples), ``lead_fraction(3, 1)`` is 13/16,
+    ``lead_fraction(1, 0)`` is 3/4. Exactness matters: a stopping threshold is compared with
+    these values, and a float that lands a hair below 3/4 decides whether one sample is a vote.
     """
     if not (is_int(leader) and is_int(runner_up)) or leader < 0 or runner_up < 0:
         raise ValueError(f"leader and runner_up must be vote counts (integers >= 0), got {leader!r} and {runner_up!r}")
-    m = leader + runner_up + 1
-    logs = [math.lgamma(m + 1) - math.lgamma(j + 1) - math.lgamma(m - j + 1) for j in range(leader + 1)]
-    top = max(logs)
-    return min(1.0, math.exp(top + math.log(sum(math.exp(x - top) for x in logs)) - m * math.log(2)))
+    m = int(leader) + int(runner_up) + 1
+    total, term = 0, 1  # term = C(m, j), updated in integers
+    for j in range(int(leader) + 1):
+        total += term
+        term = term * (m - j) // (j + 1)
+    return Fraction(total, 2**m)
+
+
+def lead_probability(leader: int, runner_up: int) -> float:
+    """`lead_fraction` as the nearest float (for tables and traces; rules compare the fraction)."""
+    return float(lead_fraction(leader, runner_up))
+
+
+def attainable(n: int) -> list[Fraction]:
+    """Every value `lead_fraction` takes with at most ``n`` votes in all: a threshold equal to
+    one of them decides on a tie of exact arithmetic, so a grid of thresholds avoids them."""
+    return sorted({lead_fraction(a, b) for total in range(1, n + 1) for a in range(total + 1) for b in range(total - a + 1) if a >= b})
 
 
 def decided(counts: dict[str, int], remaining: int) -> bool:
@@ -107,7 +123,7 @@ def should_stop(keys: Sequence[str | None], *, n: int, threshold: float) -> bool
     if threshold >= 1:
         return False
     votes = sorted(tally(keys).values(), reverse=True) + [0, 0]
-    return votes[0] > 0 and lead_probability(votes[0], votes[1]) >= threshold
+    return votes[0] > 0 and lead_fraction(votes[0], votes[1]) >= Fraction(threshold)  # exact: no rounding decides
 
 
 def stop_point(keys: Sequence[str | None], *, n: int, threshold: float = DEFAULT_THRESHOLD, window: int = DEFAULT_WINDOW) -> int:

@@ -38,10 +38,19 @@ def latency_throughput(rows: Sequence, *, ax=None):
     return ax
 
 
-def frontier(points: Sequence[dict], on_frontier: Sequence[int], *, ax=None, label_frontier: bool = True, color: str | None = None):
+def frontier(
+    points: Sequence[dict],
+    on_frontier: Sequence[int],
+    *,
+    ax=None,
+    label_frontier: bool = True,
+    color: str | None = None,
+    labels: Sequence[str] = (),
+):
     """Accuracy against dollars per problem, one point per configuration with its 95 %
     intervals (``cost``, ``cost_low``, ``cost_high``, ``accuracy``, ``low``, ``high``,
-    ``name``); the Pareto frontier joined by a line and its points named."""
+    ``name``); the Pareto frontier joined by a line and its points named, and the points
+    named in ``labels`` (those the text discusses) named too, in grey when off the frontier."""
     ax = _axes(ax)
     color = color or PALETTE[0]
     for i, p in enumerate(points):
@@ -51,8 +60,11 @@ def frontier(points: Sequence[dict], on_frontier: Sequence[int], *, ax=None, lab
             yerr=[[p["accuracy"] - p["low"]], [p["high"] - p["accuracy"]]], fmt="o" if front else ".",
             color=color if front else "grey", alpha=1.0 if front else 0.6, capsize=2, markersize=5 if front else 4,
         )  # fmt: skip
-        if front and label_frontier:
-            ax.annotate(p["name"], (p["cost"], p["accuracy"]), textcoords="offset points", xytext=(5, 3), fontsize="x-small")
+        if (front and label_frontier) or p["name"] in labels:
+            ax.annotate(
+                p["name"], (p["cost"], p["accuracy"]), textcoords="offset points", xytext=(5, 3) if front else (5, -9),
+                fontsize="x-small", color="black" if front else "dimgrey",
+            )  # fmt: skip
     xs = [points[i]["cost"] for i in on_frontier]
     ys = [points[i]["accuracy"] for i in on_frontier]
     ax.step(xs, ys, where="post", color=color, linewidth=1.2, alpha=0.8)
@@ -83,11 +95,15 @@ def cheap_versus_expensive(curves: dict, single: dict, *, ax=None):
     return ax
 
 
-def stopping(curves: dict, reference: dict, *, ax=None):
+def stopping(curves: dict, reference: dict, *, ax=None, chosen: dict | None = None):
     """Accuracy against generated tokens per question: early stopping as its threshold moves
     (one curve per window, ``tokens``, ``mean``, ``low``, ``high``, ``thresholds``) and
-    majority voting over a fixed number of samples k (``reference``), on the same samples."""
+    majority voting over a fixed number of samples k (``reference``), on the same samples;
+    ``chosen`` (``tokens``, ``mean``, ``label``) marks the setting chosen on the dev split."""
     ax = _axes(ax)
+    if chosen is not None:
+        ax.plot([chosen["tokens"]], [chosen["mean"]], marker="*", markersize=14, color="black", linestyle="none", label=chosen["label"],
+                zorder=5)  # fmt: skip
     band(ax, reference["tokens"], reference, label=reference.get("label", "majority of k (fixed k)"), color="grey", marker="s")
     for k, tokens, mean in zip(reference["k"], reference["tokens"], reference["mean"]):
         ax.annotate(f"k={k}", (tokens, mean), textcoords="offset points", xytext=(3, -11), fontsize="x-small", color="grey")
@@ -114,6 +130,22 @@ def pricing(simulation: dict, *, ax=None):
     ax.set_xlabel("share of hard questions in a day's traffic")
     ax.set_ylabel("provider's margin per day (dollars)")
     ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def confidence_histogram(confidence: Sequence[float], correct: Sequence[bool], *, ax=None, bins: int = 30):
+    """How confident the model was in its right and its wrong samples: the two distributions
+    of a sample's confidence (DeepConf's group confidence), each normalised to its own count."""
+    ax = _axes(ax)
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
+    edges = np.linspace(confidence.min(), confidence.max(), bins + 1)
+    for mask, name, color in ((correct, "right samples", PALETTE[0]), (~correct, "wrong samples", PALETTE[1])):
+        ax.hist(
+            confidence[mask], bins=edges, density=True, histtype="stepfilled", alpha=0.45, color=color, label=f"{name} ({mask.sum():,})"
+        )
+    ax.set_xlabel("sample's confidence (lowest window mean of its tokens')")
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
     return ax
 
 

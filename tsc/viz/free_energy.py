@@ -15,6 +15,10 @@ STYLES = {  # one look per contender, the same in every figure of the chapter
     "free energy": dict(color=PALETTE[1], marker="D", linestyle="-"),
     "free energy, risk only": dict(color=PALETTE[4], marker="^", linestyle=":"),
     "free energy, expected utility": dict(color=PALETTE[5], marker="v", linestyle="--"),
+    "expected utility, horizon 3": dict(color="dimgrey", marker="<", linestyle="--"),
+    "expected utility, horizon 4": dict(color="black", marker=">", linestyle="-."),
+    "free energy, tokens free": dict(color=PALETTE[1]),
+    "expected utility, tokens free": dict(color=PALETTE[5]),
     "free energy, no verifier": dict(color=PALETTE[1], marker="d", linestyle=":"),
     "best-of-n (PRM)": dict(color=PALETTE[2], marker="o", linestyle="-"),
     "weighted vote (PRM)": dict(color=PALETTE[2], marker="x", linestyle="--"),
@@ -142,6 +146,25 @@ def cost_explorer(summary: dict, majority: dict, *, name: str = "free energy"):
     slider.observe(lambda change: show(change["new"]), names="value")
     show(slider.value)
     return widgets.VBox([slider, out])
+
+
+def after_decided(ax, runs: dict[str, dict]) -> None:
+    """Samples each run drew per question after the vote among its first samples was decided
+    (they could not change majority voting's answer), with 95 % bootstrap intervals: one bar
+    per run (``{"after_decided": [...], ...}``, as `tsc.experiments.ch08.run_contenders`
+    stores them)."""
+    from tsc.analysis import bootstrap
+
+    names = list(runs)
+    means, lows, highs = [], [], []
+    for name in names:
+        mean, low, high = bootstrap(np.asarray(runs[name]["after_decided"], dtype=float))
+        means.append(mean)
+        lows.append(mean - low)
+        highs.append(high - mean)
+    ax.bar(range(len(names)), means, yerr=[lows, highs], capsize=4, color=[STYLES.get(n, {}).get("color", "grey") for n in names])
+    ax.set_xticks(range(len(names)), names, fontsize="small")
+    ax.set_ylabel("samples per question after the vote was decided")
 
 
 def cost_twin(summary: dict, majority: dict, *, name: str = "free energy"):

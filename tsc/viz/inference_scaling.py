@@ -3,7 +3,10 @@
 - `rl_curve`: held-out accuracy against RL training FLOPs (log axis), o1's train-time plot;
 - `thinking_curve`: accuracy against thinking tokens under budget forcing (log axis), o1's
   test-time plot, with s1's "Wait" as separate points;
-- `pass_at_k_panels`: pass@k of two models and their paired difference;
+- `pass_at_k_panels`: pass@k of several models (and single answers such as greedy) and their
+  paired differences;
+- `training_run`: RL runs step by step (training reward, length, held-out entropy), to see a
+  collapse;
 - `length_curve`: response length on held-out problems during RL, per problem size;
 - `tokens_curves`: strategies on one axis of generated tokens per problem.
 """
@@ -27,11 +30,17 @@ def _figure(points: Sequence[dict], key: str) -> dict:
 
 
 def rl_curve(
-    ax, evals: Sequence[dict], *, metrics: Sequence[tuple[str, str]] = (("pass@1", "one sample at T=1"), ("greedy", "greedy"))
+    ax,
+    evals: Sequence[dict],
+    *,
+    metrics: Sequence[tuple[str, str]] = (("pass@1", "one sample at T=1"), ("greedy", "greedy")),
+    controls: dict[str, dict] | None = None,
 ) -> None:
     """Held-out accuracy after each evaluated RL step against the FLOPs spent on RL so far
     (sampling plus updates, log axis); the starting model's figures as dotted lines with
-    their intervals shaded."""
+    their intervals shaded. ``controls``: more of the starting model's figures on the same
+    problems (label -> {"value", "low", "high"}), e.g. one sample at a lower temperature,
+    drawn as dashed grey lines: what the starting model reaches with no training at all."""
     start = next((e for e in evals if e["step"] == 0), None)
     later = [e for e in evals if e["step"] > 0]
     x = np.array([e["sampling_flops"] + e["update_flops"] for e in later], dtype=float)
@@ -41,11 +50,16 @@ def rl_curve(
         if start is not None:
             ax.axhline(start[key]["value"], color=color, linestyle=":", linewidth=1.2, label=f"{label}, before RL")
             ax.axhspan(start[key]["low"], start[key]["high"], color=color, alpha=0.08, linewidth=0)
+    highest = max(float(_figure(evals, k)["high"].max()) for k, _ in metrics)
+    for j, (label, figure) in enumerate((controls or {}).items()):
+        grey = str(0.25 + 0.45 * j / max(1, len(controls) - 1))
+        ax.axhline(figure["value"], color=grey, linestyle="--", linewidth=1.0, label=label)
+        highest = max(highest, float(figure["high"]))
     ax.set_xscale("log")
     ax.set_xlabel("RL training compute so far (FLOPs: sampling + updates, log scale)")
     ax.set_ylabel("held-out problems solved")
     percent_axis(ax)
-    ax.set_ylim(0, max(0.05, max(float(_figure(evals, k)["high"].max()) for k, _ in metrics) * 1.25))
+    ax.set_ylim(0, max(0.05, highest * 1.25))
 
 
 def thinking_curve(ax, tokens: Sequence[float], curve: dict, *, label: str, wait: tuple[Sequence[float], dict] | None = None) -> None:
@@ -62,27 +76,75 @@ def thinking_curve(ax, tokens: Sequence[float], curve: dict, *, label: str, wait
     percent_axis(ax)
 
 
-def pass_at_k_panels(axes, ks: Sequence[int], curves: dict[str, dict], difference: dict, *, difference_label: str) -> None:
-    """Left: pass@k of each model with intervals (log-2 k axis). Right: the paired difference
-    of the first two, with its interval and a line at zero."""
+def pass_at_k_panels(
+    axes,
+    ks: Sequence[int],
+    curves: dict[str, dict],
+    differences: dict[str, dict],
+    *,
+    single: dict[str, dict] | None = None,
+    dashed: Sequence[str] = (),
+) -> None:
+    """Left: pass@k of each curve with intervals (log-2 k axis; names in ``dashed`` drawn
+    dashed), and ``single`` answers (label -> {"mean", "low", "high"}, e.g. greedy decoding)
+    as points with error bars at k = 1. Right: each paired difference (label -> {"mean",
+    "low", "high"}, as fractions), in percentage points, with a line at zero."""
     left, right = axes
     for j, (name, curve) in enumerate(curves.items()):
-        band(left, ks, curve, label=name, color=PALETTE[j])
+        band(left, ks, curve, label=name, color=PALETTE[j % len(PALETTE)], linestyle="--" if name in dashed else "-")
+    for j, (name, point) in enumerate((single or {}).items()):
+        x = ks[0] * (0.82 - 0.07 * j)  # just left of k = 1, side by side
+        err = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
+        left.errorbar([x], [point["mean"]], yerr=err, fmt="D", color=str(0.15 + 0.3 * j), capsize=3, markersize=4, label=name)
     log2_samples_axis(left, ks, label="samples per problem, k (log scale)")
     percent_axis(left)
     left.set_ylabel("pass@k (held-out problems)")
-    left.legend(loc="lower right")
-    band(
-        right,
-        ks,
-        {k: np.asarray(v) * 100 for k, v in difference.items() if k in ("mean", "low", "high")},
-        label=difference_label,
-        color=PALETTE[2],
-    )
+    left.legend(loc="lower right", fontsize="small")
+    for j, (name, difference) in enumerate(differences.items()):
+        band(
+            right,
+            ks,
+            {k: np.asarray(v) * 100 for k, v in difference.items() if k in ("mean", "low", "high")},
+            label=name,
+            color=PALETTE[(j + len(curves)) % len(PALETTE)],
+        )
     right.axhline(0, color="0.3", linewidth=0.8)
     log2_samples_axis(right, ks, label="samples per problem, k (log scale)")
     right.set_ylabel("difference (percentage points)")
-    right.legend(loc="upper right")
+    right.legend(loc="lower left", fontsize="small")
+
+
+def training_run(axes, runs: dict[str, dict], *, marks: dict[str, int] | None = None, window: int = 5) -> None:
+    """Three panels of RL runs against the step (linear axis): the training reward (the share
+    of each step's samples the oracle accepted, a running mean over ``window`` steps), the mean
+    length of the training samples, and the held-out entropy estimate (nats per token) at each
+    evaluation. ``runs``: label -> a training log (``steps`` and ``evals``); ``marks``:
+    label -> a step to mark with a vertical line."""
+    reward_ax, length_ax, entropy_ax = axes
+    kernel = np.ones(window) / window
+    for j, (name, log) in enumerate(runs.items()):
+        color = PALETTE[j % len(PALETTE)]
+        steps = np.array([s["step"] for s in log["steps"]])
+        reward = np.convolve([s["reward"] for s in log["steps"]], kernel, mode="valid")
+        length = np.convolve([s["mean_tokens"] for s in log["steps"]], kernel, mode="valid")
+        reward_ax.plot(steps[window - 1 :], reward, color=color, label=name)
+        length_ax.plot(steps[window - 1 :], length, color=color, label=name)
+        evals = log["evals"]
+        entropy_ax.plot(
+            [e["step"] for e in evals], [e["nll_per_token"] for e in evals], marker="o", markersize=3.5, color=color, label=name
+        )
+    for ax, label in (
+        (reward_ax, "training reward (running mean)"),
+        (length_ax, "tokens per training sample"),
+        (entropy_ax, "entropy (nats per token, held out)"),
+    ):
+        for j, (name, step) in enumerate((marks or {}).items()):
+            ax.axvline(step, color=str(0.3 + 0.3 * j), linestyle=":", linewidth=1.0, label=name if ax is reward_ax else None)
+        ax.set_xlabel("RL step")
+        ax.set_ylabel(label)
+    reward_ax.set_ylim(0, None)
+    entropy_ax.set_ylim(0, None)
+    reward_ax.legend(loc="lower left", fontsize="small")
 
 
 def length_curve(ax, evals: Sequence[dict], *, sizes: Sequence[str] = ("3", "4", "5"), key: str = "mean_tokens") -> None:
@@ -96,16 +158,25 @@ def length_curve(ax, evals: Sequence[dict], *, sizes: Sequence[str] = ("3", "4",
     ax.legend(loc="center right")
 
 
-def tokens_curves(ax, curves: dict[str, tuple[Sequence[float], dict]], *, dashed: Sequence[str] = ()) -> None:
-    """Accuracy against generated tokens per problem (log axis) for several strategies: each
-    entry is (tokens, curve); names in ``dashed`` are drawn dashed (e.g. an oracle's bound)."""
+def tokens_curves(
+    ax,
+    curves: dict[str, tuple[Sequence[float], dict]],
+    *,
+    dashed: Sequence[str] = (),
+    xlabel: str = "generated tokens per problem (mean, log scale)",
+    legend: bool = True,
+) -> None:
+    """Accuracy against the compute spent per problem (log axis; generated tokens unless
+    ``xlabel`` says otherwise, e.g. FLOPs) for several strategies: each entry is (cost,
+    curve); names in ``dashed`` are drawn dashed (e.g. an oracle's bound)."""
     for j, (name, (x, curve)) in enumerate(curves.items()):
         band(ax, x, curve, label=name, color=PALETTE[j % len(PALETTE)], linestyle="--" if name in dashed else "-")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("generated tokens per problem (mean, log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("held-out problems solved")
     percent_axis(ax)
-    ax.legend(loc="lower right", fontsize="small")
+    if legend:
+        ax.legend(loc="lower right", fontsize="small")
 
 
 def samples_explorer(problems: Sequence, policies: dict, *, n: int = 16, seed: int = 0):
