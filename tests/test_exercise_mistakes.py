@@ -238,6 +238,11 @@ def _aggregate(s, how):
     return {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s)
 
 
+def _skipping(s, how, which, part):
+    """The aggregate ``which`` taken over ``s[part]`` (a step left out), the others right."""
+    return _aggregate(s[part], how) if how == which and len(s) > 1 else _aggregate(s, how)
+
+
 @pytest.mark.parametrize(
     "wrong, points_at",
     [
@@ -245,8 +250,21 @@ def _aggregate(s, how):
         (lambda s, how: math.prod(s) if how == "product" else _aggregate(s, how), "math.prod of nothing is 1"),
         (lambda s, how: (s[0] if s else 0.0) if how == "last" else _aggregate(s, how), "step_scores[-1]"),
         (lambda s, how: (sum(s) / len(s) if s else 0.0) if how == "product" else _aggregate(s, how), "that is their mean"),
+        (lambda s, how: _skipping(s, how, "min", slice(None, -1)), "leaves the last step out"),
+        (lambda s, how: _skipping(s, how, "min", slice(1, None)), "leaves the first step out"),
+        (lambda s, how: _skipping(s, how, "product", slice(None, -1)), "last step out"),
+        (lambda s, how: (max(s) if s else 0.0) if how == "min" else _aggregate(s, how), "'min' is the lowest"),
     ],
-    ids=["crashes-on-empty", "product-of-nothing", "first-not-last", "mean-not-product"],
+    ids=[
+        "crashes-on-empty",
+        "product-of-nothing",
+        "first-not-last",
+        "mean-not-product",
+        "min-skips-last",
+        "min-skips-first",
+        "product-skips-last",
+        "max-not-min",
+    ],
 )
 def test_ex_6_1_likely_mistakes_are_named(wrong, points_at):
     assert check_aggregate(_aggregate).correct
@@ -367,3 +385,33 @@ def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch)
         feedback = ch06.check_orm_feedback(wrong, **run)
         assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
     assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message
+
+
+def test_ex_5_5_systematic_resampling_mistakes_are_named():
+    from tsc.exercises import check_systematic
+    from tsc.exercises.ch05 import _systematic
+
+    assert check_systematic(None).status == "not attempted"
+    assert check_systematic(lambda w, n, u: None).status == "not attempted"
+    assert check_systematic(_systematic).correct
+    for wrong, points_at in [
+        (lambda w, n, u: _systematic(w, n, 0.0), "Use the draw u"),
+        (lambda w, n, u: _systematic(w, n, u, scale_u=False), "Divide u by count"),
+        (lambda w, n, u: _systematic(w, n, u, normalise=False), "Normalise the weights"),
+        (lambda w, n, u: _systematic(w, n, u, closed=True), "boundary belongs to the next"),
+        (lambda w, n, u: _systematic(w, n, u)[:-1], "exactly count"),
+        (lambda w, n, u: _systematic(w, n, u)[::-1], "ascending"),
+        (lambda w, n, u: [w.index(max(w))] * n, "expected"),  # every copy of the best: beam search's top-1
+        (lambda w, n, u: w[n], "raised"),
+        (lambda w, n, u: "0, 1", "list of indices"),
+    ]:
+        feedback = check_systematic(wrong)
+        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
+    assert check_systematic(3).status == "incorrect"
+
+
+@pytest.mark.parametrize("name", ["ex-5-1", "ex-5-2", "ex-5-3", "ex-5-5", "ex-6-1", "ex-6-2", "ex-6-3"])
+def test_the_chapters_self_tests_pass(name):
+    from tsc.exercises import selftest
+
+    assert name in selftest(name)

@@ -128,3 +128,18 @@ def test_the_chapters_self_tests_pass(name):
     from tsc.exercises import selftest
 
     assert name in selftest(name)
+
+
+@needs_results
+def test_the_stopping_rule_is_graded_on_a_stratified_dev_split():
+    """Not the first questions of the held-out table (all of the easiest size), but training
+    questions of every size in equal parts."""
+    import json
+
+    from tsc.experiments import path_of
+
+    record = json.loads(path_of("ch08_arithmetic").read_text(encoding="utf-8"))
+    table = record["data"]["rule_table"]
+    assert record["config"]["rule_questions"] == len(table["keys"]) and "size" in table
+    sizes = table["size"]
+    assert {s: sizes.count(s) for s in set(sizes)} == {s: len(sizes) // 3 for s in (2, 3, 4)}

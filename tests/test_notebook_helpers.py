@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tsc import notebook
 
@@ -20,6 +21,16 @@ def test_glue_stores_python_numbers(monkeypatch):
 
 def test_sci_writes_powers_of_ten():
     assert notebook.sci(3.0e13) == "3.0 × 10¹³" and notebook.sci(7.2e-5, 2) == "7.20 × 10⁻⁵"
+
+
+def test_glue_interval_glues_three_scaled_numbers(monkeypatch):
+    stored = {}
+    monkeypatch.setattr(notebook, "_myst_glue", lambda name, value, display=True: stored.update({name: (value, display)}))
+    assert notebook.glue_interval("gap", (np.float64(0.05), -0.01, 0.11)) == pytest.approx((5.0, -1.0, 11.0))
+    assert stored == {"gap": (pytest.approx(5.0), False), "gap_low": (pytest.approx(-1.0), False), "gap_high": (pytest.approx(11.0), False)}
+    assert all(type(value) is float for value, _ in stored.values())
+    notebook.glue_interval("share", (0.5, 0.4, 0.6), scale=1)
+    assert stored["share_high"][0] == pytest.approx(0.6)
 
 
 def test_glue_refuses_a_rate_that_would_print_nan_or_inf(monkeypatch):

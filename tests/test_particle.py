@@ -165,3 +165,33 @@ def test_needs_a_step_verifier():
 
 def test_tree_is_the_scripted_one():
     assert TREE[""] == ["1+2=3,", "4*3=12,"]  # the golden run above depends on it
+
+
+def test_the_chapter_5_figures_of_the_particle_filter(capsys):
+    """Figure 6's effective sample size per step and size (only the problems still running at a
+    step count there), and the dev table's marks (chosen, over the FLOPs cap)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tsc.viz.ch05 import ess_along_steps, print_dev_table
+
+    fig, ax = plt.subplots()
+    ess = [np.array([4.0, 2.0]), np.array([2.0]), np.array([3.0, 1.0, 1.0])]
+    means = ess_along_steps(ax, ess, np.array([3, 3, 4]), particles=4)
+    plt.close(fig)
+    assert means[3].tolist() == [3.0, 2.0] and means[4].tolist() == [3.0, 1.0, 1.0]
+    summary = {
+        "chosen": {"particles": 6, "reward_temperature": 1.0},
+        "cap_flops": 105.0,
+        "table": {
+            "beam 4x2, last": {"knobs": {}, "solved": 0.3, "flops": 100.0},
+            "particle filter 6, T=1": {"knobs": {"particles": 6, "reward_temperature": 1.0}, "solved": 0.35, "flops": 80.0},
+            "particle filter 8, T=2": {"knobs": {"particles": 8, "reward_temperature": 2.0}, "solved": 0.4, "flops": 110.0},
+        },
+    }
+    print_dev_table(summary)
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].endswith("0.80 <- chosen") and out[3].endswith("(over the cap)") and "35.0%" in out[2]

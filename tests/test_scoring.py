@@ -62,6 +62,33 @@ def test_best_of_k_with_the_oracle_is_pass_at_k_and_agrees_with_monte_carlo():
     assert monte_carlo == pytest.approx(exact, abs=0.01)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_best_of_k_after_a_first_attempt_is_exact_over_subsets(seed):
+    import itertools
+
+    from tsc.scoring import best_of_k_after
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 9))
+    scores, correct = np.round(rng.random(n), 1), rng.random(n) < 0.4
+    first, first_ok = float(np.round(rng.random(), 1)), bool(rng.random() < 0.5)
+    for k in range(1, n + 2):
+        subsets = list(itertools.combinations(range(n), k - 1))
+
+        # the first attempt wins ties; among tied samples the pick is uniform
+        def pick(subset):
+            best = max([scores[i] for i in subset], default=-1.0)
+            if first >= best:
+                return float(first_ok)
+            tied = [i for i in subset if scores[i] == best]
+            return float(np.mean([correct[i] for i in tied]))
+
+        brute = np.mean([pick(s) for s in subsets])
+        assert best_of_k_after(first, first_ok, scores, correct, k) == pytest.approx(brute, abs=1e-12)
+    with pytest.raises(ValueError, match="k must be an integer from 1 to n"):
+        best_of_k_after(0.5, True, scores, correct, n + 2)
+
+
 @pytest.mark.parametrize("k", [0, 9, 2.5, True])
 def test_best_of_k_rejects_a_bad_k(k):
     with pytest.raises(ValueError, match="k must be an integer from 1 to n=8"):
@@ -176,22 +203,39 @@ def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
 
     rows = []
     for i, size in enumerate((3, 4, 5, 3)):
+        cost = 100.0 * size  # bigger problems cost more, on both sides
         rows.append({
             "numbers": list(range(1, size + 1)), "target": 10, "correct": "0110", "keys": [0, 1, 1, -1],
-            "min": [2, 0, 1, 3], "last": [1, 0, 0, 2], "prompt_flops": 10.0, "sample_flops": 100.0, "verifier_flops": 50.0,
-            "searches": {"beam 4x1, last": [i % 2, 300.0 + i, 100.0], "greedy": [0, 110.0, 0.0]},
+            "min": [2, 0, 1, 3], "last": [1, 0, 0, 2], "prompt_flops": 10.0, "sample_flops": cost, "verifier_flops": cost / 2,
+            "searches": {
+                "beam 4x1, last": {"solved": i % 2, "flops": 3 * cost + i, "verifier_flops": cost},
+                "greedy": {"solved": 0, "flops": cost + 10, "verifier_flops": 0.0},
+                "particle filter 4, T=1": {"solved": 1, "flops": 2 * cost, "verifier_flops": cost,
+                                           "ess": [3.5, 2.0], "live": [4, 0], "unique": [3, 2]},
+            },
         })  # fmt: skip
-    stored = json.loads(json.dumps(ch05._columns(["beam 4x1, last", "greedy"], rows)))
+    names = ["beam 4x1, last", "greedy", "particle filter 4, T=1"]
+    stored = json.loads(json.dumps(ch05._columns(names, rows)))
     monkeypatch.setattr(base, "run", lambda name: stored)
     data = ch05.load_search_vs_best_of_n(trials=20)
     assert data.best_of["oracle"][:, 0] == pytest.approx([0.5] * 4) and data.best_of["oracle"][:, 2] == pytest.approx([1.0] * 4)
     assert data.best_of["last"][:, 0] == pytest.approx([0.5] * 4)  # one sample: pass@1
     assert data.best_of["last"][:, 3] == pytest.approx([1.0] * 4)  # all four: the two favourites, both right
-    assert data.best_of_flops[0] == pytest.approx(160.0) and data.sample_flops[1] == pytest.approx(210.0)
-    assert data.flops("beam 4x1, last") == pytest.approx(301.5)
+    assert data.best_of_flops[0, 0] == pytest.approx(10 + 450) and data.sample_flops[1, 1] == pytest.approx(10 + 2 * 400)
+    assert data.flops("beam 4x1, last") == pytest.approx(3 * 375 + 1.5)
     difference = data.matched("beam 4x1, last", "last")
     assert difference.shape == (4,) and np.all(np.abs(difference) <= 1)
-    assert data.matched("beam 4x1, last", "last", rows=data.sizes == 3).shape == (2,)
+    # per size, each size at its own compute: 3-number problems' beam spent 901.5 FLOPs on average,
+    # where best-of-k on those problems costs 10 + 450 k: k = 1.98, between best-of-1 and best-of-2
+    small = data.sizes == 3
+    assert data.matched("beam 4x1, last", "last", rows=small).shape == (2,)
+    from tsc.scoring import at_flops
+
+    expected = data.searches["beam 4x1, last"][0][small] - at_flops(data.best_of["last"][small], 10 + 450 * data.ks, 901.5)
+    assert data.matched("beam 4x1, last", "last", rows=small) == pytest.approx(expected)
+    assert set(data.per_size("particle filter 4, T=1")) == {3, 4, 5}
+    trace = data.traces["particle filter 4, T=1"]
+    assert [list(x) for x in trace["ess"]] == [[3.5, 2.0]] * 4 and [list(x) for x in trace["live"]] == [[4, 0]] * 4
 
 
 def test_scored_table_is_frozen():
@@ -199,6 +243,45 @@ def test_scored_table_is_frozen():
     assert isinstance(scored, ScoredTable)
     with pytest.raises(AttributeError):
         scored.steps = {}
+
+
+def test_the_chapter_6_loader_counts_real_revisions_and_builds_the_baselines(monkeypatch):
+    from tsc.experiments import base, ch06
+
+    def curve(ok, flops, first_score=0.5):
+        return {"ok": ok, "flops": flops, "accepted": False, "first_score": first_score}
+
+    def problem(size, revise_ok, greedy_ok, first_score):
+        return {
+            "numbers": list(range(1, size + 1)), "target": 10,
+            "refine": curve([greedy_ok, 1], [100.0, 200.0], first_score), "refine_0.5": curve([greedy_ok, 1], [100.0, 200.0]),
+            "refine_oracle": curve([greedy_ok, 1], [60.0, 120.0]), "refine_orm": curve([greedy_ok, greedy_ok], [100.0, 200.0]),
+            "revise": {"ok": revise_ok, "prm": [0.5] * len(revise_ok), "policy_flops": [50.0 * (i + 1) for i in range(len(revise_ok))],
+                       "prm_flops": [10.0] * len(revise_ok)},
+            "parallel": {"correct": "0110", "keys": [0, 1, 1, -1], "min": [2, 0, 1, 3], "last": [1, 0, 0, 2],
+                         "last_scores": [0.3, 0.6, 0.6, 0.1], "prompt_flops": 10.0, "sample_flops": 40.0, "verifier_flops": 20.0},
+        }  # fmt: skip
+
+    rows = [problem(3, [1, 0], 1, 0.9), problem(4, [0], 0, 0.2), problem(5, [0, 1], 0, 0.7)]
+    stored = {"threshold": 0.4, "dev": {"0.4": {"accuracy": [0.1, 0.2], "flops": [1.0, 2.0]}}, "dev_problems": 3,
+              "problems": [ch06._compact(row) for row in rows]}  # fmt: skip
+    stored = json.loads(json.dumps(stored))
+    monkeypatch.setattr(base, "run", lambda name: stored)
+    seq = ch06.load_sequential()
+    # real revisions only: problem 1 broke one right attempt, problem 3 mended one wrong one, problem 2 stopped
+    assert seq.transitions() == {"right": 1, "wrong": 1, "broke": 1, "mended": 1, "revisions": 2, "problems": 3, "stopped_after_one": 1}
+    oracle, oracle_flops = seq.lines["best-of-N, oracle picks"]
+    assert oracle[:, 0] == pytest.approx([0.5] * 3) and oracle[:, 2] == pytest.approx([1.0] * 3)
+    assert oracle_flops[0, 1] == pytest.approx(10 + 2 * 40)  # the oracle's pick costs the samples alone
+    anchored, anchored_flops = seq.lines["greedy + samples, PRM picks"]
+    assert anchored[:, 0] == pytest.approx([1, 0, 0])  # k = 1: the greedy attempt alone
+    # the greedy attempt scored 0.9 beats every sample; 0.2 loses to the samples' favourites (both right)
+    assert anchored[0, 3] == pytest.approx(1.0) and anchored[1, 3] == pytest.approx(1.0)
+    assert anchored_flops[0, 0] == pytest.approx(100.0) and anchored_flops[0, 2] == pytest.approx(100 + 10 + 2 * 60)
+    assert "self-refine, ORM" in seq.lines
+    # against a baseline at the same FLOPs: at 200 FLOPs best-of-k (10 + 60 k) is between k = 3 and 4
+    assert seq.versus("self-refine, PRM (threshold 0.4)", 2).shape == (3,)
+    assert seq.versus("self-refine, PRM (threshold 0.4)", 2, rows=seq.sizes == 3).shape == (1,)
 
 
 def test_priced_charges_k_samples_as_the_prompt_once_plus_k_samples(tiny_policy):

@@ -36,6 +36,17 @@ def glue(name: str, value, display: bool = True) -> None:
         show(value)
 
 
+def glue_interval(name: str, interval, *, scale: float = 100.0) -> tuple[float, float, float]:
+    """Glue an estimate with its interval, ``(mean, low, high)`` such as `tsc.analysis.bootstrap`
+    returns, as ``name``, ``name_low`` and ``name_high`` (times ``scale``: percentage points by
+    default), none displayed; returns the three scaled numbers. A paired difference is quoted
+    with its interval everywhere in the book, so the three always travel together."""
+    mean, low, high = (float(x) * scale for x in interval)
+    for suffix, value in (("", mean), ("_low", low), ("_high", high)):
+        glue(name + suffix, value, display=False)
+    return mean, low, high
+
+
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

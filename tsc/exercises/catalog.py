@@ -206,11 +206,31 @@ CATALOG: dict[str, ExerciseInfo] = {
         "experiment",
         ("the policy's saving alone", "the ratio instead of the saving", "prompt tokens instead of FLOPs", "a percentage for a fraction"),
     ),
+    "ex-5-5": ExerciseInfo(
+        2,
+        20,
+        "code",
+        (
+            "pointers without the draw u",
+            "u not divided by the count",
+            "weights not normalised",
+            "a pointer on a boundary given to the slice before",
+            "fewer copies than the count (floors only)",
+            "indices out of order",
+        ),
+    ),
     "ex-6-1": ExerciseInfo(
         1,
         10,
         "code",
-        ("crashing on an empty list", "the product of nothing taken as 1", "the first step for the last", "the mean for the product"),
+        (
+            "crashing on an empty list",
+            "the product of nothing taken as 1",
+            "the first step for the last",
+            "the mean for the product",
+            "a minimum that leaves the first or the last step out",
+            "the highest step for the lowest",
+        ),
     ),
     "ex-6-2": ExerciseInfo(
         2,

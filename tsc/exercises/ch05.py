@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, show
 
 # --- Exercise 5.1: the PUCT score of MCTS ----------------------------------------------------
 
@@ -244,3 +244,151 @@ def check_reuse_saving(answer, *, problems, policy, verifier, subtrees: int = 4,
     ]
     hint = next((why for value, tolerance, why in slips if abs(number - value) < tolerance), "")
     return Feedback("incorrect", f"Expected about {expected:.3f}, got {number:.3f}. {hint}".rstrip())
+
+
+# --- Exercise 5.5: systematic resampling -------------------------------------------------------
+
+SYSTEMATIC_CASES = [
+    # (weights, count, u): weights need not sum to 1
+    ([0.5, 0.25, 0.25], 4, 0.3),
+    ([0.25, 0.25, 0.5], 4, 0.0),  # pointers on the slices' boundaries
+    ([1.0, 3.0], 4, 0.99),  # not normalised
+    ([0.1, 0.0, 0.6, 0.3], 5, 0.5),  # a particle of weight 0 never survives
+    ([0.2, 0.2, 0.2, 0.2, 0.2], 5, 0.7),
+    ([0.05, 0.9, 0.05], 3, 0.1),
+    ([0.3, 0.7], 1, 0.5),
+    ([2.0, 1.0, 1.0], 8, 0.25),
+]
+
+
+def _systematic(weights: list[float], count: int, u: float, *, normalise: bool = True, scale_u: bool = True, closed: bool = False) -> list:
+    """Systematic resampling, or one of its common slips (for naming a wrong answer)."""
+    total = sum(weights) if normalise else 1.0
+    picked, edge, i = [], weights[0] / total, 0
+    for k in range(count):
+        pointer = (u + k) / count if scale_u else u + k / count
+        while (pointer > edge if closed else pointer >= edge) and i < len(weights) - 1:
+            i += 1
+            edge += weights[i] / total
+        picked.append(i)
+    return picked
+
+
+def _systematic_hint(weights: list[float], count: int, u: float, got: list[int]) -> str:
+    expected = _systematic(weights, count, u)
+    if len(got) != count:
+        return f" Draw exactly count = {count} particles: every pointer picks one."
+    slips = [
+        (_systematic(weights, count, 0.0), " Use the draw u: the pointers are (u + k) / count, not k / count."),
+        (_systematic(weights, count, u, scale_u=False), " Divide u by count as well: the pointers are (u + k) / count, all inside [0, 1)."),
+        (_systematic(weights, count, u, normalise=False), " Normalise the weights first (divide by their sum): they need not add up to 1."),
+        (_systematic(weights, count, u, closed=True), " A pointer on a boundary belongs to the next particle's slice [start, end)."),
+    ]
+    return next((why for slip, why in slips if slip == got and slip != expected), "")
+
+
+def check_systematic(fn: Callable) -> Feedback:
+    """Compare a student's ``fn(weights, count, u) -> list of indices`` with systematic
+    resampling: pointers ``(u + k) / count`` on the normalised weights' cumulative slices."""
+    if fn is None:
+        return NOT_ATTEMPTED
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function systematic(weights, count, u); got {show(fn)}.")
+    results = []
+    for weights, count, u in SYSTEMATIC_CASES:
+        value, error = call(fn, list(weights), count, u)
+        if error:
+            hint = " A pointer must never run past the last particle." if "IndexError" in error else ""
+            return Feedback("incorrect", f"systematic({weights}, {count}, {u}) raised {error}.{hint}")
+        results.append(value)
+    if all(r is None for r in results):
+        return NOT_ATTEMPTED
+    for (weights, count, u), value in zip(SYSTEMATIC_CASES, results):
+        try:
+            got = [int(i) for i in value]
+        except Exception:
+            return Feedback("incorrect", f"systematic({weights}, {count}, {u}) should return a list of indices; got {show(value)}.")
+        expected = _systematic(weights, count, u)
+        if got != expected:
+            hint = _systematic_hint(weights, count, u, got)
+            if not hint and sorted(got) == expected:
+                hint = " Return the indices in the order the pointers meet them (ascending)."
+            return Feedback("incorrect", f"systematic({weights}, {count}, {u}): expected {expected}, got {got}.{hint}")
+    return Feedback("correct", f"Correct on all {len(SYSTEMATIC_CASES)} cases, boundaries and unnormalised weights included.")
+
+
+# --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
+
+
+def _rejects(feedback: Feedback, *words: str) -> bool:
+    from tsc.exercises.feedback import rejects
+
+    return rejects(feedback, *words)
+
+
+@registers_selftest("ex-5-1")
+def _selftest_puct() -> None:
+    assert check_puct(lambda q, p, n, c, k: None, pick=None).status == "not attempted"
+    assert check_puct(_puct, pick="unvisited").correct
+    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c), pick="unvisited"), "square root")
+    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), pick="unvisited"), "1 + child")
+    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), pick="unvisited"), "prior")
+    assert _rejects(check_puct(lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), pick="unvisited"), "not Q")
+    assert _rejects(check_puct(_puct, pick="visited"), "higher score")
+    assert abs(_puct(0.5, 0.5, 16, 0, 1.0) - 2.5) < 1e-12  # the rule the bundled MCTS uses (tsc.strategies.search.mcts)
+
+
+@registers_selftest("ex-5-2")
+def _selftest_beam_keep() -> None:
+    def keep(candidates, width, *, finished=True, dedupe=True, best_first=True):
+        seen, kept = set(), []
+        for i in sorted(range(len(candidates)), key=lambda i: (-candidates[i][1], i)):
+            text, _, done = candidates[i]
+            if (done and finished) or (dedupe and text in seen):
+                continue
+            seen.add(text)
+            kept.append(i)
+        return kept[:width] if best_first else sorted(kept[:width])
+
+    assert check_beam_keep(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_beam_keep(keep).correct
+    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, finished=False)), "nothing left to expand")
+    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, dedupe=False)), "keep it once")
+    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, best_first=False)), "best first")
+
+
+@registers_selftest("ex-5-3")
+def _selftest_reencoded() -> None:
+    assert check_reencoded(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_reencoded(lambda p, s: sum(p + sum(s[:d]) for d in range(len(s)))).correct
+    assert _rejects(check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s)))), "not the step itself")
+    assert _rejects(check_reencoded(lambda p, s: p * len(s)), "not only the prompt")
+    assert _rejects(check_reencoded(lambda p, s: sum(sum(s[:d]) for d in range(len(s)))), "reads the prompt")
+
+
+@registers_selftest("ex-5-4")
+def _selftest_reuse_saving(*, problems, policy, verifier, subtrees: int = 4, expansions: int = 2, seed: int = 0) -> None:
+    run = dict(problems=problems, policy=policy, verifier=verifier, subtrees=subtrees, expansions=expansions, seed=seed)
+    truth = reuse_saving(problems, policy, verifier, subtrees=subtrees, expansions=expansions, seed=seed)
+    assert check_reuse_saving(None, **run).status == "not attempted"
+    assert check_reuse_saving(truth["saving"], **run).correct
+    assert _rejects(check_reuse_saving(truth["policy_saving"], **run), "policy's saving alone")
+    assert _rejects(check_reuse_saving(truth["ratio"], **run), "one minus it")
+    assert _rejects(check_reuse_saving(100 * truth["saving"], **run), "percentage")
+
+
+@registers_selftest("ex-5-5")
+def _selftest_systematic() -> None:
+    from tsc.strategies.particle import systematic
+
+    def reference(weights, count, u):
+        return systematic([w / sum(weights) for w in weights], count, u)
+
+    assert check_systematic(lambda *args: None).status == "not attempted"
+    assert check_systematic(reference).correct
+    assert check_systematic(lambda w, n, u: _systematic(w, n, u)).correct
+    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, 0.0)), "Use the draw u")
+    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, scale_u=False)), "Divide u by count")
+    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, normalise=False)), "Normalise")
+    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, closed=True)), "boundary")
+    assert _rejects(check_systematic(lambda w, n, u: [i for i, x in enumerate(w) for _ in range(int(n * x / sum(w)))]), "exactly count")

@@ -6,7 +6,7 @@ import math
 import numbers
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 6.1: one score from a process reward model's step scores ---------------------
 
@@ -20,6 +20,9 @@ AGGREGATE_CASES: list[tuple[list[float], str, float]] = [
     ([0.99, 0.1, 0.99, 0.99], "min", 0.1),
     ([0.99, 0.1, 0.99, 0.99], "last", 0.99),
     ([0.5, 0.5, 0.5, 0.5], "product", 0.0625),
+    ([0.3, 0.8, 0.9], "min", 0.3),  # the weakest step is the first
+    ([0.9, 0.8, 0.4], "min", 0.4),  # ... or the last: every step counts
+    ([0.5, 0.9, 0.4], "product", 0.18),
     ([], "min", 0.0),
     ([], "last", 0.0),
     ([], "product", 0.0),
@@ -31,10 +34,16 @@ def _aggregate_hint(scores: list[float], how: str, got: float) -> str:
         why = " (math.prod of nothing is 1)" if got == 1 else ""
         return f" A completion with no steps has nothing to vouch for it: score it 0{why}."
     mean = sum(scores) / len(scores)
+    left_out = []
+    if len(scores) > 1:
+        left_out = [(scores[1:], " It leaves the first step out: every step counts, the first included."),
+                    (scores[:-1], " It leaves the last step out: the step that gives the answer counts too.")]  # fmt: skip
     slips = {
         "last": [(scores[0], " The last step's score is step_scores[-1], not the first."), (min(scores), " 'last' is not the lowest.")],
-        "min": [(scores[-1], " 'min' is the lowest step score, not the last."), (max(scores), " 'min' is the lowest, not the highest.")],
-        "product": [(mean, " 'product' multiplies the step scores; that is their mean."), (min(scores), " 'product' multiplies them all.")],
+        "min": [(min(part), why) for part, why in left_out]
+        + [(scores[-1], " 'min' is the lowest step score, not the last."), (max(scores), " 'min' is the lowest, not the highest.")],
+        "product": [(math.prod(part), why) for part, why in left_out]
+        + [(mean, " 'product' multiplies the step scores; that is their mean."), (min(scores), " 'product' multiplies them all.")],
     }
     return next((why for slip, why in slips.get(how, []) if abs(got - slip) < 1e-9), "")
 
@@ -66,7 +75,9 @@ def check_aggregate(fn: Callable) -> Feedback:
                 "incorrect",
                 f"aggregate({scores}, {how!r}): expected {expected:.4g}, got {number:.4g}.{_aggregate_hint(scores, how, number)}",
             )
-    return Feedback("correct", f"Correct on all {len(AGGREGATE_CASES)} cases: min, last and product, and the empty completion.")
+    return Feedback(
+        "correct", f"Correct on all {len(AGGREGATE_CASES)} cases: min, last and product, the weakest step first or last, and no steps."
+    )
 
 
 # --- Exercise 6.2: the area under the ROC curve ---------------------------------------------
@@ -269,3 +280,66 @@ def check_orm_feedback(answer, *, problems, policy, orm, prm, rounds: int = 4, s
     if not hint:
         hint = "Run tsc.strategies.solve_many(tsc.strategies.self_refine, exercise_problems, policy, seed=0, verifier=orm, rounds=4)."
     return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}")
+
+
+# --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
+
+
+def _aggregate(step_scores, how):
+    if not step_scores:
+        return 0.0
+    return {"min": min, "last": lambda s: s[-1], "product": math.prod}[how](step_scores)
+
+
+@registers_selftest("ex-6-1")
+def _selftest_aggregate() -> None:
+    assert check_aggregate(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_aggregate(_aggregate).correct
+    no_empty = lambda s, how: {"min": min, "last": lambda x: x[-1], "product": math.prod}[how](s)  # noqa: E731
+    assert rejects(check_aggregate(no_empty), "empty list")
+    assert rejects(check_aggregate(lambda s, how: math.prod(s) if how == "product" else _aggregate(s, how)), "math.prod of nothing is 1")
+    assert rejects(check_aggregate(lambda s, how: (s[0] if s else 0.0) if how == "last" else _aggregate(s, how)), "step_scores[-1]")
+    skip_last = lambda s, how: (min(s[:-1]) if len(s) > 1 else _aggregate(s, how)) if how == "min" else _aggregate(s, how)  # noqa: E731
+    skip_first = lambda s, how: (min(s[1:]) if len(s) > 1 else _aggregate(s, how)) if how == "min" else _aggregate(s, how)  # noqa: E731
+    assert rejects(check_aggregate(skip_last), "leaves the last step out")
+    assert rejects(check_aggregate(skip_first), "leaves the first step out")
+
+
+@registers_selftest("ex-6-2")
+def _selftest_auc() -> None:
+    def variant(scores, labels, *, tie=0.5, empty=float("nan")):
+        pos = [s for s, y in zip(scores, labels) if y]
+        neg = [s for s, y in zip(scores, labels) if not y]
+        if not pos or not neg:
+            return empty
+        return sum((p > n) + tie * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+    assert check_auc(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_auc(variant).correct
+    assert rejects(check_auc(lambda s, y: variant(s, y, tie=0.0)), "tie")
+    assert rejects(check_auc(lambda s, y: variant(s, y, tie=1.0)), "not a whole one")
+    assert rejects(check_auc(lambda s, y: variant(s, y, empty=0.5)), "nan")
+
+
+@registers_selftest("ex-6-3")
+def _selftest_weighted_vote() -> None:
+    assert check_weighted_vote(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_weighted_vote(_vote).correct
+    assert rejects(check_weighted_vote(lambda k, s: max(range(len(s)), key=s.__getitem__)), "best-of-N")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, weighted=False)), "plain majority")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, best_member=False)), "highest-scored member")
+    assert rejects(check_weighted_vote(lambda k, s: _vote(k, s, none_votes=True)), "does not vote")
+
+
+@registers_selftest("ex-6-4")
+def _selftest_orm_feedback(*, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> None:
+    run = dict(problems=problems, policy=policy, orm=orm, prm=prm, rounds=rounds, seed=seed)
+    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
+    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+    assert check_orm_feedback(None, **run).status == "not attempted"
+    assert check_orm_feedback(with_orm["solved"], **run).correct
+    assert rejects(check_orm_feedback(with_orm["count"], **run), "count")
+    if abs(with_prm["solved"] - with_orm["solved"]) > 1e-9:
+        assert rejects(check_orm_feedback(with_prm["solved"], **run), "PRM")
+    if abs(with_orm["first"] - with_orm["solved"]) > 1e-9:
+        assert rejects(check_orm_feedback(with_orm["first"], **run), "first attempt")

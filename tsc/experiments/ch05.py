@@ -1,4 +1,4 @@
-"""Chapter 5's slow experiment: step-level search against best-of-N with the same PRM.
+"""Chapter 5's slow experiments: step-level search against best-of-N with the same PRM.
 
 Search and best-of-N are compared at matched FLOPs, problem by problem, with the same
 process reward model and the same way of turning its step scores into one score:
@@ -11,14 +11,22 @@ process reward model and the same way of turning its step scores into one score:
   reach best-of-32's FLOPs), scoring partial solutions by their last step, and the same
   beams scoring by the weakest step;
 - on the same problems, the chapter's other strategies: greedy decoding, DVTS (4 subtrees,
-  2 expansions), Tree of Thoughts BFS (breadth 5) and DFS, and MCTS (16 simulations).
+  2 expansions), Tree of Thoughts BFS (breadth 5) and DFS, MCTS (16 simulations), and the
+  particle filter at the setting chosen on a dev split.
 
-Every run charges the ledger what was computed (prefix reuse on everywhere). Problems are
-held-out Countdown problems, equally many with 3, 4 and 5 numbers, each on its own seed.
-Results are cached per problem in ``runs/experiments/`` so an interrupted run resumes.
+Two experiments:
+
+- ``ch05-particle-dev``: the particle filter's particle count and reward temperature, chosen
+  on 120 problems of Chapter 4's dev half at no more than 1.05 times beam search 4x2's FLOPs;
+- ``ch05-search-vs-best-of-n``: all of the above on 360 held-out problems, 120 of each size
+  (the chapter's Figures 2 to 5), the particle filter at the setting chosen on dev.
+
+Every run charges the ledger what was computed (prefix reuse on everywhere); each problem is
+solved on its own seed (`tsc.core.problem_seed`). Each problem's samples and each search's
+result are cached apart in ``runs/experiments/``, so an interrupted run resumes.
 
     python -m tsc experiment ch05-search-vs-best-of-n            # read back (or compute)
-    python -m tsc experiment ch05-search-vs-best-of-n --refresh  # compute again (about 15 min, one thread)
+    python -m tsc experiment ch05-search-vs-best-of-n --refresh  # compute again (about 30 min, one thread)
 """
 
 from __future__ import annotations
@@ -46,6 +54,88 @@ def _key_ids(keys) -> list[int]:
     return [-1 if k is None else ids.setdefault(k, len(ids)) for k in keys]
 
 
+def _searches(beams: list, min_beams: list, others: bool, particle: dict | None) -> list[tuple[str, str, dict]]:
+    """(name, strategy, knobs) of every search an experiment runs on each problem."""
+    runs = [(f"beam {w}x{e}, last", "beam", dict(beam_width=w, expansions=e, aggregate="last")) for w, e in beams]
+    runs += [(f"beam {w}x{e}, min", "beam", dict(beam_width=w, expansions=e, aggregate="min")) for w, e in min_beams]
+    if others:  # the other searches of the chapter's Figure 2, on the same problems
+        runs += [
+            ("greedy", "greedy", {}),
+            ("DVTS 4x2", "dvts", dict(subtrees=4, expansions=2)),
+            ("ToT-BFS, breadth 5", "tot_bfs", dict(breadth=5)),
+            ("ToT-DFS", "dfs", {}),
+            ("MCTS, 16 simulations", "mcts", dict(simulations=16)),
+        ]
+    if particle is not None:
+        runs.append((particle_name(particle), "particle_filter", dict(particle)))
+    return runs
+
+
+def particle_name(knobs: dict) -> str:
+    """How the chapter names a particle filter: ``"particle filter 8, T=1"``."""
+    return f"particle filter {knobs['particles']}, T={knobs['reward_temperature']:g}"
+
+
+def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: int) -> list[dict]:
+    """Per problem: ``samples`` samples scored by the PRM (best-of-k for every k from one
+    table) and every search of ``runs``, each cached on its own in ``runs/experiments/`` (a
+    new search added later computes only itself)."""
+    from tsc.analysis import SweepCache
+    from tsc.lm.policy import load_policy
+    from tsc.scoring import dense_ranks, draw_scored
+    from tsc.strategies import get_strategy, solve_many
+    from tsc.verifiers.learned import PRM
+
+    policy, prm = load_policy(), PRM()
+    cache = SweepCache(CACHE / f"{name}.jsonl")
+    weights = [policy.card.get("weights_sha256"), prm.model.card.get("weights_sha256")]
+    rows = []
+    for i, problem in enumerate(problems):
+
+        def sampled(problem=problem) -> dict:
+            scored = draw_scored([problem], policy, {"prm": prm}, n=samples, seed=seed)
+            return {
+                "correct": "".join("1" if c else "0" for c in scored.table.correct[0]),
+                "keys": _key_ids(scored.table.keys[0]),
+                "min": dense_ranks(scored.scores("prm", "min")[0]),  # 0: the PRM's favourite
+                "last": dense_ranks(scored.scores("prm", "last")[0]),
+                "prompt_flops": float(scored.prompt_flops[0]),
+                "sample_flops": float(scored.sample_flops[0]),
+                "verifier_flops": float(scored.verifier_flops["prm"][0]),
+            }
+
+        base = dict(problem=problem.to_json(), seed=seed, weights=weights)
+        row = {"numbers": list(problem.numbers), "target": problem.target, "searches": {}}
+        row.update(cache.fetch(dict(base, what="samples", samples=samples), sampled))
+        for label, strategy, knobs in runs:
+
+            def searched(strategy=strategy, knobs=knobs, problem=problem) -> dict:
+                options = knobs if strategy == "greedy" else dict(knobs, verifier=prm)
+                [result] = solve_many(get_strategy(strategy), [problem], policy, seed=seed, **options)
+                out = {
+                    "solved": int(result.correct),
+                    "flops": float(result.ledger.flops),
+                    "verifier_flops": float(result.ledger.verifier_flops),
+                }
+                if strategy == "dfs":
+                    out["accepted"] = bool(result.trace["accepted"])
+                if strategy == "mcts":
+                    out["completed"] = result.trace["completed"] is not None
+                    out["depth"] = max(node["depth"] for node in result.trace["tree"])
+                if strategy == "particle_filter":
+                    out["ess"] = [round(x, 3) for x in result.trace["ess"]]
+                    out["live"] = result.trace["live"]
+                    out["unique"] = result.trace["unique"]
+                return out
+
+            key = dict(base, what="search", strategy=strategy, knobs=knobs)
+            row["searches"][label] = cache.fetch(key, searched)
+        rows.append(row)
+        if (i + 1) % 50 == 0:
+            print(f"  {i + 1}/{len(problems)} problems", flush=True)
+    return rows
+
+
 @experiment(
     "ch05-search-vs-best-of-n",
     describe="beam search vs best-of-N, same PRM and scoring, matched FLOPs, paired by problem",
@@ -55,64 +145,79 @@ def _key_ids(keys) -> list[int]:
     beams=[[4, 1], [4, 2], [4, 4], [8, 4]],
     min_beams=[[4, 1], [4, 2], [4, 4]],
     others=True,
+    particle="chosen on ch05-particle-dev",
     seed=0,
 )
-def search_vs_best_of_n(*, per_size: int, problems_seed: int, samples: int, beams: list, min_beams: list, others: bool, seed: int) -> dict:
-    from tsc.analysis import SweepCache
-    from tsc.lm.policy import load_policy
-    from tsc.scoring import dense_ranks, draw_scored
-    from tsc.strategies import beam_search, dfs, dvts, greedy, mcts, solve_many, tot_bfs
+def search_vs_best_of_n(
+    *, per_size: int, problems_seed: int, samples: int, beams: list, min_beams: list, others: bool, particle: str, seed: int
+) -> dict:
     from tsc.tasks import countdown
-    from tsc.verifiers.learned import PRM
 
-    config = dict(per_size=per_size, problems_seed=problems_seed, samples=samples, beams=beams, min_beams=min_beams)
-    config.update(others=others, seed=seed)
-    policy, prm = load_policy(), PRM()
     problems = [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=problems_seed + size, sizes=(size,))]
-    cache = SweepCache(CACHE / "ch05-search-vs-best-of-n.jsonl")
-    runs = [(f"beam {w}x{e}, last", beam_search, dict(beam_width=w, expansions=e, aggregate="last")) for w, e in beams]
-    runs += [(f"beam {w}x{e}, min", beam_search, dict(beam_width=w, expansions=e, aggregate="min")) for w, e in min_beams]
-    if others:  # the other searches of the chapter's Figure 2, on the same problems
-        runs += [
-            ("greedy", greedy, {}),
-            ("DVTS 4x2", dvts, dict(subtrees=4, expansions=2)),
-            ("ToT-BFS, breadth 5", tot_bfs, dict(breadth=5)),
-            ("ToT-DFS", dfs, {}),
-            ("MCTS, 16 simulations", mcts, dict(simulations=16)),
-        ]
-    rows = []
-    for i, problem in enumerate(problems):
-        key = _key("ch05-search-vs-best-of-n", config, problem)
-        row = cache.get(key)
-        if row is None:
-            scored = draw_scored([problem], policy, {"prm": prm}, n=samples, seed=seed)
-            row = {
-                "numbers": list(problem.numbers),
-                "target": problem.target,
-                "correct": "".join("1" if c else "0" for c in scored.table.correct[0]),
-                "keys": _key_ids(scored.table.keys[0]),
-                "min": dense_ranks(scored.scores("prm", "min")[0]),  # 0: the PRM's favourite
-                "last": dense_ranks(scored.scores("prm", "last")[0]),
-                "prompt_flops": float(scored.prompt_flops[0]),
-                "sample_flops": float(scored.sample_flops[0]),
-                "verifier_flops": float(scored.verifier_flops["prm"][0]),
-                "searches": {},
-            }
-            for name, strategy, knobs in runs:
-                knobs = knobs if strategy is greedy else dict(knobs, verifier=prm)
-                [result] = solve_many(strategy, [problem], policy, seed=seed, **knobs)
-                ledger = result.ledger
-                row["searches"][name] = [int(result.correct), float(ledger.flops), float(ledger.verifier_flops)]
-                if strategy is dfs:
-                    row["dfs_accepted"] = bool(result.trace["accepted"])
-                if strategy is mcts:
-                    row["mcts_completed"] = result.trace["completed"] is not None
-                    row["mcts_depth"] = max(node["depth"] for node in result.trace["tree"])
-            cache.append(key, config, row)
-        rows.append(row)
-        if (i + 1) % 50 == 0:
-            print(f"  {i + 1}/{len(problems)} problems", flush=True)
-    return _columns([name for name, *_ in runs], rows)
+    runs = _searches(beams, min_beams, others, _chosen_particle(particle))
+    rows = _problem_rows("ch05-search-vs-best-of-n", problems, runs, samples=samples, seed=seed)
+    return _columns([label for label, *_ in runs], rows)
+
+
+@experiment(
+    "ch05-particle-dev",
+    describe="particle filtering's particles and reward temperature chosen on Chapter 4's dev half, FLOPs-matched to beam 4x2",
+    dev=120,
+    split_seed=6000,
+    particles=[6, 8],
+    reward_temperatures=[0.5, 1.0, 2.0],
+    resampling="systematic",
+    ablation="multinomial",
+    flops_cap=1.05,
+    seed=0,
+)
+def particle_dev(
+    *,
+    dev: int,
+    split_seed: int,
+    particles: list,
+    reward_temperatures: list,
+    resampling: str,
+    ablation: str,
+    flops_cap: float,
+    seed: int,
+) -> dict:
+    """The particle filter's two knobs, chosen on the first ``dev`` problems of Chapter 4's dev
+    half (`tsc.experiments.ch04.allocation_splits`, which no test report uses): among the
+    settings whose mean FLOPs are at most ``flops_cap`` times beam search 4x2's on the same
+    problems, the one that solves the most (ties to the cheaper). The ``ablation`` resampling
+    runs beside it at reward temperature 1, for comparison only."""
+    from tsc.experiments.ch04 import allocation_splits
+
+    problems = allocation_splits(1000, 1000, split_seed)[0][:dev]
+    grid = [dict(particles=n, reward_temperature=float(t), resampling=resampling) for n in particles for t in reward_temperatures]
+    runs = [("beam 4x2, last", "beam", dict(beam_width=4, expansions=2, aggregate="last"))]
+    runs += [(particle_name(knobs), "particle_filter", knobs) for knobs in grid]
+    other = [dict(particles=max(particles), reward_temperature=1.0, resampling=ablation)]
+    runs += [(particle_name(knobs) + f", {ablation}", "particle_filter", knobs) for knobs in other]
+    rows = _problem_rows("ch05-particle-dev", problems, runs, samples=32, seed=seed)
+    table = {}
+    for label, _, knobs in runs:
+        solved = [row["searches"][label]["solved"] for row in rows]
+        flops = [row["searches"][label]["flops"] for row in rows]
+        table[label] = {"knobs": knobs, "solved": sum(solved) / len(solved), "flops": sum(flops) / len(flops)}
+    cap = flops_cap * table["beam 4x2, last"]["flops"]
+    fits = [label for label, _, knobs in runs[1 : 1 + len(grid)] if table[label]["flops"] <= cap]
+    if not fits:
+        raise RuntimeError(f"no particle filter setting fits {flops_cap}x beam 4x2's FLOPs on the dev split: widen the grid")
+    chosen = max(fits, key=lambda label: (table[label]["solved"], -table[label]["flops"]))
+    print(f"  chosen on {len(problems)} dev problems: {chosen}", flush=True)
+    return {"chosen": table[chosen]["knobs"], "cap_flops": cap, "table": table, "columns": _columns([label for label, *_ in runs], rows)}
+
+
+def _chosen_particle(particle) -> dict | None:
+    """The particle filter's knobs: as given, or (``"chosen on ch05-particle-dev"``) read from
+    that experiment's result (computed first if it was not)."""
+    if particle is None or isinstance(particle, dict):
+        return particle
+    from tsc.experiments.base import run
+
+    return dict(run("ch05-particle-dev")["chosen"])
 
 
 def _ints(values) -> str:
@@ -123,7 +228,11 @@ def _columns(searches: list[str], rows: list[dict]) -> dict:
     """The per-problem rows as compact columns (a few hundred kilobytes instead of several
     megabytes of one-number lines): every list of a problem, and every search's outcomes,
     become comma-separated strings."""
-    return {
+
+    def column(label: str, key: str):
+        return [row["searches"][label].get(key) for row in rows]
+
+    out = {
         "searches": searches,
         "prompts": [f"{' '.join(map(str, row['numbers']))}>{row['target']}" for row in rows],
         "correct": [row["correct"] for row in rows],
@@ -133,13 +242,25 @@ def _columns(searches: list[str], rows: list[dict]) -> dict:
         "prompt_flops": _ints(row["prompt_flops"] for row in rows),
         "sample_flops": _ints(row["sample_flops"] for row in rows),
         "verifier_flops": _ints(row["verifier_flops"] for row in rows),
-        "solved": {name: "".join(str(row["searches"][name][0]) for row in rows) for name in searches},
-        "flops": {name: _ints(row["searches"][name][1] for row in rows) for name in searches},
-        "search_verifier_flops": {name: _ints(row["searches"][name][2] for row in rows) for name in searches},
-        "dfs_accepted": "".join("1" if row.get("dfs_accepted") else "0" for row in rows),
-        "mcts_completed": "".join("1" if row.get("mcts_completed") else "0" for row in rows),
-        "mcts_depth": _ints(row.get("mcts_depth", 0) for row in rows),
+        "solved": {label: "".join(str(x) for x in column(label, "solved")) for label in searches},
+        "flops": {label: _ints(column(label, "flops")) for label in searches},
+        "search_verifier_flops": {label: _ints(column(label, "verifier_flops")) for label in searches},
+        "traces": {},
     }
+    for label in searches:
+        first = rows[0]["searches"][label] if rows else {}
+        if "accepted" in first:
+            out["traces"][label] = {"accepted": "".join("1" if x else "0" for x in column(label, "accepted"))}
+        if "completed" in first:
+            out["traces"][label] = {
+                "completed": "".join("1" if x else "0" for x in column(label, "completed")),
+                "depth": _ints(column(label, "depth")),
+            }
+        if "ess" in first:  # the particle filter: per problem, its effective sample size (and more) at every step
+            out["traces"][label] = {
+                key: [",".join(f"{x:g}" for x in values) for values in column(label, key)] for key in ("ess", "live", "unique")
+            }
+    return out
 
 
 def _numbers(text: str) -> np.ndarray:
@@ -152,14 +273,17 @@ def _bits(text: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SearchVsBestOfN:
-    """The stored result of ``ch05-search-vs-best-of-n``, as arrays over its problems.
+    """A stored result of ``ch05-search-vs-best-of-n`` (or ``ch05-particle-dev``'s columns),
+    as arrays over its problems.
 
     ``best_of[how]`` is each problem's exact best-of-k accuracy for k = 1, ..., ``ks[-1]``
     (problems × ks), choosing by the PRM's last-step score (``"last"``), its weakest step
-    (``"min"``) or the oracle (``"oracle"``: coverage); ``best_of_flops`` the mean FLOPs per
-    problem of best-of-k with the PRM (reuse on), ``sample_flops`` of k samples alone;
-    ``majority`` majority voting at ``vote_ks`` (problems × vote_ks); ``searches[name]`` each
-    search's (solved, FLOPs) per problem.
+    (``"min"``) or the oracle (``"oracle"``: coverage); ``best_of_flops`` the FLOPs of
+    best-of-k with the PRM (reuse on) per problem (problems × ks), ``sample_flops`` of k
+    samples alone (what majority voting and the oracle's pick cost); ``majority`` majority
+    voting at ``vote_ks`` (problems × vote_ks); ``searches[name]`` each search's (solved,
+    FLOPs) per problem; ``traces[name]`` what a search recorded per problem (DFS: accepted;
+    MCTS: completed, depth; the particle filter: ess, live, unique at every step).
     """
 
     sizes: np.ndarray
@@ -170,31 +294,70 @@ class SearchVsBestOfN:
     vote_ks: list[int]
     majority: np.ndarray
     searches: dict[str, tuple[np.ndarray, np.ndarray]]
-    extra: dict
+    traces: dict
+    verifier_flops: dict
 
-    def flops(self, name: str) -> float:
-        """A search's mean FLOPs per problem."""
-        return float(self.searches[name][1].mean())
+    def flops(self, name: str, rows=None) -> float:
+        """A search's mean FLOPs per problem (over ``rows``: a boolean mask, default all)."""
+        rows = self._rows(rows)
+        return float(self.searches[name][1][rows].mean())
+
+    def _rows(self, rows) -> np.ndarray:
+        return np.ones(len(self.sizes), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+
+    def curve(self, how: str = "last", rows=None) -> tuple[np.ndarray, np.ndarray]:
+        """Best-of-k chosen by ``how`` on ``rows``: (per problem × ks, mean FLOPs of each k on
+        those rows; the oracle's pick costs the samples alone)."""
+        rows = self._rows(rows)
+        flops = self.sample_flops if how == "oracle" else self.best_of_flops
+        return self.best_of[how][rows], flops[rows].mean(axis=0)
 
     def matched(self, name: str, how: str = "last", rows=None) -> np.ndarray:
-        """Per problem: the search ``name`` solved (0/1) minus best-of-k scored by ``how`` at
-        the search's own mean FLOPs (`tsc.scoring.at_flops`): positive where searching won."""
+        """Per problem of ``rows``: the search ``name`` solved (0/1) minus best-of-k chosen by
+        ``how`` at the search's own mean FLOPs *on those rows* (`tsc.scoring.at_flops`), so a
+        size is compared at that size's compute: positive where searching won."""
         from tsc.scoring import at_flops
 
-        rows = np.ones(len(self.sizes), dtype=bool) if rows is None else np.asarray(rows)
-        solved, flops = self.searches[name]
-        matched = at_flops(self.best_of[how][rows], self.best_of_flops, float(flops.mean()))
-        return solved[rows] - matched
+        rows = self._rows(rows)
+        per_problem, flops = self.curve(how, rows)
+        solved = self.searches[name][0][rows]
+        return solved - at_flops(per_problem, flops, self.flops(name, rows))
+
+    def at(self, how: str, target: float, rows=None) -> np.ndarray:
+        """Per problem of ``rows``: best-of-k chosen by ``how`` at ``target`` mean FLOPs."""
+        from tsc.scoring import at_flops
+
+        per_problem, flops = self.curve(how, rows)
+        return at_flops(per_problem, flops, target)
+
+    def per_size(self, name: str, how: str = "last") -> dict[int, np.ndarray]:
+        """`matched` for every problem size apart: {size: per-problem differences}."""
+        return {int(size): self.matched(name, how, rows=self.sizes == size) for size in np.unique(self.sizes)}
 
 
 def load_search_vs_best_of_n(trials: int = 100) -> SearchVsBestOfN:
-    """Read back (or compute, about a quarter of an hour) ``ch05-search-vs-best-of-n`` as arrays."""
-    from tsc.analysis import SampleTable, majority_accuracy
-    from tsc.compute import Ledger
+    """Read back (or compute: about half an hour) ``ch05-search-vs-best-of-n`` as arrays."""
     from tsc.experiments.base import run
-    from tsc.scoring import best_of_k
 
     data = run("ch05-search-vs-best-of-n")
+    return _arrays(data, trials)
+
+
+def load_particle_dev() -> tuple[dict, SearchVsBestOfN]:
+    """``ch05-particle-dev``: (its summary: the chosen knobs, the FLOPs cap and every setting's
+    dev accuracy and FLOPs; its per-problem arrays)."""
+    from tsc.experiments.base import run
+
+    data = run("ch05-particle-dev")
+    summary = {key: value for key, value in data.items() if key != "columns"}
+    return summary, _arrays(data["columns"], trials=0)
+
+
+def _arrays(data: dict, trials: int) -> SearchVsBestOfN:
+    from tsc.analysis import SampleTable, majority_accuracy
+    from tsc.compute import Ledger
+    from tsc.scoring import best_of_k
+
     correct = np.array([_bits(c) for c in data["correct"]])
     n = correct.shape[1]
     ks = np.arange(1, n + 1)
@@ -205,34 +368,40 @@ def load_search_vs_best_of_n(trials: int = 100) -> SearchVsBestOfN:
     best_of["oracle"] = np.array([[best_of_k(ok.astype(float), ok, int(k)) for k in ks] for ok in correct])
     prompt, sample, verifier = (_numbers(data[key]) for key in ("prompt_flops", "sample_flops", "verifier_flops"))
     vote_ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= n]
-    keys = tuple(tuple(None if i < 0 else str(int(i)) for i in _numbers(k)) for k in data["keys"])
-    table = SampleTable(
-        problems=tuple(range(len(correct))),
-        texts=tuple(("",) * n for _ in correct),
-        keys=keys,
-        correct=correct,
-        tokens=np.zeros(correct.shape),
-        logprobs=np.zeros(correct.shape),
-        temperature=1.0,
-        seed=0,
-        ledger=Ledger(),
-    )
-    majority = majority_accuracy(table, vote_ks, trials=trials, seed=0)["per_problem"]
+    if trials:
+        keys = tuple(tuple(None if i < 0 else str(int(i)) for i in _numbers(k)) for k in data["keys"])
+        table = SampleTable(
+            problems=tuple(range(len(correct))),
+            texts=tuple(("",) * n for _ in correct),
+            keys=keys,
+            correct=correct,
+            tokens=np.zeros(correct.shape),
+            logprobs=np.zeros(correct.shape),
+            temperature=1.0,
+            seed=0,
+            ledger=Ledger(),
+        )
+        majority = majority_accuracy(table, vote_ks, trials=trials, seed=0)["per_problem"]
+    else:
+        majority = np.zeros((len(correct), len(vote_ks)))
     searches = {name: (_bits(data["solved"][name]).astype(float), _numbers(data["flops"][name])) for name in data["searches"]}
-    extra = {
-        "dfs_accepted": _bits(data["dfs_accepted"]),
-        "mcts_completed": _bits(data["mcts_completed"]),
-        "mcts_depth": _numbers(data["mcts_depth"]),
-        "verifier_flops": {name: _numbers(data["search_verifier_flops"][name]) for name in data["searches"]},
-    }
+    traces = {}
+    for name, columns in data.get("traces", {}).items():
+        traces[name] = {
+            key: (_bits(value) if set(value) <= {"0", "1"} and key != "depth" else _numbers(value))
+            if isinstance(value, str)
+            else [_numbers(v) for v in value]
+            for key, value in columns.items()
+        }
     return SearchVsBestOfN(
         sizes=np.array([len(prompt.split(">")[0].split()) for prompt in data["prompts"]]),
         ks=ks,
         best_of=best_of,
-        best_of_flops=np.array([float(np.mean(prompt + k * (sample + verifier))) for k in ks]),
-        sample_flops=np.array([float(np.mean(prompt + k * sample)) for k in ks]),
+        best_of_flops=prompt[:, None] + ks[None, :] * (sample + verifier)[:, None],
+        sample_flops=prompt[:, None] + ks[None, :] * sample[:, None],
         vote_ks=vote_ks,
         majority=majority,
         searches=searches,
-        extra=extra,
+        traces=traces,
+        verifier_flops={name: _numbers(data["search_verifier_flops"][name]) for name in data["searches"]},
     )

@@ -8,10 +8,13 @@ axis of parallel sampling, problem by problem on the same held-out problems:
    *dev* split of held-out problems, disjoint from the test problems: the threshold with the
    highest dev accuracy after four attempts (ties to the cheaper one);
 2. on the test problems: self-refinement with the PRM at that threshold; the same loop with
-   the exact step oracle as feedback (the upper bound of better feedback); sequential
+   the exact step oracle as feedback (the upper bound of better feedback), and with the ORM's
+   step scores at the same threshold (feedback from a verifier never taught steps); sequential
    revisions by the learned revision model (no feedback: its last attempt; or the PRM picks
-   among its attempts); and 16 parallel samples scored by the PRM, for best-of-k at every
-   k <= 16 (`tsc.scoring`), all charged what was computed (prefix reuse on).
+   among its attempts); and 16 parallel samples scored by the PRM, for the parallel baselines
+   at every k <= 16 (`tsc.scoring`): best-of-k picked by the PRM or by the oracle, and the
+   greedy attempt plus k - 1 samples picked by the PRM. All are charged what was computed
+   (prefix reuse on).
 
 ``ch06-best-of-many`` draws 256 samples for problems of every size and scores them with the
 PRM (weakest step and last step), the ORM and the policy's own confidence, to look for
@@ -69,11 +72,11 @@ def sequential(
     from tsc.strategies import revise, self_refine
     from tsc.tasks import countdown
     from tsc.verifiers import StepOracle
-    from tsc.verifiers.learned import PRM
+    from tsc.verifiers.learned import ORM, PRM
 
     config = dict(dev_per_size=dev_per_size, test_per_size=test_per_size, dev_seed=dev_seed, test_seed=test_seed, rounds=rounds,
                   choose_at=choose_at, thresholds=thresholds, samples=samples, seed=seed)  # fmt: skip
-    policy, reviser, prm, step_oracle = load_policy(), load_policy("revision"), PRM(), StepOracle()
+    policy, reviser, prm, step_oracle, orm = load_policy(), load_policy("revision"), PRM(), StepOracle(), ORM()
     dev = [p for size in (3, 4, 5) for p in countdown.generate(dev_per_size, seed=dev_seed + size, sizes=(size,))]
     test = [p for size in (3, 4, 5) for p in countdown.generate(test_per_size, seed=test_seed + size, sizes=(size,))]
     overlap = {p.prompt() for p in dev} & {p.prompt() for p in test}
@@ -88,7 +91,12 @@ def sequential(
             if attempt["score"] >= attempts[best]["score"]:
                 best = r
             ok.append(int(problem.check(attempts[best]["text"])))
-        return {"ok": ok, "flops": [float(a["flops"]) for a in attempts], "accepted": bool(result.trace["accepted"])}
+        return {
+            "ok": ok,
+            "flops": [float(a["flops"]) for a in attempts],
+            "accepted": bool(result.trace["accepted"]),
+            "first_score": round(float(attempts[0]["score"]), 5),  # the greedy attempt's last-step score
+        }
 
     # 1. the threshold, on the dev split
     dev_rows = []
@@ -127,6 +135,7 @@ def sequential(
             row["refine"] = refine_curve(problem, prm, chosen)
             row["refine_0.5"] = refine_curve(problem, prm, 0.5) if chosen != 0.5 else row["refine"]
             row["refine_oracle"] = refine_curve(problem, step_oracle, 0.5)
+            row["refine_orm"] = refine_curve(problem, orm, chosen)  # feedback from a verifier never taught steps
             revised = revise(problem, policy, reviser=reviser, rounds=rounds, seed=pseed)
             marks, extra = [], []
             for text in revised.candidates:  # the PRM reads each attempt as it comes
@@ -145,6 +154,8 @@ def sequential(
                 "keys": _key_ids(scored.table.keys[0]),
                 "min": dense_ranks(scored.scores("prm", "min")[0]),
                 "last": dense_ranks(scored.scores("prm", "last")[0]),
+                # the scores themselves, to rank the greedy attempt among the samples
+                "last_scores": [round(float(x), 5) for x in scored.scores("prm", "last")[0]],
                 "prompt_flops": float(scored.prompt_flops[0]),
                 "sample_flops": float(scored.sample_flops[0]),
                 "verifier_flops": float(scored.verifier_flops["prm"][0]),
@@ -236,10 +247,13 @@ class Sequential:
 
     ``lines[name]`` is (solved, FLOPs), each problems × budgets: after 1, ..., ``rounds``
     attempts for the sequential strategies (a loop that stopped early keeps its answer and
-    its cost), and for best-of-k with the PRM at k = 1, ..., ``samples`` (exact over subsets,
-    charged as `tsc.strategies.best_of_n` charges). ``threshold`` is the refinement threshold
-    chosen on the dev split, ``dev`` the dev accuracy and FLOPs of every threshold tried,
-    ``revise_ok`` each revision attempt's verdict (for counting what revising breaks).
+    its cost), and for the parallel baselines at k = 1, ..., ``samples`` (exact over subsets,
+    charged as `tsc.strategies.best_of_n` charges): best-of-k picked by the PRM, best-of-k
+    picked by the oracle (its pick costs no FLOPs), and the greedy attempt plus k - 1 samples
+    picked by the PRM (self-refinement's own start, then samples instead of rewrites).
+    ``threshold`` is the refinement threshold chosen on the dev split, ``dev`` the dev
+    accuracy and FLOPs of every threshold tried; ``revisions`` the revision model's attempts
+    as they happened: each problem's list of verdicts, as long as the attempts it made.
     """
 
     sizes: np.ndarray
@@ -247,8 +261,36 @@ class Sequential:
     dev: dict
     dev_problems: int
     lines: dict[str, tuple[np.ndarray, np.ndarray]]
-    revise_ok: np.ndarray
+    revisions: list[list[bool]]
     accepted: np.ndarray
+
+    def versus(self, name: str, attempts: int, baseline: str = "best-of-N, PRM", rows=None) -> np.ndarray:
+        """Per problem of ``rows`` (a boolean mask; default all): ``name`` after ``attempts``
+        attempts minus the parallel ``baseline`` at the same mean FLOPs on those rows
+        (`tsc.scoring.at_flops`, interpolated in log FLOPs): positive where the sequential
+        strategy solved more at equal compute."""
+        from tsc.scoring import at_flops
+
+        rows = np.ones(len(self.sizes), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+        solved, flops = self.lines[name]
+        base, base_flops = self.lines[baseline]
+        target = float(flops[rows, attempts - 1].mean())
+        return solved[rows, attempts - 1] - at_flops(base[rows], base_flops[rows].mean(axis=0), target)
+
+    def transitions(self) -> dict[str, int]:
+        """The revision model's real revisions (an attempt followed by another; a loop that
+        stopped made no more): how many right attempts it revised into wrong ones
+        (``broke``, of ``right``) and wrong ones into right (``mended``, of ``wrong``)."""
+        pairs = [(a, b) for attempts in self.revisions for a, b in zip(attempts, attempts[1:])]
+        return {
+            "right": sum(a for a, _ in pairs),
+            "wrong": sum(not a for a, _ in pairs),
+            "broke": sum(a and not b for a, b in pairs),
+            "mended": sum(b and not a for a, b in pairs),
+            "revisions": len(pairs),
+            "problems": len(self.revisions),
+            "stopped_after_one": sum(len(attempts) == 1 for attempts in self.revisions),
+        }
 
 
 def _rounds(curves: list[dict], rounds: int, key: str) -> np.ndarray:
@@ -267,7 +309,10 @@ def load_sequential() -> Sequential:
         (f"self-refine, PRM (threshold {data['threshold']})", "refine"),
         ("self-refine, PRM (threshold 0.5)", "refine_0.5"),
         ("self-refine, step oracle", "refine_oracle"),
+        ("self-refine, ORM", "refine_orm"),
     ):
+        if key not in rows[0]:  # a result stored before the ORM loop was added (refresh to get it)
+            continue
         curves = [row[key] for row in rows]
         lines[name] = (_rounds(curves, rounds, "ok"), _rounds(curves, rounds, "flops"))
     revised = [row["revise"] for row in rows]
@@ -281,20 +326,46 @@ def load_sequential() -> Sequential:
         with_prm.append([r["policy_flops"][min(i, n) - 1] + sum(r["prm_flops"][: min(i, n)]) for i in range(1, rounds + 1)])
     lines["revision model, last attempt"] = (np.array(last, dtype=float), np.array(spent, dtype=float))
     lines["revision model, PRM picks"] = (np.array(picked, dtype=float), np.array(with_prm, dtype=float))
-    correct = np.array([[c == "1" for c in row["parallel"]["correct"]] for row in rows])
+    par = [row["parallel"] for row in rows]
+    correct = np.array([[c == "1" for c in p["correct"]] for p in par])
     ks = range(1, correct.shape[1] + 1)
     # scored by the last step, as self_refine chooses its answer (and the stronger rule: Chapter 5)
-    solved = np.array([[best_of_k(-np.array(row["parallel"]["last"], dtype=float), ok, k) for k in ks] for row, ok in zip(rows, correct)])
-    par = [row["parallel"] for row in rows]
+    solved = np.array([[best_of_k(-np.array(p["last"], dtype=float), ok, k) for k in ks] for p, ok in zip(par, correct)])
     flops = np.array([[p["prompt_flops"] + k * (p["sample_flops"] + p["verifier_flops"]) for k in ks] for p in par])
     lines["best-of-N, PRM"] = (solved, flops)
-    revise_ok = np.array([r["ok"] + r["ok"][-1:] * (rounds - len(r["ok"])) for r in revised], dtype=bool)
+    oracle = np.array([[best_of_k(ok.astype(float), ok, k) for k in ks] for ok in correct])
+    lines["best-of-N, oracle picks"] = (oracle, np.array([[p["prompt_flops"] + k * p["sample_flops"] for k in ks] for p in par]))
+    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the
+    # PRM picking (a result stored before these scores were recorded has no such line: refresh it)
+    first = [row["refine"] for row in rows]
+    if "first_score" in first[0] and "last_scores" in par[0]:
+        lines["greedy + samples, PRM picks"] = _anchored(first, par, correct)
     return Sequential(
         sizes=np.array([len(row["numbers"]) for row in rows]),
         threshold=float(data["threshold"]),
         dev=data["dev"],
         dev_problems=int(data["dev_problems"]),
         lines=lines,
-        revise_ok=revise_ok,
+        revisions=[[bool(x) for x in r["ok"]] for r in revised],
         accepted=np.array([row["refine"]["accepted"] for row in rows]),
     )
+
+
+def _anchored(first: list[dict], par: list[dict], correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy attempt plus k - 1 samples, the PRM picking by the last step, for every k:
+    (solved, FLOPs), each problems × k."""
+    from tsc.scoring import best_of_k_after
+
+    ks = range(1, correct.shape[1] + 1)
+    anchored = np.array(
+        [
+            [best_of_k_after(f["first_score"], bool(f["ok"][0]), p["last_scores"], ok, k) for k in ks]
+            for f, p, ok in zip(first, par, correct)
+        ]
+    )
+
+    def anchored_cost(f: dict, p: dict, k: int) -> float:  # the greedy attempt, then one call for k - 1 samples
+        return f["flops"][0] + (p["prompt_flops"] + (k - 1) * (p["sample_flops"] + p["verifier_flops"]) if k > 1 else 0.0)
+
+    anchored_flops = np.array([[anchored_cost(f, p, k) for k in ks] for f, p in zip(first, par)])
+    return anchored, anchored_flops

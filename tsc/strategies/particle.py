@@ -73,23 +73,30 @@ def effective_sample_size(w: list[float]) -> float:
     return 1.0 / sum(x * x for x in w)
 
 
-def resample(w: list[float], count: int, rng: random.Random, how: str = "systematic") -> list[int]:
-    """``count`` indices drawn in proportion to the normalised weights ``w``, in index order.
-
-    ``"systematic"``: one uniform ``u`` in [0, 1/count) and pointers ``u + k / count``; each
-    index gets the floor or the ceiling of ``count * w_i`` copies. ``"multinomial"``: each
-    copy drawn independently.
-    """
-    if how == "multinomial":
-        return sorted(rng.choices(range(len(w)), weights=w, k=count))
-    u, picked, edge, i = rng.random() / count, [], w[0], 0
+def systematic(w: list[float], count: int, u: float) -> list[int]:
+    """Systematic resampling with the uniform draw ``u`` in [0, 1): the index whose slice
+    [w_0 + ... + w_(i-1), w_0 + ... + w_i) of [0, 1) holds each pointer ``(u + k) / count``,
+    k = 0, ..., count - 1 (``w`` normalised). Exercise 5.5 asks a reader to write it."""
+    picked, edge, i = [], w[0], 0
     for k in range(count):
-        pointer = u + k / count
-        while pointer >= edge and i < len(w) - 1:  # the index whose slice of [0, 1) holds the pointer
+        pointer = u / count + k / count  # (u + k) / count, rounded as the experiments computed it
+        while pointer >= edge and i < len(w) - 1:  # a pointer on a boundary belongs to the next slice
             i += 1
             edge += w[i]
         picked.append(i)
     return picked
+
+
+def resample(w: list[float], count: int, rng: random.Random, how: str = "systematic") -> list[int]:
+    """``count`` indices drawn in proportion to the normalised weights ``w``, in index order.
+
+    ``"systematic"``: one uniform ``u`` and evenly spaced pointers (`systematic`); each index
+    gets the floor or the ceiling of ``count * w_i`` copies. ``"multinomial"``: each copy
+    drawn independently.
+    """
+    if how == "multinomial":
+        return sorted(rng.choices(range(len(w)), weights=w, k=count))
+    return systematic(w, count, rng.random())
 
 
 @reuses_prefixes

@@ -45,6 +45,7 @@ LABEL_AT = {
     "ToT-BFS, breadth 5": (-14, -46),
     "ToT-DFS": (7, -3),
     "MCTS, 16 simulations": (10, 2),
+    "particle filter": (8, 4),
 }
 
 
@@ -53,10 +54,12 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
     last step and by the weakest step), majority voting, beam search (scored both ways) and
     the other searches, each point with its 95 % bootstrap interval, labelled in place."""
     for how, style, label in (("last", "-", "best-of-N, PRM last step"), ("min", "--", "best-of-N, PRM weakest step")):
-        curve = dict(zip(("mean", "low", "high"), bootstrap(data.best_of[how])))
-        band(ax, data.best_of_flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
-    votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
-    band(ax, data.sample_flops[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
+        per_problem, flops = data.curve(how)
+        curve = dict(zip(("mean", "low", "high"), bootstrap(per_problem)))
+        band(ax, flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
+    if data.majority.any():
+        votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
+        band(ax, data.sample_flops.mean(axis=0)[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
     for how, filled in (("last", True), ("min", False)):
         names = [f"beam {b}, {how}" for b in beams if f"beam {b}, {how}" in data.searches]
         xs = [data.flops(n) for n in names]
@@ -67,17 +70,56 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
             tag = name.split(",")[0].replace("x", "×")
             _point(ax, x, data.searches[name][0], label=tag if filled else "", colour=color("beam"), marker="D", filled=filled,
                    offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
-    markers = {"greedy": "*", "dvts": "^", "tot_bfs": "v", "dfs": "<", "mcts": "P"}
-    for name, strategy in OTHERS.items():
+    markers = {"greedy": "*", "dvts": "^", "tot_bfs": "v", "dfs": "<", "mcts": "P", "particle_filter": "o"}
+    others = dict(OTHERS, **{name: "particle_filter" for name in data.searches if name.startswith("particle filter")})
+    for name, strategy in others.items():
         if name in data.searches:
-            _point(ax, data.flops(name), data.searches[name][0], label=name.split(",")[0], colour=color(strategy),
-                   marker=markers[strategy], offset=LABEL_AT.get(name, (6, -3)))  # fmt: skip
+            tag = "particle filter" if strategy == "particle_filter" else name.split(",")[0]
+            _point(ax, data.flops(name), data.searches[name][0], label=tag, colour=color(strategy),
+                   marker=markers[strategy], offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
     percent_axis(ax)
     ax.set_ylim(0, max(0.6, float(data.best_of["last"].mean(axis=0).max()) + 0.1))
     ax.set_ylabel("problems solved")
     ax.legend(loc="upper left", fontsize="x-small")
+
+
+def ess_along_steps(ax, ess: list[np.ndarray], sizes: np.ndarray, particles: int) -> dict[int, np.ndarray]:
+    """The particle filter's effective sample size at each step, one line per problem size
+    (mean over the problems still running at that step, 95 % bootstrap band), from 1 (one
+    particle holds all the weight) to ``particles`` (equal weights). Returns each size's means."""
+    means = {}
+    for size in sorted(set(int(s) for s in sizes)):
+        rows = [e for e, s in zip(ess, sizes) if s == size]
+        steps = max(len(e) for e in rows)
+        mean, low, high = [], [], []
+        for t in range(steps):
+            values = np.array([e[t] for e in rows if len(e) > t])
+            m, lo, hi = bootstrap(values) if len(values) > 1 else (values.mean(), values.mean(), values.mean())
+            mean.append(m), low.append(lo), high.append(hi)
+        x = np.arange(1, steps + 1)
+        ax.plot(x, mean, marker="o", color=color(size), label=f"{size} numbers")
+        ax.fill_between(x, low, high, color=color(size), alpha=0.2, linewidth=0)
+        means[size] = np.array(mean)
+    ax.axhline(particles, color="0.5", linestyle=":", linewidth=1)
+    ax.annotate("equal weights", (1, particles), textcoords="offset points", xytext=(2, -10), fontsize="x-small", color="0.4")
+    ax.set_ylim(0, particles + 0.5)
+    ax.set_xlabel("step (weighing after each new step)")
+    ax.set_ylabel("effective sample size (particles)")
+    ax.legend(fontsize="small")
+    return means
+
+
+def print_dev_table(summary: dict) -> None:
+    """The particle filter's settings on the dev split: problems solved and mean FLOPs (as a
+    multiple of beam search 4x2's), the chosen one marked, those over the FLOPs cap marked."""
+    table, beam = summary["table"], summary["table"]["beam 4x2, last"]
+    chosen = summary["chosen"]
+    print(f"{'setting (dev split)':<46}{'solved':>8}{'FLOPs / beam 4x2':>18}")
+    for label, row in table.items():
+        mark = " <- chosen" if row["knobs"] == chosen else (" (over the cap)" if row["flops"] > summary["cap_flops"] else "")
+        print(f"{label:<46}{row['solved']:>8.1%}{row['flops'] / beam['flops']:>18.2f}{mark}")
 
 
 LEDGER_ROWS = [

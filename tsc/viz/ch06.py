@@ -66,11 +66,14 @@ def many_samples(ax, ks: list[int], curves: dict[str, np.ndarray], colours: dict
     return out
 
 
-STYLES = {  # label prefix: (the strategy whose colour it takes, line style)
+STYLES = {  # label prefix: (the strategy whose colour it takes, line style); the first that fits
     "self-refine, PRM": ("self_refine", "-"),
+    "self-refine, ORM": ("self_refine", "-."),
     "self-refine, step oracle": ("oracle", ":"),
     "revision model, last": ("revise", "-"),
     "revision model, PRM": ("revise", "--"),
+    "best-of-N, oracle": ("oracle", "-"),
+    "greedy + samples": ("best_of_n", "--"),
     "best-of-N": ("best_of_n", "-"),
 }
 
