@@ -248,6 +248,30 @@ def test_fit_evaluate_and_install_on_synthetic_data(tmp_path):
     assert json.loads((folder / "card.json").read_text())["fitted_on"]["problems"] == 200
 
 
+def test_a_mix_of_sizes_reweights_the_fit_and_the_budget_holds_for_it():
+    data = synthetic()
+    sizes = np.array([len(p[0]) for p in data["splits"]["dev"]["problems"]])
+    weights = fitting.mix_weights(sizes, {3: 1, 4: 2, 5: 1})
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[sizes == 4].sum() == pytest.approx(0.5) and weights[sizes == 3].sum() == pytest.approx(0.25)
+    assert fitting.mix_weights(sizes, None) == pytest.approx(np.full(len(sizes), 1 / len(sizes)))
+    with pytest.raises(ValueError, match="6-number"):
+        fitting.mix_weights(sizes, {3: 1, 6: 1})
+    budgets = [1.5e7, 2.5e7, 4e7]
+    even = fitting.fit(data, "size", budgets=budgets)
+    heavy = fitting.fit(data, "size", budgets=budgets, mix={3: 1, 4: 2, 5: 1})
+    assert heavy["mix"] == {3: 1, 4: 2, 5: 1} and even["mix"] is None
+    arrays = fitting.split_arrays(data, "dev")
+    for plan in heavy["plans"]:  # the plan's mean FLOPs, taken over the mix, is within its budget
+        picked = np.array(plan["choice"])[arrays["size"] - 3]
+        spent = arrays["flops"][picked, np.arange(len(sizes))] @ weights
+        assert spent == pytest.approx(plan["flops"]) and spent <= plan["budget"]
+    table = fitting.allocation_table(data, heavy)
+    assert table["mix"] == {"3": 1, "4": 2, "5": 1}
+    chosen = fitting.choose_predictor(data, budgets=[3e7, 6e7], mix={3: 1, 4: 2, 5: 1})
+    assert set(chosen["scores"]) == {f"{n}/{b}" for n, b in fitting.PREDICTOR_CHOICES}
+
+
 def test_the_budget_holds_on_average(tiny_policy):
     """Fit on one split with the tiny model's real costs, then solve online: each problem costs
     exactly what the fit assumed, so the mean stays within the budget on the fitting problems,
@@ -376,3 +400,4 @@ def test_the_allocation_is_installed_through_the_experiment_command(capsys):
     assert EXPERIMENTS["ch04-allocation"].install is install_allocation
     assert main(["experiment", "ch09-map", "--install"]) == 2
     assert "installs nothing; --install is for ch04-allocation" in capsys.readouterr().err
+

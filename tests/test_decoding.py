@@ -213,7 +213,7 @@ def test_setting_names_and_knob_curves():
     assert np.all(pass1["low"] <= pass1["mean"]) and np.all(pass1["mean"] <= pass1["high"])
 
 
-@pytest.mark.parametrize("name", ["ch03-decoding", "ch03-self-consistency", "ch03-cot-vs-direct"])
+@pytest.mark.parametrize("name", ["ch03-decoding", "ch03-self-consistency", "ch03-cot-vs-direct", "ch03-thinking"])
 def test_shipped_results_match_their_configuration(name):
     """The chapter reads these back instead of computing for minutes: the stored result must
     have been computed with the registered configuration, and hold every problem."""
@@ -225,8 +225,134 @@ def test_shipped_results_match_their_configuration(name):
     assert record is not None, f"{name} has no stored result: run python -m tsc experiment {name}"
     config = experiments.EXPERIMENTS[name].config
     assert record["config"] == json.loads(json.dumps(config))
+    if name == "ch03-thinking":
+        data = record["data"]
+        assert len(data["problems"]) == config["problems"] and np.shape(data["samples"]["tokens"]) == (
+            config["problems"],
+            config["samples"],
+        )
+        return
     for task in record["data"].values():
         assert len(task["difficulty"]) == 3 * config["per_size"]
+
+
+# --- the trace model's long reasoning: reading the stored traces back ---------------------------
+
+
+def test_completion_entropies_are_the_next_token_entropies(policy):
+    from tsc.lm.decoding import completion_entropies
+
+    completion = "13-7=6,"
+    bits = completion_entropies(policy, PROMPT, completion)
+    one_by_one = entropy_bits(next_token_logits(policy, [PROMPT + completion[:j] for j in range(len(completion))]).softmax(-1))
+    assert bits.shape == (len(completion),) and torch.allclose(bits, one_by_one, atol=1e-4)
+    with pytest.raises(ValueError, match="context"):
+        completion_entropies(policy, PROMPT, "1" * 200)
+
+
+def test_endings_and_position_kinds_of_a_trace():
+    from tsc.experiments import ch03
+    from tsc.tasks.countdown import Countdown
+
+    problem = Countdown((8, 6, 10), 12)
+    right = "8+6=14 10,14+10=24>12|14-10=4>12||8 6 10,8-6=2 10,10+2=12>12#8-6=2,10+2=12."
+    assert ch03.ending(problem, right) == "right"
+    assert ch03.ending(problem, "8+6=14 10,14-10=4>12#8+6=14,14-10=4.") == "wrong answer"
+    assert ch03.ending(problem, "8+6=14 10,14-10=4>12|#.") == "gave up"
+    assert ch03.ending(problem, "8+6=14 10,14+10=24>12|14-10") == "cut off"
+    kinds = [ch03.position_kind(right, i) for i in range(len(right))]
+    assert kinds[0] == "next move" and kinds[right.index("=") + 1] == "result"  # 8 (the first move), 1 of 14
+    assert kinds[right.index(" 10")] == "copying" and kinds[right.index("|")] == "verdict"
+    assert kinds[right.index("#") + 1] == "answer" and set(kinds) == set(ch03.POSITION_KINDS)
+
+
+def toy_thinking():
+    return {
+        "samples": {
+            "tokens": [[10, 10, 30, 50], [20, 20, 20, 20], [5, 40, 40, 40]],
+            "correct": [[1, 1, 0, 0], [1, 1, 1, 1], [0, 1, 1, 0]],
+            "backtracks": [[0, 0, 2, 4], [1, 1, 1, 1], [0, 3, 3, 3]],
+            "ending": ["rrwc", "rrrr", "grrw"],
+        }
+    }
+
+
+def test_trace_samples_lengths_and_the_shortest_against_the_longest():
+    from tsc.experiments import ch03
+
+    toy = toy_thinking()
+    flat = ch03.trace_samples(toy)
+    assert flat["tokens"].tolist()[:4] == [10, 10, 30, 50] and flat["problem"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert flat["ending"].tolist()[:4] == ["right", "right", "wrong answer", "cut off"] and flat["ending"][8] == "gave up"
+    curve = ch03.accuracy_by_length(toy, [0, 15, 35, 100], n_boot=50)
+    assert curve["count"].tolist() == [3, 5, 4] and curve["mean"].tolist() == pytest.approx([2 / 3, 4 / 5, 2 / 4])
+    assert np.all(curve["low"] <= curve["mean"] + 1e-12) and np.all(curve["mean"] <= curve["high"] + 1e-12)
+    short, long = ch03.shortest_and_longest(toy)  # the problem whose traces all have one length is left out
+    assert short.tolist() == [1.0, 0.0] and long.tolist() == pytest.approx([0.0, 2 / 3])
+
+
+def test_thinking_curves_read_the_strategies_and_the_capped_traces():
+    from tsc.experiments import ch03
+
+    def run(k, correct, tokens, steps):
+        return {"k": k, "correct": correct, "tokens": tokens, "steps": steps}
+
+    toy = {
+        "strategies": {
+            "majority@1": run(1, [1, 0], [10, 30], [10, 30]),
+            "short-1@1": run(1, [1, 0], [10, 30], [10, 30]),
+            "majority@4": run(4, [1, 1], [40, 120], [12, 40]),
+            "short-1@4": run(4, [1, 0], [32, 80], [8, 20]),
+            "short-3@4": run(4, [1, 1], [36, 100], [10, 30]),
+        },
+        "capped": {
+            "1x64": {"budget": 64, "traces": 1, "cap": 64, "correct": [1, 0], "tokens": [10, 64], "steps": [10, 64]},
+            "4x16": {"budget": 64, "traces": 4, "cap": 16, "correct": [0, 0], "tokens": [64, 64], "steps": [16, 16]},
+            "2x32": {"budget": 64, "traces": 2, "cap": 32, "correct": [1, 0], "tokens": [20, 64], "steps": [10, 32]},
+        },
+    }
+    curves = ch03.thinking_curves(toy)
+    assert list(curves) == ["majority of k", "short-1 of k", "short-3 of k", "one trace, thinking cut", "four traces, each cut"]
+    short = curves["short-1 of k"]
+    assert short["labels"] == [1, 4] and short["tokens"].tolist() == [20, 56] and short["steps"].tolist() == [20, 14]
+    assert short["per_problem"].tolist() == [[1, 1], [0, 0]] and short["mean"].tolist() == [0.5, 0.5]
+    assert curves["majority of k"]["mean"].tolist() == [0.5, 1.0] and curves["short-3 of k"]["labels"] == [4]
+    assert curves["one trace, thinking cut"]["tokens"].tolist() == [37] and curves["four traces, each cut"]["mean"].tolist() == [0.0]
+    for curve in curves.values():
+        assert np.all(curve["low"] <= curve["mean"] + 1e-12) and np.all(curve["mean"] <= curve["high"] + 1e-12)
+
+
+def test_reading_back_the_knobs_and_the_votes():
+    from tsc.analysis import significance
+    from tsc.experiments import ch03
+
+    table = ch03.knob_table({"settings": {"T=1": {"correct": [4, 0], "distinct": [2, 3]}}}, 8)
+    assert table["T=1"]["pass@1"].tolist() == [0.5, 0.0] and table["T=1"]["coverage"].tolist() == [1.0, 0.0]
+    votes = {"ar": {"ks": [1, 4], "temperatures": {"0.6": {"majority": [[0.2, 1.0], [0.0, 0.0]], "coverage": [[0.5, 1.0], [0.0, 0.5]]}}}}
+    assert ch03.majority_at(votes, "ar", "0.6", 4).tolist() == [1.0, 0.0]
+    assert ch03.solved_somewhere(votes, "ar", "0.6").tolist() == [True, False]
+    assert significance((0.1, 0.02, 0.2)) == "a significant difference" == significance((-0.1, -0.2, -0.01))
+    assert significance((0.1, -0.02, 0.2)) == "within the noise"
+
+
+def test_the_trace_figures_draw_off_screen():
+    import matplotlib.pyplot as plt
+
+    import tsc.viz.traces as vt
+    from tsc.experiments import ch03
+
+    plt.switch_backend("Agg")
+    toy = toy_thinking()
+    flat = ch03.trace_samples(toy)
+    fig, axes = plt.subplots(1, 5)
+    vt.lengths_by_ending(axes[0], flat["tokens"], flat["ending"], bins=[0, 20, 40, 60])
+    vt.accuracy_by_length(axes[1], ch03.accuracy_by_length(toy, [0, 15, 35, 100], n_boot=20))
+    vt.entropy_along(axes[2], "8+6=14", np.array([0.0, 0.9, 0.0, 0.0, 0.7, 0.0]), fork_bits=0.5)
+    vt.kinds_bars(axes[3], {"next move": {"positions": 4, "forks": 1}, "result": {"positions": 6, "forks": 0}})
+    curve = {"tokens": [100, 200], "mean": [0.5, 0.6], "low": [0.4, 0.5], "high": [0.6, 0.7], "labels": [1, 2], "style": "short_m_at_k"}
+    vt.matched_compute(axes[4], {"short-1@k": curve}, x="tokens", xlabel="tokens")
+    assert len(axes[2].texts) == 2 and axes[4].get_xscale() == "log"
+    plt.close(fig)
 
 
 # --- the pictures and the explorer -------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 from tsc.compute import Ledger
 from tsc.core import Completion
 from tsc.exercises import check_kv_cache_bytes, check_temperature_choice, check_top_p
-from tsc.exercises.ch03 import BYTES, top_p_reference
+from tsc.exercises.ch03 import BYTES, is_nucleus, top_p_reference
 from tsc.tasks import arithmetic
 
 # --- Exercise 3.1: top-p ---------------------------------------------------------------------
@@ -64,6 +64,26 @@ def vocabulary_order(probs, p):  # forgets to sort
     return [k / sum(kept) for k in kept]
 
 
+def keeps_at_p(probs, p):  # keeps a token when the mass before it equals p
+    probs = np.asarray(probs, dtype=float)
+    order = np.argsort(-probs, kind="stable")
+    kept = np.zeros_like(probs)
+    total = 0.0
+    for i in order:
+        if total > p:
+            break
+        kept[i] = probs[i]
+        total += probs[i]
+    return kept / kept.sum()
+
+
+def keeps_every_tie(probs, p):  # a threshold at the last needed token's probability
+    edge = top_p_reference(probs, p)
+    smallest = np.asarray(probs)[edge > 0].min()
+    kept = np.where(np.asarray(probs) >= smallest, probs, 0.0)
+    return kept / kept.sum()
+
+
 def per_token_threshold(probs, p):
     kept = [q if q >= p else 0.0 for q in probs]
     return [k / sum(kept) for k in kept]
@@ -79,11 +99,33 @@ def test_top_p_placeholder_and_reference():
     assert check_top_p(lambda probs, p: torch.tensor(reference_top_p(probs, p))).correct  # a tensor is fine
 
 
+def test_top_p_ties_may_keep_any_of_the_tied_tokens():
+    from tsc.lm.fast import top_p_filter
+
+    def last_of_ties(probs, p):  # breaks ties the other way: the last tied token first
+        reverse = top_p_reference(list(probs)[::-1], p)[::-1]
+        return reverse
+
+    def sampler(probs, p):
+        kept = top_p_filter(torch.tensor([probs], dtype=torch.float64), p)[0].numpy()
+        return kept / kept.sum()
+
+    assert check_top_p(last_of_ties).correct
+    assert check_top_p(sampler).correct  # the book's own sampler passes
+    assert is_nucleus([0.5 / 0.7, 0.0, 0.2 / 0.7, 0.0], [0.5, 0.2, 0.2, 0.1], 0.6)  # either 0.2 may be the one kept
+    assert is_nucleus([0.5 / 0.7, 0.2 / 0.7, 0.0, 0.0], [0.5, 0.2, 0.2, 0.1], 0.6)
+    assert not is_nucleus([0.5 / 0.9, 0.2 / 0.9, 0.2 / 0.9, 0.0], [0.5, 0.2, 0.2, 0.1], 0.6)  # one more than needed
+    assert not is_nucleus([1.0, 0.0, 0.0], [0.5, 0.3, 0.2], 0.7)  # does not reach p
+    assert not is_nucleus([0.0, 1.0, 0.0], [0.5, 0.3, 0.2], 0.2)  # not the likeliest
+
+
 @pytest.mark.filterwarnings("ignore:invalid value")  # the wrong versions divide 0 by 0 on purpose
 @pytest.mark.parametrize(
     "wrong, words",
     [
         (drops_the_crossing_token, "takes the running total past p"),
+        (keeps_at_p, "already equals p"),
+        (keeps_every_tie, "tied with the last one needed"),
         (not_renormalised, "did not renormalise"),
         (vocabulary_order, "Sort the tokens by probability"),
         (per_token_threshold, "threshold on each token"),
@@ -223,22 +265,44 @@ class VotePolicy:
         return rows
 
 
-def choose(temperature, accuracy):
-    return check_temperature_choice(temperature, accuracy, policy=VotePolicy(), dev=DEV, test=TEST, temperatures=TEMPERATURES)
+DEV_VOTES = {t: vote for t, (vote, _) in PLAN["dev"].items()}
+DEV_COVERAGE = {t: cover for t, (_, cover) in PLAN["dev"].items()}
+TEST_VOTES = {t: vote for t, (vote, _) in PLAN["test"].items()}
+
+
+def choose(temperature, accuracy, scores=DEV_VOTES):
+    return check_temperature_choice(temperature, accuracy, scores, policy=VotePolicy(), dev=DEV, test=TEST, temperatures=TEMPERATURES)
 
 
 def test_temperature_placeholder_and_reference():
-    assert choose(None, None).status == "not attempted"
+    assert choose(None, None, None).status == "not attempted"
     feedback = choose(0.6, 0.6)
     assert feedback.correct, feedback.message
-    assert choose(np.float64(0.6), np.float64(0.6)).correct
+    assert choose(np.float64(0.6), np.float64(0.6), {np.float64(t): np.float64(v) for t, v in DEV_VOTES.items()}).correct
+
+
+@pytest.mark.parametrize(
+    "temperature, scores, words",
+    [
+        (1.5, DEV_COVERAGE, "coverage@8"),  # scored by coverage
+        (0.6, DEV_COVERAGE, "coverage@8"),  # ... even when coverage happens to pick the same temperature
+        (1.0, TEST_VOTES, "test set"),  # scored on the test set
+        (0.6, TEST_VOTES, "test set"),
+        (0.6, None, "dev_scores"),  # how the choice was made is part of the answer
+        (0.6, {0.3: 0.5, 0.6: 0.7}, "every candidate"),
+        (0.6, {0.3: 0.5, 0.6: 0.7, 1.0: 0.6, 1.5: 0.5}, "dev_scores[1.5]"),
+        (0.6, {0.3: 0.5, 0.6: 0.7, 1.0: 0.6, 2.0: 0.4}, "each candidate"),
+    ],
+)
+def test_temperature_dev_scores_show_how_the_choice_was_made(temperature, scores, words):
+    feedback = choose(temperature, 0.6, scores)
+    assert feedback.status == "incorrect" and words in feedback.message, feedback.message
 
 
 @pytest.mark.parametrize(
     "temperature, accuracy, words",
     [
-        (1.5, 0.3, "coverage@8"),  # chose by coverage
-        (1.0, 0.65, "test set"),  # chose on the test set
+        (1.5, 0.3, "highest at T=0.6"),  # right scores, another choice
         (0.6, 0.7, "dev-set accuracy"),  # reported the dev accuracy
         (0.6, 0.75, "coverage@8"),  # reported the test coverage
         (0.6, 60.0, "percentage"),
@@ -251,3 +315,11 @@ def test_temperature_mistakes_are_named(temperature, accuracy, words):
     feedback = choose(temperature, accuracy)
     assert feedback.status == "incorrect"
     assert words in feedback.message, feedback.message
+
+
+def test_the_chapters_self_tests_pass():
+    from tsc.exercises import selftest
+
+    assert selftest("ex-3-1").startswith("ex-3-1")
+    assert selftest("ex-3-2").startswith("ex-3-2")
+    assert selftest("ex-3-3", policy=VotePolicy(), dev=DEV, test=TEST, temperatures=TEMPERATURES).startswith("ex-3-3")

@@ -69,6 +69,20 @@ def test_break_even_reference_and_placeholder():
     assert reference_break_even(1e12, 1e9, 1e13, 1e8) == pytest.approx(1e4)
 
 
+def test_break_even_accepts_a_whole_number_of_queries():
+    def ceiling(ta, qa, tb, qb):  # the first query from which B is no dearer
+        return math.inf if qb >= qa else math.ceil((tb - ta) / (qa - qb))
+
+    assert check_break_even(ceiling).correct
+    assert check_break_even(lambda *case: float(ceiling(*case))).correct
+
+
+def test_break_even_rounded_down_is_named_and_the_numbers_differ_on_the_page():
+    feedback = check_break_even(lambda ta, qa, tb, qb: math.inf if qb >= qa else math.floor((tb - ta) / (qa - qb)))
+    assert feedback.status == "incorrect" and "Rounded down" in feedback.message, feedback.message
+    assert "17,052.63158" in feedback.message and "17,053" in feedback.message  # enough digits to see the difference
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
@@ -121,3 +135,11 @@ def test_allocation_reference_and_placeholder():
 def test_allocation_wrong_answers(wrong, hint):
     feedback = check(wrong)
     assert feedback.status == "incorrect" and hint in feedback.message, feedback.message
+
+
+def test_the_chapters_self_tests_pass():
+    from tsc.exercises import selftest
+
+    for name in ("ex-4-1", "ex-4-2", "ex-4-3"):
+        assert selftest(name).startswith(name)
+    assert selftest("ex-4-4", table=TABLE, shares=SHARES, budget=BUDGET).startswith("ex-4-4")

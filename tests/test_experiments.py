@@ -122,10 +122,6 @@ def test_cli_lists_and_runs(registry, capsys):
 # Each chapter's third edition recomputes its own (`python -m tsc experiment NAME --refresh`) and
 # removes it here; the list must end empty.
 STALE_FLOPS = {
-    "ch03-cot-vs-direct",
-    "ch03-decoding",
-    "ch03-self-consistency",
-    "ch04-allocation",
     "ch04-grid",
     "ch06-best-of-many",
     "ch06-sequential",

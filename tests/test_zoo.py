@@ -104,8 +104,9 @@ def test_every_bundled_model_lists_its_card(rows):
         assert set(ZOO_FIELDS) <= set(row)
 
 
-def test_the_zoo_stays_under_40_megabytes(rows):
-    assert sum(r["megabytes"] for r in rows) <= 40
+def test_the_zoo_stays_under_45_megabytes(rows):
+    # 40 until Chapter 4's four annealed runs and Chapter 3's FLOP-matched direct twin (6.9 MB in float16)
+    assert sum(r["megabytes"] for r in rows) <= 45
 
 
 def test_the_family_spans_four_sizes_and_30x_with_three_checkpoints_each(rows):

@@ -51,7 +51,7 @@ def split_arrays(data: dict, split: str, *, candidates: Sequence[str] | None = N
         "flops": flops,
         "size": np.array([len(p[0]) for p in record["problems"]]),
         "score": np.asarray(probe["score"], dtype=float),
-        "pass_rate": np.asarray(difficulty["correct"], dtype=float) / difficulty["samples"],
+        "pass_rate": np.asarray(difficulty["correct"], dtype=float) / max(difficulty["samples"], 1),  # 0 samples: not measured
     }
 
 
@@ -100,26 +100,38 @@ def assign_bins(predictor: dict, arrays: dict) -> np.ndarray:
 
 
 def fit_allocation(
-    bins: np.ndarray, correct: np.ndarray, flops: np.ndarray, budgets: Sequence[float], *, n_bins: int, unit: float | None = None
+    bins: np.ndarray,
+    correct: np.ndarray,
+    flops: np.ndarray,
+    budgets: Sequence[float],
+    *,
+    n_bins: int,
+    unit: float | None = None,
+    weights: np.ndarray | None = None,
 ) -> list[dict]:
     """For each budget, the candidate per bin that maximises mean accuracy over the problems
     with mean FLOPs per problem at most the budget: a multiple-choice knapsack, solved
     exactly by dynamic programming over the budget in steps of ``unit`` FLOPs (default: a
     ten-thousandth of the largest budget; costs are rounded up, so the budget holds).
     ``correct`` and ``flops`` are candidates × problems; a bin with
-    no problem gets its cheapest candidate. Returns one plan per budget: ``choice`` (candidate
-    index per bin), ``accuracy`` and ``flops`` (means over the problems it was fitted on)."""
+    no problem gets its cheapest candidate. ``weights`` (one per problem, default equal):
+    the mix the mean is taken over, e.g. problems of each size reweighted to the mix of
+    sizes the allocation will be used on (`mix_weights`). Returns one plan per budget:
+    ``choice`` (candidate index per bin), ``accuracy`` and ``flops`` (weighted means over the
+    problems it was fitted on)."""
     bins = np.asarray(bins)
     total = len(bins)
     n_cand = correct.shape[0]
-    weights = np.array([np.mean(bins == b) for b in range(n_bins)])
+    problem_weights = np.full(total, 1.0 / total) if weights is None else np.asarray(weights, dtype=float) / np.sum(weights)
+    weights = np.array([problem_weights[bins == b].sum() for b in range(n_bins)])
     acc = np.zeros((n_bins, n_cand))
     cost = np.zeros((n_bins, n_cand))
     for b in range(n_bins):
         inside = bins == b
         if inside.any():
-            acc[b] = correct[:, inside].mean(axis=1)
-            cost[b] = flops[:, inside].mean(axis=1)
+            share = problem_weights[inside] / problem_weights[inside].sum()
+            acc[b] = correct[:, inside] @ share
+            cost[b] = flops[:, inside] @ share
         else:
             cost[b] = flops.mean(axis=1)
     unit = unit or max(budgets) / 10_000
@@ -162,8 +174,8 @@ def fit_allocation(
             {
                 "budget": float(budget),
                 "choice": choice,
-                "accuracy": float(correct[picked, np.arange(total)].mean()),
-                "flops": float(flops[picked, np.arange(total)].mean()),
+                "accuracy": float(correct[picked, np.arange(total)] @ problem_weights),
+                "flops": float(flops[picked, np.arange(total)] @ problem_weights),
             }
         )
     return plans
@@ -211,6 +223,25 @@ def efficiency(
 
 
 BUDGETS = tuple(float(f"{x:.3g}") for x in np.geomspace(1e8, 4e9, 64))  # the plans fitted and shipped
+
+
+def mix_weights(sizes: np.ndarray, mix: dict | None) -> np.ndarray:
+    """One weight per problem (summing to 1) so that the problems of each size together weigh
+    its share of ``mix`` ({size: share}, any scale; e.g. {3: 1, 4: 2, 5: 1}); equal weights
+    when ``mix`` is None. A size the mix names but no problem has is an error."""
+    sizes = np.asarray(sizes)
+    if mix is None:
+        return np.full(len(sizes), 1.0 / len(sizes))
+    total = float(sum(mix.values()))
+    weights = np.zeros(len(sizes))
+    for size, share in mix.items():
+        inside = sizes == int(size)
+        if share and not inside.any():
+            raise ValueError(f"the mix gives {size}-number problems a share, but there are none to fit on")
+        weights[inside] = share / total / max(inside.sum(), 1)
+    return weights / weights.sum()
+
+
 PREDICTOR_CHOICES = (("none", 1), ("size", 1), ("probe", 2), ("probe", 3), ("probe", 4), ("size+probe", 2), ("size+probe", 3))
 
 
@@ -222,8 +253,11 @@ def fit(
     split: str = "dev",
     budgets: Sequence[float] = BUDGETS,
     rows: np.ndarray | None = None,
+    mix: dict | None = None,
 ) -> dict:
-    """Fit predictor and plans on ``split`` (or on its ``rows``): {predictor, names, plans}."""
+    """Fit predictor and plans on ``split`` (or on its ``rows``): {predictor, names, plans}.
+    ``mix`` ({size: share}): the mean FLOPs and accuracy are those of problems in that mix of
+    sizes (the split's own when None), so a plan's budget holds for problems drawn so."""
     arrays = split_arrays(data, split, with_probe=predictor_name in ("probe", "size+probe"))
     if rows is not None:
         arrays = dict(
@@ -235,8 +269,9 @@ def fit(
     predictor = fit_predictor(predictor_name, arrays, bins=bins)
     assigned = assign_bins(predictor, arrays)
     n_bins = int(max(bin_count(predictor), assigned.max() + 1))
-    plans = fit_allocation(assigned, arrays["correct"], arrays["flops"], budgets, n_bins=n_bins)
-    return {"predictor": predictor, "names": arrays["names"], "n_bins": n_bins, "plans": plans}
+    weights = mix_weights(arrays["size"], mix)
+    plans = fit_allocation(assigned, arrays["correct"], arrays["flops"], budgets, n_bins=n_bins, weights=weights)
+    return {"predictor": predictor, "names": arrays["names"], "n_bins": n_bins, "plans": plans, "mix": mix}
 
 
 def evaluate(data: dict, fitted: dict, *, split: str = "test", rows: np.ndarray | None = None) -> list[dict | None]:
@@ -281,41 +316,51 @@ def cross_validate(
     budgets: Sequence[float] = BUDGETS,
     seed: int = 0,
     per_problem: bool = False,
+    mix: dict | None = None,
 ) -> np.ndarray:
     """Held-out accuracy at each budget, by ``folds``-fold cross-validation within the dev
     split (fit on the other folds, evaluate on the fold): how well a predictor generalises,
     judged without touching the test split. ``per_problem``: the budgets × problems matrix of
-    held-out successes (NaN where a fold had no plan within the budget) instead of its means."""
+    held-out successes (NaN where a fold had no plan within the budget) instead of its means;
+    ``mix``: plans fitted, and means taken, for that mix of sizes (`mix_weights`)."""
     count = len(data["splits"]["dev"]["problems"])
     order = np.random.default_rng(seed).permutation(count)
     correct = np.full((len(budgets), count), np.nan)
     for k in range(folds):
         held = order[k::folds]
         train = np.setdiff1d(order, held)
-        fitted = fit(data, predictor_name, bins=bins, budgets=budgets, rows=train)
+        fitted = fit(data, predictor_name, bins=bins, budgets=budgets, rows=train, mix=mix)
         for j, result in enumerate(evaluate(data, fitted, split="dev", rows=held)):
             if result is not None:
                 correct[j, held] = result["correct"]
     if per_problem:
         return correct
-    counted = np.isfinite(correct).sum(axis=1)
-    return np.where(counted > 0, np.nansum(correct, axis=1) / np.maximum(counted, 1), np.nan)
+    weights = mix_weights(np.array([len(p[0]) for p in data["splits"]["dev"]["problems"]]), mix)
+    counted = np.isfinite(correct) @ weights
+    return np.where(counted > 0, np.nan_to_num(correct, nan=0.0) @ weights / np.maximum(counted, 1e-12), np.nan)
 
 
-def choose_predictor(data: dict, *, budgets: Sequence[float] | None = None, choices=PREDICTOR_CHOICES) -> dict:
+def choose_predictor(data: dict, *, budgets: Sequence[float] | None = None, choices=PREDICTOR_CHOICES, mix: dict | None = None) -> dict:
     """The predictor (and bin count) to ship, by cross-validation within the dev split: the
     simplest of ``choices`` (they are listed from simplest to richest) whose mean held-out
     accuracy over ``budgets`` is within one standard error of the best one's (the "one
     standard error" rule: a richer predictor must earn its extra bins). A problem's score is
     its mean success over the budgets; the standard error is that of the paired difference
     with the best. By default the budgets are those of `BUDGETS` from 2e8 FLOPs up, which
-    every predictor can meet (one with a probe cannot go much below 1.2e8)."""
+    every predictor can meet (one with a probe cannot go much below 1.2e8). ``mix``: fitted and
+    scored for that mix of sizes (problems weighted by `mix_weights`)."""
     budgets = [b for b in BUDGETS if b >= 2e8] if budgets is None else budgets
-    per = {f"{name}/{bins}": cross_validate(data, name, bins=bins, budgets=budgets, per_problem=True) for name, bins in choices}
+    per = {f"{name}/{bins}": cross_validate(data, name, bins=bins, budgets=budgets, per_problem=True, mix=mix) for name, bins in choices}
     problem_scores = {key: np.nan_to_num(m, nan=0.0).mean(axis=0) for key, m in per.items()}  # no plan counts as unsolved
-    scores = {key: float(v.mean()) for key, v in problem_scores.items()}
+    weights = mix_weights(np.array([len(p[0]) for p in data["splits"]["dev"]["problems"]]), mix)
+    scores = {key: float(v @ weights) for key, v in problem_scores.items()}
     best = max(scores, key=scores.get)
-    errors = {key: float(np.std(problem_scores[best] - v, ddof=1) / math.sqrt(len(v))) for key, v in problem_scores.items()}
+
+    def error(v: np.ndarray) -> float:  # the standard error of a weighted mean of paired differences
+        d = problem_scores[best] - v
+        return float(math.sqrt(np.sum(weights**2 * (d - d @ weights) ** 2) * len(d) / (len(d) - 1)))
+
+    errors = {key: error(v) for key, v in problem_scores.items()}
     chosen = next(key for key in scores if scores[key] >= scores[best] - errors[key])
     name, bins = chosen.split("/")
     return {"name": name, "bins": int(bins), "scores": scores, "standard_errors": errors, "best": best, "rule": "one standard error"}
@@ -347,6 +392,7 @@ def allocation_table(data: dict, fitted: dict, *, chosen: dict | None = None) ->
         "candidates": candidates,
         "plans": plans,
         "chosen_by": chosen or {},
+        "mix": {str(k): v for k, v in (fitted.get("mix") or {}).items()} or None,
     }
 
 

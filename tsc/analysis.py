@@ -636,3 +636,10 @@ def pareto(flops: Sequence[float], accuracy: Sequence[float]) -> tuple[np.ndarra
     """The FLOPs and accuracy of the points on the front (`pareto_front`), by increasing FLOPs."""
     keep = pareto_front(flops, accuracy)
     return np.asarray(flops, dtype=float)[keep], np.asarray(accuracy, dtype=float)[keep]
+
+
+def significance(interval) -> str:
+    """How a paired difference with its 95 % interval ``(mean, low, high)`` reads in prose: "a
+    significant difference" when the interval excludes zero, else "within the noise"."""
+    _, low, high = (float(x) for x in interval)
+    return "a significant difference" if low > 0 or high < 0 else "within the noise"

@@ -182,6 +182,7 @@ class Policy(Protocol):
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
+        stop_after: int | None = None,
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float | Sequence[float]] | None = None,
     ) -> list[list[Completion]]:
@@ -194,6 +195,10 @@ class Policy(Protocol):
         ``offset`` (with one seed per prompt): the completions are samples ``offset`` to
         ``offset + n - 1`` of each prompt's stream, so drawing in rounds gives what one call
         would have (a strategy that stops early, `tsc.strategies.stopping`).
+        ``stop_after`` = m: a policy that can may stop a prompt's samples once m of them have
+        ended, cutting the others, and list them in the order they ended; one that cannot
+        writes all of them (and charges them). Either way the m shortest are the m first to
+        finish (`tsc.strategies.short_m_at_k`).
         ``top_logprobs=k``: also return the k largest log-probabilities at every token
         (`Completion.top_logprobs`). ``confidence_stop=(window, threshold)``: end a completion
         as soon as the mean `token_confidence` of its last ``window`` tokens falls below

@@ -106,6 +106,7 @@ class TablePolicy:
         offset: int = 0,
         max_new_tokens: int = 64,
         ledger: Ledger | Sequence[Ledger] | None = None,
+        stop_after: int | None = None,
         top_logprobs: int = 0,
         confidence_stop: tuple | None = None,
         **ignored,
@@ -138,6 +139,8 @@ class TablePolicy:
             row = [
                 self._completion(i, j, top_logprobs, None if threshold is None else (window, threshold)) for j in range(offset, offset + n)
             ]
+            if stop_after is not None:
+                row = self._stopped(prompt, row, stop_after)
             out.append(row)
             cost = self._charge(prompt, row)
             if mine is not None:
@@ -157,10 +160,41 @@ class TablePolicy:
             return Completion(text[:at], at, sum(values[:at]), tuple(values[:at]), tuple(t[:k] for t in tops[:at]) if k else (), True)
         return Completion(text, tokens, sum(values), tuple(values), tuple(t[:k] for t in tops) if k else ())
 
-    def _charge(self, prompt: str, row: list[Completion]) -> dict:
+    def _stopped(self, prompt: str, row: list[Completion], stop_after: int) -> list[Completion]:
+        """``row`` as a sampler that stops once ``stop_after`` samples have finished returns it
+        (`tsc.lm.Policy.sample`): the finished ones in the order they ended, then the others
+        cut at that step. A sample finished if it ended before its length limit (the
+        smaller of ``max_new_tokens`` and what the policy's context leaves)."""
+        limit = self.table.max_new_tokens
+        if isinstance(getattr(self.policy, "max_len", None), int):
+            limit = min(limit, self.policy.max_len - self._length(prompt))
+        finished = sorted((j for j, c in enumerate(row) if c.num_tokens < limit), key=lambda j: (row[j].num_tokens, j))
+        if len(finished) < stop_after:
+            return [row[j] for j in finished] + [c for j, c in enumerate(row) if j not in finished]
+        end = row[finished[stop_after - 1]].num_tokens
+        ended = [j for j in finished if row[j].num_tokens <= end]
+        rest = [self._cut(c, end) for j, c in enumerate(row) if j not in ended]
+        return [row[j] for j in ended] + rest
+
+    def _cut(self, completion: Completion, tokens: int) -> Completion:
+        """The first ``tokens`` tokens of ``completion``."""
+        if completion.num_tokens <= tokens:
+            return completion
+        tokenizer = getattr(self.policy, "tokenizer", None)
+        text = (
+            completion.text[:tokens]
+            if tokenizer is None
+            else tokenizer.decode(tokenizer(completion.text, add_special_tokens=False)["input_ids"][:tokens])
+        )
+        return Completion(text, tokens, 0.0)
+
+    def _length(self, prompt: str) -> int:
         if prompt not in self._prompt_len:
             self._prompt_len[prompt] = len(self.policy.encode([prompt])[0])
-        p = self._prompt_len[prompt]
+        return self._prompt_len[prompt]
+
+    def _charge(self, prompt: str, row: list[Completion]) -> dict:
+        p = self._length(prompt)
         base = self.policy.flops(p, 0)
         flops = base + sum(self.policy.flops(p, c.num_tokens) - base for c in row)
         return dict(prompt_tokens=p, generated_tokens=sum(c.num_tokens for c in row), flops=flops, seconds=0.0, samples=len(row))

@@ -3,8 +3,8 @@
 Run by ``make check-html`` after ``make book`` (the main test run leaves this folder out:
 it needs the built book). Every page: no traceback, no raw MyST role, every image loaded,
 nothing loaded from outside the site (it works offline), every formula typeset by the
-site's own MathJax with no TeX left as text, a screenshot in ``_build/screenshots`` for a
-person to look at. Every chapter page: its Colab button and its .ipynb download, each
+site's own MathJax with no TeX left as text, no nan or inf shown as a number, a screenshot
+in ``_build/screenshots`` for a person to look at. Every chapter page: its Colab button and its .ipynb download, each
 solution dropdown opening on a click, every citation link landing on an entry of the
 bibliography, and (where the chapter has a widget) figures that move without a kernel when
 a reader moves their controls.
@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from page_text import READER_TEXT_JS, raw_tex
+from page_text import READER_TEXT_JS, bad_numbers, raw_tex
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
@@ -115,9 +115,10 @@ let tries = 0;
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: p.stem)
-def test_a_page_works_offline_with_its_math_typeset(browser, page):
+def test_a_page_works_offline_its_math_typeset_and_no_nan(browser, page):
     """One load of each page: nothing fetched from outside the site, every formula typeset by
-    the site's own MathJax with no TeX left as text."""
+    the site's own MathJax with no TeX left as text, and no nan or inf shown as a number
+    (tests/page_text.py: "nan%", "-inf", not "financial" or "infinite")."""
     open_page(browser, page)
     outside = browser.execute_script(EXTERNAL_JS)
     assert outside == [], f"{page.name} loads from outside the site (it must work offline): {outside[:5]}"
@@ -129,6 +130,8 @@ def test_a_page_works_offline_with_its_math_typeset(browser, page):
     text = browser.execute_script(READER_TEXT_JS)
     left = raw_tex(text)
     assert not left, f"TeX left as text on {page.name}: {left[:3]}"
+    shown = bad_numbers(text)
+    assert not shown, f"{page.name} shows nan or inf: {shown[:3]}"
 
 
 # Chapters that must have a figure that moves in the page although they have no widget (issue 30).

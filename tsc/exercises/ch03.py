@@ -1,10 +1,15 @@
 """Checkers for the exercises of Chapter 3, Chain of Thought on Steroids.
 
 Each checker names the most likely mistake when it recognises one: for top-p, dropping the
-token that crosses p, forgetting to renormalise, or accumulating in vocabulary order; for
+token that crosses p, keeping one more when the mass before it already equals p, keeping
+every token tied with the last one needed, forgetting to renormalise, or accumulating in
+vocabulary order; for
 the cache, forgetting the values, using every query head under grouped-query attention,
 the wrong bytes per value, or one sequence instead of the batch; for the temperature,
-choosing by coverage or on the test set, or reporting the dev-set accuracy.
+choosing by coverage or on the test set (read off the dev scores the student reports), or
+reporting the dev-set accuracy.
+
+Each exercise's self-test (`tsc.exercises.selftest("ex-3-K")`) lives here too.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 3.1: top-p (nucleus) filtering --------------------------------------------------
 
@@ -27,6 +32,10 @@ TOP_P_CASES: list[tuple[list[float], float]] = [
     ([0.0, 0.6, 0.4, 0.0], 0.95),  # zeros stay zero
     ([0.25, 0.35, 0.05, 0.2, 0.15], 0.01),  # a tiny p is greedy
     ([0.02, 0.11, 0.07, 0.3, 0.05, 0.16, 0.09, 0.2], 0.8),  # eight tokens
+    ([0.125, 0.5, 0.125, 0.25], 0.75),  # the mass before the third token equals p exactly: two tokens reach it
+    ([0.3, 0.2, 0.3, 0.2], 0.5),  # a tie inside the set: both 0.3s
+    ([0.2, 0.4, 0.2, 0.2], 0.5),  # a tie at the edge: 0.4 and one of the 0.2s (any one)
+    ([0.25, 0.25, 0.25, 0.25], 0.5),  # all tied, and p reached exactly: any two
 ]
 
 
@@ -38,6 +47,40 @@ def top_p_reference(probs: Sequence[float], p: float) -> np.ndarray:
     before = np.cumsum(probs[order]) - probs[order]
     kept = np.zeros_like(probs)
     kept[order] = np.where(before < p, probs[order], 0.0)
+    return kept / kept.sum()
+
+
+def is_nucleus(got, probs: Sequence[float], p: float, *, atol: float = 1e-6) -> bool:
+    """Whether ``got`` is a nucleus-sampling distribution of ``probs`` at ``p``: the kept
+    tokens are a most-likely set (none left out is likelier than one kept), their mass reaches
+    ``p`` but would not without the least likely of them, and they are renormalised. Where
+    tokens tie at the edge of the set, any of them may be the one kept."""
+    probs = np.asarray(probs, dtype=float)
+    got = np.asarray(got, dtype=float)
+    kept = got > atol
+    if got.shape != probs.shape or not kept.any() or not np.isclose(got.sum(), 1.0, atol=atol):
+        return False
+    mass = probs[kept].sum()
+    if not np.allclose(got[kept], probs[kept] / mass, atol=atol) or np.any(got[~kept] > atol):
+        return False
+    most_likely = kept.all() or probs[~kept].max() <= probs[kept].min() + 1e-12
+    return bool(most_likely and mass >= p - 1e-12 and mass - probs[kept].min() < p - 1e-12)
+
+
+def _top_p_at_p_kept(probs, p):
+    probs = np.asarray(probs, dtype=float)
+    order = np.argsort(-probs, kind="stable")
+    before = np.cumsum(probs[order]) - probs[order]
+    kept = np.zeros_like(probs)
+    kept[order] = np.where(before <= p, probs[order], 0.0)
+    return kept / kept.sum()
+
+
+def _top_p_all_ties(probs, p):
+    probs = np.asarray(probs, dtype=float)
+    edge = top_p_reference(probs, p)
+    smallest = probs[edge > 0].min()
+    kept = np.where(probs >= smallest, probs, 0.0)
     return kept / kept.sum()
 
 
@@ -87,6 +130,16 @@ TOP_P_MISTAKES: list[tuple[Callable, str]] = [
         "first, before adding them up.",
     ),
     (
+        _top_p_at_p_kept,
+        "You kept a token when the mass ranked above it already equals p: the tokens before it reach p, so the set "
+        "is complete. Keep a token only while the mass above it is strictly below p.",
+    ),
+    (
+        _top_p_all_ties,
+        "You kept every token tied with the last one needed. The set is the smallest that reaches p: of tokens tied at "
+        "its edge keep only as many as it takes (which of them does not matter).",
+    ),
+    (
         _top_p_threshold,
         "You kept the tokens whose own probability is at least p (a threshold on each token, close to min-p). "
         "Top-p thresholds the running total of the sorted probabilities.",
@@ -106,9 +159,13 @@ def check_top_p(fn: Callable) -> Feedback:
         return NOT_ATTEMPTED
     got = [None if error else _as_vector(value, len(probs)) for (value, error), (probs, _) in zip(outcomes, TOP_P_CASES)]
     expected = [top_p_reference(probs, p) for probs, p in TOP_P_CASES]
-    failed = [i for i, (g, e) in enumerate(zip(got, expected)) if g is None or not np.allclose(g, e, atol=1e-6)]
+    failed = [i for i, (g, (probs, p)) in enumerate(zip(got, TOP_P_CASES)) if g is None or not is_nucleus(g, probs, p)]
     if not failed:
-        return Feedback("correct", f"Correct on all {len(TOP_P_CASES)} cases: unsorted inputs, p = 1, a tiny p and zeros included.")
+        return Feedback(
+            "correct",
+            f"Correct on all {len(TOP_P_CASES)} cases: unsorted inputs, p = 1, a tiny p, zeros, a mass that reaches p "
+            "exactly and ties included.",
+        )
     first = failed[0]
     probs, p = TOP_P_CASES[first]
     (value, error), vector = outcomes[first], got[first]
@@ -119,24 +176,24 @@ def check_top_p(fn: Callable) -> Feedback:
     else:
         where = f"top_p({probs}, {p}): expected {_rounded(expected[first])}, got {_rounded(vector)}."
     for mistake, hint in TOP_P_MISTAKES:
-        if _explains(mistake, got, expected):
+        if _explains(mistake, got):
             return Feedback("incorrect", f"{where} {hint}")
     return Feedback("incorrect", where)
 
 
-def _explains(mistake: Callable, got: list, expected: list) -> bool:
+def _explains(mistake: Callable, got: list) -> bool:
     """Whether ``mistake`` reproduces every case where it gives a distribution (where it
     divides by zero, a student's version may crash or return NaN: no evidence either way),
     and differs from the right answer somewhere."""
     differs = False
-    for (probs, p), g, right in zip(TOP_P_CASES, got, expected):
+    for (probs, p), g in zip(TOP_P_CASES, got):
         with np.errstate(invalid="ignore", divide="ignore"):
             wrong = np.asarray(mistake(probs, p), dtype=float)
         if not np.all(np.isfinite(wrong)) or wrong.sum() == 0:
             continue
         if g is None or not np.allclose(g, wrong, atol=1e-6):
             return False
-        differs |= not np.allclose(wrong, right, atol=1e-6)
+        differs |= not is_nucleus(wrong, probs, p)
     return differs
 
 
@@ -285,14 +342,54 @@ def vote_accuracy(policy, problems: Sequence, temperature: float, *, n: int = 8,
 
 
 def check_temperature_choice(
-    temperature, accuracy, *, policy, dev: Sequence, test: Sequence, temperatures: Sequence[float], n: int = 8
+    temperature, accuracy, dev_scores=None, *, policy, dev: Sequence, test: Sequence, temperatures: Sequence[float], n: int = 8
 ) -> Feedback:
-    """Is ``temperature`` the candidate with the best majority@n on ``dev``, and ``accuracy``
-    its majority@n on ``test``? Names the mistake when the choice was made by coverage or on
-    the test set, or when the accuracy reported is the dev set's or a coverage."""
-    if temperature is None and accuracy is None:
+    """Are ``dev_scores`` each candidate's majority@n on ``dev``, ``temperature`` the one with
+    the best of them, and ``accuracy`` its majority@n on ``test``? Reading the student's dev
+    scores names the mistake whatever the data: scores that are coverages (choosing by what a
+    verifier could pick) or test-set votes (choosing on the test set); and the accuracy
+    reported being the dev set's or a coverage."""
+    if temperature is None and accuracy is None and dev_scores is None:
         return NOT_ATTEMPTED
     candidates = [float(t) for t in temperatures]
+    if not isinstance(dev_scores, dict):
+        return Feedback(
+            "incorrect",
+            f"Set dev_scores to a dict of each candidate's majority@{n} on the dev set, {{temperature: score}}: how you "
+            f"chose is part of the answer; got {show(dev_scores)}.",
+        )
+    scores = {}
+    for key, value in dev_scores.items():
+        t, v = as_number(key), as_number(value)
+        match = [c for c in candidates if t is not None and math.isclose(t, c)]
+        if not match or v is None:
+            return Feedback("incorrect", f"dev_scores should map each candidate {candidates} to a number; got {show(key)}: {show(value)}.")
+        scores[match[0]] = v
+    if sorted(scores) != sorted(candidates):
+        return Feedback("incorrect", f"dev_scores should score every candidate {candidates}; it has {sorted(scores)}.")
+    dev_truth = {t: vote_accuracy(policy, dev, t, n=n) for t in candidates}
+    table = ", ".join(f"T={t:g}: {vote:.3f}" for t, (vote, _) in dev_truth.items())
+
+    def same(values: dict) -> bool:
+        return all(math.isclose(scores[t], values[t], abs_tol=1e-6) for t in candidates)
+
+    if not same({t: vote for t, (vote, _) in dev_truth.items()}):
+        if same({t: cover for t, (_, cover) in dev_truth.items()}):
+            return Feedback(
+                "incorrect",
+                f"Your dev scores are coverage@{n} (some sample right), what a verifier could pick; without one what you "
+                f"deploy is the vote: score each temperature by majority@{n} ({table}).",
+            )
+        if same({t: vote_accuracy(policy, test, t, n=n)[0] for t in candidates}):
+            return Feedback(
+                "incorrect",
+                f"Your scores are majority@{n} on the test set: a choice made there makes its test accuracy an optimistic "
+                f"estimate. Score the candidates on the dev set only ({table}).",
+            )
+        wrong = next(t for t in candidates if not math.isclose(scores[t], dev_truth[t][0], abs_tol=1e-6))
+        return Feedback(
+            "incorrect", f"dev_scores[{wrong:g}] is {scores[wrong]:.3f}; majority@{n} on the dev set is {dev_truth[wrong][0]:.3f}."
+        )
     chosen = as_number(temperature)
     if chosen is None or not any(math.isclose(chosen, t) for t in candidates):
         return Feedback("incorrect", f"Choose the temperature among the candidates {candidates}; got {show(temperature)}.")
@@ -302,34 +399,18 @@ def check_temperature_choice(
         return Feedback("incorrect", f"Report the held-out accuracy as one number between 0 and 1; got {show(accuracy)}.")
     if 1 < reported <= 100:
         return Feedback("incorrect", f"{reported:g} looks like a percentage: report a fraction between 0 and 1.")
-    dev_scores = {t: vote_accuracy(policy, dev, t, n=n) for t in candidates}
-    best = max(vote for vote, _ in dev_scores.values())
-    winners = [t for t, (vote, _) in dev_scores.items() if math.isclose(vote, best, abs_tol=1e-9)]
-    table = ", ".join(f"T={t:g}: {vote:.3f}" for t, (vote, _) in dev_scores.items())
+    best = max(vote for vote, _ in dev_truth.values())
+    winners = [t for t, (vote, _) in dev_truth.items() if math.isclose(vote, best, abs_tol=1e-9)]
     if chosen not in winners:
-        by_coverage = max(candidates, key=lambda t: dev_scores[t][1])
-        if chosen == by_coverage:
-            return Feedback(
-                "incorrect",
-                f"T={chosen:g} has the best coverage@{n} on the dev set, but without a verifier what you deploy is the "
-                f"vote: choose by majority@{n} ({table}).",
-            )
-        test_scores = {t: vote_accuracy(policy, test, t, n=n)[0] for t in candidates}
-        if chosen == max(candidates, key=test_scores.get):
-            return Feedback(
-                "incorrect",
-                f"T={chosen:g} is the best on the test set, not on the dev set ({table}): a choice made on the test set "
-                "makes its test accuracy an optimistic estimate. Choose on the dev set only.",
-            )
-        return Feedback("incorrect", f"On the dev set majority@{n} is highest at T={winners[0]:g}, not {chosen:g} ({table}).")
+        return Feedback("incorrect", f"Your dev scores are right, and they are highest at T={winners[0]:g}, not {chosen:g} ({table}).")
     held_out, held_out_coverage = vote_accuracy(policy, test, chosen, n=n)
     if math.isclose(reported, held_out, abs_tol=1e-6):
         return Feedback(
             "correct",
-            f"Correct: T={chosen:g} wins on the dev set ({dev_scores[chosen][0]:.1%} there) "
+            f"Correct: T={chosen:g} wins on the dev set ({dev_truth[chosen][0]:.1%} there) "
             f"and scores {held_out:.1%} on the held-out test set.",
         )
-    if math.isclose(reported, dev_scores[chosen][0], abs_tol=1e-6):
+    if math.isclose(reported, dev_truth[chosen][0], abs_tol=1e-6):
         return Feedback(
             "incorrect",
             f"{reported:.3f} is the dev-set accuracy of T={chosen:g}: it was used to choose, so it is optimistic. "
@@ -340,3 +421,57 @@ def check_temperature_choice(
     return Feedback(
         "incorrect", f"T={chosen:g} is the right choice, but its majority@{n} on the test set is {held_out:.3f}, not {reported:.3f}."
     )
+
+
+# --- the self-tests the chapter's hidden cells run ----------------------------------------------
+
+
+@registers_selftest("ex-3-1")
+def _selftest_top_p(*, policy=None, prefix: str | None = None) -> None:
+    """The placeholder, the reference, every named mistake; with ``policy`` and ``prefix``, the
+    reference against the sampler's own filter on the model's real distribution."""
+    assert check_top_p(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_top_p(top_p_reference).correct
+    for mistake, hint in TOP_P_MISTAKES:
+        assert rejects(check_top_p(mistake), hint.split(":")[0][:40]), mistake.__name__
+    if policy is not None:
+        from tsc.lm.decoding import next_token_logits, reshape
+
+        logits = next_token_logits(policy, [prefix])[0]
+        mine = top_p_reference(logits.softmax(-1).tolist(), 0.9)
+        assert np.abs(mine - reshape(logits, top_p=0.9).numpy()).max() < 1e-6
+
+
+@registers_selftest("ex-3-2")
+def _selftest_kv_cache() -> None:
+    assert check_kv_cache_bytes(lambda *args, **kwargs: None).status == "not attempted"
+    assert check_kv_cache_bytes(kv_cache_reference).correct
+    for mistake, hint in _kv_mistakes():
+        assert rejects(check_kv_cache_bytes(mistake), hint[:30]), hint
+
+
+@registers_selftest("ex-3-3")
+def _selftest_temperature(*, policy, dev: Sequence, test: Sequence, temperatures: Sequence[float], n: int = 8) -> None:
+    """The placeholder, the reference (dev scores, the choice, its test accuracy), and each
+    mistake: coverage as the dev score, scores from the test set, the dev accuracy reported,
+    a percentage."""
+
+    def check(t, a, scores):
+        return check_temperature_choice(t, a, scores, policy=policy, dev=dev, test=test, temperatures=temperatures, n=n)
+
+    assert check(None, None, None).status == "not attempted"
+    truth = {float(t): vote_accuracy(policy, dev, t, n=n) for t in temperatures}
+    votes = {t: v for t, (v, _) in truth.items()}
+    chosen = max(votes, key=votes.get)
+    held_out, held_out_coverage = vote_accuracy(policy, test, chosen, n=n)
+    assert check(chosen, held_out, votes).correct
+    assert rejects(check(chosen, held_out, None), "dev_scores")
+    covers = {t: c for t, (_, c) in truth.items()}
+    if covers != votes:
+        assert rejects(check(max(covers, key=covers.get), held_out, covers), "coverage")
+    tests = {float(t): vote_accuracy(policy, test, t, n=n)[0] for t in temperatures}
+    if tests != votes:
+        assert rejects(check(max(tests, key=tests.get), held_out, tests), "test set")
+    if not math.isclose(votes[chosen], held_out, abs_tol=1e-6):
+        assert rejects(check(chosen, votes[chosen], votes), "dev-set accuracy")
+    assert rejects(check(chosen, 100 * held_out, votes), "percentage")

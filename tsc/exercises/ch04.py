@@ -1,11 +1,12 @@
-"""Checkers for the exercises of Chapter 4, The Compute Trade-Off."""
+"""Checkers for the exercises of Chapter 4, The Compute Trade-Off, and their self-tests
+(`tsc.exercises.selftest("ex-4-K")`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 4.1: a Chinchilla-optimal training budget ------------------------------------
 
@@ -117,6 +118,10 @@ BREAK_EVEN_CASES = [
     (1e12, 1e8, 5e12, 1e8),  # B's queries are no cheaper: never
     (1e12, 1e8, 5e12, 3e8),  # B's queries are dearer: never
     (3e12, 7e8, 3e12, 2e8),  # the same training, cheaper queries: from the first query
+    (1e12, 7e8, 4e12, 4e8),  # a crossing between two whole numbers: 10,000 exactly
+    (1e12, 9e8, 4.5e12, 2e8),  # 5,000 exactly
+    (2e12, 1e9, 9e12, 3e8),  # 10,000 exactly
+    (1e12, 3e8, 2e12, 1e8 + 1),  # 5,000.000025...: from query 5,001 on
 ]
 
 
@@ -152,21 +157,31 @@ def check_break_even(fn: Callable) -> Feedback:
                 return Feedback(
                     "incorrect",
                     f"break_even{case}: B's queries cost {qb:.3g} FLOPs, A's {qa:.3g}: B never catches up, so return math.inf "
-                    f"(got {number:.4g}; a negative or zero volume would mean B was cheaper from the start).",
+                    f"(got {number:.10g}; a negative or zero volume would mean B was cheaper from the start).",
                 )
             continue
-        if math.isinf(number) or not math.isclose(number, expected, rel_tol=1e-6, abs_tol=1e-9):
-            if not math.isinf(number) and math.isclose(number, tb / qa, rel_tol=1e-6):
-                hint = " B's training is only the extra cost: count what A spent on training too, (train_b - train_a)."
-            elif not math.isinf(number) and math.isclose(number, (tb - ta) / qa, rel_tol=1e-6):
-                hint = " B pays for its queries too: each query saves only the difference, per_query_a - per_query_b."
-            elif not math.isinf(number) and math.isclose(number, (tb + ta) / (qa - qb), rel_tol=1e-6):
-                hint = " Totals are equal where train_a + Q·a = train_b + Q·b: the trainings subtract."
-            else:
-                hint = " Solve train_a + Q·per_query_a = train_b + Q·per_query_b for Q."
-            shown = "inf" if math.isinf(number) else f"{number:.4g}"
-            return Feedback("incorrect", f"break_even{case}: expected {expected:.4g} queries, got {shown}.{hint}")
-    return Feedback("correct", f"Correct on all {len(BREAK_EVEN_CASES)} cases, including the ones where B never breaks even.")
+        # the crossing itself, or the first whole number of queries from which B is no dearer: both are right
+        whole = math.ceil(expected - 1e-9 * max(1.0, expected))
+        if not math.isinf(number) and (math.isclose(number, expected, rel_tol=1e-6, abs_tol=1e-9) or number == whole):
+            continue
+        if not math.isinf(number) and math.isclose(number, tb / qa, rel_tol=1e-6):
+            hint = " B's training is only the extra cost: count what A spent on training too, (train_b - train_a)."
+        elif not math.isinf(number) and math.isclose(number, (tb - ta) / qa, rel_tol=1e-6):
+            hint = " B pays for its queries too: each query saves only the difference, per_query_a - per_query_b."
+        elif not math.isinf(number) and math.isclose(number, (tb + ta) / (qa - qb), rel_tol=1e-6):
+            hint = " Totals are equal where train_a + Q·a = train_b + Q·b: the trainings subtract."
+        elif not math.isinf(number) and number == math.floor(expected) and number < expected:
+            hint = f" Rounded down: at {number:,.0f} queries B is still dearer; the first whole number of queries is {whole:,}."
+        else:
+            hint = " Solve train_a + Q·per_query_a = train_b + Q·per_query_b for Q."
+        shown = "inf" if math.isinf(number) else f"{number:,.10g}"
+        return Feedback(
+            "incorrect", f"break_even{case}: expected {expected:,.10g} queries (or {whole:,} as a whole number), got {shown}.{hint}"
+        )
+    return Feedback(
+        "correct",
+        f"Correct on all {len(BREAK_EVEN_CASES)} cases, including the ones where B never breaks even (a whole number of queries is fine).",
+    )
 
 
 # --- Exercise 4.4: your own allocation by size ---------------------------------------------
@@ -229,6 +244,56 @@ def check_allocation_choice(choice, *, table: dict, shares: dict, budget: float,
             "incorrect", f"Within budget ({flops:.3g} FLOPs per problem) but {acc:.1%} solved; {optimum:.1%} is possible.{hint}"
         )
     return Feedback("correct", f"Correct: {acc:.1%} solved at {flops:.3g} FLOPs per problem on average (budget {budget:.3g}).")
+
+
+# --- the self-tests the chapter's hidden cells run ----------------------------------------------
+
+
+@registers_selftest("ex-4-1")
+def _selftest_chinchilla() -> None:
+    assert check_chinchilla(lambda n_params: None).status == "not attempted"
+    assert check_chinchilla(lambda n: (20 * n, 120 * n * n)).correct
+    assert rejects(check_chinchilla(lambda n: (20 * n, 40 * n * n)), "forward pass")  # 2N per token
+    assert rejects(check_chinchilla(lambda n: (n / 20, 6 * n * n / 20)), "per parameter")
+    assert rejects(check_chinchilla(lambda n: (20 * n, 120 * n)), "20 tokens")
+
+
+@registers_selftest("ex-4-2")
+def _selftest_exchange() -> None:
+    assert check_exchange(lambda ts, qs, tb, qb: None).status == "not attempted"
+    assert check_exchange(reference_exchange).correct
+    assert rejects(check_exchange(lambda ts, ss, tb, sb: ss / sb), "per 10")
+    assert rejects(check_exchange(lambda ts, ss, tb, sb: 1 / reference_exchange(ts, ss, tb, sb)), "Upside down")
+    assert rejects(check_exchange(lambda ts, ss, tb, sb: (ss / sb) ** (1 / math.log(tb / ts))), "log base 10")
+
+
+@registers_selftest("ex-4-3")
+def _selftest_break_even() -> None:
+    assert check_break_even(lambda ta, qa, tb, qb: None).status == "not attempted"
+    assert check_break_even(reference_break_even).correct
+    whole = lambda ta, qa, tb, qb: math.ceil(reference_break_even(ta, qa, tb, qb) - 1e-9) if qb < qa else math.inf  # noqa: E731
+    assert check_break_even(whole).correct  # the first whole number of queries is right too
+    assert rejects(check_break_even(lambda ta, qa, tb, qb: (tb - ta) / (qa - qb)), "math.inf")  # divides by zero
+    assert rejects(check_break_even(lambda ta, qa, tb, qb: (tb - ta) / qa if qb < qa else math.inf), "saves only the difference")
+    floor = lambda ta, qa, tb, qb: math.floor(reference_break_even(ta, qa, tb, qb)) if qb < qa else math.inf  # noqa: E731
+    assert rejects(check_break_even(floor), "Rounded down")
+
+
+@registers_selftest("ex-4-4")
+def _selftest_allocation(*, table: dict, shares: dict, budget: float) -> None:
+    """The placeholder, the knapsack's own choice, and the two likely mistakes: the richest
+    candidate everywhere (over budget) and one strategy for every size (the fixed baseline)."""
+    assert check_allocation_choice(None, table=table, shares=shares, budget=budget).status == "not attempted"
+    reference, _ = best_allocation(table, shares, budget)
+    assert check_allocation_choice(reference, table=table, shares=shares, budget=budget).correct
+    richest = {s: max(table[s], key=lambda n: table[s][n][0]) for s in table}
+    assert rejects(check_allocation_choice(richest, table=table, shares=shares, budget=budget), "Over budget")
+    names = sorted(table[next(iter(table))])
+    affordable = [n for n in names if sum(shares[s] * table[s][n][1] for s in table) <= budget]
+    same = max(affordable, key=lambda n: sum(shares[s] * table[s][n][0] for s in table))
+    fixed = {s: same for s in table}
+    feedback = check_allocation_choice(fixed, table=table, shares=shares, budget=budget)
+    assert feedback.correct or rejects(feedback, "fixed baseline"), feedback.message
 
 
 __all__ = ["check_allocation_choice", "check_break_even", "check_chinchilla", "check_exchange"]

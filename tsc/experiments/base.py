@@ -1,7 +1,6 @@
 """The experiments' registry: `experiment` registers one, `run` computes it or reads its stored
 result back, `installs` registers what fits a strategy's shipped table from it."""
 
-
 from __future__ import annotations
 
 import json

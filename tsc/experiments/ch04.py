@@ -80,57 +80,106 @@ def grid_problems(per_size: int, seed: int) -> list:
 )
 def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
     import tsc.analysis as ta
-    from tsc.lm.policy import load_policy
 
     problems = grid_problems(per_size, seed)
     store = ta.SweepCache(CACHE / "grid.jsonl")
-    rows = []
-    for name in checkpoints:
-        policy = load_policy(name)
-        config = {
-            "experiment": "ch04-grid",
-            "model": name,
-            "weights": policy.card.get("weights_sha256"),
-            "problems": [p.to_json() for p in problems],
-            "samples": samples,
-            "ks": list(ks),
-            "temperature": temperature,
-            "seed": seed,
-            "trials": trials,
+    rows = [
+        checkpoint_row(name, problems, store, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials)
+        for name in checkpoints
+    ]
+    return {
+        "problems": [[list(p.numbers), p.target] for p in problems],
+        "sizes": [len(p.numbers) for p in problems],
+        "samples": samples,
+        "ks": list(ks),
+        "checkpoints": rows,
+    }
+
+
+def checkpoint_row(name: str, problems: list, store, *, samples, ks, temperature, seed, trials, experiment: str = "ch04-grid") -> dict:
+    """One checkpoint's row of the grid: ``samples`` completions per problem, and from them
+    per problem the correct count, majority@k, and the FLOPs of the prompt and of a sample;
+    with the card's training figures. Cached in ``store`` (a `tsc.analysis.SweepCache`)."""
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+
+    policy = load_policy(name)
+    config = {
+        "experiment": experiment,
+        "model": name,
+        "weights": policy.card.get("weights_sha256"),
+        "problems": [p.to_json() for p in problems],
+        "samples": samples,
+        "ks": list(ks),
+        "temperature": temperature,
+        "seed": seed,
+        "trials": trials,
+    }
+    key = ta.config_key(config)
+    row = store.get(key)
+    if row is None:
+        started = time.perf_counter()
+        table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed)
+        vote = ta.majority_accuracy(table, list(ks), trials=trials, seed=seed)
+        prompt_lens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+        prefill = [policy.flops(n, 0) for n in prompt_lens]
+        per_sample = [
+            float(np.mean([policy.flops(n, int(t)) - policy.flops(n, 0) for t in row_tokens]))
+            for n, row_tokens in zip(prompt_lens, table.tokens)
+        ]
+        card = policy.card
+        row = {
+            "name": name,
+            "size": name.split("-step")[0].split("-anneal")[0],
+            "params": int(policy.n_params),
+            "n_layer": int(policy.n_layer),
+            "d_model": int(policy.d_model),
+            "step": int(card.get("steps", 0)),
+            "schedule_steps": int((card.get("recipe") or {}).get("schedule_steps") or card.get("steps", 0)),
+            "train_tokens": int(card.get("train_tokens", 0)),
+            "train_flops": float(card.get("train_flops", 0)),
+            "prefill_flops": [int(x) for x in prefill],
+            "sample_flops": [round(x, 1) for x in per_sample],
+            "correct": [int(c) for c in table.correct.sum(axis=1)],
+            "majority": [[round(float(v), 4) for v in r] for r in vote["per_problem"]],
+            "tokens_per_sample": float(table.tokens.mean()),
+            "ledger_flops": int(table.ledger.flops),
+            "seconds": round(time.perf_counter() - started, 1),
         }
-        key = ta.config_key(config)
-        row = store.get(key)
-        if row is None:
-            started = time.perf_counter()
-            table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed)
-            vote = ta.majority_accuracy(table, list(ks), trials=trials, seed=seed)
-            prompt_lens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
-            prefill = [policy.flops(n, 0) for n in prompt_lens]
-            per_sample = [
-                float(np.mean([policy.flops(n, int(t)) - policy.flops(n, 0) for t in row_tokens]))
-                for n, row_tokens in zip(prompt_lens, table.tokens)
-            ]
-            card = policy.card
-            row = {
-                "name": name,
-                "size": name.split("-step")[0],
-                "params": int(policy.n_params),
-                "n_layer": int(policy.n_layer),
-                "d_model": int(policy.d_model),
-                "step": int(card.get("steps", 0)),
-                "train_tokens": int(card.get("train_tokens", 0)),
-                "train_flops": float(card.get("train_flops", 0)),
-                "prefill_flops": [int(x) for x in prefill],
-                "sample_flops": [round(x, 1) for x in per_sample],
-                "correct": [int(c) for c in table.correct.sum(axis=1)],
-                "majority": [[round(float(v), 4) for v in r] for r in vote["per_problem"]],
-                "tokens_per_sample": float(table.tokens.mean()),
-                "ledger_flops": int(table.ledger.flops),
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-            store.append(key, config, row)
-            print(f"  {name}: {row['seconds']:.0f} s, pass@1 {np.mean(row['correct']) / samples:.3f}", flush=True)
-        rows.append(row)
+        store.append(key, config, row)
+        print(f"  {name}: {row['seconds']:.0f} s, pass@1 {np.mean(row['correct']) / samples:.3f}", flush=True)
+    return row
+
+
+ANNEALED = ("countdown-m-anneal500", "countdown-m-anneal1125", "countdown-anneal210", "countdown-anneal500")
+
+
+@experiment(
+    "ch04-annealed",
+    describe="the four runs annealed at their own budget (countdown-m at 500 and 1,125 steps, the default shape at 210 and 500) "
+    "on ch04-grid's 900 problems: coverage and majority@k against test-time FLOPs, beside the family's mid-schedule checkpoints",
+    checkpoints=list(ANNEALED),
+    per_size=300,
+    samples=64,
+    ks=[1, 2, 4, 8, 16, 32, 64],
+    temperature=1.0,
+    seed=4000,
+    trials=100,
+)
+def annealed(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
+    """The grid's measurement (`checkpoint_row`) for the annealed runs, on the grid's problems
+    (`grid_problems` with its seed), with fewer samples: comparisons with the grid's
+    checkpoints use k up to ``samples`` (pass@k estimated without bias from either count)."""
+    import tsc.analysis as ta
+
+    problems = grid_problems(per_size, seed)
+    store = ta.SweepCache(CACHE / "annealed.jsonl")
+    rows = [
+        checkpoint_row(
+            name, problems, store, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials, experiment="ch04-annealed"
+        )
+        for name in checkpoints
+    ]
     return {
         "problems": [[list(p.numbers), p.target] for p in problems],
         "sizes": [len(p.numbers) for p in problems],
@@ -209,7 +258,7 @@ def candidate_results(
 ) -> dict:
     """One split's record: every candidate run on every problem (with the per-problem seeds
     `compute_optimal` uses, through `tsc.strategies.solve_many`), the probe, and the oracle
-    difficulty (correct samples of ``difficulty_samples``). The work goes in chunks of
+    difficulty (correct samples of ``difficulty_samples``; none when 0). The work goes in chunks of
     ``chunk`` problems, chunk by chunk (every candidate on the first chunk, then on the
     next), so a run stopped early has whole chunks; ``upto`` keeps the first ``upto``
     problems only (a multiple of ``chunk``). ``cached(what, compute, **config)`` may store
@@ -236,6 +285,8 @@ def candidate_results(
         return dict(ledgers(results), score=[round(r.scores[0], 6) for r in results])
 
     def run_difficulty(part: list) -> dict:
+        if not difficulty_samples:
+            return {"correct": [0] * len(part), "samples": 0}
         table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1)
         return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
 
@@ -309,6 +360,42 @@ def allocation(*, model, verifier, dev, test, split_seed, seed, candidates, diff
             upto=test_evaluated if split == "test" else None,
         )
     return out
+
+
+@experiment(
+    "ch04-fresh",
+    describe="every candidate of ch04-allocation and the probe on the fresh test split (1,200 problems, 3/4/5 numbers 1:2:1), "
+    "for the final, once-only test of compute_optimal against the fixed strategies",
+    model="countdown",
+    verifier="prm",
+    seed=0,
+    candidates=CANDIDATES,
+    sizes={str(k): v for k, v in FRESH_SIZES.items()},
+    split_seed=FRESH_SEED,
+)
+def fresh(*, model, verifier, seed, candidates, sizes, split_seed) -> dict:
+    """Per problem of `fresh_test_split`: every candidate's verdict and FLOPs (and the
+    verifier's share), with the per-problem seeds `compute_optimal` and ``python -m tsc solve``
+    use, and the probe; no oracle difficulty (``samples`` 0: it is for fitting, never done here). Chunks of
+    300 problems, each cached in ``runs/ch04/`` as it finishes. Nothing is chosen on these
+    problems: `compute_optimal` and the fixed strategy it is compared with are fitted on the
+    dev half (`allocation_splits`) and applied here once."""
+    import tsc.analysis as ta
+    from tsc.lm.policy import load_policy
+    from tsc.verifiers import get_verifier
+
+    policy = load_policy(model)
+    judge = get_verifier(verifier)
+    problems = fresh_test_split({int(k): v for k, v in sizes.items()}, seed=split_seed)
+    store = ta.SweepCache(CACHE / "fresh.jsonl")
+    listed = [p.to_json() for p in problems]
+    base = {"experiment": "ch04-fresh", "model": model, "weights": policy.card.get("weights_sha256"), "verifier": verifier, "seed": seed}
+
+    def cached(what: str, compute, **extra):
+        return store.fetch(dict(base, problems=listed, what=what, **extra), compute, label=f"fresh {what} {extra.get('chunk')}")
+
+    record = candidate_results(problems, policy, judge, candidates=candidates, seed=seed, difficulty_samples=0, cached=cached, chunk=300)
+    return {"model": model, "verifier": verifier, "seed": seed, "candidates": candidates, "splits": {"fresh": record}}
 
 
 @installs("ch04-allocation")

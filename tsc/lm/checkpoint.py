@@ -67,7 +67,6 @@ def load_checkpoint(path: Path, card: dict, auto_class: str, *, dtype=None, what
     import torch
     import transformers
 
-
     check_checkpoint(path, card)  # safetensors only; the sha256 on the card, if any
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -92,3 +92,19 @@ def entropy_bits(probs: torch.Tensor) -> torch.Tensor:
     probs = torch.as_tensor(probs, dtype=torch.float64)
     logs = torch.where(probs > 0, probs.log2(), torch.zeros_like(probs))
     return -(probs * logs).sum(-1)
+
+
+@torch.no_grad()
+def completion_entropies(policy, prompt: str, completion: str) -> torch.Tensor:
+    """The entropy in bits (temperature 1) of the distribution each token of ``completion``
+    was drawn from, after ``prompt`` and the completion's earlier tokens: one forward pass
+    over both. Where it is high the model could have written something else: the *forking*
+    positions of a chain of thought."""
+    [prompt_ids] = policy.encode([prompt])
+    [both] = policy.encode([prompt + completion])
+    if both[: len(prompt_ids)] != prompt_ids:
+        raise ValueError("the prompt's tokens change when the completion follows it; pass a prompt that ends at a token boundary")
+    if len(both) > policy.max_len:
+        raise ValueError(f"prompt and completion take {len(both)} tokens, more than {policy.name}'s context of {policy.max_len}")
+    logits = policy.model(input_ids=torch.tensor([both])).logits[0, len(prompt_ids) - 1 : -1].float()
+    return entropy_bits(logits.softmax(-1))

@@ -340,6 +340,7 @@ def sample_rows(
     uniforms: torch.Tensor | None = None,
     check_ids: torch.Tensor | None = None,
     check: Callable[[list[int]], bool] | None = None,
+    stop_after: int | None = None,
     top_logprobs: int = 0,
     confidence_stop: tuple[int, float] | None = None,
 ) -> Sampled:
@@ -364,6 +365,11 @@ def sample_rows(
     tokens from its own stream instead of ``generator`` (see `draw_tokens`). A token in
     ``check_ids`` ends a sequence only if ``check`` of the sequence's tokens so far says so
     (a stop string matched on the decoded text, `tsc.lm.stops`).
+
+    With ``stop_after`` = m, a
+    prompt's sequences stop once m of them have ended at a stop token: the others are cut
+    at that step (what they wrote so far is kept), as an engine that waits only for the
+    first m answers would (short-m@k, `tsc.strategies.short_m_at_k`).
 
     ``top_logprobs=k`` also keeps the k largest log-probabilities at every step.
     ``confidence_stop=(window, threshold)`` ends a sequence once the mean confidence of its
@@ -408,6 +414,7 @@ def sample_rows(
     to_check = torch.zeros(logits.shape[-1], dtype=torch.bool)
     if check is not None and check_ids is not None:
         to_check[check_ids] = True
+    finished = torch.zeros(len(prompts), dtype=torch.long)  # per prompt: sequences ended at a stop so far
     for step in range(max_new_tokens):
         log_probs = torch.log_softmax(logits, dim=-1)
         if temperature == 0:
@@ -444,6 +451,10 @@ def sample_rows(
                 written = out[rows[b], :step].tolist()
                 states = torch.cat([prompt_hidden[prompt_index], written_hidden[rows[b], :step]])
                 store.add(prompt + written, *stored_kv(cache, b, width - len(prompt), width + step), states)
+        if stop_after is not None:  # a prompt whose first `stop_after` sequences have ended stops the rest
+            just = rows[ended & (rows < total)]
+            finished.index_add_(0, owner[just], torch.ones(len(just), dtype=torch.long))
+            ended = ended | ((finished >= stop_after)[owner[rows.clamp(max=total - 1)]] & (rows < total))
         if confidence_stop is not None:
             ended = ended | cut[rows]
         rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)

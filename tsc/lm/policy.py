@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger, forward_flops
-from tsc.core import CUT_MARGIN, Completion, check_request, per_prompt, token_confidence
+from tsc.core import CUT_MARGIN, Completion, check_request, is_int, per_prompt, token_confidence
 from tsc.lm.checkpoint import bundled_models, card_kind
 from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, pad_rows, sample_rows, supports
 from tsc.lm.prefix import PrefixStore
@@ -136,6 +137,7 @@ class LocalPolicy:
         ledger: Ledger | Sequence[Ledger] | None = None,
         batch_size: int = 1024,
         offset: int = 0,
+        stop_after: int | None = None,
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
@@ -164,6 +166,11 @@ class LocalPolicy:
         generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
         prompt's share to its own.
 
+        ``stop_after`` = m: a prompt's samples stop as soon as m of them have ended at a stop;
+        the others are cut there (their text so far; only what was computed is charged), and
+        each prompt's completions come in the order they ended, the cut ones last (short-m@k,
+        `tsc.strategies.short_m_at_k`). A prompt's ``n`` samples must then fit one batch.
+
         Every completion carries each generated token's log-probability at temperature 1
         (``token_logprobs``; they come with sampling, so they are free). ``top_logprobs=k``
         adds the k largest log-probabilities at every token; ``confidence_stop=(window,
@@ -178,6 +185,10 @@ class LocalPolicy:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if offset and seeds is None:
             raise ValueError("offset needs one seed per prompt (a list): only a prompt's own stream can be continued")
+        if stop_after is not None and (not is_int(stop_after) or not 1 <= stop_after <= n):
+            raise ValueError(f"stop_after must be a whole number from 1 to n ({n}), or None; got {stop_after!r}")
+        if stop_after is not None and n > batch_size:
+            raise ValueError(f"stop_after needs each prompt's n={n} samples in one batch: raise batch_size ({batch_size}) to n")
         started = time.perf_counter()
         encoded = self.encode(prompts)
         longest = max(map(len, encoded), default=0)
@@ -214,11 +225,11 @@ class LocalPolicy:
             if lean is not None:
                 sampled = sample_rows(
                     lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
-                    store=self._prefix_store, limits=limits, uniforms=uniforms, **checks, **settings,
+                    store=self._prefix_store, limits=limits, uniforms=uniforms, stop_after=stop_after, **checks, **settings,
                 )  # fmt: skip
                 reads = [1] * len(ids)  # each prompt read once, shared by its samples
             else:
-                sampled = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, **settings)
+                sampled = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, stop_after=stop_after, **settings)
                 reads = [1] * len(ids)  # each prompt read once here too
             tops = sampled.top_logprobs or [[]] * len(sampled.tokens)
             cuts = sampled.cut or [False] * len(sampled.tokens)
@@ -232,6 +243,8 @@ class LocalPolicy:
                 flops += sum(self.flops(len(prompt), len(row[0])) - self.flops(len(prompt), 0) for row in rows)
                 for j, value in enumerate((read * (len(prompt) - kept), read * kept, flops)):
                     costs[i][j] += value
+        if stop_after is not None:  # the order they ended in: those that reached a stop by length, then the cut ones
+            outputs = [sorted(rows, key=lambda row: len(row[0]) if stops.ended(row[0]) else math.inf) for rows in outputs]
         completions = [[_completion(stops, *row) for row in rows] for rows in outputs]
         seconds = time.perf_counter() - started
         if ledgers is not None:  # each prompt's share, the wall time split by tokens written
@@ -290,7 +303,7 @@ class LocalPolicy:
     @torch.no_grad()
     def _generate(
         self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None, top_logprobs=0,
-        confidence_stop=None,
+        confidence_stop=None, stop_after=None,
     ) -> Sampled:  # fmt: skip
         """The reference path through `transformers`: left-pad the ``prompts`` and read each
         once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
@@ -319,6 +332,7 @@ class LocalPolicy:
         to_check = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
         to_check[stops.needs_check().to(device)] = True
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        reached = torch.zeros(len(prompts), dtype=torch.long, device=device)  # per prompt: samples ended at a stop
         counts = torch.zeros(batch, dtype=torch.long, device=device)
         wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         tokens, written, tops = [], [], []
@@ -345,6 +359,11 @@ class LocalPolicy:
             ended = ending[token]
             for b in (to_check[token] & alive).nonzero().squeeze(1).tolist():  # a stop string across tokens?
                 ended[b] = stops.hit(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
+            if stop_after is not None:  # a prompt whose first `stop_after` samples have ended stops the rest
+                ended_by_stop = torch.zeros(len(prompts), dtype=torch.long, device=device)
+                ended_by_stop.index_add_(0, owner, (alive & ended).long())
+                reached = reached + ended_by_stop
+                ended = ended | (reached >= stop_after)[owner]
             if k:
                 tops.append(log_probs.topk(k, dim=-1).values.float().cpu())
                 if confidence_stop is not None:

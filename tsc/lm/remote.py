@@ -189,6 +189,7 @@ class RemotePolicy:
         stop: tuple[str, ...] | None = None,
         ledger: Ledger | Sequence[Ledger] | None = None,
         offset: int = 0,
+        stop_after: int | None = None,
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
@@ -204,6 +205,8 @@ class RemotePolicy:
         their FLOPs; ``logprob`` is the sum of the server's token log-probabilities
         (``token_logprobs``), or NaN where it offers none. ``top_logprobs`` and
         ``confidence_stop`` as in the module's docs.
+        ``stop_after`` is accepted and has no effect: a server writes every sample to its end,
+        and each is charged.
         """
         seeds, ledgers = check_request(
             prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,

@@ -53,6 +53,16 @@ class StopMatcher:
         text = self.decode(ids)
         return any(s in text for s in self.stops)
 
+    def ended(self, ids: Sequence[int]) -> bool:
+        """Whether a sequence of ``ids`` ended at a stop (its last token ends it), rather than
+        being cut by a length limit."""
+        if not ids:
+            return False
+        last, candidates = ids[-1], set(self.candidate_ids)
+        if last in self.end_ids or (self.exact and last in candidates):
+            return True
+        return not self.exact and last in candidates and self.hit(ids)
+
     def cut(self, text: str) -> str:
         return cut_at_stop(text, self.stops)
 

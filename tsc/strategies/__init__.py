@@ -28,6 +28,7 @@ from tsc.strategies.parallel import (
 from tsc.strategies.particle import particle_filter
 from tsc.strategies.search import beam_search, check_search_knobs, dfs, dvts, mcts, tot_bfs
 from tsc.strategies.sequential import check_sequential, revise, self_refine
+from tsc.strategies.short_m_at_k import check_short_knobs, short_m_at_k
 from tsc.strategies.stopping import check_stopping, early_stop, early_stop_many
 from tsc.strategies.thinker import check_flops as check_table_flops
 from tsc.strategies.thinker import thinker
@@ -90,6 +91,9 @@ STRATEGIES.update({s.name: s for s in [
              verifier="steps", check=check_search_knobs),
     Strategy("particle_filter", particle_filter, "search", "particles", "#0b6e4f", PARTICLES, verifier="steps", check=check_search_knobs),
     Strategy("budget_forcing", budget_forcing, "thinking", "thinking_tokens", "#3d5a80", THINKING, check=check_budget, needs="trace"),
+    Strategy("short_m_at_k", short_m_at_k, "parallel", "n", "#9d0208",
+             {"n": "chains started (k in short-m@k)", "m": "the first chains to finish, which vote (m in short-m@k)"},
+             check=check_short_knobs),
     Strategy("free_energy", free_energy, "adaptive", "n", "#9c6644",
              {**AT_MOST, "cost_per_token": "nats of preference each generated token costs"}, verifier="optional", check=check_efe_knobs),
     Strategy("compute_optimal", compute_optimal, "adaptive", "flops", "#2a9d8f", FLOPS, verifier="steps", check=check_allocation_flops,
@@ -146,6 +150,7 @@ __all__ = [
     "revise",
     "sample",
     "self_refine",
+    "short_m_at_k",
     "solve_many",
     "thinker",
     "tot_bfs",

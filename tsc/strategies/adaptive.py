@@ -145,9 +145,7 @@ def check_allocation(table) -> dict:
 @lru_cache(maxsize=1)
 def _bundled() -> dict:
     if not ALLOCATION.exists():
-        raise ValueError(
-            f"no fitted allocation at {ALLOCATION}: fit one with python -m tsc experiment ch04-allocation --install"
-        )
+        raise ValueError(f"no fitted allocation at {ALLOCATION}: fit one with python -m tsc experiment ch04-allocation --install")
     return check_allocation(ALLOCATION)
 
 

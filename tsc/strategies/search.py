@@ -147,9 +147,7 @@ def check_search_knobs(
         raise ValueError(f"aggregate must be one of {', '.join(map(repr, AGGREGATES))}, got {aggregate!r}")
     if value is not None and value not in VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, VALUES))}, got {value!r}")
-    if reward_temperature is not None and (
-        not _real(reward_temperature) or not 0 < reward_temperature < math.inf
-    ):
+    if reward_temperature is not None and (not _real(reward_temperature) or not 0 < reward_temperature < math.inf):
         what = "how sharply the verifier's scores weight the particles"
         raise ValueError(f"reward_temperature ({what}) must be a finite number > 0, got {reward_temperature!r}")
     if resampling is not None and resampling not in RESAMPLING:

@@ -445,8 +445,13 @@ def replay_twin(result, *, correct: Callable[[str], bool] | None = None, label: 
     depths = sorted({-int(y) for y in ys})
     layout = iv.axes("", "depth (steps)") | {
         "xaxis": {"visible": False, "range": [min(xs) - 0.6, max(xs) + (1.6 if text else 0.6)]},
-        "yaxis": {"title": {"text": "depth (steps)"}, "tickvals": [-d for d in depths], "ticktext": [str(d) for d in depths],
-                  "range": [min(ys) - 0.5, max(ys) + 0.6], "zeroline": False},  # fmt: skip
+        "yaxis": {
+            "title": {"text": "depth (steps)"},
+            "tickvals": [-d for d in depths],
+            "ticktext": [str(d) for d in depths],
+            "range": [min(ys) - 0.5, max(ys) + 0.6],
+            "zeroline": False,
+        },  # fmt: skip
         "hovermode": "closest",
     }
     ring = "; squares ringed green or red: right or wrong answers" if correct is not None else ""
