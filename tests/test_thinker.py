@@ -222,3 +222,18 @@ def test_the_allocation_a_run_used_is_found_by_its_hash_after_a_refit(tmp_path, 
     assert not bundled and ta.config_key(table) == ta.config_key(first)
     with pytest.raises(ValueError, match="no allocation .* has the hash 000000000000"):
         allocation_used({"fitted": {"allocation": {"hash": "000000000000"}}})
+
+
+def test_chapter4s_record_replays_the_fresh_compute_optimal_run_and_gives_a_refit_to_compare():
+    from tsc.experiments import stored
+    from tsc.experiments.ch09 import against_chapter4
+
+    fresh, ch04_fresh, ch04_allocation = (stored(name)["data"] for name in ("ch09-fresh", "ch04-fresh", "ch04-allocation"))
+    out = against_chapter4(fresh, ch04_fresh, ch04_allocation)
+    assert out["same"] and out["mix"] == {3: 300, 4: 600, 5: 300}
+    assert out["paired"]["low"] <= out["paired"]["mean"] <= out["paired"]["high"]
+    assert math.isclose(out["paired"]["mean"], out["thinker"]["accuracy"] - out["refit"]["accuracy"], abs_tol=1e-9)
+    record = ch04_fresh["splits"]["fresh"]
+    other = {**ch04_fresh, "splits": {"fresh": {**record, "problems": record["problems"][1:]}}}
+    with pytest.raises(ValueError, match="not on the same problems"):
+        against_chapter4(fresh, other, ch04_allocation)

@@ -432,6 +432,44 @@ def allocation_used(fresh: dict) -> tuple[dict, bool]:
     )
 
 
+def against_chapter4(fresh: dict, ch04_fresh: dict, ch04_allocation: dict, *, budget: float = 7e8) -> dict:
+    """The thinker on the fresh split (``fresh``: ``ch09-fresh``'s data) against Chapter 4's
+    allocation refitted for the split's mix of sizes: fitted on Chapter 4's development half
+    with each size weighted by its share of the split (a property of the problems to be
+    served, known before any was solved), the predictor chosen by cross-validation as Chapter 4
+    chooses it, and replayed on ``ch04-fresh``'s record of every candidate on the same problems.
+
+    ``same``: whether Chapter 4's replay of the allocation ch09-fresh ran gives, problem by
+    problem, the answers and FLOPs the live run here gave (per-problem seeds make them equal);
+    ``refit``: the refitted allocation's accuracy, interval and mean FLOPs, its predictor and
+    bins; ``paired``: the thinker minus it, problem by problem (points, with a 95 % interval)."""
+    from tsc import allocation
+    from tsc.analysis import paired
+
+    record = ch04_fresh["splits"]["fresh"]
+    if record["problems"] != fresh["problems"]:
+        raise ValueError("ch04-fresh and ch09-fresh are not on the same problems: refresh the older of the two")
+    sizes = [len(numbers) for numbers, _ in fresh["problems"]]
+    mix = {size: sizes.count(size) for size in sorted(set(sizes))}
+    used, _ = allocation_used(fresh)
+    replayed = allocation.apply_table(ch04_fresh, used, budget, split="fresh")
+    live = fresh["runs"]["compute_optimal"]
+    same = replayed["correct"].astype(bool).tolist() == [bool(c) for c in live["correct"]] and bool(
+        np.allclose(replayed["flops"], live["flops"], rtol=1e-9)
+    )
+    chosen = allocation.choose_predictor(ch04_allocation, mix=mix)
+    fitted = allocation.fit(ch04_allocation, chosen["name"], bins=chosen["bins"], budgets=[budget], mix=mix)
+    table = allocation.allocation_table(ch04_allocation, fitted, chosen=chosen)
+    refit = allocation.apply_table(ch04_fresh, table, budget, split="fresh")
+    think = np.array(fresh["runs"]["thinker"]["correct"], dtype=float)
+    return {
+        "same": same,
+        "mix": mix,
+        "refit": dict(_stats(refit["correct"], refit["flops"]), predictor=chosen["name"], bins=chosen["bins"]),
+        "thinker": _stats(think, fresh["runs"]["thinker"]["flops"]),
+        "paired": dict(zip(("mean", "low", "high"), map(float, paired(think, refit["correct"])))),
+    }
+
 # the map's rows: (label, strategy, budgets, options); label has {} for the budget; each row's family and
 # budget knob are its strategy's (`tsc.strategies.STRATEGIES`)
 COUNTDOWN_ROWS = [
