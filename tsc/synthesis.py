@@ -162,15 +162,15 @@ def in_words(date: str) -> str:
     return date
 
 
-def price_when(model: str) -> str:
+def price_when(model: str) -> tuple[str, str]:
     """When ``model``'s list price (`tsc.economics.LIST_PRICES`) was listed and when it was read,
-    in words for a sentence: ``June 2025 (read on 7 December 2026)``."""
+    in words for a sentence: ``("June 2025", "7 December 2026")``."""
     from tsc.economics import LIST_PRICES
 
     row = next((r for r in LIST_PRICES if r["model"] == model), None)
     if row is None:
         raise ValueError(f"no list price for {model!r}; known: {', '.join(r['model'] for r in LIST_PRICES)}")
-    return f"{in_words(row['date'])} (read on {in_words(row['accessed'])})"
+    return in_words(row["date"]), in_words(row["accessed"])
 
 
 def join_names(items: Sequence[str]) -> str:
