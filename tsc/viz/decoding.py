@@ -167,7 +167,7 @@ def next_token_twin(
     problems: Sequence,
     *,
     temperatures: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
-    top_ks: Sequence[int] = (0, 1, 3),
+    top_ks: Sequence[int] = (1, 2, 3, 0),
     top_ps: Sequence[float] = (1.0, 0.9, 0.6),
     min_ps: Sequence[float] = (0.0, 0.05, 0.2),
     show: int = 8,
@@ -210,7 +210,7 @@ def next_token_twin(
         draw,
         iv.Menu("problem", list(range(len(problems))), format=lambda i: prompts[i]),
         iv.Slider("temperature", list(temperatures), start=1.0 if 1.0 in temperatures else None, format=lambda t: f"{t:g}"),
-        iv.Slider("top-k (0: off)", list(top_ks)),
+        iv.Slider("top-k", list(top_ks), start=0 if 0 in top_ks else None, format=lambda k: str(k) if k else "off"),
         iv.Slider("top-p", list(top_ps)),
         iv.Slider("min-p", list(min_ps)),
         layout=iv.axes("candidate next tokens, most likely first", "probability of the next token", y_range=(0, 1.02))
