@@ -79,12 +79,22 @@ def grid_problems(per_size: int, seed: int) -> list:
     trials=100,
 )
 def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
+    return checkpoint_table(
+        checkpoints, per_size=per_size, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials,
+        cache="grid.jsonl", experiment="ch04-grid",
+    )
+
+
+def checkpoint_table(checkpoints, *, per_size, samples, ks, temperature, seed, trials, cache: str, experiment: str) -> dict:
+    """`checkpoint_row` for each checkpoint on the grid's problems, their samples cached in ``CACHE / cache``."""
     import tsc.analysis as ta
 
     problems = grid_problems(per_size, seed)
-    store = ta.SweepCache(CACHE / "grid.jsonl")
+    store = ta.SweepCache(CACHE / cache)
     rows = [
-        checkpoint_row(name, problems, store, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials)
+        checkpoint_row(
+            name, problems, store, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials, experiment=experiment
+        )
         for name in checkpoints
     ]
     return {
@@ -170,23 +180,10 @@ def annealed(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -
     """The grid's measurement (`checkpoint_row`) for the annealed runs, on the grid's problems
     (`grid_problems` with its seed), with fewer samples: comparisons with the grid's
     checkpoints use k up to ``samples`` (pass@k estimated without bias from either count)."""
-    import tsc.analysis as ta
-
-    problems = grid_problems(per_size, seed)
-    store = ta.SweepCache(CACHE / "annealed.jsonl")
-    rows = [
-        checkpoint_row(
-            name, problems, store, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials, experiment="ch04-annealed"
-        )
-        for name in checkpoints
-    ]
-    return {
-        "problems": [[list(p.numbers), p.target] for p in problems],
-        "sizes": [len(p.numbers) for p in problems],
-        "samples": samples,
-        "ks": list(ks),
-        "checkpoints": rows,
-    }
+    return checkpoint_table(
+        checkpoints, per_size=per_size, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials,
+        cache="annealed.jsonl", experiment="ch04-annealed",
+    )
 
 
 def half_of(problem) -> str:
