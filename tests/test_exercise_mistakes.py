@@ -373,18 +373,60 @@ def test_ex_5_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch)
     assert ch05.check_reuse_saving("a lot", **run).status == "incorrect"
 
 
-def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes(monkeypatch):
-    import tsc.exercises.ch06 as ch06
+def _fake_sequential(threshold=0.3):
+    """Two self-refinement loops on 300 problems from the same greedy start: the ORM's mends a
+    little less than the PRM's (a stand-in for `tsc.experiments.ch06.load_sequential`)."""
+    from types import SimpleNamespace
 
-    results = {"orm": {"solved": 0.4, "count": 12, "first": 0.3}, "prm": {"solved": 0.5, "count": 15, "first": 0.3}}
-    monkeypatch.setattr(ch06, "refine_accuracy", lambda problems, policy, verifier, **kwargs: results[verifier])
-    run = dict(problems=[], policy=None, orm="orm", prm="prm")
-    assert ch06.check_orm_feedback(None, **run).status == "not attempted"
-    assert ch06.check_orm_feedback(0.4, **run).correct
-    for wrong, points_at in [(12, "count"), (0.5, "PRM's feedback"), (0.3, "first attempt"), (40.0, "percentage")]:
-        feedback = ch06.check_orm_feedback(wrong, **run)
-        assert feedback.status == "incorrect" and points_at in feedback.message, feedback.message
-    assert "solve_many" in ch06.check_orm_feedback(0.1, **run).message
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    start = rng.random(300) < 0.25
+    prm = np.column_stack([start | (rng.random(300) < 0.06 * r) for r in range(8)]).astype(float)
+    orm = np.column_stack([start | ((prm[:, r] > 0) & (rng.random(300) < 0.5)) for r in range(8)]).astype(float)
+    flops = np.tile(np.arange(1, 9, dtype=float) * 1e8, (300, 1))
+    lines = {
+        f"self-refine, PRM (threshold {threshold})": (prm, flops),
+        "self-refine, PRM (threshold 0.5)": (np.maximum(prm, rng.random((300, 8)) < 0.3).astype(float), flops),
+        "self-refine, ORM": (orm, flops),
+    }
+    return SimpleNamespace(threshold=threshold, lines=lines)
+
+
+def test_ex_6_4_the_experiment_checker_names_the_likeliest_mistakes():
+    import numpy as np
+
+    import tsc.exercises.ch06 as ch06
+    from tsc.analysis import bootstrap
+
+    seq = _fake_sequential()
+    orm, prm = seq.lines["self-refine, ORM"][0], seq.lines["self-refine, PRM (threshold 0.3)"][0]
+    diff = 100 * (orm[:, 3] - prm[:, 3])
+    mean, low, high = (float(x) for x in bootstrap(diff))
+    check = lambda answer: ch06.check_orm_feedback(answer, seq=seq)  # noqa: E731
+    assert check(None).status == "not attempted"
+    assert check((mean, low, high)).correct
+    assert check(bootstrap(diff, seed=3)).correct  # another bootstrap seed: the same answer
+    se = np.sqrt(orm[:, 3].var() / 300 + prm[:, 3].var() / 300) * 100
+    half = 1.96 * se
+    cases = [
+        ((mean / 100, low / 100, high / 100), "fraction"),
+        ((-mean, -high, -low), "wrong way round"),
+        ((100 * orm[:, 3].mean(), 0.0, 100.0), "accuracy alone"),
+        ((mean, mean - half, mean + half), "independent"),
+        ((100 * float((orm[:, 4] - prm[:, 4]).mean()), -1.0, 1.0), "column 3 holds 4 attempts"),  # column 4: five attempts
+        ((100 * float((orm[:, 3] - seq.lines["self-refine, PRM (threshold 0.5)"][0][:, 3]).mean()), -9.0, 9.0), "threshold 0.5"),
+        ((mean, low - 2, high - 2), "interval near"),
+        ((mean, mean + 1, mean + 2), "contain it"),
+        ("a lot", "three numbers"),
+        ((1.0, 2.0), "three numbers"),
+    ]
+    for wrong, points_at in cases:
+        feedback = check(wrong)
+        assert feedback.status == "incorrect" and points_at in feedback.message, (wrong, feedback.message)
+    assert "bootstrap" in check((mean + 7.3, 0.0, 20.0)).message
+    tsc_selftest = __import__("tsc.exercises", fromlist=["selftest"]).selftest
+    tsc_selftest("ex-6-4", seq=seq)
 
 
 def test_ex_5_5_systematic_resampling_mistakes_are_named():

@@ -254,10 +254,12 @@ CATALOG: dict[str, ExerciseInfo] = {
         25,
         "experiment",
         (
-            "a count instead of a fraction",
-            "the PRM's result instead of the ORM's",
-            "the first (greedy) attempt alone",
-            "a percentage for a fraction",
+            "a fraction for percentage points",
+            "the difference the wrong way round (PRM minus ORM)",
+            "the ORM loop's accuracy alone, not the paired difference",
+            "another number of attempts than four",
+            "the PRM loop at another threshold than the ORM's",
+            "an unpaired interval for two loops run on the same problems",
         ),
     ),
     "ex-7-1": ExerciseInfo(

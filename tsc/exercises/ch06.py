@@ -233,53 +233,95 @@ def check_weighted_vote(fn: Callable) -> Feedback:
 
 # --- Exercise 6.4 (an experiment): feedback from a verifier that never saw a step label ----
 
-_REFINE_RUNS: dict = {}
+
+def orm_feedback_reference(seq, attempts: int = 4) -> dict:
+    """What Exercise 6.4 asks of ``seq`` (`tsc.experiments.ch06.load_sequential`): per problem,
+    self-refinement with the ORM's step scores as feedback minus the same loop with the PRM's
+    (both at the threshold chosen on dev), after ``attempts`` attempts, in points, with a 95%
+    paired bootstrap interval; and each loop's accuracy and mean FLOPs there."""
+    import numpy as np
+
+    from tsc.analysis import bootstrap
+
+    prm_name = f"self-refine, PRM (threshold {seq.threshold})"
+    (orm, orm_flops), (prm, prm_flops) = seq.lines["self-refine, ORM"], seq.lines[prm_name]
+    mean, low, high = bootstrap(orm[:, attempts - 1] - prm[:, attempts - 1])
+    return {
+        "difference": (100 * float(mean), 100 * float(low), 100 * float(high)),
+        "orm": float(orm[:, attempts - 1].mean()),
+        "prm": float(prm[:, attempts - 1].mean()),
+        "first": float(prm[:, 0].mean()),
+        "orm_gain": tuple(100 * float(x) for x in bootstrap(orm[:, attempts - 1] - orm[:, 0])),  # over its greedy start
+        "orm_flops": float(orm_flops[:, attempts - 1].mean()),
+        "prm_flops": float(prm_flops[:, attempts - 1].mean()),
+        "problems": int(len(orm)),
+        # what the usual slips give
+        "per_attempt": [100 * float((orm[:, r] - prm[:, r]).mean()) for r in range(orm.shape[1])],
+        "unpaired_width": 100 * 2 * 1.96 * float(np.sqrt(orm[:, attempts - 1].var() / len(orm) + prm[:, attempts - 1].var() / len(prm))),
+        "other_threshold": (
+            100 * float((orm[:, attempts - 1] - seq.lines["self-refine, PRM (threshold 0.5)"][0][:, attempts - 1]).mean())
+            if seq.threshold != 0.5 and "self-refine, PRM (threshold 0.5)" in seq.lines
+            else None
+        ),
+    }
 
 
-def refine_accuracy(problems, policy, verifier, *, rounds: int = 4, seed: int = 0) -> dict[str, float]:
-    """Self-refinement with ``verifier`` as feedback on ``problems`` (`tsc.strategies.solve_many`
-    with ``seed``): the fraction solved, the count, and the fraction its first (greedy)
-    attempt solved. Computed once per configuration."""
-    from tsc.strategies import self_refine, solve_many
-
-    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), rounds, seed)
-    if key not in _REFINE_RUNS:
-        results = solve_many(self_refine, problems, policy, seed=seed, verifier=verifier, rounds=rounds)
-        first = [p.check(r.candidates[0]) for p, r in zip(problems, results)]
-        _REFINE_RUNS[key] = {
-            "solved": sum(r.correct for r in results) / len(results),
-            "count": float(sum(r.correct for r in results)),
-            "first": sum(first) / len(first),
-        }
-    return _REFINE_RUNS[key]
-
-
-def check_orm_feedback(answer, *, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> Feedback:
-    """Is ``answer`` the fraction of ``problems`` that self-refinement solves with the ORM's
-    step scores as feedback (``solve_many(self_refine, problems, policy, seed=seed,
-    verifier=orm, rounds=rounds)``)? Runs the experiment itself (once) to know, and names the
-    usual slips: the PRM's result, the first attempt's, a count instead of a fraction."""
+def check_orm_feedback(answer, *, seq, attempts: int = 4) -> Feedback:
+    """Is ``answer`` (mean, low, high) the ORM loop minus the PRM loop after ``attempts``
+    attempts, in points, paired by problem with a 95% bootstrap interval? Names the usual
+    slips: a fraction for points, the difference the wrong way round, another number of
+    attempts, one loop's accuracy instead of the difference, an unpaired interval."""
     if answer is None:
         return NOT_ATTEMPTED
-    number = as_number(answer)
-    if number is None:
-        return Feedback("incorrect", f"Expected one number, the fraction of problems solved; got {show(answer)}.")
-    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
-    expected = with_orm["solved"]
-    if abs(number - expected) < 1e-9:
-        with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
-        return Feedback("correct", f"Correct: with the ORM as feedback {expected:.1%} (with the PRM {with_prm['solved']:.1%}).")
-    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
+    try:
+        values = [as_number(v) for v in answer]
+    except TypeError:
+        values = [None]
+    if len(values) != 3 or any(v is None for v in values):
+        return Feedback("incorrect", f"Expected three numbers, (mean, low, high) from tsc.analysis.bootstrap; got {show(answer)}.")
+    mean, low, high = values
+    ref = orm_feedback_reference(seq, attempts)
+    want, want_low, want_high = ref["difference"]
+    close = lambda a, b, tol=1e-6: abs(a - b) < tol  # noqa: E731
+    if close(mean, want):
+        if not low <= mean <= high:
+            return Feedback("incorrect", f"The mean {mean:.2f} is right, but an interval ({low:.2f}, {high:.2f}) must contain it.")
+        width, want_width = high - low, want_high - want_low
+        if width > 1.4 * want_width and abs(width - ref["unpaired_width"]) < abs(width - want_width):
+            return Feedback(
+                "incorrect",
+                f"The mean is right, but the interval ({low:.1f} to {high:.1f}) treats the two loops as independent: both ran on "
+                "the same problems from the same greedy start, so bootstrap the per-problem differences (a paired interval).",
+            )
+        if abs(low - want_low) > 1.5 or abs(high - want_high) > 1.5:
+            return Feedback(
+                "incorrect",
+                f"The mean is right; expected an interval near {want_low:.1f} to {want_high:.1f}, got {low:.1f} to {high:.1f}: "
+                "bootstrap the per-problem differences (tsc.analysis.bootstrap) and give the bounds in points.",
+            )
+        return Feedback(
+            "correct",
+            f"Correct: after {attempts} attempts the ORM's feedback solved {ref['orm']:.1%} and the PRM's {ref['prm']:.1%} of "
+            f"{ref['problems']} problems, a paired difference of {want:+.1f} points ({want_low:.1f} to {want_high:.1f}).",
+        )
     slips = [
-        (with_orm["count"], "That is a count: divide by the number of problems."),
-        (with_prm["solved"], "That is what the PRM's feedback gives: pass verifier=orm."),
-        (with_orm["first"], "That is the first attempt alone (greedy); self_refine answers with its best-scored attempt."),
-        (100 * expected, "Give a fraction between 0 and 1, not a percentage."),
+        (want / 100, "That is a fraction: give the difference in percentage points (times 100)."),
+        (-want, "That is the difference the wrong way round (the PRM loop minus the ORM loop): take the ORM's minus the PRM's."),
+        (100 * ref["orm"], "That is the ORM loop's accuracy alone: subtract the PRM loop's on the same problems."),
+        (ref["orm"], "That is the ORM loop's accuracy alone (as a fraction): subtract the PRM loop's, in points."),
     ]
-    hint = next((why for value, why in slips if abs(number - value) < 1e-9), "")
+    slips += [
+        (value, f"That is the difference after {r + 1} attempt{'s' if r else ''}: column {attempts - 1} holds {attempts} attempts.")
+        for r, value in enumerate(ref["per_attempt"])
+        if r != attempts - 1
+    ]
+    if ref["other_threshold"] is not None:
+        why = f"That compares with the PRM loop at threshold 0.5: use the one at {seq.threshold}, as the ORM's."
+        slips.append((ref["other_threshold"], why))
+    hint = next((why for value, why in slips if close(mean, value) and not close(value, want)), "")
     if not hint:
-        hint = "Run tsc.strategies.solve_many(tsc.strategies.self_refine, exercise_problems, policy, seed=0, verifier=orm, rounds=4)."
-    return Feedback("incorrect", f"Expected {expected:.4f}, got {number:.4f}. {hint}")
+        hint = "Subtract the two loops' columns for four attempts, problem by problem, then bootstrap the differences."
+    return Feedback("incorrect", f"Expected a mean difference of {want:.2f} points, got {mean:.2f}. {hint}")
 
 
 # --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
@@ -332,14 +374,16 @@ def _selftest_weighted_vote() -> None:
 
 
 @registers_selftest("ex-6-4")
-def _selftest_orm_feedback(*, problems, policy, orm, prm, rounds: int = 4, seed: int = 0) -> None:
-    run = dict(problems=problems, policy=policy, orm=orm, prm=prm, rounds=rounds, seed=seed)
-    with_orm = refine_accuracy(problems, policy, orm, rounds=rounds, seed=seed)
-    with_prm = refine_accuracy(problems, policy, prm, rounds=rounds, seed=seed)
-    assert check_orm_feedback(None, **run).status == "not attempted"
-    assert check_orm_feedback(with_orm["solved"], **run).correct
-    assert rejects(check_orm_feedback(with_orm["count"], **run), "count")
-    if abs(with_prm["solved"] - with_orm["solved"]) > 1e-9:
-        assert rejects(check_orm_feedback(with_prm["solved"], **run), "PRM")
-    if abs(with_orm["first"] - with_orm["solved"]) > 1e-9:
-        assert rejects(check_orm_feedback(with_orm["first"], **run), "first attempt")
+def _selftest_orm_feedback(*, seq, attempts: int = 4) -> None:
+    ref = orm_feedback_reference(seq, attempts)
+    mean, low, high = ref["difference"]
+    assert check_orm_feedback(None, seq=seq, attempts=attempts).status == "not attempted"
+    assert check_orm_feedback(ref["difference"], seq=seq, attempts=attempts).correct
+    assert rejects(check_orm_feedback((mean / 100, low / 100, high / 100), seq=seq, attempts=attempts), "fraction")
+    if abs(mean) > 1e-6:
+        assert rejects(check_orm_feedback((-mean, -high, -low), seq=seq, attempts=attempts), "wrong way round")
+    half = ref["unpaired_width"] / 2
+    if ref["unpaired_width"] > 1.4 * (high - low):
+        assert rejects(check_orm_feedback((mean, mean - half, mean + half), seq=seq, attempts=attempts), "independent")
+    orm = 100 * ref["orm"]
+    assert rejects(check_orm_feedback((orm, orm - 5, orm + 5), seq=seq, attempts=attempts), "accuracy alone")
