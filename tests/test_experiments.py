@@ -125,7 +125,6 @@ STALE_FLOPS = {
     "ch04-grid",
     "ch06-best-of-many",
     "ch06-sequential",
-    "ch08_countdown",
 }
 
 
