@@ -33,3 +33,11 @@ def test_samples_after_the_vote_was_decided():
     result = majority_vote(q, policy, n=4, seed=0)  # 3, 3, 3, 4: two votes for 3 of at most four decide it (a tie goes to 3)
     assert ch08.after_decided(q, result, 4) == 2
     assert ch08.after_decided(q, majority_vote(q, policy, n=2, seed=0), 4) == 0
+
+
+def test_cheaper_rival_spends_at_most_as_much():
+    rivals = [{"knobs": {"n": k}, "flops": [10.0 * k, 10.0 * k]} for k in (1, 2, 4, 8)]
+    data = {"contenders": {"best-of-n": rivals}}
+    assert ch08.cheaper_rival(data, {"flops": [30.0, 50.0]}, "best-of-n")["knobs"] == {"n": 4}  # 40 fits, 80 does not
+    assert ch08.cheaper_rival(data, {"flops": [40.0, 40.0]}, "best-of-n")["knobs"] == {"n": 4}  # equal spending counts
+    assert ch08.cheaper_rival(data, {"flops": [5.0, 5.0]}, "best-of-n") is None  # every rival spends more

@@ -123,7 +123,6 @@ def test_cli_lists_and_runs(registry, capsys):
 # removes it here; the list must end empty.
 STALE_FLOPS = {
     "ch04-grid",
-    "ch08_countdown",
 }
 
 

@@ -427,3 +427,12 @@ def reached_level(confidence, *, levels=(0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0
 def same_samples(a: dict, b: dict) -> float:
     """The share of problems on which two runs drew the same number of samples."""
     return float(np.mean(np.asarray(a["samples"]) == np.asarray(b["samples"])))
+
+
+def cheaper_rival(data: dict, row: dict, name: str, *, cost: str = "flops") -> dict | None:
+    """The setting of contender ``name`` that spends the most mean ``cost`` per problem without
+    spending more than ``row`` does (None if every setting spends more): a rival that ``row``
+    must beat to be worth its compute."""
+    budget = float(np.mean(row[cost]))
+    within = [r for r in data["contenders"][name] if float(np.mean(r[cost])) <= budget]
+    return max(within, key=lambda r: float(np.mean(r[cost])), default=None)
