@@ -234,6 +234,16 @@ def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
     expected = data.searches["beam 4x1, last"][0][small] - at_flops(data.best_of["last"][small], 10 + 450 * data.ks, 901.5)
     assert data.matched("beam 4x1, last", "last", rows=small) == pytest.approx(expected)
     assert set(data.per_size("particle filter 4, T=1")) == {3, 4, 5}
+    # by size, with the sizes pooled (each at its own compute) and intervals in points
+    report = data.by_size("beam 4x1, last")
+    assert set(report) == {3, 4, 5, "all"}
+    pooled = np.concatenate(list(data.per_size("beam 4x1, last").values()))
+    assert report["all"][0] == pytest.approx(100 * pooled.mean())
+    assert all(low <= mean <= high for mean, low, high in report.values())
+    assert report[3][0] == pytest.approx(100 * expected.mean())
+    from tsc.viz.ch05 import print_by_size
+
+    assert print_by_size(data, "beam 4x1, last")["last"] == report
     trace = data.traces["particle filter 4, T=1"]
     assert [list(x) for x in trace["ess"]] == [[3.5, 2.0]] * 4 and [list(x) for x in trace["live"]] == [[4, 0]] * 4
 

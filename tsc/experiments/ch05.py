@@ -14,12 +14,14 @@ process reward model and the same way of turning its step scores into one score:
   2 expansions), Tree of Thoughts BFS (breadth 5) and DFS, MCTS (16 simulations), and the
   particle filter at the setting chosen on a dev split.
 
-Two experiments:
+Three experiments:
 
 - ``ch05-particle-dev``: the particle filter's particle count and reward temperature, chosen
   on 120 problems of Chapter 4's dev half at no more than 1.05 times beam search 4x2's FLOPs;
 - ``ch05-search-vs-best-of-n``: all of the above on 360 held-out problems, 120 of each size
-  (the chapter's Figures 2 to 5), the particle filter at the setting chosen on dev.
+  (the chapter's Figures 2 to 5), the particle filter at the setting chosen on dev;
+- ``ch05-fresh``: best-of-N's samples on Chapter 4's fresh 1,200-problem split, beside the
+  beam search 4x2 that ``ch04-fresh`` ran there: the comparison on a third, larger set.
 
 Every run charges the ledger what was computed (prefix reuse on everywhere); each problem is
 solved on its own seed (`tsc.core.problem_seed`). Each problem's samples and each search's
@@ -157,6 +159,49 @@ def search_vs_best_of_n(
     runs = _searches(beams, min_beams, others, _chosen_particle(particle))
     rows = _problem_rows("ch05-search-vs-best-of-n", problems, runs, samples=samples, seed=seed)
     return _columns([label for label, *_ in runs], rows)
+
+
+@experiment(
+    "ch05-fresh",
+    describe="best-of-N with the PRM (last and weakest step, exact for every k) beside ch04-fresh's beam search 4x2 on the fresh "
+    "1,200-problem split, for a report across problem sets",
+    samples=16,
+    beams=["beam 4x2"],
+    seed=0,
+)
+def fresh(*, samples: int, beams: list, seed: int) -> dict:
+    """Report-only: on `tsc.experiments.ch04.fresh_test_split` (1,200 problems, 300/600/300 of
+    3, 4 and 5 numbers; nothing is chosen on it), ``samples`` samples per problem scored by the
+    PRM, as ``ch05-search-vs-best-of-n`` draws them (per-problem seeds, so best-of-16 by the
+    weakest step is ``ch04-fresh``'s ``best_of_n 16`` sample for sample), and beside them the
+    beam searches ``ch04-fresh`` already ran on the same problems with the same seeds (read
+    back from its stored result, not run twice): the chapter's comparison on a third,
+    larger and size-stratified set of problems."""
+    from tsc.experiments.base import run
+    from tsc.experiments.ch04 import fresh_test_split
+
+    problems = fresh_test_split()
+    searched = run("ch04-fresh")["splits"]["fresh"]
+    if searched["problems"] != [[list(p.numbers), p.target] for p in problems]:
+        raise RuntimeError("ch04-fresh was run on other problems than fresh_test_split(): refresh it first")
+    rows = _problem_rows("ch05-fresh", problems, [], samples=samples, seed=seed)
+    labels = [f"{name}, last" for name in beams]  # ch04-fresh's beams score partial solutions by the last step (the default)
+    for name, label in zip(beams, labels):
+        record = searched["results"][name]
+        for i, row in enumerate(rows):
+            row["searches"][label] = {
+                "solved": int(record["correct"][i]),
+                "flops": float(record["flops"][i]),
+                "verifier_flops": float(record["verifier_flops"][i]),
+            }
+    return _columns(labels, rows)
+
+
+def load_fresh() -> SearchVsBestOfN:
+    """Read back (or compute: about ten minutes) ``ch05-fresh`` as arrays."""
+    from tsc.experiments.base import run
+
+    return _arrays(run("ch05-fresh"), trials=0)
 
 
 @experiment(
@@ -333,6 +378,26 @@ class SearchVsBestOfN:
     def per_size(self, name: str, how: str = "last") -> dict[int, np.ndarray]:
         """`matched` for every problem size apart: {size: per-problem differences}."""
         return {int(size): self.matched(name, how, rows=self.sizes == size) for size in np.unique(self.sizes)}
+
+    def by_size(self, name: str, how: str = "last") -> dict:
+        """`per_size` with every size at its own compute, and ``"all"``: the sizes' differences
+        pooled (the set's own mix of sizes), each with a 95% bootstrap interval in points,
+        resampled within each size: {size or "all": (mean, low, high)}."""
+        from tsc.analysis import bootstrap
+
+        parts = self.per_size(name, how)
+        out = {size: tuple(100 * float(x) for x in bootstrap(d)) for size, d in parts.items()}
+        # the pooled interval keeps each size's count fixed (a stratified bootstrap): resample
+        # within each size, then pool
+        rng = np.random.default_rng(0)
+        total = sum(len(d) for d in parts.values())
+        means = np.zeros(2000)
+        for d in parts.values():
+            means += d[rng.integers(0, len(d), size=(2000, len(d)))].sum(axis=1) / total
+        pooled = np.concatenate(list(parts.values()))
+        low, high = np.percentile(means, [2.5, 97.5])
+        out["all"] = (100 * float(pooled.mean()), 100 * float(low), 100 * float(high))
+        return out
 
 
 def load_search_vs_best_of_n(trials: int = 100) -> SearchVsBestOfN:

@@ -122,6 +122,22 @@ def print_dev_table(summary: dict) -> None:
         print(f"{label:<46}{row['solved']:>8.1%}{row['flops'] / beam['flops']:>18.2f}{mark}")
 
 
+def print_by_size(data, name: str) -> dict[str, dict]:
+    """A search against best-of-N with the same PRM at the search's own FLOPs, size by size
+    (`SearchVsBestOfN.by_size`): the search's accuracy and FLOPs, and the paired difference in
+    points scoring best-of-N by the last step and by the weakest step. Returns the differences
+    ({"last": {size: (mean, low, high)}, "min": ...}; size ``"all"`` pools the sizes)."""
+    diffs = {how: data.by_size(name, how) for how in ("last", "min")}
+    print(f"{'problems':<14}{name:>16}{'FLOPs':>10}{'minus best-of-N, last step':>30}{'weakest step':>24}")
+    for size in [*sorted(k for k in diffs["last"] if k != "all"), "all"]:
+        rows = np.ones(len(data.sizes), dtype=bool) if size == "all" else data.sizes == size
+        label = f"{int(rows.sum())} " + ("in all" if size == "all" else f"of {size} numbers")
+        solved = data.searches[name][0][rows].mean()
+        cells = [f"{m:+.1f} ({lo:+.1f} to {hi:+.1f})" for m, lo, hi in (diffs["last"][size], diffs["min"][size])]
+        print(f"{label:<14}{solved:>16.1%}{data.flops(name, rows):>10.2e}{cells[0]:>30}{cells[1]:>24}")
+    return diffs
+
+
 LEDGER_ROWS = [
     ("prompt_tokens", "prompt tokens computed (prefill)"),
     ("reused_tokens", "prompt tokens reused"),
