@@ -315,3 +315,23 @@ def test_priced_charges_k_samples_as_the_prompt_once_plus_k_samples(tiny_policy)
         priced(table.subset(np.arange(6) < 3), tiny_policy)
     with pytest.raises(ValueError, match="can price a prompt"):
         priced(table, object())
+
+
+def test_the_chapter_6_sequential_figure_labels_each_curve_where_it_is_told():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tsc.viz.ch06 import line_style, sequential_figure
+
+    solved = np.array([[0.0, 1.0], [1.0, 1.0]])
+    flops = np.array([[1e8, 2e8], [1e8, 2e8]])
+    lines = {"self-refine, PRM (threshold 0.3)": (solved, flops), "greedy + samples, PRM picks": (solved, flops * 1.1)}
+    fig, ax = plt.subplots()
+    sequential_figure(ax, lines, nudge={"greedy + samples, PRM picks": -12})
+    labels = {t.get_text(): t for t in ax.texts}
+    assert set(labels) == set(lines)
+    assert labels["greedy + samples, PRM picks"].xyann == (4, -12) and labels["self-refine, PRM (threshold 0.3)"].xyann == (4, 0.0)
+    assert line_style("greedy + samples, PRM picks")[1] == "--" and line_style("best-of-N, PRM")[1] == "-"
+    plt.close(fig)

@@ -84,14 +84,14 @@ def line_style(label: str) -> tuple[str, str]:
     return color(strategy), style
 
 
-def sequential_figure(ax, lines: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def sequential_figure(ax, lines: dict[str, tuple[np.ndarray, np.ndarray]], *, nudge: dict[str, float] | None = None) -> None:
     """Sequential strategies and the parallel baseline on one FLOPs axis: ``lines`` maps a
     label to (per-problem outcomes, per-problem FLOPs), both problems × budgets. Each point
     sits at its budget's mean FLOPs, with a 95 % bootstrap band over problems; each curve is
-    labelled at its end."""
+    labelled at its end (``nudge`` moves a label up or down, in points)."""
     curves = {}
     for label, (solved, flops) in lines.items():
         mean, low, high = bootstrap(solved)
         colour, style = line_style(label)
         curves[label] = (flops.mean(axis=0), {"mean": mean, "low": low, "high": high}, colour, style)
-    flops_curves(ax, curves)
+    flops_curves(ax, curves, nudge=nudge)
