@@ -363,3 +363,50 @@ def test_dates_and_the_price_s_dates_read_as_words():
     assert "-" not in listed + read and len(read.split()) == 3 and read.split()[-1].isdigit()
     with pytest.raises(ValueError, match="no list price for 'nobody'"):
         synthesis.price_when("nobody")
+
+
+def _ch05_like() -> tuple[dict, dict]:
+    """A tiny ch05-fresh (3 problems, 4 PRM-ranked samples each) and ch09-fresh on the same problems."""
+    problems = [[[1, 2, 3], 6], [[2, 3, 4], 9], [[5, 6, 7], 18]]
+    samples = {
+        "prompts": ["1 2 3>6", "2 3 4>9", "5 6 7>18"],
+        "correct": ["0110", "0100", "0001"],
+        "last": ["1,0,0,2", "2,1,0,0", "0,1,1,2"],  # rank 0: the PRM's favourite by the last step
+        "min": ["0,1,1,0", "1,0,2,2", "0,0,0,0"],
+        "prompt_flops": "10,10,10",
+        "sample_flops": "5,5,5",
+        "verifier_flops": "5,5,5",  # best-of-n costs 10 + 10 n
+    }
+    fresh = {
+        "problems": problems,
+        "runs": {
+            "thinker": {"correct": [1, 1, 1], "flops": [30, 35, 40]},
+            "best_of_n 2": {"strategy": "best_of_n", "knobs": {"n": 2, "verifier": "prm"}, "correct": [0, 1, 0], "flops": [30] * 3},
+        },
+    }
+    return samples, fresh
+
+
+def test_best_of_n_last_step_matches_the_thinkers_flops_and_picks_the_first_favourite():
+    from tsc.experiments.ch09 import best_of_n_last_step
+
+    samples, fresh = _ch05_like()
+    out = best_of_n_last_step(samples, fresh)
+    assert out["ns"] == [2, 3] and out["thinker_flops"] == 35.0  # 30 <= 35 < 40
+    assert out["mean_flops"] == {1: 20.0, 2: 30.0, 3: 40.0, 4: 50.0}
+    assert out["runs"]["best_of_n 2 (last step)"] == {"correct": [True, True, False], "flops": [30.0] * 3}
+    assert out["runs"]["best_of_n 3 (last step)"]["correct"] == [True, False, False]  # ties go to the first sample
+    assert out["weakest_matches"] == {"best_of_n 2": True}
+    fresh["runs"]["best_of_n 2"]["correct"] = [1, 1, 0]
+    assert best_of_n_last_step(samples, fresh)["weakest_matches"] == {"best_of_n 2": False}
+    fresh["runs"]["thinker"]["flops"] = [100] * 3  # beyond every N: only the nearest below
+    assert best_of_n_last_step(samples, fresh)["ns"] == [4]
+    fresh["problems"] = fresh["problems"][::-1]
+    with pytest.raises(ValueError, match="not on the same problems"):
+        best_of_n_last_step(samples, fresh)
+
+
+def test_format_per_size_fits_long_names():
+    runs = {"thinker": {"correct": [1, 0], "flops": [1, 1]}, "best_of_n 16 (last step)": {"correct": [0, 0], "flops": [2, 2]}}
+    lines = synthesis.format_per_size(synthesis.per_size(runs, [3, 4])).splitlines()
+    assert len({len(line) for line in lines}) == 1  # one column of names, wide enough for the longest

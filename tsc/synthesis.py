@@ -302,14 +302,15 @@ def format_per_size(table: dict, *, versus: str = "thinker") -> str:
 
     groups = table["groups"]
     counts = [table["stats"][versus][g]["problems"] for g in groups]
-    lines = [f"{'':<18}" + "".join(f"{head(g) + f' ({n})':>27}" for g, n in zip(groups, counts))]
+    width = max([18] + [len(name) + 1 for name in table["stats"]])  # the names' column fits the longest
+    lines = [f"{'':<{width}}" + "".join(f"{head(g) + f' ({n})':>27}" for g, n in zip(groups, counts))]
     for name, stats in table["stats"].items():
         cells = [f"{s['accuracy']:6.1%} ({s['low']:.0%}-{s['high']:.0%}) {s['flops']:.1e}" for s in (stats[g] for g in groups)]
-        lines.append(f"{name:<18}" + "".join(f"{c:>27}" for c in cells))
+        lines.append(f"{name:<{width}}" + "".join(f"{c:>27}" for c in cells))
         if name in table["paired"]:
             diffs = [table["paired"][name][g] for g in groups]
             lines.append(
-                f"{'  ' + versus + ' minus':<18}"
+                f"{'  ' + versus + ' minus':<{width}}"
                 + "".join(f"{f'{100 * m:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})':>27}" for m, lo, hi in diffs)
             )
     return "\n".join(lines)

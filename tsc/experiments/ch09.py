@@ -470,6 +470,49 @@ def against_chapter4(fresh: dict, ch04_fresh: dict, ch04_allocation: dict, *, bu
         "paired": dict(zip(("mean", "low", "high"), map(float, paired(think, refit["correct"])))),
     }
 
+
+def best_of_n_last_step(ch05_fresh: dict, fresh: dict) -> dict:
+    """The rival ``ch09-fresh`` did not run: best-of-N with the thinker's PRM scoring each sample
+    by its **last** step (as ``python -m tsc solve`` does, and on Chapter 5's sets the stronger
+    rule), at the thinker's FLOPs. Read from ``ch05-fresh`` (``ch05_fresh``: its data), which
+    holds 16 PRM-scored samples per problem of the same split on the same per-problem seeds:
+    best-of-N picks, among a problem's first N samples, the one the PRM ranks highest (the
+    first on ties, as `tsc.strategies.best_of_n` does), and is charged as Chapter 5 charges it,
+    the prompt once plus N samples and N PRM reads at the problem's mean cost per sample.
+
+    ``ns``: the N whose mean FLOPs per problem are nearest the thinker's without exceeding them,
+    then the nearest above (if 16 samples reach that far); ``runs``: name -> per-problem
+    ``correct`` and ``flops`` for each, ready for `tsc.synthesis.per_size`; ``mean_flops``: the
+    mean FLOPs of every N from 1 to 16; ``weakest_matches``: for each best-of-N ``fresh`` ran
+    live (the weakest step scores), whether the first N samples chosen by the weakest step give
+    the same verdict on every problem (they should: same seeds, same samples)."""
+    if ch05_fresh["prompts"] != [f"{' '.join(map(str, numbers))}>{target}" for numbers, target in fresh["problems"]]:
+        raise ValueError("ch05-fresh and ch09-fresh are not on the same problems: refresh the older of the two")
+    correct = np.array([[c == "1" for c in row] for row in ch05_fresh["correct"]])
+    ranks = {how: np.array([[int(x) for x in row.split(",")] for row in ch05_fresh[how]]) for how in ("last", "min")}
+    prompt, sample, verifier = (
+        np.array([float(x) for x in ch05_fresh[key].split(",")]) for key in ("prompt_flops", "sample_flops", "verifier_flops")
+    )
+    rows = np.arange(len(correct))
+
+    def picked(how: str, n: int) -> np.ndarray:  # rank 0 is the PRM's favourite; argmin takes the first on ties
+        return correct[rows, ranks[how][:, :n].argmin(axis=1)]
+
+    thinker = float(np.mean(fresh["runs"]["thinker"]["flops"]))
+    per_n = {n: prompt + n * (sample + verifier) for n in range(1, correct.shape[1] + 1)}
+    mean_flops = {n: float(f.mean()) for n, f in per_n.items()}
+    below = [n for n, f in mean_flops.items() if f <= thinker]
+    above = [n for n, f in mean_flops.items() if f > thinker]
+    ns = ([max(below)] if below else []) + ([min(above)] if above else [])
+    runs = {f"best_of_n {n} (last step)": {"correct": picked("last", n).tolist(), "flops": per_n[n].tolist()} for n in ns}
+    matches = {}
+    for name, run in fresh["runs"].items():
+        if run.get("strategy") == "best_of_n" and run.get("knobs", {}).get("verifier") == "prm" and "aggregate" not in run["knobs"]:
+            n = int(run["knobs"]["n"])
+            matches[name] = bool(np.array_equal(picked("min", n), np.asarray(run["correct"], dtype=bool)))
+    return {"ns": ns, "thinker_flops": thinker, "mean_flops": mean_flops, "runs": runs, "weakest_matches": matches}
+
+
 # the map's rows: (label, strategy, budgets, options); label has {} for the budget; each row's family and
 # budget knob are its strategy's (`tsc.strategies.STRATEGIES`)
 COUNTDOWN_ROWS = [
