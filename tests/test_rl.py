@@ -291,16 +291,34 @@ def test_the_budget_forcing_experiments_share_their_problems():
             assert free["correct"][i] == capped["correct"][i] and free["thinking"][i] == capped["thinking"][i]
 
 
-def test_the_shipped_kl_log_is_the_kl_recipe_from_the_same_start():
-    """Chapter 2's remedy: the log of `countdown-rl-kl` beside the bundled run's, from the same
-    starting evaluation, one record per step, its penalty logged at every step."""
+def test_the_shipped_kl_model_is_the_kl_recipe_from_the_same_start():
+    """Chapter 2's remedy: `countdown-rl-kl` ships beside the bundled run with its log, from the
+    same starting evaluation, one record per step, its penalty logged at every step."""
     recipe = RL_RECIPES["countdown-rl-kl"]
-    kl_log = json.loads((RL_DIR / "train_log_kl.json").read_text())
+    kl_dir = ASSETS / "countdown-rl-kl"
+    card = json.loads((kl_dir / "card.json").read_text())
+    kl_log = json.loads((kl_dir / card["train_log"]).read_text())
     plain = json.loads((RL_DIR / "train_log.json").read_text())
-    assert kl_log["recipe"] == json.loads(json.dumps(recipe.to_dict())) and recipe.kl > 0
+    assert card["recipe"] == kl_log["recipe"] == json.loads(json.dumps(recipe.to_dict())) and recipe.kl > 0
+    assert card["reproduce"] == "python -m tsc train --recipe countdown-rl-kl --install"
     assert [s["step"] for s in kl_log["steps"]] == list(range(1, recipe.steps + 1))
     assert [e["step"] for e in kl_log["evals"]] == list(recipe.eval_at)
     assert all(s["kl"] >= 0 for s in kl_log["steps"])
     assert kl_log["evals"][0]["pass@1"] == plain["evals"][0]["pass@1"]  # the same model, problems and seeds at step 0
     differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
-    assert differs == {"name", "kl", "steps", "eval_at"}  # everything else equal
+    assert differs == {"name", "kl"}  # everything else equal
+
+
+def test_the_shipped_450_step_log_starts_as_the_bundled_run():
+    """The log of `countdown-rl-450` (Chapter 2's longer run): the bundled recipe run on to 450
+    steps, from the same starting evaluation and the same first steps (its samples part from
+    the bundled run's later: the batching code changed between the two runs)."""
+    recipe = RL_RECIPES["countdown-rl-450"]
+    long_log = json.loads((RL_DIR / "train_log_450.json").read_text())
+    plain = json.loads((RL_DIR / "train_log.json").read_text())
+    assert long_log["recipe"] == json.loads(json.dumps(recipe.to_dict()))
+    assert [s["step"] for s in long_log["steps"]] == list(range(1, recipe.steps + 1))
+    assert long_log["evals"][0] == plain["evals"][0] and long_log["steps"][:10] == plain["steps"][:10]
+    assert [e["step"] for e in long_log["evals"]] == list(recipe.eval_at)
+    differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
+    assert differs == {"name", "steps", "eval_at"}

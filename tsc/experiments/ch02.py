@@ -26,10 +26,10 @@ def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
 
 @experiment(
     "rl_pass_at_k",
-    describe="pass@k for k = 1..256 of countdown-rl against countdown, 300 held-out problems (the first 100 of "
-    "each size of the cards'), 256 samples each at T=1 and greedy; the starting model also at T = 0.3, 0.5, 0.7 (the cheap "
-    "explanation of RL's gain: a sharper distribution)",
-    models=["countdown", "countdown-rl"],
+    describe="pass@k for k = 1..256 of countdown-rl and its KL-penalised twin countdown-rl-kl against countdown, 300 "
+    "held-out problems (the first 100 of each size of the cards'), 256 samples each at T=1 and greedy; the starting model "
+    "also at T = 0.3, 0.5, 0.7 (the cheap explanation of RL's gain: a sharper distribution)",
+    models=["countdown", "countdown-rl", "countdown-rl-kl"],
     base_temperatures=[0.3, 0.5, 0.7],
     card_per_size=300,
     card_samples=4,
