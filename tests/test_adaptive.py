@@ -158,6 +158,23 @@ def test_the_bundled_allocation_loads_with_its_card():
     card = json.loads((ALLOCATION.parent / "card.json").read_text())
     assert card["model"] == "countdown" and card["verifier"] == "prm" and card["fitted_on"]["split"] == "dev"
     assert card["fitted_on"]["problems"] >= 500 and "ch04-allocation --install" in card["reproduce"] and card["fitted"]
+    assert card["mix"]["sizes"] == {"3": 1, "4": 2, "5": 1} and bundled["mix"] == card["mix"]["sizes"]
+    assert "allocation-first.json" in card["earlier"]["files"]
+
+
+def test_the_bundled_allocation_is_what_install_fits_and_the_earlier_one_is_kept(tmp_path):
+    from tsc.experiments.ch04 import install_allocation
+
+    first = ALLOCATION.parent / "allocation-first.json"
+    (tmp_path / "allocation.json").write_text(first.read_text())  # an earlier install no allocation-*.json keeps
+    install_allocation(folder=tmp_path)
+    assert json.loads((tmp_path / "allocation.json").read_text()) == load_allocation()  # fitted on dev, reproducibly
+    kept = list(tmp_path.glob("allocation-*.json"))
+    assert len(kept) == 1 and kept[0].read_text() == first.read_text()
+    assert json.loads((tmp_path / "card.json").read_text())["earlier"]["files"] == [kept[0].name]
+    for _ in range(2):  # installing again keeps the table it replaces once, not once per install
+        install_allocation(folder=tmp_path)
+    assert len(list(tmp_path.glob("allocation-*.json"))) == 2
 
 
 # --- the fit: a knapsack over bins, and the budget on average ----------------------------------

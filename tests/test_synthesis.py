@@ -293,10 +293,12 @@ def test_knowledge_allocation_stopping_and_sharpening():
     for model in know["models"].values():
         for size in model["by_size"].values():
             assert np.all(np.diff(size["coverage"]["mean"]) >= -1e-12)  # coverage never falls with k
-    from tsc.strategies.adaptive import load_allocation, plan_for
+    from tsc.strategies.adaptive import FIRST_ALLOCATION, load_allocation, plan_for
 
-    rows = synthesis.allocation_by_size(data("ch04-allocation"), plan_for(load_allocation(), 7e8))
+    rows = synthesis.allocation_by_size(data("ch04-allocation"), plan_for(load_allocation(FIRST_ALLOCATION), 7e8))
     assert [r["size"] for r in rows] == [3, 4, 5] and sum(r["problems"] for r in rows) == 500
+    with pytest.raises(ValueError, match="not one per size"):  # the bundled refit bins by size and probe
+        synthesis.allocation_by_size(data("ch04-allocation"), plan_for(load_allocation(), 7e8))
     stop = synthesis.early_stopping(data("ch07-early-stop"))
     assert 0 < stop["token_share"] < 1 and stop["questions"] == 1000
     sharp = synthesis.sharpening(data("rl_pass_at_k"))
@@ -304,14 +306,14 @@ def test_knowledge_allocation_stopping_and_sharpening():
 
 
 def test_book_findings_are_computed_and_all_cited():
-    from tsc.strategies.adaptive import load_allocation, plan_for
+    from tsc.strategies.adaptive import FIRST_ALLOCATION, load_allocation, plan_for
 
     rows = synthesis.book_findings(
         self_consistency=data("ch03-self-consistency"),
         rl=data("rl_pass_at_k"),
         budget_forcing=data("budget_forcing_curve"),
         best_of_many=data("ch06-best-of-many"),
-        allocation_rows=synthesis.allocation_by_size(data("ch04-allocation"), plan_for(load_allocation(), 7e8)),
+        allocation_rows=synthesis.allocation_by_size(data("ch04-allocation"), plan_for(load_allocation(FIRST_ALLOCATION), 7e8)),
         stopping=synthesis.early_stopping(data("ch07-early-stop")),
     )
     bib = (__import__("pathlib").Path(__file__).resolve().parent.parent / "book" / "references.bib").read_text()

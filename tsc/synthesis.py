@@ -428,6 +428,11 @@ def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> lis
     `tsc.strategies.adaptive.plan_for`)."""
     data = allocation["splits"][split]
     sizes = np.array([len(p[0]) for p in data["problems"]])
+    if len(plan["choice"]) != len(set(sizes.tolist())):
+        raise ValueError(
+            f"the plan has {len(plan['choice'])} bins, not one per size ({len(set(sizes.tolist()))}): "
+            "pass a plan binned by size alone (e.g. of tsc.strategies.adaptive.FIRST_ALLOCATION)"
+        )
     out = []
     for size, name in zip(sorted(set(sizes.tolist())), plan["choice"]):
         mask = sizes == size
