@@ -121,9 +121,7 @@ def test_cli_lists_and_runs(registry, capsys):
 # Results computed before attention was counted twice (QK^T and AV, `tsc.compute.FLOPS_CONVENTION`).
 # Each chapter's third edition recomputes its own (`python -m tsc experiment NAME --refresh`) and
 # removes it here; the list must end empty.
-STALE_FLOPS = {
-    "ch04-grid",
-}
+STALE_FLOPS: set[str] = set()
 
 
 def test_every_shipped_result_counts_flops_one_way():
