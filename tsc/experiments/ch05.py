@@ -269,6 +269,11 @@ def _ints(values) -> str:
     return ",".join(str(int(round(v))) for v in values)
 
 
+def problem_key(numbers, target) -> str:
+    """How the stored results name a problem (``"1 2 3>6"``): the ``prompts`` column."""
+    return f"{' '.join(map(str, numbers))}>{target}"
+
+
 def _columns(searches: list[str], rows: list[dict]) -> dict:
     """The per-problem rows as compact columns (a few hundred kilobytes instead of several
     megabytes of one-number lines): every list of a problem, and every search's outcomes,
@@ -279,7 +284,7 @@ def _columns(searches: list[str], rows: list[dict]) -> dict:
 
     out = {
         "searches": searches,
-        "prompts": [f"{' '.join(map(str, row['numbers']))}>{row['target']}" for row in rows],
+        "prompts": [problem_key(row["numbers"], row["target"]) for row in rows],
         "correct": [row["correct"] for row in rows],
         "keys": [_ints(row["keys"]) for row in rows],
         "min": [_ints(row["min"]) for row in rows],

@@ -486,7 +486,9 @@ def best_of_n_last_step(ch05_fresh: dict, fresh: dict) -> dict:
     mean FLOPs of every N from 1 to 16; ``weakest_matches``: for each best-of-N ``fresh`` ran
     live (the weakest step scores), whether the first N samples chosen by the weakest step give
     the same verdict on every problem (they should: same seeds, same samples)."""
-    if ch05_fresh["prompts"] != [f"{' '.join(map(str, numbers))}>{target}" for numbers, target in fresh["problems"]]:
+    from tsc.experiments.ch05 import problem_key
+
+    if ch05_fresh["prompts"] != [problem_key(numbers, target) for numbers, target in fresh["problems"]]:
         raise ValueError("ch05-fresh and ch09-fresh are not on the same problems: refresh the older of the two")
     correct = np.array([[c == "1" for c in row] for row in ch05_fresh["correct"]])
     ranks = {how: np.array([[int(x) for x in row.split(",")] for row in ch05_fresh[how]]) for how in ("last", "min")}
