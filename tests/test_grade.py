@@ -303,3 +303,49 @@ def test_a_notebook_is_killed_at_its_time_limit_with_every_process_it_started(at
 
 def test_the_rest_of_the_class_is_graded(attacked):
     assert [(g.exercise, g.status) for g in attacked[0]["right"]] == [("ex-1-1", "correct"), ("ex-1-2", "correct")]
+
+
+def test_an_output_widgets_send_does_not_hide_a_waiting_reply():
+    """The stall the book build hit (a chapter's explorer cell waiting ~300 s for its reply):
+    nbclient's stand-in Output widget sends on the shell socket after the reply has arrived and
+    before the event loop looked; the send consumes the socket's wake-up. Unpatched, the poll for
+    the reply sleeps; with `wake_after_widget_sends` it returns at once."""
+    import asyncio
+    import time
+
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from jupyter_client.session import Session
+    from nbclient.output_widget import OutputWidget
+
+    from tsc.grade import wake_after_widget_sends
+
+    async def reply_seen(publish) -> bool:
+        context = zmq.asyncio.Context()
+        kernel, client = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
+        client.connect(f"tcp://127.0.0.1:{kernel.bind_to_random_port('tcp://127.0.0.1')}")
+        session = Session()
+        shell = AsyncZMQSocketChannel(client, session)
+        try:
+            shell.send(session.msg("execute_request", {}))
+            ident = (await kernel.recv_multipart())[0]
+            waiting = asyncio.ensure_future(shell.get_msg(timeout=None))
+            await asyncio.sleep(0.05)  # the client polls for the reply
+            session.send(kernel, "execute_reply", {}, ident=ident)
+            time.sleep(0.2)  # a busy client: the reply is there before its loop looks
+            widget = OutputWidget("comm", {"outputs": []}, type("Kernel", (), {"session": session, "shell_channel": shell})(), None)
+            widget.parent_header = {}
+            publish(widget, "comm_msg", data={"method": "update"})
+            done, _ = await asyncio.wait([waiting], timeout=1)
+            waiting.cancel()
+            return bool(done)
+        finally:
+            client.close(linger=0)
+            kernel.close(linger=0)
+            context.term()
+
+    if not getattr(OutputWidget._publish_msg, "wakes", False):  # nbclient as shipped
+        assert not asyncio.run(reply_seen(OutputWidget._publish_msg)), "fixed upstream? then wake_after_widget_sends can go"
+    wake_after_widget_sends()
+    assert asyncio.run(reply_seen(OutputWidget._publish_msg))

@@ -83,12 +83,36 @@ def _feedback(cell) -> tuple[str, str] | None:
     return None
 
 
+def wake_after_widget_sends() -> None:
+    """Keep nbclient from stalling after a cell that draws into an ipywidgets Output (the
+    explorers): nbclient's stand-in for the widget sends each output back to the kernel on the
+    shell socket, through a blocking twin of the asyncio socket, and that send can use up the
+    wake-up of an execute_reply just arrived; the reply then waits unread until the client's
+    timeout (300 s in the book build; jupyter/nbclient#312, jupyter/jupyter_client#1059).
+    Reading EVENTS on the asyncio socket after each send wakes the waiting poll."""
+    import zmq
+    from nbclient.output_widget import OutputWidget
+
+    send = OutputWidget._publish_msg
+    if getattr(send, "wakes", False):
+        return
+
+    def publish(self, *args, **kwargs) -> None:
+        send(self, *args, **kwargs)
+        self.kernel_client.shell_channel.socket.get(zmq.EVENTS)
+
+    publish.wakes = True  # type: ignore[attr-defined]
+    OutputWidget._publish_msg = publish
+
+
 class _Client:
     """nbclient's NotebookClient that counts what the kernel sends and kills the kernel (and
     every process it started) once it has sent more than ``limit`` bytes."""
 
     def __new__(cls, nb, *, box: Sandbox, limit: int, **options):
         from nbclient import NotebookClient
+
+        wake_after_widget_sends()
 
         class Counting(NotebookClient):
             def process_message(self, msg, cell, cell_index):

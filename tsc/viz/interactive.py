@@ -239,7 +239,11 @@ def plotly_js() -> Path:
 
 def setup(app) -> dict:
     """Sphinx extension (``tsc.viz.interactive`` in _config.yml): copy Plotly.js into
-    ``_static`` once the HTML is written, where the explorers load it from."""
+    ``_static`` once the HTML is written, where the explorers load it from; and keep the
+    explorers' Output widgets from stalling the chapters' execution (`tsc.grade.wake_after_widget_sends`)."""
+    from tsc.grade import wake_after_widget_sends
+
+    wake_after_widget_sends()
 
     def copy(app, error) -> None:
         if error is None and app.builder.format == "html":
