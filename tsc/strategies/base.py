@@ -116,6 +116,17 @@ def check_problem(problem, policy) -> None:
         )
 
 
+def batch_prompts(problems: list, policy, seeds: list[int]) -> list[str]:
+    """The prompts of a batched strategy's problems, once each problem and its seed is checked."""
+    if len(seeds) != len(problems):
+        raise ValueError(f"got {len(seeds)} seeds for {len(problems)} problems: pass one per problem")
+    for seed in seeds:
+        check_knobs(seed=seed)
+    for problem in problems:
+        check_problem(problem, policy)
+    return [policy.format(p) for p in problems]
+
+
 def make_result(
     problem, texts: list[str], chosen: int | None, scores: list[float], ledger: Ledger, strategy: str, trace: dict | None = None
 ) -> Result:
