@@ -26,13 +26,9 @@ def problem_set(task: str, per_size: int, *, seed: int) -> list:
     """``per_size`` held-out problems at each setting of the task's difficulty dial (the
     operations of an arithmetic question, the count of numbers of a Countdown problem), in
     that order, reproducibly from ``seed``."""
-    from tsc.tasks import arithmetic, countdown
+    from tsc.tasks import get_task
 
-    if task == "arithmetic":
-        return [p for ops in DIALS[task] for p in arithmetic.generate(per_size, seed=seed + ops, ops=(ops,))]
-    if task == "countdown":
-        return [p for size in DIALS[task] for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
-    raise ValueError(f"unknown task {task!r}; known: {', '.join(DIALS)}")
+    return get_task(task).per_size(per_size, seed=seed, sizes=DIALS.get(task))
 
 
 def difficulty(problem) -> int:
