@@ -423,8 +423,7 @@ def cmd_solve(args) -> int:
             args.max_new_tokens = 64 if policy.prompt_format == "compact" else 512
     if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
         policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
-    options = _strategy_options(args, policy)
-    seed = options.pop("seed", None)
+    options = _strategy_options(args, policy)  # with the seed where the strategy takes one: solve_many seeds each problem from it
 
     # every line: its record and problem, or its error
     lines: list[dict | None] = []
@@ -453,7 +452,7 @@ def cmd_solve(args) -> int:
         print(f"resuming: {len(problems) - len(todo)} of {len(problems)} problems read back from {partial.path}", file=sys.stderr)
     try:
         for block in _blocks(todo, strategy, options):
-            for (i, record, _), outcome in zip(block, _solve_block([p for _, _, p in block], strategy, policy, seed, options)):
+            for (i, record, _), outcome in zip(block, _solve_block([p for _, _, p in block], strategy, policy, options)):
                 lines[i] = _answer_record(record, outcome, task)
                 if partial:
                     partial.append(_line_key(i, record), lines[i])
@@ -527,18 +526,17 @@ def _blocks(todo: list, strategy, options: dict) -> list[list]:
     return [todo[start : start + size] for start in range(0, len(todo), size)]
 
 
-def _solve_block(problems: list, strategy, policy, seed, options: dict) -> list:
+def _solve_block(problems: list, strategy, policy, options: dict) -> list:
     """Each problem's `Result`, or the one-line error it raised (a problem the model cannot
     take, such as a prompt longer than its context, is an error line; the run goes on). A
     block that fails is solved again one problem at a time, to find which one failed."""
     from tsc.strategies import solve_many
 
-    run = dict(options, seed=seed) if seed is not None else options
     try:
-        return solve_many(strategy, problems, policy, **run)
+        return solve_many(strategy, problems, policy, **options)
     except ValueError as failure:
         if len(problems) > 1:
-            return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, seed, options)]
+            return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, options)]
         message = str(failure).splitlines()[0]
         if "server" in message:  # the server, not the problem: stop the run
             raise
