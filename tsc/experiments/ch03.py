@@ -31,11 +31,6 @@ def problem_set(task: str, per_size: int, *, seed: int) -> list:
     return get_task(task).per_size(per_size, seed=seed, sizes=DIALS.get(task))
 
 
-def difficulty(problem) -> int:
-    """Where a problem sits on its task's dial: operations, or count of numbers."""
-    return problem.ops if problem.task == "arithmetic" else len(problem.numbers)
-
-
 def setting_name(temperature: float, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> str:
     """A setting of the sampling knobs as text, e.g. ``"T=1.5, min-p 0.1"``."""
     parts = [f"T={temperature:g}"]
@@ -87,7 +82,7 @@ def decoding(*, models: dict, per_size: int, n: int, seed: int, settings: list) 
                 "malformed": [sum(k is None for k in keys) for keys in table.keys],
                 "tokens": round(float(table.ledger.generated_tokens / table.ledger.samples), 2),
             }
-        out[task] = {"model": model, "difficulty": [difficulty(p) for p in problems], "settings": rows}
+        out[task] = {"model": model, "difficulty": [p.difficulty for p in problems], "settings": rows}
     return out
 
 
@@ -123,7 +118,7 @@ def self_consistency(*, models: dict, temperatures: dict, per_size: int, n: int,
         out[task] = {
             "model": model,
             "ks": list(ks),
-            "difficulty": [difficulty(p) for p in problems],
+            "difficulty": [p.difficulty for p in problems],
             "greedy": greedy.correct[:, 0].astype(int).tolist(),
             "temperatures": by_temperature,
         }
@@ -173,7 +168,7 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
                 "flops_k": [float(np.mean(read + k * per_sample)) for k in ks],
                 "tokens_per_sample": round(float(table.tokens.mean()), 2),
             }
-        out[task] = {"ks": list(ks), "difficulty": [difficulty(p) for p in problems], "models": rows}
+        out[task] = {"ks": list(ks), "difficulty": [p.difficulty for p in problems], "models": rows}
     return out
 
 
