@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import numbers
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,29 @@ def call(fn: Callable, *args) -> tuple[object, str | None]:
             detail = ""
         detail = detail[:117] + "..." if len(detail) > 120 else detail
         return None, f"{type(error).__name__}: {detail}{where}" if detail else f"{type(error).__name__}{where}"
+
+
+def run_cases(
+    fn, signature: str, cases: Sequence, *, raised: Callable[[Any, str], str], arguments: Callable[[Any], tuple] = tuple
+) -> list | Feedback:
+    """What a student's function ``fn`` returns on each of ``cases``, or the `Feedback` to
+    give instead: "not attempted" for the untouched placeholder (None, or a function that
+    returns None every time), "incorrect" when ``fn`` is not a function (it should be
+    ``signature``) or when a call raises (``raised(case, error)`` is the message).
+    ``arguments(case)`` is what ``fn`` is called with: by default the case itself."""
+    if fn is None:
+        return NOT_ATTEMPTED
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function {signature}; got {show(fn)}.")
+    answers = []
+    for case in cases:
+        value, error = call(fn, *arguments(case))
+        if error:
+            return Feedback("incorrect", raised(case, error))
+        answers.append(value)
+    if all(a is None for a in answers):
+        return NOT_ATTEMPTED
+    return answers
 
 
 def as_number(value) -> float | None:
