@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, run_cases, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, run_cases, show
 
 # --- Exercise 5.1: the PUCT score of MCTS ----------------------------------------------------
 
@@ -306,21 +306,15 @@ def check_systematic(fn: Callable) -> Feedback:
 # --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
 
 
-def _rejects(feedback: Feedback, *words: str) -> bool:
-    from tsc.exercises.feedback import rejects
-
-    return rejects(feedback, *words)
-
-
 @registers_selftest("ex-5-1")
 def _selftest_puct() -> None:
     assert check_puct(lambda q, p, n, c, k: None, pick=None).status == "not attempted"
     assert check_puct(_puct, pick="unvisited").correct
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c), pick="unvisited"), "square root")
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), pick="unvisited"), "1 + child")
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), pick="unvisited"), "prior")
-    assert _rejects(check_puct(lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), pick="unvisited"), "not Q")
-    assert _rejects(check_puct(_puct, pick="visited"), "higher score")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c), pick="unvisited"), "square root")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), pick="unvisited"), "1 + child")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), pick="unvisited"), "prior")
+    assert rejects(check_puct(lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), pick="unvisited"), "not Q")
+    assert rejects(check_puct(_puct, pick="visited"), "higher score")
     assert abs(_puct(0.5, 0.5, 16, 0, 1.0) - 2.5) < 1e-12  # the rule the bundled MCTS uses (tsc.strategies.search.mcts)
 
 
@@ -338,18 +332,18 @@ def _selftest_beam_keep() -> None:
 
     assert check_beam_keep(lambda *args, **kwargs: None).status == "not attempted"
     assert check_beam_keep(keep).correct
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, finished=False)), "nothing left to expand")
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, dedupe=False)), "keep it once")
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, best_first=False)), "best first")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, finished=False)), "nothing left to expand")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, dedupe=False)), "keep it once")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, best_first=False)), "best first")
 
 
 @registers_selftest("ex-5-3")
 def _selftest_reencoded() -> None:
     assert check_reencoded(lambda *args, **kwargs: None).status == "not attempted"
     assert check_reencoded(lambda p, s: sum(p + sum(s[:d]) for d in range(len(s)))).correct
-    assert _rejects(check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s)))), "not the step itself")
-    assert _rejects(check_reencoded(lambda p, s: p * len(s)), "not only the prompt")
-    assert _rejects(check_reencoded(lambda p, s: sum(sum(s[:d]) for d in range(len(s)))), "reads the prompt")
+    assert rejects(check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s)))), "not the step itself")
+    assert rejects(check_reencoded(lambda p, s: p * len(s)), "not only the prompt")
+    assert rejects(check_reencoded(lambda p, s: sum(sum(s[:d]) for d in range(len(s)))), "reads the prompt")
 
 
 @registers_selftest("ex-5-4")
@@ -358,9 +352,9 @@ def _selftest_reuse_saving(*, problems, policy, verifier, subtrees: int = 4, exp
     truth = reuse_saving(problems, policy, verifier, subtrees=subtrees, expansions=expansions, seed=seed)
     assert check_reuse_saving(None, **run).status == "not attempted"
     assert check_reuse_saving(truth["saving"], **run).correct
-    assert _rejects(check_reuse_saving(truth["policy_saving"], **run), "policy's saving alone")
-    assert _rejects(check_reuse_saving(truth["ratio"], **run), "one minus it")
-    assert _rejects(check_reuse_saving(100 * truth["saving"], **run), "percentage")
+    assert rejects(check_reuse_saving(truth["policy_saving"], **run), "policy's saving alone")
+    assert rejects(check_reuse_saving(truth["ratio"], **run), "one minus it")
+    assert rejects(check_reuse_saving(100 * truth["saving"], **run), "percentage")
 
 
 @registers_selftest("ex-5-5")
@@ -373,8 +367,8 @@ def _selftest_systematic() -> None:
     assert check_systematic(lambda *args: None).status == "not attempted"
     assert check_systematic(reference).correct
     assert check_systematic(lambda w, n, u: _systematic(w, n, u)).correct
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, 0.0)), "Use the draw u")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, scale_u=False)), "Divide u by count")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, normalise=False)), "Normalise")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, closed=True)), "boundary")
-    assert _rejects(check_systematic(lambda w, n, u: [i for i, x in enumerate(w) for _ in range(int(n * x / sum(w)))]), "exactly count")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, 0.0)), "Use the draw u")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, scale_u=False)), "Divide u by count")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, normalise=False)), "Normalise")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, closed=True)), "boundary")
+    assert rejects(check_systematic(lambda w, n, u: [i for i, x in enumerate(w) for _ in range(int(n * x / sum(w)))]), "exactly count")

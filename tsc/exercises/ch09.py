@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tsc.analysis import pareto_front
-from tsc.exercises.feedback import Feedback, as_number, registers_selftest, rejects, run_cases, show
+from tsc.exercises.feedback import Feedback, accepts_and_rejects, as_number, registers_selftest, run_cases, show
 from tsc.synthesis import best_fixed, halves, summarize, undominated
 
 # --- Exercise 9.1: the noise on the map -------------------------------------------------------
@@ -378,28 +378,19 @@ CHOICE_MISTAKES = {
 }
 
 
-def _selftest(check, reference, mistakes: dict, *context) -> None:
-    assert check(lambda *args: None, *context).status == "not attempted", "the placeholder is not read as not attempted"
-    feedback = check(reference, *context)
-    assert feedback.correct, f"the reference is rejected: {feedback.message}"
-    for name, (wrong, words) in mistakes.items():
-        feedback = check(wrong, *context)
-        assert rejects(feedback, *words), f"mistake {name!r}: {feedback}"
-
-
 @registers_selftest("ex-9-1")
 def selftest_half_width() -> None:
-    _selftest(check_half_width, ref_half_width, HALF_WIDTH_MISTAKES)
+    accepts_and_rejects(check_half_width, ref_half_width, [(wrong, *words) for wrong, words in HALF_WIDTH_MISTAKES.values()])
 
 
 @registers_selftest("ex-9-2")
 def selftest_undominated(points: list[dict] | None = None) -> None:
-    _selftest(check_undominated, ref_undominated, UNDOMINATED_MISTAKES, points)
+    accepts_and_rejects(check_undominated, ref_undominated, [(wrong, *words) for wrong, words in UNDOMINATED_MISTAKES.values()], points)
 
 
 @registers_selftest("ex-9-3")
 def selftest_choice(task: dict | None = None) -> None:
-    _selftest(check_choice, ref_choice, CHOICE_MISTAKES, task)
+    accepts_and_rejects(check_choice, ref_choice, [(wrong, *words) for wrong, words in CHOICE_MISTAKES.values()], task)
 
 
 __all__ = ["check_choice", "check_half_width", "check_undominated"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,3 +153,15 @@ def selftest(name: str, **context) -> str:
 def rejects(feedback: Feedback, *words: str) -> bool:
     """Whether ``feedback`` marks an answer wrong with a message containing every one of ``words``."""
     return feedback.status == "incorrect" and all(w in feedback.message for w in words)
+
+
+def accepts_and_rejects(check: Callable[..., Feedback], reference: Callable, mistakes: Iterable[tuple], *context) -> None:
+    """The self-test of a checker of functions: the untouched placeholder reads as "not
+    attempted", ``reference`` is accepted, and each mistake ``(wrong function, *words)`` is
+    rejected with a message containing the words. ``context`` follows the function in every call."""
+    assert check(lambda *args, **kwargs: None, *context).status == "not attempted", "the placeholder is not read as not attempted"
+    feedback = check(reference, *context)
+    assert feedback.correct, f"the reference is rejected: {feedback.message}"
+    for wrong, *words in mistakes:
+        feedback = check(wrong, *context)
+        assert rejects(feedback, *words), f"a mistake is not rejected with the words {words}: {feedback}"
