@@ -1,4 +1,5 @@
-"""What every exercise checker shares: `Feedback`, and reading a student's values safely.
+"""What every exercise checker shares: `Feedback`, running a student's function on the cases
+(`run_cases`), reading a student's values safely, and the checkers' self-tests.
 
 Each checker takes what the student wrote (a function or a value), returns a `Feedback`
 whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
