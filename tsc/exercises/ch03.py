@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, accepts_and_rejects, as_number, call, registers_selftest, rejects, show
 
 # --- Exercise 3.1: top-p (nucleus) filtering --------------------------------------------------
 
@@ -430,10 +430,7 @@ def check_temperature_choice(
 def _selftest_top_p(*, policy=None, prefix: str | None = None) -> None:
     """The placeholder, the reference, every named mistake; with ``policy`` and ``prefix``, the
     reference against the sampler's own filter on the model's real distribution."""
-    assert check_top_p(lambda *args, **kwargs: None).status == "not attempted"
-    assert check_top_p(top_p_reference).correct
-    for mistake, hint in TOP_P_MISTAKES:
-        assert rejects(check_top_p(mistake), hint.split(":")[0][:40]), mistake.__name__
+    accepts_and_rejects(check_top_p, top_p_reference, [(mistake, hint.split(":")[0][:40]) for mistake, hint in TOP_P_MISTAKES])
     if policy is not None:
         from tsc.lm.decoding import next_token_logits, reshape
 
@@ -444,10 +441,7 @@ def _selftest_top_p(*, policy=None, prefix: str | None = None) -> None:
 
 @registers_selftest("ex-3-2")
 def _selftest_kv_cache() -> None:
-    assert check_kv_cache_bytes(lambda *args, **kwargs: None).status == "not attempted"
-    assert check_kv_cache_bytes(kv_cache_reference).correct
-    for mistake, hint in _kv_mistakes():
-        assert rejects(check_kv_cache_bytes(mistake), hint[:30]), hint
+    accepts_and_rejects(check_kv_cache_bytes, kv_cache_reference, [(mistake, hint[:30]) for mistake, hint in _kv_mistakes()])
 
 
 @registers_selftest("ex-3-3")
