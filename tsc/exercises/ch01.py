@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from tsc.analysis import pass_at_k, samples_for_coverage
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, is_bool, registers_selftest, rejects, run_cases, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, is_bool, registers_selftest, rejects, remembered, run_cases, show
 from tsc.tasks.countdown import Countdown
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
@@ -201,16 +201,17 @@ def coverage_at_temperature(problems, policy, *, n: int, temperature: float, see
     problem (`tsc.analysis.draw`), drawn once per configuration."""
     from tsc.analysis import draw
 
-    key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)
-    if key not in _DRAWS:
+    def measure() -> dict[str, float]:
         table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
         counts = table.correct.sum(axis=1)
-        _DRAWS[key] = {
+        return {
             "coverage": float((counts > 0).mean()),
             "pass1": float(table.correct.mean()),
             "plug_in": float(sum(1 - (1 - c / n) ** n for c in counts) / len(counts)),
         }
-    return _DRAWS[key]
+
+    key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)
+    return remembered(_DRAWS, key, (policy,), measure)
 
 
 def check_temperature_coverage(answer, *, problems, policy, temperature: float, n: int = 32, seed: int = 0) -> Feedback:

@@ -19,7 +19,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, accepts_and_rejects, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import (
+    NOT_ATTEMPTED,
+    Feedback,
+    accepts_and_rejects,
+    as_number,
+    call,
+    registers_selftest,
+    rejects,
+    remembered,
+    show,
+)
 
 # --- Exercise 3.1: top-p (nucleus) filtering --------------------------------------------------
 
@@ -323,7 +333,7 @@ def check_kv_cache_bytes(fn: Callable) -> Feedback:
 
 # --- Exercise 3.3: choose a temperature for majority@8 on a dev set -------------------------
 
-_VOTES: dict = {}  # (policy id, problems, temperature, n, seed) -> (policy, majority@n, coverage@n): the checker samples once
+_VOTES: dict = {}  # the checker samples once per configuration (`remembered`)
 
 
 def vote_accuracy(policy, problems: Sequence, temperature: float, *, n: int = 8, seed: int = 0) -> tuple[float, float]:
@@ -333,12 +343,12 @@ def vote_accuracy(policy, problems: Sequence, temperature: float, *, n: int = 8,
     checking twice does not sample twice."""
     from tsc.analysis import coverage, draw, majority_accuracy
 
-    key = (id(policy), tuple(p.prompt() for p in problems), float(temperature), n, seed)
-    held = _VOTES.get(key)
-    if held is None or held[0] is not policy:  # the policy is kept, so its id cannot be reused by another
+    def measure() -> tuple[float, float]:
         table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
-        held = _VOTES[key] = (policy, float(majority_accuracy(table, [n])["mean"][0]), float(coverage(table, [n])["mean"][0]))
-    return held[1], held[2]
+        return float(majority_accuracy(table, [n])["mean"][0]), float(coverage(table, [n])["mean"][0])
+
+    key = (id(policy), tuple(p.prompt() for p in problems), float(temperature), n, seed)
+    return remembered(_VOTES, key, (policy,), measure)
 
 
 def check_temperature_choice(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, run_cases, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, remembered, run_cases, show
 
 # --- Exercise 5.1: the PUCT score of MCTS ----------------------------------------------------
 
@@ -195,20 +195,21 @@ def reuse_saving(problems, policy, verifier, *, subtrees: int = 4, expansions: i
     from tsc.strategies import dvts, solve_many
     from tsc.strategies.reuse import without_reuse
 
-    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), subtrees, expansions, seed)
-    if key not in _REUSE_RUNS:
+    def measure() -> dict[str, float]:
         means = {}
         for name, model, judge in (("fresh", without_reuse(policy), without_reuse(verifier)), ("reuse", policy, verifier)):
             results = solve_many(dvts, problems, model, seed=seed, verifier=judge, subtrees=subtrees, expansions=expansions)
             means[name] = {k: sum(getattr(r.ledger, k) for r in results) / len(results) for k in ("flops", "policy_flops", "prompt_tokens")}
         fresh, reuse = means["fresh"], means["reuse"]
-        _REUSE_RUNS[key] = {
+        return {
             "saving": 1 - reuse["flops"] / fresh["flops"],
             "policy_saving": 1 - reuse["policy_flops"] / fresh["policy_flops"],
             "prompt_saving": 1 - reuse["prompt_tokens"] / fresh["prompt_tokens"],
             "ratio": reuse["flops"] / fresh["flops"],
         }
-    return _REUSE_RUNS[key]
+
+    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), subtrees, expansions, seed)
+    return remembered(_REUSE_RUNS, key, (policy, verifier), measure)
 
 
 def check_reuse_saving(answer, *, problems, policy, verifier, subtrees: int = 4, expansions: int = 2, seed: int = 0) -> Feedback:

@@ -99,6 +99,16 @@ def run_cases(
     return answers
 
 
+def remembered(memo: dict, key: tuple, keep: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per ``key`` (an experiment a checker runs to know the answer). The
+    objects whose ids the key holds (a policy, a verifier) are kept with the value, so a new
+    object that happens to get a freed one's id is computed afresh, never given its answer."""
+    held = memo.get(key)
+    if held is None or any(a is not b for a, b in zip(held[0], keep)):
+        held = memo[key] = (keep, compute())
+    return held[1]
+
+
 def as_number(value) -> float | None:
     """``value`` as a finite float if it is one real number (a Python or numpy scalar, or a
     0-dimensional array or tensor), else None. Bools, complex numbers and strings are not."""
