@@ -183,10 +183,10 @@ def test_problem_sets_follow_the_dial_and_are_held_out():
     from tsc.tasks import arithmetic, countdown
 
     maths = ch03.problem_set("arithmetic", 4, seed=1)
-    assert [ch03.difficulty(p) for p in maths] == [2] * 4 + [3] * 4 + [4] * 4
+    assert [p.difficulty for p in maths] == [2] * 4 + [3] * 4 + [4] * 4
     assert all(arithmetic.split_of(p.question) == "test" for p in maths)
     games = ch03.problem_set("countdown", 3, seed=1)
-    assert [ch03.difficulty(p) for p in games] == [3] * 3 + [4] * 3 + [5] * 3
+    assert [p.difficulty for p in games] == [3] * 3 + [4] * 3 + [5] * 3
     assert all(countdown.split_of(p.numbers, p.target) == "test" for p in games)
     assert ch03.problem_set("arithmetic", 4, seed=1) == maths  # reproducible
     with pytest.raises(ValueError, match="unknown task"):

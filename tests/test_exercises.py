@@ -382,3 +382,16 @@ def test_chapter_1_selftests_pass(name, context):
     from tsc.exercises import selftest
 
     selftest(name, **context)
+
+
+def test_remembered_computes_once_and_never_answers_for_a_new_object_at_a_freed_id():
+    from tsc.exercises.feedback import remembered
+
+    memo, calls = {}, []
+    first = object()
+    assert remembered(memo, (id(first), 1), (first,), lambda: calls.append(1) or "a") == "a"
+    assert remembered(memo, (id(first), 1), (first,), lambda: calls.append(1) or "b") == "a"
+    other = object()
+    memo[(id(other), 1)] = ((first,), "stale")  # as if `other` had been given `first`'s freed id
+    assert remembered(memo, (id(other), 1), (other,), lambda: "fresh") == "fresh"
+    assert len(calls) == 1

@@ -121,5 +121,5 @@ def test_a_failing_problem_is_solved_once(tmp_path, monkeypatch):
         raise ValueError("this problem is too long for the model\nsecond line")
 
     record = Strategy("fails", fails, family="single", budget=None, color="#000000")
-    assert cli._solve_block([P], record, ScriptedPolicy({}), 0, {}) == ["this problem is too long for the model"]
+    assert cli._solve_block([P], record, ScriptedPolicy({}), {"seed": 0}) == ["this problem is too long for the model"]
     assert len(runs) == 1

@@ -29,11 +29,14 @@ from tsc.analysis import pareto
 from tsc.strategies.adaptive import difficulty_bin, plan_for, uses_probe
 
 
-def split_arrays(data: dict, split: str, *, candidates: Sequence[str] | None = None, with_probe: bool = False) -> dict:
+def split_arrays(
+    data: dict, split: str, *, candidates: Sequence[str] | None = None, with_probe: bool = False, rows: np.ndarray | None = None
+) -> dict:
     """One split of ``ch04-allocation`` as arrays: ``names``, ``correct`` and ``flops``
     (candidates × problems), ``size``, ``score`` (the probe's), ``pass_rate`` (oracle
     difficulty). ``with_probe``: every candidate pays the probe first, and a ``stop``
-    candidate (answer with the probe's greedy answer) replaces ``greedy``."""
+    candidate (answer with the probe's greedy answer) replaces ``greedy``. ``rows``: only
+    these problems."""
     record = data["splits"][split]
     names = [n for n in (candidates or data["candidates"]) if n in record["results"]]
     probe = record["probe"]
@@ -45,7 +48,7 @@ def split_arrays(data: dict, split: str, *, candidates: Sequence[str] | None = N
         correct = np.vstack([np.asarray(probe["correct"], dtype=float), correct[keep]])
         flops = np.vstack([np.zeros(len(probe["flops"])), flops[keep]]) + np.asarray(probe["flops"], dtype=float)
     difficulty = record["difficulty"]
-    return {
+    arrays = {
         "names": names,
         "correct": correct,
         "flops": flops,
@@ -53,6 +56,10 @@ def split_arrays(data: dict, split: str, *, candidates: Sequence[str] | None = N
         "score": np.asarray(probe["score"], dtype=float),
         "pass_rate": np.asarray(difficulty["correct"], dtype=float) / max(difficulty["samples"], 1),  # 0 samples: not measured
     }
+    if rows is not None:
+        arrays |= {k: arrays[k][:, rows] for k in ("correct", "flops")}  # candidates x problems
+        arrays |= {k: arrays[k][rows] for k in ("size", "score", "pass_rate")}
+    return arrays
 
 
 def fit_predictor(name: str, arrays: dict, *, bins: int = 4) -> dict:
@@ -258,14 +265,7 @@ def fit(
     """Fit predictor and plans on ``split`` (or on its ``rows``): {predictor, names, plans}.
     ``mix`` ({size: share}): the mean FLOPs and accuracy are those of problems in that mix of
     sizes (the split's own when None), so a plan's budget holds for problems drawn so."""
-    arrays = split_arrays(data, split, with_probe=predictor_name in ("probe", "size+probe"))
-    if rows is not None:
-        arrays = dict(
-            arrays,
-            correct=arrays["correct"][:, rows],
-            flops=arrays["flops"][:, rows],
-            **{k: arrays[k][rows] for k in ("size", "score", "pass_rate")},
-        )
+    arrays = split_arrays(data, split, with_probe=predictor_name in ("probe", "size+probe"), rows=rows)
     predictor = fit_predictor(predictor_name, arrays, bins=bins)
     assigned = assign_bins(predictor, arrays)
     n_bins = int(max(bin_count(predictor), assigned.max() + 1))
@@ -277,15 +277,8 @@ def fit(
 def evaluate(data: dict, fitted: dict, *, split: str = "test", rows: np.ndarray | None = None) -> list[dict | None]:
     """Each plan of ``fitted`` applied to ``split``: its ``choice`` (candidate per bin) and
     per-problem ``correct`` and ``flops``, with their means."""
-    arrays = split_arrays(data, split, with_probe=fitted["predictor"]["name"] in ("probe", "size+probe"))
+    arrays = split_arrays(data, split, with_probe=uses_probe(fitted["predictor"]), rows=rows)
     assert arrays["names"] == fitted["names"], (arrays["names"], fitted["names"])
-    if rows is not None:
-        arrays = dict(
-            arrays,
-            correct=arrays["correct"][:, rows],
-            flops=arrays["flops"][:, rows],
-            **{k: arrays[k][rows] for k in ("size", "score", "pass_rate")},
-        )
     assigned = np.minimum(assign_bins(fitted["predictor"], arrays), fitted["n_bins"] - 1)
     out = []
     for plan in fitted["plans"]:

@@ -21,10 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from tsc.core import check_sampling, with_sampling
 from tsc.io import write_atomic
 from tsc.pdf import PDF_NAME
+from tsc.strategies import FAMILIES, STRATEGIES, check_knobs
 from tsc.strategies.thinking import THINKING_TOKENS
-from tsc.tasks import TASKS
+from tsc.tasks import TASKS, get_task
+from tsc.verifiers import VERIFIERS, get_verifier
 
 _EMPTY = inspect.Parameter.empty
 
@@ -72,8 +75,6 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     from tsc.lm.recipes import RECIPES, REWARD_RECIPES
     from tsc.lm.rl_recipes import RL_RECIPES
-    from tsc.strategies import STRATEGIES
-    from tsc.verifiers import VERIFIERS
 
     parser = _Parser(
         prog="python -m tsc",
@@ -225,21 +226,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {
-        "train": cmd_train,
-        "evaluate": cmd_evaluate,
-        "solve": cmd_solve,
-        "zoo": cmd_zoo,
-        "bench": cmd_bench,
-        "experiment": cmd_experiment,
-        "grade": cmd_grade,
-        "solutions": cmd_solutions,
-        "colab": cmd_colab,
-        "pdf": cmd_pdf,
-        "instructors": cmd_instructors,
-    }
     try:
-        return commands[args.command](args)
+        return globals()[f"cmd_{args.command}"](args)  # python -m tsc NAME runs cmd_NAME
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -335,44 +323,41 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--per-size must be a positive integer, got {args.per_size}")
     if args.model is not None and is_reward_model(args.model):  # AUC, calibration, best-of-16 on 300 problems
         try:
-            reward = load_reward_model(args.model)
+            model = load_reward_model(args.model)
         except (ValueError, OSError) as error:
             raise UserError(str(error).splitlines()[0]) from None
-        figures = evaluate_reward_model(reward)
-        print(json.dumps(figures, indent=2))
-        if args.write_card:
-            write_atomic(reward.path / "card.json", json.dumps(dict(reward.card, eval=figures), indent=2) + "\n")
-        return 0
-    policy = _load(args.model)
-    if policy.card.get("kind") == "revision":  # its revisions against the policy it was fine-tuned from
-        base = _load((policy.card.get("init_from") or {}).get("model") or "countdown")
-        figures = evaluate_revision(policy, base, per_size=args.per_size)
-    elif policy.card.get("kind") == "trace":
-        figures = evaluate_model(policy)
+        figures = evaluate_reward_model(model)
     else:
-        figures = evaluate_model(policy, per_size=args.per_size)
-    if args.against:  # a retrained model: are its figures within the bundled card's intervals?
-        from tsc.io import read_card
-        from tsc.lm.checkpoint import bundled_models
-        from tsc.zoo import compare_figures
+        model = _load(args.model)
+        if model.card.get("kind") == "revision":  # its revisions against the policy it was fine-tuned from
+            base = _load((model.card.get("init_from") or {}).get("model") or "countdown")
+            figures = evaluate_revision(model, base, per_size=args.per_size)
+        elif model.card.get("kind") == "trace":
+            figures = evaluate_model(model)
+        else:
+            figures = evaluate_model(model, per_size=args.per_size)
+        if args.against:  # a retrained model: are its figures within the bundled card's intervals?
+            from tsc.io import read_card
+            from tsc.lm.checkpoint import bundled_models
+            from tsc.zoo import compare_figures
 
-        models = bundled_models(kind=None)
-        if args.against not in models:
-            raise UserError(f"--against {args.against!r} is not a bundled model; known: {', '.join(models)}")
-        try:
-            card = read_card(models[args.against])
-        except ValueError as error:
-            raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
-        rows = compare_figures(figures, card.get("eval") or {})
-        within = [old["low"] <= new <= old["high"] for _, new, old in rows]
-        for (name, new, old), ok in zip(rows, within):
-            print(f"{name:<32} {new:8.4f}  card {old['value']:.4f} ({old['low']:.4f}-{old['high']:.4f})  {'within' if ok else 'OUTSIDE'}")
-        print(f"{sum(within)} of {len(rows)} figures within the card's 95 % intervals", file=sys.stderr)
-        return 0 if rows and all(within) else 1
+            models = bundled_models(kind=None)
+            if args.against not in models:
+                raise UserError(f"--against {args.against!r} is not a bundled model; known: {', '.join(models)}")
+            try:
+                card = read_card(models[args.against])
+            except ValueError as error:
+                raise UserError(f"--against {args.against}: cannot read its card ({error})") from None
+            rows = compare_figures(figures, card.get("eval") or {})
+            within = [old["low"] <= new <= old["high"] for _, new, old in rows]
+            for (name, new, old), ok in zip(rows, within):
+                verdict = "within" if ok else "OUTSIDE"
+                print(f"{name:<32} {new:8.4f}  card {old['value']:.4f} ({old['low']:.4f}-{old['high']:.4f})  {verdict}")
+            print(f"{sum(within)} of {len(rows)} figures within the card's 95 % intervals", file=sys.stderr)
+            return 0 if rows and all(within) else 1
     print(json.dumps(figures, indent=2))
     if args.write_card:
-        card = dict(policy.card, eval=figures)
-        write_atomic(policy.path / "card.json", json.dumps(card, indent=2) + "\n")
+        write_atomic(model.path / "card.json", json.dumps(dict(model.card, eval=figures), indent=2) + "\n")
     return 0
 
 
@@ -382,17 +367,16 @@ def read_problem(line: str, card: dict | None = None, task: str = "countdown", m
     ``card`` (the model's) says which problems the model accepts (`tsc.tasks.Task.read`);
     ``task`` says how to read the line. Never raises.
     """
-    from tsc.tasks import get_task
-
     spec = get_task(task)
+    unread = {"line": line.rstrip("\r\n")[:200]}
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({error.msg} at column {error.colno})"
+        return unread, None, f"not valid JSON ({error.msg} at column {error.colno})"
     except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting too deep
-        return {"line": line.rstrip("\r\n")[:200]}, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+        return unread, None, f"not valid JSON ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
     if not isinstance(record, dict):
-        return {"line": line.rstrip("\r\n")[:200]}, None, f"each line must be a JSON object such as {spec.line}"
+        return unread, None, f"each line must be a JSON object such as {spec.line}"
     try:
         return record, spec.read(record, card, model), None
     except ValueError as error:
@@ -403,15 +387,10 @@ def format_answer(text: str, task: str = "countdown") -> str | int | None:
     """The model's completion as the contract's answer: ``13-7=6, 6*4=24, 24*2=48`` for
     Countdown (a direct model's expression, or a real model's prose, as the same steps), the
     number for arithmetic (None when the completion holds none)."""
-    from tsc.tasks import get_task
-
     return get_task(task).answer(text)
 
 
 def cmd_solve(args) -> int:
-    from tsc.core import check_sampling, with_sampling
-    from tsc.strategies import STRATEGIES, check_knobs
-
     started = time.perf_counter()
     strategy = STRATEGIES[args.strategy]
     source = Path(args.input)
@@ -436,8 +415,7 @@ def cmd_solve(args) -> int:
     except OSError as error:
         raise UserError(f"cannot read {source}: {error.strerror or error}") from None
     policy = _load(args.model, device=args.device, served_model=args.served_model, params=args.params, concurrency=args.concurrency)
-    task = _solve_task(args, policy)
-    _refuse_companions(args, policy)
+    args.task = task = _solve_task(args, policy)
     if args.max_new_tokens is None:  # room for what the model writes before its answer
         if policy.card.get("kind") == "trace" and strategy.needs != "trace":
             args.max_new_tokens = max(64, policy.max_len - 32)
@@ -445,9 +423,7 @@ def cmd_solve(args) -> int:
             args.max_new_tokens = 64 if policy.prompt_format == "compact" else 512
     if (args.top_k, args.top_p, args.min_p) != (0, 1.0, 0.0):  # every sample the strategy draws is truncated
         policy = with_sampling(policy, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
-    args.task = task
-    options = _strategy_options(args, policy)
-    seed = options.pop("seed", None)
+    options = _strategy_options(args, policy)  # with the seed where the strategy takes one: solve_many seeds each problem from it
 
     # every line: its record and problem, or its error
     lines: list[dict | None] = []
@@ -476,7 +452,7 @@ def cmd_solve(args) -> int:
         print(f"resuming: {len(problems) - len(todo)} of {len(problems)} problems read back from {partial.path}", file=sys.stderr)
     try:
         for block in _blocks(todo, strategy, options):
-            for (i, record, _), outcome in zip(block, _solve_block([p for _, _, p in block], strategy, policy, seed, options)):
+            for (i, record, _), outcome in zip(block, _solve_block([p for _, _, p in block], strategy, policy, options)):
                 lines[i] = _answer_record(record, outcome, task)
                 if partial:
                     partial.append(_line_key(i, record), lines[i])
@@ -503,23 +479,19 @@ def cmd_solve(args) -> int:
 
 
 def _solve_task(args, policy) -> str:
-    """The task the input holds: --task, else the model's (its card's), else Countdown."""
+    """The task the input holds: --task, else the model's (its card's), else Countdown.
+
+    Refuses, in one line, a task the model was not trained on, and a strategy or verifier that
+    needs what this model lacks: the bundled reward models and reviser were trained on the
+    bundled Countdown models' compact answers, step strategies cut answers at the compact
+    format's steps, budget forcing needs a model that thinks in the trace format, and a fitted
+    strategy runs on its task only."""
     trained_on = policy.card.get("task")
     task = args.task or trained_on or "countdown"
     if trained_on and task != trained_on:
         raise UserError(
             f"model {policy.name!r} was trained on {trained_on}, not {task}: pick a {task} model (python -m tsc zoo) or drop --task"
         )
-    return task
-
-
-def _refuse_companions(args, policy) -> None:
-    """Refuse, in one line, a strategy or verifier that needs what this model lacks: the
-    bundled reward models and reviser were trained on the bundled Countdown models' compact
-    answers, step strategies cut answers at the compact format's steps, budget forcing needs
-    a model that thinks in the trace format, and a fitted strategy runs on its task only."""
-    from tsc.strategies import STRATEGIES
-
     strategy = STRATEGIES[args.strategy]
     kind = policy.card.get("kind")
     if strategy.needs == "trace" and kind != "trace":
@@ -527,7 +499,6 @@ def _refuse_companions(args, policy) -> None:
         raise UserError(
             f"{strategy.name} needs a model that thinks in the trace format before it answers (--model trace); {policy.name!r} is {what}"
         )
-    task = args.task or policy.card.get("task") or "countdown"
     if strategy.tasks and task not in strategy.tasks:
         raise UserError(f"{strategy.name} was fitted on {', '.join(strategy.tasks)}, not {task}: pick another strategy")
     learned = args.verifier in ("orm", "prm")
@@ -535,7 +506,7 @@ def _refuse_companions(args, policy) -> None:
     if learned and trained_on != task:
         raise UserError(f"--verifier {args.verifier} was trained on {trained_on}; for {task} use oracle, step_oracle or self")
     if policy.prompt_format == "compact":
-        return
+        return task
     why = f"{policy.name!r} writes free text ({policy.prompt_format} prompts), not the bundled models' compact format"
     if "reviser" in _takes(strategy):
         raise UserError(
@@ -545,6 +516,7 @@ def _refuse_companions(args, policy) -> None:
         raise UserError(f"{strategy.name} grows answers step by step at ',' (the compact format); {why}: use best_of_n or majority")
     if learned:
         raise UserError(f"--verifier {args.verifier} was trained on the bundled model's compact answers; {why}: use oracle or self")
+    return task
 
 
 def _blocks(todo: list, strategy, options: dict) -> list[list]:
@@ -554,18 +526,17 @@ def _blocks(todo: list, strategy, options: dict) -> list[list]:
     return [todo[start : start + size] for start in range(0, len(todo), size)]
 
 
-def _solve_block(problems: list, strategy, policy, seed, options: dict) -> list:
+def _solve_block(problems: list, strategy, policy, options: dict) -> list:
     """Each problem's `Result`, or the one-line error it raised (a problem the model cannot
     take, such as a prompt longer than its context, is an error line; the run goes on). A
     block that fails is solved again one problem at a time, to find which one failed."""
     from tsc.strategies import solve_many
 
-    run = dict(options, seed=seed) if seed is not None else options
     try:
-        return solve_many(strategy, problems, policy, **run)
+        return solve_many(strategy, problems, policy, **options)
     except ValueError as failure:
         if len(problems) > 1:
-            return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, seed, options)]
+            return [outcome for p in problems for outcome in _solve_block([p], strategy, policy, options)]
         message = str(failure).splitlines()[0]
         if "server" in message:  # the server, not the problem: stop the run
             raise
@@ -664,15 +635,11 @@ def _takes(strategy) -> dict:
 
 def knob_flags() -> list[str]:
     """Every knob some strategy offers the command line (`Strategy.knobs`), in registry order."""
-    from tsc.strategies import STRATEGIES
-
     return list(dict.fromkeys(knob for s in STRATEGIES.values() for knob in s.knobs))
 
 
 def knob_type(knob: str) -> type:
     """int, float or str: the type of ``knob``'s default (or annotation) in the strategies that take it."""
-    from tsc.strategies import STRATEGIES
-
     for strategy in STRATEGIES.values():
         if knob in strategy.knobs:
             p = _takes(strategy)[knob]
@@ -686,8 +653,6 @@ def knob_type(knob: str) -> type:
 
 def knob_help(knob: str) -> str:
     """What ``--KNOB`` means for each strategy that offers it, with its default."""
-    from tsc.strategies import STRATEGIES
-
     meanings: dict[str, list[str]] = {}
     for strategy in STRATEGIES.values():
         if knob in strategy.knobs:
@@ -700,15 +665,11 @@ def knob_help(knob: str) -> str:
 
 
 def _families() -> str:
-    from tsc.strategies import FAMILIES, STRATEGIES
-
     listed = {f: [s.name for s in STRATEGIES.values() if s.family == f] for f in FAMILIES}
     return "; ".join(f"{family} {', '.join(names)}" for family, names in listed.items() if names)
 
 
 def _verifier_help() -> str:
-    from tsc.strategies import STRATEGIES
-
     uses = {use: [s.name for s in STRATEGIES.values() if s.verifier == use] for use in VERIFIER_DEFAULTS}
     return "; ".join(f"{', '.join(names)}: default {VERIFIER_DEFAULTS[use]}" for use, names in uses.items() if names)
 
@@ -754,9 +715,6 @@ def _reward_task(name: str) -> str | None:
 def _strategy_options(args, policy) -> dict:
     """The keyword options ``args.strategy`` takes, built from the command line (models and
     verifiers loaded here, once, not per problem)."""
-    from tsc.strategies import STRATEGIES
-    from tsc.verifiers import get_verifier
-
     strategy = STRATEGIES[args.strategy]
     takes = _takes(strategy)
     options = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
@@ -865,6 +823,7 @@ def cmd_experiment(args) -> int:
 
 def cmd_grade(args) -> int:
     import csv
+    import io
 
     from tsc.grade import grade, gradebook
     from tsc.sandbox import Limits, summary
@@ -880,17 +839,12 @@ def cmd_grade(args) -> int:
     grades = grade(args.notebooks, timeout=args.timeout, limits=limits, progress=say)
     records = [g.to_json() for g in grades]
     if args.csv:
-        lines = []
-
-        class Sink:
-            def write(self, text):
-                lines.append(text)
-
-        writer = csv.DictWriter(Sink(), fieldnames=["notebook", "exercise", "status", "message", "error"])
+        table = io.StringIO()
+        writer = csv.DictWriter(table, fieldnames=["notebook", "exercise", "status", "message", "error"])
         writer.writeheader()
         writer.writerows(records)
         try:
-            write_atomic(Path(args.csv), "".join(lines))
+            write_atomic(Path(args.csv), table.getvalue())
         except OSError as error:
             raise UserError(f"cannot write {args.csv}: {error.strerror or error}") from None
     print(json.dumps(records, indent=1, ensure_ascii=False) if args.json else gradebook(grades))

@@ -296,7 +296,7 @@ def evaluate_revision(
     """
     from tsc.strategies import revise
 
-    problems = [p for size in sizes for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
+    problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=sizes)
     size_of = np.array([len(p.numbers) for p in problems])
     last = max(rounds)
     greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)

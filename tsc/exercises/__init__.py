@@ -1,12 +1,6 @@
-"""Checkers for the classroom exercises: clear feedback, never an exception.
-
-Each checker takes what the student wrote (a function or a value), returns a `Feedback`
-whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
-message when shown in a notebook. A placeholder that returns None reads as "not attempted
-yet"; a wrong type, a crash inside the student's code or a wrong value reads as "incorrect"
-with what was expected and what came back.
-
-One module per chapter (``ch01``, ``ch05``, …); every checker is importable from here.
+"""Checkers for the classroom exercises: clear feedback, never an exception (what they share
+is in `tsc.exercises.feedback`). One module per chapter (``ch01``, ``ch05``, …); every
+checker is importable from here.
 """
 
 from tsc.exercises.ch01 import *  # noqa: F403

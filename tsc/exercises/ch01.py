@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from tsc.analysis import pass_at_k, samples_for_coverage
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, is_bool, registers_selftest, rejects, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, is_bool, registers_selftest, rejects, remembered, run_cases, show
 from tsc.tasks.countdown import Countdown
 
 # --- Exercise 1.1: the unbiased pass@k estimator -------------------------------------------
@@ -44,21 +44,17 @@ def check_pass_at_k(fn: Callable) -> Feedback:
     on small cases and on n = 1000 (where binomial coefficients overflow a float), and name
     the most common slips: the plug-in estimate, the chance of failure, a union bound and a
     product that is off by one."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function pass_at_k(n, c, k); got {show(fn)}.")
-    results = []
-    for n, c, k in PASS_AT_K_CASES:
-        value, error = call(fn, n, c, k)
-        if error:
-            hint = ""
-            if "Overflow" in error or "too large" in error:
-                hint = " At n=1000 the binomial coefficients overflow a float: use the product form 1-∏(1-k/i)."
-            return Feedback("incorrect", f"Calling your function with n={n}, c={c}, k={k} raised {error}.{hint}")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+
+    def raised(case: tuple[int, int, int], error: str) -> str:
+        n, c, k = case
+        hint = ""
+        if "Overflow" in error or "too large" in error:
+            hint = " At n=1000 the binomial coefficients overflow a float: use the product form 1-∏(1-k/i)."
+        return f"Calling your function with n={n}, c={c}, k={k} raised {error}.{hint}"
+
+    results = run_cases(fn, "pass_at_k(n, c, k)", PASS_AT_K_CASES, raised=raised)
+    if isinstance(results, Feedback):
+        return results
     for (n, c, k), value in zip(PASS_AT_K_CASES, results):
         number = as_number(value)
         if number is None:
@@ -168,28 +164,30 @@ VERIFIER_CASES: list[tuple[Countdown, str, str, str]] = [
 
 def check_verifier(fn: Callable) -> Feedback:
     """Compare a student's ``fn(numbers, target, text) -> bool`` with the oracle on tricky cases."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function verify(numbers, target, text); got {show(fn)}.")
-    answers = []
-    for problem, text, what, _ in VERIFIER_CASES:
-        value, error = call(fn, list(problem.numbers), problem.target, text)
-        if error:
-            case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
-            advice = BY_ZERO if error.startswith("ZeroDivisionError") else "A verifier should return False for bad text, never crash."
-            return Feedback("incorrect", f"On {case} your verifier raised {error}. {advice}")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+
+    def described(problem: Countdown, text: str, what: str) -> str:
+        return f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
+
+    def raised(case: tuple, error: str) -> str:
+        advice = BY_ZERO if error.startswith("ZeroDivisionError") else "A verifier should return False for bad text, never crash."
+        return f"On {described(*case[:3])} your verifier raised {error}. {advice}"
+
+    answers = run_cases(
+        fn,
+        "verify(numbers, target, text)",
+        VERIFIER_CASES,
+        arguments=lambda case: (list(case[0].numbers), case[0].target, case[1]),
+        raised=raised,
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for (problem, text, what, hint), value in zip(VERIFIER_CASES, answers):
         expected = problem.check(text)
         if not is_bool(value):
             return Feedback("incorrect", f"On {what} expected True or False; got {show(value)}.")
         value = bool(value)
         if value != expected:
-            case = f"{what} ({text!r}, numbers {list(problem.numbers)}, target {problem.target})"
-            return Feedback("incorrect", f"On {case} expected {expected}, got {value}. {hint}")
+            return Feedback("incorrect", f"On {described(problem, text, what)} expected {expected}, got {value}. {hint}")
     return Feedback("correct", f"Your verifier agrees with the oracle on all {len(VERIFIER_CASES)} cases.")
 
 
@@ -203,16 +201,17 @@ def coverage_at_temperature(problems, policy, *, n: int, temperature: float, see
     problem (`tsc.analysis.draw`), drawn once per configuration."""
     from tsc.analysis import draw
 
-    key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)
-    if key not in _DRAWS:
+    def measure() -> dict[str, float]:
         table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
         counts = table.correct.sum(axis=1)
-        _DRAWS[key] = {
+        return {
             "coverage": float((counts > 0).mean()),
             "pass1": float(table.correct.mean()),
             "plug_in": float(sum(1 - (1 - c / n) ** n for c in counts) / len(counts)),
         }
-    return _DRAWS[key]
+
+    key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)
+    return remembered(_DRAWS, key, (policy,), measure)
 
 
 def check_temperature_coverage(answer, *, problems, policy, temperature: float, n: int = 32, seed: int = 0) -> Feedback:

@@ -19,7 +19,17 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import (
+    NOT_ATTEMPTED,
+    Feedback,
+    accepts_and_rejects,
+    as_number,
+    call,
+    registers_selftest,
+    rejects,
+    remembered,
+    show,
+)
 
 # --- Exercise 3.1: top-p (nucleus) filtering --------------------------------------------------
 
@@ -323,7 +333,7 @@ def check_kv_cache_bytes(fn: Callable) -> Feedback:
 
 # --- Exercise 3.3: choose a temperature for majority@8 on a dev set -------------------------
 
-_VOTES: dict = {}  # (policy id, problems, temperature, n, seed) -> (policy, majority@n, coverage@n): the checker samples once
+_VOTES: dict = {}  # the checker samples once per configuration (`remembered`)
 
 
 def vote_accuracy(policy, problems: Sequence, temperature: float, *, n: int = 8, seed: int = 0) -> tuple[float, float]:
@@ -333,12 +343,12 @@ def vote_accuracy(policy, problems: Sequence, temperature: float, *, n: int = 8,
     checking twice does not sample twice."""
     from tsc.analysis import coverage, draw, majority_accuracy
 
-    key = (id(policy), tuple(p.prompt() for p in problems), float(temperature), n, seed)
-    held = _VOTES.get(key)
-    if held is None or held[0] is not policy:  # the policy is kept, so its id cannot be reused by another
+    def measure() -> tuple[float, float]:
         table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
-        held = _VOTES[key] = (policy, float(majority_accuracy(table, [n])["mean"][0]), float(coverage(table, [n])["mean"][0]))
-    return held[1], held[2]
+        return float(majority_accuracy(table, [n])["mean"][0]), float(coverage(table, [n])["mean"][0])
+
+    key = (id(policy), tuple(p.prompt() for p in problems), float(temperature), n, seed)
+    return remembered(_VOTES, key, (policy,), measure)
 
 
 def check_temperature_choice(
@@ -430,10 +440,7 @@ def check_temperature_choice(
 def _selftest_top_p(*, policy=None, prefix: str | None = None) -> None:
     """The placeholder, the reference, every named mistake; with ``policy`` and ``prefix``, the
     reference against the sampler's own filter on the model's real distribution."""
-    assert check_top_p(lambda *args, **kwargs: None).status == "not attempted"
-    assert check_top_p(top_p_reference).correct
-    for mistake, hint in TOP_P_MISTAKES:
-        assert rejects(check_top_p(mistake), hint.split(":")[0][:40]), mistake.__name__
+    accepts_and_rejects(check_top_p, top_p_reference, [(mistake, hint.split(":")[0][:40]) for mistake, hint in TOP_P_MISTAKES])
     if policy is not None:
         from tsc.lm.decoding import next_token_logits, reshape
 
@@ -444,10 +451,7 @@ def _selftest_top_p(*, policy=None, prefix: str | None = None) -> None:
 
 @registers_selftest("ex-3-2")
 def _selftest_kv_cache() -> None:
-    assert check_kv_cache_bytes(lambda *args, **kwargs: None).status == "not attempted"
-    assert check_kv_cache_bytes(kv_cache_reference).correct
-    for mistake, hint in _kv_mistakes():
-        assert rejects(check_kv_cache_bytes(mistake), hint[:30]), hint
+    accepts_and_rejects(check_kv_cache_bytes, kv_cache_reference, [(mistake, hint[:30]) for mistake, hint in _kv_mistakes()])
 
 
 @registers_selftest("ex-3-3")

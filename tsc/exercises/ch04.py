@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, run_cases, show
 
 # --- Exercise 4.1: a Chinchilla-optimal training budget ------------------------------------
 
@@ -23,18 +23,15 @@ def _pair(value) -> tuple[float, float] | None:
 def check_chinchilla(fn: Callable) -> Feedback:
     """Is ``fn(n_params)`` = (tokens, training FLOPs) of Chinchilla's rule: 20 tokens per
     parameter, 6·N FLOPs per training token?"""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function chinchilla(n_params) returning (tokens, flops); got {show(fn)}.")
-    answers = []
-    for n in CHINCHILLA_PARAMS:
-        value, error = call(fn, n)
-        if error:
-            return Feedback("incorrect", f"chinchilla({n:,}) raised {error}.")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+    answers = run_cases(
+        fn,
+        "chinchilla(n_params) returning (tokens, flops)",
+        CHINCHILLA_PARAMS,
+        arguments=lambda n: (n,),
+        raised=lambda n, error: f"chinchilla({n:,}) raised {error}.",
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for n, value in zip(CHINCHILLA_PARAMS, answers):
         pair = _pair(value)
         if pair is None:
@@ -78,18 +75,14 @@ def reference_exchange(train_small: float, test_small: float, train_big: float, 
 def check_exchange(fn: Callable) -> Feedback:
     """Is ``fn(train_small, test_small, train_big, test_big)`` the factor of test-time FLOPs
     that replaces 10× the training FLOPs, at equal accuracy?"""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function exchange(train_small, test_small, train_big, test_big); got {show(fn)}.")
-    answers = []
-    for case in EXCHANGE_CASES:
-        value, error = call(fn, *case)
-        if error:
-            return Feedback("incorrect", f"exchange{case} raised {error}.")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+    answers = run_cases(
+        fn,
+        "exchange(train_small, test_small, train_big, test_big)",
+        EXCHANGE_CASES,
+        raised=lambda case, error: f"exchange{case} raised {error}.",
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for case, value in zip(EXCHANGE_CASES, answers):
         number = as_number(value)
         if number is None:
@@ -134,18 +127,14 @@ def reference_break_even(train_a: float, query_a: float, train_b: float, query_b
 def check_break_even(fn: Callable) -> Feedback:
     """Is ``fn(train_a, per_query_a, train_b, per_query_b)`` the number of queries after which
     B (more training) has cost less in all, and ``math.inf`` when it never does?"""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function break_even(train_a, per_query_a, train_b, per_query_b); got {show(fn)}.")
-    answers = []
-    for case in BREAK_EVEN_CASES:
-        value, error = call(fn, *case)
-        if error:
-            return Feedback("incorrect", f"break_even{case} raised {error}. When B's queries are not cheaper, return math.inf.")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+    answers = run_cases(
+        fn,
+        "break_even(train_a, per_query_a, train_b, per_query_b)",
+        BREAK_EVEN_CASES,
+        raised=lambda case, error: f"break_even{case} raised {error}. When B's queries are not cheaper, return math.inf.",
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for case, value in zip(BREAK_EVEN_CASES, answers):
         ta, qa, tb, qb = case
         expected = reference_break_even(*case)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, remembered, run_cases, show
 
 # --- Exercise 5.1: the PUCT score of MCTS ----------------------------------------------------
 
@@ -40,19 +40,14 @@ def check_puct(fn: Callable, pick=None) -> Feedback:
     ``q + c_puct · prior · √parent_visits / (1 + child_visits)``, then the answer ``pick``
     (``"unvisited"`` or ``"visited"``) to the exercise's question: which child the next
     simulation picks."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function puct(q, prior, parent_visits, child_visits, c_puct); got {show(fn)}.")
-    results = []
-    for case in PUCT_CASES:
-        value, error = call(fn, *case)
-        if error:
-            hint = " An unvisited child has 0 visits: divide by 1 + child visits." if "ZeroDivision" in error else ""
-            return Feedback("incorrect", f"puct{case} raised {error}.{hint}")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+
+    def raised(case: tuple, error: str) -> str:
+        hint = " An unvisited child has 0 visits: divide by 1 + child visits." if "ZeroDivision" in error else ""
+        return f"puct{case} raised {error}.{hint}"
+
+    results = run_cases(fn, "puct(q, prior, parent_visits, child_visits, c_puct)", PUCT_CASES, raised=raised)
+    if isinstance(results, Feedback):
+        return results
     numbers = [as_number(value) for value in results]
     for case, value, number in zip(PUCT_CASES, results, numbers):
         if number is None:
@@ -119,18 +114,15 @@ def _keep(candidates: list[tuple[str, float, bool]], width: int) -> list[int]:
 def check_beam_keep(fn: Callable) -> Feedback:
     """Compare a student's ``fn(candidates, width) -> list of indices`` with the beam's rule:
     the ``width`` best-scoring unfinished candidates with distinct texts, best first."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function keep(candidates, width); got {show(fn)}.")
-    results = []
-    for candidates, width, _, _ in KEEP_CASES:
-        value, error = call(fn, [tuple(c) for c in candidates], width)
-        if error:
-            return Feedback("incorrect", f"keep({candidates}, {width}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "keep(candidates, width)",
+        KEEP_CASES,
+        arguments=lambda case: ([tuple(c) for c in case[0]], case[1]),
+        raised=lambda case, error: f"keep({case[0]}, {case[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (candidates, width, expected, what), value in zip(KEEP_CASES, results):
         try:
             got = [int(i) for i in value]
@@ -172,18 +164,15 @@ def check_reencoded(fn: Callable) -> Feedback:
     """Compare a student's ``fn(prompt_tokens, step_tokens)`` with the prompt tokens a search
     re-encodes when it writes the steps one call at a time without prefix reuse: each call
     reads the prompt and every step written before it."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function reencoded(prompt_tokens, step_tokens); got {show(fn)}.")
-    results = []
-    for (prompt, steps), _ in PREFILL_CASES:
-        value, error = call(fn, prompt, list(steps))
-        if error:
-            return Feedback("incorrect", f"reencoded({prompt}, {steps}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "reencoded(prompt_tokens, step_tokens)",
+        [inputs for inputs, _ in PREFILL_CASES],
+        arguments=lambda inputs: (inputs[0], list(inputs[1])),
+        raised=lambda inputs, error: f"reencoded({inputs[0]}, {inputs[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for ((prompt, steps), expected), value in zip(PREFILL_CASES, results):
         number = as_number(value)
         if number is None or number != int(number):
@@ -206,20 +195,21 @@ def reuse_saving(problems, policy, verifier, *, subtrees: int = 4, expansions: i
     from tsc.strategies import dvts, solve_many
     from tsc.strategies.reuse import without_reuse
 
-    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), subtrees, expansions, seed)
-    if key not in _REUSE_RUNS:
+    def measure() -> dict[str, float]:
         means = {}
         for name, model, judge in (("fresh", without_reuse(policy), without_reuse(verifier)), ("reuse", policy, verifier)):
             results = solve_many(dvts, problems, model, seed=seed, verifier=judge, subtrees=subtrees, expansions=expansions)
             means[name] = {k: sum(getattr(r.ledger, k) for r in results) / len(results) for k in ("flops", "policy_flops", "prompt_tokens")}
         fresh, reuse = means["fresh"], means["reuse"]
-        _REUSE_RUNS[key] = {
+        return {
             "saving": 1 - reuse["flops"] / fresh["flops"],
             "policy_saving": 1 - reuse["policy_flops"] / fresh["policy_flops"],
             "prompt_saving": 1 - reuse["prompt_tokens"] / fresh["prompt_tokens"],
             "ratio": reuse["flops"] / fresh["flops"],
         }
-    return _REUSE_RUNS[key]
+
+    key = (id(policy), id(verifier), tuple(p.prompt() for p in problems), subtrees, expansions, seed)
+    return remembered(_REUSE_RUNS, key, (policy, verifier), measure)
 
 
 def check_reuse_saving(answer, *, problems, policy, verifier, subtrees: int = 4, expansions: int = 2, seed: int = 0) -> Feedback:
@@ -290,19 +280,16 @@ def _systematic_hint(weights: list[float], count: int, u: float, got: list[int])
 def check_systematic(fn: Callable) -> Feedback:
     """Compare a student's ``fn(weights, count, u) -> list of indices`` with systematic
     resampling: pointers ``(u + k) / count`` on the normalised weights' cumulative slices."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function systematic(weights, count, u); got {show(fn)}.")
-    results = []
-    for weights, count, u in SYSTEMATIC_CASES:
-        value, error = call(fn, list(weights), count, u)
-        if error:
-            hint = " A pointer must never run past the last particle." if "IndexError" in error else ""
-            return Feedback("incorrect", f"systematic({weights}, {count}, {u}) raised {error}.{hint}")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+
+    def raised(case: tuple, error: str) -> str:
+        hint = " A pointer must never run past the last particle." if "IndexError" in error else ""
+        return f"systematic({case[0]}, {case[1]}, {case[2]}) raised {error}.{hint}"
+
+    results = run_cases(
+        fn, "systematic(weights, count, u)", SYSTEMATIC_CASES, arguments=lambda case: (list(case[0]), *case[1:]), raised=raised
+    )
+    if isinstance(results, Feedback):
+        return results
     for (weights, count, u), value in zip(SYSTEMATIC_CASES, results):
         try:
             got = [int(i) for i in value]
@@ -320,21 +307,15 @@ def check_systematic(fn: Callable) -> Feedback:
 # --- Self-tests: each checker accepts the reference and rejects the mistakes it names ----------
 
 
-def _rejects(feedback: Feedback, *words: str) -> bool:
-    from tsc.exercises.feedback import rejects
-
-    return rejects(feedback, *words)
-
-
 @registers_selftest("ex-5-1")
 def _selftest_puct() -> None:
     assert check_puct(lambda q, p, n, c, k: None, pick=None).status == "not attempted"
     assert check_puct(_puct, pick="unvisited").correct
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c), pick="unvisited"), "square root")
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), pick="unvisited"), "1 + child")
-    assert _rejects(check_puct(lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), pick="unvisited"), "prior")
-    assert _rejects(check_puct(lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), pick="unvisited"), "not Q")
-    assert _rejects(check_puct(_puct, pick="visited"), "higher score")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * p * n / (1 + c), pick="unvisited"), "square root")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * p * math.sqrt(n) / max(c, 1), pick="unvisited"), "1 + child")
+    assert rejects(check_puct(lambda q, p, n, c, k: q + k * math.sqrt(n) / (1 + c), pick="unvisited"), "prior")
+    assert rejects(check_puct(lambda q, p, n, c, k: k * (q + p * math.sqrt(n) / (1 + c)), pick="unvisited"), "not Q")
+    assert rejects(check_puct(_puct, pick="visited"), "higher score")
     assert abs(_puct(0.5, 0.5, 16, 0, 1.0) - 2.5) < 1e-12  # the rule the bundled MCTS uses (tsc.strategies.search.mcts)
 
 
@@ -352,18 +333,18 @@ def _selftest_beam_keep() -> None:
 
     assert check_beam_keep(lambda *args, **kwargs: None).status == "not attempted"
     assert check_beam_keep(keep).correct
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, finished=False)), "nothing left to expand")
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, dedupe=False)), "keep it once")
-    assert _rejects(check_beam_keep(lambda c, w: keep(c, w, best_first=False)), "best first")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, finished=False)), "nothing left to expand")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, dedupe=False)), "keep it once")
+    assert rejects(check_beam_keep(lambda c, w: keep(c, w, best_first=False)), "best first")
 
 
 @registers_selftest("ex-5-3")
 def _selftest_reencoded() -> None:
     assert check_reencoded(lambda *args, **kwargs: None).status == "not attempted"
     assert check_reencoded(lambda p, s: sum(p + sum(s[:d]) for d in range(len(s)))).correct
-    assert _rejects(check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s)))), "not the step itself")
-    assert _rejects(check_reencoded(lambda p, s: p * len(s)), "not only the prompt")
-    assert _rejects(check_reencoded(lambda p, s: sum(sum(s[:d]) for d in range(len(s)))), "reads the prompt")
+    assert rejects(check_reencoded(lambda p, s: sum(p + sum(s[: d + 1]) for d in range(len(s)))), "not the step itself")
+    assert rejects(check_reencoded(lambda p, s: p * len(s)), "not only the prompt")
+    assert rejects(check_reencoded(lambda p, s: sum(sum(s[:d]) for d in range(len(s)))), "reads the prompt")
 
 
 @registers_selftest("ex-5-4")
@@ -372,9 +353,9 @@ def _selftest_reuse_saving(*, problems, policy, verifier, subtrees: int = 4, exp
     truth = reuse_saving(problems, policy, verifier, subtrees=subtrees, expansions=expansions, seed=seed)
     assert check_reuse_saving(None, **run).status == "not attempted"
     assert check_reuse_saving(truth["saving"], **run).correct
-    assert _rejects(check_reuse_saving(truth["policy_saving"], **run), "policy's saving alone")
-    assert _rejects(check_reuse_saving(truth["ratio"], **run), "one minus it")
-    assert _rejects(check_reuse_saving(100 * truth["saving"], **run), "percentage")
+    assert rejects(check_reuse_saving(truth["policy_saving"], **run), "policy's saving alone")
+    assert rejects(check_reuse_saving(truth["ratio"], **run), "one minus it")
+    assert rejects(check_reuse_saving(100 * truth["saving"], **run), "percentage")
 
 
 @registers_selftest("ex-5-5")
@@ -387,8 +368,8 @@ def _selftest_systematic() -> None:
     assert check_systematic(lambda *args: None).status == "not attempted"
     assert check_systematic(reference).correct
     assert check_systematic(lambda w, n, u: _systematic(w, n, u)).correct
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, 0.0)), "Use the draw u")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, scale_u=False)), "Divide u by count")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, normalise=False)), "Normalise")
-    assert _rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, closed=True)), "boundary")
-    assert _rejects(check_systematic(lambda w, n, u: [i for i, x in enumerate(w) for _ in range(int(n * x / sum(w)))]), "exactly count")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, 0.0)), "Use the draw u")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, scale_u=False)), "Divide u by count")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, normalise=False)), "Normalise")
+    assert rejects(check_systematic(lambda w, n, u: _systematic(w, n, u, closed=True)), "boundary")
+    assert rejects(check_systematic(lambda w, n, u: [i for i, x in enumerate(w) for _ in range(int(n * x / sum(w)))]), "exactly count")

@@ -6,7 +6,7 @@ import math
 import numbers
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, registers_selftest, rejects, run_cases, show
 
 # --- Exercise 6.1: one score from a process reward model's step scores ---------------------
 
@@ -51,21 +51,15 @@ def _aggregate_hint(scores: list[float], how: str, got: float) -> str:
 def check_aggregate(fn: Callable) -> Feedback:
     """Compare a student's ``fn(step_scores, how)`` with min / last / product aggregation
     (0.0 for a completion with no steps)."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function aggregate(step_scores, how); got {show(fn)}.")
-    results = []
-    for scores, how, _ in AGGREGATE_CASES:
-        value, error = call(fn, list(scores), how)
-        if error:
-            hint = (
-                " An attempt with no steps has nothing to vouch for it: check for an empty list first and return 0." if not scores else ""
-            )
-            return Feedback("incorrect", f"aggregate({scores}, {how!r}) raised {error}.{hint}")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+
+    def raised(case: tuple, error: str) -> str:
+        scores, how, _ = case
+        hint = " An attempt with no steps has nothing to vouch for it: check for an empty list first and return 0." if not scores else ""
+        return f"aggregate({scores}, {how!r}) raised {error}.{hint}"
+
+    results = run_cases(fn, "aggregate(step_scores, how)", AGGREGATE_CASES, arguments=lambda case: (list(case[0]), case[1]), raised=raised)
+    if isinstance(results, Feedback):
+        return results
     for (scores, how, expected), value in zip(AGGREGATE_CASES, results):
         number = as_number(value)
         if number is None:
@@ -125,19 +119,16 @@ def check_auc(fn: Callable) -> Feedback:
     """Compare a student's ``fn(scores, labels)`` with the AUC (ties count half)."""
     from tsc.analysis import auc
 
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function auc(scores, labels); got {show(fn)}.")
     cases = _auc_cases()
-    results = []
-    for scores, labels in cases:
-        value, error = call(fn, list(scores), list(labels))
-        if error:
-            return Feedback("incorrect", f"auc({scores[:4]}..., {labels[:4]}...) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "auc(scores, labels)",
+        cases,
+        arguments=lambda case: (list(case[0]), list(case[1])),
+        raised=lambda case, error: f"auc({case[0][:4]}..., {case[1][:4]}...) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (scores, labels), value in zip(cases, results):
         shown = f"scores {scores}, labels {[int(x) for x in labels]}" if len(scores) <= 6 else f"{len(scores)} scores"
         one_class = all(labels) or not any(labels)
@@ -205,18 +196,15 @@ def _weighted_hint(keys: list, scores: list[float], got: int) -> str:
 
 def check_weighted_vote(fn: Callable) -> Feedback:
     """Compare a student's ``fn(keys, scores) -> index or None`` with the weighted vote."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function weighted_vote(keys, scores); got {show(fn)}.")
-    results = []
-    for keys, scores, _, _ in WEIGHTED_CASES:
-        value, error = call(fn, list(keys), list(scores))
-        if error:
-            return Feedback("incorrect", f"weighted_vote({keys}, {scores}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "weighted_vote(keys, scores)",
+        WEIGHTED_CASES,
+        arguments=lambda case: (list(case[0]), list(case[1])),
+        raised=lambda case, error: f"weighted_vote({case[0]}, {case[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (keys, scores, expected, what), value in zip(WEIGHTED_CASES, results):
         if expected is None:
             if value is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tsc.compute import Ledger, TokenPrice
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import Feedback, as_number, registers_selftest, rejects, run_cases, show
 
 __all__ = ["check_frontier", "check_token_cost", "check_window_rule"]
 
@@ -48,19 +48,15 @@ def _cost_mistakes(ledger: Ledger, price: TokenPrice) -> dict[str, float]:
 
 def check_token_cost(fn: Callable) -> Feedback:
     """Compare a student's ``fn(ledger, price) -> dollars`` with `TokenPrice.cost`."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function cost(ledger, price); got {show(fn)}.")
-    results = []
-    for ledger, price in COST_CASES:
-        value, error = call(fn, ledger, price)
-        if error:
-            hint = " When price.cached_input is None, reused tokens cost the input price." if price.cached_input is None else ""
-            return Feedback("incorrect", f"cost({_show_ledger(ledger)}, {_show_price(price)}) raised {error}.{hint}")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+
+    def raised(case: tuple[Ledger, TokenPrice], error: str) -> str:
+        ledger, price = case
+        hint = " When price.cached_input is None, reused tokens cost the input price." if price.cached_input is None else ""
+        return f"cost({_show_ledger(ledger)}, {_show_price(price)}) raised {error}.{hint}"
+
+    results = run_cases(fn, "cost(ledger, price)", COST_CASES, raised=raised)
+    if isinstance(results, Feedback):
+        return results
     for (ledger, price), value in zip(COST_CASES, results):
         number = as_number(value)
         if number is None:
@@ -110,18 +106,15 @@ def _frontier(cost: list[float], accuracy: list[float]) -> list[int]:
 def check_frontier(fn: Callable) -> Feedback:
     """Compare a student's ``fn(costs, accuracies) -> indices`` with the Pareto frontier,
     listed from the cheapest point."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function frontier(costs, accuracies); got {show(fn)}.")
-    results = []
-    for cost, accuracy, _, _ in FRONTIER_CASES:
-        value, error = call(fn, list(cost), list(accuracy))
-        if error:
-            return Feedback("incorrect", f"frontier({cost}, {accuracy}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "frontier(costs, accuracies)",
+        FRONTIER_CASES,
+        arguments=lambda case: (list(case[0]), list(case[1])),
+        raised=lambda case, error: f"frontier({case[0]}, {case[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (cost, accuracy, expected, what), value in zip(FRONTIER_CASES, results):
         indices = _indices(value)
         if indices is None:
@@ -195,18 +188,15 @@ def check_window_rule(fn: Callable) -> Feedback:
     ``window`` answer keys are one and the same answer (None is no answer)."""
     from tsc.exercises.feedback import is_bool
 
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function should_stop(keys, window); got {show(fn)}.")
-    results = []
-    for keys, window, _, _ in WINDOW_CASES:
-        value, error = call(fn, list(keys), window)
-        if error:
-            return Feedback("incorrect", f"should_stop({keys}, window={window}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "should_stop(keys, window)",
+        WINDOW_CASES,
+        arguments=lambda case: (list(case[0]), case[1]),
+        raised=lambda case, error: f"should_stop({case[0]}, window={case[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (keys, window, expected, what), value in zip(WINDOW_CASES, results):
         if not is_bool(value):
             return Feedback("incorrect", f"should_stop({keys}, window={window}) should return True or False; got {show(value)}.")

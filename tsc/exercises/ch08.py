@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, run_cases, show
 
 # --- Exercise 8.1: the expected information gain of an observation ----------------------------
 
@@ -33,18 +33,15 @@ def _info(prior: list[float], likelihood: list[list[float]]) -> tuple[float, flo
 def check_information_gain(fn: Callable) -> Feedback:
     """Compare a student's ``fn(prior, likelihood)`` with the expected information gain
     I(o; s) = H[q(o)] - E_q(s) H[p(o | s)], in nats."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function information_gain(prior, likelihood); got {show(fn)}.")
-    results = []
-    for prior, likelihood in INFO_CASES:
-        value, error = call(fn, list(prior), [list(r) for r in likelihood])
-        if error:
-            return Feedback("incorrect", f"information_gain({prior}, {likelihood}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "information_gain(prior, likelihood)",
+        INFO_CASES,
+        arguments=lambda case: (list(case[0]), [list(r) for r in case[1]]),
+        raised=lambda case, error: f"information_gain({case[0]}, {case[1]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (prior, likelihood), value in zip(INFO_CASES, results):
         number = as_number(value)
         if number is None:
@@ -108,18 +105,15 @@ def _beta_only(counts, a, b):
 def check_posterior(fn: Callable) -> Feedback:
     """Compare a student's ``fn(counts, a, b, gamma)`` with the answer model's exact belief:
     [P(something else), P(candidate 1), ...]."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function posterior(counts, a, b, gamma); got {show(fn)}.")
-    results = []
-    for counts, a, b, gamma in POSTERIOR_CASES:
-        value, error = call(fn, list(counts), a, b, gamma)
-        if error:
-            return Feedback("incorrect", f"posterior({counts}, {a}, {b}, {gamma}) raised {error}.")
-        results.append(value)
-    if all(r is None for r in results):
-        return NOT_ATTEMPTED
+    results = run_cases(
+        fn,
+        "posterior(counts, a, b, gamma)",
+        POSTERIOR_CASES,
+        arguments=lambda case: (list(case[0]), *case[1:]),
+        raised=lambda case, error: f"posterior({case[0]}, {case[1]}, {case[2]}, {case[3]}) raised {error}.",
+    )
+    if isinstance(results, Feedback):
+        return results
     for (counts, a, b, gamma), value in zip(POSTERIOR_CASES, results):
         call_text = f"posterior({counts}, a={a}, b={b}, gamma={gamma})"
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tsc.analysis import pareto_front
-from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, show
+from tsc.exercises.feedback import Feedback, accepts_and_rejects, as_number, registers_selftest, run_cases, show
 from tsc.synthesis import best_fixed, halves, summarize, undominated
 
 # --- Exercise 9.1: the noise on the map -------------------------------------------------------
@@ -24,18 +24,14 @@ def _half_width(p: float, n: int, z: float = 1.96) -> float:
 def check_half_width(fn: Callable) -> Feedback:
     """Compare ``fn(accuracy, problems)`` with the half-width of the 95 % normal-approximation
     interval of a share, 1.96 · sqrt(p (1 − p) / n)."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function half_width(accuracy, problems); got {show(fn)}.")
-    values = []
-    for p, n in HALF_WIDTH_CASES:
-        value, error = call(fn, p, n)
-        if error:
-            return Feedback("incorrect", f"half_width({p}, {n}) raised {error}.")
-        values.append(value)
-    if all(v is None for v in values):
-        return NOT_ATTEMPTED
+    values = run_cases(
+        fn,
+        "half_width(accuracy, problems)",
+        HALF_WIDTH_CASES,
+        raised=lambda case, error: f"half_width({case[0]}, {case[1]}) raised {error}.",
+    )
+    if isinstance(values, Feedback):
+        return values
     for (p, n), value in zip(HALF_WIDTH_CASES, values):
         number = as_number(value)
         if number is None:
@@ -143,21 +139,18 @@ def check_undominated(fn: Callable, points: list[dict] | None = None) -> Feedbac
     and seconds at once; equal ones all kept) with `tsc.synthesis.undominated`, on small
     cases and, given the map's ``points`` (`tsc.synthesis.summarize` of a task with ledgers),
     on them; then say what the two extra axes changed on the map."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function undominated(points); got {show(fn)}.")
     cases = [list(case) for case in UNDOMINATED_CASES]
     if points is not None:
         cases.append([{k: p[k] for k in ("name", "family", "accuracy", "flops", "dollars", "seconds")} for p in points])
-    answers = []
-    for case in cases:
-        value, error = call(fn, [dict(p) for p in case])
-        if error:
-            return Feedback("incorrect", f"undominated(...) on {len(case)} strategies raised {error}.")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+    answers = run_cases(
+        fn,
+        "undominated(points)",
+        cases,
+        arguments=lambda case: ([dict(p) for p in case],),
+        raised=lambda case, error: f"undominated(...) on {len(case)} strategies raised {error}.",
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for case, value in zip(cases, answers):
         names = [p["name"] for p in case]
         expected = _names_of(case, undominated(case))
@@ -236,22 +229,19 @@ def check_choice(fn: Callable, task: dict | None = None, *, budget: float = 7e8)
     than ``budget`` mean FLOPs per problem) with `tsc.synthesis.best_fixed` on small cases and,
     given a map ``task``, on one half of its problems; the choice is then scored on the other
     half, against the best fixed strategy chosen there with hindsight."""
-    if fn is None:
-        return NOT_ATTEMPTED
-    if not callable(fn):
-        return Feedback("incorrect", f"Expected a function choose(points, budget); got {show(fn)}.")
     cases = _choice_cases()
     if task is not None:
         choose, _ = halves(task, seed=0)
         cases.append((summarize(task, mask=choose), budget))
-    answers = []
-    for points, b in cases:
-        value, error = call(fn, [dict(p) for p in points], b)
-        if error:
-            return Feedback("incorrect", f"choose(points, {b:.3g}) raised {error}.")
-        answers.append(value)
-    if all(a is None for a in answers):
-        return NOT_ATTEMPTED
+    answers = run_cases(
+        fn,
+        "choose(points, budget)",
+        cases,
+        arguments=lambda case: ([dict(p) for p in case[0]], case[1]),
+        raised=lambda case, error: f"choose(points, {case[1]:.3g}) raised {error}.",
+    )
+    if isinstance(answers, Feedback):
+        return answers
     for (points, b), value in zip(cases, answers):
         names = [p["name"] for p in points]
         expected = points[best_fixed(points, b)]
@@ -388,28 +378,19 @@ CHOICE_MISTAKES = {
 }
 
 
-def _selftest(check, reference, mistakes: dict, *context) -> None:
-    assert check(lambda *args: None, *context).status == "not attempted", "the placeholder is not read as not attempted"
-    feedback = check(reference, *context)
-    assert feedback.correct, f"the reference is rejected: {feedback.message}"
-    for name, (wrong, words) in mistakes.items():
-        feedback = check(wrong, *context)
-        assert rejects(feedback, *words), f"mistake {name!r}: {feedback}"
-
-
 @registers_selftest("ex-9-1")
 def selftest_half_width() -> None:
-    _selftest(check_half_width, ref_half_width, HALF_WIDTH_MISTAKES)
+    accepts_and_rejects(check_half_width, ref_half_width, [(wrong, *words) for wrong, words in HALF_WIDTH_MISTAKES.values()])
 
 
 @registers_selftest("ex-9-2")
 def selftest_undominated(points: list[dict] | None = None) -> None:
-    _selftest(check_undominated, ref_undominated, UNDOMINATED_MISTAKES, points)
+    accepts_and_rejects(check_undominated, ref_undominated, [(wrong, *words) for wrong, words in UNDOMINATED_MISTAKES.values()], points)
 
 
 @registers_selftest("ex-9-3")
 def selftest_choice(task: dict | None = None) -> None:
-    _selftest(check_choice, ref_choice, CHOICE_MISTAKES, task)
+    accepts_and_rejects(check_choice, ref_choice, [(wrong, *words) for wrong, words in CHOICE_MISTAKES.values()], task)
 
 
 __all__ = ["check_choice", "check_half_width", "check_undominated"]

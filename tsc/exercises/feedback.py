@@ -1,4 +1,5 @@
-"""What every exercise checker shares: `Feedback`, and reading a student's values safely.
+"""What every exercise checker shares: `Feedback`, running a student's function on the cases
+(`run_cases`), reading a student's values safely, and the checkers' self-tests.
 
 Each checker takes what the student wrote (a function or a value), returns a `Feedback`
 whose ``status`` is ``"not attempted"``, ``"incorrect"`` or ``"correct"``, and prints its
@@ -12,8 +13,9 @@ from __future__ import annotations
 import math
 import numbers
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,39 @@ def call(fn: Callable, *args) -> tuple[object, str | None]:
         return None, f"{type(error).__name__}: {detail}{where}" if detail else f"{type(error).__name__}{where}"
 
 
+def run_cases(
+    fn, signature: str, cases: Sequence, *, raised: Callable[[Any, str], str], arguments: Callable[[Any], tuple] = tuple
+) -> list | Feedback:
+    """What a student's function ``fn`` returns on each of ``cases``, or the `Feedback` to
+    give instead: "not attempted" for the untouched placeholder (None, or a function that
+    returns None every time), "incorrect" when ``fn`` is not a function (it should be
+    ``signature``) or when a call raises (``raised(case, error)`` is the message).
+    ``arguments(case)`` is what ``fn`` is called with: by default the case itself."""
+    if fn is None:
+        return NOT_ATTEMPTED
+    if not callable(fn):
+        return Feedback("incorrect", f"Expected a function {signature}; got {show(fn)}.")
+    answers = []
+    for case in cases:
+        value, error = call(fn, *arguments(case))
+        if error:
+            return Feedback("incorrect", raised(case, error))
+        answers.append(value)
+    if all(a is None for a in answers):
+        return NOT_ATTEMPTED
+    return answers
+
+
+def remembered(memo: dict, key: tuple, keep: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per ``key`` (an experiment a checker runs to know the answer). The
+    objects whose ids the key holds (a policy, a verifier) are kept with the value, so a new
+    object that happens to get a freed one's id is computed afresh, never given its answer."""
+    held = memo.get(key)
+    if held is None or any(a is not b for a, b in zip(held[0], keep)):
+        held = memo[key] = (keep, compute())
+    return held[1]
+
+
 def as_number(value) -> float | None:
     """``value`` as a finite float if it is one real number (a Python or numpy scalar, or a
     0-dimensional array or tensor), else None. Bools, complex numbers and strings are not."""
@@ -129,3 +164,15 @@ def selftest(name: str, **context) -> str:
 def rejects(feedback: Feedback, *words: str) -> bool:
     """Whether ``feedback`` marks an answer wrong with a message containing every one of ``words``."""
     return feedback.status == "incorrect" and all(w in feedback.message for w in words)
+
+
+def accepts_and_rejects(check: Callable[..., Feedback], reference: Callable, mistakes: Iterable[tuple], *context) -> None:
+    """The self-test of a checker of functions: the untouched placeholder reads as "not
+    attempted", ``reference`` is accepted, and each mistake ``(wrong function, *words)`` is
+    rejected with a message containing the words. ``context`` follows the function in every call."""
+    assert check(lambda *args, **kwargs: None, *context).status == "not attempted", "the placeholder is not read as not attempted"
+    feedback = check(reference, *context)
+    assert feedback.correct, f"the reference is rejected: {feedback.message}"
+    for wrong, *words in mistakes:
+        feedback = check(wrong, *context)
+        assert rejects(feedback, *words), f"a mistake is not rejected with the words {words}: {feedback}"

@@ -19,9 +19,9 @@ from tsc.experiments.base import experiment
 
 def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
     """The held-out problems of the models' cards (`tsc.evaluation.evaluate_policy`)."""
-    from tsc.lm.train import task_problems
+    from tsc.tasks import TASKS
 
-    return [p for size in sizes for p in task_problems("countdown", per_size, seed=seed + size, sizes=(size,))]
+    return TASKS["countdown"].per_size(per_size, seed=seed, sizes=sizes)
 
 
 @experiment(

@@ -26,18 +26,9 @@ def problem_set(task: str, per_size: int, *, seed: int) -> list:
     """``per_size`` held-out problems at each setting of the task's difficulty dial (the
     operations of an arithmetic question, the count of numbers of a Countdown problem), in
     that order, reproducibly from ``seed``."""
-    from tsc.tasks import arithmetic, countdown
+    from tsc.tasks import get_task
 
-    if task == "arithmetic":
-        return [p for ops in DIALS[task] for p in arithmetic.generate(per_size, seed=seed + ops, ops=(ops,))]
-    if task == "countdown":
-        return [p for size in DIALS[task] for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
-    raise ValueError(f"unknown task {task!r}; known: {', '.join(DIALS)}")
-
-
-def difficulty(problem) -> int:
-    """Where a problem sits on its task's dial: operations, or count of numbers."""
-    return problem.ops if problem.task == "arithmetic" else len(problem.numbers)
+    return get_task(task).per_size(per_size, seed=seed, sizes=DIALS.get(task))
 
 
 def setting_name(temperature: float, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> str:
@@ -91,7 +82,7 @@ def decoding(*, models: dict, per_size: int, n: int, seed: int, settings: list) 
                 "malformed": [sum(k is None for k in keys) for keys in table.keys],
                 "tokens": round(float(table.ledger.generated_tokens / table.ledger.samples), 2),
             }
-        out[task] = {"model": model, "difficulty": [difficulty(p) for p in problems], "settings": rows}
+        out[task] = {"model": model, "difficulty": [p.difficulty for p in problems], "settings": rows}
     return out
 
 
@@ -127,7 +118,7 @@ def self_consistency(*, models: dict, temperatures: dict, per_size: int, n: int,
         out[task] = {
             "model": model,
             "ks": list(ks),
-            "difficulty": [difficulty(p) for p in problems],
+            "difficulty": [p.difficulty for p in problems],
             "greedy": greedy.correct[:, 0].astype(int).tolist(),
             "temperatures": by_temperature,
         }
@@ -177,7 +168,7 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
                 "flops_k": [float(np.mean(read + k * per_sample)) for k in ks],
                 "tokens_per_sample": round(float(table.tokens.mean()), 2),
             }
-        out[task] = {"ks": list(ks), "difficulty": [difficulty(p) for p in problems], "models": rows}
+        out[task] = {"ks": list(ks), "difficulty": [p.difficulty for p in problems], "models": rows}
     return out
 
 

@@ -62,9 +62,9 @@ CANDIDATES = {
 
 def grid_problems(per_size: int, seed: int) -> list:
     """``per_size`` held-out problems of each size (3, 4, 5), the same for every checkpoint."""
-    from tsc.tasks import countdown
+    from tsc.tasks import TASKS
 
-    return [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=seed + size, sizes=(size,))]
+    return TASKS["countdown"].per_size(per_size, seed=seed, sizes=(3, 4, 5))
 
 
 @experiment(

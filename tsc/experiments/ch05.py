@@ -153,9 +153,9 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
 def search_vs_best_of_n(
     *, per_size: int, problems_seed: int, samples: int, beams: list, min_beams: list, others: bool, particle: str, seed: int
 ) -> dict:
-    from tsc.tasks import countdown
+    from tsc.tasks import TASKS
 
-    problems = [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=problems_seed + size, sizes=(size,))]
+    problems = TASKS["countdown"].per_size(per_size, seed=problems_seed, sizes=(3, 4, 5))
     runs = _searches(beams, min_beams, others, _chosen_particle(particle))
     rows = _problem_rows("ch05-search-vs-best-of-n", problems, runs, samples=samples, seed=seed)
     return _columns([label for label, *_ in runs], rows)

@@ -70,15 +70,15 @@ def sequential(
     from tsc.lm.policy import load_policy
     from tsc.scoring import dense_ranks, draw_scored
     from tsc.strategies import revise, self_refine
-    from tsc.tasks import countdown
+    from tsc.tasks import TASKS
     from tsc.verifiers import StepOracle
     from tsc.verifiers.learned import ORM, PRM
 
     config = dict(dev_per_size=dev_per_size, test_per_size=test_per_size, dev_seed=dev_seed, test_seed=test_seed, rounds=rounds,
                   choose_at=choose_at, thresholds=thresholds, samples=samples, seed=seed)  # fmt: skip
     policy, reviser, prm, step_oracle, orm = load_policy(), load_policy("revision"), PRM(), StepOracle(), ORM()
-    dev = [p for size in (3, 4, 5) for p in countdown.generate(dev_per_size, seed=dev_seed + size, sizes=(size,))]
-    test = [p for size in (3, 4, 5) for p in countdown.generate(test_per_size, seed=test_seed + size, sizes=(size,))]
+    dev = TASKS["countdown"].per_size(dev_per_size, seed=dev_seed, sizes=(3, 4, 5))
+    test = TASKS["countdown"].per_size(test_per_size, seed=test_seed, sizes=(3, 4, 5))
     overlap = {p.prompt() for p in dev} & {p.prompt() for p in test}
     test = [p for p in test if p.prompt() not in overlap]  # the dev split never grades a test problem
     cache = SweepCache(CACHE / "ch06-sequential.jsonl")
@@ -199,13 +199,13 @@ def best_of_many(*, per_size: int, problems_seed: int, samples: int, seed: int) 
     from tsc.analysis import SweepCache
     from tsc.lm.policy import load_policy
     from tsc.scoring import best_of_k, draw_scored
-    from tsc.tasks import countdown
+    from tsc.tasks import TASKS
     from tsc.verifiers.learned import ORM, PRM, SelfVerifier
 
     config = dict(per_size=per_size, problems_seed=problems_seed, samples=samples, seed=seed)
     policy = load_policy()
     verifiers = {"prm": PRM(), "orm": ORM(), "self": SelfVerifier(policy)}
-    problems = [p for size in (3, 4, 5) for p in countdown.generate(per_size, seed=problems_seed + size, sizes=(size,))]
+    problems = TASKS["countdown"].per_size(per_size, seed=problems_seed, sizes=(3, 4, 5))
     ks = [2**i for i in range(samples.bit_length()) if 2**i <= samples]
     cache = SweepCache(CACHE / "ch06-best-of-many.jsonl")
     rows = []

@@ -45,14 +45,17 @@ CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
 VOTE_TEMPERATURE = 0.8  # the temperature the book votes at (the models' cards use it for majority@16)
 
-# name -> strategy, its knobs (verifiers and models by name), and the model it runs on
-COUNTDOWN = {
+# name -> strategy, its knobs (verifiers and models by name), and the model it runs on; first what both tasks run
+NO_VERIFIER = {
     "greedy": ("greedy", {}),
     "sample": ("sample", {"temperature": 1.0}),
     "majority 4": ("majority", {"n": 4, "temperature": VOTE_TEMPERATURE}),
     "majority 16": ("majority", {"n": 16, "temperature": VOTE_TEMPERATURE}),
     "majority 64": ("majority", {"n": 64, "temperature": VOTE_TEMPERATURE}),
     "early_stop 16": ("early_stop", {"n": 16, "temperature": VOTE_TEMPERATURE}),
+}
+COUNTDOWN = {
+    **NO_VERIFIER,
     "best_of_n 4 (oracle)": ("best_of_n", {"n": 4, "verifier": "oracle"}),
     "best_of_n 16 (oracle)": ("best_of_n", {"n": 16, "verifier": "oracle"}),
     "best_of_n 64 (oracle)": ("best_of_n", {"n": 64, "verifier": "oracle"}),
@@ -74,12 +77,7 @@ THINKING = {
 }
 # the step oracle on arithmetic checks each step's arithmetic: a calculator, no answer key
 ARITHMETIC = {
-    "greedy": ("greedy", {}),
-    "sample": ("sample", {"temperature": 1.0}),
-    "majority 4": ("majority", {"n": 4, "temperature": VOTE_TEMPERATURE}),
-    "majority 16": ("majority", {"n": 16, "temperature": VOTE_TEMPERATURE}),
-    "majority 64": ("majority", {"n": 64, "temperature": VOTE_TEMPERATURE}),
-    "early_stop 16": ("early_stop", {"n": 16, "temperature": VOTE_TEMPERATURE}),
+    **NO_VERIFIER,
     "best_of_n 16 (self)": ("best_of_n", {"n": 16, "verifier": "self"}),
     "weighted_vote 16 (self)": ("weighted_vote", {"n": 16, "verifier": "self"}),
     "best_of_n 4 (calculator)": ("best_of_n", {"n": 4, "verifier": "step_oracle"}),
@@ -92,7 +90,7 @@ ARITHMETIC = {
 def _problems(task: str, per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
     from tsc.tasks import get_task
 
-    return [p for size in sizes for p in get_task(task).generate(per_size, seed=seed + size, sizes=(size,))]
+    return get_task(task).per_size(per_size, seed=seed, sizes=sizes)
 
 
 def _records(problems: list, results: list) -> dict:

@@ -237,7 +237,7 @@ def _frontier(
 
     policy, verifier = _policy_and_verifier(task, verifier_name)
     sizes = get_task(task).sizes
-    held_out = [p for size in sizes for p in get_task(task).generate(problems // len(sizes), seed=seed + size, sizes=(size,))]
+    held_out = get_task(task).per_size(problems // len(sizes), seed=seed, sizes=sizes)
     started = time.perf_counter()
     table = draw_table(held_out, policy, n=n, temperature=temperature, seed=seed, verifier=verifier)
     table_seconds = time.perf_counter() - started

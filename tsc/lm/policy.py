@@ -141,7 +141,7 @@ class LocalPolicy:
         top_logprobs: int = 0,
         confidence_stop: tuple[int, float] | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions for each prompt (temperature 0 decodes greedily).
+        """``n`` completions for each prompt, as `tsc.core.Policy.sample` describes its knobs.
 
         At a positive temperature the next token is drawn from the softmax of the logits over
         ``temperature``, truncated by ``top_k`` (keep the k most likely; 0 keeps all),
@@ -152,30 +152,11 @@ class LocalPolicy:
         prompt format's, `stop`), at an end-of-sequence token, after ``max_new_tokens``, or
         where the context ends. Large requests are split into chunks of at most
         ``batch_size`` sequences. Each prompt is read once per chunk and shared by its samples.
-
-        ``seed``: one integer seeds one random stream for the whole call (what a prompt draws
-        then depends on the prompts before it); a list gives each prompt its own stream, so a
-        prompt's completions are the same whatever else is in the call: solving problems in
-        one batched call or one at a time gives the same answers (`tsc.strategies` use this).
-        ``offset`` (with a list of seeds): skip the first ``offset`` samples of each prompt's
-        stream, so sample j of this call is sample ``offset + j`` of one call with
-        ``n = offset + n``: a strategy that draws one sample at a time and decides after each
-        (`tsc.strategies.free_energy`) draws exactly the samples that a single call would.
-
-        ``ledger`` is charged what was computed: each prompt's tokens once, each sample's
-        generated tokens, and their FLOPs; a list of ledgers (one per prompt) charges each
-        prompt's share to its own.
-
-        ``stop_after`` = m: a prompt's samples stop as soon as m of them have ended at a stop;
-        the others are cut there (their text so far; only what was computed is charged), and
-        each prompt's completions come in the order they ended, the cut ones last (short-m@k,
-        `tsc.strategies.short_m_at_k`). A prompt's ``n`` samples must then fit one batch.
-
+        With a list of seeds, solving problems in one batched call or one at a time gives the
+        same answers (`tsc.strategies` use this). With ``stop_after`` the unfinished samples are
+        cut (only what was computed is charged), and a prompt's ``n`` samples must fit one batch.
         Every completion carries each generated token's log-probability at temperature 1
-        (``token_logprobs``; they come with sampling, so they are free). ``top_logprobs=k``
-        adds the k largest log-probabilities at every token; ``confidence_stop=(window,
-        threshold)`` ends a completion once its last ``window`` tokens' mean confidence is below
-        ``threshold`` (`tsc.core.confidence_cut`), so a cut trace costs only what it wrote.
+        (``token_logprobs``; they come with sampling, so they are free).
         """
         seeds, ledgers = check_request(
             prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,

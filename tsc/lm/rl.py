@@ -51,7 +51,7 @@ from tsc.io import write_atomic
 from tsc.lm.fit import learning_rate
 from tsc.lm.rl_recipes import RL_RECIPES, RLRecipe  # noqa: F401 (what tsc.lm.rl offers)
 from tsc.lm.train import collate, save_checkpoint, task_problems
-from tsc.tasks import countdown
+from tsc.tasks import TASKS, countdown
 
 LOG = "train_log.json"  # the evaluation points and per-step records; ships beside the weights
 
@@ -229,7 +229,7 @@ def eval_problems(recipe: RLRecipe) -> list:
     seed ``eval_exclude_seed``."""
 
     def draw(seed: int) -> list:
-        return [p for s in recipe.sizes for p in task_problems("countdown", recipe.eval_per_size, seed=seed + s, sizes=(s,))]
+        return TASKS["countdown"].per_size(recipe.eval_per_size, seed=seed, sizes=recipe.sizes)
 
     problems = draw(recipe.eval_seed)
     if recipe.eval_exclude_seed is not None:

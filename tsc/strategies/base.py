@@ -1,12 +1,6 @@
-"""What every strategy shares: the `Strategy` record its registry entry is, the registry, and
-the checks of knobs, problems and policies every strategy runs before it samples.
-
-A strategy is a plain function ``(problem, policy, *, knobs) -> Result``. The rest of the
-package (the command line, `solve_many`, the chapters' map, `compute_optimal`'s follow-ups)
-never keeps its own list of strategies: it reads the `Strategy` records in `STRATEGIES`,
-which ``tsc/strategies/__init__.py`` fills with one entry per strategy, as `tsc.tasks.TASKS`
-is for tasks. Adding a strategy is one module plus one entry there.
-"""
+"""What every strategy shares: the `Strategy` record its registry entry is, the registry
+(filled in ``tsc/strategies/__init__.py``, which says what reads it), and the checks of
+knobs, problems and policies every strategy runs before it samples."""
 
 from __future__ import annotations
 
@@ -114,6 +108,17 @@ def check_problem(problem, policy) -> None:
             f"policy must be a tsc.core.Policy (name, prompt_format, format() and sample()), e.g. tsc.load_policy(); "
             f"got {type(policy).__name__}"
         )
+
+
+def batch_prompts(problems: list, policy, seeds: list[int]) -> list[str]:
+    """The prompts of a batched strategy's problems, once each problem and its seed is checked."""
+    if len(seeds) != len(problems):
+        raise ValueError(f"got {len(seeds)} seeds for {len(problems)} problems: pass one per problem")
+    for seed in seeds:
+        check_knobs(seed=seed)
+    for problem in problems:
+        check_problem(problem, policy)
+    return [policy.format(p) for p in problems]
 
 
 def make_result(

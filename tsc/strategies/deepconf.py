@@ -35,7 +35,7 @@ from typing import Any
 
 from tsc.compute import Ledger
 from tsc.core import Completion, Policy, Problem, Result, confidence_cut, is_int, is_real, token_confidence, window_means
-from tsc.strategies.base import check_knobs, check_problem, make_result
+from tsc.strategies.base import batch_prompts, check_knobs, make_result
 from tsc.votes import weighted_choice
 
 MEASURES = ("lowest", "tail")
@@ -135,13 +135,7 @@ def deepconf_many(
     check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
     check_deepconf(n=n, warmup=warmup, keep=keep, group=group, top_logprobs=top_logprobs, consensus=consensus, per_round=per_round,
                    measure=measure)  # fmt: skip
-    if len(seeds) != len(problems):
-        raise ValueError(f"got {len(seeds)} seeds for {len(problems)} problems: pass one per problem")
-    for s in seeds:
-        check_knobs(seed=s)
-    for problem in problems:
-        check_problem(problem, policy)
-    prompts = [policy.format(p) for p in problems]
+    prompts = batch_prompts(problems, policy, seeds)
     ledgers = [Ledger() for _ in problems]
     traces: list[list[Completion]] = [[] for _ in problems]
     thresholds = [0.0] * len(problems)  # set from each problem's warm-up (offline: from all its traces)

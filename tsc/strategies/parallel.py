@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tsc.compute import Ledger
 from tsc.core import JudgesSamples, Policy, Problem, Result, Verifier
-from tsc.strategies.base import SHARED_KNOBS, check_knobs, check_problem, make_result
+from tsc.strategies.base import SHARED_KNOBS, batch_prompts, check_knobs, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.votes import majority_choice, weighted_choice
 
@@ -43,6 +43,17 @@ def judge(problem, completions: list, verifier, ledger: Ledger) -> list[float]:
     return [float(s) for s in verifier.score(problem, [c.text for c in completions], ledger=ledger)]
 
 
+def _judged_draws(strategy: str, problems: list, policy, *, verifier, seeds: list[int], **draw) -> list[tuple]:
+    """(problem, texts, the verifier's scores, ledger) of each problem (`_draw_completions`):
+    what best-of-N and the weighted vote choose from."""
+    if verifier is None:
+        raise ValueError(f"{strategy} needs a verifier (e.g. tsc.verifiers.Oracle())")
+    check_knobs(verifier=verifier)
+    ledgers = [Ledger() for _ in problems]
+    draws = _draw_completions(problems, policy, seeds=seeds, ledgers=ledgers, **draw)
+    return [(p, [c.text for c in row], judge(p, row, verifier, ledger), ledger) for p, row, ledger in zip(problems, draws, ledgers)]
+
+
 def _draw_completions(
     problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
 ) -> list[list]:
@@ -50,11 +61,7 @@ def _draw_completions(
     seed's stream and charged to its own ledger: the same texts and costs as one call per
     problem (`tsc.lm.policy.LocalPolicy.sample` with a list of seeds)."""
     check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
-    for seed in seeds:
-        check_knobs(seed=seed)
-    for problem in problems:
-        check_problem(problem, policy)
-    prompts = [policy.format(p) for p in problems]
+    prompts = batch_prompts(problems, policy, seeds)
     return policy.sample(prompts, n=n, temperature=temperature, seed=list(seeds), max_new_tokens=max_new_tokens, ledger=list(ledgers))
 
 
@@ -100,14 +107,11 @@ def best_of_n(
 
 
 def best_of_n_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
-    if verifier is None:
-        raise ValueError("best_of_n needs a verifier (e.g. tsc.verifiers.Oracle())")
-    check_knobs(verifier=verifier)
-    ledgers = [Ledger() for _ in problems]
-    draws = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    draws = _judged_draws(
+        "best_of_n", problems, policy, verifier=verifier, seeds=seeds, n=n, temperature=temperature, max_new_tokens=max_new_tokens
+    )
     results = []
-    for problem, row, ledger in zip(problems, draws, ledgers):
-        texts, scores = [c.text for c in row], judge(problem, row, verifier, ledger)
+    for problem, texts, scores, ledger in draws:
         chosen = max(range(n), key=lambda i: (scores[i], -i))
         results.append(make_result(problem, texts, chosen, scores, ledger, "best_of_n"))
     return results
@@ -154,14 +158,11 @@ def weighted_vote(
 
 
 def weighted_vote_many(problems, policy, *, seeds, n: int, verifier, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
-    if verifier is None:
-        raise ValueError("weighted_vote needs a verifier (e.g. tsc.verifiers.Oracle())")
-    check_knobs(verifier=verifier)
-    ledgers = [Ledger() for _ in problems]
-    draws = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    draws = _judged_draws(
+        "weighted_vote", problems, policy, verifier=verifier, seeds=seeds, n=n, temperature=temperature, max_new_tokens=max_new_tokens
+    )
     results = []
-    for problem, row, ledger in zip(problems, draws, ledgers):
-        texts, scores = [c.text for c in row], judge(problem, row, verifier, ledger)
+    for problem, texts, scores, ledger in draws:
         keys = [problem.answer_key(t) for t in texts]
         chosen, weights = weighted_choice(keys, scores)
         votes = [weights[key] if key is not None else 0.0 for key in keys]

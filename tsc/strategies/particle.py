@@ -51,7 +51,7 @@ import random
 
 from tsc.core import Policy, Problem, Result, StepVerifier
 from tsc.strategies.reuse import reuses_prefixes
-from tsc.strategies.search import Node, Tree, check_search
+from tsc.strategies.search import Node, search_tree
 
 CLIP = 1e-7  # a score of exactly 0 or 1 has an infinite logit: clip it (as its_hub does)
 
@@ -129,9 +129,8 @@ def particle_filter(
     The answer is the finished particle of highest weight in the last population (the first
     on ties); if none finished, the best partial one completed greedily by the policy.
     """
-    check_search("particle_filter", problem, policy, verifier, particles=particles, reward_temperature=reward_temperature,
+    tree = search_tree("particle_filter", problem, policy, verifier, particles=particles, reward_temperature=reward_temperature,
                  resampling=resampling, max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate="last", temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     rng = random.Random(seed)
     # 1. the first steps: one call on the root; a step drawn k times is k particles
     [kids] = tree.expand([tree.root], n=particles)

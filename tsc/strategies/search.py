@@ -155,11 +155,15 @@ def check_search_knobs(
     check_threshold(threshold, optional=True)
 
 
-def check_search(strategy: str, problem, policy, verifier, *, needs: str = "score_steps", **knobs) -> None:
-    """Every knob, the problem, the policy and the verifier, before anything is sampled."""
-    shared = {k: knobs.pop(k) for k in ("temperature", "seed", "max_new_tokens")}
-    check_knobs(**shared)
-    check_search_knobs(**knobs)
+def search_tree(
+    strategy: str, problem, policy, verifier, *, needs: str = "score_steps", aggregate: str = "last", temperature: float, seed: int,
+    max_new_tokens: int, **knobs
+) -> Tree:  # fmt: skip
+    """A search's empty tree, once every knob, the problem, the policy and the verifier are
+    checked (before anything is sampled). ``needs``: what the verifier must score, steps
+    (``"score_steps"``) or whole completions (``"score"``)."""
+    check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    check_search_knobs(aggregate=aggregate, **knobs)
     check_problem(problem, policy)
     if not writes_compact(policy):
         raise ValueError(f"{strategy} grows answers step by step at ',' (the compact format); {policy!r} writes free text")
@@ -173,6 +177,8 @@ def check_search(strategy: str, problem, policy, verifier, *, needs: str = "scor
             else "a verifier with score(problem, texts, ledger=...), e.g. tsc.verifiers.Oracle()"
         )
         raise ValueError(f"{strategy} needs {kind}; got {verifier!r}")
+    return Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+                stepwise=needs == "score_steps")  # fmt: skip
 
 
 def _finite(x) -> float:
@@ -413,9 +419,8 @@ def beam_search(
     the best unfinished one completed greedily (`Tree.result`). Per depth: one policy call
     and one verifier call (only texts not scored before are sent).
     """
-    check_search("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
+    tree = search_tree("beam_search", problem, policy, verifier, beam_width=beam_width, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, 1, width=beam_width, first=beam_width * expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("beam", _best(tree), beam_width=beam_width, expansions=expansions)
 
@@ -444,9 +449,8 @@ def dvts(
     call and verifier call. The answer is the best-scoring finished leaf of any subtree
     (``trace["tree"]`` gives each node's ``group``, its subtree).
     """
-    check_search("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
+    tree = search_tree("dvts", problem, policy, verifier, subtrees=subtrees, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     _beams(tree, subtrees, width=1, first=expansions, expansions=expansions, max_steps=max_steps)
     return tree.result("dvts", _best(tree), subtrees=subtrees, expansions=expansions)
 
@@ -474,9 +478,8 @@ def tot_bfs(
     ``breadth=1`` is greedy search by value. The answer is the best-valued finished state
     (if none, the best unfinished one completed greedily).
     """
-    check_search("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
+    tree = search_tree("tot_bfs", problem, policy, verifier, breadth=breadth, expansions=expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     frontier = [tree.root]
     for _ in range(max_steps):
         # 1. propose next steps of every kept state; 2. value them; 3. keep the best `breadth`
@@ -521,9 +524,8 @@ def dfs(
     ``trace["backtracks"]`` counts the jumps back.
     """
     check_threshold(threshold)
-    check_search("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
+    tree = search_tree("dfs", problem, policy, verifier, expansions=expansions, max_expansions=max_expansions, aggregate=aggregate,
            max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     stack, order, backtracks, solution = [tree.root], list[Node](), 0, None
     while stack and tree.policy_calls < max_expansions and solution is None:
         node = stack.pop()
@@ -584,10 +586,8 @@ def mcts(
     """
     check_search_knobs(value=value)
     needs = "score_steps" if value == "verifier" else "score"
-    check_search("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
+    tree = search_tree("mcts", problem, policy, verifier, needs=needs, simulations=simulations, expansions=expansions, c_puct=c_puct,
            aggregate=aggregate, max_steps=max_steps, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)  # fmt: skip
-    tree = Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
-                 stepwise=value == "verifier")  # fmt: skip
     scored = tree.stepwise
     root = tree.root
     tree.expand([root], n=expansions, score=scored)

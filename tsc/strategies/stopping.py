@@ -36,7 +36,7 @@ from fractions import Fraction
 
 from tsc.compute import Ledger
 from tsc.core import Completion, Policy, Problem, Result
-from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
+from tsc.strategies.base import batch_prompts, check_knobs, check_problem, is_int, make_result
 from tsc.votes import majority_choice
 
 DEFAULT_THRESHOLD = 0.95  # Adaptive-Consistency's Beta rule uses 0.95
@@ -180,13 +180,7 @@ def early_stop_many(
     voting: the same samples, answers and ledgers as one problem at a time."""
     check_knobs(n=n, temperature=temperature, max_new_tokens=max_new_tokens)
     check_stopping(threshold=threshold, window=window)
-    if len(seeds) != len(problems):
-        raise ValueError(f"got {len(seeds)} seeds for {len(problems)} problems: pass one per problem")
-    for seed in seeds:
-        check_knobs(seed=seed)
-    for problem in problems:
-        check_problem(problem, policy)
-    prompts = [policy.format(p) for p in problems]
+    prompts = batch_prompts(problems, policy, seeds)
     ledgers = [Ledger() for _ in problems]
     texts: list[list[str]] = [[] for _ in problems]
     keys: list[list[str | None]] = [[] for _ in problems]

@@ -43,6 +43,11 @@ class Task:
         ``split`` (``"test"``: the held-out tenth), reproducibly from ``seed``."""
         return self._generate(count, seed=seed, sizes=tuple(sizes or self.sizes), split=split, **options)
 
+    def per_size(self, count: int, *, seed: int, sizes: tuple[int, ...] | None = None, **options) -> list:
+        """``count`` problems of each of ``sizes`` in turn, those of size ``s`` drawn from ``seed + s``:
+        a size's problems are the same whichever other sizes are asked for (the cards' held-out problems)."""
+        return [p for size in sizes or self.sizes for p in self.generate(count, seed=seed + size, sizes=(size,), **options)]
+
     def read(self, record: dict, card: dict | None = None, model: str = "the model"):
         """The problem of a `solve` input line (a dict), or a one-line ValueError saying what
         is wrong; ``card`` (the model's) bounds what the model accepts."""
@@ -64,10 +69,6 @@ class Task:
     def seen(self, sizes: tuple[int, ...], **options) -> dict:
         """What a model's card records of the problems it was trained on (`trained` reads it)."""
         return self._seen(tuple(sizes), **options)
-
-
-def _generate_countdown(count, *, seed, sizes, split, **options):
-    return countdown.generate(count, seed=seed, sizes=sizes, split=split, **options)
 
 
 def _generate_arithmetic(count, *, seed, sizes, split, digits: int = arithmetic.DIGITS):
@@ -92,7 +93,7 @@ TASKS: dict[str, Task] = {
         card_key="sizes",
         split="test (held-out tenth of problems, uniform over solvable ones)",
         chat=Chat(countdown.CHAT_RULES, Countdown((13, 4, 7, 2), 48), countdown.CHAT_EXAMPLE_ANSWER),
-        _generate=_generate_countdown,
+        _generate=countdown.generate,
         _read=countdown.from_record,
         _answer=countdown.answer_text,
         _seen=_seen_countdown,
