@@ -52,6 +52,7 @@ ROWS = [
     ("tot_bfs --breadth 5", ["--strategy", "tot_bfs", "--breadth", "5"]),
     ("dfs", ["--strategy", "dfs"]),
     ("mcts --simulations 16", ["--strategy", "mcts", "--simulations", "16"]),
+    ("particle_filter --particles 6", ["--strategy", "particle_filter", "--particles", "6"]),
     ("compute_optimal --flops 7e8", ["--strategy", "compute_optimal", "--flops", "7e8"]),
     ("thinker --flops 7e8", ["--strategy", "thinker", "--flops", "7e8"]),
 ]
@@ -65,6 +66,7 @@ PAIRS = [
     ("tot_bfs --breadth 5", "greedy"),
     ("mcts --simulations 16", "greedy"),
     ("tot_bfs --breadth 1", "greedy"),
+    ("particle_filter --particles 6", "beam --beam-width 4 --expansions 2"),
     ("thinker --flops 7e8", "beam --beam-width 4 --expansions 2"),
     ("thinker --flops 7e8", "compute_optimal --flops 7e8"),
     ("thinker --flops 7e8", "best_of_n --n 16 --verifier prm"),
@@ -74,6 +76,11 @@ PAIRS = [
 def sci(x: float) -> str:
     mantissa, exponent = f"{x:.1e}".split("e")
     return f"{mantissa} × 10" + str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def signed(share: float) -> str:
+    """A difference in points, its sign printed as the book prints it (+1.2, −3.4)."""
+    return f"{100 * share:+.1f}".replace("-", "−")
 
 
 def run_row(name: str, options: list[str], source: Path, out: Path, seed: int) -> dict:
@@ -125,12 +132,13 @@ def main_table() -> None:
     for name, row in rows.items():
         mean, low, high = bootstrap(np.array(row["correct"], dtype=float))
         share = f" ({sci(row['verifier_flops'])})" if row["verifier_flops"] else ""
-        lines.append(f"| `{name}` | {mean:.1%} ({low:.1%}–{high:.1%}) | {row['seconds']:.0f} s | {sci(row['flops'])}{share} |")
+        solved = f"{100 * mean:.1f} % ({100 * low:.1f}–{100 * high:.1f} %)"
+        lines.append(f"| `{name}` | {solved} | {row['seconds']:.0f} s | {sci(row['flops'])}{share} |")
     lines += ["", "Compared problem by problem (paired bootstrap over the problems):", ""]
     for a, b in PAIRS:
         if a in rows and b in rows:
             mean, low, high = paired(rows[a]["correct"], rows[b]["correct"])
-            lines.append(f"- `{a}` − `{b}`: {100 * mean:+.1f} points ({100 * low:+.1f} to {100 * high:+.1f})")
+            lines.append(f"- `{a}` − `{b}`: {signed(mean)} points ({signed(low)} to {signed(high)})")
     text = "\n".join(lines) + "\n"
     print(text)
     if not wanted:  # the whole table: what the book shows
