@@ -16,8 +16,9 @@ import pytest
 from fakes import ScriptedPolicy
 
 import tsc
+from tsc.analysis import draw
 from tsc.core import Completion, confidence_cut
-from tsc.replay import TablePolicy, draw_table
+from tsc.replay import TablePolicy
 from tsc.strategies import STRATEGIES, deepconf, deepconf_many, majority_vote, solve_many
 from tsc.strategies.deepconf import quantile, trace_confidence
 from tsc.tasks import Countdown, arithmetic
@@ -153,7 +154,7 @@ def test_batched_equals_one_at_a_time_and_replay_equals_live(arithmetic_model):
     alone = [deepconf(q, arithmetic_model, seed=tsc.core.problem_seed(5, q), **knobs) for q in questions]
     assert [(r.answer, r.ledger.generated_tokens) for r in batched] == [(r.answer, r.ledger.generated_tokens) for r in alone]
     assert sum(r.trace["cut"] for r in batched) > 0  # the cut happens
-    table = draw_table(questions, arithmetic_model, n=8, temperature=0.8, seed=5, top_logprobs=5)
+    table = draw(questions, arithmetic_model, n=8, temperature=0.8, seed=5, top_logprobs=5)
     replayed = solve_many(deepconf, questions, TablePolicy(arithmetic_model, table), seed=5, **knobs)
     assert [(r.answer, r.ledger.generated_tokens, r.ledger.flops) for r in replayed] == [
         (r.answer, r.ledger.generated_tokens, r.ledger.flops) for r in batched

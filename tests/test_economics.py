@@ -13,12 +13,12 @@ from tsc.compute import Ledger, SelfHosted, TokenPrice
 from tsc.core import Completion
 from tsc.economics import (
     LIST_PRICES,
-    Samples,
     choose_stopping,
     cost_per_correct,
     costs,
     ledgers,
     list_price,
+    majority_correct,
     measure_latency,
     measure_prefill,
     measure_throughput,
@@ -27,6 +27,7 @@ from tsc.economics import (
     replay_early_stop,
     simulate_pricing,
     stopping_grid,
+    stored_samples,
 )
 from tsc.experiments.ch07 import compact_samples
 from tsc.strategies.stopping import stop_point
@@ -98,21 +99,23 @@ def test_ratio_and_records():
         ledgers({k: v for k, v in records.items() if k != "verifier_flops"})
 
 
-SAMPLES = Samples(
-    keys=np.array([[0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 1, 2, -1, 1, 1], [-1, -1, 0, 1, 2, 3, 4, 5]]),
-    right=np.array([0, 1, -1]),
-    tokens=np.array([[5] * 8, [6] * 8, [7] * 8]),
-    prompt_tokens=np.array([3, 3, 3]),
+SAMPLES = stored_samples(
+    {
+        "keys": [[0, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 1, 2, -1, 1, 1], [-1, -1, 0, 1, 2, 3, 4, 5]],
+        "right": [0, 1, -1],
+        "tokens": [[5] * 8, [6] * 8, [7] * 8],
+        "prompt_tokens": [3, 3, 3],
+    }
 )
 
 
 def test_samples_replay_the_strategy_rule():
     assert SAMPLES.n == 8
-    assert SAMPLES.majority_correct(0, 1) and not SAMPLES.majority_correct(1, 4) and SAMPLES.majority_correct(1, 8)
-    assert not SAMPLES.majority_correct(2, 8)
+    assert majority_correct(SAMPLES, 0, 1) and not majority_correct(SAMPLES, 1, 4) and majority_correct(SAMPLES, 1, 8)
+    assert not majority_correct(SAMPLES, 2, 8) and SAMPLES.keys[1][5] is None and not SAMPLES.correct[2].any()
     out = replay_early_stop(SAMPLES, threshold=0.95, window=4)
     for i in range(3):
-        assert out["samples"][i] == stop_point(SAMPLES.votes(i, 8), n=8, threshold=0.95, window=4)
+        assert out["samples"][i] == stop_point(list(SAMPLES.keys[i]), n=8, threshold=0.95, window=4)
     assert list(out["samples"]) == [4, 8, 8]
     assert list(out["generated_tokens"]) == [20, 48, 56] and list(out["prompt_tokens"]) == [3, 6, 6]
     assert list(out["correct"]) == [1.0, 1.0, 0.0]

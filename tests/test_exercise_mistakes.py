@@ -344,8 +344,8 @@ def test_ex_1_4_the_experiment_checker_names_the_likeliest_mistakes():
     }
     problems = [Countdown((13, 4, 7, 2), 48), Countdown((3, 5, 8), 16), Countdown((3, 6, 9), 18)]
     policy = ScriptedPolicy(script)
-    run = dict(problems=problems, policy=policy, temperature=0.5, n=2, seed=0)
-    truth = coverage_at_temperature(problems, policy, n=2, temperature=0.5, seed=0)
+    run = dict(problems=problems, policy=policy, temperature=0.5, n=3, seed=0)  # every text drawn, whatever each problem's seed
+    truth = coverage_at_temperature(problems, policy, n=3, temperature=0.5, seed=0)
     assert check_temperature_coverage(None, **run).status == "not attempted"
     assert check_temperature_coverage(truth["coverage"], **run).correct
     assert "pass@1" in check_temperature_coverage(truth["pass1"], **run).message

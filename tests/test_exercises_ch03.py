@@ -245,7 +245,7 @@ class VotePolicy:
     def format(self, problem):
         return problem.prompt()
 
-    def sample(self, prompts, *, n=1, temperature=1.0, seed=0, max_new_tokens=64, ledger: Ledger | None = None, **knobs):
+    def sample(self, prompts, *, n=1, temperature=1.0, seed=0, max_new_tokens=64, ledger: Ledger | list | None = None, **knobs):
         rows = []
         for prompt in prompts:
             which = "dev" if prompt in [p.prompt() for p in DEV] else "test"
@@ -260,8 +260,8 @@ class VotePolicy:
             else:
                 texts = [f"{value + 1}."] * n
             rows.append([Completion(t, len(t), -1.0) for t in texts])
-        if ledger is not None:
-            ledger.charge_policy(prompt_tokens=1, generated_tokens=1, flops=1, seconds=0.0, samples=len(prompts) * n)
+        for mine in ledger if isinstance(ledger, list) else [ledger] * (ledger is not None):  # one per prompt, or one for the call
+            mine.charge_policy(prompt_tokens=1, generated_tokens=1, flops=1, seconds=0.0, samples=len(prompts) * n)
         return rows
 
 

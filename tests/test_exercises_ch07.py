@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsc.economics import Samples, replay, stop_by_windows
+from tsc.economics import replay, stop_by_windows, stored_samples
 from tsc.exercises import Feedback, check_frontier, check_token_cost, check_window_rule
 
 # --- 7.1: a ledger in dollars --------------------------------------------------------------
@@ -153,11 +153,8 @@ def test_window_rule_likely_mistakes(wrong, expect):
 
 
 def test_stop_by_windows_replays_a_rule():
-    samples = Samples(
-        keys=np.array([[0, 0, 1, 1, 1, 1], [0, 1, 0, 1, 0, 1]]),
-        right=np.array([1, 0]),
-        tokens=np.ones((2, 6), dtype=int),
-        prompt_tokens=np.array([2, 2]),
+    samples = stored_samples(
+        dict(keys=[[0, 0, 1, 1, 1, 1], [0, 1, 0, 1, 0, 1]], right=[1, 0], tokens=np.ones((2, 6), dtype=int), prompt_tokens=[2, 2])
     )
     out = replay(samples, stop_by_windows(reference_rule, 2))
     assert list(out["samples"]) == [2, 6] and list(out["correct"]) == [0.0, 1.0]  # a 3-3 tie goes to the answer seen first

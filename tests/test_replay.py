@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from fakes import ScriptedPolicy, ScriptedStepVerifier
 
-from tsc.replay import TablePolicy, TableVerifier, check_replay, draw_table
+from tsc.analysis import draw
+from tsc.replay import TablePolicy, TableVerifier, check_replay
 from tsc.strategies import best_of_n, majority_vote, solve_many
 from tsc.strategies.free_energy import AnswerModel, Channel, free_energy
 from tsc.strategies.stopping import stop_when_decided
@@ -48,7 +49,7 @@ def test_one_round_at_a_time_draws_majoritys_samples(tiny_policy):
 
 def test_replayed_strategies_match_live_ones(tiny_policy):
     problems = [Countdown((13, 4, 7, 2), 48), Countdown((3, 5, 6), 21), Countdown((2, 9, 4), 17)]
-    table = draw_table(problems, tiny_policy, n=8, temperature=1.0, seed=9, max_new_tokens=12)
+    table = draw(problems, tiny_policy, n=8, temperature=1.0, seed=9, max_new_tokens=12, chunk=16)
     model = AnswerModel(a=0.3, b=2.0, gamma=5.0, tokens=12.0)
     for strategy, knobs in [
         (majority_vote, {"n": 8}),
@@ -63,7 +64,7 @@ def test_replayed_strategies_match_live_ones(tiny_policy):
 
 def test_a_table_refuses_what_it_does_not_hold(tiny_policy):
     problems = [Countdown((13, 4, 7, 2), 48)]
-    table = draw_table(problems, tiny_policy, n=4, temperature=1.0, seed=9, max_new_tokens=12)
+    table = draw(problems, tiny_policy, n=4, temperature=1.0, seed=9, max_new_tokens=12)
     replay = TablePolicy(tiny_policy, table)
     with pytest.raises(ValueError, match="table of 4 samples"):
         solve_many(majority_vote, problems, replay, seed=9, n=5, max_new_tokens=12)
@@ -71,7 +72,7 @@ def test_a_table_refuses_what_it_does_not_hold(tiny_policy):
         solve_many(majority_vote, problems, replay, seed=9, n=2, temperature=0.5, max_new_tokens=12)
     with pytest.raises(ValueError, match="no row"):
         solve_many(majority_vote, problems, replay, seed=10, n=2, max_new_tokens=12)
-    with pytest.raises(ValueError, match="without a verifier"):
+    with pytest.raises(ValueError, match="it has none"):
         TableVerifier(object(), table)
 
 
@@ -82,8 +83,15 @@ def test_a_table_replays_the_verifier_and_its_charges():
     policy.encode = lambda prompts: [[0] * (len(p) + 1) for p in prompts]  # what a TablePolicy charges by
     policy.flops = lambda prompt_len, gen_len: 1000 * (prompt_len + gen_len)
     verifier = ScriptedStepVerifier(lambda p, t: [0.9 if t.endswith("21.") else 0.1] * len(p.steps(t)))
-    table = draw_table([problem], policy, n=3, temperature=1.0, seed=1, verifier=verifier)
-    assert sorted(table.scores[0]) == [0.1, 0.9, 0.9]
+    other = Countdown((3, 5, 6), 21)
+    policy.script[other.prompt()] = ["3*5=15,15+6=21.", "3+5=8,8+6=14."]
+    table = draw([problem, other], policy, n=3, temperature=1.0, seed=1, verifiers={"v": verifier}, one_by_one=True)
+    assert sorted(table.scores("v")[0]) == [0.1, 0.9, 0.9] and table.verifier_flops["v"].shape == (2, 3)
+    # the table's ledger is what the policy charged for every problem, with or without scoring
+    # (drawing with a verifier once kept only the last sample's scoring ledger)
+    unscored = draw([problem, other], policy, n=3, temperature=1.0, seed=1)
+    assert table.ledger.policy_flops == unscored.ledger.policy_flops == 1000 * table.ledger.tokens > 0
+    assert table.ledger.verifier_flops == 0 and table.ledger.samples == 6
     live = best_of_n(problem, policy, n=3, verifier=verifier, seed=table_seed(problem))
     replayed = best_of_n(problem, TablePolicy(policy, table), n=3, verifier=TableVerifier(verifier, table), seed=table_seed(problem))
     assert replayed.answer == live.answer

@@ -12,14 +12,11 @@ import numpy as np
 import pytest
 from fakes import ScriptedPolicy, ScriptedStepVerifier, step_oracle_scores
 
-from tsc.analysis import SampleTable, best_of_accuracy, pass_at_k
-from tsc.compute import Ledger
+from tsc.analysis import SampleTable, best_of_accuracy, draw, pass_at_k
 from tsc.scoring import (
-    ScoredTable,
     at_flops,
     best_of_k,
     dense_ranks,
-    draw_scored,
     first_flagged,
     localisation,
     verifier_quality,
@@ -55,8 +52,7 @@ def test_best_of_k_with_the_oracle_is_pass_at_k_and_agrees_with_monte_carlo():
     rng = np.random.default_rng(1)
     scores = rng.random((40, 16))
     truth = rng.random((40, 16)) < 0.3
-    table = SampleTable(tuple(range(40)), tuple(("",) * 16 for _ in range(40)), tuple((None,) * 16 for _ in range(40)),
-                        truth, np.zeros((40, 16)), np.zeros((40, 16)), 1.0, 0, Ledger())  # fmt: skip
+    table = SampleTable.of_votes([[None] * 16] * 40, truth)
     monte_carlo = best_of_accuracy(table, scores, [4], trials=4000, seed=0)["mean"][0]
     exact = np.mean([best_of_k(s, c, 4) for s, c in zip(scores, truth)])
     assert monte_carlo == pytest.approx(exact, abs=0.01)
@@ -124,12 +120,12 @@ SCRIPT = {
 def _scored(n=3, chunk=256):
     policy = ScriptedPolicy(SCRIPT)
     verifier = ScriptedStepVerifier(lambda problem, text: [0.9] * (len(problem.steps(text)) - 1) + [0.8 if problem.check(text) else 0.2])
-    return draw_scored(PROBLEMS, policy, {"v": verifier}, n=n, seed=0, chunk=chunk), policy, verifier
+    return draw(PROBLEMS, policy, n=n, seed=0, chunk=chunk, verifiers={"v": verifier}), policy, verifier
 
 
-def test_draw_scored_grades_scores_and_prices_every_sample():
+def test_draw_with_verifiers_grades_scores_and_prices_every_sample():
     scored, policy, verifier = _scored()
-    table = scored.table
+    table = scored
     assert table.correct.shape == (2, 3) and set(map(len, table.texts)) == {3}
     assert all(table.correct[i, j] == p.check(t) for i, p in enumerate(PROBLEMS) for j, t in enumerate(table.texts[i]))
     assert np.array_equal(scored.scores("v", "last") > 0.5, table.correct)
@@ -137,28 +133,32 @@ def test_draw_scored_grades_scores_and_prices_every_sample():
     # both problems in one policy call (each on its own seed), one verifier call per problem
     assert len(policy.calls) == 1 and len(verifier.calls) == 2
     one_by_one, single, _ = _scored(chunk=3)
-    assert len(single.calls) == 2 and one_by_one.table.texts == table.texts
+    assert len(single.calls) == 2 and one_by_one.texts == table.texts
     assert one_by_one.flops(3, "v") == pytest.approx(scored.flops(3, "v"))
     assert np.all(scored.verifier_flops["v"] > 0) and np.all(scored.sample_flops > 0)
-    assert scored.flops(3, "v") == pytest.approx(scored.prompt_flops + 3 * (scored.sample_flops + scored.verifier_flops["v"]))
+    assert scored.flops(3, "v") == pytest.approx(scored.prompt_flops + 3 * (scored.sample_flops + scored.verifier_flops["v"].mean(axis=1)))
     assert np.all(scored.flops(2, "v") < scored.flops(3, "v")) and np.all(scored.flops(3) < scored.flops(3, "v"))
-    assert scored.subset([True, False]).table.correct.shape == (1, 3)
+    part = scored.subset([True, False])
+    assert part.correct.shape == (1, 3) and part.flops(3, "v") == pytest.approx(scored.flops(3, "v")[:1])
+    assert part.scores("v").tolist() == scored.scores("v")[:1].tolist() and part.texts == scored.texts[:1]
     with pytest.raises(ValueError, match="no verifier 'w'"):
         scored.scores("w")
     with pytest.raises(ValueError, match="how must be one of"):
         scored.scores("v", "mean")
 
 
-def test_draw_scored_rejects_bad_input():
+def test_draw_rejects_bad_input():
     with pytest.raises(ValueError, match="n must be a positive integer"):
-        draw_scored(PROBLEMS, ScriptedPolicy(SCRIPT), {}, n=0)
+        draw(PROBLEMS, ScriptedPolicy(SCRIPT), n=0)
     with pytest.raises(ValueError, match="verifier 'x' must have score"):
-        draw_scored(PROBLEMS, ScriptedPolicy(SCRIPT), {"x": object()}, n=2)
+        draw(PROBLEMS, ScriptedPolicy(SCRIPT), n=2, verifiers={"x": object()})
+    with pytest.raises(ValueError, match="no per-problem FLOPs"):
+        SampleTable.of_votes([["a"]], [[True]]).flops(1)
 
 
 def test_localisation_counts_where_the_verifier_points():
     scored, _, _ = _scored()
-    labels = [[step_oracle_scores(p, t) for t in row] for p, row in zip(PROBLEMS, scored.table.texts)]
+    labels = [[step_oracle_scores(p, t) for t in row] for p, row in zip(PROBLEMS, scored.texts)]
     # the scripted verifier flags only the last step of a wrong sample. Of the three wrong
     # samples, 13+7=20,20*2=40,40+4=44. is lost at its second step and 5*3=15,15+8=23. at its
     # first (flagged late); 13-7=6,6*4=24,24+2=48. at its last (flagged exactly)
@@ -250,7 +250,7 @@ def test_the_chapter_5_loader_reads_a_stored_record(monkeypatch):
 
 def test_scored_table_is_frozen():
     scored, _, _ = _scored()
-    assert isinstance(scored, ScoredTable)
+    assert isinstance(scored, SampleTable)
     with pytest.raises(AttributeError):
         scored.steps = {}
 
@@ -294,27 +294,22 @@ def test_the_chapter_6_loader_counts_real_revisions_and_builds_the_baselines(mon
     assert seq.versus("self-refine, PRM (threshold 0.4)", 2, rows=seq.sizes == 3).shape == (1,)
 
 
-def test_priced_charges_k_samples_as_the_prompt_once_plus_k_samples(tiny_policy):
+def test_a_table_charges_k_samples_as_the_prompt_once_plus_k_samples(tiny_policy):
     """Chapter 1's accounting: the table's FLOPs split exactly into each problem's prompt
     (read once) and its samples (each priced by its own length)."""
-    from tsc.analysis import draw
-    from tsc.scoring import priced
     from tsc.tasks import countdown
 
     problems = countdown.generate(6, seed=3, sizes=(3, 4))
-    table = draw(problems, tiny_policy, n=8, temperature=1.0, seed=0, max_new_tokens=24)
-    costs = priced(table, tiny_policy)
+    table = costs = draw(problems, tiny_policy, n=8, temperature=1.0, seed=0, max_new_tokens=24, chunk=16)  # 2 problems a call
     assert np.isclose(costs.prompt_flops.sum() + 8 * costs.sample_flops.sum(), table.ledger.policy_flops)
     lengths = [len(ids) for ids in tiny_policy.encode([tiny_policy.format(p) for p in problems])]
     assert costs.prompt_flops.tolist() == [tiny_policy.flops(n, 0) for n in lengths]
     assert np.allclose(costs.flops(4), costs.prompt_flops + 4 * costs.sample_flops)
     # one sample costs more than the table's FLOPs spread evenly over its samples
     assert costs.flops(1).mean() > table.ledger.policy_flops / table.ledger.samples
-    # a table priced with another policy's sizes, or a subset (whose ledger is the whole table's), is refused
-    with pytest.raises(ValueError, match="price a table with the policy that drew it"):
-        priced(table.subset(np.arange(6) < 3), tiny_policy)
-    with pytest.raises(ValueError, match="can price a prompt"):
-        priced(table, object())
+    # each sample priced by its own length: the prompt once plus each sample's own FLOPs
+    own = [np.mean([tiny_policy.flops(m, int(t)) - tiny_policy.flops(m, 0) for t in row]) for m, row in zip(lengths, table.tokens)]
+    assert np.allclose(costs.sample_flops, own)
 
 
 def test_the_chapter_6_sequential_figure_labels_each_curve_where_it_is_told():

@@ -137,10 +137,11 @@ def test_cli_refuses_bad_knobs_in_one_line(tmp_path):
 
 
 def test_replay_from_a_table_equals_the_live_run():
-    from tsc.replay import check_replay, draw_table
+    from tsc.analysis import draw
+    from tsc.replay import check_replay
 
     policy = build_tiny_policy(seed=3)
     problems = [P, Countdown((3, 5, 7), 26), Countdown((2, 9, 6, 6), 30)]
-    table = draw_table(problems, policy, n=6, temperature=1.0, seed=4, max_new_tokens=30)
+    table = draw(problems, policy, n=6, temperature=1.0, seed=4, max_new_tokens=30)
     report = check_replay(short_m_at_k, problems, policy, table, seed=4, n=6, m=2, max_new_tokens=30)
     assert report["same_answer"] == report["same_tokens"] == 3 and abs(report["flops_ratio"] - 1) < 1e-9, report

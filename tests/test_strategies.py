@@ -245,14 +245,18 @@ SCRIPT = {
 
 
 def test_draw_grades_every_sample():
-    table = draw([P, Q, R], ScriptedPolicy(SCRIPT), n=4, seed=0)
-    assert table.n == 4
-    assert table.correct.tolist() == [[True, False, False, False], [True, True, False, True], [False] * 4]
-    assert table.texts[0] == (A, W, M, W)
-    assert table.keys[0][2] is None and table.keys[0][1] == table.keys[0][3]
+    policy = ScriptedPolicy(SCRIPT)
+    table = draw([P, Q, R], policy, n=4, seed=0)
+    assert table.n == 4 and len(policy.calls) == 1  # one batched call, each problem on its own stream
+    start = problem_seed(0, P) % 4  # the scripted policy cycles through its texts from the seed
+    assert table.texts[0] == tuple((SCRIPT[P.prompt()] * 2)[start : start + 4])
+    assert table.correct.sum(axis=1).tolist() == [1, 3, 0]
+    assert all(table.correct[i, j] == p.check(t) for i, p in enumerate([P, Q, R]) for j, t in enumerate(table.texts[i]))
+    assert all((key is None) == (text == M) for keys, texts in zip(table.keys, table.texts) for key, text in zip(keys, texts))
     assert table.tokens.shape == table.logprobs.shape == (3, 4)
-    assert table.tokens[0].tolist() == [len(A), len(W), len(M), len(W)]
-    assert table.ledger.samples == 12 and table.ledger.calls == 1
+    assert table.tokens[0].tolist() == [len(t) for t in table.texts[0]]
+    assert table.ledger.samples == 12
+    assert draw([Q, P], policy, n=4, seed=0).texts[1] == table.texts[0]  # a problem's samples do not depend on the others
     assert table.ledger.tokens == sum(expected_tokens(p, SCRIPT[p.prompt()]) for p in (P, Q, R))
     with pytest.raises(ValueError):
         draw([P], ScriptedPolicy(SCRIPT), n=0)

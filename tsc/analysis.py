@@ -1,7 +1,8 @@
 """Turning samples into curves with intervals: pass@k, voting, bootstrap, fits, sweeps.
 
-The central object is a `SampleTable`: ``n`` completions for each of a set of problems, drawn
-once in one batched call. Coverage (pass@k) and majority voting at every ``k <= n`` are then
+The central object is a `SampleTable`: ``n`` completions for each of a set of problems, each
+drawn from its problem's own stream as a strategy draws it (`draw`), with what each cost and,
+optionally, verifiers' scores. Coverage (pass@k) and majority voting at every ``k <= n`` are then
 estimated from the same table without sampling again, and intervals come from resampling
 problems (the bootstrap), so every curve in the book carries its uncertainty.
 """
@@ -16,7 +17,7 @@ import numbers
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -24,8 +25,10 @@ from typing import NamedTuple
 import numpy as np
 
 from tsc.compute import Ledger
-from tsc.core import Completion
+from tsc.core import Completion, JudgesSamples, SharesPrefixes, problem_seed
 from tsc.strategies import Strategy, solve_many  # the one per-problem-seed loop (batched where it can be)
+from tsc.strategies.reuse import prefix_caches
+from tsc.strategies.search import AGGREGATES
 from tsc.votes import majority_choice, weighted_choice  # the votes themselves, shared with the strategies
 
 
@@ -97,15 +100,18 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, 
 @dataclass(frozen=True)
 class SampleTable:
     """``n`` sampled completions for each problem, with the oracle's verdicts: the one sample
-    table of the package (`draw` fills it in one batched call; `tsc.replay.draw_table` draws
-    each problem from its own seed, as strategies do, to replay them on it).
+    table of the package, filled by `draw`.
 
     ``texts[i][j]`` is completion j of problem i; ``correct``, ``tokens`` and ``logprobs`` are
-    arrays of shape (problems, n); ``keys`` holds each completion's voting key. With a
-    verifier, ``scores`` (problems × n) and ``verifier_flops`` (what scoring that one sample
-    cost, sharing the policy's work as a strategy would). Drawn with ``top_logprobs=k``, each
-    completion's token log-probabilities and top-k alternatives (``token_logprobs[i][j]``,
-    ``top_logprobs[i][j]``), which a confidence cut reads (`tsc.strategies.deepconf`).
+    arrays of shape (problems, n); ``keys`` holds each completion's voting key.
+    ``prompt_tokens[i]`` is the length of problem i's prompt, ``prompt_flops[i]`` what reading
+    it cost the policy, ``sample_flops[i]`` the mean cost of writing one of its samples (so
+    `flops` charges k samples as the prompt once plus k samples). Drawn with verifiers,
+    ``steps[name][i][j]`` are verifier ``name``'s step scores of completion j of problem i and
+    ``verifier_flops[name]`` (problems × n) what scoring each cost (`scores` combines the
+    steps). Drawn with ``top_logprobs=k``, each completion's token log-probabilities and top-k
+    alternatives (``token_logprobs[i][j]``, ``top_logprobs[i][j]``), which a confidence cut
+    reads (`tsc.strategies.deepconf`).
     """
 
     problems: tuple
@@ -114,19 +120,22 @@ class SampleTable:
     correct: np.ndarray
     tokens: np.ndarray
     logprobs: np.ndarray
-    temperature: float
-    seed: int
-    ledger: Ledger
+    temperature: float = 1.0
+    seed: int = 0
+    ledger: Ledger = field(default_factory=Ledger)
     max_new_tokens: int = 64
-    scores: np.ndarray | None = None
-    verifier_flops: np.ndarray | None = None
+    prompt_tokens: np.ndarray | None = None
+    prompt_flops: np.ndarray | None = None
+    sample_flops: np.ndarray | None = None
+    steps: dict[str, list] = field(default_factory=dict)
+    verifier_flops: dict[str, np.ndarray] = field(default_factory=dict)
     token_logprobs: tuple | None = None
     top_logprobs: tuple | None = None
 
     @classmethod
-    def of(cls, problems: Sequence, rows: list[list[Completion]], *, temperature: float, seed: int, max_new_tokens: int,
-           ledger: Ledger, scores=None, verifier_flops=None, with_top_logprobs: bool = False) -> SampleTable:  # fmt: skip
-        """The table of ``rows`` (each problem's completions), graded by the problems' oracles."""
+    def of(cls, problems: Sequence, rows: list[list[Completion]], *, with_top_logprobs: bool = False, **fields) -> SampleTable:
+        """The table of ``rows`` (each problem's completions), graded by the problems' oracles;
+        ``fields``: the other fields (temperature, seed, ledger, ...)."""
         problems, n = tuple(problems), len(rows[0]) if rows else 0
         texts = tuple(tuple(c.text for c in row) for row in rows)
         return cls(
@@ -136,47 +145,151 @@ class SampleTable:
             correct=np.array([[bool(p.check(t)) for t in row] for p, row in zip(problems, texts)], dtype=bool).reshape(len(problems), n),
             tokens=np.array([[c.num_tokens for c in row] for row in rows], dtype=int).reshape(len(problems), n),
             logprobs=np.array([[c.logprob for c in row] for row in rows], dtype=float).reshape(len(problems), n),
-            temperature=float(temperature),
-            seed=int(seed),
-            ledger=ledger,
-            max_new_tokens=int(max_new_tokens),
-            scores=None if scores is None else np.array(scores, dtype=float),
-            verifier_flops=None if verifier_flops is None else np.array(verifier_flops, dtype=np.int64),
             token_logprobs=tuple(tuple(c.token_logprobs for c in row) for row in rows) if with_top_logprobs else None,
             top_logprobs=tuple(tuple(c.top_logprobs for c in row) for row in rows) if with_top_logprobs else None,
+            **fields,
         )
+
+    @classmethod
+    def of_votes(cls, keys, correct, tokens=None, prompt_tokens=None) -> SampleTable:
+        """A table of stored votes alone (problems × n): each sample's key (a string, or None
+        for a malformed one; integers too, -1 for none) and verdict, and its tokens and its
+        prompt's if known."""
+        keys = tuple(tuple(None if k is None or (isinstance(k, numbers.Integral) and k < 0) else str(k) for k in row) for row in keys)
+        correct = np.asarray(correct, dtype=bool)
+        tokens = np.zeros(correct.shape, dtype=int) if tokens is None else np.asarray(tokens)
+        texts = tuple(("",) * correct.shape[1] for _ in keys)
+        prompt_tokens = None if prompt_tokens is None else np.asarray(prompt_tokens)
+        return cls(tuple(range(len(keys))), texts, keys, correct, tokens, np.zeros(correct.shape), prompt_tokens=prompt_tokens)
 
     @property
     def n(self) -> int:
         return self.correct.shape[1]
 
+    def scores(self, name: str, how: str = "min") -> np.ndarray:
+        """One score per sample (problems × n): verifier ``name``'s step scores combined by
+        ``how`` (``"min"``, ``"last"`` or ``"product"``; 0 for a sample with no step)."""
+        if name not in self.steps:
+            raise ValueError(f"no verifier {name!r} in this table; it has {', '.join(self.steps) or 'none'}")
+        if how not in AGGREGATES:
+            raise ValueError(f"how must be one of {', '.join(map(repr, AGGREGATES))}, got {how!r}")
+        combine = AGGREGATES[how]
+        return np.array([[combine(s) if s else 0.0 for s in row] for row in self.steps[name]], dtype=float).reshape(self.correct.shape)
+
+    def flops(self, k: float, verifier: str | None = None) -> np.ndarray:
+        """FLOPs per problem (an array over problems) of drawing k samples and, with
+        ``verifier``, scoring each: the prompt once, then k samples (and k verifier reads)."""
+        if self.prompt_flops is None or self.sample_flops is None:
+            raise ValueError("this table has no per-problem FLOPs: draw it with `draw` from a policy")
+        per_sample = self.sample_flops + (self.verifier_flops[verifier].mean(axis=1) if verifier is not None else 0.0)
+        return self.prompt_flops + k * per_sample
+
     def subset(self, mask: Sequence[bool] | np.ndarray) -> SampleTable:
         """The rows where ``mask`` is true (e.g. problems with 5 numbers)."""
-        mask = np.asarray(mask, dtype=bool)
-        rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+
+        def pick(rows_of):
+            return None if rows_of is None else rows_of[rows] if isinstance(rows_of, np.ndarray) else tuple(rows_of[i] for i in rows)
+
         return replace(
             self,
-            problems=tuple(self.problems[i] for i in rows),
-            texts=tuple(self.texts[i] for i in rows),
-            keys=tuple(self.keys[i] for i in rows),
-            correct=self.correct[rows],
-            tokens=self.tokens[rows],
-            logprobs=self.logprobs[rows],
-            scores=None if self.scores is None else self.scores[rows],
-            verifier_flops=None if self.verifier_flops is None else self.verifier_flops[rows],
-            token_logprobs=None if self.token_logprobs is None else tuple(self.token_logprobs[i] for i in rows),
-            top_logprobs=None if self.top_logprobs is None else tuple(self.top_logprobs[i] for i in rows),
-        )
+            **{name: pick(getattr(self, name)) for name in ("problems", "texts", "keys", "correct", "tokens", "logprobs", "prompt_tokens",
+                                                            "prompt_flops", "sample_flops", "token_logprobs", "top_logprobs")},
+            steps={name: pick(s) for name, s in self.steps.items()},
+            verifier_flops={name: pick(v) for name, v in self.verifier_flops.items()},
+        )  # fmt: skip
 
 
-def draw(problems: Sequence, policy, *, n: int, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64) -> SampleTable:
-    """Sample ``n`` completions for every problem in one batched call and grade them."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    ledger = Ledger()
-    prompts = [policy.format(p) for p in problems]
-    outs = policy.sample(prompts, n=n, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
-    return SampleTable.of(problems, outs, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
+def draw(
+    problems: Sequence,
+    policy,
+    *,
+    n: int,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_new_tokens: int = 64,
+    verifiers: Mapping[str, object] | None = None,
+    one_by_one: bool = False,
+    top_logprobs: int = 0,
+    chunk: int | None = None,
+    one_stream: bool = False,
+) -> SampleTable:
+    """Sample ``n`` completions for every problem and grade them: problem ``p`` draws from its
+    own stream ``problem_seed(seed, p)``, as every strategy draws, so the table holds the
+    samples a strategy would see (`tsc.replay` replays strategies from it). Each problem is
+    charged to its own ledger, which gives its ``prompt_flops`` and ``sample_flops``.
+
+    ``verifiers`` (name -> verifier): every sample's step scores and their cost, inside the
+    prefix caches a strategy opens (`tsc.strategies.reuse.prefix_caches`): a problem's samples
+    scored in one call, as best-of-N scores them (``score_steps`` where the verifier has it; the
+    self verifier free, from the samples' log-probabilities: `tsc.core.JudgesSamples`), or with
+    ``one_by_one``, each sample's one ``score`` in a call of its own, as a strategy that checks
+    one candidate at a time pays. ``top_logprobs=k`` keeps the samples' log-probabilities (a
+    confidence cut replays from them). Up to ``chunk`` samples (of several problems) are drawn
+    in one policy call (by default 1024, the policy's batch; 256 with verifiers, whose scoring
+    reads the policy's prefix cache); the texts and charges are those of one call per problem.
+
+    ``one_stream``: one random stream ``seed`` for the whole call (all problems in one batch),
+    the convention of the results stored before per-problem streams; the experiments and model
+    cards that shipped them keep it to reproduce their rows. New code leaves it off.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    verifiers = dict(verifiers or {})
+    for name, verifier in verifiers.items():
+        if not callable(getattr(verifier, "score", None)):
+            raise ValueError(f"verifier {name!r} must have score(problem, texts, ledger=...), e.g. a PRM; got {verifier!r}")
+    problems = list(problems)
+    shares = isinstance(policy, SharesPrefixes) and any(isinstance(v, SharesPrefixes) for v in verifiers.values())
+    step = (len(problems) or 1) if one_stream else max(1, (chunk or (256 if verifiers else 1024)) // n)  # problems per policy call
+    rows: list[list[Completion]] = []
+    ledgers = [Ledger() for _ in problems]
+    steps: dict[str, list] = {name: [] for name in verifiers}
+    costs: dict[str, list] = {name: [] for name in verifiers}
+    for start in range(0, len(problems), step):
+        group = problems[start : start + step]
+        with prefix_caches(policy, only_to_share=not shares):
+            rows += policy.sample(
+                [policy.format(p) for p in group], n=n, temperature=temperature, max_new_tokens=max_new_tokens,
+                seed=seed if one_stream else [problem_seed(seed, p) for p in group], ledger=ledgers[start : start + step],
+                **({"top_logprobs": top_logprobs} if top_logprobs else {}),
+            )  # fmt: skip
+            for problem, row in zip(group, rows[start:]):
+                for name, verifier in verifiers.items():
+                    scored, paid = _score(problem, row, policy, verifier, one_by_one)
+                    steps[name].append(scored)
+                    costs[name].append(paid)
+    table = SampleTable.of(problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+                           ledger=sum(ledgers, Ledger()), with_top_logprobs=bool(top_logprobs))  # fmt: skip
+    prompt_tokens = None
+    if callable(getattr(policy, "flops", None)) and callable(getattr(policy, "encode", None)):
+        prompt_tokens = np.array([len(policy.encode([policy.format(p)])[0]) for p in problems], dtype=int)
+        prompt_flops = np.array([float(policy.flops(int(length), 0)) for length in prompt_tokens])
+    else:  # a policy that cannot price a prompt (a scripted fake): its tokens' share of the FLOPs
+        prompt_flops = np.array([ledger.policy_flops * ledger.prompt_tokens / max(1, ledger.tokens) for ledger in ledgers])
+    sample_flops = np.array([(ledger.policy_flops - pf) / n for ledger, pf in zip(ledgers, prompt_flops)])
+    verifier_flops = {name: np.array(paid, dtype=float).reshape(len(problems), n) for name, paid in costs.items()}
+    return replace(table, prompt_tokens=prompt_tokens, prompt_flops=prompt_flops, sample_flops=sample_flops, steps=steps,
+                   verifier_flops=verifier_flops)  # fmt: skip
+
+
+def _score(problem, row: list[Completion], policy, verifier, one_by_one: bool) -> tuple[list[list[float]], list[float]]:
+    """``verifier``'s step scores of each completion of ``row`` and what scoring each cost
+    (a call's cost shared evenly among the samples it scored)."""
+    texts = [c.text for c in row]
+    with prefix_caches(policy, verifier, policy_open=True):
+        if one_by_one:
+            charged = [Ledger() for _ in texts]
+            scored = [verifier.score(problem, [text], ledger=ledger) for text, ledger in zip(texts, charged)]
+            return [[float(s) for s in one] for one in scored], [ledger.verifier_flops for ledger in charged]
+        ledger = Ledger()
+        if callable(getattr(verifier, "score_steps", None)):
+            scored = verifier.score_steps(problem, texts, ledger=ledger)
+        elif isinstance(verifier, JudgesSamples):  # the self verifier: free, from the samples' log-probabilities
+            scored = [[s] for s in verifier.score_samples(problem, row, ledger=ledger)]
+        else:  # one score per sample: a one-step list
+            scored = [[s] for s in verifier.score(problem, texts, ledger=ledger)]
+    return [[float(s) for s in one] for one in scored], [ledger.verifier_flops / len(texts)] * len(texts)
 
 
 def coverage(table: SampleTable, ks: Sequence[int], *, seed: int = 0) -> dict[str, np.ndarray]:

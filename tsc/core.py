@@ -319,7 +319,7 @@ class JudgesSamples(Protocol):
     log-probability), reading nothing again: the policy's own confidence
     (`tsc.verifiers.SelfVerifier`). The book's accounting charges such a judgement nothing,
     as log-probabilities that come with sampling are free. Strategies that hold the
-    completions (best-of-N, the weighted vote, `tsc.scoring.draw_scored`) call it instead of
+    completions (best-of-N, the weighted vote, `tsc.analysis.draw`) call it instead of
     ``score``; optional for a verifier."""
 
     def score_samples(self, problem, completions: list[Completion], *, ledger: Ledger | None = None) -> list[float]: ...

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsc.analysis import bootstrap
+from tsc.analysis import SampleTable, bootstrap
 from tsc.compute import Ledger, TokenPrice
 from tsc.strategies.stopping import stop_point
 from tsc.votes import majority_choice
@@ -237,41 +237,27 @@ def price_runs(runs: dict[str, dict], price, *, seed: int = 0) -> list[dict]:
 # ----------------------------------------------------------------------------- early stopping, replayed
 
 
-@dataclass(frozen=True)
-class Samples:
-    """``n`` stored samples per problem, as `early_stop` would draw them: each sample's answer
-    key as a small integer (-1: malformed, no vote), the key of the right answer (-1: none
-    was right), each sample's generated tokens, and the prompt's tokens."""
-
-    keys: np.ndarray  # problems × n, int
-    right: np.ndarray  # problems, int
-    tokens: np.ndarray  # problems × n, int
-    prompt_tokens: np.ndarray  # problems, int
-
-    @classmethod
-    def from_json(cls, data: dict) -> Samples:
-        return cls(np.asarray(data["keys"]), np.asarray(data["right"]), np.asarray(data["tokens"]), np.asarray(data["prompt_tokens"]))
-
-    @property
-    def n(self) -> int:
-        return self.keys.shape[1]
-
-    def votes(self, i: int, drawn: int) -> list[int | None]:
-        return [None if k < 0 else int(k) for k in self.keys[i, :drawn]]
-
-    def majority_correct(self, i: int, drawn: int) -> bool:
-        """Whether majority voting over the first ``drawn`` samples of problem ``i`` is right."""
-        keys = self.votes(i, drawn)
-        chosen = majority_choice(keys)
-        return chosen is not None and keys[chosen] == self.right[i] and self.right[i] >= 0
+def stored_samples(data: dict) -> SampleTable:
+    """``n`` stored samples per problem, as `early_stop` would draw them, as a `SampleTable`:
+    ``data`` holds each sample's answer key as a small integer (-1: malformed, no vote), the
+    key of the right answer (-1: none was right), each sample's generated tokens and the
+    prompt's tokens (problems × n, problems, problems × n, problems)."""
+    keys, right = np.asarray(data["keys"]), np.asarray(data["right"])[:, None]
+    return SampleTable.of_votes(keys, (keys == right) & (right >= 0), data["tokens"], data["prompt_tokens"])
 
 
-def replay(samples: Samples, stop: Callable[[list, int], int]) -> dict[str, np.ndarray]:
+def majority_correct(samples: SampleTable, i: int, drawn: int) -> bool:
+    """Whether majority voting over the first ``drawn`` samples of problem ``i`` is right."""
+    chosen = majority_choice(list(samples.keys[i][:drawn]))
+    return chosen is not None and bool(samples.correct[i, chosen])
+
+
+def replay(samples: SampleTable, stop: Callable[[list, int], int]) -> dict[str, np.ndarray]:
     """Per problem: how many samples a stopping rule draws (``stop(keys, n)``), whether the
     majority of those is right, and the generated and prompt tokens it cost (the prompt
     read once per round is the rule's business: ``rounds`` here counts one read)."""
-    drawn = np.array([stop(samples.votes(i, samples.n), samples.n) for i in range(len(samples.keys))])
-    correct = np.array([samples.majority_correct(i, d) for i, d in enumerate(drawn)], dtype=float)
+    drawn = np.array([stop(list(keys), samples.n) for keys in samples.keys])
+    correct = np.array([majority_correct(samples, i, d) for i, d in enumerate(drawn)], dtype=float)
     generated = np.array([samples.tokens[i, :d].sum() for i, d in enumerate(drawn)], dtype=float)
     return {"samples": drawn, "correct": correct, "generated_tokens": generated}
 
@@ -294,7 +280,7 @@ def stop_by_windows(rule: Callable[[list, int], bool], window: int) -> Callable[
     return stop
 
 
-def replay_early_stop(samples: Samples, *, threshold: float, window: int, n: int | None = None) -> dict[str, np.ndarray]:
+def replay_early_stop(samples: SampleTable, *, threshold: float, window: int, n: int | None = None) -> dict[str, np.ndarray]:
     """`replay` with `early_stop`'s own rule (`tsc.strategies.stopping.stop_point`), plus the
     prompt tokens its rounds read (one read per round, as the strategy's ledger charges)."""
     n = n or samples.n
@@ -311,11 +297,11 @@ WINDOWS = (1, 2, 4)
 THRESHOLDS = (0.6, 0.7, 0.74, 0.76, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
 
 
-def stopping_grid(samples: Samples, *, windows=WINDOWS, thresholds=THRESHOLDS) -> list[dict]:
+def stopping_grid(samples: SampleTable, *, windows=WINDOWS, thresholds=THRESHOLDS) -> list[dict]:
     """`early_stop` replayed at every (window, threshold): mean accuracy, its difference from
     majority of all ``n`` samples (same samples, so paired), and generated tokens as a
     fraction of majority voting's."""
-    full_correct = np.array([samples.majority_correct(i, samples.n) for i in range(len(samples.keys))], dtype=float)
+    full_correct = np.array([majority_correct(samples, i, samples.n) for i in range(len(samples.keys))], dtype=float)
     full_tokens = samples.tokens.sum()
     rows = []
     for window in windows:
@@ -334,7 +320,7 @@ def stopping_grid(samples: Samples, *, windows=WINDOWS, thresholds=THRESHOLDS) -
     return rows
 
 
-def choose_stopping(samples: Samples, *, max_loss: float = 0.005, windows=WINDOWS, thresholds=THRESHOLDS) -> dict:
+def choose_stopping(samples: SampleTable, *, max_loss: float = 0.005, windows=WINDOWS, thresholds=THRESHOLDS) -> dict:
     """The (window, threshold) of `early_stop` with the fewest generated tokens among those
     whose accuracy on ``samples`` is at most ``max_loss`` below majority of all ``n``; ties go
     to the higher threshold. Choose on one split of questions, report on another."""

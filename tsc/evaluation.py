@@ -55,9 +55,9 @@ def evaluate_policy(
     task, trained_sizes, digits = trained_on(policy)
     sizes = tuple(sizes or trained_sizes)
     problems = [p for size in sizes for p in task_problems(task, per_size, seed=seed + size, sizes=(size,), digits=digits)]
-    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
-    samples = draw(problems, policy, n=n, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
-    votes = draw(problems, policy, n=vote_n, temperature=vote_temperature, seed=seed, max_new_tokens=max_new_tokens)
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
+    samples = draw(problems, policy, n=n, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
+    votes = draw(problems, policy, n=vote_n, temperature=vote_temperature, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
     size_of = np.array([p.difficulty for p in problems])
 
     def figures(mask) -> dict:
@@ -159,7 +159,7 @@ def evaluate_verifiers(
     from tsc.compute import Ledger
 
     chosen = countdown.generate(problems, seed=seed, sizes=sizes, split="test")
-    table = draw(chosen, policy, n=n, temperature=temperature, seed=seed)
+    table = draw(chosen, policy, n=n, temperature=temperature, seed=seed, one_stream=True)
     size_of = np.array([len(p.numbers) for p in chosen])
     masks = {"overall": np.ones(len(chosen), dtype=bool), **{str(s): size_of == s for s in sizes}}
 
@@ -299,8 +299,8 @@ def evaluate_revision(
     problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=sizes)
     size_of = np.array([len(p.numbers) for p in problems])
     last = max(rounds)
-    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
-    samples = draw(problems, policy, n=parallel_n, temperature=1.0, seed=seed)
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
+    samples = draw(problems, policy, n=parallel_n, temperature=1.0, seed=seed, one_stream=True)
     prompt_len = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
     sample_flops = np.array([[policy.flops(n, int(t)) for t in row] for n, row in zip(prompt_len, samples.tokens)])
     runs = {}  # temperature -> (last attempt right, some attempt right, policy FLOPs): problems x rounds
@@ -366,8 +366,8 @@ def rl_figures(policy, problems: list, *, samples: int = 4, seed: int = 2024, ma
     greedy accuracy, pass@1 (the mean over ``samples`` samples at T=1 of each problem), both
     per size; the samples' mean length in tokens, the share that are well formed, and their
     mean negative log-probability per token (an estimate of the policy's entropy)."""
-    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
-    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
+    greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
+    table = draw(problems, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
     sizes = np.array([len(p.numbers) for p in problems])
 
     def figure(values) -> dict:

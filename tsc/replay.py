@@ -3,9 +3,10 @@
 Comparing a fixed-n vote, a stopping rule and an adaptive controller at many settings means
 running each of them over the same problems again and again. Each draws from its problem's
 own random stream (`tsc.lm.policy.LocalPolicy.sample` with a list of seeds; `offset` continues a
-stream), so all of them see prefixes of the same sequence of samples. `draw_table` draws
-that sequence once, the first ``n`` samples of every problem's stream, with the verifier's
-score of each; `TablePolicy` and `TableVerifier` then serve any strategy from the table
+stream), so all of them see prefixes of the same sequence of samples. `tsc.analysis.draw`
+draws that sequence once, the first ``n`` samples of every problem's stream (with
+``verifiers={name: verifier}, one_by_one=True``, each sample's score as a strategy that checks
+one candidate pays for it); `TablePolicy` and `TableVerifier` then serve any strategy from the table
 with the charges the real models would make, so a grid of a hundred settings costs one
 sampling pass, and the comparison is paired by construction: two strategies differ only in
 how many of the shared samples they look at and what they make of them.
@@ -22,60 +23,6 @@ from collections.abc import Callable, Sequence
 from tsc.analysis import SampleTable
 from tsc.compute import Ledger
 from tsc.core import Completion, confidence_cut, problem_seed
-from tsc.strategies.reuse import prefix_caches
-
-
-def draw_table(
-    problems: Sequence,
-    policy,
-    *,
-    n: int,
-    temperature: float,
-    seed: int = 0,
-    max_new_tokens: int = 64,
-    verifier=None,
-    chunk: int = 64,
-    top_logprobs: int = 0,
-) -> SampleTable:
-    """The first ``n`` samples of each problem's stream under ``seed`` (problem ``p`` draws
-    from ``problem_seed(seed, p)``, as strategies draw), at ``temperature``, cut at
-    ``max_new_tokens``: one batched call per ``chunk`` problems; with a ``verifier``, one
-    problem at a time, each sample then scored on its own inside the caches a strategy opens,
-    so its cost is what a strategy that verifies one candidate would be charged. With
-    ``top_logprobs=k`` the samples' log-probabilities are kept too (a strategy that reads its
-    samples' confidence, `tsc.strategies.deepconf`, replays from them)."""
-    problems = list(problems)
-    seeds = [problem_seed(seed, p) for p in problems]
-    rows: list[list[Completion]] = []
-    scores, costs = [], []
-    ledger = Ledger()
-    if verifier is None:
-        for start in range(0, len(problems), chunk):
-            prompts = [policy.format(p) for p in problems[start : start + chunk]]
-            rows += policy.sample(
-                prompts, n=n, temperature=temperature, seed=seeds[start : start + chunk], max_new_tokens=max_new_tokens, ledger=ledger,
-                **({"top_logprobs": top_logprobs} if top_logprobs else {}),
-            )  # fmt: skip
-    else:
-        for problem, s in zip(problems, seeds):
-            with prefix_caches(policy, verifier, only_to_share=True):
-                [row] = policy.sample(
-                    [policy.format(problem)], n=n, temperature=temperature, seed=[s], max_new_tokens=max_new_tokens, ledger=ledger
-                )
-                mine, paid = [], []
-                for completion in row:
-                    ledger = Ledger()
-                    [score] = verifier.score(problem, [completion.text], ledger=ledger)
-                    mine.append(float(score))
-                    paid.append(ledger.verifier_flops)
-            rows.append(row)
-            scores.append(mine)
-            costs.append(paid)
-    return SampleTable.of(
-        problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger,
-        scores=scores if verifier is not None else None, verifier_flops=costs if verifier is not None else None,
-        with_top_logprobs=bool(top_logprobs),
-    )  # fmt: skip
 
 
 class TablePolicy:
@@ -116,7 +63,7 @@ class TablePolicy:
         `tsc.core.confidence_cut` cuts it and charged only what it wrote, as the sampler does."""
         table = self.table
         if top_logprobs and (table.top_logprobs is None or any(len(t) < top_logprobs for t in table.top_logprobs[0][0][:1])):
-            raise ValueError(f"top_logprobs={top_logprobs} asked of a table drawn without that many: draw_table(..., top_logprobs=k)")
+            raise ValueError(f"top_logprobs={top_logprobs} asked of a table drawn without that many: draw(..., top_logprobs=k)")
         thresholds = [None] * len(prompts)
         if confidence_stop is not None:
             window, threshold = confidence_stop
@@ -202,17 +149,20 @@ class TablePolicy:
 
 class TableVerifier:
     """``verifier`` as a strategy sees it when the scores come from ``table``: each text's
-    stored score, charged its stored cost. ``name`` is the real verifier's."""
+    stored score by the table's verifier ``name`` (its only one by default), charged its stored
+    cost. ``name`` is the real verifier's."""
 
-    def __init__(self, verifier, table: SampleTable):
-        if table.scores is None:
-            raise ValueError("the table was drawn without a verifier: draw_table(..., verifier=...)")
+    def __init__(self, verifier, table: SampleTable, name: str | None = None):
+        if name is None and len(table.steps) != 1:
+            raise ValueError(f"say which of the table's verifiers to replay (name=): it has {', '.join(table.steps) or 'none'}")
+        name = name or next(iter(table.steps))
+        scores, costs = table.scores(name, "last"), table.verifier_flops[name]
         self.verifier, self.table = verifier, table
         self.name = getattr(verifier, "name", None)
         self._scores = {}
         for i, p in enumerate(table.problems):
             for j, text in enumerate(table.texts[i]):
-                self._scores.setdefault((p.prompt(), text), (float(table.scores[i][j]), int(table.verifier_flops[i][j])))
+                self._scores.setdefault((p.prompt(), text), (float(scores[i][j]), int(costs[i][j])))
 
     def __repr__(self) -> str:
         return f"TableVerifier({self.name!r})"

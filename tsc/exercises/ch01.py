@@ -196,18 +196,20 @@ def check_verifier(fn: Callable) -> Feedback:
 _DRAWS: dict = {}
 
 
-def coverage_at_temperature(problems, policy, *, n: int, temperature: float, seed: int) -> dict[str, float]:
+def coverage_at_temperature(problems, policy, *, n: int, temperature: float, seed: int) -> dict:
     """Coverage at k = n, pass@1 and the plug-in estimate of one table of n samples per
-    problem (`tsc.analysis.draw`), drawn once per configuration."""
+    problem (`tsc.analysis.draw`), drawn once per configuration, and which problems some
+    sample solved (``solved``, for a paired comparison)."""
     from tsc.analysis import draw
 
-    def measure() -> dict[str, float]:
+    def measure() -> dict:
         table = draw(list(problems), policy, n=n, temperature=temperature, seed=seed)
         counts = table.correct.sum(axis=1)
         return {
             "coverage": float((counts > 0).mean()),
             "pass1": float(table.correct.mean()),
             "plug_in": float(sum(1 - (1 - c / n) ** n for c in counts) / len(counts)),
+            "solved": (counts > 0).astype(float),
         }
 
     key = (id(policy), tuple(p.prompt() for p in problems), n, float(temperature), seed)

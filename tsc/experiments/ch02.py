@@ -115,7 +115,7 @@ def _card_controls(
            "samples": samples, "seed": seed, "temperature": temperature, "max_new_tokens": max_new_tokens}  # fmt: skip
 
     def compute() -> dict:
-        table = draw(problems, policy, n=samples, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+        table = draw(problems, policy, n=samples, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
         return {"pass1": np.round(table.correct.mean(axis=1), 4).tolist()}
 
     return _cached("rl_pass_at_k", key, compute)
@@ -126,7 +126,7 @@ def _pass_block(policy, chunk: list, samples: int, seed: int, max_new_tokens: in
     and at T=1 greedy decoding too."""
     from tsc.analysis import draw
 
-    table = draw(chunk, policy, n=samples, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
+    table = draw(chunk, policy, n=samples, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
     out = {
         "correct": table.correct.sum(axis=1).astype(int).tolist(),
         "distinct_correct": [len({k for k, c in zip(keys, ok) if c}) for keys, ok in zip(table.keys, table.correct)],
@@ -134,7 +134,7 @@ def _pass_block(policy, chunk: list, samples: int, seed: int, max_new_tokens: in
         "generated_tokens": int(table.ledger.generated_tokens),
     }
     if temperature == 1.0:
-        greedy = draw(chunk, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+        greedy = draw(chunk, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
         out["greedy"] = greedy.correct[:, 0].astype(int).tolist()
     return out
 
@@ -226,20 +226,19 @@ def parallel_samples(*, models, problems, seed, samples, ns, max_new_tokens) -> 
     """Per model, problem and N: coverage (some of N samples is right: an oracle picks,
     unbiased pass@N) and majority vote over N samples (no verifier), with the samples' mean
     generated tokens, on the problems of `budget_forcing_curve`; and per problem the FLOPs of
-    reading its prompt and of writing one of its samples (`tsc.scoring.priced`), so N samples
+    reading its prompt and of writing one of its samples (the table's ``prompt_flops`` and
+    ``sample_flops``), so N samples
     cost ``prompt_flops + N * sample_flops``."""
     from tsc.analysis import coverage, draw, majority_accuracy
     from tsc.lm.policy import load_policy
-    from tsc.scoring import priced
     from tsc.tasks import countdown
 
     chosen = countdown.generate(problems, seed=seed, sizes=(3,))
     out = {"problems": [p.prompt() for p in chosen], "ns": ns, "models": {}}
     for name in models:
         policy = load_policy(name)
-        table = draw(chosen, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens)
-        costs = priced(table, policy)
-        greedy = draw(chosen, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens)
+        table = draw(chosen, policy, n=samples, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
+        greedy = draw(chosen, policy, n=1, temperature=0.0, seed=seed, max_new_tokens=max_new_tokens, one_stream=True)
         cov = coverage(table, ns)["per_problem"]
         vote = majority_accuracy(table, ns, trials=200, seed=seed)["per_problem"]
         out["models"][name] = {
@@ -247,7 +246,7 @@ def parallel_samples(*, models, problems, seed, samples, ns, max_new_tokens) -> 
             "majority": np.round(vote.T, 4).tolist(),
             "greedy": greedy.correct[:, 0].astype(int).tolist(),
             "tokens_per_sample": round(float(table.tokens.mean()), 3),
-            "prompt_flops": [int(f) for f in costs.prompt_flops],
-            "sample_flops": np.round(costs.sample_flops, 1).tolist(),
+            "prompt_flops": [int(f) for f in table.prompt_flops],
+            "sample_flops": np.round(table.sample_flops, 1).tolist(),
         }
     return out

@@ -49,7 +49,7 @@ def _draw(problems, policy, *, n: int, seed: int, temperature: float, top_k: int
 
     truncated = (top_k, top_p, min_p) != (0, 1.0, 0.0)
     sampler = with_sampling(policy, top_k=top_k, top_p=top_p, min_p=min_p) if truncated else policy
-    return draw(problems, sampler, n=n, temperature=temperature, seed=seed)
+    return draw(problems, sampler, n=n, temperature=temperature, seed=seed, one_stream=True)
 
 
 @experiment(
@@ -108,10 +108,10 @@ def self_consistency(*, models: dict, temperatures: dict, per_size: int, n: int,
     for task, model in models.items():
         policy = load_policy(model)
         problems = problem_set(task, per_size, seed=seed * 1000)
-        greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
+        greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
         by_temperature = {}
         for i, temperature in enumerate(temperatures[task]):
-            table = draw(problems, policy, n=n, temperature=temperature, seed=seed + i)
+            table = draw(problems, policy, n=n, temperature=temperature, seed=seed + i, one_stream=True)
             vote = majority_accuracy(table, ks, trials=trials, seed=seed)["per_problem"]
             cover = coverage(table, ks)["per_problem"]
             by_temperature[f"{temperature:g}"] = {"majority": np.round(vote, 3).tolist(), "coverage": np.round(cover, 3).tolist()}
@@ -150,8 +150,8 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
         for name in names:
             policy = load_policy(name)
             prompt_tokens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
-            greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
-            table = draw(problems, policy, n=n, temperature=temperature, seed=seed)
+            greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
+            table = draw(problems, policy, n=n, temperature=temperature, seed=seed, one_stream=True)
             vote = majority_accuracy(table, ks, trials=trials, seed=seed)["per_problem"]
             read = np.array([policy.flops(t, 0) for t in prompt_tokens], dtype=float)
             per_sample = np.array(

@@ -129,7 +129,7 @@ def checkpoint_row(name: str, problems: list, store, *, samples, ks, temperature
     row = store.get(key)
     if row is None:
         started = time.perf_counter()
-        table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed)
+        table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed, one_stream=True)
         vote = ta.majority_accuracy(table, list(ks), trials=trials, seed=seed)
         prompt_lens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
         prefill = [policy.flops(n, 0) for n in prompt_lens]
@@ -284,7 +284,7 @@ def candidate_results(
     def run_difficulty(part: list) -> dict:
         if not difficulty_samples:
             return {"correct": [0] * len(part), "samples": 0}
-        table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1)
+        table = ta.draw(part, policy, n=difficulty_samples, seed=seed + 1, one_stream=True)
         return {"correct": [int(c) for c in table.correct.sum(axis=1)], "samples": difficulty_samples}
 
     def run(spec: dict, part: list) -> dict:

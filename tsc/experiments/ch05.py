@@ -4,7 +4,7 @@ Search and best-of-N are compared at matched FLOPs, problem by problem, with the
 process reward model and the same way of turning its step scores into one score:
 
 - best-of-N: 32 samples per problem drawn once and scored step by step by the PRM inside the
-  caches best-of-N uses (`tsc.scoring.draw_scored`), so best-of-k for every k <= 32, scored by
+  caches best-of-N uses (`tsc.analysis.draw` with ``verifiers``), so best-of-k for every k <= 32, scored by
   the last step or by the weakest one, is estimated from one table, at the FLOPs best-of-k
   costs (the prompt once, k samples, k PRM reads with the policy's trunk shared);
 - beam search of width 4 with 1, 2 and 4 expansions per kept node (and width 8 with 4, to
@@ -82,9 +82,9 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
     """Per problem: ``samples`` samples scored by the PRM (best-of-k for every k from one
     table) and every search of ``runs``, each cached on its own in ``runs/experiments/`` (a
     new search added later computes only itself)."""
-    from tsc.analysis import SweepCache
+    from tsc.analysis import SweepCache, draw
     from tsc.lm.policy import load_policy
-    from tsc.scoring import dense_ranks, draw_scored
+    from tsc.scoring import dense_ranks
     from tsc.strategies import get_strategy, solve_many
     from tsc.verifiers.learned import PRM
 
@@ -95,15 +95,15 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
     for i, problem in enumerate(problems):
 
         def sampled(problem=problem) -> dict:
-            scored = draw_scored([problem], policy, {"prm": prm}, n=samples, seed=seed)
+            scored = draw([problem], policy, n=samples, seed=seed, verifiers={"prm": prm})
             return {
-                "correct": "".join("1" if c else "0" for c in scored.table.correct[0]),
-                "keys": _key_ids(scored.table.keys[0]),
+                "correct": "".join("1" if c else "0" for c in scored.correct[0]),
+                "keys": _key_ids(scored.keys[0]),
                 "min": dense_ranks(scored.scores("prm", "min")[0]),  # 0: the PRM's favourite
                 "last": dense_ranks(scored.scores("prm", "last")[0]),
                 "prompt_flops": float(scored.prompt_flops[0]),
                 "sample_flops": float(scored.sample_flops[0]),
-                "verifier_flops": float(scored.verifier_flops["prm"][0]),
+                "verifier_flops": float(scored.verifier_flops["prm"][0].mean()),
             }
 
         base = dict(problem=problem.to_json(), seed=seed, weights=weights)
@@ -425,7 +425,6 @@ def load_particle_dev() -> tuple[dict, SearchVsBestOfN]:
 
 def _arrays(data: dict, trials: int) -> SearchVsBestOfN:
     from tsc.analysis import SampleTable, majority_accuracy
-    from tsc.compute import Ledger
     from tsc.scoring import best_of_k
 
     correct = np.array([_bits(c) for c in data["correct"]])
@@ -439,18 +438,7 @@ def _arrays(data: dict, trials: int) -> SearchVsBestOfN:
     prompt, sample, verifier = (_numbers(data[key]) for key in ("prompt_flops", "sample_flops", "verifier_flops"))
     vote_ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= n]
     if trials:
-        keys = tuple(tuple(None if i < 0 else str(int(i)) for i in _numbers(k)) for k in data["keys"])
-        table = SampleTable(
-            problems=tuple(range(len(correct))),
-            texts=tuple(("",) * n for _ in correct),
-            keys=keys,
-            correct=correct,
-            tokens=np.zeros(correct.shape),
-            logprobs=np.zeros(correct.shape),
-            temperature=1.0,
-            seed=0,
-            ledger=Ledger(),
-        )
+        table = SampleTable.of_votes([_numbers(k) for k in data["keys"]], correct)
         majority = majority_accuracy(table, vote_ks, trials=trials, seed=0)["per_problem"]
     else:
         majority = np.zeros((len(correct), len(vote_ks)))

@@ -64,11 +64,11 @@ def sequential(
     samples: int,
     seed: int,
 ) -> dict:
-    from tsc.analysis import SweepCache
+    from tsc.analysis import SweepCache, draw
     from tsc.compute import Ledger
     from tsc.core import problem_seed
     from tsc.lm.policy import load_policy
-    from tsc.scoring import dense_ranks, draw_scored
+    from tsc.scoring import dense_ranks
     from tsc.strategies import revise, self_refine
     from tsc.tasks import TASKS
     from tsc.verifiers import StepOracle
@@ -148,17 +148,17 @@ def sequential(
                 "policy_flops": [float(f) for f in revised.trace["policy_flops"]],
                 "prm_flops": extra,
             }
-            scored = draw_scored([problem], policy, {"prm": prm}, n=samples, seed=seed)
+            scored = draw([problem], policy, n=samples, seed=seed, verifiers={"prm": prm})
             row["parallel"] = {
-                "correct": "".join("1" if c else "0" for c in scored.table.correct[0]),
-                "keys": _key_ids(scored.table.keys[0]),
+                "correct": "".join("1" if c else "0" for c in scored.correct[0]),
+                "keys": _key_ids(scored.keys[0]),
                 "min": dense_ranks(scored.scores("prm", "min")[0]),
                 "last": dense_ranks(scored.scores("prm", "last")[0]),
                 # the scores themselves, to rank the greedy attempt among the samples
                 "last_scores": [round(float(x), 5) for x in scored.scores("prm", "last")[0]],
                 "prompt_flops": float(scored.prompt_flops[0]),
                 "sample_flops": float(scored.sample_flops[0]),
-                "verifier_flops": float(scored.verifier_flops["prm"][0]),
+                "verifier_flops": float(scored.verifier_flops["prm"][0].mean()),
             }
             cache.append(key, config, row)
         rows.append(row)
@@ -196,9 +196,9 @@ def _expand(value, key: str = ""):
     seed=0,
 )
 def best_of_many(*, per_size: int, problems_seed: int, samples: int, seed: int) -> dict:
-    from tsc.analysis import SweepCache
+    from tsc.analysis import SweepCache, draw
     from tsc.lm.policy import load_policy
-    from tsc.scoring import best_of_k, draw_scored
+    from tsc.scoring import best_of_k
     from tsc.tasks import TASKS
     from tsc.verifiers.learned import ORM, PRM, SelfVerifier
 
@@ -213,8 +213,8 @@ def best_of_many(*, per_size: int, problems_seed: int, samples: int, seed: int) 
         key = _key("ch06-best-of-many", config, problem)
         row = cache.get(key)
         if row is None:
-            scored = draw_scored([problem], policy, verifiers, n=samples, seed=seed)
-            correct = scored.table.correct[0]
+            scored = draw([problem], policy, n=samples, seed=seed, verifiers=verifiers)
+            correct = scored.correct[0]
             choosers = {
                 "oracle": correct.astype(float),
                 "PRM (min)": scored.scores("prm", "min")[0],
@@ -229,7 +229,7 @@ def best_of_many(*, per_size: int, problems_seed: int, samples: int, seed: int) 
                 "flops": {
                     "prompt": float(scored.prompt_flops[0]),
                     "sample": float(scored.sample_flops[0]),
-                    **{name: float(v[0]) for name, v in scored.verifier_flops.items()},
+                    **{name: float(v[0].mean()) for name, v in scored.verifier_flops.items()},
                 },
                 # the wrong samples the PRM (weakest step) scores above one half: confidently wrong
                 "confident_wrong": int(((choosers["PRM (min)"] > 0.5) & ~correct).sum()),

@@ -192,8 +192,8 @@ def family(*, models: list, per_size: int, samples: int, ks: list, temperature: 
         if row is None:
             started = time.perf_counter()
             policy = load_policy(model)
-            table = draw(problems, policy, n=samples, temperature=temperature, seed=seed)
-            greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed)
+            table = draw(problems, policy, n=samples, temperature=temperature, seed=seed, one_stream=True)
+            greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
             votes = majority_accuracy(table, ks, trials=50, seed=seed)
             prompt_lengths = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
             prompt_flops = [policy.flops(length, 0) for length in prompt_lengths]
@@ -283,9 +283,9 @@ def early_stop_samples(*, questions: int, n: int, temperature: float, seed: int,
         out["splits"][split] = row
     # the settings chosen on the first split (`tsc.economics.choose_stopping`), then the
     # strategy itself with them on the second, and majority of n on the same samples
-    from tsc.economics import Samples, choose_stopping
+    from tsc.economics import choose_stopping, stored_samples
 
-    live = choose_stopping(Samples.from_json(out["splits"]["choose"]), max_loss=max_loss)
+    live = choose_stopping(stored_samples(out["splits"]["choose"]), max_loss=max_loss)
     config = {"live": live, "questions": questions, "n": n, "temperature": temperature, "seed": seed}
     key = config_key(config)
     row = store.get(key)
@@ -358,9 +358,9 @@ def deepconf_experiment(
     agreement?)."""
     import itertools
 
-    from tsc.analysis import SweepCache, auc
+    from tsc.analysis import SweepCache, auc, draw
     from tsc.lm.policy import load_policy
-    from tsc.replay import TablePolicy, draw_table
+    from tsc.replay import TablePolicy
     from tsc.strategies import deepconf, early_stop, majority_vote, solve_many
     from tsc.strategies.deepconf import trace_confidence
 
@@ -370,7 +370,7 @@ def deepconf_experiment(
     taken = {p.question for p in _arithmetic_pool(questions, dev_seed)}
     report = _arithmetic_pool(questions, seed, exclude=taken)[0::2][:questions]
     started = time.perf_counter()
-    tables = {name: draw_table(ps, policy, n=n, temperature=temperature, seed=s, top_logprobs=top_logprobs) for name, ps, s in
+    tables = {name: draw(ps, policy, n=n, temperature=temperature, seed=s, top_logprobs=top_logprobs) for name, ps, s in
               (("dev", dev, dev_seed), ("report", report, seed))}  # fmt: skip
     replay = {name: TablePolicy(policy, table) for name, table in tables.items()}
     print(f"  tables: {2 * questions} questions x {n} samples, {time.perf_counter() - started:.0f} s", flush=True)

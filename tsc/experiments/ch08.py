@@ -23,9 +23,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tsc.analysis import SampleTable
+from tsc.analysis import SampleTable, draw
 from tsc.experiments.base import experiment
-from tsc.replay import TablePolicy, TableVerifier, check_replay, draw_table
+from tsc.replay import TablePolicy, TableVerifier, check_replay
+
+
+def _table(problems, policy, verifier=None, *, n: int, **options) -> SampleTable:
+    """The first ``n`` samples of each problem's stream, each scored on its own by ``verifier``
+    (if any), as the strategies replayed from it check one candidate at a time; one problem per
+    call, as the stored results were drawn (the PRM's scores then agree to the last bit)."""
+    verifiers = None if verifier is None else {"verifier": verifier}
+    return draw(problems, policy, n=n, verifiers=verifiers, one_by_one=True, chunk=n if verifier else None, **options)
+
 
 COSTS = [0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016]  # nats of preference per token
 ABLATION_COSTS = [0.0005, 0.002, 0.008]  # the ablations run at fewer costs (risk alone samples a lot)
@@ -156,7 +165,7 @@ def fit(*, arithmetic: int, countdown: int, temperatures: list[float], n: int, s
         problems = get_task(task).generate(count, seed=seed, split="train")
         for temperature in temperatures:
             started = time.perf_counter()
-            table = draw_table(problems, policy, n=n, temperature=temperature, seed=seed, verifier=verifier)
+            table = _table(problems, policy, verifier, n=n, temperature=temperature, seed=seed)
             rows = [list(zip(keys, ok)) for keys, ok in zip(table.keys, table.correct.tolist())]
             model = fit_answer_model(rows, tokens=float(table.tokens.mean()))
             entry = {
@@ -171,9 +180,9 @@ def fit(*, arithmetic: int, countdown: int, temperatures: list[float], n: int, s
             if verifier is not None:
                 # a query's cost in policy-token equivalents: verifier FLOPs over the policy's FLOPs per generated token
                 per_token = (policy.flops(16, 64) - policy.flops(16, 0)) / 64
-                cost = float(table.verifier_flops.mean() / per_token)
+                cost = float(table.verifier_flops["verifier"].mean() / per_token)
                 answered = np.array([[k is not None for k in keys] for keys in table.keys])
-                channel = Channel.fit(table.scores[answered], table.correct[answered], bins=bins, cost=round(cost, 3))
+                channel = Channel.fit(table.scores("verifier")[answered], table.correct[answered], bins=bins, cost=round(cost, 3))
                 entry["channels"] = {verifier.name: channel.to_json()}
             entry["seconds"] = round(time.perf_counter() - started, 1)
             fits.append(entry)
@@ -239,14 +248,14 @@ def _frontier(
     sizes = get_task(task).sizes
     held_out = get_task(task).per_size(problems // len(sizes), seed=seed, sizes=sizes)
     started = time.perf_counter()
-    table = draw_table(held_out, policy, n=n, temperature=temperature, seed=seed, verifier=verifier)
+    table = _table(held_out, policy, verifier, n=n, temperature=temperature, seed=seed)
     table_seconds = time.perf_counter() - started
     plan = contenders(task, n=n, costs=costs, ablation_costs=ablation_costs, ns=ns, leads=leads)
     results = run_contenders(table, policy, verifier, contenders=plan, progress=True)
     checks = {}
     if live_check:
         few = list(held_out[:: max(1, len(held_out) // live_check)][:live_check])
-        small = draw_table(few, policy, n=n, temperature=temperature, seed=seed, verifier=verifier)
+        small = _table(few, policy, verifier, n=n, temperature=temperature, seed=seed)
         extra = {"verifier": verifier} if verifier is not None else {}
         checks["free_energy"] = check_replay(free_energy, few, policy, small, seed=seed, n=n, **extra)
         checks["stop_when_decided"] = check_replay(stop_when_decided, few, policy, small, seed=seed, n=n, lead=2)
@@ -257,7 +266,7 @@ def _frontier(
             for size in sizes
             for p in get_task(task).generate(rule_questions // len(sizes), seed=seed + 100 + size, sizes=(size,), split="train")
         ]
-        rule_table = _rule_table(draw_table(dev, policy, n=n, temperature=temperature, seed=seed), len(dev))
+        rule_table = _rule_table(_table(dev, policy, n=n, temperature=temperature, seed=seed), len(dev))
     return {
         "task": task,
         "rule_table": rule_table,
