@@ -74,6 +74,9 @@ def test_a_table_refuses_what_it_does_not_hold(tiny_policy):
         solve_many(majority_vote, problems, replay, seed=10, n=2, max_new_tokens=12)
     with pytest.raises(ValueError, match="it has none"):
         TableVerifier(object(), table)
+    one_stream = draw(problems, tiny_policy, n=4, temperature=1.0, seed=9, max_new_tokens=12, one_stream=True)
+    with pytest.raises(ValueError, match="one_stream=True"):
+        TablePolicy(tiny_policy, one_stream)
 
 
 def test_a_table_replays_the_verifier_and_its_charges():

@@ -131,6 +131,7 @@ class SampleTable:
     verifier_flops: dict[str, np.ndarray] = field(default_factory=dict)
     token_logprobs: tuple | None = None
     top_logprobs: tuple | None = None
+    one_stream: bool = False  # drawn with one stream for the whole call, not one per problem
 
     @classmethod
     def of(cls, problems: Sequence, rows: list[list[Completion]], *, with_top_logprobs: bool = False, **fields) -> SampleTable:
@@ -270,7 +271,7 @@ def draw(
     sample_flops = np.array([(ledger.policy_flops - pf) / n for ledger, pf in zip(ledgers, prompt_flops)])
     verifier_flops = {name: np.array(paid, dtype=float).reshape(len(problems), n) for name, paid in costs.items()}
     return replace(table, prompt_tokens=prompt_tokens, prompt_flops=prompt_flops, sample_flops=sample_flops, steps=steps,
-                   verifier_flops=verifier_flops)  # fmt: skip
+                   verifier_flops=verifier_flops, one_stream=one_stream)  # fmt: skip
 
 
 def _score(problem, row: list[Completion], policy, verifier, one_by_one: bool) -> tuple[list[list[float]], list[float]]:

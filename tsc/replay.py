@@ -32,6 +32,10 @@ class TablePolicy:
     ``encode`` and ``flops`` are the real policy's."""
 
     def __init__(self, policy, table: SampleTable):
+        if table.one_stream:
+            raise ValueError(
+                "this table was drawn with one_stream=True, not as a strategy draws: draw it again without one_stream to replay it"
+            )
         self.policy, self.table = policy, table
         self.name, self.prompt_format = policy.name, policy.prompt_format
         self._rows = {problem_seed(table.seed, p): (i, policy.format(p)) for i, p in enumerate(table.problems)}
