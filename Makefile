@@ -1,7 +1,7 @@
 # Test-Time Compute Scaling: build the book and run the tests.
 #
 #   make book        build the HTML book into _build/html (creates .venv on first use)
-#   make test        everything CI checks: ruff; mypy; pytest tests/; every chapter, its exercises solved,
+#   make test        everything CI checks: ruff (lint and format); mypy; pytest tests/; every chapter, its exercises solved,
 #                    under nbval; the book built (-W) as readers get it; its PDF; the HTML and PDF checked
 #   make solutions   write the chapters with every exercise solved into _build/solutions
 #   make check-html  open every built page in headless Chromium (after make book)
@@ -65,7 +65,8 @@ book: $(STAMP)
 	@echo "open _build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check tsc tests
+	$(BIN)/ruff check tsc tests benchmarks
+	$(BIN)/ruff format --check tsc tests benchmarks
 
 # Each step stops the run on failure. The chapters run twice: under nbval with every exercise
 # solved (so each reference solution must grade correct), and in the book build as readers
@@ -74,6 +75,7 @@ lint: $(STAMP)
 # each one's log is printed whole when it ends.
 test: $(STAMP)
 	$(BIN)/ruff check tsc tests benchmarks
+	$(BIN)/ruff format --check tsc tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest --durations=10 tests
 	OMP_NUM_THREADS=1 $(MAKE) --no-print-directory -j2 --output-sync=target nbval book

@@ -417,4 +417,3 @@ def test_the_allocation_is_installed_through_the_experiment_command(capsys):
     assert EXPERIMENTS["ch04-allocation"].install is install_allocation
     assert main(["experiment", "ch09-map", "--install"]) == 2
     assert "installs nothing; --install is for ch04-allocation" in capsys.readouterr().err
-

@@ -195,9 +195,7 @@ def test_the_explorers_move_without_a_kernel(browser, page):
             assert browser.execute_script(figure, root) != before, f"explorer {number} on {page.name}: the figure did not change"
             # back to where it was, so that each control moves from the figure's first view (knobs
             # interact: after top-p has left one token, min-p has nothing left to remove)
-            browser.execute_script(
-                "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'));", control, value
-            )
+            browser.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'));", control, value)
             assert wait_for(lambda root=root, shown=shown: root.get_attribute("data-shown") == shown)
 
 

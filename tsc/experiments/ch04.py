@@ -80,8 +80,15 @@ def grid_problems(per_size: int, seed: int) -> list:
 )
 def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
     return checkpoint_table(
-        checkpoints, per_size=per_size, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials,
-        cache="grid.jsonl", experiment="ch04-grid",
+        checkpoints,
+        per_size=per_size,
+        samples=samples,
+        ks=ks,
+        temperature=temperature,
+        seed=seed,
+        trials=trials,
+        cache="grid.jsonl",
+        experiment="ch04-grid",
     )
 
 
@@ -181,8 +188,15 @@ def annealed(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -
     (`grid_problems` with its seed), with fewer samples: comparisons with the grid's
     checkpoints use k up to ``samples`` (pass@k estimated without bias from either count)."""
     return checkpoint_table(
-        checkpoints, per_size=per_size, samples=samples, ks=ks, temperature=temperature, seed=seed, trials=trials,
-        cache="annealed.jsonl", experiment="ch04-annealed",
+        checkpoints,
+        per_size=per_size,
+        samples=samples,
+        ks=ks,
+        temperature=temperature,
+        seed=seed,
+        trials=trials,
+        cache="annealed.jsonl",
+        experiment="ch04-annealed",
     )
 
 
@@ -408,9 +422,7 @@ BOOK_BUDGET = 7e8
 
 
 @installs("ch04-allocation")
-def install_allocation(
-    data: dict | None = None, *, folder: Path = ASSET, mix: dict[int, float] | None = None, budgets=None
-) -> Path:
+def install_allocation(data: dict | None = None, *, folder: Path = ASSET, mix: dict[int, float] | None = None, budgets=None) -> Path:
     """Fit the shipped allocation from the ``ch04-allocation`` results (the dev split only),
     for the mix of sizes ``mix`` ({size: share}; `INSTALL_MIX`, 1:2:1, by default), choosing the
     predictor by cross-validation within dev (reweighted to the mix), and write
