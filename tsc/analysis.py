@@ -264,7 +264,7 @@ def draw(
                            ledger=sum(ledgers, Ledger()), with_top_logprobs=bool(top_logprobs))  # fmt: skip
     prompt_tokens = None
     if callable(getattr(policy, "flops", None)) and callable(getattr(policy, "encode", None)):
-        prompt_tokens = np.array([len(policy.encode([policy.format(p)])[0]) for p in problems], dtype=int)
+        prompt_tokens = np.array([len(ids) for ids in policy.encode([policy.format(p) for p in problems])], dtype=int)
         prompt_flops = np.array([float(policy.flops(int(length), 0)) for length in prompt_tokens])
     else:  # a policy that cannot price a prompt (a scripted fake): its tokens' share of the FLOPs
         prompt_flops = np.array([ledger.policy_flops * ledger.prompt_tokens / max(1, ledger.tokens) for ledger in ledgers])

@@ -301,7 +301,7 @@ def evaluate_revision(
     last = max(rounds)
     greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
     samples = draw(problems, policy, n=parallel_n, temperature=1.0, seed=seed, one_stream=True)
-    prompt_len = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+    prompt_len = samples.prompt_tokens.tolist()
     sample_flops = np.array([[policy.flops(n, int(t)) for t in row] for n, row in zip(prompt_len, samples.tokens)])
     runs = {}  # temperature -> (last attempt right, some attempt right, policy FLOPs): problems x rounds
     for temperature in temperatures:

@@ -149,8 +149,8 @@ def cot_vs_direct(*, models: dict, per_size: int, n: int, ks: list, temperature:
         rows = {}
         for name in names:
             policy = load_policy(name)
-            prompt_tokens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
             greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
+            prompt_tokens = greedy.prompt_tokens.tolist()
             table = draw(problems, policy, n=n, temperature=temperature, seed=seed, one_stream=True)
             vote = majority_accuracy(table, ks, trials=trials, seed=seed)["per_problem"]
             read = np.array([policy.flops(t, 0) for t in prompt_tokens], dtype=float)

@@ -138,7 +138,7 @@ def checkpoint_row(name: str, problems: list, store, *, samples, ks, temperature
         started = time.perf_counter()
         table = ta.draw(problems, policy, n=samples, temperature=temperature, seed=seed, one_stream=True)
         vote = ta.majority_accuracy(table, list(ks), trials=trials, seed=seed)
-        prompt_lens = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+        prompt_lens = table.prompt_tokens.tolist()
         prefill = [policy.flops(n, 0) for n in prompt_lens]
         per_sample = [
             float(np.mean([policy.flops(n, int(t)) - policy.flops(n, 0) for t in row_tokens]))

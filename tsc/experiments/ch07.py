@@ -195,7 +195,7 @@ def family(*, models: list, per_size: int, samples: int, ks: list, temperature: 
             table = draw(problems, policy, n=samples, temperature=temperature, seed=seed, one_stream=True)
             greedy = draw(problems, policy, n=1, temperature=0.0, seed=seed, one_stream=True)
             votes = majority_accuracy(table, ks, trials=50, seed=seed)
-            prompt_lengths = [len(ids) for ids in policy.encode([policy.format(p) for p in problems])]
+            prompt_lengths = table.prompt_tokens.tolist()
             prompt_flops = [policy.flops(length, 0) for length in prompt_lengths]
             row = {
                 "params": policy.n_params,
