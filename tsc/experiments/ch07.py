@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.analysis import config_key
-from tsc.experiments.base import experiment, resolve_knobs, run
+from tsc.experiments.base import experiment, key_ids, resolve_knobs, run
 
 CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
@@ -217,11 +217,7 @@ def compact_samples(problems: list, rows: list) -> dict:
     no sample had it), tokens per sample."""
     keys, right, tokens = [], [], []
     for problem, row in zip(problems, rows):
-        numbering: dict[str, int] = {}
-        codes = []
-        for completion in row:
-            key = problem.answer_key(completion.text)
-            codes.append(-1 if key is None else numbering.setdefault(key, len(numbering)))
+        codes = key_ids([problem.answer_key(completion.text) for completion in row])
         truth = [c for c, completion in zip(codes, row) if c >= 0 and problem.check(completion.text)]
         keys.append(codes)
         right.append(truth[0] if truth else -1)
