@@ -78,12 +78,8 @@ def rl_pass_at_k(
                 )
                 for start in range(0, len(problems), 100)  # 100 problems x 256 samples at a time: bounded memory
             ]
-            part = {
-                "correct": [c for b in blocks for c in b["correct"]],
-                "distinct_correct": [c for b in blocks for c in b["distinct_correct"]],
-                "mean_tokens": [c for b in blocks for c in b["mean_tokens"]],
-                "generated_tokens": sum(b["generated_tokens"] for b in blocks),
-            }
+            part = {key: [c for b in blocks for c in b[key]] for key in ("correct", "distinct_correct", "mean_tokens")}
+            part["generated_tokens"] = sum(b["generated_tokens"] for b in blocks)
             if temperature == 1.0:
                 out["models"][name] = {**part, "greedy": [c for b in blocks for c in b["greedy"]]}
             else:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments.base import experiment
+from tsc.experiments.base import experiment, key_ids
 
 CACHE = Path("runs") / "experiments"
 
@@ -50,22 +50,16 @@ def _key(name: str, config: dict, problem) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _key_ids(keys) -> list[int]:
-    """Each sample's answer key as a small integer (the first key seen is 0; -1: malformed)."""
-    ids: dict[str, int] = {}
-    return [-1 if k is None else ids.setdefault(k, len(ids)) for k in keys]
-
-
 def _scored_samples(scored, **extra) -> dict:
     """A one-problem table of samples scored by the PRM (`tsc.analysis.draw` with
-    ``verifiers={"prm": ...}``), compactly: verdicts, answer keys (`_key_ids`), the PRM's dense
+    ``verifiers={"prm": ...}``), compactly: verdicts, answer keys (`key_ids`), the PRM's dense
     ranks by the weakest and by the last step (0: its favourite), ``extra`` and the FLOPs of
     the prompt, of a sample and of the PRM's read of a sample."""
     from tsc.scoring import dense_ranks
 
     return {
         "correct": "".join("1" if c else "0" for c in scored.correct[0]),
-        "keys": _key_ids(scored.keys[0]),
+        "keys": key_ids(scored.keys[0]),
         "min": dense_ranks(scored.scores("prm", "min")[0]),
         "last": dense_ranks(scored.scores("prm", "last")[0]),
         **extra,

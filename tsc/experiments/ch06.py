@@ -301,8 +301,6 @@ def load_sequential() -> Sequential:
         ("self-refine, step oracle", "refine_oracle"),
         ("self-refine, ORM", "refine_orm"),
     ):
-        if key not in rows[0]:  # a result stored before the ORM loop was added (refresh to get it)
-            continue
         curves = [row[key] for row in rows]
         lines[name] = (_rounds(curves, rounds, "ok"), _rounds(curves, rounds, "flops"))
     revised = [row["revise"] for row in rows]
@@ -325,11 +323,8 @@ def load_sequential() -> Sequential:
     lines["best-of-N, PRM"] = (solved, flops)
     oracle = np.array([[best_of_k(ok.astype(float), ok, k) for k in ks] for ok in correct])
     lines["best-of-N, oracle picks"] = (oracle, np.array([[p["prompt_flops"] + k * p["sample_flops"] for k in ks] for p in par]))
-    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the
-    # PRM picking (a result stored before these scores were recorded has no such line: refresh it)
-    first = [row["refine"] for row in rows]
-    if "first_score" in first[0] and "last_scores" in par[0]:
-        lines["greedy + samples, PRM picks"] = _anchored(first, par, correct)
+    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the PRM picking
+    lines["greedy + samples, PRM picks"] = _anchored([row["refine"] for row in rows], par, correct)
     return Sequential(
         sizes=np.array([len(row["numbers"]) for row in rows]),
         threshold=float(data["threshold"]),

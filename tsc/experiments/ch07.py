@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.analysis import config_key
-from tsc.experiments.base import experiment, resolve_knobs
+from tsc.experiments.base import experiment, key_ids, resolve_knobs, run
 
 CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
@@ -217,11 +217,7 @@ def compact_samples(problems: list, rows: list) -> dict:
     no sample had it), tokens per sample."""
     keys, right, tokens = [], [], []
     for problem, row in zip(problems, rows):
-        numbering: dict[str, int] = {}
-        codes = []
-        for completion in row:
-            key = problem.answer_key(completion.text)
-            codes.append(-1 if key is None else numbering.setdefault(key, len(numbering)))
+        codes = key_ids([problem.answer_key(completion.text) for completion in row])
         truth = [c for c, completion in zip(codes, row) if c >= 0 and problem.check(completion.text)]
         keys.append(codes)
         right.append(truth[0] if truth else -1)
@@ -389,7 +385,8 @@ def deepconf_experiment(
         offline_rows.append({"keep": keep, "measure": measure, "group": group, **summary(out, dev_full)})
     offline_best = max(offline_rows, key=lambda r: (round(r["accuracy"], 12), r["keep"]))
     offline_knobs = {k: offline_best[k] for k in ("keep", "measure", "group")}
-    stopping = stored_settings("ch07-early-stop")  # the chapter's early_stop, chosen on the same dev questions
+    # the chapter's early_stop, chosen on the same dev questions (ch07-early-stop computed first if it never ran)
+    stopping = dict(run("ch07-early-stop")["live"]["settings"])
     print(f"  chosen on dev: online {online_knobs}, offline {offline_knobs}, early_stop {stopping}", flush=True)
 
     # 2. report: the chosen online setting live, and everything replayed from the report table
@@ -442,11 +439,3 @@ def deepconf_experiment(
     out["auc"] = {"confidence": auc(confidence, right), "agreement": auc(agreement, right)}
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
-
-
-def stored_settings(name: str) -> dict:
-    """The early-stopping settings experiment ``name`` chose on its dev split (computed first if
-    it was never run)."""
-    from tsc.experiments.base import run
-
-    return dict(run(name)["live"]["settings"])
