@@ -30,9 +30,6 @@ class Chat:
     example: object  # a problem of the task
     example_answer: str  # the worked answer to ``example``, ending in "Answer: ..."
 
-    def question(self, problem) -> str:
-        return problem.question_text()
-
 
 def answer_stops(prompt_format: str) -> tuple[str, ...]:
     """The stop strings that end a whole answer in ``prompt_format``."""

@@ -55,11 +55,10 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
     the other searches, each point with its 95 % bootstrap interval, labelled in place."""
     for how, style, label in (("last", "-", "best-of-N, PRM last step"), ("min", "--", "best-of-N, PRM weakest step")):
         per_problem, flops = data.curve(how)
-        curve = dict(zip(("mean", "low", "high"), bootstrap(per_problem)))
-        band(ax, flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
+        band(ax, flops, bootstrap(per_problem), label=label, color=color("best_of_n"), marker="", linestyle=style)
     if data.majority.any():
-        votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
-        band(ax, data.sample_flops.mean(axis=0)[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
+        flops = data.sample_flops.mean(axis=0)[np.array(data.vote_ks) - 1]
+        band(ax, flops, bootstrap(data.majority), label="majority vote", color=color("majority"))
     for how, filled in (("last", True), ("min", False)):
         names = [f"beam {b}, {how}" for b in beams if f"beam {b}, {how}" in data.searches]
         xs = [data.flops(n) for n in names]

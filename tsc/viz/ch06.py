@@ -56,9 +56,8 @@ def many_samples(ax, ks: list[int], curves: dict[str, np.ndarray], colours: dict
     (problems × ks), with 95 % bootstrap bands. Returns each curve's (mean, low, high)."""
     out = {}
     for name, per_problem in curves.items():
-        mean, low, high = bootstrap(per_problem)
-        out[name] = (mean, low, high)
-        band(ax, ks, {"mean": mean, "low": low, "high": high}, label=name, color=colours[name], linestyle=styles.get(name, "-"))
+        out[name] = bootstrap(per_problem)
+        band(ax, ks, out[name], label=name, color=colours[name], linestyle=styles.get(name, "-"))
     log2_samples_axis(ax, ks)
     percent_axis(ax)
     ax.set_ylabel("problems solved")
@@ -91,7 +90,6 @@ def sequential_figure(ax, lines: dict[str, tuple[np.ndarray, np.ndarray]], *, nu
     labelled at its end (``nudge`` moves a label up or down, in points)."""
     curves = {}
     for label, (solved, flops) in lines.items():
-        mean, low, high = bootstrap(solved)
         colour, style = line_style(label)
-        curves[label] = (flops.mean(axis=0), {"mean": mean, "low": low, "high": high}, colour, style)
+        curves[label] = (flops.mean(axis=0), bootstrap(solved), colour, style)
     flops_curves(ax, curves, nudge=nudge)

@@ -95,10 +95,10 @@ def next_token_explorer(
     default view); display it as the last expression of a cell."""
     try:
         import ipywidgets as widgets
-        from IPython.display import display
     except ImportError as error:
         raise ImportError("next_token_explorer needs ipywidgets (pip install ipywidgets)") from error
     from tsc.lm.decoding import candidates, entropy_bits, next_token_logits
+    from tsc.viz.widgets import show_figure
 
     problems = list(problems)
     if not problems:
@@ -141,10 +141,7 @@ def next_token_explorer(
         draw_candidates(ax, candidates(policy, text, show=show, **{k: s.value for k, s in knobs.items()}))
         ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
-        with out:
-            out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        show_figure(out, fig)
 
     def new_problem(change=None) -> None:
         i = chooser.value

@@ -125,27 +125,21 @@ def samples_by_cost(ax, costs: Sequence[float], samples: Sequence[np.ndarray], s
 def cost_explorer(summary: dict, majority: dict, *, name: str = "free energy"):
     """A slider over the controller's cost per token showing its accuracy and tokens next to
     majority voting's (Jupyter and Colab; the static page shows the default)."""
-    import ipywidgets as widgets
+    from tsc.viz.widgets import printed_slider
 
     rows = sorted(summary[name], key=lambda r: r["knobs"]["cost_per_token"])
     costs = [r["knobs"]["cost_per_token"] for r in rows]
-    out = widgets.Output()
 
     def show(index):
         r = rows[index]
-        with out:
-            out.clear_output(wait=True)
-            print(
-                f"cost per token {costs[index]:g} nats: {r['accuracy']:.1%} solved "
-                f"({r['accuracy_low']:.1%} to {r['accuracy_high']:.1%}) with {r['cost']:.0f} tokens per problem, "
-                f"{r['samples']:.1f} samples;\nmajority of {majority['knobs']['n']}: "
-                f"{majority['accuracy']:.1%} with {majority['cost']:.0f} tokens"
-            )
+        print(
+            f"cost per token {costs[index]:g} nats: {r['accuracy']:.1%} solved "
+            f"({r['accuracy_low']:.1%} to {r['accuracy_high']:.1%}) with {r['cost']:.0f} tokens per problem, "
+            f"{r['samples']:.1f} samples;\nmajority of {majority['knobs']['n']}: "
+            f"{majority['accuracy']:.1%} with {majority['cost']:.0f} tokens"
+        )
 
-    slider = widgets.SelectionSlider(options=[(f"{c:g}", i) for i, c in enumerate(costs)], value=len(costs) // 2, description="λ")
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(slider.value)
-    return widgets.VBox([slider, out])
+    return printed_slider([(f"{c:g}", i) for i, c in enumerate(costs)], len(costs) // 2, "λ", show)
 
 
 def after_decided(ax, runs: dict[str, dict]) -> None:

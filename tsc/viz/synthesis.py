@@ -161,34 +161,27 @@ def budget_explorer(points: dict[str, Sequence[dict]], *, start: float = 7e8):
     """A slider over the mean FLOPs budget per problem: for each task of the map, the most
     accurate strategy at no more than that budget, fixed and overall, with 95 % intervals
     (Jupyter and Colab; the static page shows the default budget)."""
-    import ipywidgets as widgets
-
     from tsc.synthesis import best_fixed
+    from tsc.viz.widgets import printed_slider
 
     flops = [p["flops"] for pts in points.values() for p in pts]
     budgets = [float(b) for b in np.geomspace(min(flops), max(flops), 25)]
-    out = widgets.Output()
 
     def show(budget: float) -> None:
-        with out:
-            out.clear_output(wait=True)
-            for task, pts in points.items():
-                fits = [p for p in pts if p["flops"] <= budget]
-                if not fits:
-                    print(f"{task}: nothing spends that little")
-                    continue
-                best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
-                line = f"{task}: best {best['name']} ({best['family']}) {best['accuracy']:.1%} ({best['low']:.1%} to {best['high']:.1%})"
-                if best["family"] == "adaptive":
-                    fixed = pts[best_fixed(pts, budget)]
-                    line += f"; best fixed {fixed['name']} {fixed['accuracy']:.1%}"
-                print(line)
+        for task, pts in points.items():
+            fits = [p for p in pts if p["flops"] <= budget]
+            if not fits:
+                print(f"{task}: nothing spends that little")
+                continue
+            best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
+            line = f"{task}: best {best['name']} ({best['family']}) {best['accuracy']:.1%} ({best['low']:.1%} to {best['high']:.1%})"
+            if best["family"] == "adaptive":
+                fixed = pts[best_fixed(pts, budget)]
+                line += f"; best fixed {fixed['name']} {fixed['accuracy']:.1%}"
+            print(line)
 
     value = min(budgets, key=lambda b: abs(np.log(b / start)))
-    slider = widgets.SelectionSlider(options=[(f"{b:.1e}", b) for b in budgets], value=value, description="FLOPs")
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(slider.value)
-    return widgets.VBox([slider, out])
+    return printed_slider([(f"{b:.1e}", b) for b in budgets], value, "FLOPs", show)
 
 
 def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count: int = 25):
@@ -239,17 +232,3 @@ def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count:
         caption="Every strategy of the map (marker: family; bars: 95% intervals); the dotted line is the budget, the "
         "ringed point the most accurate strategy that spends no more.",
     )
-
-
-__all__ = [
-    "COSTS",
-    "MARKERS",
-    "allocation",
-    "budget_explorer",
-    "budget_twin",
-    "family_legend",
-    "knowledge",
-    "selection",
-    "sequential_parallel",
-    "strategy_map",
-]
