@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import bootstrap
-from tsc.viz import band, percent_axis
+from tsc.viz import accuracy_axes, band
 from tsc.viz.colors import color
 from tsc.viz.compare import bars, forest  # noqa: F401 (the chapter calls them from here too)
 
@@ -76,11 +76,8 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
             tag = "particle filter" if strategy == "particle_filter" else name.split(",")[0]
             _point(ax, data.flops(name), data.searches[name][0], label=tag, colour=color(strategy),
                    marker=markers[strategy], offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
-    percent_axis(ax)
+    accuracy_axes(ax, "FLOPs per problem (policy + verifier, log scale)", log=10)
     ax.set_ylim(0, max(0.6, float(data.best_of["last"].mean(axis=0).max()) + 0.1))
-    ax.set_ylabel("problems solved")
     ax.legend(loc="upper left", fontsize="x-small")
 
 

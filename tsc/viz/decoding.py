@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band, percent_axis
 
 REMOVED = "#c8c8c8"
 
@@ -247,9 +247,7 @@ def paired_bars(ax, groups: Sequence, bars: dict, *, xlabel: str, ylabel: str = 
         err = np.array([[m - s[1] for m, s in zip(mean, stats)], [s[2] - m for m, s in zip(mean, stats)]])
         ax.bar(x + (j - (len(bars) - 1) / 2) * width, mean, width=width, yerr=err, capsize=3, color=color, label=name)
     ax.set_xticks(x, [str(g) for g in groups])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel, ylabel)
 
 
 def accuracy_per_flop(ax, curves: dict, *, xlabel: str = "FLOPs per question (log scale)") -> None:
@@ -265,9 +263,7 @@ def accuracy_per_flop(ax, curves: dict, *, xlabel: str = "FLOPs per question (lo
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e")))  # 2e7, 5e7, 1e8
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel)
 
 
 # --- self-consistency ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band, log2_samples_axis
 from tsc.viz.colors import MODEL_COLORS, SIZE_COLORS, color
 
 # one marker per family of strategy, so the map reads by family as well as by strategy
@@ -60,11 +60,8 @@ def strategy_map(
     if len(second):
         xs, ys = [points[i][cost] for i in second], [points[i]["accuracy"] for i in second]
         ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.5, linestyle="--")
-    ax.set_xscale("log")
+    accuracy_axes(ax, COSTS[cost], log=10)
     ax.margins(x=0.12)
-    percent_axis(ax)
-    ax.set_xlabel(COSTS[cost])
-    ax.set_ylabel("problems solved")
     if title:
         ax.set_title(title)
     return ax
@@ -83,11 +80,8 @@ def selection(ax, gap: dict, *, title: str = ""):
     band(ax, ks, gap["coverage"], label="coverage (an oracle picks)", color=color("oracle"), linestyle=":")
     band(ax, ks, gap["majority"], label="majority vote", color=color("majority"))
     ax.axhline(gap["greedy"], color=color("greedy"), linewidth=1, linestyle="--", label="greedy")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("samples per problem, k (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("problems solved")
+    log2_samples_axis(ax, ks)
+    accuracy_axes(ax)
     if title:
         ax.set_title(title)
     return ax
@@ -105,10 +99,7 @@ def sequential_parallel(ax, evidence: dict):
     )  # fmt: skip
     band(ax, evidence["tokens"], evidence["coverage"], label="short samples: coverage", color=color("oracle"), linestyle=":")
     band(ax, evidence["tokens"], evidence["majority"], label="short samples: majority vote", color=color("majority"))
-    ax.set_xscale("log")
-    ax.set_xlabel("mean generated tokens per problem (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("3-number problems solved")
+    accuracy_axes(ax, "mean generated tokens per problem (log scale)", "3-number problems solved", log=10)
     ax.legend(fontsize="small")
     return ax
 
@@ -119,11 +110,8 @@ def knowledge(ax, evidence: dict, *, size: int):
     ks = evidence["ks"]
     for name, model in evidence["models"].items():
         band(ax, ks, model["by_size"][size]["coverage"], label=f"{name} ({model['params'] / 1e6:.2f} M)", color=MODEL_COLORS.get(name))
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("samples per problem, k (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel(f"{size}-number problems solved by some sample")
+    log2_samples_axis(ax, ks)
+    accuracy_axes(ax, ylabel=f"{size}-number problems solved by some sample")
     ax.legend(fontsize="small", loc="upper left")
     return ax
 
@@ -151,8 +139,7 @@ def allocation(ax, rows: Sequence[dict]):
             fontsize="x-small",
         )
     ax.set_xticks(x, [f"{r['size']} numbers" for r in rows])
-    percent_axis(ax)
-    ax.set_ylabel("held-out problems solved")
+    accuracy_axes(ax, ylabel="held-out problems solved")
     ax.legend(fontsize="small", loc="upper right")
     return ax
 

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tsc.analysis import SampleTable, coverage, majority_accuracy
-from tsc.viz import percent_axis
+from tsc.viz import accuracy_axes
 from tsc.viz.colors import color
 
 
@@ -61,8 +61,7 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
             err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
             ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=colour, label=name)
         ax.set_xticks(x, [f"{s} numbers" for s in sizes])
-        percent_axis(ax)
-        ax.set_ylabel("problems solved")
+        accuracy_axes(ax)
         ax.set_title(f"k = {k} samples per problem")
         ax.legend(loc="upper right")
         plt.show()
