@@ -113,12 +113,7 @@ def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seco
     each other, so all of them are kept, the tie rule of `tsc.analysis.pareto_front` (with
     one cost, this is its front)."""
     values = np.array([[-float(p[gain])] + [float(p[c]) for c in costs] for p in points])
-    keep = []
-    for i, v in enumerate(values):
-        beaten = np.all(values <= v, axis=1) & np.any(values < v, axis=1)
-        if not beaten.any():
-            keep.append(i)
-    return keep
+    return [i for i, v in enumerate(values) if not (np.all(values <= v, axis=1) & np.any(values < v, axis=1)).any()]
 
 
 def verdict(diff, *, problems: int | None = None) -> str:
@@ -185,12 +180,10 @@ def front_holds(points: Sequence[dict], front: Sequence[int], cost: str = "flops
     """Whether ``front`` is what its definition says for ``points`` on ``cost``: nothing
     beats a point on it, everything off it is beaten (or is the twin of a kept point), and
     along it cost and accuracy both rise."""
+    kept = undominated(points, (cost,))
     for i, p in enumerate(points):
-        beaten = any(
-            q[cost] <= p[cost] and q["accuracy"] >= p["accuracy"] and (q[cost] < p[cost] or q["accuracy"] > p["accuracy"]) for q in points
-        )
         twin = any(q[cost] == p[cost] and q["accuracy"] == p["accuracy"] for j, q in enumerate(points) if j != i)
-        if (i in front) == beaten and not twin:
+        if (i in front) != (i in kept) and not twin:
             return False
     steps = zip(front, list(front)[1:])
     return all(points[a][cost] <= points[b][cost] and points[a]["accuracy"] < points[b]["accuracy"] for a, b in steps)
@@ -234,13 +227,8 @@ def halves(task: dict, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def by_size(task: dict, name: str) -> dict[int, dict]:
     """Accuracy (with its interval) and mean FLOPs of one row on each problem size."""
-    r, sizes = row(task, name), np.asarray(task["sizes"])
-    out = {}
-    for size in sorted(set(sizes.tolist())):
-        mask = sizes == size
-        accuracy, low, high = interval(np.asarray(r["correct"], dtype=bool)[mask])
-        out[size] = {"accuracy": accuracy, "low": low, "high": high, "flops": float(np.mean(np.asarray(r["flops"])[mask]))}
-    return out
+    stats = per_size({name: row(task, name)}, task["sizes"], versus=name)["stats"][name]
+    return {size: {key: s[key] for key in ("accuracy", "low", "high", "flops")} for size, s in stats.items() if size != "all"}
 
 
 def matched_pairs(task: dict, first: str, second: str, *, within: float = 1.3, verifier: str | None = "prm") -> list[dict]:
@@ -345,14 +333,9 @@ def selectors(best_of_many: dict, k: int) -> dict[str, tuple[float, float, float
     """Best-of-k accuracy of each selector of Chapter 6's ``ch06-best-of-many`` (the oracle, the
     PRM scored two ways, the ORM, the policy's own confidence), mean over problems with a 95 %
     bootstrap interval."""
-    if k not in best_of_many["ks"]:
-        raise ValueError(f"k={k} was not measured; choose one of {best_of_many['ks']}")
-    j = best_of_many["ks"].index(k)
-    names = list(best_of_many["problems"][0]["best_of"])
     out = {}
-    for name in names:
-        values = np.array([p["best_of"][name][j] for p in best_of_many["problems"]])
-        mean, low, high = bootstrap(values, n_boot=1000)
+    for name in best_of_many["problems"][0]["best_of"]:
+        mean, low, high = bootstrap(selector_values(best_of_many, name, k), n_boot=1000)
         out[name] = (float(mean), float(low), float(high))
     return out
 
@@ -511,44 +494,6 @@ def log_linear_fit(ks: Sequence[int], values: Sequence[float]) -> float:
     fitted = np.polyval(np.polyfit(x, y, 1), x)
     total = float(np.sum((y - y.mean()) ** 2))
     return 1.0 - float(np.sum((y - fitted) ** 2)) / total if total > 0 else 0.0
-
-
-__all__ = [
-    "FAMILIES",
-    "allocation_by_size",
-    "PRICE",
-    "best_fixed",
-    "book_findings",
-    "by_size",
-    "check_task",
-    "dollars",
-    "early_stopping",
-    "front_holds",
-    "finding",
-    "findings_table",
-    "format_per_size",
-    "front",
-    "in_words",
-    "halves",
-    "interval",
-    "join_names",
-    "knowledge",
-    "log_linear_fit",
-    "matched_pairs",
-    "per_size",
-    "price_when",
-    "row",
-    "selection_gap",
-    "standing",
-    "selector_values",
-    "sharpening",
-    "selectors",
-    "sequential_and_parallel",
-    "summarize",
-    "undominated",
-    "verdict",
-    "within_noise",
-]
 
 
 def selector_values(best_of_many: dict, name: str, k: int) -> np.ndarray:

@@ -17,11 +17,10 @@ from tsc.tasks import countdown
 
 
 def _is_dead(problem, prefix: str) -> bool:
-    """Whether a step prefix (ending in ``,``) already breaks Countdown's rules: a malformed
-    step, an operand not on the table, a wrong result, or nothing left to combine. The oracle
-    rejects every completion that starts this way, so its Monte Carlo value is exactly 0."""
-    steps = countdown.parse(prefix.rstrip(","))
-    pool = countdown.remaining(problem.numbers, steps) if steps is not None else None
+    """Whether a step prefix (ending in ``,``) already breaks Countdown's rules or leaves
+    nothing to combine. The oracle rejects every completion that starts this way, so its Monte
+    Carlo value is exactly 0."""
+    pool = problem.left_after(prefix)
     return pool is None or len(pool) < 2
 
 
