@@ -80,18 +80,11 @@ def reliability(ax, confidence: np.ndarray, correct: np.ndarray, *, bins: int = 
     calibration. Returns the expected calibration error and the bin table."""
     from tsc.analysis import calibration, wilson
 
-    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
-    table = calibration(confidence, correct, bins=bins)
-    xs, ys, lows, highs = [], [], [], []
-    for row in table["bins"]:
-        inside = (confidence >= row["low"]) & ((confidence < row["high"]) | (row["high"] >= 1.0))
-        low, high = wilson(int(correct[inside].sum()), int(inside.sum()))
-        xs.append(row["mean_score"])
-        ys.append(row["accuracy"])
-        lows.append(row["accuracy"] - low)
-        highs.append(high - row["accuracy"])
+    table = calibration(confidence, np.asarray(correct, dtype=bool), bins=bins)
+    xs, ys = [row["mean_score"] for row in table["bins"]], np.array([row["accuracy"] for row in table["bins"]])
+    low, high = np.array([wilson(round(row["accuracy"] * row["count"]), row["count"]) for row in table["bins"]]).T
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
-    ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=3, label=f"{label} (ECE {table['ece']:.3f})", color=color)
+    ax.errorbar(xs, ys, yerr=[ys - low, high - ys], marker="o", capsize=3, label=f"{label} (ECE {table['ece']:.3f})", color=color)
     ax.set_xlim(0, 1.02)
     accuracy_axes(ax, "agent's belief that its answer is right (bin mean)", "answers that were right")
     ax.legend(fontsize="small", loc="upper left")
