@@ -346,10 +346,9 @@ class Arithmetic:
         for i, piece in enumerate(body):
             content = piece[:-1] if piece.endswith((",", ".")) else piece
             final = piece.endswith(".")
-            step = _STEP.match(content)
-            if step is not None:
-                written = Step(int(step.group(1)), step.group(2), int(step.group(3)), int(step.group(4)))
-                states = [new for state in states for new in _successors(state, written)]
+            written = read_steps(content, _STEP)  # one step: the piece holds no comma
+            if written:
+                states = [new for state in states for new in _successors(state, written[0])]
                 good = bool(states) and (not final or any(not ops for _, ops in states))
             else:
                 number = _NUMBER.match(content)

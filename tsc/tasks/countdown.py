@@ -434,9 +434,7 @@ class Limits:
         card = card if isinstance(card, dict) else {}
         if card.get("task") != "countdown":
             return cls(max_number=MAX_ANY_NUMBER, trained=None, model=f"model {name!r}")
-        given = {key: card.get(key) for key in ("problems", "recipe")}
-        seen: dict = given["problems"] if isinstance(given["problems"], dict) else {}
-        recipe: dict = given["recipe"] if isinstance(given["recipe"], dict) else {}
+        seen, recipe = (card[key] if isinstance(card.get(key), dict) else {} for key in ("problems", "recipe"))
         try:
             sizes = [int(s) for s in seen.get("sizes") or recipe.get("sizes") or SIZES]
             max_number = int(seen.get("max_number") or recipe.get("max_number") or MAX_NUMBER)
