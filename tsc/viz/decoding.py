@@ -15,9 +15,6 @@ import numpy as np
 
 from tsc.viz import PALETTE, accuracy_axes, band, percent_axis
 
-REMOVED = "#c8c8c8"
-
-
 # --- one next-token distribution -------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ STYLES = {  # one look per contender, the same in every figure of the chapter
 }
 
 
-def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float, *, label: str = "") -> dict:
+def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float) -> dict:
     """Variational free energy F[q] of the belief q(correct) (x axis) about one attempt after
     one observation with likelihoods ``p_correct`` and ``p_wrong``, under prior ``prior``:
     F, its complexity and its -accuracy; the minimum (the posterior) and the surprise -ln p(o)
