@@ -52,6 +52,11 @@ def interval(correct: Sequence[bool]) -> tuple[float, float, float]:
     return float(correct.mean()), low, high
 
 
+def _solved(correct: Sequence[bool]) -> dict[str, float]:
+    """`interval` by name (``accuracy``, ``low``, ``high``), to spread into a row of a table."""
+    return dict(zip(("accuracy", "low", "high"), interval(correct)))
+
+
 PRICE = "o3-mini"  # the list price the map's dollars are counted at (Chapter 7's, `tsc.economics.list_price`)
 
 
@@ -77,14 +82,11 @@ def summarize(task: dict, *, mask: np.ndarray | None = None, price=None) -> list
     for row in task["rows"]:
         keep = np.ones(len(row["correct"]), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         correct, flops = np.asarray(row["correct"], dtype=bool)[keep], np.asarray(row["flops"], dtype=float)[keep]
-        accuracy, low, high = interval(correct)
         point = {
             "name": row["name"],
             "strategy": row["strategy"],
             "family": row["family"],
-            "accuracy": accuracy,
-            "low": low,
-            "high": high,
+            **_solved(correct),
             "flops": float(flops.mean()),
             "problems": int(len(correct)),
             "verifier": row.get("knobs", {}).get("verifier"),
@@ -127,9 +129,10 @@ def verdict(diff, *, problems: int | None = None) -> str:
     return "within the noise" + (f" of {problems:,} problems" if problems else "")
 
 
-def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
-    """Where ``versus`` stands against every other run of a `per_size` table on ``group``:
-    ahead of some beyond the noise, level with some within it, behind some beyond it."""
+def standing(table: dict, *, group="all") -> str:
+    """Where the run a `per_size` table compares (its ``versus``) stands against every other
+    run on ``group``: ahead of some beyond the noise, level with some within it, behind some
+    beyond it."""
     diffs = table["paired"]
     ahead = [n for n in diffs if diffs[n][group][1] > 0]
     behind = [n for n in diffs if diffs[n][group][2] < 0]
@@ -270,9 +273,8 @@ def per_size(runs: dict[str, dict], sizes: Sequence[int], *, versus: str = "thin
             raise ValueError(f"run {name!r} has {len(correct)} verdicts for {len(sizes)} problems")
         stats[name] = {}
         for key, mask in groups.items():
-            accuracy, low, high = interval(correct[mask])
-            stats[name][key] = {"solved": int(correct[mask].sum()), "problems": int(mask.sum()), "accuracy": accuracy,
-                                "low": low, "high": high, "flops": float(flops[mask].mean())}  # fmt: skip
+            stats[name][key] = {"solved": int(correct[mask].sum()), "problems": int(mask.sum()), **_solved(correct[mask]),
+                                "flops": float(flops[mask].mean())}  # fmt: skip
     mine = np.asarray(runs[versus]["correct"], dtype=float)
     for name, run in runs.items():
         if name != versus:
@@ -347,18 +349,10 @@ def sequential_and_parallel(budget_forcing: dict, parallel: dict, model: str = "
     comparison at the longest thinking budget's tokens."""
     if budget_forcing["problems"] != parallel["problems"]:
         raise ValueError("the budget-forcing and parallel results are not on the same problems")
-    sequential = []
-    for config in budget_forcing["configs"]:
-        accuracy, low, high = interval(config["correct"])
-        sequential.append(
-            {
-                "budget": config["thinking_tokens"],
-                "tokens": float(np.mean(config["generated_tokens"])),
-                "accuracy": accuracy,
-                "low": low,
-                "high": high,
-            }
-        )
+    sequential = [
+        {"budget": c["thinking_tokens"], "tokens": float(np.mean(c["generated_tokens"])), **_solved(c["correct"])}
+        for c in budget_forcing["configs"]
+    ]
     m = parallel["models"][model]
     ns = np.asarray(parallel["ns"])
     coverage = np.asarray(m["coverage"], dtype=float).T  # problems × ns
@@ -422,15 +416,12 @@ def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> lis
         r = data["results"][name]
         correct = np.asarray(r["correct"], dtype=float)[mask]
         greedy = np.asarray(data["results"]["greedy"]["correct"], dtype=float)[mask]
-        accuracy, low, high = interval(correct > 0)
         out.append(
             {
                 "size": size,
                 "choice": name,
                 "flops": float(np.mean(np.asarray(r["flops"], dtype=float)[mask])),
-                "accuracy": accuracy,
-                "low": low,
-                "high": high,
+                **_solved(correct > 0),
                 "greedy": float(greedy.mean()),
                 "greedy_low": interval(greedy > 0)[1],
                 "greedy_high": interval(greedy > 0)[2],
@@ -525,14 +516,35 @@ def book_findings(
     """The findings table: each chapter's reproduced finding beside its paper. The papers'
     figures are quoted as the papers state them (see the bibliography); ours are computed from
     the shipped results passed in, and so is whether the shape held."""
-    rows = []
+    # Chapter 1: coverage and voting (Chapter 3's self-consistency runs)
     cd = selection_gap(self_consistency, "countdown", "1")
     ks = cd["ks"]
     coverage = np.asarray(self_consistency["countdown"]["temperatures"]["1"]["coverage"], dtype=float)
     last = paired(coverage[:, -1], coverage[:, -2])
     fit = log_linear_fit(ks, cd["coverage"]["mean"])
     orders = np.log10(ks[-1] / ks[0])
-    rows.append(
+    ar_gap = selection_gap(self_consistency, "arithmetic", "0.6")
+    gap = ar_gap["gap"]
+    # Chapter 2: RL's sharpening and the thinking budget
+    sharp = sharpening(rl)
+    low_k, high_k = min(sharp), max(sharp)
+    configs = sorted(budget_forcing["configs"], key=lambda c: c["thinking_tokens"])
+    correct = [np.asarray(c["correct"], dtype=float) for c in configs]
+    span = paired(correct[-1], correct[0])
+    steps = [paired(b, a) for a, b in zip(correct, correct[1:])]
+    # Chapters 3 and 4: the vote against greedy, and where compute pays
+    ar = self_consistency["arithmetic"]
+    t = ar["temperatures"]["0.6"]
+    vote = paired(np.asarray(t["majority"], dtype=float)[:, -1], np.asarray(ar["greedy"], dtype=float))
+    easy, hard = allocation_rows[0], allocation_rows[-1]
+    # Chapter 6: the verifiers at 16 samples and at the most
+    prm = selector_values(best_of_many, "PRM (last)", 16)
+    orm = selector_values(best_of_many, "ORM", 16)
+    better = paired(prm, orm)
+    many = max(best_of_many["ks"])
+    plateau = paired(selector_values(best_of_many, "PRM (last)", many), prm)
+    climb = paired(selector_values(best_of_many, "oracle", many), selector_values(best_of_many, "oracle", 16))
+    return [
         finding(
             1,
             "coverage keeps rising with samples",
@@ -543,11 +555,7 @@ def book_findings(
             fit >= 0.95 and last[1] > 0,
             f"a line in log k fits coverage from k = {ks[0]} to {ks[-1]} (R² at least 0.95) and the last doubling still "
             f"gains (paired interval above 0); {orders:.1f} orders of magnitude, not four",
-        )
-    )
-    ar_gap = selection_gap(self_consistency, "arithmetic", "0.6")
-    gap = ar_gap["gap"]
-    rows.append(
+        ),
         finding(
             1,
             "voting falls far short of coverage",
@@ -558,11 +566,7 @@ def book_findings(
             gap[1] > 0.1,
             "coverage minus the vote at the most samples, paired interval above 10 points, on arithmetic (on Countdown "
             "a vote counts identical solutions only)",
-        )
-    )
-    sharp = sharpening(rl)
-    low_k, high_k = min(sharp), max(sharp)
-    rows.append(
+        ),
         finding(
             2,
             "RL sharpens: it wins at small k, not at large k",
@@ -571,13 +575,7 @@ def book_findings(
             f"pass@{low_k} {sharp[low_k][0] * 100:+.0f} points, pass@{high_k} {sharp[high_k][0] * 100:+.0f}",
             sharp[low_k][1] > 0 and sharp[high_k][2] <= 0,
             f"tuned minus base, paired: pass@{low_k} interval above 0 and pass@{high_k} interval at or below 0",
-        )
-    )
-    configs = sorted(budget_forcing["configs"], key=lambda c: c["thinking_tokens"])
-    correct = [np.asarray(c["correct"], dtype=float) for c in configs]
-    span = paired(correct[-1], correct[0])
-    steps = [paired(b, a) for a, b in zip(correct, correct[1:])]
-    rows.append(
+        ),
         finding(
             2,
             "accuracy rises with the thinking budget",
@@ -587,12 +585,7 @@ def book_findings(
             f"{configs[-1]['thinking_tokens']} thinking tokens",
             span[1] > 0 and all(step[2] >= 0 for step in steps),
             "largest budget minus smallest, paired interval above 0, and no step down beyond the noise (paired)",
-        )
-    )
-    ar = self_consistency["arithmetic"]
-    t = ar["temperatures"]["0.6"]
-    vote = paired(np.asarray(t["majority"], dtype=float)[:, -1], np.asarray(ar["greedy"], dtype=float))
-    rows.append(
+        ),
         finding(
             3,
             "self-consistency beats greedy decoding",
@@ -601,10 +594,7 @@ def book_findings(
             f"arithmetic, {ar['ks'][-1]} votes: {vote[0] * 100:+.1f} points ({vote[1] * 100:+.1f} to {vote[2] * 100:+.1f})",
             vote[1] > 0,
             "majority vote minus greedy, paired interval above 0",
-        )
-    )
-    easy, hard = allocation_rows[0], allocation_rows[-1]
-    rows.append(
+        ),
         finding(
             4,
             "test-time compute pays where the model has a real chance",
@@ -614,12 +604,7 @@ def book_findings(
             f"{hard['gain'][0] * 100:+.0f} ({hard['size']} numbers)",
             easy["gain"][1] > hard["gain"][2],
             f"gain over greedy on {easy['size']}-number problems above that on {hard['size']}-number ones, intervals apart",
-        )
-    )
-    prm = selector_values(best_of_many, "PRM (last)", 16)
-    orm = selector_values(best_of_many, "ORM", 16)
-    better = paired(prm, orm)
-    rows.append(
+        ),
         finding(
             6,
             "a process reward model selects better than an outcome one",
@@ -628,12 +613,7 @@ def book_findings(
             f"best-of-16: PRM {prm.mean():.0%}, ORM {orm.mean():.0%}",
             better[1] > 0,
             "PRM minus ORM on the same 16 samples, paired interval above 0",
-        )
-    )
-    many = max(best_of_many["ks"])
-    plateau = paired(selector_values(best_of_many, "PRM (last)", many), prm)
-    climb = paired(selector_values(best_of_many, "oracle", many), selector_values(best_of_many, "oracle", 16))
-    rows.append(
+        ),
         finding(
             6,
             "a learned verifier stops paying while coverage climbs",
@@ -643,9 +623,7 @@ def book_findings(
             plateau[1] <= 0 < climb[1] and plateau[2] < climb[1],
             f"from 16 to {many} samples the PRM gains nothing beyond the noise while the oracle does, paired intervals apart "
             "(a decline, as the paper found, is not tested)",
-        )
-    )
-    rows.append(
+        ),
         finding(
             7,
             "stopping a vote early keeps nearly all its accuracy",
@@ -655,6 +633,5 @@ def book_findings(
             f"({stopping['difference'][1] * 100:+.1f} to {stopping['difference'][2] * 100:+.1f})",
             stopping["token_share"] < 0.6 and stopping["difference"][1] <= 0 <= stopping["difference"][2],
             "at most 60 % of the generated tokens, and the paired accuracy change includes 0 (no loss beyond the noise)",
-        )
-    )
-    return rows
+        ),
+    ]
