@@ -12,7 +12,7 @@ from tsc.lm.fast import pad_rows
 from tsc.lm.recipes import RewardRecipe
 from tsc.lm.reward.data import reward_data
 from tsc.lm.reward.model import KINDS, RewardModel, reward_model_from_policy
-from tsc.tasks import countdown
+from tsc.tasks import TASKS
 
 
 def collate_rewards(reward: RewardModel, examples: list[dict]) -> dict[str, torch.Tensor]:
@@ -102,7 +102,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             data_flops=summary["policy_flops"],
             trained_params=sum(p.numel() for p in trainable),
             data_seconds=summary["seconds"],
-            problems={"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+            problems=TASKS["countdown"].seen(recipe.sizes),
             val_loss=record.get("val_loss", val_loss),
             flops_formula="forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
             "head when the base is frozen); "
