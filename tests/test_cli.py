@@ -554,3 +554,6 @@ def test_resume_after_an_interruption_computes_only_the_rest(tmp_path, tiny_mode
     partial.write_text(json.dumps({"run": "another"}) + "\n")
     assert solve(tiny_model_dir, source, output, *options, "--resume") == 2
     assert "other options" in assert_one_line_error(capsys)
+    partial.write_text("[1]\n")  # JSON, but no header (it raised AttributeError)
+    assert solve(tiny_model_dir, source, output, *options, "--resume") == 2
+    assert "other options" in assert_one_line_error(capsys)

@@ -445,10 +445,9 @@ def cmd_solve(args) -> int:
             lines.append(None)
     partial = _Partial(output, _run_key(args, policy)) if args.resume else None
     done = partial.read() if partial else {}
-    todo = [(i, record, problem) for i, record, problem in problems if _line_key(i, record) not in done]
     for i, record, _ in problems:
-        if _line_key(i, record) in done:
-            lines[i] = done[_line_key(i, record)]
+        lines[i] = done.get(_line_key(i, record))  # a line finished before, else None
+    todo = [(i, record, problem) for i, record, problem in problems if lines[i] is None]
     if partial and done:
         print(f"resuming: {len(problems) - len(todo)} of {len(problems)} problems read back from {partial.path}", file=sys.stderr)
     try:
@@ -593,7 +592,7 @@ class _Partial:
             header = json.loads(lines[0]) if lines else {}
         except ValueError:
             header = {}
-        if header.get("run") != self.key:
+        if not isinstance(header, dict) or header.get("run") != self.key:  # a list: a file of something else
             raise UserError(
                 f"{self.path} holds lines of a run with other options or another model; delete it, or rerun with the options that made it"
             )
@@ -883,11 +882,9 @@ def cmd_pdf(args) -> int:
     from tsc.pdf import print_book
 
     start = time.monotonic()
-    try:
-        say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+    say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+    with _reported(RuntimeError):  # no book built, no Chromium
         layout = print_book(args.html, args.out, progress=say)
-    except RuntimeError as error:
-        raise UserError(str(error)) from None
     pages = layout[-1].first_page + layout[-1].pages
     print(f"wrote {args.out}: {pages} pages, {len(layout)} parts, in {time.monotonic() - start:.0f} s", file=sys.stderr)
     return 0

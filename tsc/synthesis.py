@@ -129,9 +129,10 @@ def verdict(diff, *, problems: int | None = None) -> str:
     return "within the noise" + (f" of {problems:,} problems" if problems else "")
 
 
-def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
-    """Where ``versus`` stands against every other run of a `per_size` table on ``group``:
-    ahead of some beyond the noise, level with some within it, behind some beyond it."""
+def standing(table: dict, *, group="all") -> str:
+    """Where the run a `per_size` table compares (its ``versus``) stands against every other
+    run on ``group``: ahead of some beyond the noise, level with some within it, behind some
+    beyond it."""
     diffs = table["paired"]
     ahead = [n for n in diffs if diffs[n][group][1] > 0]
     behind = [n for n in diffs if diffs[n][group][2] < 0]

@@ -186,30 +186,6 @@ def _successors(state: State, step: Step) -> list[State]:
     return out
 
 
-def solve(question: str, *, rng: random.Random | None = None) -> list[Step]:
-    """The steps that evaluate ``question`` (canonical form), one per operation.
-
-    Without ``rng`` in the canonical order (multiplications left to right, then additions and
-    subtractions left to right); with ``rng`` a uniformly random valid next step at each step,
-    so repeated calls write different chains that reach the same answer (the training data
-    uses this variety, so that sampled chains differ and self-consistency has votes to count).
-    """
-    state = _state(question)
-    steps = []
-    while state[1]:
-        moves = _moves(state)
-        index, step = rng.choice(moves) if rng else moves[0]
-        steps.append(step)
-        state = _reduce(state, index, step.result)
-    return steps
-
-
-def evaluate(question: str) -> int:
-    """The exact value of a canonical ``question`` (Python integers, no ``eval``)."""
-    steps = solve(question)
-    return steps[-1].result if steps else _state(question)[0][0]
-
-
 # --- reading completions ------------------------------------------------------------------
 
 
@@ -290,8 +266,9 @@ class Arithmetic:
 
     @property
     def value(self) -> int:
-        """The exact value of the question (the answer the oracle expects)."""
-        return evaluate(self.question)
+        """The exact value of the question (the answer the oracle expects; Python integers, no ``eval``)."""
+        steps = self.solve()
+        return steps[-1].result if steps else _state(self.question)[0][0]
 
     @property
     def difficulty(self) -> int:
@@ -359,8 +336,21 @@ class Arithmetic:
         return labels + [0.0] * (len(pieces) - len(labels))
 
     def solve(self, *, rng: random.Random | None = None) -> list[Step]:
-        """The steps in canonical order, or in a random valid order with ``rng`` (see `solve`)."""
-        return solve(self.question, rng=rng)
+        """The steps that evaluate the question, one per operation.
+
+        Without ``rng`` in the canonical order (multiplications left to right, then additions and
+        subtractions left to right); with ``rng`` a uniformly random valid next step at each step,
+        so repeated calls write different chains that reach the same answer (the training data
+        uses this variety, so that sampled chains differ and self-consistency has votes to count).
+        """
+        state = _state(self.question)
+        steps = []
+        while state[1]:
+            moves = _moves(state)
+            index, step = rng.choice(moves) if rng else moves[0]
+            steps.append(step)
+            state = _reduce(state, index, step.result)
+        return steps
 
     def solution_text(self, steps: list[Step]) -> str:
         """Steps in the model's format: ``"7*8=56,6*4=24,56-13=43,43+24=67."``."""

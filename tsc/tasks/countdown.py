@@ -89,30 +89,6 @@ def is_solvable(numbers: tuple[int, ...] | list[int], target: int) -> bool:
     return target in reachable(tuple(sorted(numbers)))
 
 
-def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Random | None = None) -> list[Step] | None:
-    """One solution as a list of steps, or None if there is none.
-
-    With ``rng`` the search tries moves in random order, so repeated calls return different
-    solutions (the training data uses this so the model sees the variety of correct paths).
-    """
-    pool = list(numbers)
-    if target not in reachable(tuple(sorted(pool))):
-        return None
-    steps: list[Step] = []
-    while len(pool) > 1:
-        options = []
-        for i in range(len(pool)):
-            for j in range(i + 1, len(pool)):
-                rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
-                for left, op, right, result in moves(pool[i], pool[j]):
-                    if target in reachable(tuple(sorted(rest + [result]))):
-                        options.append((rest, Step(left, op, right, result)))
-        rest, step = rng.choice(options) if rng else options[0]
-        steps.append(step)
-        pool = rest + [step.result]
-    return steps
-
-
 def split_of(numbers: tuple[int, ...] | list[int], target: int) -> str:
     """``"test"`` for the held-out tenth of all problems, else ``"train"`` (stable hash)."""
     return split_by_hash(",".join(map(str, sorted(numbers))) + f">{target}")
@@ -382,8 +358,27 @@ class Countdown:
         return f"Numbers: {', '.join(map(str, self.numbers))}. Target: {self.target}."
 
     def solve(self, *, rng: random.Random | None = None) -> list[Step] | None:
-        """A solution found by exhaustive search (see the module function `solve`)."""
-        return solve(self.numbers, self.target, rng=rng)
+        """One solution as a list of steps found by exhaustive search, or None if there is none.
+
+        With ``rng`` the search tries moves in random order, so repeated calls return different
+        solutions (the training data uses this so the model sees the variety of correct paths).
+        """
+        pool, target = list(self.numbers), self.target
+        if target not in reachable(tuple(sorted(pool))):
+            return None
+        steps: list[Step] = []
+        while len(pool) > 1:
+            options = []
+            for i in range(len(pool)):
+                for j in range(i + 1, len(pool)):
+                    rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
+                    for left, op, right, result in moves(pool[i], pool[j]):
+                        if target in reachable(tuple(sorted(rest + [result]))):
+                            options.append((rest, Step(left, op, right, result)))
+            rest, step = rng.choice(options) if rng else options[0]
+            steps.append(step)
+            pool = rest + [step.result]
+        return steps
 
     def solution_text(self, steps: list[Step]) -> str:
         """Steps in the model's format: ``"13-7=6,6*4=24,24*2=48."``."""

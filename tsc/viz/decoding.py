@@ -15,9 +15,6 @@ import numpy as np
 
 from tsc.viz import PALETTE, accuracy_axes, band, percent_axis
 
-REMOVED = "#c8c8c8"
-
-
 # --- one next-token distribution -------------------------------------------------------------
 
 
@@ -243,9 +240,8 @@ def paired_bars(ax, groups: Sequence, bars: dict, *, xlabel: str, ylabel: str = 
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
     for j, ((name, stats), color) in enumerate(zip(bars.items(), PALETTE)):
-        mean = np.array([s[0] for s in stats])
-        err = np.array([[m - s[1] for m, s in zip(mean, stats)], [s[2] - m for m, s in zip(mean, stats)]])
-        ax.bar(x + (j - (len(bars) - 1) / 2) * width, mean, width=width, yerr=err, capsize=3, color=color, label=name)
+        mean, low, high = np.array(stats, dtype=float).T
+        ax.bar(x + (j - (len(bars) - 1) / 2) * width, mean, width=width, yerr=[mean - low, high - mean], capsize=3, color=color, label=name)
     ax.set_xticks(x, [str(g) for g in groups])
     accuracy_axes(ax, xlabel, ylabel)
 

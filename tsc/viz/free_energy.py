@@ -25,7 +25,7 @@ STYLES = {  # one look per contender, the same in every figure of the chapter
 }
 
 
-def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float, *, label: str = "") -> dict:
+def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float) -> dict:
     """Variational free energy F[q] of the belief q(correct) (x axis) about one attempt after
     one observation with likelihoods ``p_correct`` and ``p_wrong``, under prior ``prior``:
     F, its complexity and its -accuracy; the minimum (the posterior) and the surprise -ln p(o)
@@ -98,11 +98,8 @@ def samples_by_cost(ax, costs: Sequence[float], samples: Sequence[np.ndarray], s
 
     sizes = np.asarray(sizes)
     for i, size in enumerate(sorted(set(sizes.tolist()))):
-        rows = [bootstrap(np.asarray(s)[sizes == size]) for s in samples]
-        ax.errorbar(
-            costs, [r[0] for r in rows], yerr=[[r[0] - r[1] for r in rows], [r[2] - r[0] for r in rows]],
-            marker="o", capsize=2, label=f"{size} {dial}", color=PALETTE[i],
-        )  # fmt: skip
+        mean, low, high = np.array([bootstrap(np.asarray(s)[sizes == size]) for s in samples]).T
+        ax.errorbar(costs, mean, yerr=[mean - low, high - mean], marker="o", capsize=2, label=f"{size} {dial}", color=PALETTE[i])
     ax.set_xscale("log")
     ax.set_xlabel("cost per token, λ (nats of preference, log scale)")
     ax.set_ylabel("samples drawn per problem")
@@ -137,13 +134,10 @@ def after_decided(ax, runs: dict[str, dict]) -> None:
     from tsc.analysis import bootstrap
 
     names = list(runs)
-    means, lows, highs = [], [], []
-    for name in names:
-        mean, low, high = bootstrap(np.asarray(runs[name]["after_decided"], dtype=float))
-        means.append(mean)
-        lows.append(mean - low)
-        highs.append(high - mean)
-    ax.bar(range(len(names)), means, yerr=[lows, highs], capsize=4, color=[STYLES.get(n, {}).get("color", "grey") for n in names])
+    mean, low, high = np.array([bootstrap(np.asarray(runs[name]["after_decided"], dtype=float)) for name in names]).T
+    ax.bar(
+        range(len(names)), mean, yerr=[mean - low, high - mean], capsize=4, color=[STYLES.get(n, {}).get("color", "grey") for n in names]
+    )
     ax.set_xticks(range(len(names)), names, fontsize="small")
     ax.set_ylabel("samples per question after the vote was decided")
 

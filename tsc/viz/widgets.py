@@ -57,9 +57,8 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
         curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
         for offset, (name, fn, colour) in enumerate(curves):
             stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
-            mean = np.array([s["mean"][0] for s in stats])
-            err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
-            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=colour, label=name)
+            mean, low, high = (np.array([s[key][0] for s in stats]) for key in ("mean", "low", "high"))
+            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=[mean - low, high - mean], capsize=3, color=colour, label=name)
         ax.set_xticks(x, [f"{s} numbers" for s in sizes])
         accuracy_axes(ax)
         ax.set_title(f"k = {k} samples per problem")

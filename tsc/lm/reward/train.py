@@ -44,7 +44,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     ``out_dir/train_log.jsonl`` and the final model to ``out_dir/final`` (no evaluation here:
     `tsc.evaluation.evaluate_reward_model` adds it).
     """
-    from tsc.lm.fit import adamw, fit, run_card
+    from tsc.lm.fit import fit, run_card
     from tsc.lm.policy import load_policy
     from tsc.lm.train import save_checkpoint
 
@@ -79,7 +79,6 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             top_params, top_layers, reward.d_model, length, 0
         )
 
-    optimizer = adamw(trainable, recipe)
     order = _epochs(len(train_set), recipe.steps * recipe.batch_size, seed=recipe.seed)
     val_loss = None
 
@@ -119,10 +118,10 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             val_loss = record["val_loss"] = round(validation_loss(reward, val_set), 5)
 
     torch.manual_seed(recipe.seed)
-    record = fit(
+    return fit(
         model,
         recipe,
-        optimizer=optimizer,
+        parameters=trainable,
         batch=batch,
         loss=lambda inputs: reward_loss(model, inputs),
         step_flops=step_flops,
@@ -131,8 +130,6 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         save=lambda folder, record: save_checkpoint(_stored(model, recipe), reward.tokenizer, folder, card(record)),
         progress=progress,
     )
-    model.eval()
-    return save_checkpoint(_stored(model, recipe), reward.tokenizer, out_dir / "final", card(record))
 
 
 def _stored(model, recipe: RewardRecipe):
