@@ -371,7 +371,7 @@ def test_validate_normalises_a_readers_spelling():
     assert validate("  7 * 8-13 + 6*4 ") == EXAMPLE
     assert validate("007*8") == Arithmetic("7*8")
     assert validate("0*9999") == Arithmetic("0*9999")
-    assert Arithmetic.from_question("7 * 8") == Arithmetic("7*8")
+    assert validate("7 * 8") == Arithmetic("7*8")
     assert validate("42").value == 42 and validate("42").solve() == []
 
 

@@ -14,10 +14,13 @@ import pytest
 from fakes import ScriptedStepVerifier
 
 import tsc.verifiers
-from tsc.cli import format_answer, main, read_problem
+from tsc.cli import main, read_problem
 from tsc.lm.checkpoint import ASSETS, bundled_models
 from tsc.strategies import get_strategy
+from tsc.tasks import get_task
 from tsc.tasks.countdown import Countdown
+
+COUNTDOWN, ARITHMETIC = get_task("countdown"), get_task("arithmetic")  # what solve writes as "answer"
 
 GOOD = [
     {"numbers": [1, 2, 3], "target": 6, "id": "a"},
@@ -79,11 +82,11 @@ def test_read_problem_accepts_good_lines_and_keeps_other_keys():
     assert record == GOOD[1]
 
 
-def test_format_answer():
-    assert format_answer("13-7=6,6*4=24,24*2=48.") == "13-7=6, 6*4=24, 24*2=48"
-    assert format_answer(" 13 - 7 = 6 .junk") == "13-7=6"
-    assert format_answer("  gibberish ") == "gibberish"
-    assert format_answer("") == ""
+def test_answers_as_the_contract_writes_them():
+    assert COUNTDOWN.answer("13-7=6,6*4=24,24*2=48.") == "13-7=6, 6*4=24, 24*2=48"
+    assert COUNTDOWN.answer(" 13 - 7 = 6 .junk") == "13-7=6"
+    assert COUNTDOWN.answer("  gibberish ") == "gibberish"
+    assert COUNTDOWN.answer("") == ""
 
 
 def test_solve_answers_good_lines_and_flags_bad_ones(tmp_path, tiny_model_dir, tiny_policy, capsys):
@@ -111,7 +114,7 @@ def test_solve_answers_good_lines_and_flags_bad_ones(tmp_path, tiny_model_dir, t
 
     # the answer and its cost are the tiny model's greedy completion and its ledger
     [[completion]] = tiny_policy.sample([Countdown((1, 2, 3), 6).prompt()], n=1, temperature=0.0, max_new_tokens=8)
-    assert records[0]["answer"] == format_answer(completion.text)
+    assert records[0]["answer"] == COUNTDOWN.answer(completion.text)
     prompt_tokens = len("1 2 3>6:") + 1
     assert records[0]["tokens"] == prompt_tokens + completion.num_tokens
     assert records[0]["flops"] == tiny_policy.flops(prompt_tokens, completion.num_tokens)
@@ -492,10 +495,10 @@ def test_a_direct_model_answers_with_an_expression(tmp_path):
 
 
 def test_format_answer_of_arithmetic():
-    assert format_answer("7*8=56,56-13=43.", "arithmetic") == 43
-    assert format_answer("43.", "arithmetic") == 43
-    assert format_answer("nonsense", "arithmetic") is None
-    assert format_answer("(13-7)*4*2.") == "13-7=6, 6*4=24, 24*2=48"
+    assert ARITHMETIC.answer("7*8=56,56-13=43.") == 43
+    assert ARITHMETIC.answer("43.") == 43
+    assert ARITHMETIC.answer("nonsense") is None
+    assert COUNTDOWN.answer("(13-7)*4*2.") == "13-7=6, 6*4=24, 24*2=48"
 
 
 def test_read_problem_arithmetic():
@@ -549,5 +552,8 @@ def test_resume_after_an_interruption_computes_only_the_rest(tmp_path, tiny_mode
     assert output.read_bytes() == whole.read_bytes() and not partial.exists()
 
     partial.write_text(json.dumps({"run": "another"}) + "\n")
+    assert solve(tiny_model_dir, source, output, *options, "--resume") == 2
+    assert "other options" in assert_one_line_error(capsys)
+    partial.write_text("[1]\n")  # JSON, but no header (it raised AttributeError)
     assert solve(tiny_model_dir, source, output, *options, "--resume") == 2
     assert "other options" in assert_one_line_error(capsys)

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.analysis import pareto
+from tsc.analysis import pareto, resampled
 from tsc.strategies.adaptive import difficulty_bin, plan_for, uses_probe
+from tsc.tradeoff import flops_to_reach
 
 
 def split_arrays(
@@ -200,12 +201,8 @@ def flops_for(level: float, flops: Sequence[float], accuracy: Sequence[float]) -
     linear in log FLOPs between its points; its cheapest point's FLOPs at or below that
     point's accuracy; infinity above its best."""
     f, a = pareto(flops, accuracy)
-    if level <= a[0]:
-        return float(f[0])
-    if level > a[-1]:
-        return math.inf
-    i = int(np.searchsorted(a, level))
-    return float(math.exp(math.log(f[i - 1]) + (level - a[i - 1]) / (a[i] - a[i - 1]) * (math.log(f[i]) - math.log(f[i - 1]))))
+    needed = flops_to_reach(level, a, f, floor=True)
+    return math.inf if math.isnan(needed) else needed
 
 
 def efficiency(
@@ -223,8 +220,7 @@ def efficiency(
         return flops_for(level, base_flops[:, rows].mean(axis=1), base_correct[:, rows].mean(axis=1)) / flops[rows].mean()
 
     count = len(correct)
-    rng = np.random.default_rng(seed)
-    draws = np.sort([ratio(rng.integers(0, count, count)) for _ in range(n_boot)])
+    draws = np.sort(resampled(ratio, count, n_boot=n_boot, seed=seed))
     low, high = draws[int(0.025 * n_boot)], draws[min(n_boot - 1, int(math.ceil(0.975 * n_boot)) - 1)]  # order statistics: inf-safe
     return {"ratio": ratio(np.arange(count)), "low": float(low), "high": float(high), "censored": float(np.mean(~np.isfinite(draws)))}
 

@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -301,8 +302,7 @@ def coverage(table: SampleTable, ks: Sequence[int], *, seed: int = 0) -> dict[st
     """
     counts = table.correct.sum(axis=1)
     per_problem = np.array([[pass_at_k(table.n, int(c), k) for k in ks] for c in counts])
-    mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
+    return _curve(ks, per_problem, seed)
 
 
 def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
@@ -312,17 +312,30 @@ def majority_accuracy(table: SampleTable, ks: Sequence[int], *, trials: int = 20
     at random); a malformed vote counts as wrong. The per-problem success rates are then
     bootstrapped over problems.
     """
+    return _vote_accuracy(table, ks, trials, seed)
+
+
+def _vote_accuracy(table: SampleTable, ks: Sequence[int], trials: int, seed: int, scores: np.ndarray | None = None) -> dict:
+    """The curve of majority voting (or, with ``scores``, the verifier-weighted vote) over
+    ``trials`` random subsets of k samples per problem, for each k. Majority voting over all
+    n samples votes once: it has one subset."""
     rng = random.Random(seed)
     per_problem = np.zeros((len(table.problems), len(ks)))
     for i, (keys, correct) in enumerate(zip(table.keys, table.correct)):
         for j, k in enumerate(ks):
             wins = 0
-            repeats = 1 if k == table.n else trials
+            repeats = 1 if scores is None and k == table.n else trials
             for _ in range(repeats):
                 subset = rng.sample(range(table.n), k)
-                choice = majority_choice([keys[s] for s in subset], rng)
+                votes = [keys[s] for s in subset]
+                choice = majority_choice(votes, rng) if scores is None else weighted_choice(votes, [scores[i][s] for s in subset], rng)[0]
                 wins += choice is not None and bool(correct[subset[choice]])
             per_problem[i, j] = wins / repeats
+    return _curve(ks, per_problem, seed)
+
+
+def _curve(ks: Sequence[int], per_problem: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """A curve over ``ks`` from its per-problem values: the mean with bootstrap intervals over problems."""
     mean, low, high = bootstrap(per_problem, seed=seed)
     return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
 
@@ -349,8 +362,7 @@ def best_of_accuracy(
         jitter = rng.random(picked.shape) * 1e-9  # breaks exact ties at random, never reorders distinct scores
         best = np.take_along_axis(order, (picked + jitter).argmax(axis=2)[:, :, None], axis=2)[:, :, 0]
         per_problem[:, j] = np.take_along_axis(table.correct, best, axis=1).mean(axis=1)
-    mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
+    return _curve(ks, per_problem, seed)
 
 
 def weighted_vote_accuracy(
@@ -361,18 +373,7 @@ def weighted_vote_accuracy(
     scores = np.asarray(scores, dtype=float)
     if scores.shape != table.correct.shape:
         raise ValueError(f"scores must have the table's shape {table.correct.shape}, got {scores.shape}")
-    rng = random.Random(seed)
-    per_problem = np.zeros((len(table.problems), len(ks)))
-    for i, (keys, correct, row) in enumerate(zip(table.keys, table.correct, scores)):
-        for j, k in enumerate(ks):
-            wins = 0
-            for _ in range(trials):
-                subset = rng.sample(range(table.n), k)
-                choice, _ = weighted_choice([keys[s] for s in subset], [row[s] for s in subset], rng)
-                wins += choice is not None and bool(correct[subset[choice]])
-            per_problem[i, j] = wins / trials
-    mean, low, high = bootstrap(per_problem, seed=seed)
-    return {"k": np.asarray(ks), "mean": mean, "low": low, "high": high, "per_problem": per_problem}
+    return _vote_accuracy(table, ks, trials, seed, scores)
 
 
 def paired_difference(a: dict, b: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -439,12 +440,10 @@ def sweep(
     budgets, seeds, problems = list(budgets), list(seeds), list(problems)
     if not problems:
         raise ValueError("sweep needs at least one problem")
-    for budget in budgets:
-        if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
-            raise ValueError(f"budgets must be positive integers, got {budget!r}")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
+    for name, values, least in (("budgets", budgets, 1), ("seeds", seeds, 0)):
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"{name} must be {'positive' if least else 'non-negative'} integers, got {value!r}")
     if not isinstance(knob, str) or not knob.isidentifier() or knob in options or knob == "seed":
         raise ValueError(f"knob must name the strategy's budget keyword (e.g. 'n', 'rounds'), not also given as an option; got {knob!r}")
     strategy = strategy.run if isinstance(strategy, Strategy) else strategy  # a registry record: its function
@@ -457,14 +456,8 @@ def sweep(
     rows = []
     for budget in budgets:
         for seed in seeds:
-            config = dict(base, budget=int(budget), seed=int(seed))
-            key = config_key(config) if store else ""
-            row = store.get(key) if store else None
-            if row is None:
-                row = _sweep_row(strategy, problems, policy, budget, seed, dict(options, **{knob: budget}), per_problem)
-                if store:
-                    store.append(key, config, row)
-            rows.append(row)
+            compute = partial(_sweep_row, strategy, problems, policy, budget, seed, dict(options, **{knob: budget}), per_problem)
+            rows.append(store.fetch(dict(base, budget=int(budget), seed=int(seed)), compute) if store else compute())
     return rows
 
 
@@ -711,16 +704,18 @@ def bootstrap_statistic(
     resample where the statistic is undefined (NaN) is skipped.
     """
     scores, labels = np.asarray(scores), np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        rows = rng.integers(0, len(scores), size=len(scores))
-        values.append(statistic(scores[rows], labels[rows]))
-    values = np.asarray(values, dtype=float)
+    values = resampled(lambda rows: statistic(scores[rows], labels[rows]), len(scores), n_boot=n_boot, seed=seed)
     values = values[~np.isnan(values)]
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (float("nan"), float("nan"))
     return statistic(scores, labels), float(low), float(high)
+
+
+def resampled(statistic: Callable[[np.ndarray], float], count: int, *, n_boot: int, seed: int) -> np.ndarray:
+    """``statistic(rows)`` on each of ``n_boot`` bootstrap resamples of ``count`` problems
+    (``rows``: their indices, drawn with replacement): a statistic that is not a mean."""
+    rng = np.random.default_rng(seed)
+    return np.array([statistic(rng.integers(0, count, count)) for _ in range(n_boot)], dtype=float)
 
 
 # --- the Pareto front ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ measured by the run; nothing is read from a file.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
 import sys
@@ -21,6 +22,7 @@ import torch
 from tsc.compute import Ledger
 from tsc.lm.fast import pad_rows
 from tsc.tasks.countdown import generate as generate_problems
+from tsc.zoo import markdown_table
 
 BATCHES = (1, 32, 256, 1024)
 SAMPLES_PER_PROMPT = 32
@@ -55,25 +57,30 @@ def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-class PeakMemory:
-    """Peak resident memory of this process during a ``with`` block, in MB (Linux reads the
-    high-water mark after resetting it; elsewhere the process's lifetime peak)."""
+class Measured:
+    """Wall time (``seconds``) and peak resident memory of this process (``mb``) of a ``with``
+    block; on a GPU ``device`` the clock waits for the work asked of it, since its calls
+    return before the work is done. Linux reads the memory's high-water mark after resetting
+    it; elsewhere the process's lifetime peak."""
+
+    def __init__(self, device: torch.device | None = None):
+        self.gpu = device if device is not None and device.type == "cuda" else None
 
     def __enter__(self):
-        self.resettable = _reset_peak()
+        with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        self._synchronize()
+        self.started = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
+        self._synchronize()
+        self.seconds = time.perf_counter() - self.started
         self.mb = _peak_mb()
 
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+    def _synchronize(self) -> None:
+        if self.gpu is not None:
+            torch.cuda.synchronize(self.gpu)
 
 
 def _peak_mb() -> float:
@@ -100,11 +107,9 @@ def _prompts(policy, batch: int) -> tuple[list[str], int]:
 def time_tsc(policy, prompts: list[str], n: int, *, max_new_tokens: int, seed: int) -> tuple[int, float, int, float]:
     """(generated tokens, seconds, FLOPs, peak MB) of one `LocalPolicy.sample` call."""
     ledger = Ledger()
-    with PeakMemory() as memory:
-        started = time.perf_counter()
+    with Measured() as measured:
         rows = policy.sample(prompts, n=n, temperature=1.0, max_new_tokens=max_new_tokens, seed=seed, ledger=ledger)
-        seconds = time.perf_counter() - started
-    return sum(c.num_tokens for row in rows for c in row), seconds, ledger.policy_flops, memory.mb
+    return sum(c.num_tokens for row in rows for c in row), measured.seconds, ledger.policy_flops, measured.mb
 
 
 @torch.no_grad()
@@ -115,9 +120,7 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
     width, pad, device = max(map(len, rows)), policy._pad, policy.device
     input_ids, mask = pad_rows(rows, pad, left=True, device=device).values()
     torch.manual_seed(seed)
-    with PeakMemory() as memory:
-        _synchronize(device)
-        started = time.perf_counter()
+    with Measured(device) as measured:
         out = policy.model.generate(
             input_ids=input_ids,
             attention_mask=mask,
@@ -129,19 +132,11 @@ def time_generate(policy, prompts: list[str], n: int, *, max_new_tokens: int, se
             eos_token_id=stop,
             pad_token_id=pad,
         )
-        _synchronize(device)
-        seconds = time.perf_counter() - started
     tokens = 0
     for row in out[:, width:].tolist():
         ends = [i for i, t in enumerate(row) if t in stop]
         tokens += ends[0] + 1 if ends else len(row)
-    return tokens, seconds, memory.mb
-
-
-def _synchronize(device: torch.device) -> None:
-    """Wait for a GPU to finish what it was asked (its calls return before the work is done)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return tokens, measured.seconds, measured.mb
 
 
 def run(
@@ -231,16 +226,12 @@ def machine() -> str:
 def table(rows: list[BenchRow], gflops: float, memory: list[dict] = ()) -> str:
     """The results as a Markdown table, with the machine's matmul speed and the fresh-process
     memory measurements underneath."""
-    lines = [
-        "| batch | prompts × samples | tsc tokens/s | generate tokens/s | ratio | tsc GFLOP/s | of matmul limit "
-        "| tsc peak MB | generate peak MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.batch} | {r.prompts} × {r.batch // r.prompts} | {r.tsc_tokens_per_s:,.0f} | {r.generate_tokens_per_s:,.0f} | "
-            f"{r.ratio:.1f}× | {r.tsc_gflops:.1f} | {r.fraction_of_matmul:.0%} | {r.tsc_peak_mb:,.0f} | {r.generate_peak_mb:,.0f} |"
-        )
+    header = "| batch: | prompts × samples: | tsc tokens/s: | generate tokens/s: | ratio: | tsc GFLOP/s: | of matmul limit: "
+    cells = lambda r: (
+        [r.batch, f"{r.prompts} × {r.batch // r.prompts}", f"{r.tsc_tokens_per_s:,.0f}", f"{r.generate_tokens_per_s:,.0f}"]
+        + [f"{r.ratio:.1f}×", f"{r.tsc_gflops:.1f}", f"{r.fraction_of_matmul:.0%}", f"{r.tsc_peak_mb:,.0f}", f"{r.generate_peak_mb:,.0f}"]
+    )
+    lines = [markdown_table(header + "| tsc peak MB: | generate peak MB: |", map(cells, rows))]
     lines.append(f"\nfp32 1024×1024 matmul: {gflops:.0f} GFLOP/s on {machine()}")
     for m in memory:
         lines.append(

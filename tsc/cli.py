@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tsc.core import check_sampling, with_sampling
@@ -62,6 +63,22 @@ examples:
 
 class UserError(Exception):
     """A mistake in the command line or its files: reported in one line, no traceback."""
+
+
+@contextmanager
+def _reported(*kinds: type[Exception], prefix: str = "", flags: tuple[str, ...] = (), cannot: str = ""):
+    """Turn an error of ``kinds`` raised in the block into a one-line `UserError`: ``prefix``
+    and the error's first line; with ``flags`` (knob names), an error that starts with one of
+    them names its flag first (``--top-p: top_p must be ...``); with ``cannot`` (what failed,
+    ``write FILE``), ``cannot write FILE: `` and the system's reason."""
+    try:
+        yield
+    except kinds as error:
+        named = next((k for k in flags if str(error).startswith(k)), None)
+        flag = f"--{named.replace('_', '-')}: " if named else ""
+        if cannot:
+            raise UserError(f"cannot {cannot}: {getattr(error, 'strerror', None) or error}") from None
+        raise UserError(f"{flag}{prefix}{str(error).splitlines()[0]}") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -244,17 +261,14 @@ def _load(name, *, device: str | None = None, served_model: str | None = None, p
     """The policy ``--model`` names (a bundled name, a folder, a Hub id or a server's URL)."""
     from tsc.lm.policy import load_policy
 
-    remote = {}
-    if isinstance(name, str) and name.startswith(("http://", "https://")):
-        remote = {"model": served_model, "params": params}
-        if concurrency is not None:
-            remote["max_concurrency"] = concurrency
-    elif served_model or params:
+    remote = isinstance(name, str) and name.startswith(("http://", "https://"))
+    if not remote and (served_model or params):
         raise UserError("--served-model and --params are for a server's URL given as --model")
-    try:
-        return load_policy(name, **({} if remote else {"device": device}), **remote)
-    except (ValueError, OSError, TypeError) as error:
-        raise UserError(str(error).splitlines()[0]) from None
+    options = {"model": served_model, "params": params} if remote else {"device": device}
+    if remote and concurrency is not None:
+        options["max_concurrency"] = concurrency
+    with _reported(ValueError, OSError, TypeError):
+        return load_policy(name, **options)
 
 
 def cmd_train(args) -> int:
@@ -322,10 +336,8 @@ def cmd_evaluate(args) -> int:
     if args.per_size < 1:
         raise UserError(f"--per-size must be a positive integer, got {args.per_size}")
     if args.model is not None and is_reward_model(args.model):  # AUC, calibration, best-of-16 on 300 problems
-        try:
+        with _reported(ValueError, OSError):
             model = load_reward_model(args.model)
-        except (ValueError, OSError) as error:
-            raise UserError(str(error).splitlines()[0]) from None
         figures = evaluate_reward_model(model)
     else:
         model = _load(args.model)
@@ -383,13 +395,6 @@ def read_problem(line: str, card: dict | None = None, task: str = "countdown", m
         return record, None, str(error).splitlines()[0]
 
 
-def format_answer(text: str, task: str = "countdown") -> str | int | None:
-    """The model's completion as the contract's answer: ``13-7=6, 6*4=24, 24*2=48`` for
-    Countdown (a direct model's expression, or a real model's prose, as the same steps), the
-    number for arithmetic (None when the completion holds none)."""
-    return get_task(task).answer(text)
-
-
 def cmd_solve(args) -> int:
     started = time.perf_counter()
     strategy = STRATEGIES[args.strategy]
@@ -398,11 +403,9 @@ def cmd_solve(args) -> int:
         raise UserError(f"input file {source} does not exist")
     if not source.is_file():
         raise UserError(f"input {source} is not a file")
-    for knob in ("n", "temperature", "seed", "max_new_tokens", "top_k", "top_p", "min_p"):
-        try:
-            (check_sampling if knob in ("top_k", "top_p", "min_p") else check_knobs)(**{knob: getattr(args, knob)})
-        except ValueError as error:
-            raise UserError(f"--{knob.replace('_', '-')}: {error}") from None
+    with _reported(ValueError, flags=("n", "temperature", "seed", "max_new_tokens", "top_k", "top_p", "min_p")):
+        check_knobs(n=args.n, temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens)
+        check_sampling(top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
     _check_strategy_knobs(strategy, args)  # before any model loads (compute_optimal's --flops against its fitted table)
     output = Path(args.output)
     out_dir = output.resolve().parent
@@ -410,10 +413,8 @@ def cmd_solve(args) -> int:
         raise UserError(f"cannot write {args.output}: it is a folder")
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise UserError(f"cannot write {args.output}: folder {out_dir} is missing or not writable")
-    try:
+    with _reported(OSError, cannot=f"read {source}"):
         raw_lines = source.read_bytes().split(b"\n")
-    except OSError as error:
-        raise UserError(f"cannot read {source}: {error.strerror or error}") from None
     policy = _load(args.model, device=args.device, served_model=args.served_model, params=args.params, concurrency=args.concurrency)
     args.task = task = _solve_task(args, policy)
     if args.max_new_tokens is None:  # room for what the model writes before its answer
@@ -444,10 +445,9 @@ def cmd_solve(args) -> int:
             lines.append(None)
     partial = _Partial(output, _run_key(args, policy)) if args.resume else None
     done = partial.read() if partial else {}
-    todo = [(i, record, problem) for i, record, problem in problems if _line_key(i, record) not in done]
     for i, record, _ in problems:
-        if _line_key(i, record) in done:
-            lines[i] = done[_line_key(i, record)]
+        lines[i] = done.get(_line_key(i, record))  # a line finished before, else None
+    todo = [(i, record, problem) for i, record, problem in problems if lines[i] is None]
     if partial and done:
         print(f"resuming: {len(problems) - len(todo)} of {len(problems)} problems read back from {partial.path}", file=sys.stderr)
     try:
@@ -463,10 +463,8 @@ def cmd_solve(args) -> int:
     except ValueError as failure:  # a server that stopped answering, say
         kept = f"; finished lines are kept in {partial.path} (rerun with --resume)" if partial else ""
         raise UserError(f"{str(failure).splitlines()[0]}{kept}") from None
-    try:
+    with _reported(OSError, cannot=f"write {args.output}"):
         write_atomic(output, "".join(json.dumps(line) + "\n" for line in lines))
-    except OSError as error:
-        raise UserError(f"cannot write {args.output}: {error.strerror or error}") from None
     if partial:
         partial.remove()
     bad = [n for n, line in enumerate(lines, start=1) if "error" in line]
@@ -551,7 +549,7 @@ def _answer_record(record: dict, outcome, task: str) -> dict:
     ledger = outcome.ledger
     return dict(
         record,
-        answer=format_answer(outcome.answer, task) if outcome.answer is not None else None,
+        answer=get_task(task).answer(outcome.answer) if outcome.answer is not None else None,
         correct=outcome.correct,
         completion=outcome.answer if outcome.answer is not None else (outcome.candidates[0] if outcome.candidates else None),
         tokens=ledger.tokens,
@@ -594,7 +592,7 @@ class _Partial:
             header = json.loads(lines[0]) if lines else {}
         except ValueError:
             header = {}
-        if header.get("run") != self.key:
+        if not isinstance(header, dict) or header.get("run") != self.key:  # a list: a file of something else
             raise UserError(
                 f"{self.path} holds lines of a run with other options or another model; delete it, or rerun with the options that made it"
             )
@@ -686,12 +684,8 @@ def _check_strategy_knobs(strategy, args) -> None:
     if strategy.check is None:
         return
     checked = inspect.signature(strategy.check).parameters
-    try:
+    with _reported(ValueError, flags=tuple(given)):
         strategy.check(**{k: v for k, v in given.items() if k in checked})
-    except ValueError as error:
-        named = next((k for k in given if str(error).startswith(k)), None)
-        flag = f"--{named.replace('_', '-')}: " if named else ""
-        raise UserError(f"{flag}{str(error).splitlines()[0]}") from None
 
 
 def _default_verifier(strategy, task: str = "countdown") -> str | None:
@@ -727,10 +721,8 @@ def _strategy_options(args, policy) -> dict:
         extra = {}
         if name == "prm":  # best-of-N and the weighted vote score a sample as the searches do: by its last step
             extra["aggregate"] = args.aggregate or ("last" if strategy.verifier == "scores" else "min")
-        try:
+        with _reported(ValueError, OSError, prefix=f"--verifier {name}: "):
             options["verifier"] = get_verifier(name, policy=policy, **extra)
-        except (ValueError, OSError) as error:
-            raise UserError(f"--verifier {name}: {str(error).splitlines()[0]}") from None
         if strategy.verifier == "steps" and not callable(getattr(options["verifier"], "score_steps", None)):
             raise UserError(f"--verifier {name} scores whole completions; {strategy.name} needs a step verifier (prm or step_oracle)")
     if "reviser" in takes:
@@ -803,18 +795,15 @@ def cmd_experiment(args) -> int:
     if args.name not in experiments.EXPERIMENTS:
         raise UserError(f"unknown experiment {args.name!r}; known: {', '.join(sorted(experiments.EXPERIMENTS)) or '(none)'}")
     install = experiments.EXPERIMENTS[args.name].install
+    if args.install and install is None:
+        known = ", ".join(sorted(n for n, e in experiments.EXPERIMENTS.items() if e.install)) or "(none)"
+        raise UserError(f"experiment {args.name!r} installs nothing; --install is for {known}")
+    experiments.run(args.name, refresh=args.refresh, progress=True)  # with --install: the result it fits from
     if args.install:
-        if install is None:
-            known = ", ".join(sorted(n for n, e in experiments.EXPERIMENTS.items() if e.install)) or "(none)"
-            raise UserError(f"experiment {args.name!r} installs nothing; --install is for {known}")
-        experiments.run(args.name, refresh=args.refresh, progress=True)  # read back, or compute, the result it fits from
-        try:
+        with _reported(ValueError):
             folder = install()
-        except ValueError as error:
-            raise UserError(str(error).splitlines()[0]) from None
         print(f"installed {folder}", file=sys.stderr)
         return 0
-    experiments.run(args.name, refresh=args.refresh, progress=True)
     record = experiments.stored(args.name)
     if record is not None:
         print(f"{experiments.path_of(args.name)}: computed {record['computed']} in {record['seconds']} s", file=sys.stderr)
@@ -843,10 +832,8 @@ def cmd_grade(args) -> int:
         writer = csv.DictWriter(table, fieldnames=["notebook", "exercise", "status", "message", "error"])
         writer.writeheader()
         writer.writerows(records)
-        try:
+        with _reported(OSError, cannot=f"write {args.csv}"):
             write_atomic(Path(args.csv), table.getvalue())
-        except OSError as error:
-            raise UserError(f"cannot write {args.csv}: {error.strerror or error}") from None
     print(json.dumps(records, indent=1, ensure_ascii=False) if args.json else gradebook(grades))
     return 0
 
@@ -857,10 +844,8 @@ def _write_chapters(args, write, what: str) -> int:
     chapters = args.chapters or sorted(str(p) for p in Path("book").glob("[0-9]*.ipynb"))
     if not chapters:
         raise UserError("no chapter notebooks given, and none in book/")
-    try:
+    with _reported(ValueError, OSError):
         written = write(chapters)
-    except (ValueError, OSError) as error:
-        raise UserError(str(error).splitlines()[0]) from None
     print(f"wrote {len(written)} {what} to {args.out}", file=sys.stderr)
     return 0
 
@@ -897,11 +882,9 @@ def cmd_pdf(args) -> int:
     from tsc.pdf import print_book
 
     start = time.monotonic()
-    try:
-        say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+    say = lambda name, pages: print(f"printed {name}: {pages} pages", file=sys.stderr, flush=True)
+    with _reported(RuntimeError):  # no book built, no Chromium
         layout = print_book(args.html, args.out, progress=say)
-    except RuntimeError as error:
-        raise UserError(str(error)) from None
     pages = layout[-1].first_page + layout[-1].pages
     print(f"wrote {args.out}: {pages} pages, {len(layout)} parts, in {time.monotonic() - start:.0f} s", file=sys.stderr)
     return 0

@@ -49,21 +49,14 @@ def glued(executed, sidecar: Path | None = None) -> dict[str, str]:
     values glued with ``display=False`` go)."""
     import json
 
-    values = {}
+    found = []  # (name, text/plain), the outputs' after the sidecar's
     if sidecar is not None and sidecar.exists():
-        for name, entry in json.loads(sidecar.read_text()).items():
-            text = (entry.get("data") or {}).get("text/plain")
-            if text is not None:
-                values[name] = text if isinstance(text, str) else "".join(text)
-    for cell in executed.cells:
-        for output in cell.get("outputs", []):
-            name = (output.get("metadata") or {}).get("scrapbook", {}).get("name")
-            if name:
-                data = output.get("data") or {}
-                text = data.get("text/plain", data.get("application/papermill.record/text/plain"))
-                if text is not None:
-                    values[name] = text if isinstance(text, str) else "".join(text)
-    return values
+        found += [(name, (entry.get("data") or {}).get("text/plain")) for name, entry in json.loads(sidecar.read_text()).items()]
+    for output in (output for cell in executed.cells for output in cell.get("outputs", [])):
+        name, data = (output.get("metadata") or {}).get("scrapbook", {}).get("name"), output.get("data") or {}
+        if name:
+            found.append((name, data.get("text/plain", data.get("application/papermill.record/text/plain"))))
+    return {name: text if isinstance(text, str) else "".join(text) for name, text in found if text is not None}
 
 
 def references(bib: str | Path) -> dict[str, tuple[str, str | None]]:
@@ -109,7 +102,7 @@ def roles(text: str, values: dict[str, str], refs: dict) -> str:
             if key not in values:
                 return f"`{key}`"
             try:
-                return format_plain_text(values[key], fmt) if fmt else format_plain_text(values[key], "")
+                return format_plain_text(values[key], fmt)
             except Exception:
                 return values[key]
         if role in ("cite", "cite:p", "cite:ps"):

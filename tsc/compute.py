@@ -136,6 +136,14 @@ def _dollars(owner: str, name: str, value, *, unit: str, positive: bool = False)
     return float(value)
 
 
+def _check_field(price, name: str, unit: str, *, positive: bool = False, optional: bool = False) -> None:
+    """A frozen price's field ``name``, checked by `_dollars` and stored as a float (None
+    stays None where the field is ``optional``)."""
+    value = getattr(price, name)
+    if not (optional and value is None):
+        object.__setattr__(price, name, _dollars(type(price).__name__, name, value, unit=unit, positive=positive))
+
+
 @dataclass(frozen=True)
 class TokenPrice:
     """An API's list price, in dollars per million tokens.
@@ -157,11 +165,8 @@ class TokenPrice:
     name: str = ""
 
     def __post_init__(self) -> None:
-        unit = "dollars per million tokens"
-        object.__setattr__(self, "input", _dollars("TokenPrice", "input", self.input, unit=unit))
-        object.__setattr__(self, "output", _dollars("TokenPrice", "output", self.output, unit=unit))
-        if self.cached_input is not None:
-            object.__setattr__(self, "cached_input", _dollars("TokenPrice", "cached_input", self.cached_input, unit=unit))
+        for name in ("input", "output", "cached_input"):
+            _check_field(self, name, "dollars per million tokens", optional=name == "cached_input")
         if not isinstance(self.name, str):
             raise ValueError(f"TokenPrice name must be a string, got {self.name!r}")
 
@@ -209,13 +214,9 @@ class SelfHosted:
     name: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dollars_per_hour", _dollars("SelfHosted", "dollars_per_hour", self.dollars_per_hour, unit="dollars"))
-        unit = "FLOPs per second"
-        rate = _dollars("SelfHosted", "decode_flops_per_second", self.decode_flops_per_second, unit=unit, positive=True)
-        object.__setattr__(self, "decode_flops_per_second", rate)
-        if self.prefill_flops_per_second is not None:
-            rate = _dollars("SelfHosted", "prefill_flops_per_second", self.prefill_flops_per_second, unit=unit, positive=True)
-            object.__setattr__(self, "prefill_flops_per_second", rate)
+        _check_field(self, "dollars_per_hour", "dollars")
+        for name in ("decode_flops_per_second", "prefill_flops_per_second"):
+            _check_field(self, name, "FLOPs per second", positive=True, optional=name.startswith("prefill"))
         busy = _dollars("SelfHosted", "utilisation", self.utilisation, unit="(a share of the hours, up to 1)", positive=True)
         if busy > 1:
             raise ValueError(f"SelfHosted utilisation is the busy share of the paid hours, at most 1; got {self.utilisation!r}")
@@ -231,17 +232,13 @@ class SelfHosted:
     ) -> SelfHosted:
         """The machine that did ``decoding``'s FLOPs in its ``seconds`` (a timed sampling run)
         and, if given, ``reading``'s in its own (a timed run that only reads prompts)."""
-        rates: list[float | None] = []
-        for ledger in (decoding, reading):
-            if ledger is None:
-                rates.append(None)
-                continue
+
+        def rate(ledger: Ledger) -> float:
             if not isinstance(ledger, Ledger) or not ledger.flops_known or ledger.flops <= 0 or ledger.seconds <= 0:
                 raise ValueError(f"SelfHosted.measured needs the ledger of a timed run with FLOPs and seconds > 0, got {ledger!r}")
-            rates.append(ledger.flops / ledger.seconds)
-        decode, prefill = rates
-        assert decode is not None  # decoding is not optional
-        return cls(dollars_per_hour, decode, prefill, utilisation=utilisation, name=name)
+            return ledger.flops / ledger.seconds
+
+        return cls(dollars_per_hour, rate(decoding), None if reading is None else rate(reading), utilisation=utilisation, name=name)
 
     def seconds(self, ledger: Ledger) -> float:
         """How long ``ledger``'s work takes on this machine (reading and writing at their rates),
@@ -271,7 +268,7 @@ class PerTask:
     name: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dollars", _dollars("PerTask", "dollars", self.dollars, unit="dollars per problem"))
+        _check_field(self, "dollars", "dollars per problem")
 
     def cost(self, ledger: Ledger) -> float:
         return self.dollars

@@ -121,12 +121,7 @@ def measure_throughput(
         chosen = [prompts[i % len(prompts)] for i in range(batch)]
         seeds = list(range(batch))
         options = dict(n=1, temperature=temperature, seed=seeds, max_new_tokens=max_new_tokens)
-        times = []
-        for _ in range(repeats):
-            ledger = Ledger()
-            started = time.perf_counter()
-            out = policy.sample(chosen, **options, ledger=ledger)
-            times.append(time.perf_counter() - started)
+        times, ledger, out = _timed(policy, chosen, repeats, **options)
         lengths = [row[0].num_tokens for row in out]
         fastest = max(min(times), 1e-9)
         rows.append(Throughput(batch, sum(lengths), fastest, max(lengths), ledger.policy_flops, tuple(max(t, 1e-9) for t in times)))
@@ -143,12 +138,8 @@ def measure_prefill(policy, prompts: Sequence[str], *, batch: int = 256, repeats
     chosen = [prompts[i % len(prompts)] for i in range(batch)]
     options = dict(n=1, temperature=1.0, seed=list(range(batch)), max_new_tokens=1)
     policy.sample(chosen[:1], **{**options, "seed": [0]})
-    times = []
-    for _ in range(repeats):
-        ledger = Ledger()
-        started = time.perf_counter()
-        policy.sample(chosen, **options, ledger=ledger)
-        times.append(max(time.perf_counter() - started, 1e-9))
+    times, ledger, _ = _timed(policy, chosen, repeats, **options)
+    times = [max(t, 1e-9) for t in times]
     return Throughput(batch, ledger.prompt_tokens, min(times), 1, ledger.policy_flops, tuple(times))
 
 
@@ -161,13 +152,23 @@ def measure_latency(
     out = {}
     for n in ns:
         policy.sample([prompt], n=n, temperature=temperature, seed=[0], max_new_tokens=max_new_tokens)  # warm-up
-        times = []
-        for r in range(repeats):
-            started = time.perf_counter()
-            policy.sample([prompt], n=n, temperature=temperature, seed=[r], max_new_tokens=max_new_tokens)
-            times.append(time.perf_counter() - started)
+        times, _, _ = _timed(policy, [prompt], repeats, n=n, temperature=temperature, seed=lambda r: [r], max_new_tokens=max_new_tokens)
         out[int(n)] = min(times)
     return out
+
+
+def _timed(policy, prompts: list[str], repeats: int, **options) -> tuple[list[float], Ledger, list]:
+    """``policy.sample(prompts, **options)`` timed ``repeats`` times (``seed``: the same
+    every time, or a function of the repeat): the seconds each took, the last one's ledger
+    and its output."""
+    times = []
+    for r in range(repeats):
+        ledger = Ledger()
+        seed = options["seed"](r) if callable(options["seed"]) else options["seed"]
+        started = time.perf_counter()
+        out = policy.sample(prompts, **{**options, "seed": seed}, ledger=ledger)
+        times.append(time.perf_counter() - started)
+    return times, ledger, out
 
 
 # ----------------------------------------------------------------------------- cost per correct answer
@@ -214,24 +215,12 @@ def price_runs(runs: dict[str, dict], price, *, seed: int = 0) -> list[dict]:
     for name, records in runs.items():
         cost = costs(records, price)
         correct = np.asarray(records["correct"], dtype=float)
-        mean_cost, cost_low, cost_high = bootstrap(cost, seed=seed)
-        accuracy, low, high = bootstrap(correct, seed=seed)
-        per, per_low, per_high = cost_per_correct(cost, correct, seed=seed)
-        points.append(
-            {
-                "name": name,
-                "cost": float(mean_cost),
-                "cost_low": float(cost_low),
-                "cost_high": float(cost_high),
-                "accuracy": float(accuracy),
-                "low": float(low),
-                "high": float(high),
-                "per_correct": per,
-                "per_correct_low": per_low,
-                "per_correct_high": per_high,
-            }
-        )
+        figures = (*bootstrap(cost, seed=seed), *bootstrap(correct, seed=seed), *cost_per_correct(cost, correct, seed=seed))
+        points.append({"name": name, **{key: float(value) for key, value in zip(PRICED, figures)}})
     return points
+
+
+PRICED = ("cost", "cost_low", "cost_high", "accuracy", "low", "high", "per_correct", "per_correct_low", "per_correct_high")
 
 
 # ----------------------------------------------------------------------------- early stopping, replayed
@@ -344,6 +333,7 @@ def ratio(a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, seed: i
 
 
 PRICING_MODELS = ("per token", "per task", "per correct answer")
+DAILY = ("revenue", "cost", "margin", "margin_low", "margin_high", "price_per_question")  # per pricing model, per mix
 
 
 def simulate_pricing(
@@ -389,9 +379,7 @@ def simulate_pricing(
     per_correct = per_task / mix_mean(correct.astype(float), reference_share)
     rng = np.random.default_rng(seed)
     out = {"hard_share": list(hard_shares), "reference_share": reference_share, "per_task_fee": per_task, "per_correct_fee": per_correct}
-    out["models"] = {}
-    for model in PRICING_MODELS:
-        out["models"][model] = {k: [] for k in ("revenue", "cost", "margin", "margin_low", "margin_high", "price_per_question")}
+    out["models"] = {model: {key: [] for key in DAILY} for model in PRICING_MODELS}
     for share in hard_shares:
         n_hard = rng.binomial(questions, share, size=days)
         spent = np.zeros(days)
@@ -406,12 +394,7 @@ def simulate_pricing(
         }
         for model, revenue in revenues.items():
             margin = revenue - spent
-            row = out["models"][model]
-            row["revenue"].append(float(revenue.mean()))
-            row["cost"].append(float(spent.mean()))
-            row["margin"].append(float(margin.mean()))
-            lo, hi = np.percentile(margin, [2.5, 97.5])
-            row["margin_low"].append(float(lo))
-            row["margin_high"].append(float(hi))
-            row["price_per_question"].append(float(revenue.mean() / questions))
+            figures = (revenue.mean(), spent.mean(), margin.mean(), *np.percentile(margin, [2.5, 97.5]), revenue.mean() / questions)
+            for key, value in zip(DAILY, figures):
+                out["models"][model][key].append(float(value))
     return out

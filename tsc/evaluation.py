@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsc.analysis import bootstrap, coverage, draw, majority_accuracy, paired
+from tsc.analysis import auc, best_of_accuracy, bootstrap, bootstrap_statistic, calibration, coverage, draw, majority_accuracy, paired
+from tsc.compute import Ledger
 from tsc.tasks import TASKS, countdown, get_task
 
 PASS_KS = (1, 4, 16, 32)
@@ -155,9 +156,6 @@ def evaluate_verifiers(
     over problems. As baselines on the same samples: one sample's accuracy, pass@n and
     majority@n.
     """
-    from tsc.analysis import auc, best_of_accuracy, bootstrap_statistic, calibration
-    from tsc.compute import Ledger
-
     chosen = countdown.generate(problems, seed=seed, sizes=sizes, split="test")
     table = draw(chosen, policy, n=n, temperature=temperature, seed=seed, one_stream=True)
     size_of = np.array([len(p.numbers) for p in chosen])
@@ -207,7 +205,6 @@ def _step_figures(verifier, problems, texts, *, seed: int) -> dict:
     """How well a step verifier's scores of the step prefixes before the last step rank
     against the exact process labels of `StepOracle` (legal so far and the target still
     reachable), as an AUC with a bootstrap interval over problems, and the labels' base rate."""
-    from tsc.analysis import auc, bootstrap_statistic
     from tsc.verifiers import StepOracle
 
     oracle, rows = StepOracle(), []

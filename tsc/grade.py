@@ -25,7 +25,6 @@ from pathlib import Path
 
 from tsc.sandbox import MB, Limits, Sandbox
 
-STATUSES = ("correct", "incorrect", "not attempted", "not reached")
 MARKS = {"✅": "correct", "❌": "incorrect", "…": "not attempted"}
 LABEL = re.compile(r"^```+\s*\{exercise\}[^\n]*\n(?:.*\n)*?:label:\s*(ex-\d+-\d+)", re.MULTILINE)
 SOLUTION = re.compile(r"\{solution\}\s*(ex-\d+-\d+)")

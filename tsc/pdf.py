@@ -14,11 +14,14 @@ Needs selenium (pinned in requirements.txt), pypdf and a Chromium with its chrom
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tsc.io import write_atomic
 
 PDF_NAME = "test-time-compute-scaling.pdf"  # in the built site's root; the introduction links to it
 A4 = {"paperWidth": 8.27, "paperHeight": 11.69}
@@ -159,7 +162,7 @@ def print_book(
             number = re.match(r"(\d+)_", Path(name).name)
             heading = " ".join(_page_title(browser).split()).rstrip("#¶ ").strip()
             titles.append(f"{int(number.group(1))}. {heading}" if number else heading)
-            printed.append(PdfReader(_bytes_io(pdf)))
+            printed.append(PdfReader(io.BytesIO(pdf)))
             if progress:
                 progress(name, len(printed[-1].pages))
         with tempfile.TemporaryDirectory(prefix="tsc-pdf-") as folder:
@@ -172,14 +175,14 @@ def print_book(
                     starts.append((name, page))
                     page += len(reader.pages)
                 toc_file.write_text(_toc_html(title, starts), encoding="utf-8")
-                toc = PdfReader(_bytes_io(_print(browser, toc_file.as_uri())))
+                toc = PdfReader(io.BytesIO(_print(browser, toc_file.as_uri())))
                 if len(toc.pages) == toc_pages:
                     break
                 toc_pages = len(toc.pages)
             total = sum(len(r.pages) for r in printed)
             numbers_file = Path(folder) / "numbers.html"
             numbers_file.write_text(_numbers_html(toc_pages + 1, total), encoding="utf-8")
-            numbers = PdfReader(_bytes_io(_print(browser, numbers_file.as_uri(), page_css=True)))
+            numbers = PdfReader(io.BytesIO(_print(browser, numbers_file.as_uri(), page_css=True)))
     finally:
         browser.quit()
     writer = PdfWriter()
@@ -194,14 +197,7 @@ def print_book(
         writer.pages[index].merge_page(numbers.pages[index - toc_pages])
     writer.add_metadata({"/Title": title, "/Creator": "tsc.pdf (headless Chromium)"})
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    with open(temporary, "wb") as f:
-        writer.write(f)
-    temporary.replace(out)
+    pdf = io.BytesIO()
+    writer.write(pdf)
+    write_atomic(out, pdf.getvalue())
     return layout
-
-
-def _bytes_io(data: bytes):
-    import io
-
-    return io.BytesIO(data)

@@ -38,8 +38,9 @@ class TablePolicy:
             )
         self.policy, self.table = policy, table
         self.name, self.prompt_format = policy.name, policy.prompt_format
-        self._rows = {problem_seed(table.seed, p): (i, policy.format(p)) for i, p in enumerate(table.problems)}
-        self._prompt_len: dict[str, int] = {}
+        prompts = [policy.format(p) for p in table.problems]
+        self._rows = {problem_seed(table.seed, p): (i, prompt) for i, (p, prompt) in enumerate(zip(table.problems, prompts))}
+        self._prompt_len = [len(ids) for ids in policy.encode(prompts)] if prompts else []
 
     def __repr__(self) -> str:
         return f"TablePolicy({self.name!r}, {len(self.table.problems)} problems x {self.table.n} samples)"
@@ -91,9 +92,9 @@ class TablePolicy:
                 self._completion(i, j, top_logprobs, None if threshold is None else (window, threshold)) for j in range(offset, offset + n)
             ]
             if stop_after is not None:
-                row = self._stopped(prompt, row, stop_after)
+                row = self._stopped(i, row, stop_after)
             out.append(row)
-            cost = self._charge(prompt, row)
+            cost = self._charge(i, row)
             if mine is not None:
                 mine.charge_policy(**cost)
             elif isinstance(ledger, Ledger):
@@ -111,14 +112,14 @@ class TablePolicy:
             return Completion(text[:at], at, sum(values[:at]), tuple(values[:at]), tuple(t[:k] for t in tops[:at]) if k else (), True)
         return Completion(text, tokens, sum(values), tuple(values), tuple(t[:k] for t in tops) if k else ())
 
-    def _stopped(self, prompt: str, row: list[Completion], stop_after: int) -> list[Completion]:
+    def _stopped(self, i: int, row: list[Completion], stop_after: int) -> list[Completion]:
         """``row`` as a sampler that stops once ``stop_after`` samples have finished returns it
         (`tsc.lm.Policy.sample`): the finished ones in the order they ended, then the others
         cut at that step. A sample finished if it ended before its length limit (the
         smaller of ``max_new_tokens`` and what the policy's context leaves)."""
         limit = self.table.max_new_tokens
         if isinstance(getattr(self.policy, "max_len", None), int):
-            limit = min(limit, self.policy.max_len - self._length(prompt))
+            limit = min(limit, self.policy.max_len - self._prompt_len[i])
         finished = sorted((j for j, c in enumerate(row) if c.num_tokens < limit), key=lambda j: (row[j].num_tokens, j))
         if len(finished) < stop_after:
             return [row[j] for j in finished] + [c for j, c in enumerate(row) if j not in finished]
@@ -139,13 +140,8 @@ class TablePolicy:
         )
         return Completion(text, tokens, 0.0)
 
-    def _length(self, prompt: str) -> int:
-        if prompt not in self._prompt_len:
-            self._prompt_len[prompt] = len(self.policy.encode([prompt])[0])
-        return self._prompt_len[prompt]
-
-    def _charge(self, prompt: str, row: list[Completion]) -> dict:
-        p = self._length(prompt)
+    def _charge(self, i: int, row: list[Completion]) -> dict:
+        p = self._prompt_len[i]
         base = self.policy.flops(p, 0)
         flops = base + sum(self.policy.flops(p, c.num_tokens) - base for c in row)
         return dict(prompt_tokens=p, generated_tokens=sum(c.num_tokens for c in row), flops=flops, seconds=0.0, samples=len(row))

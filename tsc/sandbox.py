@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -77,7 +78,7 @@ class Sandbox:
         self.work, self.sockets = self.folder / "work", self.folder / "kernel"
         self.work.mkdir()
         self.sockets.mkdir()
-        self.cgroups = _make_cgroups(self.folder.name, limits) if _linux() else []
+        self.cgroups = _make_cgroups(self.folder.name, limits) if sys.platform.startswith("linux") else []
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Sandbox:
@@ -170,8 +171,6 @@ class Sandbox:
                     break
                 except OSError:
                     _kill_cgroup(group)
-                    import time
-
                     time.sleep(0.05)
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -243,10 +242,6 @@ def summary(limits: Limits = Limits(), timeout: float = 600) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # cgroups (root only in practice: a place where the grader may make one)
-
-
-def _linux() -> bool:
-    return sys.platform.startswith("linux")
 
 
 def _own_cgroups() -> dict[str, str]:

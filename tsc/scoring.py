@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tsc.analysis import SampleTable
+from tsc.analysis import SampleTable, auc, bootstrap_statistic, calibration
 
 
 def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, k: int) -> float:
@@ -32,9 +32,7 @@ def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np
         raise ValueError(f"scores and correct must be two lists of the same length, got shapes {scores.shape} and {correct.shape}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise ValueError(f"k must be an integer from 1 to n={n}, got {k!r}")
-    _, level = np.unique(-scores, return_inverse=True)  # level 0 holds the highest score
-    members = np.bincount(level)
-    right = np.bincount(level, weights=correct.astype(float), minlength=len(members))
+    _, members, right = _levels(scores, correct)
     subsets = math.comb(n, k)
     above, chance = 0, 0.0
     for m, c in zip(members.tolist(), right.tolist()):
@@ -42,6 +40,14 @@ def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np
         chance += top_here / subsets * (c / m)
         above += m
     return chance
+
+
+def _levels(scores: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct scores, highest first, with how many samples hold each and how many of
+    those are correct."""
+    negated, level = np.unique(-scores, return_inverse=True)  # level 0 holds the highest score
+    members = np.bincount(level)
+    return -negated, members, np.bincount(level, weights=correct.astype(float), minlength=len(members))
 
 
 def best_of_k_after(first_score: float, first_correct: bool, scores, correct, k: int) -> float:
@@ -56,12 +62,9 @@ def best_of_k_after(first_score: float, first_correct: bool, scores, correct, k:
     if k == 1:
         return float(first_correct)
     m = k - 1  # samples beside the first attempt
-    _, level = np.unique(-scores, return_inverse=True)
-    levels = np.unique(-scores)  # -score of each level, highest score first
-    members = np.bincount(level)
-    right = np.bincount(level, weights=correct.astype(float), minlength=len(members))
+    levels, members, right = _levels(scores, correct)
     subsets, above, chance = math.comb(n, m), 0, 0.0
-    for value, count, c in zip((-levels).tolist(), members.tolist(), right.tolist()):
+    for value, count, c in zip(levels.tolist(), members.tolist(), right.tolist()):
         top_here = math.comb(n - above, m) - math.comb(n - above - count, m)  # subsets whose best sample is this level
         picked = float(first_correct) if first_score >= value else c / count
         chance += top_here / subsets * picked
@@ -100,8 +103,6 @@ def within_auc(scores: np.ndarray, correct: np.ndarray) -> float:
     """The AUC inside each problem (rows: problems; only problems with both right and wrong
     samples count), averaged over problems: how well a verifier ranks the samples best-of-N
     actually chooses among, with each problem's difficulty held fixed."""
-    from tsc.analysis import auc
-
     values = [auc(row, ok) for row, ok in zip(np.asarray(scores), np.asarray(correct)) if 0 < ok.sum() < len(ok)]
     return float(np.mean(values)) if values else float("nan")
 
@@ -109,8 +110,6 @@ def within_auc(scores: np.ndarray, correct: np.ndarray) -> float:
 def verifier_quality(scores: Mapping[str, np.ndarray], correct: np.ndarray, *, n_boot: int = 300) -> dict[str, dict]:
     """For each verifier's scores (problems × samples): the AUC over all samples and within a
     problem, each with a bootstrap interval over problems, and the calibration error."""
-    from tsc.analysis import auc, bootstrap_statistic, calibration
-
     return {
         name: {
             "auc": bootstrap_statistic(auc, s, correct, n_boot=n_boot),

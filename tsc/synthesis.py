@@ -52,6 +52,11 @@ def interval(correct: Sequence[bool]) -> tuple[float, float, float]:
     return float(correct.mean()), low, high
 
 
+def _solved(correct: Sequence[bool]) -> dict[str, float]:
+    """`interval` by name (``accuracy``, ``low``, ``high``), to spread into a row of a table."""
+    return dict(zip(("accuracy", "low", "high"), interval(correct)))
+
+
 PRICE = "o3-mini"  # the list price the map's dollars are counted at (Chapter 7's, `tsc.economics.list_price`)
 
 
@@ -77,14 +82,11 @@ def summarize(task: dict, *, mask: np.ndarray | None = None, price=None) -> list
     for row in task["rows"]:
         keep = np.ones(len(row["correct"]), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         correct, flops = np.asarray(row["correct"], dtype=bool)[keep], np.asarray(row["flops"], dtype=float)[keep]
-        accuracy, low, high = interval(correct)
         point = {
             "name": row["name"],
             "strategy": row["strategy"],
             "family": row["family"],
-            "accuracy": accuracy,
-            "low": low,
-            "high": high,
+            **_solved(correct),
             "flops": float(flops.mean()),
             "problems": int(len(correct)),
             "verifier": row.get("knobs", {}).get("verifier"),
@@ -113,12 +115,7 @@ def undominated(points: Sequence[dict], costs: Sequence[str] = ("dollars", "seco
     each other, so all of them are kept, the tie rule of `tsc.analysis.pareto_front` (with
     one cost, this is its front)."""
     values = np.array([[-float(p[gain])] + [float(p[c]) for c in costs] for p in points])
-    keep = []
-    for i, v in enumerate(values):
-        beaten = np.all(values <= v, axis=1) & np.any(values < v, axis=1)
-        if not beaten.any():
-            keep.append(i)
-    return keep
+    return [i for i, v in enumerate(values) if not (np.all(values <= v, axis=1) & np.any(values < v, axis=1)).any()]
 
 
 def verdict(diff, *, problems: int | None = None) -> str:
@@ -132,9 +129,10 @@ def verdict(diff, *, problems: int | None = None) -> str:
     return "within the noise" + (f" of {problems:,} problems" if problems else "")
 
 
-def standing(table: dict, *, group="all", versus: str = "thinker") -> str:
-    """Where ``versus`` stands against every other run of a `per_size` table on ``group``:
-    ahead of some beyond the noise, level with some within it, behind some beyond it."""
+def standing(table: dict, *, group="all") -> str:
+    """Where the run a `per_size` table compares (its ``versus``) stands against every other
+    run on ``group``: ahead of some beyond the noise, level with some within it, behind some
+    beyond it."""
     diffs = table["paired"]
     ahead = [n for n in diffs if diffs[n][group][1] > 0]
     behind = [n for n in diffs if diffs[n][group][2] < 0]
@@ -185,12 +183,10 @@ def front_holds(points: Sequence[dict], front: Sequence[int], cost: str = "flops
     """Whether ``front`` is what its definition says for ``points`` on ``cost``: nothing
     beats a point on it, everything off it is beaten (or is the twin of a kept point), and
     along it cost and accuracy both rise."""
+    kept = undominated(points, (cost,))
     for i, p in enumerate(points):
-        beaten = any(
-            q[cost] <= p[cost] and q["accuracy"] >= p["accuracy"] and (q[cost] < p[cost] or q["accuracy"] > p["accuracy"]) for q in points
-        )
         twin = any(q[cost] == p[cost] and q["accuracy"] == p["accuracy"] for j, q in enumerate(points) if j != i)
-        if (i in front) == beaten and not twin:
+        if (i in front) != (i in kept) and not twin:
             return False
     steps = zip(front, list(front)[1:])
     return all(points[a][cost] <= points[b][cost] and points[a]["accuracy"] < points[b]["accuracy"] for a, b in steps)
@@ -234,13 +230,8 @@ def halves(task: dict, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def by_size(task: dict, name: str) -> dict[int, dict]:
     """Accuracy (with its interval) and mean FLOPs of one row on each problem size."""
-    r, sizes = row(task, name), np.asarray(task["sizes"])
-    out = {}
-    for size in sorted(set(sizes.tolist())):
-        mask = sizes == size
-        accuracy, low, high = interval(np.asarray(r["correct"], dtype=bool)[mask])
-        out[size] = {"accuracy": accuracy, "low": low, "high": high, "flops": float(np.mean(np.asarray(r["flops"])[mask]))}
-    return out
+    stats = per_size({name: row(task, name)}, task["sizes"], versus=name)["stats"][name]
+    return {size: {key: s[key] for key in ("accuracy", "low", "high", "flops")} for size, s in stats.items() if size != "all"}
 
 
 def matched_pairs(task: dict, first: str, second: str, *, within: float = 1.3, verifier: str | None = "prm") -> list[dict]:
@@ -282,9 +273,8 @@ def per_size(runs: dict[str, dict], sizes: Sequence[int], *, versus: str = "thin
             raise ValueError(f"run {name!r} has {len(correct)} verdicts for {len(sizes)} problems")
         stats[name] = {}
         for key, mask in groups.items():
-            accuracy, low, high = interval(correct[mask])
-            stats[name][key] = {"solved": int(correct[mask].sum()), "problems": int(mask.sum()), "accuracy": accuracy,
-                                "low": low, "high": high, "flops": float(flops[mask].mean())}  # fmt: skip
+            stats[name][key] = {"solved": int(correct[mask].sum()), "problems": int(mask.sum()), **_solved(correct[mask]),
+                                "flops": float(flops[mask].mean())}  # fmt: skip
     mine = np.asarray(runs[versus]["correct"], dtype=float)
     for name, run in runs.items():
         if name != versus:
@@ -345,14 +335,9 @@ def selectors(best_of_many: dict, k: int) -> dict[str, tuple[float, float, float
     """Best-of-k accuracy of each selector of Chapter 6's ``ch06-best-of-many`` (the oracle, the
     PRM scored two ways, the ORM, the policy's own confidence), mean over problems with a 95 %
     bootstrap interval."""
-    if k not in best_of_many["ks"]:
-        raise ValueError(f"k={k} was not measured; choose one of {best_of_many['ks']}")
-    j = best_of_many["ks"].index(k)
-    names = list(best_of_many["problems"][0]["best_of"])
     out = {}
-    for name in names:
-        values = np.array([p["best_of"][name][j] for p in best_of_many["problems"]])
-        mean, low, high = bootstrap(values, n_boot=1000)
+    for name in best_of_many["problems"][0]["best_of"]:
+        mean, low, high = bootstrap(selector_values(best_of_many, name, k), n_boot=1000)
         out[name] = (float(mean), float(low), float(high))
     return out
 
@@ -364,18 +349,10 @@ def sequential_and_parallel(budget_forcing: dict, parallel: dict, model: str = "
     comparison at the longest thinking budget's tokens."""
     if budget_forcing["problems"] != parallel["problems"]:
         raise ValueError("the budget-forcing and parallel results are not on the same problems")
-    sequential = []
-    for config in budget_forcing["configs"]:
-        accuracy, low, high = interval(config["correct"])
-        sequential.append(
-            {
-                "budget": config["thinking_tokens"],
-                "tokens": float(np.mean(config["generated_tokens"])),
-                "accuracy": accuracy,
-                "low": low,
-                "high": high,
-            }
-        )
+    sequential = [
+        {"budget": c["thinking_tokens"], "tokens": float(np.mean(c["generated_tokens"])), **_solved(c["correct"])}
+        for c in budget_forcing["configs"]
+    ]
     m = parallel["models"][model]
     ns = np.asarray(parallel["ns"])
     coverage = np.asarray(m["coverage"], dtype=float).T  # problems × ns
@@ -439,15 +416,12 @@ def allocation_by_size(allocation: dict, plan: dict, split: str = "test") -> lis
         r = data["results"][name]
         correct = np.asarray(r["correct"], dtype=float)[mask]
         greedy = np.asarray(data["results"]["greedy"]["correct"], dtype=float)[mask]
-        accuracy, low, high = interval(correct > 0)
         out.append(
             {
                 "size": size,
                 "choice": name,
                 "flops": float(np.mean(np.asarray(r["flops"], dtype=float)[mask])),
-                "accuracy": accuracy,
-                "low": low,
-                "high": high,
+                **_solved(correct > 0),
                 "greedy": float(greedy.mean()),
                 "greedy_low": interval(greedy > 0)[1],
                 "greedy_high": interval(greedy > 0)[2],
@@ -513,44 +487,6 @@ def log_linear_fit(ks: Sequence[int], values: Sequence[float]) -> float:
     return 1.0 - float(np.sum((y - fitted) ** 2)) / total if total > 0 else 0.0
 
 
-__all__ = [
-    "FAMILIES",
-    "allocation_by_size",
-    "PRICE",
-    "best_fixed",
-    "book_findings",
-    "by_size",
-    "check_task",
-    "dollars",
-    "early_stopping",
-    "front_holds",
-    "finding",
-    "findings_table",
-    "format_per_size",
-    "front",
-    "in_words",
-    "halves",
-    "interval",
-    "join_names",
-    "knowledge",
-    "log_linear_fit",
-    "matched_pairs",
-    "per_size",
-    "price_when",
-    "row",
-    "selection_gap",
-    "standing",
-    "selector_values",
-    "sharpening",
-    "selectors",
-    "sequential_and_parallel",
-    "summarize",
-    "undominated",
-    "verdict",
-    "within_noise",
-]
-
-
 def selector_values(best_of_many: dict, name: str, k: int) -> np.ndarray:
     """Per problem, the chance that selector ``name`` picks a right sample from ``k`` (Chapter 6's
     ``ch06-best-of-many``), for paired comparisons."""
@@ -580,14 +516,35 @@ def book_findings(
     """The findings table: each chapter's reproduced finding beside its paper. The papers'
     figures are quoted as the papers state them (see the bibliography); ours are computed from
     the shipped results passed in, and so is whether the shape held."""
-    rows = []
+    # Chapter 1: coverage and voting (Chapter 3's self-consistency runs)
     cd = selection_gap(self_consistency, "countdown", "1")
     ks = cd["ks"]
     coverage = np.asarray(self_consistency["countdown"]["temperatures"]["1"]["coverage"], dtype=float)
     last = paired(coverage[:, -1], coverage[:, -2])
     fit = log_linear_fit(ks, cd["coverage"]["mean"])
     orders = np.log10(ks[-1] / ks[0])
-    rows.append(
+    ar_gap = selection_gap(self_consistency, "arithmetic", "0.6")
+    gap = ar_gap["gap"]
+    # Chapter 2: RL's sharpening and the thinking budget
+    sharp = sharpening(rl)
+    low_k, high_k = min(sharp), max(sharp)
+    configs = sorted(budget_forcing["configs"], key=lambda c: c["thinking_tokens"])
+    correct = [np.asarray(c["correct"], dtype=float) for c in configs]
+    span = paired(correct[-1], correct[0])
+    steps = [paired(b, a) for a, b in zip(correct, correct[1:])]
+    # Chapters 3 and 4: the vote against greedy, and where compute pays
+    ar = self_consistency["arithmetic"]
+    t = ar["temperatures"]["0.6"]
+    vote = paired(np.asarray(t["majority"], dtype=float)[:, -1], np.asarray(ar["greedy"], dtype=float))
+    easy, hard = allocation_rows[0], allocation_rows[-1]
+    # Chapter 6: the verifiers at 16 samples and at the most
+    prm = selector_values(best_of_many, "PRM (last)", 16)
+    orm = selector_values(best_of_many, "ORM", 16)
+    better = paired(prm, orm)
+    many = max(best_of_many["ks"])
+    plateau = paired(selector_values(best_of_many, "PRM (last)", many), prm)
+    climb = paired(selector_values(best_of_many, "oracle", many), selector_values(best_of_many, "oracle", 16))
+    return [
         finding(
             1,
             "coverage keeps rising with samples",
@@ -598,11 +555,7 @@ def book_findings(
             fit >= 0.95 and last[1] > 0,
             f"a line in log k fits coverage from k = {ks[0]} to {ks[-1]} (R² at least 0.95) and the last doubling still "
             f"gains (paired interval above 0); {orders:.1f} orders of magnitude, not four",
-        )
-    )
-    ar_gap = selection_gap(self_consistency, "arithmetic", "0.6")
-    gap = ar_gap["gap"]
-    rows.append(
+        ),
         finding(
             1,
             "voting falls far short of coverage",
@@ -613,11 +566,7 @@ def book_findings(
             gap[1] > 0.1,
             "coverage minus the vote at the most samples, paired interval above 10 points, on arithmetic (on Countdown "
             "a vote counts identical solutions only)",
-        )
-    )
-    sharp = sharpening(rl)
-    low_k, high_k = min(sharp), max(sharp)
-    rows.append(
+        ),
         finding(
             2,
             "RL sharpens: it wins at small k, not at large k",
@@ -626,13 +575,7 @@ def book_findings(
             f"pass@{low_k} {sharp[low_k][0] * 100:+.0f} points, pass@{high_k} {sharp[high_k][0] * 100:+.0f}",
             sharp[low_k][1] > 0 and sharp[high_k][2] <= 0,
             f"tuned minus base, paired: pass@{low_k} interval above 0 and pass@{high_k} interval at or below 0",
-        )
-    )
-    configs = sorted(budget_forcing["configs"], key=lambda c: c["thinking_tokens"])
-    correct = [np.asarray(c["correct"], dtype=float) for c in configs]
-    span = paired(correct[-1], correct[0])
-    steps = [paired(b, a) for a, b in zip(correct, correct[1:])]
-    rows.append(
+        ),
         finding(
             2,
             "accuracy rises with the thinking budget",
@@ -642,12 +585,7 @@ def book_findings(
             f"{configs[-1]['thinking_tokens']} thinking tokens",
             span[1] > 0 and all(step[2] >= 0 for step in steps),
             "largest budget minus smallest, paired interval above 0, and no step down beyond the noise (paired)",
-        )
-    )
-    ar = self_consistency["arithmetic"]
-    t = ar["temperatures"]["0.6"]
-    vote = paired(np.asarray(t["majority"], dtype=float)[:, -1], np.asarray(ar["greedy"], dtype=float))
-    rows.append(
+        ),
         finding(
             3,
             "self-consistency beats greedy decoding",
@@ -656,10 +594,7 @@ def book_findings(
             f"arithmetic, {ar['ks'][-1]} votes: {vote[0] * 100:+.1f} points ({vote[1] * 100:+.1f} to {vote[2] * 100:+.1f})",
             vote[1] > 0,
             "majority vote minus greedy, paired interval above 0",
-        )
-    )
-    easy, hard = allocation_rows[0], allocation_rows[-1]
-    rows.append(
+        ),
         finding(
             4,
             "test-time compute pays where the model has a real chance",
@@ -669,12 +604,7 @@ def book_findings(
             f"{hard['gain'][0] * 100:+.0f} ({hard['size']} numbers)",
             easy["gain"][1] > hard["gain"][2],
             f"gain over greedy on {easy['size']}-number problems above that on {hard['size']}-number ones, intervals apart",
-        )
-    )
-    prm = selector_values(best_of_many, "PRM (last)", 16)
-    orm = selector_values(best_of_many, "ORM", 16)
-    better = paired(prm, orm)
-    rows.append(
+        ),
         finding(
             6,
             "a process reward model selects better than an outcome one",
@@ -683,12 +613,7 @@ def book_findings(
             f"best-of-16: PRM {prm.mean():.0%}, ORM {orm.mean():.0%}",
             better[1] > 0,
             "PRM minus ORM on the same 16 samples, paired interval above 0",
-        )
-    )
-    many = max(best_of_many["ks"])
-    plateau = paired(selector_values(best_of_many, "PRM (last)", many), prm)
-    climb = paired(selector_values(best_of_many, "oracle", many), selector_values(best_of_many, "oracle", 16))
-    rows.append(
+        ),
         finding(
             6,
             "a learned verifier stops paying while coverage climbs",
@@ -698,9 +623,7 @@ def book_findings(
             plateau[1] <= 0 < climb[1] and plateau[2] < climb[1],
             f"from 16 to {many} samples the PRM gains nothing beyond the noise while the oracle does, paired intervals apart "
             "(a decline, as the paper found, is not tested)",
-        )
-    )
-    rows.append(
+        ),
         finding(
             7,
             "stopping a vote early keeps nearly all its accuracy",
@@ -710,6 +633,5 @@ def book_findings(
             f"({stopping['difference'][1] * 100:+.1f} to {stopping['difference'][2] * 100:+.1f})",
             stopping["token_share"] < 0.6 and stopping["difference"][1] <= 0 <= stopping["difference"][2],
             "at most 60 % of the generated tokens, and the paired accuracy change includes 0 (no loss beyond the noise)",
-        )
-    )
-    return rows
+        ),
+    ]

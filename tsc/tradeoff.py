@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.analysis import bootstrap, pass_at_k
+from tsc.analysis import bootstrap, pareto_front, pass_at_k, resampled
 
 # ---------------------------------------------------------------- the grid: curves per checkpoint
 
@@ -87,15 +87,11 @@ def accuracy_at(budget: float, accuracy: Sequence[float], flops: Sequence[float]
 def frontier(train: Sequence[float], test: Sequence[float]) -> np.ndarray:
     """Indices of the checkpoints on the iso-accuracy frontier: those that reach the level
     (finite ``test``) and that no other checkpoint beats on both training FLOPs and test
-    FLOPs, in order of training FLOPs."""
+    FLOPs (`tsc.analysis.pareto_front`, the fewer test FLOPs the better), in order of
+    training FLOPs."""
     train, test = np.asarray(train, dtype=float), np.asarray(test, dtype=float)
     ok = np.flatnonzero(np.isfinite(test))
-    keep, best = [], math.inf
-    for i in ok[np.argsort(train[ok], kind="stable")]:
-        if test[i] < best:
-            keep.append(i)
-            best = test[i]
-    return np.asarray(keep, dtype=int)
+    return ok[pareto_front(train[ok], -test[ok])]
 
 
 def exchange_slope(train: Sequence[float], test: Sequence[float]) -> float:
@@ -171,8 +167,7 @@ def pair_exchange(
         return math.inf if not math.isfinite(f_small) else (f_small / f_big) ** (1 / decades)
 
     count = len(grid["sizes"]) if mask is None else int(np.sum(mask))
-    rng = np.random.default_rng(seed)
-    draws = np.array([rate(rng.integers(0, count, count)) for _ in range(n_boot)])
+    draws = resampled(rate, count, n_boot=n_boot, seed=seed)
     draws = draws[~np.isnan(draws)]
     low, high = (
         np.percentile(draws, [2.5, 97.5], method="nearest") if len(draws) else (math.nan, math.nan)

@@ -40,14 +40,14 @@ def install(folder: str | Path, name: str, *, half: bool) -> Path:
     return ASSETS / name
 
 
-def evaluate_installed(name: str, **options) -> dict:
+def evaluate_installed(name: str) -> dict:
     """Compute the card figures of bundled model ``name`` from its stored weights and write
     them onto its card (atomically); returns them."""
     from tsc.evaluation import evaluate_model
     from tsc.lm.policy import load_policy
 
     policy = load_policy(name)
-    figures = evaluate_model(policy, **options)
+    figures = evaluate_model(policy)
     write_atomic(policy.path / "card.json", json.dumps(dict(policy.card, eval=figures), indent=2) + "\n")
     return figures
 
@@ -74,39 +74,45 @@ def _cell(figure: dict | None) -> str:
     return f"{figure['value']:.1%} ({figure['low']:.1%}–{figure['high']:.1%})"
 
 
+def markdown_table(header: str, rows) -> str:
+    """A Markdown table: ``header`` names the columns between bars (``| model | params: |``; a
+    colon after a name aligns that column right), each row is a list of its cells' text."""
+    names = [name.strip() for name in header.strip().strip("|").split("|")]
+    rule = "|" + "".join("---:|" if name.endswith(":") else "---|" for name in names)
+    lines = ["| " + " | ".join(name.rstrip(":") for name in names) + " |", rule]
+    return "\n".join(lines + ["| " + " | ".join(map(str, cells)) + " |" for cells in rows])
+
+
+def _cells(overall: dict, keys: tuple[str, ...]) -> list[str]:
+    return [_cell(overall.get(k)) for k in keys]
+
+
 def family_table(rows: list[dict] | None = None, family: str = "countdown") -> str:
     """The family's greedy and pass@k figures, smallest model first, as a Markdown table."""
     rows = [r for r in (rows or zoo()) if r.get("family") == family and r.get("eval")]
     rows.sort(key=lambda r: (r["params"] or 0, r["steps"] or 0))
-    lines = [
-        "| model | params | step | train tokens | train FLOPs | greedy | pass@1 | pass@4 | pass@16 | pass@32 |",
-        "|---|---:|---:|---:|---:|---|---|---|---|---|",
-    ]
-    for r in rows:
-        overall = r["eval"].get("overall", {})
-        lines.append(
-            f"| `{r['name']}` | {r['params']:,} | {r['steps']:,} | {r['train_tokens'] / 1e6:.1f} M | {r['train_flops']:.2e} | "
-            + " | ".join(_cell(overall.get(k)) for k in ("greedy", "pass@1", "pass@4", "pass@16", "pass@32"))
-            + " |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        "| model | params: | step: | train tokens: | train FLOPs: | greedy | pass@1 | pass@4 | pass@16 | pass@32 |",
+        (
+            [f"`{r['name']}`", f"{r['params']:,}", f"{r['steps']:,}", f"{r['train_tokens'] / 1e6:.1f} M", f"{r['train_flops']:.2e}"]
+            + _cells(r["eval"].get("overall", {}), ("greedy", "pass@1", "pass@4", "pass@16", "pass@32"))
+            for r in rows
+        ),
+    )
 
 
 def zoo_table(rows: list[dict] | None = None) -> str:
     """Every bundled model with its kind, task, size and headline figure, as a Markdown table."""
     rows = rows or zoo()
-    lines = [
-        "| model | kind | task | params | train FLOPs | stored | MB | headline (95 % interval) |",
-        "|---|---|---|---:|---:|---|---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| `{r['name']}` | {r['kind'] or 'policy'} | {r['task'] or 'countdown'} | {r['params'] or 0:,} | "
-            f"{(r['train_flops'] or 0):.2e} | {r['stored'] or _stored(r)} | {r['megabytes']:.1f} | {headline(r)} |"
-        )
-    total = sum(r["megabytes"] for r in rows)
-    lines.append(f"| **all** | | | | | | **{total:.1f}** | |")
-    return "\n".join(lines)
+    table = markdown_table(
+        "| model | kind | task | params: | train FLOPs: | stored | MB: | headline (95 % interval) |",
+        (
+            [f"`{r['name']}`", r["kind"] or "policy", r["task"] or "countdown", f"{r['params'] or 0:,}", f"{(r['train_flops'] or 0):.2e}"]
+            + [r["stored"] or _stored(r), f"{r['megabytes']:.1f}", headline(r)]
+            for r in rows
+        ),
+    )
+    return table + f"\n| **all** | | | | | | **{sum(r['megabytes'] for r in rows):.1f}** | |"
 
 
 def _stored(row: dict) -> str:
@@ -137,42 +143,34 @@ def headline(row: dict) -> str:
 
 def thinking_table(rows: list[dict]) -> str:
     """The trace model's accuracy at each thinking budget (budget forcing, greedy)."""
-    lines = ["| thinking tokens (at most) | solved | thinking tokens spent (mean) | stopped by itself |", "|---:|---|---:|---:|"]
-    for r in rows:
-        figures = r.get("eval") or {}
-        if r.get("kind") != "trace" or not figures.get("thinking"):
-            continue
-        for budget, figure in figures["thinking"].items():
-            spent = figures["mean_thinking_tokens"][budget]
-            stopped = figures["stops_by_itself_within"][budget]
-            lines.append(f"| {int(budget):,} | {_cell(figure)} | {spent:.0f} | {stopped:.0%} |")
-    return "\n".join(lines)
+    traces = [r["eval"] for r in rows if r.get("kind") == "trace" and (r.get("eval") or {}).get("thinking")]
+    return markdown_table(
+        "| thinking tokens (at most): | solved | thinking tokens spent (mean): | stopped by itself: |",
+        (
+            [f"{int(budget):,}", _cell(figure), f"{f['mean_thinking_tokens'][budget]:.0f}", f"{f['stops_by_itself_within'][budget]:.0%}"]
+            for f in traces
+            for budget, figure in f["thinking"].items()
+        ),
+    )
 
 
 def steps_table(rows: list[dict]) -> str:
     """Each task's step-by-step policy against its direct-answer twin: what chain of thought buys."""
-    lines = [
-        "| task | model | kind | greedy | pass@32 | majority@16 (T=0.8) | majority@16 − greedy (paired) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    table = []
     for r in sorted(rows, key=lambda r: (r.get("task") or "", r.get("kind") or "")):
         overall = (r.get("eval") or {}).get("overall") or {}
         # one model per task and kind: not the family's smaller sizes, not a model fine-tuned from another
         twin = r.get("kind") in ("policy", "direct") and (not r.get("family") or r["name"] == "countdown") and not r.get("init_from")
-        if not twin or "greedy" not in overall:
-            continue
-        cells = [_cell(overall.get(k)) for k in ("greedy", "pass@32", "majority@16", "majority@16-greedy")]
-        lines.append(f"| {r['task']} | `{r['name']}` | {r['kind']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        if twin and "greedy" in overall:
+            table.append(
+                [r["task"], f"`{r['name']}`", r["kind"]] + _cells(overall, ("greedy", "pass@32", "majority@16", "majority@16-greedy"))
+            )
+    return markdown_table("| task | model | kind | greedy | pass@32 | majority@16 (T=0.8) | majority@16 − greedy (paired) |", table)
 
 
 def rl_table(rows: list[dict]) -> str:
     """Each model trained by reinforcement learning (`tsc.lm.rl`) against the policy it started from."""
-    lines = [
-        "| model | RL steps | sampling FLOPs | update FLOPs | greedy | pass@1 | pass@16 | pass@32 |",
-        "|---|---:|---:|---:|---|---|---|---|",
-    ]
-    by_name = {r["name"]: r for r in rows}
+    table, by_name = [], {r["name"]: r for r in rows}
     for r in rows:
         start = (r.get("init_from") or {}).get("model")
         card = read_card(bundled_models(kind=None)[r["name"]]) if start in by_name else {}
@@ -180,9 +178,11 @@ def rl_table(rows: list[dict]) -> str:
             continue
         for row, steps, sampling, update in ((by_name[start], 0, 0, 0), (r, r["steps"], card["sampling_flops"], card["update_flops"])):
             overall = (row.get("eval") or {}).get("overall") or {}
-            cells = [_cell(overall.get(k)) for k in ("greedy", "pass@1", "pass@16", "pass@32")]
-            lines.append(f"| `{row['name']}` | {steps:,} | {sampling:.2e} | {update:.2e} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            table.append(
+                [f"`{row['name']}`", f"{steps:,}", f"{sampling:.2e}", f"{update:.2e}"]
+                + _cells(overall, ("greedy", "pass@1", "pass@16", "pass@32"))
+            )
+    return markdown_table("| model | RL steps: | sampling FLOPs: | update FLOPs: | greedy | pass@1 | pass@16 | pass@32 |", table)
 
 
 def write_readme() -> Path:
@@ -241,10 +241,7 @@ answer alone (an expression for Countdown, a number for arithmetic):
 
 
 def _family_problems(rows: list[dict]) -> str:
-    for r in rows:
-        if r.get("family") and r.get("eval"):
-            return f"{r['eval']['overall']['problems']:,}"
-    return "the"
+    return next((f"{r['eval']['overall']['problems']:,}" for r in rows if r.get("family") and r.get("eval")), "the")
 
 
 def compare_figures(new: dict, card: dict, prefix: str = "") -> list[tuple[str, float, dict]]:

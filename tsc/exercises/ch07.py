@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tsc.analysis import pareto_front
 from tsc.compute import Ledger, TokenPrice
 from tsc.exercises.feedback import Feedback, as_number, registers_selftest, rejects, run_cases, show
 
@@ -97,12 +98,6 @@ FRONTIER_CASES: list[tuple[list[float], list[float], list[int], str]] = [
 ]
 
 
-def _frontier(cost: list[float], accuracy: list[float]) -> list[int]:
-    from tsc.analysis import pareto_front
-
-    return pareto_front(cost, accuracy)
-
-
 def check_frontier(fn: Callable) -> Feedback:
     """Compare a student's ``fn(costs, accuracies) -> indices`` with the Pareto frontier,
     listed from the cheapest point."""
@@ -124,7 +119,7 @@ def check_frontier(fn: Callable) -> Feedback:
         given = f"frontier(costs={cost}, accuracies={accuracy}): expected {expected} ({what}), got {indices}."
         if sorted(indices) == sorted(expected):
             return Feedback("incorrect", f"{given} The right points, in the wrong order: list them from the cheapest.")
-        if sorted(indices) == sorted(_frontier([-c for c in cost], accuracy)):
+        if sorted(indices) == sorted(pareto_front([-c for c in cost], accuracy)):
             return Feedback("incorrect", f"{given} Those are the most expensive points: a frontier point is one no cheaper point matches.")
         if set(expected) < set(indices):
             return Feedback(
@@ -248,8 +243,6 @@ def _selftest_token_cost(ledger: Ledger | None = None, price: TokenPrice | None 
 
 @registers_selftest("ex-7-2")
 def _selftest_frontier(costs: list | None = None, accuracies: list | None = None) -> None:
-    from tsc.analysis import pareto_front
-
     assert check_frontier(lambda costs, accuracies: None).status == "not attempted"
     assert check_frontier(reference_frontier).correct
     assert rejects(check_frontier(lambda c, a: sorted(reference_frontier(c, a))), "from the cheapest")

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 from tsc.exercises.feedback import NOT_ATTEMPTED, Feedback, as_number, call, registers_selftest, rejects, run_cases, show
+from tsc.strategies.free_energy import entropy
 
 # --- Exercise 8.1: the expected information gain of an observation ----------------------------
 
@@ -19,15 +20,11 @@ INFO_CASES: list[tuple[list[float], list[list[float]]]] = [
 ]
 
 
-def _entropy(p: list[float]) -> float:
-    return -sum(x * math.log(x) for x in p if x > 0)
-
-
 def _info(prior: list[float], likelihood: list[list[float]]) -> tuple[float, float, float]:
     """(information gain, predictive entropy, ambiguity) in nats."""
     predictive = [sum(q * row[o] for q, row in zip(prior, likelihood)) for o in range(len(likelihood[0]))]
-    ambiguity = sum(q * _entropy(row) for q, row in zip(prior, likelihood))
-    return _entropy(predictive) - ambiguity, _entropy(predictive), ambiguity
+    ambiguity = sum(q * entropy(row) for q, row in zip(prior, likelihood))
+    return entropy(predictive) - ambiguity, entropy(predictive), ambiguity
 
 
 def check_information_gain(fn: Callable) -> Feedback:

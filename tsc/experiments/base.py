@@ -126,6 +126,13 @@ def resolve_knobs(knobs: dict, policy) -> dict:
     return options
 
 
+def key_ids(keys) -> list[int]:
+    """Each sample's answer key as a small integer, in order of first appearance (the first key
+    seen is 0; -1: malformed), how results store a problem's answers compactly."""
+    ids: dict[str, int] = {}
+    return [-1 if k is None else ids.setdefault(k, len(ids)) for k in keys]
+
+
 def _machine() -> dict:
     import torch
 

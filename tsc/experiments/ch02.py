@@ -17,13 +17,6 @@ import numpy as np
 from tsc.experiments.base import experiment
 
 
-def _card_problems(per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
-    """The held-out problems of the models' cards (`tsc.evaluation.evaluate_policy`)."""
-    from tsc.tasks import TASKS
-
-    return TASKS["countdown"].per_size(per_size, seed=seed, sizes=sizes)
-
-
 @experiment(
     "rl_pass_at_k",
     describe="pass@k for k = 1..256 of countdown-rl and its KL-penalised twin countdown-rl-kl against countdown, 300 "
@@ -57,8 +50,10 @@ def rl_pass_at_k(
     finished: a stopped run resumes, and ``only=MODEL`` (from Python, not a configuration
     option) computes one model's parts alone and returns None."""
     from tsc.lm.policy import load_policy
+    from tsc.tasks import TASKS
 
-    problems = _card_problems(per_size, seed, tuple(sizes))
+    # the held-out problems of the models' cards (`tsc.evaluation.evaluate_policy`)
+    problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=tuple(sizes))
     out = {"problems": [p.prompt() for p in problems], "sizes": [len(p.numbers) for p in problems], "samples": samples, "models": {}}
     out["base_temperatures"] = {}
     for name in [only] if only else models:
@@ -83,12 +78,8 @@ def rl_pass_at_k(
                 )
                 for start in range(0, len(problems), 100)  # 100 problems x 256 samples at a time: bounded memory
             ]
-            part = {
-                "correct": [c for b in blocks for c in b["correct"]],
-                "distinct_correct": [c for b in blocks for c in b["distinct_correct"]],
-                "mean_tokens": [c for b in blocks for c in b["mean_tokens"]],
-                "generated_tokens": sum(b["generated_tokens"] for b in blocks),
-            }
+            part = {key: [c for b in blocks for c in b[key]] for key in ("correct", "distinct_correct", "mean_tokens")}
+            part["generated_tokens"] = sum(b["generated_tokens"] for b in blocks)
             if temperature == 1.0:
                 out["models"][name] = {**part, "greedy": [c for b in blocks for c in b["greedy"]]}
             else:
@@ -108,9 +99,10 @@ def _card_controls(
     held-out problems, drawn with the evaluations' seed; cached like the blocks."""
     from tsc.analysis import draw
     from tsc.lm.policy import load_policy
+    from tsc.tasks import TASKS
 
     policy = load_policy(model)
-    problems = _card_problems(per_size, seed, sizes)
+    problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=sizes)  # the cards' held-out problems
     key = {"model": model, "weights": policy.card.get("weights_sha256", ""), "card_controls": True, "per_size": per_size,
            "samples": samples, "seed": seed, "temperature": temperature, "max_new_tokens": max_new_tokens}  # fmt: skip
 

@@ -60,13 +60,6 @@ CANDIDATES = {
 }
 
 
-def grid_problems(per_size: int, seed: int) -> list:
-    """``per_size`` held-out problems of each size (3, 4, 5), the same for every checkpoint."""
-    from tsc.tasks import TASKS
-
-    return TASKS["countdown"].per_size(per_size, seed=seed, sizes=(3, 4, 5))
-
-
 @experiment(
     "ch04-grid",
     describe="every checkpoint of the Countdown family: coverage and majority@k against test-time FLOPs",
@@ -78,25 +71,17 @@ def grid_problems(per_size: int, seed: int) -> list:
     seed=4000,
     trials=100,
 )
-def grid(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
-    return checkpoint_table(
-        checkpoints,
-        per_size=per_size,
-        samples=samples,
-        ks=ks,
-        temperature=temperature,
-        seed=seed,
-        trials=trials,
-        cache="grid.jsonl",
-        experiment="ch04-grid",
-    )
+def grid(**config) -> dict:
+    return checkpoint_table(**config, cache="grid.jsonl", experiment="ch04-grid")
 
 
-def checkpoint_table(checkpoints, *, per_size, samples, ks, temperature, seed, trials, cache: str, experiment: str) -> dict:
-    """`checkpoint_row` for each checkpoint on the grid's problems, their samples cached in ``CACHE / cache``."""
+def checkpoint_table(*, checkpoints, per_size, samples, ks, temperature, seed, trials, cache: str, experiment: str) -> dict:
+    """`checkpoint_row` for each checkpoint on the same ``per_size`` held-out problems of each
+    size (3, 4, 5), their samples cached in ``CACHE / cache``."""
     import tsc.analysis as ta
+    from tsc.tasks import TASKS
 
-    problems = grid_problems(per_size, seed)
+    problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=(3, 4, 5))
     store = ta.SweepCache(CACHE / cache)
     rows = [
         checkpoint_row(
@@ -183,21 +168,11 @@ ANNEALED = ("countdown-m-anneal500", "countdown-m-anneal1125", "countdown-anneal
     seed=4000,
     trials=100,
 )
-def annealed(*, checkpoints, per_size, samples, ks, temperature, seed, trials) -> dict:
+def annealed(**config) -> dict:
     """The grid's measurement (`checkpoint_row`) for the annealed runs, on the grid's problems
-    (`grid_problems` with its seed), with fewer samples: comparisons with the grid's
+    (`checkpoint_table` with its seed), with fewer samples: comparisons with the grid's
     checkpoints use k up to ``samples`` (pass@k estimated without bias from either count)."""
-    return checkpoint_table(
-        checkpoints,
-        per_size=per_size,
-        samples=samples,
-        ks=ks,
-        temperature=temperature,
-        seed=seed,
-        trials=trials,
-        cache="annealed.jsonl",
-        experiment="ch04-annealed",
-    )
+    return checkpoint_table(**config, cache="annealed.jsonl", experiment="ch04-annealed")
 
 
 def half_of(problem) -> str:
@@ -324,15 +299,15 @@ def candidate_results(
     }
 
 
+# the model, verifier, splits (`allocation_splits`) and seed compute_optimal is fitted and tested on;
+# Chapter 9's thinker (``ch09-thinker``) is fitted and tested on the same
+ALLOCATION_SETUP = {"model": "countdown", "verifier": "prm", "dev": 1000, "test": 1000, "split_seed": 6000, "seed": 0}
+
+
 @experiment(
     "ch04-allocation",
     describe="candidate strategies per problem on a dev and a held-out split (countdown + prm), for compute-optimal allocation",
-    model="countdown",
-    verifier="prm",
-    dev=1000,
-    test=1000,
-    split_seed=6000,
-    seed=0,
+    **ALLOCATION_SETUP,
     candidates=CANDIDATES,
     difficulty_samples=64,
     test_evaluated=500,

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tsc.experiments.base import experiment
+from tsc.experiments.base import experiment, key_ids
 
 CACHE = Path("runs") / "experiments"
 
@@ -50,10 +50,23 @@ def _key(name: str, config: dict, problem) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _key_ids(keys) -> list[int]:
-    """Each sample's answer key as a small integer (the first key seen is 0; -1: malformed)."""
-    ids: dict[str, int] = {}
-    return [-1 if k is None else ids.setdefault(k, len(ids)) for k in keys]
+def _scored_samples(scored, **extra) -> dict:
+    """A one-problem table of samples scored by the PRM (`tsc.analysis.draw` with
+    ``verifiers={"prm": ...}``), compactly: verdicts, answer keys (`key_ids`), the PRM's dense
+    ranks by the weakest and by the last step (0: its favourite), ``extra`` and the FLOPs of
+    the prompt, of a sample and of the PRM's read of a sample."""
+    from tsc.scoring import dense_ranks
+
+    return {
+        "correct": "".join("1" if c else "0" for c in scored.correct[0]),
+        "keys": key_ids(scored.keys[0]),
+        "min": dense_ranks(scored.scores("prm", "min")[0]),
+        "last": dense_ranks(scored.scores("prm", "last")[0]),
+        **extra,
+        "prompt_flops": float(scored.prompt_flops[0]),
+        "sample_flops": float(scored.sample_flops[0]),
+        "verifier_flops": float(scored.verifier_flops["prm"][0].mean()),
+    }
 
 
 def _searches(beams: list, min_beams: list, others: bool, particle: dict | None) -> list[tuple[str, str, dict]]:
@@ -84,7 +97,6 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
     new search added later computes only itself)."""
     from tsc.analysis import SweepCache, draw
     from tsc.lm.policy import load_policy
-    from tsc.scoring import dense_ranks
     from tsc.strategies import get_strategy, solve_many
     from tsc.verifiers.learned import PRM
 
@@ -95,16 +107,7 @@ def _problem_rows(name: str, problems: list, runs: list, *, samples: int, seed: 
     for i, problem in enumerate(problems):
 
         def sampled(problem=problem) -> dict:
-            scored = draw([problem], policy, n=samples, seed=seed, verifiers={"prm": prm})
-            return {
-                "correct": "".join("1" if c else "0" for c in scored.correct[0]),
-                "keys": _key_ids(scored.keys[0]),
-                "min": dense_ranks(scored.scores("prm", "min")[0]),  # 0: the PRM's favourite
-                "last": dense_ranks(scored.scores("prm", "last")[0]),
-                "prompt_flops": float(scored.prompt_flops[0]),
-                "sample_flops": float(scored.sample_flops[0]),
-                "verifier_flops": float(scored.verifier_flops["prm"][0].mean()),
-            }
+            return _scored_samples(draw([problem], policy, n=samples, seed=seed, verifiers={"prm": prm}))
 
         base = dict(problem=problem.to_json(), seed=seed, weights=weights)
         row = {"numbers": list(problem.numbers), "target": problem.target, "searches": {}}

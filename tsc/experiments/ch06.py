@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsc.experiments.base import experiment
-from tsc.experiments.ch05 import CACHE, _key, _key_ids
+from tsc.experiments.ch05 import CACHE, _key, _scored_samples
 
 
 @experiment(
@@ -68,7 +68,6 @@ def sequential(
     from tsc.compute import Ledger
     from tsc.core import problem_seed
     from tsc.lm.policy import load_policy
-    from tsc.scoring import dense_ranks
     from tsc.strategies import revise, self_refine
     from tsc.tasks import TASKS
     from tsc.verifiers import StepOracle
@@ -149,17 +148,8 @@ def sequential(
                 "prm_flops": extra,
             }
             scored = draw([problem], policy, n=samples, seed=seed, verifiers={"prm": prm})
-            row["parallel"] = {
-                "correct": "".join("1" if c else "0" for c in scored.correct[0]),
-                "keys": _key_ids(scored.keys[0]),
-                "min": dense_ranks(scored.scores("prm", "min")[0]),
-                "last": dense_ranks(scored.scores("prm", "last")[0]),
-                # the scores themselves, to rank the greedy attempt among the samples
-                "last_scores": [round(float(x), 5) for x in scored.scores("prm", "last")[0]],
-                "prompt_flops": float(scored.prompt_flops[0]),
-                "sample_flops": float(scored.sample_flops[0]),
-                "verifier_flops": float(scored.verifier_flops["prm"][0].mean()),
-            }
+            # with the scores themselves, to rank the greedy attempt among the samples
+            row["parallel"] = _scored_samples(scored, last_scores=[round(float(x), 5) for x in scored.scores("prm", "last")[0]])
             cache.append(key, config, row)
         rows.append(row)
         if (i + 1) % 50 == 0:
@@ -311,8 +301,6 @@ def load_sequential() -> Sequential:
         ("self-refine, step oracle", "refine_oracle"),
         ("self-refine, ORM", "refine_orm"),
     ):
-        if key not in rows[0]:  # a result stored before the ORM loop was added (refresh to get it)
-            continue
         curves = [row[key] for row in rows]
         lines[name] = (_rounds(curves, rounds, "ok"), _rounds(curves, rounds, "flops"))
     revised = [row["revise"] for row in rows]
@@ -335,11 +323,8 @@ def load_sequential() -> Sequential:
     lines["best-of-N, PRM"] = (solved, flops)
     oracle = np.array([[best_of_k(ok.astype(float), ok, k) for k in ks] for ok in correct])
     lines["best-of-N, oracle picks"] = (oracle, np.array([[p["prompt_flops"] + k * p["sample_flops"] for k in ks] for p in par]))
-    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the
-    # PRM picking (a result stored before these scores were recorded has no such line: refresh it)
-    first = [row["refine"] for row in rows]
-    if "first_score" in first[0] and "last_scores" in par[0]:
-        lines["greedy + samples, PRM picks"] = _anchored(first, par, correct)
+    # the greedy attempt (self-refinement's first, charged with its PRM read) and k - 1 samples, the PRM picking
+    lines["greedy + samples, PRM picks"] = _anchored([row["refine"] for row in rows], par, correct)
     return Sequential(
         sizes=np.array([len(row["numbers"]) for row in rows]),
         threshold=float(data["threshold"]),

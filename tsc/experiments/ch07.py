@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.analysis import config_key
-from tsc.experiments.base import experiment, resolve_knobs
+from tsc.experiments.base import experiment, key_ids, resolve_knobs, run
 
 CACHE = Path("runs") / "ch07"
 FAMILY = ("countdown-xs", "countdown-s", "countdown-m", "countdown")
@@ -87,12 +87,6 @@ ARITHMETIC = {
 }
 
 
-def _problems(task: str, per_size: int, seed: int, sizes: tuple[int, ...]) -> list:
-    from tsc.tasks import get_task
-
-    return get_task(task).per_size(per_size, seed=seed, sizes=sizes)
-
-
 def _records(problems: list, results: list) -> dict:
     """The per-problem columns the chapter prices: verdicts, ledgers, difficulty."""
     return {
@@ -132,6 +126,7 @@ def _run(name: str, strategy: str, knobs: dict, problems: list, policy, seed: in
 def frontier(*, per_size: int, seed: int, countdown: list, thinking: list, arithmetic: list) -> dict:
     from tsc.analysis import SweepCache
     from tsc.lm.policy import load_policy
+    from tsc.tasks import get_task
 
     store = SweepCache(CACHE / "frontier.jsonl")
     plan = [
@@ -141,7 +136,7 @@ def frontier(*, per_size: int, seed: int, countdown: list, thinking: list, arith
     ]
     out: dict = {"countdown": {}, "arithmetic": {}, "models": {}}
     for task, model, sizes, configs in plan:
-        problems = _problems(task, per_size, seed, sizes)
+        problems = get_task(task).per_size(per_size, seed=seed, sizes=sizes)
         policy = None
         for name, (strategy, knobs) in configs.items():
             config = {
@@ -181,9 +176,10 @@ def frontier(*, per_size: int, seed: int, countdown: list, thinking: list, arith
 def family(*, models: list, per_size: int, samples: int, ks: list, temperature: float, seed: int) -> dict:
     from tsc.analysis import SweepCache, draw, majority_accuracy
     from tsc.lm.policy import load_policy
+    from tsc.tasks import TASKS
 
     store = SweepCache(CACHE / "family.jsonl")
-    problems = _problems("countdown", per_size, seed, (3, 4, 5))
+    problems = TASKS["countdown"].per_size(per_size, seed=seed, sizes=(3, 4, 5))
     out = {"difficulty": [p.difficulty for p in problems], "models": {}}
     for model in models:
         config = {"model": model, "per_size": per_size, "samples": samples, "ks": ks, "temperature": temperature, "seed": seed}
@@ -221,11 +217,7 @@ def compact_samples(problems: list, rows: list) -> dict:
     no sample had it), tokens per sample."""
     keys, right, tokens = [], [], []
     for problem, row in zip(problems, rows):
-        numbering: dict[str, int] = {}
-        codes = []
-        for completion in row:
-            key = problem.answer_key(completion.text)
-            codes.append(-1 if key is None else numbering.setdefault(key, len(numbering)))
+        codes = key_ids([problem.answer_key(completion.text) for completion in row])
         truth = [c for c, completion in zip(codes, row) if c >= 0 and problem.check(completion.text)]
         keys.append(codes)
         right.append(truth[0] if truth else -1)
@@ -247,18 +239,10 @@ def early_stop_samples(*, questions: int, n: int, temperature: float, seed: int,
     from tsc.core import problem_seed
     from tsc.lm.policy import load_policy
     from tsc.strategies import early_stop, majority_vote, solve_many
-    from tsc.tasks import get_task
 
     store = SweepCache(CACHE / "early_stop.jsonl")
     policy = load_policy("arithmetic")
-    # 2 x questions distinct held-out questions, a third of each size; split by position into two halves
-    pool = []
-    for size in (2, 3, 4):
-        seen = set()
-        for p in get_task("arithmetic").generate(3 * questions, seed=seed + size, sizes=(size,)):
-            if p.question not in seen and len(seen) < 2 * questions // 3 + 1:
-                seen.add(p.question)
-                pool.append(p)
+    pool = _arithmetic_pool(questions, seed)
     splits = {"choose": pool[0::2][:questions], "report": pool[1::2][:questions]}
     out: dict = {"n": n, "temperature": temperature, "splits": {}}
     for split, problems in splits.items():
@@ -401,7 +385,8 @@ def deepconf_experiment(
         offline_rows.append({"keep": keep, "measure": measure, "group": group, **summary(out, dev_full)})
     offline_best = max(offline_rows, key=lambda r: (round(r["accuracy"], 12), r["keep"]))
     offline_knobs = {k: offline_best[k] for k in ("keep", "measure", "group")}
-    stopping = stored_settings("ch07-early-stop")  # the chapter's early_stop, chosen on the same dev questions
+    # the chapter's early_stop, chosen on the same dev questions (ch07-early-stop computed first if it never ran)
+    stopping = dict(run("ch07-early-stop")["live"]["settings"])
     print(f"  chosen on dev: online {online_knobs}, offline {offline_knobs}, early_stop {stopping}", flush=True)
 
     # 2. report: the chosen online setting live, and everything replayed from the report table
@@ -454,11 +439,3 @@ def deepconf_experiment(
     out["auc"] = {"confidence": auc(confidence, right), "agreement": auc(agreement, right)}
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
-
-
-def stored_settings(name: str) -> dict:
-    """The early-stopping settings experiment ``name`` chose on its dev split (computed first if
-    it was never run)."""
-    from tsc.experiments.base import run
-
-    return dict(run(name)["live"]["settings"])

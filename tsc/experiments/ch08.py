@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tsc.analysis import SampleTable, draw
-from tsc.experiments.base import experiment
+from tsc.experiments.base import experiment, key_ids
 from tsc.replay import TablePolicy, TableVerifier, check_replay
 
 
@@ -324,16 +324,9 @@ def _rule_table(table: SampleTable, count: int) -> dict:
     the letter of the right answer ("" if no sample found it) and each sample's tokens."""
     keys, right = [], []
     for i in range(min(count, len(table.problems))):
-        letters: dict[str, str] = {}
-        row = []
-        for key in table.keys[i]:
-            if key is None:
-                row.append(".")
-                continue
-            letters.setdefault(key, chr(ord("A") + len(letters)))  # at most 16 answers: A to P
-            row.append(letters[key])
-        keys.append("".join(row))
-        right.append(next((letters[k] for k, ok in zip(table.keys[i], table.correct[i]) if ok and k is not None), ""))
+        letters = ["." if n < 0 else chr(ord("A") + n) for n in key_ids(table.keys[i])]  # at most 16 answers: A to P
+        keys.append("".join(letters))
+        right.append(next((letter for letter, ok in zip(letters, table.correct[i]) if ok and letter != "."), ""))
     size = [int(p.difficulty) for p in table.problems[: len(keys)]]
     return {"n": table.n, "keys": keys, "right": right, "tokens": table.tokens[: len(keys)].tolist(), "size": size}
 

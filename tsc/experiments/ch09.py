@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tsc.experiments.base import experiment, resolve_knobs
+from tsc.experiments.ch04 import ALLOCATION_SETUP
 
 CACHE = Path("runs") / "ch09"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "thinker"
@@ -233,12 +234,7 @@ def install_thinker(table: dict, *, dev: dict, folder: Path = ASSET) -> Path:
 @experiment(
     "ch09-thinker",
     describe="the thinker fitted on a dev split and tested live against compute_optimal and beam 4x2 (countdown + prm)",
-    model="countdown",
-    verifier="prm",
-    dev=1000,
-    test=1000,
-    split_seed=6000,
-    seed=0,
+    **ALLOCATION_SETUP,
     refine=16,
     samples=16,
     budgets=list(BUDGETS),

@@ -13,7 +13,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -53,16 +53,17 @@ def fit(
     model,
     recipe,
     *,
-    optimizer: torch.optim.Optimizer,
+    parameters: Iterable[torch.nn.Parameter] | None = None,
     batch: Callable[[int], tuple[dict, list[int]]],
     loss: Callable[[dict], torch.Tensor],
     step_flops: Callable[[int], int],
     log: Path,
     measure: Callable[[int, dict], None] | None = None,
-    save: Callable[[Path, dict], None] | None = None,
+    save: Callable[[Path, dict], dict],
     progress: bool = True,
 ) -> dict:
-    """Train ``model`` for ``recipe.steps`` steps and return the last step's record.
+    """Train ``model`` (its ``parameters``, default all, with `adamw`) for ``recipe.steps``
+    steps, save it into ``final`` beside the log and return what that save returned (its card).
 
     ``batch(step)`` gives the step's batch and the length of each sequence in it (for the
     token and FLOP counts, ``step_flops(length)`` per sequence); ``loss(batch)`` the loss to
@@ -72,6 +73,7 @@ def fit(
     checkpoint into ``checkpoints/step-N`` beside the log. Evaluation time is not counted in
     the record's seconds.
     """
+    optimizer = adamw(model.parameters() if parameters is None else parameters, recipe)
     tokens = flops = 0
     seconds = 0.0
     record: dict = {}
@@ -94,9 +96,9 @@ def fit(
             shown = {"loss": f"{value.item():.3f}"}
             shown.update({k: f"{v:.3f}" for k, v in record.items() if k.startswith("val") and isinstance(v, float)})
             bar.set_postfix(shown)
-            if save is not None and recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
+            if recipe.save_every and (step + 1) % recipe.save_every == 0 and step + 1 < recipe.steps:
                 save(Path(log).parent / "checkpoints" / f"step-{step + 1}", record)
-    return record
+    return save(Path(log).parent / "final", record)
 
 
 def run_card(recipe, record: dict, /, *, flops_formula: str, **fields) -> dict:

@@ -61,6 +61,8 @@ class Recipe:
         return asdict(self)
 
 
+SHAPE_M = ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384)  # countdown-m's shape (445,344 parameters)
+
 RECIPES = {
     # The default model stops at step 1,125 of a 2,000-step schedule. Trained on, it solves
     # more problems with one sample, but 32 samples then cover less than 4x what one covers
@@ -121,7 +123,7 @@ RECIPES = {
             eval_every=0,
         )
         for size, shape, budgets in (
-            ("countdown-m", ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384), (500, 1125)),
+            ("countdown-m", SHAPE_M, (500, 1125)),
             ("countdown", ModelShape(), (210, 500)),
         )
         for steps in budgets
@@ -130,29 +132,18 @@ RECIPES = {
     # one expression and no steps (the policy above writes its steps).
     "countdown-direct": Recipe(name="countdown-direct", kind="direct", steps=1125, schedule_steps=2000),
     # Multi-step arithmetic (a numeric answer, so self-consistency votes on something): a
-    # chain-of-thought model and its direct-answer twin, same questions, same size, same steps.
+    # chain-of-thought model and its direct-answer twin, same questions, same size (countdown-m's),
+    # same steps. Same steps is not same compute: a chain is a longer target, so `arithmetic` was
+    # trained with 2.58x the FLOPs of `arithmetic-direct`. The matched twin gets the chain's
+    # training FLOPs: 2,580 steps of the direct recipe, its cosine schedule ending at its own last step.
     **{
-        name: Recipe(
-            name=name,
-            task="arithmetic",
-            kind=kind,
-            sizes=(2, 3, 4),
-            shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384),
-            steps=1000,
+        name: Recipe(name=name, task="arithmetic", kind=kind, sizes=(2, 3, 4), shape=SHAPE_M, steps=steps)
+        for name, kind, steps in (
+            ("arithmetic", "policy", 1000),
+            ("arithmetic-direct", "direct", 1000),
+            ("arithmetic-direct-matched", "direct", 2580),
         )
-        for name, kind in (("arithmetic", "policy"), ("arithmetic-direct", "direct"))
     },
-    # Same steps is not same compute: a chain is a longer target, so `arithmetic` was trained
-    # with 2.58x the FLOPs of `arithmetic-direct`. This twin gets the chain's training FLOPs:
-    # 2,580 steps of the direct recipe, its cosine schedule ending at its own last step.
-    "arithmetic-direct-matched": Recipe(
-        name="arithmetic-direct-matched",
-        task="arithmetic",
-        kind="direct",
-        sizes=(2, 3, 4),
-        shape=ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384),
-        steps=2580,
-    ),
     # The trace model (Stream of Search): the default policy, taught to write a depth-first
     # search before it answers (tsc.tasks.trace), on problems of 3 numbers: their searches fit
     # its context of 640 tokens whole (the longest is 584), while those of 4 numbers run to
@@ -191,6 +182,10 @@ POLICY_DATA = (
     "fresh uniform solvable Countdown problems each step (train split: the held-out tenth by hash is never seen), "
     "each with a random solution from the exhaustive solver; loss on solution tokens only"
 )
+ARITHMETIC_DATA = (
+    "fresh arithmetic questions each step (train split: the held-out tenth by hash is never seen), each with its "
+    "steps in a random valid order (tsc.tasks.arithmetic); loss on solution tokens only"
+)
 DATA = {
     ("countdown", "policy"): POLICY_DATA,
     ("countdown", "direct"): POLICY_DATA.replace(
@@ -200,13 +195,9 @@ DATA = {
         "each with a random solution from the exhaustive solver",
         "each with a depth-first search written out (tsc.tasks.trace.dfs_trace: moves, dead ends, backtracking) that ends in a solution",
     ).replace("loss on solution tokens only", "loss on the trace and solution tokens"),
-    ("arithmetic", "policy"): (
-        "fresh arithmetic questions each step (train split: the held-out tenth by hash is never seen), each with its "
-        "steps in a random valid order (tsc.tasks.arithmetic); loss on solution tokens only"
-    ),
-    ("arithmetic", "direct"): (
-        "fresh arithmetic questions each step (train split: the held-out tenth by hash is never seen), each with its "
-        "value only, no steps; loss on answer tokens only"
+    ("arithmetic", "policy"): ARITHMETIC_DATA,
+    ("arithmetic", "direct"): ARITHMETIC_DATA.replace(
+        "steps in a random valid order (tsc.tasks.arithmetic); loss on solution", "value only, no steps; loss on answer"
     ),
 }
 

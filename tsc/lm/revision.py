@@ -29,6 +29,7 @@ from pathlib import Path
 from tsc.compute import Ledger
 from tsc.core import revision_prompt
 from tsc.io import read_json_cache, write_json_cache
+from tsc.lm.recipes import Recipe
 from tsc.tasks import countdown
 
 MAX_FAILED = 3  # failed attempts a training sequence holds at most (revise reads the last 3)
@@ -53,9 +54,7 @@ class RevisionData:
     """
 
     entries: list[PoolEntry]
-    seed: int
-    batch_size: int
-    max_len: int
+    recipe: Recipe  # its seed, batch size and context length shape the examples
     ledger: Ledger
     seconds: float
 
@@ -84,22 +83,22 @@ class RevisionData:
                 )
             if progress:
                 print(f"revision pool: {len(entries):,} / {len(problems):,} problems sampled", flush=True)
-        data = cls(entries, recipe.seed, recipe.batch_size, recipe.shape.max_len, ledger, time.perf_counter() - started)
+        data = cls(entries, recipe, ledger, time.perf_counter() - started)
         write_json_cache(cache, data._to_json(config))  # atomically: an interrupted run leaves no half-written pool
         return data
 
     def examples(self, step: int) -> list[tuple[str, str]]:
         """The (revision prompt, correct attempt) pairs of one step's batch."""
-        rng = random.Random(self.seed * 1_000_003 + step)
+        rng = random.Random(self.recipe.seed * 1_000_003 + step)
         out = []
-        for _ in range(self.batch_size):
+        for _ in range(self.recipe.batch_size):
             entry = self.entries[rng.randrange(len(self.entries))]
             failed = rng.sample(entry.failed, rng.randint(0, min(MAX_FAILED, len(entry.failed))))
             if entry.correct:
                 answer = rng.choice(entry.correct)
             else:  # the policy never solved it: a solution from the exhaustive solver
                 answer = entry.problem.solution_text(entry.problem.solve(rng=rng))
-            while failed and len(revision_prompt(entry.problem.prompt(), failed)) + len(answer) + 2 > self.max_len:
+            while failed and len(revision_prompt(entry.problem.prompt(), failed)) + len(answer) + 2 > self.recipe.shape.max_len:
                 failed.pop(0)  # bos and eos included, the sequence must fit the context
             out.append((revision_prompt(entry.problem.prompt(), failed), answer))
         return out
@@ -129,7 +128,7 @@ class RevisionData:
         entries = [PoolEntry(countdown.Countdown(tuple(n), t), tuple(f), tuple(c)) for n, t, f, c in stored["entries"]]
         fields = ("prompt_tokens", "generated_tokens", "policy_flops", "samples", "calls")  # what the pool's sampling spent
         ledger = Ledger(**{field: stored["ledger"][field] for field in fields})
-        return cls(entries, recipe.seed, recipe.batch_size, recipe.shape.max_len, ledger, stored["seconds"])
+        return cls(entries, recipe, ledger, stored["seconds"])
 
 
 def describe(recipe, data: RevisionData) -> str:

@@ -34,8 +34,9 @@ run continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
+import copy
+import io
 import json
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -48,10 +49,10 @@ from tqdm.auto import tqdm
 
 from tsc.compute import Ledger, forward_flops, training_flops
 from tsc.io import write_atomic
-from tsc.lm.fit import learning_rate
+from tsc.lm.fit import adamw, learning_rate
 from tsc.lm.rl_recipes import RL_RECIPES, RLRecipe  # noqa: F401 (what tsc.lm.rl offers)
 from tsc.lm.train import collate, save_checkpoint, task_problems
-from tsc.tasks import TASKS, countdown
+from tsc.tasks import TASKS
 
 LOG = "train_log.json"  # the evaluation points and per-step records; ships beside the weights
 
@@ -272,16 +273,10 @@ def train_rl(
     torch.manual_seed(recipe.seed)
     start = policy if policy is not None else load_policy(recipe.init_from)
     model, tokenizer = start.model, start.tokenizer
-    reference = _frozen_copy(model) if recipe.kl > 0 else None  # the starting model, before any update
+    reference = copy.deepcopy(model).eval().requires_grad_(False) if recipe.kl > 0 else None  # the starting model, frozen
     policy = LocalPolicy(model, tokenizer, name=recipe.name)  # samples from the weights being trained
     n_params, n_layer, d_model = policy.n_params, policy.n_layer, policy.d_model
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr,
-        betas=(0.9, 0.95),
-    )
+    optimizer = adamw(model.parameters(), recipe)
     held_out = eval_problems(recipe) if recipe.eval_at and evaluate is not None else []
     state = {"step": 0, "problems": 0, "samples": 0, "generated_tokens": 0, "trained_tokens": 0, "trained_samples": 0,
              "sampling_flops": 0, "update_flops": 0, "sampling_seconds": 0.0, "update_seconds": 0.0}  # fmt: skip
@@ -367,23 +362,13 @@ def train_rl(
     return card
 
 
-def _frozen_copy(model):
-    """A copy of ``model`` that takes no gradient: the reference of the KL penalty."""
-    import copy
-
-    reference = copy.deepcopy(model).eval()
-    for p in reference.parameters():
-        p.requires_grad_(False)
-    return reference
-
-
 def _save_resume(path: Path, model, optimizer, recipe: RLRecipe, state: dict, log: dict) -> None:
-    """The run's whole state in one file, written beside and renamed into place."""
-    tmp = path.with_name(path.name + ".tmp")
+    """The run's whole state in one file, written whole or not at all."""
     blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "recipe": json.dumps(recipe.to_dict()),
             "state": json.dumps(state), "log": json.dumps(log)}  # fmt: skip
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
@@ -426,8 +411,7 @@ def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
         "sampling_seconds": round(state["sampling_seconds"], 1),
         "update_seconds": round(state["update_seconds"], 1),
         "seed": recipe.seed,
-        "problems": (start.card or {}).get("problems")
-        or {"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+        "problems": (start.card or {}).get("problems") or TASKS["countdown"].seen(recipe.sizes),
         "train_log": LOG,
         "rl_evals": [
             {k: e[k] for k in ("step", "sampling_flops", "update_flops", "greedy", "pass@1", "mean_tokens")} for e in log["evals"]

@@ -18,7 +18,7 @@ import torch
 from tsc.compute import training_flops
 from tsc.lm.checkpoint import WEIGHTS, quiet_loading, sha256_of
 from tsc.lm.fast import pad_rows
-from tsc.lm.fit import adamw, fit, learning_rate, optimizer_step, run_card  # noqa: F401 (learning_rate, optimizer_step: re-exported)
+from tsc.lm.fit import fit, learning_rate, optimizer_step, run_card  # noqa: F401 (learning_rate, optimizer_step: re-exported)
 from tsc.lm.model import build_model
 from tsc.lm.policy import LocalPolicy
 from tsc.lm.recipes import DATA, KINDS, POLICY_DATA, RECIPES, ModelShape, Recipe  # noqa: F401 (what tsc.lm.train offers)
@@ -220,7 +220,6 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
     if recipe.init_from:
         data["init_from"] = {"model": recipe.init_from, "train_flops": start.card.get("train_flops"), "steps": start.card.get("steps")}
     n_params = sum(p.numel() for p in model.parameters())
-    optimizer = adamw(model.parameters(), recipe)
 
     def card(record: dict) -> dict:
         """The model's card as of the step in ``record`` (the log line just written)."""
@@ -254,10 +253,9 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         if recipe.eval_every and (step + 1) % recipe.eval_every == 0:
             record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe=recipe)
 
-    record = fit(
+    return fit(  # the final card as written, with the weights' hash
         model,
         recipe,
-        optimizer=optimizer,
         batch=batch,
         loss=lambda inputs: model(**inputs).loss,
         step_flops=lambda n: training_flops(n_params, recipe.shape.n_layer, recipe.shape.d_model, n),
@@ -266,4 +264,3 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
         save=lambda folder, record: save_checkpoint(model, tokenizer, folder, card(record)),
         progress=progress,
     )
-    return save_checkpoint(model, tokenizer, out_dir / "final", card(record))  # the card as written, with the weights' hash

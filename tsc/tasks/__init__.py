@@ -34,8 +34,8 @@ class Task:
     chat: Chat | None  # how to put a problem to a real language model
     _generate: Callable  # (count, *, seed, sizes, split, **options) -> problems
     _read: Callable  # (record, card, model) -> problem, or a ValueError
-    _answer: Callable  # completion text -> the answer `solve` writes
-    _seen: Callable  # (sizes, digits) -> what a card records of the problems a model trained on
+    answer: Callable  # completion text -> the answer `python -m tsc solve` writes
+    seen: Callable  # (sizes, **options) -> what a model's card records of the problems it trained on (`trained` reads it)
     options: tuple[str, ...] = ()  # more dials `generate` takes (arithmetic: digits)
 
     def generate(self, count: int, *, seed: int, sizes: tuple[int, ...] | None = None, split: str = "test", **options) -> list:
@@ -55,20 +55,12 @@ class Task:
             raise ValueError(f"each line must be a JSON object such as {self.line}")
         return self._read(record, card, model)
 
-    def answer(self, text: str):
-        """A completion as `python -m tsc solve` writes it in ``answer``."""
-        return self._answer(text)
-
     def trained(self, card: dict | None) -> tuple[tuple[int, ...], dict]:
         """The dial's values a model was trained on (its card's, else this task's) and the
         other dials `generate` takes for them (arithmetic: the operands' digits)."""
         seen = (card or {}).get("problems") or {}
         sizes = tuple(seen.get(self.card_key) or self.sizes)
         return sizes, {k: seen[k] for k in self.options if k in seen}
-
-    def seen(self, sizes: tuple[int, ...], **options) -> dict:
-        """What a model's card records of the problems it was trained on (`trained` reads it)."""
-        return self._seen(tuple(sizes), **options)
 
 
 def _generate_arithmetic(count, *, seed, sizes, split, digits: int = arithmetic.DIGITS):
@@ -95,8 +87,8 @@ TASKS: dict[str, Task] = {
         chat=Chat(countdown.CHAT_RULES, Countdown((13, 4, 7, 2), 48), countdown.CHAT_EXAMPLE_ANSWER),
         _generate=countdown.generate,
         _read=countdown.from_record,
-        _answer=countdown.answer_text,
-        _seen=_seen_countdown,
+        answer=countdown.answer_text,
+        seen=_seen_countdown,
     ),
     "arithmetic": Task(
         name="arithmetic",
@@ -109,8 +101,8 @@ TASKS: dict[str, Task] = {
         chat=Chat(arithmetic.CHAT_RULES, Arithmetic("7*8-13+6*4"), arithmetic.CHAT_EXAMPLE_ANSWER),
         _generate=_generate_arithmetic,
         _read=arithmetic.from_record,
-        _answer=arithmetic.answer_text,
-        _seen=_seen_arithmetic,
+        answer=arithmetic.answer_text,
+        seen=_seen_arithmetic,
         options=("digits",),
     ),
 }
@@ -140,9 +132,9 @@ def messages(problem) -> list[dict]:
     chat = _chat(problem)
     return [
         {"role": "system", "content": chat.rules},
-        {"role": "user", "content": chat.question(chat.example)},
+        {"role": "user", "content": chat.example.question_text()},
         {"role": "assistant", "content": chat.example_answer},
-        {"role": "user", "content": chat.question(problem)},
+        {"role": "user", "content": problem.question_text()},
     ]
 
 
@@ -152,8 +144,8 @@ def render(problem, prompt_format: str, tokenizer=None) -> str:
         return problem.prompt()
     if prompt_format == "text":
         chat = _chat(problem)
-        example = f"{chat.question(chat.example)}\n{chat.example_answer}"
-        return f"{chat.rules}\n\n{example}\n\n{chat.question(problem)}\n"
+        example = f"{chat.example.question_text()}\n{chat.example_answer}"
+        return f"{chat.rules}\n\n{example}\n\n{problem.question_text()}\n"
     if prompt_format != "chat":
         raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {prompt_format!r}")
     turns = messages(problem)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from tsc.tasks import freetext
-from tsc.tasks.countdown import Step, check_split, describe_value, is_int, read_steps, split_by_hash
+from tsc.tasks.countdown import Step, answer_part, check_split, cut, describe_value, is_int, read_steps, split_by_hash
 from tsc.tasks.countdown import split_steps as countdown_split_steps
 
 OPS = (2, 3, 4)  # how many operations a training problem has: the first difficulty dial
@@ -45,7 +45,6 @@ EXAMPLE = "7*8-13+6*4"
 
 _NUMBER = re.compile(r"^\s*(\d{1,12})\s*$", re.ASCII)
 _STEP = re.compile(r"^\s*(\d{1,12})\s*([-+*])\s*(\d{1,12})\s*=\s*(\d{1,12})\s*$", re.ASCII)
-_CANONICAL = re.compile(r"^(0|[1-9]\d*)([-+*](0|[1-9]\d*))*$", re.ASCII)
 
 State = tuple[tuple[int, ...], tuple[str, ...]]  # the expression as it stands: numbers, operators
 
@@ -57,17 +56,6 @@ class Parsed:
 
     steps: tuple[Step, ...]
     answer: int
-
-
-def apply(left: int, op: str, right: int) -> int | None:
-    """The value of ``left op right`` (None for an unknown operator; may be negative)."""
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
-    return None
 
 
 # --- reading questions --------------------------------------------------------------------
@@ -87,24 +75,24 @@ def _diagnose(question) -> tuple[str | None, str | None]:
         return None, f"the question is empty; {allowed}"
     bad = next((c for c in text if c not in "0123456789+-* "), None)
     if bad is not None:
-        return None, f"the question may hold only digits, + - * and spaces, got {bad!r} in {_cut(text)!r}; {allowed}"
+        return None, f"the question may hold only digits, + - * and spaces, got {bad!r} in {cut(text)!r}; {allowed}"
     if re.search(r"\d\s+\d", text):
-        return None, f"a space between two digits in {_cut(text)!r}: write one number, or put an operator between two"
+        return None, f"a space between two digits in {cut(text)!r}: write one number, or put an operator between two"
     compact = text.replace(" ", "")
     tokens = re.findall(r"\d+|[-+*]", compact)
     if tokens[0] in OPERATORS:
-        return None, f"the question {_cut(compact)!r} starts with an operator; {allowed}"
+        return None, f"the question {cut(compact)!r} starts with an operator; {allowed}"
     if tokens[-1] in OPERATORS:
-        return None, f"the question {_cut(compact)!r} ends with an operator; {allowed}"
+        return None, f"the question {cut(compact)!r} ends with an operator; {allowed}"
     for a, b in zip(tokens, tokens[1:]):
         if a in OPERATORS and b in OPERATORS:
-            return None, f"two operators in a row ({a}{b}) in {_cut(compact)!r}; {allowed}"
+            return None, f"two operators in a row ({a}{b}) in {cut(compact)!r}; {allowed}"
     n_ops = len(tokens) // 2
     if n_ops > MAX_OPS:
         return None, f"the question has {n_ops} operations; at most {MAX_OPS} are allowed"
     for token in tokens[::2]:
         if len(token.lstrip("0")) > MAX_DIGITS:
-            return None, f"the operand {_cut(token)} has more than {MAX_DIGITS} digits; operands are 0 to {MAX_VALUE}"
+            return None, f"the operand {cut(token)} has more than {MAX_DIGITS} digits; operands are 0 to {MAX_VALUE}"
     numbers = tuple(int(t) for t in tokens[::2])
     operators = tuple(tokens[1::2])
     canonical = _join(numbers, operators)
@@ -133,17 +121,17 @@ def _limit_error(numbers: tuple[int, ...], operators: tuple[str, ...]) -> str | 
                 product = math.prod(numbers[i : j + 1])
                 if product > MAX_VALUE:
                     part = "*".join(map(str, numbers[i : j + 1]))
-                    return f"{_cut(_join(numbers, operators))!r} goes beyond {MAX_VALUE}: {part} = {product} ({limit})"
+                    return f"{cut(_join(numbers, operators))!r} goes beyond {MAX_VALUE}: {part} = {product} ({limit})"
     total = math.prod(numbers[terms[0][0] : terms[0][1] + 1])
     for first, last in terms[1:]:
         term = math.prod(numbers[first : last + 1])
         total = total + term if operators[first - 1] == "+" else total - term
         prefix = _join(numbers[: last + 1], operators[:last])
         if total > MAX_VALUE:
-            return f"{_cut(_join(numbers, operators))!r} goes beyond {MAX_VALUE}: {prefix} = {total} ({limit})"
+            return f"{cut(_join(numbers, operators))!r} goes beyond {MAX_VALUE}: {prefix} = {total} ({limit})"
         if total < 0:
             return (
-                f"{_cut(_join(numbers, operators))!r} goes negative: {prefix} = {total} (the steps never write a negative number; {limit})"
+                f"{cut(_join(numbers, operators))!r} goes negative: {prefix} = {total} (the steps never write a negative number; {limit})"
             )
     return None
 
@@ -151,10 +139,6 @@ def _limit_error(numbers: tuple[int, ...], operators: tuple[str, ...]) -> str | 
 def _join(numbers, operators) -> str:
     """Numbers and operators written as an expression, e.g. ``7*8-13``."""
     return "".join(f"{op}{n}" for op, n in zip(("",) + tuple(operators), numbers))
-
-
-def _cut(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 @lru_cache(maxsize=100_000)
@@ -229,11 +213,6 @@ def evaluate(question: str) -> int:
 # --- reading completions ------------------------------------------------------------------
 
 
-def _answer_part(text: str) -> str:
-    """What follows the last ``#`` (a thinking model writes its thoughts before it)."""
-    return text.rsplit("#", 1)[-1]
-
-
 def parse(text: str) -> Parsed | None:
     """The steps and answer of a completion, or None if it is malformed. Never raises.
 
@@ -244,10 +223,10 @@ def parse(text: str) -> Parsed | None:
     """
     if not isinstance(text, str):
         return None
-    if freetext.is_free(_answer_part(text)):  # a real model's prose: its answer, not its steps
+    if freetext.is_free(answer_part(text)):  # a real model's prose: its answer, not its steps
         answer = read_free_answer(text)
         return Parsed((), answer) if answer is not None else None
-    body = _answer_part(text).split(".", 1)[0]
+    body = answer_part(text).split(".", 1)[0]
     number = _NUMBER.match(body)
     if number is not None:
         return Parsed((), int(number.group(1)))
@@ -309,25 +288,15 @@ class Arithmetic:
         if canonical != self.question:
             raise ValueError(f"write the question as {canonical!r} (no spaces, no leading zeros), or pass it to arithmetic.validate")
 
-    @classmethod
-    def from_question(cls, question: str) -> Arithmetic:
-        """The problem for a reader's ``question`` (see `validate`)."""
-        return validate(question)
-
     @property
     def value(self) -> int:
         """The exact value of the question (the answer the oracle expects)."""
         return evaluate(self.question)
 
     @property
-    def ops(self) -> int:
-        """How many operations the question has (its place on the difficulty dial)."""
-        return sum(c in OPERATORS for c in self.question)
-
-    @property
     def difficulty(self) -> int:
         """The problem's place on the difficulty dial: how many operations it has."""
-        return self.ops
+        return sum(c in OPERATORS for c in self.question)
 
     def question_text(self) -> str:
         """The question in words, for a real language model (`tsc.tasks.prompts`)."""
@@ -371,16 +340,15 @@ class Arithmetic:
         pieces = split_steps(text)
         if not pieces:
             return []
-        body = split_steps(_answer_part(text))
+        body = split_steps(answer_part(text))
         labels: list[float] = []
         states = [_state(self.question)]
         for i, piece in enumerate(body):
             content = piece[:-1] if piece.endswith((",", ".")) else piece
             final = piece.endswith(".")
-            step = _STEP.match(content)
-            if step is not None:
-                written = Step(int(step.group(1)), step.group(2), int(step.group(3)), int(step.group(4)))
-                states = [new for state in states for new in _successors(state, written)]
+            written = read_steps(content, _STEP)  # one step: the piece holds no comma
+            if written:
+                states = [new for state in states for new in _successors(state, written[0])]
                 good = bool(states) and (not final or any(not ops for _, ops in states))
             else:
                 number = _NUMBER.match(content)

@@ -140,14 +140,19 @@ def parse(text: str) -> list[Step] | None:
     """
     if not isinstance(text, str):
         return None
-    if freetext.is_free(text.rsplit("#", 1)[-1]):  # a real model's prose (`tsc.tasks.freetext`)
+    if freetext.is_free(answer_part(text)):  # a real model's prose (`tsc.tasks.freetext`)
         return read_free(text)
-    body = text.rsplit("#", 1)[-1].split(".", 1)[0]
+    body = answer_part(text).split(".", 1)[0]
     if not body.strip():
         return None
     if "=" not in body:
         return parse_expression(body)
     return read_steps(body)
+
+
+def answer_part(text: str) -> str:
+    """What follows the last ``#`` (a thinking model writes its thoughts before it; all of ``text`` without one)."""
+    return text.rsplit("#", 1)[-1]
 
 
 def read_free(text: str) -> list[Step] | None:
@@ -356,11 +361,16 @@ class Countdown:
         labels, prefix = [], ""
         for piece in pieces[:-1]:
             prefix += piece
-            steps = parse(prefix.rstrip(","))
-            pool = remaining(self.numbers, steps) if steps is not None else None
+            pool = self.left_after(prefix)
             alive = pool is not None and len(pool) >= 2 and self.target in reachable(tuple(sorted(pool)))
             labels.append(1.0 if alive else 0.0)
         return labels + [1.0 if self.check(text) else 0.0] if pieces else []
+
+    def left_after(self, prefix: str) -> list[int] | None:
+        """The numbers left on the table after a step prefix (ending in ``,``), or None if it
+        already breaks the rules (a malformed step, an operand not on the table, a wrong result)."""
+        steps = parse(prefix.rstrip(","))
+        return remaining(self.numbers, steps) if steps is not None else None
 
     @property
     def difficulty(self) -> int:
@@ -424,9 +434,7 @@ class Limits:
         card = card if isinstance(card, dict) else {}
         if card.get("task") != "countdown":
             return cls(max_number=MAX_ANY_NUMBER, trained=None, model=f"model {name!r}")
-        given = {key: card.get(key) for key in ("problems", "recipe")}
-        seen: dict = given["problems"] if isinstance(given["problems"], dict) else {}
-        recipe: dict = given["recipe"] if isinstance(given["recipe"], dict) else {}
+        seen, recipe = (card[key] if isinstance(card.get(key), dict) else {} for key in ("problems", "recipe"))
         try:
             sizes = [int(s) for s in seen.get("sizes") or recipe.get("sizes") or SIZES]
             max_number = int(seen.get("max_number") or recipe.get("max_number") or MAX_NUMBER)
@@ -466,7 +474,7 @@ def answer_text(text: str) -> str:
     steps = parse(text)
     if steps:
         return ", ".join(map(str, steps))
-    answer = text.rsplit("#", 1)[-1]
+    answer = answer_part(text)
     return text.strip() if freetext.is_free(answer) else answer.strip()
 
 
@@ -514,9 +522,13 @@ def describe_value(x) -> str:
         text = repr(x)
     except Exception:  # e.g. an int beyond Python's 4,300-digit str limit
         text = "?"
-    if len(text) > 40:
-        text = text[:37] + "..."
+    text = cut(text)
     return text if x is None or isinstance(x, bool) or type(x) is int else f"{text} (a {type(x).__name__})"
+
+
+def cut(text: str) -> str:
+    """``text``, cut to 40 characters with ``...`` if it is longer (for an error message)."""
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def game_of_24(count: int | None = None, *, seed: int = 0, split: str = "test") -> list[Countdown]:

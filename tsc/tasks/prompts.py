@@ -17,6 +17,7 @@ its reader takes the answer from free text (`tsc.tasks.freetext`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 FORMATS = ("compact", "chat", "text")
 STOPS = {"compact": (".",), "chat": (), "text": ("\n\n",)}
@@ -27,11 +28,8 @@ class Chat:
     """A task's prompt for real language models: the rules, a worked example, the question."""
 
     rules: str  # the system message: what to do and how to write the answer
-    example: object  # a problem of the task
+    example: Any  # a problem of the task (its question_text() is the example's question)
     example_answer: str  # the worked answer to ``example``, ending in "Answer: ..."
-
-    def question(self, problem) -> str:
-        return problem.question_text()
 
 
 def answer_stops(prompt_format: str) -> tuple[str, ...]:

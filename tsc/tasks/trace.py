@@ -126,14 +126,8 @@ def dfs_trace(problem: Countdown, *, rng: random.Random | None = None, max_resul
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     parts: list[str] = []
-    written = 0
     pops = 0  # BACKTRACK marks written since the last node
     path: list[Step] = []
-
-    def write(text: str) -> None:
-        nonlocal written
-        parts.append(text)
-        written += len(text)
 
     def visit(state: tuple[int, ...]) -> bool:
         """Search below ``state`` (already written); True once ``path`` reaches the target."""
@@ -144,7 +138,7 @@ def dfs_trace(problem: Countdown, *, rng: random.Random | None = None, max_resul
         if rng is not None:
             rng.shuffle(children)
         for step, child in children:
-            if limit is not None and written > limit:
+            if limit is not None and sum(map(len, parts)) > limit:
                 return False
             if pops == 0:
                 sep = "," if parts else ""
@@ -154,12 +148,12 @@ def dfs_trace(problem: Countdown, *, rng: random.Random | None = None, max_resul
                 sep = format_state(state) + ","  # back up more than one level: say where
             pops = 0
             leaf = f">{target}" if len(child) == 1 else ""  # the target beside the last number: compare, then '#' or '|'
-            write(f"{sep}{step.left}{step.op}{step.right}={format_state(child)}{leaf}")
+            parts.append(f"{sep}{step.left}{step.op}{step.right}={format_state(child)}{leaf}")
             path.append(step)
             if visit(child):
                 return True
             path.pop()
-            write(BACKTRACK)
+            parts.append(BACKTRACK)
             pops += 1
         return False
 

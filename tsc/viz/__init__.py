@@ -48,6 +48,18 @@ def percent_axis(ax, axis: str = "y") -> None:
     (ax.set_ylim if axis == "y" else ax.set_xlim)(0, 1.02)
 
 
+def accuracy_axes(ax, xlabel: str | None = None, ylabel: str | None = "problems solved", *, log: int = 0) -> None:
+    """The book's axes for a share solved against a cost: the y axis in percent, the labels
+    (None: leave that one as it is) and, when ``log`` is a base (10, 2), a log x axis."""
+    if log:
+        ax.set_xscale("log", base=log)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    percent_axis(ax)
+
+
 def log2_samples_axis(ax, ks: Sequence[int], label: str = "samples per problem, k (log scale)") -> None:
     """A log-2 x axis with a tick at every power of two in ``ks``."""
     ax.set_xscale("log", base=2)

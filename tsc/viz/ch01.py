@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import wilson
-from tsc.viz import band, percent_axis
+from tsc.viz import accuracy_axes, band
 from tsc.viz.colors import color
 
 
@@ -40,10 +40,8 @@ def solve_rate_histogram(ax, correct: np.ndarray, sizes: np.ndarray) -> dict[str
     ax.errorbar(range(len(bins)), bottom, yerr=[bottom - low, high - bottom], fmt="none", color="0.2", capsize=3)
     ax.set_xticks(range(len(bins)))
     ax.set_xticklabels([label for _, _, label in bins])
-    ax.set_xlabel(f"samples out of {n} that solve the problem (bins double in width)")
-    percent_axis(ax)
+    accuracy_axes(ax, f"samples out of {n} that solve the problem (bins double in width)", "share of problems")
     ax.set_ylim(0, min(1.0, float(high.max()) + 0.08))
-    ax.set_ylabel("share of problems")
     ax.legend(loc="upper right")
     return {"share": total / len(counts), "bins": bins}
 
@@ -53,8 +51,5 @@ def family_coverage(ax, curves: dict[str, tuple[np.ndarray, dict]], *, labels: d
     maps a model's name to (FLOPs per problem at each k, its coverage curve with a band)."""
     for name, (flops, curve) in curves.items():
         band(ax, flops, curve, label=labels.get(name, name), color=color(name))
-    ax.set_xscale("log")
-    ax.set_xlabel("inference FLOPs per problem (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("problems solved by some sample")
+    accuracy_axes(ax, "inference FLOPs per problem (log scale)", "problems solved by some sample", log=10)
     ax.legend(loc="upper left", fontsize="small")

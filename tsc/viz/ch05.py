@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import bootstrap
-from tsc.viz import band, percent_axis
+from tsc.viz import accuracy_axes, band
 from tsc.viz.colors import color
 from tsc.viz.compare import bars, forest  # noqa: F401 (the chapter calls them from here too)
 
@@ -55,11 +55,10 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
     the other searches, each point with its 95 % bootstrap interval, labelled in place."""
     for how, style, label in (("last", "-", "best-of-N, PRM last step"), ("min", "--", "best-of-N, PRM weakest step")):
         per_problem, flops = data.curve(how)
-        curve = dict(zip(("mean", "low", "high"), bootstrap(per_problem)))
-        band(ax, flops, curve, label=label, color=color("best_of_n"), marker="", linestyle=style)
+        band(ax, flops, bootstrap(per_problem), label=label, color=color("best_of_n"), marker="", linestyle=style)
     if data.majority.any():
-        votes = dict(zip(("mean", "low", "high"), bootstrap(data.majority)))
-        band(ax, data.sample_flops.mean(axis=0)[np.array(data.vote_ks) - 1], votes, label="majority vote", color=color("majority"))
+        flops = data.sample_flops.mean(axis=0)[np.array(data.vote_ks) - 1]
+        band(ax, flops, bootstrap(data.majority), label="majority vote", color=color("majority"))
     for how, filled in (("last", True), ("min", False)):
         names = [f"beam {b}, {how}" for b in beams if f"beam {b}, {how}" in data.searches]
         xs = [data.flops(n) for n in names]
@@ -77,11 +76,8 @@ def flops_map(ax, data, *, beams=("4x1", "4x2", "4x4", "8x4")) -> None:
             tag = "particle filter" if strategy == "particle_filter" else name.split(",")[0]
             _point(ax, data.flops(name), data.searches[name][0], label=tag, colour=color(strategy),
                    marker=markers[strategy], offset=LABEL_AT.get(tag, (6, -3)))  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
-    percent_axis(ax)
+    accuracy_axes(ax, "FLOPs per problem (policy + verifier, log scale)", log=10)
     ax.set_ylim(0, max(0.6, float(data.best_of["last"].mean(axis=0).max()) + 0.1))
-    ax.set_ylabel("problems solved")
     ax.legend(loc="upper left", fontsize="x-small")
 
 

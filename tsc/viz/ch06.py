@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsc.analysis import bootstrap, calibration, wilson
-from tsc.viz import band, log2_samples_axis, percent_axis
+from tsc.viz import accuracy_axes, band, log2_samples_axis
 from tsc.viz.colors import color
 
 
@@ -45,10 +45,7 @@ def flops_curves(ax, curves: dict[str, tuple[np.ndarray, dict, str, str]], *, nu
         ax.annotate(
             label, (x[-1], curve["mean"][-1]), textcoords="offset points", xytext=(4, lift), fontsize="x-small", color=colour, va="center"
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("FLOPs per problem (policy + verifier, log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("problems solved")
+    accuracy_axes(ax, "FLOPs per problem (policy + verifier, log scale)", log=10)
 
 
 def many_samples(ax, ks: list[int], curves: dict[str, np.ndarray], colours: dict[str, str], styles: dict[str, str]) -> dict[str, tuple]:
@@ -56,12 +53,10 @@ def many_samples(ax, ks: list[int], curves: dict[str, np.ndarray], colours: dict
     (problems × ks), with 95 % bootstrap bands. Returns each curve's (mean, low, high)."""
     out = {}
     for name, per_problem in curves.items():
-        mean, low, high = bootstrap(per_problem)
-        out[name] = (mean, low, high)
-        band(ax, ks, {"mean": mean, "low": low, "high": high}, label=name, color=colours[name], linestyle=styles.get(name, "-"))
+        out[name] = bootstrap(per_problem)
+        band(ax, ks, out[name], label=name, color=colours[name], linestyle=styles.get(name, "-"))
     log2_samples_axis(ax, ks)
-    percent_axis(ax)
-    ax.set_ylabel("problems solved")
+    accuracy_axes(ax)
     ax.legend(loc="upper left", fontsize="small", ncol=2)
     return out
 
@@ -91,7 +86,6 @@ def sequential_figure(ax, lines: dict[str, tuple[np.ndarray, np.ndarray]], *, nu
     labelled at its end (``nudge`` moves a label up or down, in points)."""
     curves = {}
     for label, (solved, flops) in lines.items():
-        mean, low, high = bootstrap(solved)
         colour, style = line_style(label)
-        curves[label] = (flops.mean(axis=0), {"mean": mean, "low": low, "high": high}, colour, style)
+        curves[label] = (flops.mean(axis=0), bootstrap(solved), colour, style)
     flops_curves(ax, curves, nudge=nudge)

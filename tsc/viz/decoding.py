@@ -13,10 +13,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tsc.viz import PALETTE, band, percent_axis
-
-REMOVED = "#c8c8c8"
-
+from tsc.viz import PALETTE, accuracy_axes, band, percent_axis
 
 # --- one next-token distribution -------------------------------------------------------------
 
@@ -95,10 +92,10 @@ def next_token_explorer(
     default view); display it as the last expression of a cell."""
     try:
         import ipywidgets as widgets
-        from IPython.display import display
     except ImportError as error:
         raise ImportError("next_token_explorer needs ipywidgets (pip install ipywidgets)") from error
     from tsc.lm.decoding import candidates, entropy_bits, next_token_logits
+    from tsc.viz.widgets import show_figure
 
     problems = list(problems)
     if not problems:
@@ -141,10 +138,7 @@ def next_token_explorer(
         draw_candidates(ax, candidates(policy, text, show=show, **{k: s.value for k, s in knobs.items()}))
         ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
-        with out:
-            out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        show_figure(out, fig)
 
     def new_problem(change=None) -> None:
         i = chooser.value
@@ -246,13 +240,10 @@ def paired_bars(ax, groups: Sequence, bars: dict, *, xlabel: str, ylabel: str = 
     x = np.arange(len(groups))
     width = 0.8 / len(bars)
     for j, ((name, stats), color) in enumerate(zip(bars.items(), PALETTE)):
-        mean = np.array([s[0] for s in stats])
-        err = np.array([[m - s[1] for m, s in zip(mean, stats)], [s[2] - m for m, s in zip(mean, stats)]])
-        ax.bar(x + (j - (len(bars) - 1) / 2) * width, mean, width=width, yerr=err, capsize=3, color=color, label=name)
+        mean, low, high = np.array(stats, dtype=float).T
+        ax.bar(x + (j - (len(bars) - 1) / 2) * width, mean, width=width, yerr=[mean - low, high - mean], capsize=3, color=color, label=name)
     ax.set_xticks(x, [str(g) for g in groups])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel, ylabel)
 
 
 def accuracy_per_flop(ax, curves: dict, *, xlabel: str = "FLOPs per question (log scale)") -> None:
@@ -268,9 +259,7 @@ def accuracy_per_flop(ax, curves: dict, *, xlabel: str = "FLOPs per question (lo
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e")))  # 2e7, 5e7, 1e8
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel)
 
 
 # --- self-consistency ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band
 
 
 def _axes(ax):
@@ -68,11 +68,8 @@ def frontier(
     xs = [points[i]["cost"] for i in on_frontier]
     ys = [points[i]["accuracy"] for i in on_frontier]
     ax.step(xs, ys, where="post", color=color, linewidth=1.2, alpha=0.8)
-    ax.set_xscale("log")
+    accuracy_axes(ax, "dollars per problem (log scale)", log=10)
     ax.margins(x=0.15)  # room for the last point's name
-    percent_axis(ax)
-    ax.set_xlabel("dollars per problem (log scale)")
-    ax.set_ylabel("problems solved")
     return ax
 
 
@@ -87,10 +84,7 @@ def cheap_versus_expensive(curves: dict, single: dict, *, ax=None):
         [single["dollars"]], [single["mean"]], yerr=[[single["mean"] - single["low"]], [single["high"] - single["mean"]]],
         fmt="*", markersize=12, color="black", capsize=3, label=single["label"],
     )  # fmt: skip
-    ax.set_xscale("log")
-    percent_axis(ax)
-    ax.set_xlabel("dollars per problem (log scale)")
-    ax.set_ylabel("problems solved")
+    accuracy_axes(ax, "dollars per problem (log scale)", log=10)
     ax.legend(loc="upper left", fontsize="small")
     return ax
 

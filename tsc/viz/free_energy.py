@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.viz import PALETTE, percent_axis
+from tsc.viz import PALETTE, accuracy_axes
 
 STYLES = {  # one look per contender, the same in every figure of the chapter
     "majority": dict(color=PALETTE[0], marker="o", linestyle="-"),
@@ -25,7 +25,7 @@ STYLES = {  # one look per contender, the same in every figure of the chapter
 }
 
 
-def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float, *, label: str = "") -> dict:
+def free_energy_curve(ax, prior: float, p_correct: float, p_wrong: float) -> dict:
     """Variational free energy F[q] of the belief q(correct) (x axis) about one attempt after
     one observation with likelihoods ``p_correct`` and ``p_wrong``, under prior ``prior``:
     F, its complexity and its -accuracy; the minimum (the posterior) and the surprise -ln p(o)
@@ -70,11 +70,7 @@ def frontier(ax, summary: dict, names: Sequence[str], *, cost_label: str, log_x:
                 if "cost_per_token" in r["knobs"]:
                     where = (r["cost"], r["accuracy"])
                     ax.annotate(f"{r['knobs']['cost_per_token']:g}", where, fontsize=7, xytext=(3, -10), textcoords="offset points")
-    if log_x:
-        ax.set_xscale("log")
-    ax.set_xlabel(cost_label)
-    ax.set_ylabel("problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, cost_label, log=10 if log_x else 0)
     ax.legend(fontsize="small", loc="lower right")
 
 
@@ -84,22 +80,13 @@ def reliability(ax, confidence: np.ndarray, correct: np.ndarray, *, bins: int = 
     calibration. Returns the expected calibration error and the bin table."""
     from tsc.analysis import calibration, wilson
 
-    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
-    table = calibration(confidence, correct, bins=bins)
-    xs, ys, lows, highs = [], [], [], []
-    for row in table["bins"]:
-        inside = (confidence >= row["low"]) & ((confidence < row["high"]) | (row["high"] >= 1.0))
-        low, high = wilson(int(correct[inside].sum()), int(inside.sum()))
-        xs.append(row["mean_score"])
-        ys.append(row["accuracy"])
-        lows.append(row["accuracy"] - low)
-        highs.append(high - row["accuracy"])
+    table = calibration(confidence, np.asarray(correct, dtype=bool), bins=bins)
+    xs, ys = [row["mean_score"] for row in table["bins"]], np.array([row["accuracy"] for row in table["bins"]])
+    low, high = np.array([wilson(round(row["accuracy"] * row["count"]), row["count"]) for row in table["bins"]]).T
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
-    ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=3, label=f"{label} (ECE {table['ece']:.3f})", color=color)
-    ax.set_xlabel("agent's belief that its answer is right (bin mean)")
-    ax.set_ylabel("answers that were right")
+    ax.errorbar(xs, ys, yerr=[ys - low, high - ys], marker="o", capsize=3, label=f"{label} (ECE {table['ece']:.3f})", color=color)
     ax.set_xlim(0, 1.02)
-    percent_axis(ax)
+    accuracy_axes(ax, "agent's belief that its answer is right (bin mean)", "answers that were right")
     ax.legend(fontsize="small", loc="upper left")
     return table
 
@@ -111,11 +98,8 @@ def samples_by_cost(ax, costs: Sequence[float], samples: Sequence[np.ndarray], s
 
     sizes = np.asarray(sizes)
     for i, size in enumerate(sorted(set(sizes.tolist()))):
-        rows = [bootstrap(np.asarray(s)[sizes == size]) for s in samples]
-        ax.errorbar(
-            costs, [r[0] for r in rows], yerr=[[r[0] - r[1] for r in rows], [r[2] - r[0] for r in rows]],
-            marker="o", capsize=2, label=f"{size} {dial}", color=PALETTE[i],
-        )  # fmt: skip
+        mean, low, high = np.array([bootstrap(np.asarray(s)[sizes == size]) for s in samples]).T
+        ax.errorbar(costs, mean, yerr=[mean - low, high - mean], marker="o", capsize=2, label=f"{size} {dial}", color=PALETTE[i])
     ax.set_xscale("log")
     ax.set_xlabel("cost per token, λ (nats of preference, log scale)")
     ax.set_ylabel("samples drawn per problem")
@@ -125,27 +109,21 @@ def samples_by_cost(ax, costs: Sequence[float], samples: Sequence[np.ndarray], s
 def cost_explorer(summary: dict, majority: dict, *, name: str = "free energy"):
     """A slider over the controller's cost per token showing its accuracy and tokens next to
     majority voting's (Jupyter and Colab; the static page shows the default)."""
-    import ipywidgets as widgets
+    from tsc.viz.widgets import printed_slider
 
     rows = sorted(summary[name], key=lambda r: r["knobs"]["cost_per_token"])
     costs = [r["knobs"]["cost_per_token"] for r in rows]
-    out = widgets.Output()
 
     def show(index):
         r = rows[index]
-        with out:
-            out.clear_output(wait=True)
-            print(
-                f"cost per token {costs[index]:g} nats: {r['accuracy']:.1%} solved "
-                f"({r['accuracy_low']:.1%} to {r['accuracy_high']:.1%}) with {r['cost']:.0f} tokens per problem, "
-                f"{r['samples']:.1f} samples;\nmajority of {majority['knobs']['n']}: "
-                f"{majority['accuracy']:.1%} with {majority['cost']:.0f} tokens"
-            )
+        print(
+            f"cost per token {costs[index]:g} nats: {r['accuracy']:.1%} solved "
+            f"({r['accuracy_low']:.1%} to {r['accuracy_high']:.1%}) with {r['cost']:.0f} tokens per problem, "
+            f"{r['samples']:.1f} samples;\nmajority of {majority['knobs']['n']}: "
+            f"{majority['accuracy']:.1%} with {majority['cost']:.0f} tokens"
+        )
 
-    slider = widgets.SelectionSlider(options=[(f"{c:g}", i) for i, c in enumerate(costs)], value=len(costs) // 2, description="λ")
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(slider.value)
-    return widgets.VBox([slider, out])
+    return printed_slider([(f"{c:g}", i) for i, c in enumerate(costs)], len(costs) // 2, "λ", show)
 
 
 def after_decided(ax, runs: dict[str, dict]) -> None:
@@ -156,13 +134,10 @@ def after_decided(ax, runs: dict[str, dict]) -> None:
     from tsc.analysis import bootstrap
 
     names = list(runs)
-    means, lows, highs = [], [], []
-    for name in names:
-        mean, low, high = bootstrap(np.asarray(runs[name]["after_decided"], dtype=float))
-        means.append(mean)
-        lows.append(mean - low)
-        highs.append(high - mean)
-    ax.bar(range(len(names)), means, yerr=[lows, highs], capsize=4, color=[STYLES.get(n, {}).get("color", "grey") for n in names])
+    mean, low, high = np.array([bootstrap(np.asarray(runs[name]["after_decided"], dtype=float)) for name in names]).T
+    ax.bar(
+        range(len(names)), mean, yerr=[mean - low, high - mean], capsize=4, color=[STYLES.get(n, {}).get("color", "grey") for n in names]
+    )
     ax.set_xticks(range(len(names)), names, fontsize="small")
     ax.set_ylabel("samples per question after the vote was decided")
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.viz import PALETTE, band, log2_samples_axis, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band, log2_samples_axis
 
 
 def _figure(points: Sequence[dict], key: str) -> dict:
@@ -55,10 +55,7 @@ def rl_curve(
         grey = str(0.25 + 0.45 * j / max(1, len(controls) - 1))
         ax.axhline(figure["value"], color=grey, linestyle="--", linewidth=1.0, label=label)
         highest = max(highest, float(figure["high"]))
-    ax.set_xscale("log")
-    ax.set_xlabel("RL training compute so far (FLOPs: sampling + updates, log scale)")
-    ax.set_ylabel("held-out problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, "RL training compute so far (FLOPs: sampling + updates, log scale)", "held-out problems solved", log=10)
     ax.set_ylim(0, max(0.05, highest * 1.25))
 
 
@@ -70,10 +67,7 @@ def thinking_curve(ax, tokens: Sequence[float], curve: dict, *, label: str, wait
         x, points = np.asarray(wait[0], dtype=float), wait[1]
         err = np.array([points["mean"] - points["low"], points["high"] - points["mean"]])
         ax.errorbar(x, points["mean"], yerr=err, fmt="s", color=PALETTE[1], capsize=3, markersize=5, label='extended with "Wait"')
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("thinking tokens per problem (mean spent, log scale)")
-    ax.set_ylabel("held-out problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, "thinking tokens per problem (mean spent, log scale)", "held-out problems solved", log=2)
 
 
 def pass_at_k_panels(
@@ -97,8 +91,7 @@ def pass_at_k_panels(
         err = [[point["mean"] - point["low"]], [point["high"] - point["mean"]]]
         left.errorbar([x], [point["mean"]], yerr=err, fmt="D", color=str(0.15 + 0.3 * j), capsize=3, markersize=4, label=name)
     log2_samples_axis(left, ks, label="samples per problem, k (log scale)")
-    percent_axis(left)
-    left.set_ylabel("pass@k (held-out problems)")
+    accuracy_axes(left, ylabel="pass@k (held-out problems)")
     left.legend(loc="lower right", fontsize="small")
     for j, (name, difference) in enumerate(differences.items()):
         band(
@@ -171,10 +164,7 @@ def tokens_curves(
     curve); names in ``dashed`` are drawn dashed (e.g. an oracle's bound)."""
     for j, (name, (x, curve)) in enumerate(curves.items()):
         band(ax, x, curve, label=name, color=PALETTE[j % len(PALETTE)], linestyle="--" if name in dashed else "-")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("held-out problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel, "held-out problems solved", log=2)
     if legend:
         ax.legend(loc="lower right", fontsize="small")
 

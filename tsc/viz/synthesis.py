@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band, log2_samples_axis
 from tsc.viz.colors import MODEL_COLORS, SIZE_COLORS, color
 
 # one marker per family of strategy, so the map reads by family as well as by strategy
@@ -60,11 +60,8 @@ def strategy_map(
     if len(second):
         xs, ys = [points[i][cost] for i in second], [points[i]["accuracy"] for i in second]
         ax.step(xs, ys, where="post", color="black", linewidth=1, alpha=0.5, linestyle="--")
-    ax.set_xscale("log")
+    accuracy_axes(ax, COSTS[cost], log=10)
     ax.margins(x=0.12)
-    percent_axis(ax)
-    ax.set_xlabel(COSTS[cost])
-    ax.set_ylabel("problems solved")
     if title:
         ax.set_title(title)
     return ax
@@ -83,11 +80,8 @@ def selection(ax, gap: dict, *, title: str = ""):
     band(ax, ks, gap["coverage"], label="coverage (an oracle picks)", color=color("oracle"), linestyle=":")
     band(ax, ks, gap["majority"], label="majority vote", color=color("majority"))
     ax.axhline(gap["greedy"], color=color("greedy"), linewidth=1, linestyle="--", label="greedy")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("samples per problem, k (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("problems solved")
+    log2_samples_axis(ax, ks)
+    accuracy_axes(ax)
     if title:
         ax.set_title(title)
     return ax
@@ -105,10 +99,7 @@ def sequential_parallel(ax, evidence: dict):
     )  # fmt: skip
     band(ax, evidence["tokens"], evidence["coverage"], label="short samples: coverage", color=color("oracle"), linestyle=":")
     band(ax, evidence["tokens"], evidence["majority"], label="short samples: majority vote", color=color("majority"))
-    ax.set_xscale("log")
-    ax.set_xlabel("mean generated tokens per problem (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel("3-number problems solved")
+    accuracy_axes(ax, "mean generated tokens per problem (log scale)", "3-number problems solved", log=10)
     ax.legend(fontsize="small")
     return ax
 
@@ -119,11 +110,8 @@ def knowledge(ax, evidence: dict, *, size: int):
     ks = evidence["ks"]
     for name, model in evidence["models"].items():
         band(ax, ks, model["by_size"][size]["coverage"], label=f"{name} ({model['params'] / 1e6:.2f} M)", color=MODEL_COLORS.get(name))
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("samples per problem, k (log scale)")
-    percent_axis(ax)
-    ax.set_ylabel(f"{size}-number problems solved by some sample")
+    log2_samples_axis(ax, ks)
+    accuracy_axes(ax, ylabel=f"{size}-number problems solved by some sample")
     ax.legend(fontsize="small", loc="upper left")
     return ax
 
@@ -151,8 +139,7 @@ def allocation(ax, rows: Sequence[dict]):
             fontsize="x-small",
         )
     ax.set_xticks(x, [f"{r['size']} numbers" for r in rows])
-    percent_axis(ax)
-    ax.set_ylabel("held-out problems solved")
+    accuracy_axes(ax, ylabel="held-out problems solved")
     ax.legend(fontsize="small", loc="upper right")
     return ax
 
@@ -161,34 +148,27 @@ def budget_explorer(points: dict[str, Sequence[dict]], *, start: float = 7e8):
     """A slider over the mean FLOPs budget per problem: for each task of the map, the most
     accurate strategy at no more than that budget, fixed and overall, with 95 % intervals
     (Jupyter and Colab; the static page shows the default budget)."""
-    import ipywidgets as widgets
-
     from tsc.synthesis import best_fixed
+    from tsc.viz.widgets import printed_slider
 
     flops = [p["flops"] for pts in points.values() for p in pts]
     budgets = [float(b) for b in np.geomspace(min(flops), max(flops), 25)]
-    out = widgets.Output()
 
     def show(budget: float) -> None:
-        with out:
-            out.clear_output(wait=True)
-            for task, pts in points.items():
-                fits = [p for p in pts if p["flops"] <= budget]
-                if not fits:
-                    print(f"{task}: nothing spends that little")
-                    continue
-                best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
-                line = f"{task}: best {best['name']} ({best['family']}) {best['accuracy']:.1%} ({best['low']:.1%} to {best['high']:.1%})"
-                if best["family"] == "adaptive":
-                    fixed = pts[best_fixed(pts, budget)]
-                    line += f"; best fixed {fixed['name']} {fixed['accuracy']:.1%}"
-                print(line)
+        for task, pts in points.items():
+            fits = [p for p in pts if p["flops"] <= budget]
+            if not fits:
+                print(f"{task}: nothing spends that little")
+                continue
+            best = max(fits, key=lambda p: (p["accuracy"], -p["flops"]))
+            line = f"{task}: best {best['name']} ({best['family']}) {best['accuracy']:.1%} ({best['low']:.1%} to {best['high']:.1%})"
+            if best["family"] == "adaptive":
+                fixed = pts[best_fixed(pts, budget)]
+                line += f"; best fixed {fixed['name']} {fixed['accuracy']:.1%}"
+            print(line)
 
     value = min(budgets, key=lambda b: abs(np.log(b / start)))
-    slider = widgets.SelectionSlider(options=[(f"{b:.1e}", b) for b in budgets], value=value, description="FLOPs")
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(slider.value)
-    return widgets.VBox([slider, out])
+    return printed_slider([(f"{b:.1e}", b) for b in budgets], value, "FLOPs", show)
 
 
 def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count: int = 25):
@@ -239,17 +219,3 @@ def budget_twin(points: dict[str, Sequence[dict]], *, start: float = 7e8, count:
         caption="Every strategy of the map (marker: family; bars: 95% intervals); the dotted line is the budget, the "
         "ringed point the most accurate strategy that spends no more.",
     )
-
-
-__all__ = [
-    "COSTS",
-    "MARKERS",
-    "allocation",
-    "budget_explorer",
-    "budget_twin",
-    "family_legend",
-    "knowledge",
-    "selection",
-    "sequential_parallel",
-    "strategy_map",
-]

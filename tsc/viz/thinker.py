@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tsc.analysis import bootstrap
-from tsc.viz import percent_axis
+from tsc.viz import accuracy_axes
 from tsc.viz.colors import color
 
 
@@ -48,10 +48,7 @@ def thinker_curve(ax, data: dict, *, fixed: Sequence[dict] = (), rows: slice | N
             label=name,
         )
     ax.axvline(data["budget"], color="0.5", linestyle=":", linewidth=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("mean FLOPs per problem")
-    ax.set_ylabel("held-out problems solved")
-    percent_axis(ax)
+    accuracy_axes(ax, "mean FLOPs per problem", "held-out problems solved", log=10)
     ax.set_ylim(max(0.0, min(shown) - 0.05), min(1.0, max(shown) + 0.08))
     ax.legend(fontsize="x-small", loc="lower right", ncol=2)
 

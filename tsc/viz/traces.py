@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tsc.viz import band, percent_axis
+from tsc.viz import accuracy_axes, band, percent_axis
 from tsc.viz.colors import color
 
 ENDING_COLORS = {"right": "#2e933c", "wrong answer": "#d1495b", "gave up": "#edae49", "cut off": "#66458f"}
@@ -36,9 +36,7 @@ def accuracy_by_length(ax, curve: dict) -> None:
     middle = (edges[:-1] + edges[1:]) / 2
     keep = curve["count"] > 0
     band(ax, middle[keep], {k: np.asarray(curve[k])[keep] for k in ("mean", "low", "high")}, label="traces of this length", color="#1f5aa6")
-    percent_axis(ax)
-    ax.set_xlabel("tokens in the trace")
-    ax.set_ylabel("traces right")
+    accuracy_axes(ax, "tokens in the trace", "traces right")
 
 
 def entropy_along(ax, text: str, bits: np.ndarray, *, fork_bits: float) -> None:
@@ -80,6 +78,4 @@ def matched_compute(ax, curves: dict, *, x: str, xlabel: str) -> None:
             ax.annotate(
                 str(text), (xi, yi), textcoords="offset points", xytext=(0, -10), ha="center", fontsize=6, color=color(curve["style"])
             )
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    percent_axis(ax)
+    accuracy_axes(ax, xlabel, ylabel=None, log=10)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tsc.tradeoff as tt
-from tsc.viz import PALETTE, band, percent_axis
+from tsc.viz import PALETTE, accuracy_axes, band
 
 SIZE_COLOURS = {"countdown-xs": PALETTE[3], "countdown-s": PALETTE[2], "countdown-m": PALETTE[1], "countdown": PALETTE[0]}
 STEP_STYLES = {500: ":", 1000: "--", 1125: "-"}
@@ -43,10 +43,9 @@ def training_axis(ax, grid: dict, *, ks: Sequence[int] = (1, 16, 256), how: str 
         ax.fill_between(train[order], low, high, color=grey, alpha=0.12, linewidth=0)
         colours = [_colour(grid["checkpoints"][i]) for i in order]
         ax.scatter(train[order], mean, color=colours, s=22, zorder=2)
-    ax.set_xscale("log")
-    ax.set_xlabel("training FLOPs (log scale)")
-    ax.set_ylabel("problems solved (oracle picks)" if how == "oracle" else "problems solved (majority vote)")
-    percent_axis(ax)
+    accuracy_axes(
+        ax, "training FLOPs (log scale)", "problems solved (oracle picks)" if how == "oracle" else "problems solved (majority vote)", log=10
+    )
     for name, colour in SIZE_COLOURS.items():
         ax.scatter([], [], color=colour, s=22, label=name)
     ax.legend(loc="upper left", fontsize=8, ncol=2)
@@ -65,9 +64,7 @@ def budget_curves(ax, grid: dict, *, how: str = "oracle", bands_for: Sequence[st
             band(ax, flops, tt.curve(values, seed=seed), label=label(row), color=_colour(row), linestyle=style, marker="o")
         else:
             ax.plot(flops, values.mean(axis=0), color=_colour(row), linestyle=style, linewidth=1, label=label(row))
-    ax.set_xscale("log")
-    ax.set_xlabel("test-time FLOPs per problem (log scale)")
-    percent_axis(ax)
+    accuracy_axes(ax, "test-time FLOPs per problem (log scale)", ylabel=None, log=10)
 
 
 def iso_accuracy_plot(ax, grid: dict, levels: Sequence[float], *, how: str = "oracle") -> dict:

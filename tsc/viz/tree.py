@@ -351,9 +351,10 @@ def tree_viewer(result, *, correct: Callable[[str], bool] | None = None, label: 
     it as the last expression of a cell (Jupyter or Colab)."""
     try:
         import ipywidgets as widgets
-        from IPython.display import display
     except ImportError as error:
         raise ImportError("tree_viewer needs ipywidgets (pip install ipywidgets); draw_tree draws a still picture without it") from error
+    from tsc.viz.widgets import show_figure
+
     nodes = tree_nodes(result)
     by_id = {n["id"]: n for n in nodes}
     ids = sorted(by_id)
@@ -369,10 +370,7 @@ def tree_viewer(result, *, correct: Callable[[str], bool] | None = None, label: 
         fig, ax = plt.subplots(figsize=size)
         draw_tree(ax, result, upto=upto, label=label, correct=correct)
         fig.tight_layout()  # room for the key below the axes
-        with out:
-            out.clear_output(wait=True)
-            display(fig)
-        plt.close(fig)
+        show_figure(out, fig)
 
     slider.observe(redraw, names="value")
     redraw()

@@ -3,12 +3,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 from tsc.analysis import SampleTable, coverage, majority_accuracy
-from tsc.viz import percent_axis
+from tsc.viz import accuracy_axes
 from tsc.viz.colors import color
+
+
+def printed_slider(options: list, value, description: str, show: Callable[[object], None]):
+    """A SelectionSlider over ``options`` (values, or (label, value) pairs) above what
+    ``show(value)`` prints, printed afresh whenever the slider moves (Jupyter and Colab)."""
+    import ipywidgets as widgets
+
+    out = widgets.Output()
+
+    def update(value) -> None:
+        with out:
+            out.clear_output(wait=True)
+            show(value)
+
+    slider = widgets.SelectionSlider(options=options, value=value, description=description)
+    slider.observe(lambda change: update(change["new"]), names="value")
+    update(slider.value)
+    return widgets.VBox([slider, out])
+
+
+def show_figure(out, fig) -> None:
+    """Show ``fig`` in the Output widget ``out`` in place of what it showed, and close it."""
+    from IPython.display import display
+
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+    plt.close(fig)
 
 
 def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start: int = 8):
@@ -27,12 +57,10 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
         curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
         for offset, (name, fn, colour) in enumerate(curves):
             stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
-            mean = np.array([s["mean"][0] for s in stats])
-            err = np.array([[m - s["low"][0] for m, s in zip(mean, stats)], [s["high"][0] - m for m, s in zip(mean, stats)]])
-            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=err, capsize=3, color=colour, label=name)
+            mean, low, high = (np.array([s[key][0] for s in stats]) for key in ("mean", "low", "high"))
+            ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=[mean - low, high - mean], capsize=3, color=colour, label=name)
         ax.set_xticks(x, [f"{s} numbers" for s in sizes])
-        percent_axis(ax)
-        ax.set_ylabel("problems solved")
+        accuracy_axes(ax)
         ax.set_title(f"k = {k} samples per problem")
         ax.legend(loc="upper right")
         plt.show()

@@ -17,11 +17,10 @@ from tsc.tasks import countdown
 
 
 def _is_dead(problem, prefix: str) -> bool:
-    """Whether a step prefix (ending in ``,``) already breaks Countdown's rules: a malformed
-    step, an operand not on the table, a wrong result, or nothing left to combine. The oracle
-    rejects every completion that starts this way, so its Monte Carlo value is exactly 0."""
-    steps = countdown.parse(prefix.rstrip(","))
-    pool = countdown.remaining(problem.numbers, steps) if steps is not None else None
+    """Whether a step prefix (ending in ``,``) already breaks Countdown's rules or leaves
+    nothing to combine. The oracle rejects every completion that starts this way, so its Monte
+    Carlo value is exactly 0."""
+    pool = problem.left_after(prefix)
     return pool is None or len(pool) < 2
 
 
@@ -69,15 +68,14 @@ def build_examples(
                 examples.append({"prompt": prompt, "steps": steps, "labels": [verdict] * len(steps), "correct": verdict})
     if recipe.kind == "orm":
         return examples, ledger
+    problem_of = dict(zip(prompts, problems))
     if not rollouts:
-        problem_of = dict(zip(prompts, problems))
         for example in examples:
             problem = problem_of[example["prompt"]]
             labels = [0.0 if _is_dead(problem, prefix) else None for prefix in accumulate(example["steps"][:-1])]
             example.update(labels=labels + [example["correct"]], outcome=True)
         return examples, ledger
     # PRM: Monte Carlo values of the distinct live prefixes, all rolled out in a few big calls
-    problem_of = dict(zip(prompts, problems))
     values: dict[tuple[str, str], float] = {}
     live: list[tuple[str, str]] = []
     for example in examples:

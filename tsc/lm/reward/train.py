@@ -12,7 +12,7 @@ from tsc.lm.fast import pad_rows
 from tsc.lm.recipes import RewardRecipe
 from tsc.lm.reward.data import reward_data
 from tsc.lm.reward.model import KINDS, RewardModel, reward_model_from_policy
-from tsc.tasks import countdown
+from tsc.tasks import TASKS
 
 
 def collate_rewards(reward: RewardModel, examples: list[dict]) -> dict[str, torch.Tensor]:
@@ -44,7 +44,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
     ``out_dir/train_log.jsonl`` and the final model to ``out_dir/final`` (no evaluation here:
     `tsc.evaluation.evaluate_reward_model` adds it).
     """
-    from tsc.lm.fit import adamw, fit, run_card
+    from tsc.lm.fit import fit, run_card
     from tsc.lm.policy import load_policy
     from tsc.lm.train import save_checkpoint
 
@@ -79,7 +79,6 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             top_params, top_layers, reward.d_model, length, 0
         )
 
-    optimizer = adamw(trainable, recipe)
     order = _epochs(len(train_set), recipe.steps * recipe.batch_size, seed=recipe.seed)
     val_loss = None
 
@@ -102,7 +101,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             data_flops=summary["policy_flops"],
             trained_params=sum(p.numel() for p in trainable),
             data_seconds=summary["seconds"],
-            problems={"sizes": list(recipe.sizes), "max_number": countdown.MAX_NUMBER, "max_target": countdown.MAX_TARGET},
+            problems=TASKS["countdown"].seen(recipe.sizes),
             val_loss=record.get("val_loss", val_loss),
             flops_formula="forward through the whole model + 2 x forward through the trained top (the fresh layers and the "
             "head when the base is frozen); "
@@ -119,10 +118,10 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             val_loss = record["val_loss"] = round(validation_loss(reward, val_set), 5)
 
     torch.manual_seed(recipe.seed)
-    record = fit(
+    return fit(
         model,
         recipe,
-        optimizer=optimizer,
+        parameters=trainable,
         batch=batch,
         loss=lambda inputs: reward_loss(model, inputs),
         step_flops=step_flops,
@@ -131,8 +130,6 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
         save=lambda folder, record: save_checkpoint(_stored(model, recipe), reward.tokenizer, folder, card(record)),
         progress=progress,
     )
-    model.eval()
-    return save_checkpoint(_stored(model, recipe), reward.tokenizer, out_dir / "final", card(record))
 
 
 def _stored(model, recipe: RewardRecipe):
