@@ -418,19 +418,7 @@ def apply_table(data: dict, table: dict, flops: float, *, split: str = "test") -
     on a split of ``ch04-allocation``, problem by problem, from the stored results:
     ``correct``, ``flops``, ``bin`` and ``choice`` per problem (the probe's cost included)."""
     plan = plan_for(table, flops)
-    record = data["splits"][split]
-    probe = record["probe"]
-    looked = uses_probe(table["predictor"])
-    correct, spent, bins, choices = [], [], [], []
-    for i, (numbers, _) in enumerate(record["problems"]):
-        which = difficulty_bin(table["predictor"], size=len(numbers), score=probe["score"][i])
-        name = plan["choice"][which]
-        if name == "stop":
-            correct.append(bool(probe["correct"][i]))
-            spent.append(probe["flops"][i])
-        else:
-            correct.append(bool(record["results"][name]["correct"][i]))
-            spent.append(record["results"][name]["flops"][i] + (probe["flops"][i] if looked else 0))
-        bins.append(which)
-        choices.append(name)
-    return {"correct": np.array(correct, dtype=float), "flops": np.array(spent, dtype=float), "bin": np.array(bins), "choice": choices}
+    arrays = split_arrays(data, split, with_probe=uses_probe(table["predictor"]))
+    bins = np.array([difficulty_bin(table["predictor"], size=int(s), score=float(c)) for s, c in zip(arrays["size"], arrays["score"])])
+    correct, spent = apply_plan([arrays["names"].index(name) for name in plan["choice"]], bins, arrays["correct"], arrays["flops"])
+    return {"correct": correct, "flops": spent, "bin": bins, "choice": [plan["choice"][b] for b in bins]}

@@ -187,19 +187,18 @@ class SampleTable:
         return self.prompt_flops + k * per_sample
 
     def subset(self, mask: Sequence[bool] | np.ndarray) -> SampleTable:
-        """The rows where ``mask`` is true (e.g. problems with 5 numbers)."""
+        """The rows where ``mask`` is true (e.g. problems with 5 numbers): every per-problem
+        field (arrays, tuples and lists, and those of the verifiers' dicts) cut to them."""
         rows = np.flatnonzero(np.asarray(mask, dtype=bool))
 
-        def pick(rows_of):
-            return None if rows_of is None else rows_of[rows] if isinstance(rows_of, np.ndarray) else tuple(rows_of[i] for i in rows)
+        def pick(value):
+            if isinstance(value, dict):
+                return {name: pick(v) for name, v in value.items()}
+            if isinstance(value, np.ndarray):
+                return value[rows]
+            return tuple(value[i] for i in rows) if isinstance(value, (tuple, list)) else value
 
-        return replace(
-            self,
-            **{name: pick(getattr(self, name)) for name in ("problems", "texts", "keys", "correct", "tokens", "logprobs", "prompt_tokens",
-                                                            "prompt_flops", "sample_flops", "token_logprobs", "top_logprobs")},
-            steps={name: pick(s) for name, s in self.steps.items()},
-            verifier_flops={name: pick(v) for name, v in self.verifier_flops.items()},
-        )  # fmt: skip
+        return replace(self, **{name: pick(getattr(self, name)) for name in self.__dataclass_fields__})
 
 
 def draw(

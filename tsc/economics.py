@@ -196,13 +196,7 @@ def cost_per_correct(cost: Sequence[float], correct: Sequence[bool], *, n_boot: 
     cost, correct = np.asarray(cost, dtype=float), np.asarray(correct, dtype=float)
     if cost.shape != correct.shape or cost.ndim != 1 or len(cost) == 0:
         raise ValueError(f"need one cost and one verdict per problem, got shapes {cost.shape} and {correct.shape}")
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(0, len(cost), size=(n_boot, len(cost)))
-    spent, solved = cost[rows].sum(axis=1), correct[rows].sum(axis=1)
-    ratios = np.where(solved > 0, spent / np.maximum(solved, 1), np.inf)
-    low, high = np.percentile(ratios, [2.5, 97.5], method="inverted_cdf")  # no interpolation: a resample with none solved is inf
-    value = cost.sum() / correct.sum() if correct.sum() > 0 else math.inf
-    return float(value), float(low), float(high)
+    return ratio(cost, correct, n_boot=n_boot, seed=seed, method="inverted_cdf")  # no interpolation: a resample with none solved is inf
 
 
 def price_runs(runs: dict[str, dict], price, *, seed: int = 0) -> list[dict]:
@@ -318,15 +312,17 @@ def choose_stopping(samples: SampleTable, *, max_loss: float = 0.005, windows=WI
     return {"threshold": best["threshold"], "window": best["window"]}
 
 
-def ratio(a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """sum(a) / sum(b) over problems, with a bootstrap interval resampling problems together
-    (e.g. early stopping's generated tokens over majority voting's): (value, low, high)."""
+def ratio(
+    a: Sequence[float], b: Sequence[float], *, n_boot: int = 2000, seed: int = 0, method: str = "linear"
+) -> tuple[float, float, float]:
+    """sum(a) / sum(b) over problems (infinite where sum(b) is 0), with a 95 % percentile
+    bootstrap interval (numpy's percentile ``method``) resampling problems together (e.g.
+    early stopping's generated tokens over majority voting's): (value, low, high)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(0, len(a), size=(n_boot, len(a)))
-    ratios = a[rows].sum(axis=1) / b[rows].sum(axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return float(a.sum() / b.sum()), float(low), float(high)
+    rows = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    top, bottom = a[rows].sum(axis=1), b[rows].sum(axis=1)
+    low, high = np.percentile(np.divide(top, bottom, out=np.full(n_boot, math.inf), where=bottom > 0), [2.5, 97.5], method=method)
+    return float(a.sum() / b.sum()) if b.sum() > 0 else math.inf, float(low), float(high)
 
 
 # ----------------------------------------------------------------------------- who pays for a long think

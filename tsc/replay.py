@@ -82,7 +82,7 @@ class TablePolicy:
             )
         if offset + n > table.n:
             raise ValueError(f"samples {offset} to {offset + n - 1} asked of a table of {table.n} samples per problem: draw a larger table")
-        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [None] * len(prompts)
+        ledgers = list(ledger) if isinstance(ledger, (list, tuple)) else [ledger] * len(prompts)  # one ledger: every prompt's charge
         out = []
         for prompt, s, mine, threshold in zip(prompts, seed, ledgers, thresholds):
             if s not in self._rows or self._rows[s][1] != prompt:
@@ -94,11 +94,8 @@ class TablePolicy:
             if stop_after is not None:
                 row = self._stopped(i, row, stop_after)
             out.append(row)
-            cost = self._charge(i, row)
             if mine is not None:
-                mine.charge_policy(**cost)
-            elif isinstance(ledger, Ledger):
-                ledger.charge_policy(**cost)
+                mine.charge_policy(**self._charge(i, row))
         return out
 
     def _completion(self, i: int, j: int, k: int, stop: tuple | None) -> Completion:

@@ -186,30 +186,6 @@ def _successors(state: State, step: Step) -> list[State]:
     return out
 
 
-def solve(question: str, *, rng: random.Random | None = None) -> list[Step]:
-    """The steps that evaluate ``question`` (canonical form), one per operation.
-
-    Without ``rng`` in the canonical order (multiplications left to right, then additions and
-    subtractions left to right); with ``rng`` a uniformly random valid next step at each step,
-    so repeated calls write different chains that reach the same answer (the training data
-    uses this variety, so that sampled chains differ and self-consistency has votes to count).
-    """
-    state = _state(question)
-    steps = []
-    while state[1]:
-        moves = _moves(state)
-        index, step = rng.choice(moves) if rng else moves[0]
-        steps.append(step)
-        state = _reduce(state, index, step.result)
-    return steps
-
-
-def evaluate(question: str) -> int:
-    """The exact value of a canonical ``question`` (Python integers, no ``eval``)."""
-    steps = solve(question)
-    return steps[-1].result if steps else _state(question)[0][0]
-
-
 # --- reading completions ------------------------------------------------------------------
 
 
@@ -290,8 +266,9 @@ class Arithmetic:
 
     @property
     def value(self) -> int:
-        """The exact value of the question (the answer the oracle expects)."""
-        return evaluate(self.question)
+        """The exact value of the question (the answer the oracle expects; Python integers, no ``eval``)."""
+        steps = self.solve()
+        return steps[-1].result if steps else _state(self.question)[0][0]
 
     @property
     def difficulty(self) -> int:
@@ -359,8 +336,21 @@ class Arithmetic:
         return labels + [0.0] * (len(pieces) - len(labels))
 
     def solve(self, *, rng: random.Random | None = None) -> list[Step]:
-        """The steps in canonical order, or in a random valid order with ``rng`` (see `solve`)."""
-        return solve(self.question, rng=rng)
+        """The steps that evaluate the question, one per operation.
+
+        Without ``rng`` in the canonical order (multiplications left to right, then additions and
+        subtractions left to right); with ``rng`` a uniformly random valid next step at each step,
+        so repeated calls write different chains that reach the same answer (the training data
+        uses this variety, so that sampled chains differ and self-consistency has votes to count).
+        """
+        state = _state(self.question)
+        steps = []
+        while state[1]:
+            moves = _moves(state)
+            index, step = rng.choice(moves) if rng else moves[0]
+            steps.append(step)
+            state = _reduce(state, index, step.result)
+        return steps
 
     def solution_text(self, steps: list[Step]) -> str:
         """Steps in the model's format: ``"7*8=56,6*4=24,56-13=43,43+24=67."``."""
@@ -372,12 +362,15 @@ class Arithmetic:
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write: the steps in a random valid order,
-        each + and * with its operands in a random order (``policy``: sampled chains then
-        differ), or the value alone (``direct``)."""
+        each + and * with its operands swapped or not at random (``78*98=7644`` or
+        ``98*78=7644``), or the value alone (``direct``). Sampled chains of thought of a
+        ``policy`` model then differ in how they compute, not only in their order, so their
+        mistakes are less alike and a vote has more to gain."""
         if kind == "direct":
             return self.direct_text()
         if kind == "policy":
-            return self.solution_text(commuted(self.solve(rng=rng), rng))
+            steps = self.solve(rng=rng)
+            return self.solution_text([Step(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps])
         raise ValueError(f"no arithmetic training text for a {kind!r} model; kinds: policy, direct")
 
     def to_json(self) -> dict:
@@ -404,13 +397,6 @@ CHAT_RULES = (
     "`Answer: ` followed by the value."
 )
 CHAT_EXAMPLE_ANSWER = "7 * 8 = 56\n6 * 4 = 24\n56 - 13 = 43\n43 + 24 = 67\nAnswer: 67"
-
-
-def commuted(steps: list, rng: random.Random) -> list:
-    """``steps`` with the operands of each + and * swapped or not at random (``78*98=7644`` or
-    ``98*78=7644``): sampled chains of thought then differ in how they compute, not only in
-    their order, so their mistakes are less alike and a vote has more to gain."""
-    return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
 
 
 def validate(question: str) -> Arithmetic:

@@ -89,30 +89,6 @@ def is_solvable(numbers: tuple[int, ...] | list[int], target: int) -> bool:
     return target in reachable(tuple(sorted(numbers)))
 
 
-def solve(numbers: tuple[int, ...] | list[int], target: int, *, rng: random.Random | None = None) -> list[Step] | None:
-    """One solution as a list of steps, or None if there is none.
-
-    With ``rng`` the search tries moves in random order, so repeated calls return different
-    solutions (the training data uses this so the model sees the variety of correct paths).
-    """
-    pool = list(numbers)
-    if target not in reachable(tuple(sorted(pool))):
-        return None
-    steps: list[Step] = []
-    while len(pool) > 1:
-        options = []
-        for i in range(len(pool)):
-            for j in range(i + 1, len(pool)):
-                rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
-                for left, op, right, result in moves(pool[i], pool[j]):
-                    if target in reachable(tuple(sorted(rest + [result]))):
-                        options.append((rest, Step(left, op, right, result)))
-        rest, step = rng.choice(options) if rng else options[0]
-        steps.append(step)
-        pool = rest + [step.result]
-    return steps
-
-
 def split_of(numbers: tuple[int, ...] | list[int], target: int) -> str:
     """``"test"`` for the held-out tenth of all problems, else ``"train"`` (stable hash)."""
     return split_by_hash(",".join(map(str, sorted(numbers))) + f">{target}")
@@ -246,32 +222,6 @@ def parse_expression(text: str) -> list[Step] | None:
     return steps if parsed is not None and parsed[1] == len(tokens) and steps else None
 
 
-def expression(steps: list[Step], numbers: tuple[int, ...] | list[int]) -> str:
-    """The steps of a solution as one expression with as few brackets as precedence allows,
-    e.g. ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``(13-7)*4*2`` (what a direct-answer
-    model writes). Each step's operands are taken from the given numbers and earlier results."""
-    exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
-    for n in numbers:
-        exprs.setdefault(n, []).append((str(n), ""))
-    text = ""
-    for step in steps:
-        sides = []
-        for operand in (step.left, step.right):
-            stack = exprs.get(operand)
-            sides.append(stack.pop(0) if stack else (str(operand), ""))
-        (left, left_op), (right, right_op) = sides
-        if step.op in "*/":
-            left = f"({left})" if left_op in ("+", "-") else left
-            right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
-            weakest = "*"
-        else:
-            right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
-            weakest = "+"
-        text = f"{left}{step.op}{right}"
-        exprs.setdefault(step.result, []).append((text, weakest))
-    return text
-
-
 def remaining(numbers: tuple[int, ...] | list[int], steps: list[Step]) -> list[int] | None:
     """The numbers left on the table after ``steps``, or None if a step breaks the rules
     (an operand not on the table, a forbidden or wrongly computed result). Never raises."""
@@ -382,16 +332,56 @@ class Countdown:
         return f"Numbers: {', '.join(map(str, self.numbers))}. Target: {self.target}."
 
     def solve(self, *, rng: random.Random | None = None) -> list[Step] | None:
-        """A solution found by exhaustive search (see the module function `solve`)."""
-        return solve(self.numbers, self.target, rng=rng)
+        """One solution as a list of steps found by exhaustive search, or None if there is none.
+
+        With ``rng`` the search tries moves in random order, so repeated calls return different
+        solutions (the training data uses this so the model sees the variety of correct paths).
+        """
+        pool, target = list(self.numbers), self.target
+        if target not in reachable(tuple(sorted(pool))):
+            return None
+        steps: list[Step] = []
+        while len(pool) > 1:
+            options = []
+            for i in range(len(pool)):
+                for j in range(i + 1, len(pool)):
+                    rest = pool[:i] + pool[i + 1 : j] + pool[j + 1 :]
+                    for left, op, right, result in moves(pool[i], pool[j]):
+                        if target in reachable(tuple(sorted(rest + [result]))):
+                            options.append((rest, Step(left, op, right, result)))
+            rest, step = rng.choice(options) if rng else options[0]
+            steps.append(step)
+            pool = rest + [step.result]
+        return steps
 
     def solution_text(self, steps: list[Step]) -> str:
         """Steps in the model's format: ``"13-7=6,6*4=24,24*2=48."``."""
         return ",".join(map(str, steps)) + "."
 
     def direct_text(self, steps: list[Step]) -> str:
-        """The solution as a direct-answer model writes it, one expression: ``"(13-7)*4*2."``."""
-        return expression(steps, self.numbers) + "."
+        """The solution as a direct-answer model writes it, one expression with as few brackets as
+        precedence allows: ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``"(13-7)*4*2."``.
+        Each step's operands are taken from the given numbers and earlier results."""
+        exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
+        for n in self.numbers:
+            exprs.setdefault(n, []).append((str(n), ""))
+        text = ""
+        for step in steps:
+            sides = []
+            for operand in (step.left, step.right):
+                stack = exprs.get(operand)
+                sides.append(stack.pop(0) if stack else (str(operand), ""))
+            (left, left_op), (right, right_op) = sides
+            if step.op in "*/":
+                left = f"({left})" if left_op in ("+", "-") else left
+                right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
+                weakest = "*"
+            else:
+                right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
+                weakest = "+"
+            text = f"{left}{step.op}{right}"
+            exprs.setdefault(step.result, []).append((text, weakest))
+        return text + "."
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write for this problem: a random solution's
