@@ -177,9 +177,8 @@ def save_checkpoint(model, tokenizer, folder: Path, card: dict) -> dict:
     return card
 
 
-def quick_greedy_accuracy(model, tokenizer, n_problems: int = 150, seed: int = 12345, recipe: Recipe | None = None) -> float:
-    """Greedy accuracy on held-out problems: a cheap progress signal during training."""
-    recipe = recipe or Recipe()
+def quick_greedy_accuracy(model, tokenizer, recipe: Recipe, n_problems: int = 150, seed: int = 12345) -> float:
+    """Greedy accuracy on held-out problems of ``recipe``'s task: a cheap progress signal during training."""
     problems = task_problems(recipe.task, n_problems, seed=seed, sizes=recipe.sizes, digits=recipe.digits)
     policy = LocalPolicy(model, tokenizer)
     room = recipe.shape.max_len - max(len(p.prompt()) for p in problems) - 1
@@ -252,7 +251,7 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
 
     def measure(step: int, record: dict) -> None:
         if recipe.eval_every and (step + 1) % recipe.eval_every == 0:
-            record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe=recipe)
+            record["greedy_quick"] = quick_greedy_accuracy(model, tokenizer, recipe)
 
     return fit(  # the final card as written, with the weights' hash
         model,

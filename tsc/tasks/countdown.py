@@ -283,20 +283,27 @@ class Countdown:
         steps = parse(text)
         if steps is None:
             return None
-        exprs: dict[int, list[str]] = {}
+
+        def join(op: str, left: tuple[str, str], right: tuple[str, str]) -> tuple[str, str]:
+            a, b = sorted((left[0], right[0])) if op in "+*" else (left[0], right[0])
+            return f"({a}{op}{b})", ""
+
+        return self._built(steps, join)
+
+    def _built(self, steps: list[Step], join) -> str:
+        """``steps`` built into one expression over the problem's numbers, the last step's ("" for
+        none). Each number and result is a pair (text, tag); a step's operands are the given
+        numbers or earlier results of their values (given numbers first), and ``join(op, left,
+        right)`` makes its pair."""
+        built: dict[int, list[tuple[str, str]]] = {}
         for n in self.numbers:
-            exprs.setdefault(n, []).append(str(n))
-        last = ""
+            built.setdefault(n, []).append((str(n), ""))
+        text = ""
         for step in steps:
-            sides = []
-            for operand in (step.left, step.right):
-                stack = exprs.get(operand)
-                sides.append(stack.pop(0) if stack else str(operand))  # given numbers before results
-            if step.op in "+*":
-                sides.sort()
-            last = f"({sides[0]}{step.op}{sides[1]})"
-            exprs.setdefault(step.result, []).append(last)
-        return last
+            sides = [built[x].pop(0) if built.get(x) else (str(x), "") for x in (step.left, step.right)]
+            text, tag = join(step.op, *sides)
+            built.setdefault(step.result, []).append((text, tag))
+        return text
 
     def steps(self, text: str) -> list[str]:
         """The completion split into steps (see `split_steps`)."""
@@ -362,26 +369,17 @@ class Countdown:
         """The solution as a direct-answer model writes it, one expression with as few brackets as
         precedence allows: ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``"(13-7)*4*2."``.
         Each step's operands are taken from the given numbers and earlier results."""
-        exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
-        for n in self.numbers:
-            exprs.setdefault(n, []).append((str(n), ""))
-        text = ""
-        for step in steps:
-            sides = []
-            for operand in (step.left, step.right):
-                stack = exprs.get(operand)
-                sides.append(stack.pop(0) if stack else (str(operand), ""))
-            (left, left_op), (right, right_op) = sides
-            if step.op in "*/":
+
+        def join(op: str, left_side: tuple[str, str], right_side: tuple[str, str]) -> tuple[str, str]:
+            (left, left_op), (right, right_op) = left_side, right_side  # text, weakest operator outside brackets
+            if op in "*/":
                 left = f"({left})" if left_op in ("+", "-") else left
-                right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
-                weakest = "*"
-            else:
-                right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
-                weakest = "+"
-            text = f"{left}{step.op}{right}"
-            exprs.setdefault(step.result, []).append((text, weakest))
-        return text + "."
+                right = f"({right})" if right_op in ("+", "-") or (op == "/" and right_op in ("*", "/")) else right
+                return f"{left}{op}{right}", "*"
+            right = f"({right})" if op == "-" and right_op in ("+", "-") else right
+            return f"{left}{op}{right}", "+"
+
+        return self._built(steps, join) + "."
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write for this problem: a random solution's
