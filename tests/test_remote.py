@@ -187,6 +187,22 @@ def test_failures_are_one_clear_line(server):
         RemotePolicy(url, model="a", max_concurrency=0)
 
 
+def test_a_served_checkpoint_counts_prompt_tokens_as_the_local_model_reads_them(server, tmp_path):
+    """`encode` (what budget forcing checks a prompt's length with) is the local model's: a
+    ``text`` model whose tokenizer starts every text with its BOS token counts it (the server's
+    policy used to leave it out)."""
+    from real_models import build_gpt2
+
+    folder = build_gpt2(tmp_path / "gpt2")
+    policy = tsc.load_policy(server(Script(models=(str(folder),))))
+    local = tsc.load_policy(str(folder), device="cpu")
+    for model in (policy, local):  # as a Llama or Gemma tokenizer does
+        model.tokenizer.bos_token, model.tokenizer.add_bos_token = "<|endoftext|>", True
+    prompts = [policy.format(P)]
+    assert policy.prompt_format == local.prompt_format == "text" and prompts == [local.format(P)]
+    assert policy.encode(prompts) == local.encode(prompts) and policy.encode(prompts)[0][0] == local.tokenizer.bos_token_id
+
+
 def test_a_model_this_machine_cannot_read_gets_chat_messages(server):
     script = Script(models=("Qwen/Qwen2.5-0.5B-Instruct",))
     policy = tsc.load_policy(server(script))

@@ -216,8 +216,7 @@ def test_the_allocation_a_run_used_is_found_by_its_hash_after_a_refit(tmp_path, 
     refit["plans"] = refit["plans"][:1]
     (tmp_path / "allocation.json").write_text(json.dumps(refit))
     (tmp_path / "allocation-first.json").write_text(json.dumps(first))
-    monkeypatch.setattr(adaptive, "ALLOCATION", tmp_path / "allocation.json")
-    monkeypatch.setattr(adaptive, "_bundled", lambda: adaptive.check_allocation(tmp_path / "allocation.json"))
+    monkeypatch.setattr(adaptive, "ALLOCATION", tmp_path / "allocation.json")  # the bundled table is read from ALLOCATION
     table, bundled = allocation_used(used)
     assert not bundled and ta.config_key(table) == ta.config_key(first)
     with pytest.raises(ValueError, match="no allocation .* has the hash 000000000000"):

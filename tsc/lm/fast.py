@@ -398,22 +398,15 @@ def sample_rows(
     written_logprobs = torch.zeros(total + 1, max_new_tokens, dtype=torch.float64)
     k = min(top_logprobs, logits.shape[-1])
     top_out = torch.zeros(total + 1, max_new_tokens, k) if k else None
-    if confidence_stop is not None:  # each row's confidences and the running sum of its last `window`
+    if confidence_stop is not None:
         window, threshold = confidence_stop  # one threshold, or one per prompt
         per_prompt = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(prompts)
-        below = [t - CUT_MARGIN for t in per_prompt]  # as tsc.core.confidence_cut computes it
-        threshold = torch.tensor(below + [0.0], dtype=torch.float64)[torch.cat([owner, torch.tensor([len(prompts)])])]
-        confidences = torch.zeros(total + 1, max_new_tokens, dtype=torch.float64)
-        running = torch.zeros(total + 1, dtype=torch.float64)
-        cut = torch.zeros(total + 1, dtype=torch.bool)
+        confidence = ConfidenceCut(window, [per_prompt[i] for i in owner.tolist()] + [0.0], max_new_tokens)
     limit = torch.tensor(list(limits or [max_new_tokens] * total) + [max_new_tokens + 1])
     if uniforms is not None:
         uniforms = torch.cat([uniforms, torch.ones(1, uniforms.shape[1])])  # the sink row draws too
-    is_stop = torch.zeros(logits.shape[-1], dtype=torch.bool)
-    is_stop[stop_ids] = True
-    to_check = torch.zeros(logits.shape[-1], dtype=torch.bool)
-    if check is not None and check_ids is not None:
-        to_check[check_ids] = True
+    is_stop = id_mask(stop_ids, logits.shape[-1])
+    to_check = id_mask(check_ids if check is not None else None, logits.shape[-1])
     finished = torch.zeros(len(prompts), dtype=torch.long)  # per prompt: sequences ended at a stop so far
     for step in range(max_new_tokens):
         log_probs = torch.log_softmax(logits, dim=-1)
@@ -432,18 +425,8 @@ def sample_rows(
         if k:
             top = log_probs.topk(k, dim=-1).values
             top_out[rows, step] = top
-            if confidence_stop is not None:
-                # DeepConf's token confidence, -mean of the top k, summed left to right in float64
-                total_top = top[:, 0].double()
-                for j in range(1, k):
-                    total_top = total_top + top[:, j].double()
-                confidence = -total_top / k
-                confidences[rows, step] = confidence
-                dropped = confidences[rows, step - window] if step >= window else torch.zeros_like(confidence)
-                running[rows] = (running[rows] - dropped if step >= window else running[rows]) + confidence
-                if step + 1 >= window:  # a full window below the threshold cuts a sequence that goes on
-                    low = (running[rows] / window < threshold[rows]) & ~ended & (counts[rows] < limit[rows]) & (rows < total)
-                    cut[rows] |= low
+            if confidence_stop is not None:  # a sequence that goes on may be cut
+                confidence.update(rows, step, top, ~ended & (counts[rows] < limit[rows]) & (rows < total))
         if store is not None:  # keep each sequence that ends here: its keys and values run to the token before the stop
             for b in (ended & (rows < total)).nonzero().squeeze(1).tolist():
                 prompt_index = int(owner[rows[b]])
@@ -456,7 +439,7 @@ def sample_rows(
             finished.index_add_(0, owner[just], torch.ones(len(just), dtype=torch.long))
             ended = ended | ((finished >= stop_after)[owner[rows.clamp(max=total - 1)]] & (rows < total))
         if confidence_stop is not None:
-            ended = ended | cut[rows]
+            ended = ended | confidence.cut[rows]
         rows = rows.masked_fill(ended | (counts[rows] >= limit[rows]), total)
         live = rows < total
         n_live = int(live.sum())
@@ -478,12 +461,49 @@ def sample_rows(
             logits, hidden = lean.forward(token[:, None], position[:, None], cache, filled, return_hidden=True)
             written_hidden[rows, step] = hidden[:, 0]
         position = position + 1
-    lengths = counts[:total].tolist()
-    tokens = [row[:count] for row, count in zip(out[:total].tolist(), lengths)]
-    token_logprobs = [row[:count] for row, count in zip(written_logprobs[:total].tolist(), lengths)]
-    tops = None if top_out is None else [row[:count] for row, count in zip(top_out[:total].tolist(), lengths)]
-    cuts = None if confidence_stop is None else cut[:total].tolist()
-    return Sampled(tokens, token_logprobs, reused, tops, cuts)
+    tops = None if top_out is None else top_out[:total]
+    tokens, token_logprobs, tops = trimmed(counts[:total].tolist(), out[:total], written_logprobs[:total], tops)
+    return Sampled(tokens, token_logprobs, reused, tops, None if confidence_stop is None else confidence.cut[:total].tolist())
+
+
+class ConfidenceCut:
+    """DeepConf's online cut over a batch of sequences (row ``b`` cut below ``thresholds[b]``):
+    each row's token confidences and the running float64 sum of its last ``window``, with
+    exactly the arithmetic of `tsc.core.confidence_cut` (the top values added left to right),
+    so a replay of stored top log-probabilities cuts where a sampler did."""
+
+    def __init__(self, window: int, thresholds: list[float], length: int):
+        self.window = window
+        self.below = torch.tensor([t - CUT_MARGIN for t in thresholds], dtype=torch.float64)
+        self.confidences = torch.zeros(len(thresholds), length, dtype=torch.float64)
+        self.running = torch.zeros(len(thresholds), dtype=torch.float64)
+        self.cut = torch.zeros(len(thresholds), dtype=torch.bool)
+
+    def update(self, rows: torch.Tensor, step: int, top: torch.Tensor, going: torch.Tensor) -> None:
+        """Add the confidence of the token each of ``rows`` wrote at ``step`` (``top``: its k
+        largest log-probabilities) and cut the ``going`` ones whose full window falls below."""
+        total = top[:, 0].double()
+        for j in range(1, top.shape[1]):
+            total = total + top[:, j].double()
+        confidence = -total / top.shape[1]  # `tsc.core.token_confidence`
+        self.confidences[rows, step] = confidence
+        dropped = self.running[rows] - self.confidences[rows, step - self.window] if step >= self.window else self.running[rows]
+        self.running[rows] = dropped + confidence
+        if step + 1 >= self.window:
+            self.cut[rows] |= (self.running[rows] / self.window < self.below[rows]) & going
+
+
+def id_mask(ids: torch.Tensor | None, size: int, device=None) -> torch.Tensor:
+    """A boolean vector over the vocabulary, true at ``ids`` (None: nowhere)."""
+    mask = torch.zeros(size, dtype=torch.bool, device=device)
+    if ids is not None:
+        mask[ids.to(mask.device)] = True
+    return mask
+
+
+def trimmed(lengths: list[int], *tables: torch.Tensor | None) -> list:
+    """Each table's rows (one per sequence) cut to the sequence's length, as lists (None stays None)."""
+    return [None if table is None else [row[:n] for row, n in zip(table.tolist(), lengths)] for table in tables]
 
 
 class Sampled(NamedTuple):

@@ -7,14 +7,15 @@ import math
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from pathlib import Path
 
 import torch
 
-from tsc.compute import Ledger, forward_flops
-from tsc.core import CUT_MARGIN, Completion, check_request, is_int, per_prompt, token_confidence
+from tsc.compute import Ledger
+from tsc.core import Completion, PolicyBase, check_request, is_int
 from tsc.lm.checkpoint import bundled_models, card_kind
-from tsc.lm.fast import LeanLlama, Sampled, draw_tokens, filter_probs, pad_rows, sample_rows, supports
+from tsc.lm.fast import ConfidenceCut, LeanLlama, Sampled, draw_tokens, filter_probs, id_mask, pad_rows, sample_rows, supports, trimmed
 from tsc.lm.prefix import PrefixStore
 from tsc.lm.stops import StopMatcher
 
@@ -23,7 +24,7 @@ DEFAULT_MODEL = "countdown"
 LANGUAGE_MODELS = ("policy", "direct", "trace", "revision")
 
 
-class LocalPolicy:
+class LocalPolicy(PolicyBase):
     """A causal LM with its tokenizer, ready to sample completions of prompts.
 
     ``model`` is the `transformers` model, ``tokenizer`` its tokenizer, ``path`` the folder it
@@ -45,16 +46,12 @@ class LocalPolicy:
         card: dict | None = None,
         prompt_format: str | None = None,
     ):
-        from tsc.tasks.prompts import FORMATS, default_format
-
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.path = path
         self.name = name or (path.name if path else "model")
         self.card = card or {}
-        self.prompt_format = prompt_format or default_format(self.card, tokenizer)
-        if self.prompt_format not in FORMATS:
-            raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {self.prompt_format!r}")
+        self.prompt_format = self._pick_format(prompt_format, self.card)
         config = model.config
         self.n_params = sum(p.numel() for p in model.parameters())
         self.n_layer = config.num_hidden_layers
@@ -76,19 +73,6 @@ class LocalPolicy:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    @property
-    def stop(self) -> tuple[str, ...]:
-        """The stop strings that end a whole answer in this model's prompt format."""
-        from tsc.tasks.prompts import answer_stops
-
-        return answer_stops(self.prompt_format)
-
-    def prompt(self, numbers: list[int], target: int) -> str:
-        """The Countdown prompt in this model's format, e.g. ``"13 4 7 2>48:"``."""
-        from tsc.tasks.countdown import Countdown
-
-        return self.format(Countdown(tuple(numbers), target))
-
     @contextmanager
     def prefix_cache(self, max_tokens: int = 50_000, *, share=None):
         """Within this block, a prompt that extends a sequence an earlier call wrote (a partial
@@ -103,24 +87,6 @@ class LocalPolicy:
             yield self._prefix_store
         finally:
             self._prefix_store = previous
-
-    def format(self, problem) -> str:
-        """The prompt for any task's problem in this model's format (`tsc.tasks.prompts`)."""
-        from tsc.tasks import render
-
-        return render(problem, self.prompt_format, self.tokenizer)
-
-    def flops(self, prompt_len: int, gen_len: int) -> int:
-        """Forward FLOPs to read ``prompt_len`` tokens and write ``gen_len`` (see tsc.compute)."""
-        return forward_flops(self.n_params, self.n_layer, self.d_model, prompt_len, gen_len)
-
-    def encode(self, prompts: list[str]) -> list[list[int]]:
-        """Token ids of each prompt, starting with the beginning-of-sequence token where the
-        model was trained with one (a chat template writes its own)."""
-        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None and self.prompt_format == "compact" else []
-        if self.prompt_format == "text" and self.tokenizer.bos_token_id is not None and getattr(self.tokenizer, "add_bos_token", False):
-            bos = [self.tokenizer.bos_token_id]
-        return [bos + ids for ids in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
 
     def sample(
         self,
@@ -158,7 +124,7 @@ class LocalPolicy:
         Every completion carries each generated token's log-probability at temperature 1
         (``token_logprobs``; they come with sampling, so they are free).
         """
-        seeds, ledgers = check_request(
+        seeds, ledgers, thresholds = check_request(
             prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
             top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
         )  # fmt: skip
@@ -180,10 +146,6 @@ class LocalPolicy:
         streams = None if seeds is None or temperature == 0 else [_stream(s, offset + n, max_new_tokens)[offset:] for s in seeds]
         settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
         settings["top_logprobs"] = top_logprobs
-        thresholds = None
-        if confidence_stop is not None:  # one threshold per prompt, handed to each chunk's sampler
-            window, threshold = confidence_stop
-            thresholds = per_prompt(threshold, len(prompts), "threshold") or [threshold] * len(prompts)
         lean = self._lean_model() if self.lean else None
         outputs: list[list[tuple]] = [[] for _ in encoded]  # per prompt: (tokens, token log-probs, top log-probs, cut)
         costs = [[0, 0, 0] for _ in encoded]  # per prompt: tokens computed, tokens reused, FLOPs
@@ -193,36 +155,28 @@ class LocalPolicy:
             # each sequence stops where the context ends, whatever the other prompts' lengths
             limits = [max(1, min(max_new_tokens, self.max_len - len(p))) for p, k in zip(ids, copies) for _ in range(k)]
             uniforms = None
-            if streams is not None:  # sample j of prompt i draws from row j of prompt i's stream
-                taken = {}
-                rows = []
-                for i, k in chunk:
-                    first = taken.get(i, len(outputs[i]))
-                    rows.append(streams[i][first : first + k])
-                    taken[i] = first + k
-                uniforms = torch.cat(rows)[:, : max(limits)]
-            checks = dict(stop_ids=stops.ending_ids(), check_ids=stops.needs_check(), check=stops.hit)
-            settings["confidence_stop"] = None if thresholds is None else (window, [thresholds[i] for i, _ in chunk])
+            if streams is not None:  # sample j of prompt i draws from row j of prompt i's stream (a prompt is once in a chunk)
+                uniforms = torch.cat([streams[i][len(outputs[i]) : len(outputs[i]) + k] for i, k in chunk])[:, : max(limits)]
+            # one threshold per prompt, handed to each chunk's sampler
+            settings["confidence_stop"] = None if thresholds is None else (confidence_stop[0], [thresholds[i] for i, _ in chunk])
+            options = dict(limits=limits, uniforms=uniforms, stop_after=stop_after, **settings)
+            options.update(stop_ids=stops.ending_ids(), check_ids=stops.needs_check(), check=stops.hit)
             if lean is not None:
-                sampled = sample_rows(
-                    lean, ids, copies, max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace,
-                    store=self._prefix_store, limits=limits, uniforms=uniforms, stop_after=stop_after, **checks, **settings,
-                )  # fmt: skip
-                reads = [1] * len(ids)  # each prompt read once, shared by its samples
+                options.update(max_new_tokens=max(limits), pad=self._pad, workspace=self._workspace, store=self._prefix_store)
+                sampled = sample_rows(lean, ids, copies, **options)
             else:
-                sampled = self._generate(ids, copies, limits=limits, uniforms=uniforms, stops=stops, stop_after=stop_after, **settings)
-                reads = [1] * len(ids)  # each prompt read once here too
+                sampled = self._generate(ids, copies, **options)
             tops = sampled.top_logprobs or [[]] * len(sampled.tokens)
             cuts = sampled.cut or [False] * len(sampled.tokens)
             done = 0
-            for (i, k), prompt, read, kept in zip(chunk, ids, reads, sampled.reused):
+            for (i, k), prompt, kept in zip(chunk, ids, sampled.reused):  # each prompt read once, shared by its samples
                 rows = list(zip(*(column[done : done + k] for column in (sampled.tokens, sampled.token_logprobs, tops, cuts))))
                 outputs[i] += rows
                 done += k
                 # the prompt's first `kept` tokens came from the store: only the rest is computed
-                flops = read * (self.flops(len(prompt), 0) - self.flops(kept, 0))
+                flops = self.flops(len(prompt), 0) - self.flops(kept, 0)
                 flops += sum(self.flops(len(prompt), len(row[0])) - self.flops(len(prompt), 0) for row in rows)
-                for j, value in enumerate((read * (len(prompt) - kept), read * kept, flops)):
+                for j, value in enumerate((len(prompt) - kept, kept, flops)):
                     costs[i][j] += value
         if stop_after is not None:  # the order they ended in: those that reached a stop by length, then the cut ones
             outputs = [sorted(rows, key=lambda row: len(row[0]) if stops.ended(row[0]) else math.inf) for rows in outputs]
@@ -283,8 +237,8 @@ class LocalPolicy:
 
     @torch.no_grad()
     def _generate(
-        self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stops, limits, uniforms=None, top_logprobs=0,
-        confidence_stop=None, stop_after=None,
+        self, prompts, copies, *, temperature, top_k, top_p, min_p, generator, stop_ids, check_ids, check, limits, uniforms=None,
+        top_logprobs=0, confidence_stop=None, stop_after=None,
     ) -> Sampled:  # fmt: skip
         """The reference path through `transformers`: left-pad the ``prompts`` and read each
         once, copy its KV cache to its ``copies`` samples, then decode one token at a time, on
@@ -308,19 +262,16 @@ class LocalPolicy:
         logits, mask, positions = logits[owner], mask[owner], positions[owner]
         batch = len(owner)
         limit = torch.tensor(limits, device=device)
-        ending = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
-        ending[stops.ending_ids().to(device)] = True
-        to_check = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)
-        to_check[stops.needs_check().to(device)] = True
+        ending, to_check = id_mask(stop_ids, logits.shape[-1], device), id_mask(check_ids, logits.shape[-1], device)
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         reached = torch.zeros(len(prompts), dtype=torch.long, device=device)  # per prompt: samples ended at a stop
         counts = torch.zeros(batch, dtype=torch.long, device=device)
         wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
         tokens, written, tops = [], [], []
         k = min(top_logprobs, logits.shape[-1])
-        running = [0.0] * batch  # confidence_stop: each row's running sum of its last `window` confidences
-        confidences: list[list[float]] = [[] for _ in range(batch)]
-        cut = [False] * batch
+        if confidence_stop is not None:  # decided on the CPU
+            window, threshold = confidence_stop
+            confidence = ConfidenceCut(window, [t for t, k_copies in zip(threshold, copies) for _ in range(k_copies)], max(limits))
         for step in range(max(limits)):
             logits = logits.float()
             log_probs = torch.log_softmax(logits, dim=-1)
@@ -339,7 +290,7 @@ class LocalPolicy:
             tokens.append(token)
             ended = ending[token]
             for b in (to_check[token] & alive).nonzero().squeeze(1).tolist():  # a stop string across tokens?
-                ended[b] = stops.hit(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
+                ended[b] = check(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
             if stop_after is not None:  # a prompt whose first `stop_after` samples have ended stops the rest
                 ended_by_stop = torch.zeros(len(prompts), dtype=torch.long, device=device)
                 ended_by_stop.index_add_(0, owner, (alive & ended).long())
@@ -347,30 +298,20 @@ class LocalPolicy:
                 ended = ended | (reached >= stop_after)[owner]
             if k:
                 tops.append(log_probs.topk(k, dim=-1).values.float().cpu())
-                if confidence_stop is not None:
-                    window, threshold = confidence_stop
-                    per_row = [t - CUT_MARGIN for t, k_copies in zip(threshold, copies) for _ in range(k_copies)]
-                    going = (alive & ~ended & (counts < limit)).tolist()
-                    for b, top in enumerate(tops[-1].tolist()):
-                        if not alive[b]:
-                            continue
-                        confidences[b].append(token_confidence(top))
-                        t = len(confidences[b]) - 1
-                        running[b] = (running[b] - confidences[b][t - window] if t >= window else running[b]) + confidences[b][t]
-                        if t + 1 >= window and running[b] / window < per_row[b] and going[b]:
-                            cut[b] = True
-                            ended[b] = True
+                if confidence_stop is not None:  # a row alive at this step wrote its `step`-th token
+                    live = alive.cpu().nonzero().squeeze(1)
+                    confidence.update(live, step, tops[-1][live], (~ended & (counts < limit)).cpu()[live])
+                    ended = ended | confidence.cut.to(device)
             finished |= alive & (ended | (counts >= limit))
             if finished.all():
                 break
             mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype, device=device)], dim=1)
             positions = positions[:, -1:] + 1
             logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, **step_kwargs).logits[:, -1]
-        lengths = counts.tolist()
-        generated = [row[:count] for row, count in zip(torch.stack(tokens, dim=1).tolist(), lengths)]
-        token_logprobs = [row[:count] for row, count in zip(torch.stack(written, dim=1).double().tolist(), lengths)]
-        top = [row[:count] for row, count in zip(torch.stack(tops, dim=1).tolist(), lengths)] if k else None
-        return Sampled(generated, token_logprobs, [0] * len(prompts), top, cut if confidence_stop is not None else None)
+        top = torch.stack(tops, dim=1) if k else None
+        generated, token_logprobs, top = trimmed(counts.tolist(), torch.stack(tokens, dim=1), torch.stack(written, dim=1).double(), top)
+        cut = confidence.cut.tolist() if confidence_stop is not None else None
+        return Sampled(generated, token_logprobs, [0] * len(prompts), top, cut)
 
     @torch.no_grad()
     def score(self, prompts: list[str], completions: list[str], *, batch_size: int = 512) -> list[list[float]]:
@@ -424,18 +365,8 @@ def _stream(seed: int, n: int, length: int) -> torch.Tensor:
 def _chunks(n_prompts: int, n: int, batch_size: int) -> list[list[tuple[int, int]]]:
     """Split ``n`` samples of each prompt into chunks of at most ``batch_size`` sequences, as
     lists of (prompt index, samples); a prompt's samples stay together where they fit."""
-    chunks, current, size = [], [], 0
-    for i in range(n_prompts):
-        left = n
-        while left:
-            take = min(left, batch_size - size)
-            current.append((i, take))
-            size += take
-            left -= take
-            if size == batch_size:
-                chunks.append(current)
-                current, size = [], 0
-    return chunks + [current] if current else chunks
+    owners = [i for i in range(n_prompts) for _ in range(n)]  # the prompt of each sequence, in order
+    return [[(i, len(list(run))) for i, run in groupby(owners[s : s + batch_size])] for s in range(0, len(owners), batch_size)]
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:

@@ -43,8 +43,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tsc.compute import Ledger, forward_flops
-from tsc.core import Completion, check_request, confidence_cut
+from tsc.compute import Ledger
+from tsc.core import Completion, PolicyBase, check_request, confidence_cut
 from tsc.tasks.prompts import cut_at_stop
 
 
@@ -60,7 +60,7 @@ class ChatPrompt(str):
         return prompt
 
 
-class RemotePolicy:
+class RemotePolicy(PolicyBase):
     """A model behind an OpenAI-compatible server at ``url`` (``http://HOST:PORT/v1``)."""
 
     def __init__(
@@ -103,7 +103,6 @@ class RemotePolicy:
         """What this machine knows of the served model: its tokenizer, card and size when the
         model id is a readable checkpoint folder (or a bundled model's name)."""
         from tsc.lm.checkpoint import bundled_models
-        from tsc.tasks.prompts import FORMATS
 
         folder = Path(self.model_id).expanduser() if not self.model_id.startswith(("http:", "https:")) else None
         bundled = bundled_models()
@@ -124,12 +123,7 @@ class RemotePolicy:
             self.n_layer, self.d_model = config.num_hidden_layers, config.hidden_size
             self.max_len = getattr(config, "max_position_embeddings", None) or self.max_len
             self.n_params = params or self.card.get("params") or _count_parameters(folder)
-        from tsc.tasks.prompts import default_format
-
-        if prompt_format is None:
-            prompt_format = default_format(self.card, self.tokenizer) if self.tokenizer is not None else "chat"
-        if prompt_format not in FORMATS:
-            raise ValueError(f"prompt_format must be one of {', '.join(FORMATS)}, got {prompt_format!r}")
+        prompt_format = self._pick_format(prompt_format, self.card)
         if prompt_format == "chat" and self.tokenizer is not None and not getattr(self.tokenizer, "chat_template", None):
             prompt_format = "text"
         self.prompt_format = prompt_format
@@ -138,42 +132,14 @@ class RemotePolicy:
     def __repr__(self) -> str:
         return f"RemotePolicy({self.model_id!r} at {self.url}, {self.prompt_format} prompts)"
 
-    @property
-    def stop(self) -> tuple[str, ...]:
-        from tsc.tasks.prompts import answer_stops
-
-        return answer_stops(self.prompt_format)
-
-    @property
-    def flops_known(self) -> bool:
-        return self.n_params is not None
-
     def format(self, problem) -> str:
         """The prompt for ``problem``: the model's own format when this machine has its
         tokenizer, else chat messages for the server's template (a `ChatPrompt`)."""
-        from tsc.tasks import messages, render
+        from tsc.tasks import messages
 
         if self.prompt_format == "chat" and self.tokenizer is None:
             return ChatPrompt(messages(problem))
-        return render(problem, self.prompt_format, self.tokenizer)
-
-    def prompt(self, numbers: list[int], target: int) -> str:
-        from tsc.tasks.countdown import Countdown
-
-        return self.format(Countdown(tuple(numbers), target))
-
-    def encode(self, prompts: list[str]) -> list[list[int]]:
-        """Token ids of each prompt, as the local model would read them (needs its tokenizer)."""
-        if self.tokenizer is None:
-            raise ValueError(f"{self.model_id!r} is not a checkpoint this machine can read: its tokens are counted by the server")
-        bos = [self.tokenizer.bos_token_id] if self.prompt_format == "compact" and self.tokenizer.bos_token_id is not None else []
-        return [bos + ids for ids in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
-
-    def flops(self, prompt_len: int, gen_len: int) -> int:
-        if not self.flops_known:
-            return 0
-        # a declared size without the layers: 2N per token, no attention term
-        return forward_flops(self.n_params, self.n_layer or 0, self.d_model or 0, prompt_len, gen_len)
+        return super().format(problem)
 
     def sample(
         self,
@@ -208,7 +174,7 @@ class RemotePolicy:
         ``stop_after`` is accepted and has no effect: a server writes every sample to its end,
         and each is charged.
         """
-        seeds, ledgers = check_request(
+        seeds, ledgers, thresholds = check_request(
             prompts, n=n, max_new_tokens=max_new_tokens, seed=seed, offset=offset, ledger=ledger, temperature=temperature,
             top_k=top_k, top_p=top_p, min_p=min_p, top_logprobs=top_logprobs, confidence_stop=confidence_stop,
         )  # fmt: skip
@@ -216,13 +182,7 @@ class RemotePolicy:
         stops = tuple(self.stop if stop is None else stop)
         knobs = dict(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, max_new_tokens=max_new_tokens, stops=stops)
         knobs["top_logprobs"] = top_logprobs
-        stops_at = [None] * len(prompts)  # each prompt's (window, threshold)
-        if confidence_stop is not None:
-            window, threshold = confidence_stop
-            thresholds = list(threshold) if isinstance(threshold, (list, tuple)) else [threshold] * len(prompts)
-            if len(thresholds) != len(prompts):
-                raise ValueError(f"got {len(thresholds)} thresholds for {len(prompts)} prompts: pass one per prompt")
-            stops_at = [(window, t) for t in thresholds]
+        stops_at = [None] * len(prompts) if thresholds is None else [(confidence_stop[0], t) for t in thresholds]  # (window, threshold)
         started = time.perf_counter()
         with ThreadPoolExecutor(self.max_concurrency) as pool:
             first = list(
@@ -300,17 +260,15 @@ class RemotePolicy:
             body["logprobs"] = max(1, top_logprobs)
         if stops and self._server_stops:
             body["stop"] = list(stops)
-        try:
-            answer = self._post(endpoint, body)
-        except _Refused as refusal:
-            if "stop" not in body:
-                raise ValueError(f"the server at {self.url} refused the request: {refusal}") from None
-            self._server_stops = False  # e.g. transformers serve cannot match stop strings for every tokenizer
-            body.pop("stop")
+        while True:  # a server that refuses the stop strings is asked again without them
             try:
-                answer = self._post(endpoint, body)
-            except _Refused as again:
-                raise ValueError(f"the server at {self.url} refused the request: {again}") from None
+                answer = self._call("POST", endpoint, body)
+                break
+            except _Refused as refusal:
+                if "stop" not in body:
+                    raise ValueError(f"the server at {self.url} refused the request: {refusal}") from None
+                self._server_stops = False  # e.g. transformers serve cannot match stop strings for every tokenizer
+                body.pop("stop")
         choices = []
         for choice in answer.get("choices") or []:
             whole = choice.get("text") if "text" in choice else (choice.get("message") or {}).get("content") or ""
@@ -364,9 +322,6 @@ class RemotePolicy:
         if not isinstance(data, list):
             raise ValueError(f"the server at {self.url} answered /models with no model list; is it OpenAI-compatible?")
         return [entry for entry in data if isinstance(entry, dict)]
-
-    def _post(self, endpoint: str, body: dict) -> dict:
-        return self._call("POST", endpoint, body)
 
     def _call(self, method: str, endpoint: str, body: dict | None) -> dict:
         """One HTTP call with retries: a dropped connection, a timeout or a 5xx is tried again
@@ -444,17 +399,13 @@ def _token_logprobs(choice: dict, k: int) -> tuple[list[str], list[float], list[
 
 def _count_parameters(folder: Path) -> int | None:
     """Parameters in a checkpoint's safetensors files, from their headers (no weights read)."""
-    import struct
+    from safetensors import SafetensorError, safe_open
 
     total = 0
     for file in sorted(folder.glob("*.safetensors")):
         try:
-            with open(file, "rb") as handle:
-                size = struct.unpack("<Q", handle.read(8))[0]
-                header = json.loads(handle.read(size))
-        except (OSError, ValueError, struct.error):
+            with safe_open(file, framework="numpy") as weights:
+                total += sum(math.prod(weights.get_slice(key).get_shape()) for key in weights.keys())
+        except (OSError, SafetensorError):
             return None
-        for key, entry in header.items():
-            if key != "__metadata__":
-                total += math.prod(entry.get("shape") or [1])
     return total or None

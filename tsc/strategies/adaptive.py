@@ -19,13 +19,14 @@ from __future__ import annotations
 import bisect
 import json
 import math
-import numbers
+from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Result, StepVerifier
-from tsc.strategies.base import STRATEGIES, Strategy, check_knobs, check_problem
+from tsc.core import Result, is_real
+from tsc.strategies.base import STRATEGIES, Strategy, check_knobs, check_problem, check_step_verifier, make_result
 from tsc.strategies.reuse import reuses_prefixes
 
 ALLOCATION = Path(__file__).resolve().parent.parent / "assets" / "compute_optimal" / "allocation.json"
@@ -58,16 +59,7 @@ def probe(problem, policy, *, verifier, max_new_tokens: int = 64) -> Result:
     [[completion]] = policy.sample([policy.format(problem)], n=1, temperature=0.0, seed=0, max_new_tokens=max_new_tokens, ledger=ledger)
     [score] = verifier.score(problem, [completion.text], ledger=ledger)
     score = float(score) if math.isfinite(float(score)) else 0.0
-    return Result(
-        answer=completion.text,
-        correct=problem.check(completion.text),
-        ledger=ledger,
-        candidates=(completion.text,),
-        scores=(score,),
-        chosen=0,
-        strategy="probe",
-        trace={"logprob": completion.logprob},
-    )
+    return make_result(problem, [completion.text], 0, [score], ledger, "probe", {"logprob": completion.logprob})
 
 
 def difficulty_bin(predictor: dict, *, size: int, score: float | None = None, pass_rate: float | None = None) -> int:
@@ -145,16 +137,19 @@ def check_allocation(table) -> dict:
     return table
 
 
-@lru_cache(maxsize=1)
-def _bundled() -> dict:
-    if not ALLOCATION.exists():
-        raise ValueError(f"no fitted allocation at {ALLOCATION}: fit one with python -m tsc experiment ch04-allocation --install")
-    return check_allocation(ALLOCATION)
+@lru_cache(maxsize=2)
+def bundled(path: Path, check: Callable[[Path], dict], what: str, refit: str) -> dict:
+    """The fitted table shipped at ``path``, read once per process and checked by ``check``."""
+    if not path.exists():
+        raise ValueError(f"no fitted {what} at {path}: fit one with {refit}")
+    return check(path)
 
 
 def load_allocation(table=None) -> dict:
     """The bundled fitted allocation (read once per process), or ``table`` (a dict or a path) checked."""
-    return _bundled() if table is None else check_allocation(table)
+    if table is None:
+        return bundled(ALLOCATION, check_allocation, "allocation", "python -m tsc experiment ch04-allocation --install")
+    return check_allocation(table)
 
 
 def check_flops(*, flops=None, allocation=None) -> None:
@@ -166,7 +161,7 @@ def check_flops(*, flops=None, allocation=None) -> None:
 def plan_for(table: dict, flops: float) -> dict:
     """The plan with the largest fitted budget not above ``flops`` (a ValueError below the cheapest)."""
     plans = sorted(table["plans"], key=lambda p: p["flops"])
-    if isinstance(flops, bool) or not isinstance(flops, numbers.Real) or not math.isfinite(flops) or flops <= 0:
+    if not is_real(flops) or flops <= 0:
         raise ValueError(f"flops (mean FLOPs per problem to aim at) must be a positive finite number, e.g. 7e8; got {flops!r}")
     fits = [p for p in plans if p["flops"] <= flops]
     if not fits:
@@ -204,11 +199,9 @@ def compute_optimal(
     table = load_allocation(allocation)
     plan = plan_for(table, flops)
     check_knobs(seed=seed, max_new_tokens=max_new_tokens)
-    if not isinstance(verifier, StepVerifier):
-        raise ValueError(
-            "compute_optimal needs a step-level verifier with score_steps(problem, texts, ledger=...), such as the process "
-            f"reward model the allocation was fitted with ({table.get('verifier', 'prm')}); got {verifier!r}"
-        )
+    check_step_verifier(
+        "compute_optimal", verifier, f"the process reward model the allocation was fitted with ({table.get('verifier', 'prm')})"
+    )
     check_problem(problem, policy)
     # 2. predict the difficulty: size is free; the probe is paid for
     looked = probe(problem, policy, verifier=verifier, max_new_tokens=max_new_tokens) if uses_probe(table["predictor"]) else None
@@ -226,16 +219,7 @@ def compute_optimal(
     }
     if spec["strategy"] == "stop":  # 3. the greedy answer is trusted: spend nothing more
         assert looked is not None  # check_allocation: a "stop" comes with a probe
-        return Result(
-            answer=looked.answer,
-            correct=looked.correct,
-            ledger=looked.ledger,
-            candidates=looked.candidates,
-            scores=looked.scores,
-            chosen=0,
-            strategy="compute_optimal",
-            trace=trace,
-        )
+        return replace(looked, strategy="compute_optimal", trace=trace)
     # 3. the chosen strategy, with the same verifier and seed
     knobs = dict(spec.get("knobs", {}), seed=seed, max_new_tokens=max_new_tokens)
     chosen = STRATEGIES[spec["strategy"]]
@@ -243,13 +227,4 @@ def compute_optimal(
         knobs["verifier"] = verifier
     result = chosen.run(problem, policy, **knobs)
     ledger = looked.ledger + result.ledger if looked else result.ledger
-    return Result(
-        answer=result.answer,
-        correct=result.correct,
-        ledger=ledger,
-        candidates=result.candidates,
-        scores=result.scores,
-        chosen=result.chosen,
-        strategy="compute_optimal",
-        trace=dict(trace, strategy=result.strategy),
-    )
+    return replace(result, ledger=ledger, strategy="compute_optimal", trace=dict(trace, strategy=result.strategy))

@@ -4,11 +4,12 @@ knobs, problems and policies every strategy runs before it samples."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Result, Verifier, check_sampling, is_int
+from tsc.core import Policy, Result, StepVerifier, Verifier, check_sampling, is_int
 
 # how a strategy spends its compute (the map's markers, and which strategies count as fixed)
 FAMILIES = ("single", "parallel", "sequential", "search", "thinking", "adaptive")
@@ -110,6 +111,14 @@ def check_problem(problem, policy) -> None:
         )
 
 
+def check_step_verifier(strategy: str, verifier, examples: str) -> None:
+    """A ValueError unless ``verifier`` scores steps (`tsc.core.StepVerifier`); ``examples`` name the ones to use."""
+    if not isinstance(verifier, StepVerifier):
+        raise ValueError(
+            f"{strategy} needs a step-level verifier with score_steps(problem, texts, ledger=...), such as {examples}; got {verifier!r}"
+        )
+
+
 def batch_prompts(problems: list, policy, seeds: list[int]) -> list[str]:
     """The prompts of a batched strategy's problems, once each problem and its seed is checked."""
     if len(seeds) != len(problems):
@@ -119,6 +128,14 @@ def batch_prompts(problems: list, policy, seeds: list[int]) -> list[str]:
     for problem in problems:
         check_problem(problem, policy)
     return [policy.format(p) for p in problems]
+
+
+def softmax(logits: list[float]) -> list[float]:
+    """exp(x) of each logit over their sum, shifted by the largest first (no overflow)."""
+    top = max(logits)
+    weights = [math.exp(x - top) for x in logits]
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def make_result(

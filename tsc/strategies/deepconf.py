@@ -161,8 +161,8 @@ def deepconf_many(
         thresholds[i] = quantile(scores, 1 - keep)
 
     # 2. online: more traces, cut below the threshold, until the weighted vote is decided
-    def going(i: int) -> bool:
-        return len(traces[i]) < n and not _decided(problems[i], traces[i], thresholds[i], group, measure, consensus, warmup)
+    def going(i: int) -> bool:  # the budget is not spent and the weighted vote is not decided
+        return len(traces[i]) < n and _share(_vote(problems[i], traces[i], thresholds[i], group, measure, warm=warmup)[-1]) < consensus
 
     active = [i for i in range(len(problems)) if online and going(i)]
     while active:  # the problems still sampling have drawn equally many traces
@@ -171,10 +171,7 @@ def deepconf_many(
     results = []
     for i, problem in enumerate(problems):
         row = traces[i]
-        confidences, voted, cut = _voters(row, thresholds[i], group, measure, warm=warmup if online else n)
-        keys = [problem.answer_key(c.text) if v else None for c, v in zip(row, voted)]
-        weights = [s if v else 0.0 for s, v in zip(confidences, voted)]
-        chosen, votes = weighted_choice(keys, weights)
+        confidences, voted, cut, weights, chosen, votes = _vote(problem, row, thresholds[i], group, measure, warm=warmup if online else n)
         decided = _share(votes) >= consensus
         trace = {
             "samples": len(row), "cut": sum(cut), "threshold": thresholds[i], "confidences": confidences, "voted": voted,
@@ -184,33 +181,23 @@ def deepconf_many(
     return results
 
 
-def _voters(row: list[Completion], threshold: float, group: int, measure: str, *, warm: int) -> tuple[list[float], list[bool], list[bool]]:
-    """Each trace's confidence, whether it votes, and whether it was cut off. A warm-up (or
-    offline) trace votes when its confidence reaches the threshold; a later trace votes unless
-    it was cut, by the sampler or (a policy that cannot cut) by the same rule here."""
+def _vote(problem, row: list[Completion], threshold: float, group: int, measure: str, *, warm: int) -> tuple:
+    """Each trace's confidence, whether it votes, whether it was cut off and its weight; the
+    chosen trace and each answer key's weight. A warm-up (or offline) trace votes when its
+    confidence reaches the threshold; a later trace votes unless it was cut, by the sampler or
+    (a policy that cannot cut) by the same rule here."""
     confidences, voted, cut = [], [], []
     for j, c in enumerate(row):
         confidences.append(trace_confidence(c.top_logprobs, group=group, measure=measure))
-        if j < warm:
-            voted.append(confidences[-1] >= threshold)
-            cut.append(False)
-            continue
-        at = confidence_cut(c.top_logprobs, group, threshold)
-        was_cut = c.cut_off or (at is not None and at < c.num_tokens)
-        voted.append(not was_cut)
-        cut.append(was_cut)
-    return confidences, voted, cut
+        at = confidence_cut(c.top_logprobs, group, threshold) if j >= warm else None
+        cut.append(j >= warm and (c.cut_off or (at is not None and at < c.num_tokens)))
+        voted.append(confidences[-1] >= threshold if j < warm else not cut[-1])
+    weights = [s if v else 0.0 for s, v in zip(confidences, voted)]
+    chosen, votes = weighted_choice([problem.answer_key(c.text) if v else None for c, v in zip(row, voted)], weights)
+    return confidences, voted, cut, weights, chosen, votes
 
 
 def _share(votes: dict[str, float]) -> float:
     """The leader's share of the weighted vote (0 when nobody voted)."""
     total = sum(votes.values())
     return max(votes.values()) / total if total > 0 else 0.0
-
-
-def _decided(problem, row: list[Completion], threshold: float, group: int, measure: str, consensus: float, warm: int) -> bool:
-    """Whether the online vote so far gives the leader at least ``consensus`` of the weight."""
-    confidences, voted, _ = _voters(row, threshold, group, measure, warm=warm)
-    keys = [problem.answer_key(c.text) if v else None for c, v in zip(row, voted)]
-    _, votes = weighted_choice(keys, [s if v else 0.0 for s, v in zip(confidences, voted)])
-    return _share(votes) >= consensus

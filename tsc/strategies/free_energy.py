@@ -47,14 +47,13 @@ from __future__ import annotations
 import bisect
 import json
 import math
-import numbers
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Problem, Result, Verifier
-from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, Verifier, is_real
+from tsc.strategies.base import check_knobs, check_problem, is_int, make_result, softmax
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.stopping import draw_more
 
@@ -91,11 +90,11 @@ class AnswerModel:
         gammas = tuple(self.gamma) if isinstance(self.gamma, (tuple, list)) else (self.gamma,)
         weights = tuple(self.weights) if self.weights is not None else (1.0 / len(gammas),) * len(gammas)
         for name, value in [("a", self.a), ("b", self.b), ("tokens", self.tokens)] + [("gamma", g) for g in gammas]:
-            if not _real(value) or value <= 0:
+            if not is_real(value) or value <= 0:
                 raise ValueError(f"AnswerModel.{name} must be a positive number, got {value!r}")
-        if not gammas or len(weights) != len(gammas) or any(not _real(w) or w <= 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
+        if not gammas or len(weights) != len(gammas) or any(not is_real(w) or w <= 0 for w in weights) or abs(sum(weights) - 1) > 1e-6:
             raise ValueError(f"AnswerModel.weights must be one positive weight per gamma, summing to 1, got {self.weights!r}")
-        if not _real(self.malformed) or not 0 <= self.malformed < 1:
+        if not is_real(self.malformed) or not 0 <= self.malformed < 1:
             raise ValueError(f"AnswerModel.malformed must be in [0, 1), got {self.malformed!r}")
         object.__setattr__(self, "gamma", gammas if len(gammas) > 1 else gammas[0])
         object.__setattr__(self, "weights", weights)
@@ -118,10 +117,7 @@ class AnswerModel:
 
     def gamma_posterior(self, clusters: int, wrong: int) -> list[float]:
         """P(each gamma | ``wrong`` wrong samples in ``clusters`` distinct answers)."""
-        logs = [math.log(w) + _ewens(g, clusters, wrong) for g, w in zip(self.gammas, self.weights or ())]
-        top = max(logs)
-        z = sum(math.exp(x - top) for x in logs)
-        return [math.exp(x - top) / z for x in logs]
+        return softmax([math.log(w) + _ewens(g, clusters, wrong) for g, w in zip(self.gammas, self.weights or ())])
 
 
 def _ewens(gamma: float, clusters: int, wrong: int) -> float:
@@ -164,16 +160,16 @@ class Channel:
             raise ValueError(f"a Channel with {len(self.edges)} edges needs {bins} probabilities per class")
         for name in ("correct", "wrong"):
             probs = getattr(self, name)
-            if any(not _real(p) or p <= 0 for p in probs) or abs(sum(probs) - 1) > 1e-6:
+            if any(not is_real(p) or p <= 0 for p in probs) or abs(sum(probs) - 1) > 1e-6:
                 raise ValueError(f"Channel.{name} must be positive probabilities summing to 1, got {probs!r}")
         if list(self.edges) != sorted(self.edges):
             raise ValueError(f"Channel.edges must be increasing, got {self.edges!r}")
-        if not _real(self.cost) or self.cost < 0:
+        if not is_real(self.cost) or self.cost < 0:
             raise ValueError(f"Channel.cost must be a number >= 0, got {self.cost!r}")
 
     def bin(self, score: float) -> int:
         """The bin of ``score`` (a missing or NaN score falls in the lowest)."""
-        if score is None or not _real(score) or math.isnan(score):
+        if score is None or not is_real(score) or math.isnan(score):
             return 0
         return bisect.bisect_right(self.edges, score)
 
@@ -237,11 +233,7 @@ def _pairs(belief: Belief) -> tuple[tuple[int, int], ...]:
 
 def _posterior(pairs, model: AnswerModel, llr) -> list[float]:
     total, k = sum(c for c, _ in pairs), len(pairs)
-    logs = [0.0] + [model.log_weight(c, total, k) + (llr[b] if b >= 0 else 0.0) for c, b in pairs]
-    top = max(logs)
-    weights = [math.exp(x - top) for x in logs]
-    z = sum(weights)
-    return [w / z for w in weights]
+    return softmax([0.0] + [model.log_weight(c, total, k) + (llr[b] if b >= 0 else 0.0) for c, b in pairs])
 
 
 def sample_outcomes(belief: Belief, model: AnswerModel) -> tuple[list[str], list[list[float]]]:
@@ -269,8 +261,12 @@ def sample_outcomes(belief: Belief, model: AnswerModel) -> tuple[list[str], list
 
 def information_gain(prior: list[float], likelihood: list[list[float]]) -> float:
     """I(o; s) in nats: the expected KL from the prior over s to the posterior after o."""
-    predictive = [sum(q * row[o] for q, row in zip(prior, likelihood)) for o in range(len(likelihood[0]))]
-    return entropy(predictive) - sum(q * entropy(row) for q, row in zip(prior, likelihood))
+    return entropy(predictive(prior, likelihood)) - sum(q * entropy(row) for q, row in zip(prior, likelihood))
+
+
+def predictive(prior: list[float], likelihood: list[list[float]]) -> list[float]:
+    """p(o) = sum over s of prior(s) p(o | s)."""
+    return [sum(q * row[o] for q, row in zip(prior, likelihood)) for o in range(len(likelihood[0]))]
 
 
 def entropy(p: list[float]) -> float:
@@ -324,10 +320,7 @@ def _epistemic(prior: list[float], likelihood: list[list[float]], ctx: _Context)
     predictive entropy (risk alone, with no preference among these outcomes), or nothing."""
     if ctx.objective == "utility":
         return 0.0
-    predictive = [sum(q * row[o] for q, row in zip(prior, likelihood)) for o in range(len(likelihood[0]))]
-    if ctx.objective == "risk":
-        return entropy(predictive)
-    return entropy(predictive) - sum(q * entropy(row) for q, row in zip(prior, likelihood))
+    return entropy(predictive(prior, likelihood)) if ctx.objective == "risk" else information_gain(prior, likelihood)
 
 
 def _plan(pairs: tuple, left: int, depth: int, ctx: _Context) -> dict[str, float]:
@@ -340,9 +333,8 @@ def _plan(pairs: tuple, left: int, depth: int, ctx: _Context) -> dict[str, float
     if left > 0:
         belief = Belief(tuple(c for c, _ in pairs), tuple(None if b < 0 else b for _, b in pairs))
         _, likelihood = sample_outcomes(belief, ctx.model)
-        predictive = [sum(qs * row[o] for qs, row in zip(q, likelihood)) for o in range(len(likelihood[0]))]
         g = ctx.sample_cost - _epistemic(q, likelihood, ctx)
-        for o, p in enumerate(predictive):
+        for o, p in enumerate(predictive(q, likelihood)):
             if p <= 0:
                 continue
             if o < len(pairs):
@@ -421,18 +413,14 @@ def decide(g: dict[str, float]) -> str:
 
 def check_efe_knobs(*, cost_per_token=None, prefer_correct=None, objective=None, horizon=None) -> None:
     """Raise a ValueError naming the knob that is out of range (None: not checked)."""
-    if cost_per_token is not None and (not _real(cost_per_token) or cost_per_token < 0):
+    if cost_per_token is not None and (not is_real(cost_per_token) or cost_per_token < 0):
         raise ValueError(f"cost_per_token (nats of preference per token) must be a finite number >= 0, got {cost_per_token!r}")
-    if prefer_correct is not None and (not _real(prefer_correct) or not 0.5 < prefer_correct < 1):
+    if prefer_correct is not None and (not is_real(prefer_correct) or not 0.5 < prefer_correct < 1):
         raise ValueError(f"prefer_correct (the preferred chance of a right answer) must be in (0.5, 1), got {prefer_correct!r}")
     if objective is not None and objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if horizon is not None and (not is_int(horizon) or not 1 <= horizon <= MAX_HORIZON):
         raise ValueError(f"horizon (actions planned ahead) must be an integer from 1 to {MAX_HORIZON}, got {horizon!r}")
-
-
-def _real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 # --- the fitted models ----------------------------------------------------------------------

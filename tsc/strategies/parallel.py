@@ -27,14 +27,6 @@ def _ignore_shared(strategy: str, options: dict) -> None:
         )
 
 
-def _draw_many(
-    problems: list, policy, *, n: int, temperature: float, seeds: list[int], max_new_tokens: int, ledgers: list[Ledger]
-) -> list[list[str]]:
-    """``n`` completions' texts of each problem (`_draw_completions`)."""
-    rows = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
-    return [[c.text for c in row] for row in rows]
-
-
 def judge(problem, completions: list, verifier, ledger: Ledger) -> list[float]:
     """The verifier's score of each completion: from what came with sampling when it can
     (`tsc.core.JudgesSamples`: free), else by reading the texts (charged to ``ledger``)."""
@@ -75,8 +67,10 @@ def greedy(problem: Problem, policy: Policy, *, max_new_tokens: int = 64, **igno
 def greedy_many(problems, policy, *, seeds, max_new_tokens: int = 64, **ignored) -> list[Result]:
     _ignore_shared("greedy", ignored)
     ledgers = [Ledger() for _ in problems]
-    draws = _draw_many(problems, policy, n=1, temperature=0.0, seeds=[0] * len(problems), max_new_tokens=max_new_tokens, ledgers=ledgers)
-    return [make_result(p, texts, 0, [1.0], ledger, "greedy") for p, texts, ledger in zip(problems, draws, ledgers)]
+    draws = _draw_completions(
+        problems, policy, n=1, temperature=0.0, seeds=[0] * len(problems), max_new_tokens=max_new_tokens, ledgers=ledgers
+    )
+    return [make_result(p, [row[0].text], 0, [1.0], ledger, "greedy") for p, row, ledger in zip(problems, draws, ledgers)]
 
 
 def sample(problem: Problem, policy: Policy, *, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 64, **ignored) -> Result:
@@ -88,8 +82,8 @@ def sample(problem: Problem, policy: Policy, *, temperature: float = 1.0, seed: 
 def sample_many(problems, policy, *, seeds, temperature: float = 1.0, max_new_tokens: int = 64, **ignored) -> list[Result]:
     _ignore_shared("sample", ignored)
     ledgers = [Ledger() for _ in problems]
-    draws = _draw_many(problems, policy, n=1, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
-    return [make_result(p, texts, 0, [1.0], ledger, "sample") for p, texts, ledger in zip(problems, draws, ledgers)]
+    draws = _draw_completions(problems, policy, n=1, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    return [make_result(p, [row[0].text], 0, [1.0], ledger, "sample") for p, row, ledger in zip(problems, draws, ledgers)]
 
 
 @reuses_prefixes(only_to_share=True)
@@ -129,9 +123,10 @@ def majority_vote(problem: Problem, policy: Policy, *, n: int, temperature: floa
 
 def majority_many(problems, policy, *, seeds, n: int, temperature: float = 1.0, max_new_tokens: int = 64) -> list[Result]:
     ledgers = [Ledger() for _ in problems]
-    draws = _draw_many(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
+    draws = _draw_completions(problems, policy, n=n, temperature=temperature, seeds=seeds, max_new_tokens=max_new_tokens, ledgers=ledgers)
     results = []
-    for problem, texts, ledger in zip(problems, draws, ledgers):
+    for problem, row, ledger in zip(problems, draws, ledgers):
+        texts = [c.text for c in row]
         keys = [problem.answer_key(t) for t in texts]
         votes = [float(sum(k == key for k in keys)) if key is not None else 0.0 for key in keys]
         results.append(make_result(problem, texts, majority_choice(keys), votes, ledger, "majority_vote"))

@@ -50,6 +50,7 @@ import math
 import random
 
 from tsc.core import Policy, Problem, Result, StepVerifier
+from tsc.strategies.base import softmax
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.search import Node, search_tree
 
@@ -58,14 +59,8 @@ CLIP = 1e-7  # a score of exactly 0 or 1 has an infinite logit: clip it (as its_
 
 def weights(scores: list[float], reward_temperature: float = 1.0) -> list[float]:
     """The particles' normalised weights: softmax of ``logit(score) / reward_temperature``."""
-    logits = []
-    for score in scores:
-        r = min(max(float(score), CLIP), 1 - CLIP)
-        logits.append(math.log(r / (1 - r)) / reward_temperature)
-    top = max(logits)
-    raw = [math.exp(x - top) for x in logits]  # shifted by the largest: no overflow
-    total = sum(raw)
-    return [w / total for w in raw]
+    clipped = [min(max(float(score), CLIP), 1 - CLIP) for score in scores]
+    return softmax([math.log(r / (1 - r)) / reward_temperature for r in clipped])
 
 
 def effective_sample_size(w: list[float]) -> float:

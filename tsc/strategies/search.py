@@ -41,13 +41,11 @@ score (``"last"``: the verifier's judgement after its newest step).
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Problem, Result, StepVerifier, Verifier, writes_compact
-from tsc.strategies.base import MAX_SAMPLES, check_knobs, check_problem, is_int, make_result
+from tsc.core import AGGREGATES, Policy, Problem, Result, StepVerifier, Verifier, is_real, writes_compact
+from tsc.strategies.base import MAX_SAMPLES, check_knobs, check_problem, check_step_verifier, is_int, make_result, softmax
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold
 
@@ -56,9 +54,9 @@ MAX_STEPS = 64  # deeper than any problem a model of ours can read
 MAX_CALLS = 10_000  # sequential policy calls (simulations, DFS expansions): beyond this a CPU runs for hours
 VALUES = ("verifier", "rollout")
 RESAMPLING = ("systematic", "multinomial")  # how a particle filter draws its next particles
-# The aggregates of tsc.verifiers.learned.AGGREGATES (tests check they agree). Kept here because
-# strategies never import tsc.lm, which that module needs.
-AGGREGATES: dict[str, Callable[[list[float]], float]] = {"last": lambda s: s[-1], "min": min, "product": math.prod}
+# the columns of trace["tree"], one row per node (`Tree.trace`)
+NODE_FIELDS = ("id", "parent", "step", "text", "depth", "score", "prior", "logprob", "count", "visits", "value", "group", "finished",
+               "dead", "kept", "chosen", "rollout")  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -101,10 +99,6 @@ class Node:
         return self.value_sum / self.visits if self.visits else 0.0
 
 
-def _real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
 def check_search_knobs(
     *,
     beam_width=None,
@@ -141,13 +135,13 @@ def check_search_knobs(
     for name, width in (("beam_width", beam_width), ("subtrees", subtrees), ("breadth", breadth)):
         if width is not None and expansions is not None and width * expansions > MAX_SAMPLES:
             raise ValueError(f"{name} * expansions (samples per depth) must be at most {MAX_SAMPLES:,}, got {width * expansions:,}")
-    if c_puct is not None and (not _real(c_puct) or not 0 <= c_puct < math.inf):
+    if c_puct is not None and (not is_real(c_puct) or c_puct < 0):
         raise ValueError(f"c_puct (weight of the prior in PUCT) must be a finite number >= 0, got {c_puct!r}")
     if aggregate is not None and aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(map(repr, AGGREGATES))}, got {aggregate!r}")
+        raise ValueError(f"aggregate must be one of {', '.join(map(repr, sorted(AGGREGATES)))}, got {aggregate!r}")
     if value is not None and value not in VALUES:
         raise ValueError(f"value must be one of {', '.join(map(repr, VALUES))}, got {value!r}")
-    if reward_temperature is not None and (not _real(reward_temperature) or not 0 < reward_temperature < math.inf):
+    if reward_temperature is not None and (not is_real(reward_temperature) or reward_temperature <= 0):
         what = "how sharply the verifier's scores weight the particles"
         raise ValueError(f"reward_temperature ({what}) must be a finite number > 0, got {reward_temperature!r}")
     if resampling is not None and resampling not in RESAMPLING:
@@ -169,14 +163,14 @@ def search_tree(
         raise ValueError(f"{strategy} grows answers step by step at ',' (the compact format); {policy!r} writes free text")
     if not callable(getattr(problem, "steps", None)):
         raise ValueError(f"{strategy} searches over steps: the problem needs a steps(text) method; got {type(problem).__name__}")
-    if not isinstance(verifier, StepVerifier if needs == "score_steps" else Verifier):
-        kind = (
-            "a step-level verifier with score_steps(problem, texts, ledger=...), such as the process reward model "
-            "(tsc.verifiers.PRM()) or the step oracle (tsc.verifiers.StepOracle())"
-            if needs == "score_steps"
-            else "a verifier with score(problem, texts, ledger=...), e.g. tsc.verifiers.Oracle()"
+    if needs == "score_steps":
+        check_step_verifier(
+            strategy, verifier, "the process reward model (tsc.verifiers.PRM()) or the step oracle (tsc.verifiers.StepOracle())"
         )
-        raise ValueError(f"{strategy} needs {kind}; got {verifier!r}")
+    elif not isinstance(verifier, Verifier):
+        raise ValueError(
+            f"{strategy} needs a verifier with score(problem, texts, ledger=...), e.g. tsc.verifiers.Oracle(); got {verifier!r}"
+        )
     return Tree(problem, policy, verifier, aggregate=aggregate, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
                 stepwise=needs == "score_steps")  # fmt: skip
 
@@ -241,10 +235,8 @@ class Tree:
                 self.nodes.append(node)
                 family[step] = node
             kids = list(family.values())
-            top = max(k.logprob for k in kids)
-            weights = [math.exp(k.logprob - top) for k in kids]  # softmax over siblings, safe from underflow
-            for kid, weight in zip(kids, weights):
-                kid.prior = weight / sum(weights)
+            for kid, prior in zip(kids, softmax([k.logprob for k in kids])):  # over siblings
+                kid.prior = prior
             parent.children += kids
             families.append(kids)
         if score:
@@ -301,28 +293,12 @@ class Tree:
         while chosen is not None:
             path.add(chosen.id)
             chosen = chosen.parent
-        return [
-            {
-                "id": n.id,
-                "parent": n.parent.id if n.parent is not None else None,
-                "step": n.step,
-                "text": n.text,
-                "depth": n.depth,
-                "score": n.score,
-                "prior": n.prior,
-                "logprob": n.logprob,
-                "count": n.count,
-                "visits": n.visits,
-                "value": n.value,
-                "group": n.group,
-                "finished": n.finished,
-                "dead": n.dead,
-                "kept": n.kept,
-                "chosen": n.id in path,
-                "rollout": n.rollout,
-            }
-            for n in self.nodes
-        ]
+        rows = []
+        for n in self.nodes:
+            row = {k: getattr(n, k, None) for k in NODE_FIELDS}  # "parent" and "chosen" are filled in below, in place
+            row.update(parent=n.parent.id if n.parent is not None else None, chosen=n.id in path)
+            rows.append(row)
+        return rows
 
     def result(self, strategy: str, node: Node, **extra) -> Result:
         """The Result, every finished node a candidate. A finished ``node`` is the answer; an

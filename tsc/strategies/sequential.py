@@ -16,13 +16,12 @@ Every policy call and every verifier call is charged to the one ledger of the `R
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterator
+from itertools import islice
 
 from tsc.compute import Ledger
-from tsc.core import Policy, Problem, Result, StepVerifier, revision_prompt, writes_compact
-from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
+from tsc.core import Policy, Problem, Result, StepVerifier, is_real, revision_prompt, writes_compact
+from tsc.strategies.base import check_knobs, check_problem, check_step_verifier, is_int, make_result
 from tsc.strategies.reuse import prefix_caches, reuses_prefixes
 
 MAX_ROUNDS = 1000  # sequential calls cannot be batched: beyond this a CPU would run for hours
@@ -36,7 +35,7 @@ def _check_rounds(rounds) -> None:
 def check_threshold(threshold, *, optional: bool = False) -> None:
     if threshold is None and optional:
         return
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
+    if not is_real(threshold):
         raise ValueError(f"threshold must be a finite number (a verifier score, e.g. 0.5), got {threshold!r}")
 
 
@@ -92,11 +91,7 @@ def self_refine(
     adds the step scores, the length of the kept prefix, the index of the first bad step and
     the FLOPs (policy and verifier) spent up to and including the attempt.
     """
-    if not isinstance(verifier, StepVerifier):
-        raise ValueError(
-            "self_refine needs a step-level verifier with score_steps(problem, texts, ledger=...), "
-            f"such as the process reward model (prm) or the step oracle; got {verifier!r}"
-        )
+    check_step_verifier("self_refine", verifier, "the process reward model (prm) or the step oracle")
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens)
     check_knobs(temperature=first_temperature)
     _check_rounds(rounds)
@@ -108,20 +103,11 @@ def self_refine(
     texts: list[str] = []
     scores: list[float] = []
     attempts: list[dict] = []
-    for _, attempt in zip(
-        range(rounds),
-        refinements(
-            problem,
-            policy,
-            verifier=verifier,
-            threshold=threshold,
-            temperature=temperature,
-            first_temperature=first_temperature,
-            seed=seed,
-            max_new_tokens=max_new_tokens,
-            ledger=ledger,
-        ),
-    ):
+    tries = refinements(
+        problem, policy, verifier=verifier, threshold=threshold, temperature=temperature, first_temperature=first_temperature, seed=seed,
+        max_new_tokens=max_new_tokens, ledger=ledger,
+    )  # fmt: skip
+    for attempt in islice(tries, rounds):
         texts.append(attempt["text"])
         scores.append(attempt["score"])
         attempts.append(attempt)
@@ -219,7 +205,7 @@ def revise(
     check_knobs(temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, verifier=verifier)
     _check_rounds(rounds)
     check_threshold(threshold, optional=True)
-    if isinstance(context, bool) or not isinstance(context, numbers.Integral) or context < 1:
+    if not is_int(context) or context < 1:
         raise ValueError(f"context (previous attempts the reviser reads) must be a positive integer, got {context!r}")
     check_problem(problem, policy)
     check_problem(problem, reviser)

@@ -29,13 +29,11 @@ form, which may differ from the full vote).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 from fractions import Fraction
 
 from tsc.compute import Ledger
-from tsc.core import Completion, Policy, Problem, Result
+from tsc.core import Completion, Policy, Problem, Result, is_real
 from tsc.strategies.base import batch_prompts, check_knobs, check_problem, is_int, make_result
 from tsc.votes import majority_choice
 
@@ -45,13 +43,11 @@ DEFAULT_WINDOW = 4  # samples drawn per round
 
 def check_stopping(*, threshold=None, window=None) -> None:
     """Raise a ValueError naming the stopping knob that is out of range, and its range."""
-    if threshold is not None:
-        real = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isfinite(threshold)
-        if not real or not 0.5 <= threshold <= 1:
-            raise ValueError(
-                f"threshold must be a probability from 0.5 to 1 (the leader's posterior chance of being ahead; "
-                f"1 stops only when the vote is decided), got {threshold!r}"
-            )
+    if threshold is not None and (not is_real(threshold) or not 0.5 <= threshold <= 1):
+        raise ValueError(
+            f"threshold must be a probability from 0.5 to 1 (the leader's posterior chance of being ahead; "
+            f"1 stops only when the vote is decided), got {threshold!r}"
+        )
     if window is not None and (not is_int(window) or window < 1):
         raise ValueError(f"window (samples drawn per round) must be a positive integer, got {window!r}")
 
@@ -272,7 +268,7 @@ def stop_when_decided(
     ledger = Ledger()
     texts: list[str] = []
     keys: list[str | None] = []
-    while len(texts) < n:
+    while len(texts) < n and not _stops(tally(keys), n - len(texts), lead):
         counts = tally(keys)
         # the fewest further samples after which the rule could fire (all going to the leader)
         step = 1
@@ -291,7 +287,5 @@ def stop_when_decided(
             keys.append(problem.answer_key(completion.text))
             if _stops(tally(keys), n - len(texts), lead):
                 break
-        if _stops(tally(keys), n - len(texts), lead):
-            break
     votes = [float(keys.count(key)) if key is not None else 0.0 for key in keys]
     return make_result(problem, texts, majority_choice(keys), votes, ledger, "stop_when_decided", {"samples": len(texts)})

@@ -32,15 +32,15 @@ on a recorded problem without running the model again: that is how the table is 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from tsc.compute import Ledger
 from tsc.core import Policy, Problem, Result, StepVerifier
-from tsc.strategies.adaptive import difficulty_bin, plan_for, read_fitted
-from tsc.strategies.base import check_knobs, check_problem, is_int, make_result
+from tsc.strategies.adaptive import bundled, difficulty_bin, plan_for, read_fitted
+from tsc.strategies.base import check_knobs, check_problem, check_step_verifier, is_int, make_result
 from tsc.strategies.reuse import reuses_prefixes
 from tsc.strategies.sequential import check_threshold, refinements
+from tsc.strategies.stopping import draw_more
 
 TABLE = Path(__file__).resolve().parent.parent / "assets" / "thinker" / "policy.json"
 THRESHOLD = 0.5  # a step passes when the verifier's score is at least this (self_refine's default)
@@ -61,16 +61,9 @@ def check_table(table) -> dict:
     return table
 
 
-@lru_cache(maxsize=1)
-def _bundled() -> dict:
-    if not TABLE.exists():
-        raise ValueError(f"no fitted thinker at {TABLE}: fit one with python -m tsc experiment ch09-thinker")
-    return check_table(TABLE)
-
-
 def load_table(table=None) -> dict:
     """The bundled fitted table (read once per process), or ``table`` (a dict or a path) checked."""
-    return _bundled() if table is None else check_table(table)
+    return bundled(TABLE, check_table, "thinker", "python -m tsc experiment ch09-thinker") if table is None else check_table(table)
 
 
 def check_flops(*, flops=None, table=None) -> None:
@@ -86,9 +79,7 @@ def accepted(step_scores, threshold: float) -> bool:
 
 def _samples(problem, policy, verifier, *, start: int, count: int, seed: int, max_new_tokens: int, ledger: Ledger) -> list[dict]:
     """Fresh samples ``start .. start+count-1`` of the problem's stream, each scored step by step."""
-    [row] = policy.sample(
-        [policy.format(problem)], n=count, temperature=1.0, seed=[seed], offset=start, max_new_tokens=max_new_tokens, ledger=ledger
-    )
+    row = draw_more(problem, policy, start=start, count=count, temperature=1.0, seed=seed, max_new_tokens=max_new_tokens, ledger=ledger)
     texts = [c.text for c in row]
     scored = verifier.score_steps(problem, texts, ledger=ledger)
     out = []
@@ -111,11 +102,7 @@ def _check(problem, policy, verifier, *, seed, max_new_tokens, threshold, window
     check_threshold(threshold)
     if not is_int(window) or window < 1:
         raise ValueError(f"window (fresh samples drawn per round) must be a positive integer, got {window!r}")
-    if not isinstance(verifier, StepVerifier):
-        raise ValueError(
-            "thinker needs a step-level verifier with score_steps(problem, texts, ledger=...), such as the process "
-            f"reward model (prm) its table was fitted with; got {verifier!r}"
-        )
+    check_step_verifier("thinker", verifier, "the process reward model (prm) its table was fitted with")
     check_problem(problem, policy)
 
 

@@ -362,12 +362,15 @@ class Arithmetic:
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write: the steps in a random valid order,
-        each + and * with its operands in a random order (``policy``: sampled chains then
-        differ), or the value alone (``direct``)."""
+        each + and * with its operands swapped or not at random (``78*98=7644`` or
+        ``98*78=7644``), or the value alone (``direct``). Sampled chains of thought of a
+        ``policy`` model then differ in how they compute, not only in their order, so their
+        mistakes are less alike and a vote has more to gain."""
         if kind == "direct":
             return self.direct_text()
         if kind == "policy":
-            return self.solution_text(commuted(self.solve(rng=rng), rng))
+            steps = self.solve(rng=rng)
+            return self.solution_text([Step(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps])
         raise ValueError(f"no arithmetic training text for a {kind!r} model; kinds: policy, direct")
 
     def to_json(self) -> dict:
@@ -394,13 +397,6 @@ CHAT_RULES = (
     "`Answer: ` followed by the value."
 )
 CHAT_EXAMPLE_ANSWER = "7 * 8 = 56\n6 * 4 = 24\n56 - 13 = 43\n43 + 24 = 67\nAnswer: 67"
-
-
-def commuted(steps: list, rng: random.Random) -> list:
-    """``steps`` with the operands of each + and * swapped or not at random (``78*98=7644`` or
-    ``98*78=7644``): sampled chains of thought then differ in how they compute, not only in
-    their order, so their mistakes are less alike and a vote has more to gain."""
-    return [type(s)(s.right, s.op, s.left, s.result) if s.op in "+*" and rng.random() < 0.5 else s for s in steps]
 
 
 def validate(question: str) -> Arithmetic:

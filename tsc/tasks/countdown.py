@@ -222,32 +222,6 @@ def parse_expression(text: str) -> list[Step] | None:
     return steps if parsed is not None and parsed[1] == len(tokens) and steps else None
 
 
-def expression(steps: list[Step], numbers: tuple[int, ...] | list[int]) -> str:
-    """The steps of a solution as one expression with as few brackets as precedence allows,
-    e.g. ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``(13-7)*4*2`` (what a direct-answer
-    model writes). Each step's operands are taken from the given numbers and earlier results."""
-    exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
-    for n in numbers:
-        exprs.setdefault(n, []).append((str(n), ""))
-    text = ""
-    for step in steps:
-        sides = []
-        for operand in (step.left, step.right):
-            stack = exprs.get(operand)
-            sides.append(stack.pop(0) if stack else (str(operand), ""))
-        (left, left_op), (right, right_op) = sides
-        if step.op in "*/":
-            left = f"({left})" if left_op in ("+", "-") else left
-            right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
-            weakest = "*"
-        else:
-            right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
-            weakest = "+"
-        text = f"{left}{step.op}{right}"
-        exprs.setdefault(step.result, []).append((text, weakest))
-    return text
-
-
 def remaining(numbers: tuple[int, ...] | list[int], steps: list[Step]) -> list[int] | None:
     """The numbers left on the table after ``steps``, or None if a step breaks the rules
     (an operand not on the table, a forbidden or wrongly computed result). Never raises."""
@@ -385,8 +359,29 @@ class Countdown:
         return ",".join(map(str, steps)) + "."
 
     def direct_text(self, steps: list[Step]) -> str:
-        """The solution as a direct-answer model writes it, one expression: ``"(13-7)*4*2."``."""
-        return expression(steps, self.numbers) + "."
+        """The solution as a direct-answer model writes it, one expression with as few brackets as
+        precedence allows: ``13-7=6,6*4=24,24*2=48`` on ``13 4 7 2`` gives ``"(13-7)*4*2."``.
+        Each step's operands are taken from the given numbers and earlier results."""
+        exprs: dict[int, list[tuple[str, str]]] = {}  # value -> [(text, weakest operator outside brackets)]
+        for n in self.numbers:
+            exprs.setdefault(n, []).append((str(n), ""))
+        text = ""
+        for step in steps:
+            sides = []
+            for operand in (step.left, step.right):
+                stack = exprs.get(operand)
+                sides.append(stack.pop(0) if stack else (str(operand), ""))
+            (left, left_op), (right, right_op) = sides
+            if step.op in "*/":
+                left = f"({left})" if left_op in ("+", "-") else left
+                right = f"({right})" if right_op in ("+", "-") or (step.op == "/" and right_op in ("*", "/")) else right
+                weakest = "*"
+            else:
+                right = f"({right})" if step.op == "-" and right_op in ("+", "-") else right
+                weakest = "+"
+            text = f"{left}{step.op}{right}"
+            exprs.setdefault(step.result, []).append((text, weakest))
+        return text + "."
 
     def training_text(self, kind: str, rng: random.Random) -> str:
         """What a model of ``kind`` is trained to write for this problem: a random solution's

@@ -46,8 +46,8 @@ class _Learned:
     name = "learned"
     aggregate = "last"
 
-    def __init__(self, model: RewardModel | str | Path):
-        self.model = _reward_model(model)
+    def __init__(self, model: RewardModel | str | Path | None = None):
+        self.model = _reward_model(self.name if model is None else model)  # default: the bundled model of that name
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model.name!r})"
@@ -81,9 +81,6 @@ class ORM(_Learned):
     last step (0.0 for a completion with no step)."""
 
     name = "orm"
-
-    def __init__(self, model: RewardModel | str | Path = "orm"):
-        super().__init__(model)
 
 
 class PRM(_Learned):
