@@ -56,3 +56,29 @@ def test_bad_controls_are_named():
 def test_outside_the_book_it_says_where_the_figure_moves():
     bundle = explorer(draw, Slider("k", [1, 2]), Menu("who", ["x"]))._repr_mimebundle_()
     assert "moves in the book's HTML edition" in bundle["text/html"] and bundle["text/plain"].startswith("<an explorer over 2 states")
+
+
+def test_chapter_1s_explorer_and_its_twin_show_the_same_bars(monkeypatch):
+    """The explorer (Jupyter) and its twin (the static page) read one set of statistics: the
+    majority vote's random tie-breaks once differed between a k drawn alone and all k at once."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tsc.analysis import SampleTable
+    from tsc.viz.widgets import budget_explorer, budget_twin
+
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 3, size=(60, 16))
+    table = SampleTable.of_votes(keys, keys == 0)
+    table = dataclasses.replace(table, problems=tuple(SimpleNamespace(numbers=(1,) * (3 + i % 3)) for i in range(60)))
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append([bar.get_height() for bar in plt.gca().patches]))
+    widget = budget_explorer(table, start=8)
+    twin = budget_twin(table, start=8)
+    for i, k in enumerate((1, 2, 4, 8, 16)):
+        widget.children[0].value = k
+        heights = [y for trace in twin.state(i)["data"] for y in trace["y"]]
+        assert shown[-1] == pytest.approx(heights, abs=1e-4)  # the page keeps four digits

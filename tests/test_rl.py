@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -299,13 +300,13 @@ def test_the_shipped_kl_model_is_the_kl_recipe_from_the_same_start():
     card = json.loads((kl_dir / "card.json").read_text())
     kl_log = json.loads((kl_dir / card["train_log"]).read_text())
     plain = json.loads((RL_DIR / "train_log.json").read_text())
-    assert card["recipe"] == kl_log["recipe"] == json.loads(json.dumps(recipe.to_dict())) and recipe.kl > 0
+    assert card["recipe"] == kl_log["recipe"] == json.loads(json.dumps(asdict(recipe))) and recipe.kl > 0
     assert card["reproduce"] == "python -m tsc train --recipe countdown-rl-kl --install"
     assert [s["step"] for s in kl_log["steps"]] == list(range(1, recipe.steps + 1))
     assert [e["step"] for e in kl_log["evals"]] == list(recipe.eval_at)
     assert all(s["kl"] >= 0 for s in kl_log["steps"])
     assert kl_log["evals"][0]["pass@1"] == plain["evals"][0]["pass@1"]  # the same model, problems and seeds at step 0
-    differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
+    differs = {k for k, v in asdict(recipe).items() if v != asdict(RL_RECIPES["countdown-rl"])[k]}
     assert differs == {"name", "kl"}  # everything else equal
 
 
@@ -316,9 +317,9 @@ def test_the_shipped_450_step_log_starts_as_the_bundled_run():
     recipe = RL_RECIPES["countdown-rl-450"]
     long_log = json.loads((RL_DIR / "train_log_450.json").read_text())
     plain = json.loads((RL_DIR / "train_log.json").read_text())
-    assert long_log["recipe"] == json.loads(json.dumps(recipe.to_dict()))
+    assert long_log["recipe"] == json.loads(json.dumps(asdict(recipe)))
     assert [s["step"] for s in long_log["steps"]] == list(range(1, recipe.steps + 1))
     assert long_log["evals"][0] == plain["evals"][0] and long_log["steps"][:10] == plain["steps"][:10]
     assert [e["step"] for e in long_log["evals"]] == list(recipe.eval_at)
-    differs = {k for k, v in recipe.to_dict().items() if v != RL_RECIPES["countdown-rl"].to_dict()[k]}
+    differs = {k for k, v in asdict(recipe).items() if v != asdict(RL_RECIPES["countdown-rl"])[k]}
     assert differs == {"name", "steps", "eval_at"}

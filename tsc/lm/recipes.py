@@ -8,7 +8,7 @@ them in a fraction of a second.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from tsc.tasks import countdown
 
@@ -22,9 +22,6 @@ class ModelShape:
     n_head: int = 4
     d_ff: int = 512
     max_len: int = 96
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -56,9 +53,6 @@ class Recipe:
     init_from: str | None = None  # a bundled model to fine-tune (its shape, but for max_len: RoPE has no learned positions)
     pool: int = 0  # revision: training-split problems the init_from policy samples attempts on
     pool_samples: int = 8  # revision: attempts sampled per problem of the pool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 SHAPE_M = ModelShape(d_model=96, n_layer=3, n_head=3, d_ff=384)  # countdown-m's shape (445,344 parameters)
@@ -232,9 +226,6 @@ class RewardRecipe:
     seed: int = 0
     save_every: int = 200
     eval_every: int = 100  # validation loss every this many steps
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 REWARD_RECIPES = {

@@ -40,7 +40,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -280,13 +280,13 @@ def train_rl(
     held_out = eval_problems(recipe) if recipe.eval_at and evaluate is not None else []
     state = {"step": 0, "problems": 0, "samples": 0, "generated_tokens": 0, "trained_tokens": 0, "trained_samples": 0,
              "sampling_flops": 0, "update_flops": 0, "sampling_seconds": 0.0, "update_seconds": 0.0}  # fmt: skip
-    log: dict = {"recipe": recipe.to_dict(), "evals": [], "steps": []}
+    log: dict = {"recipe": asdict(recipe), "evals": [], "steps": []}
     resume = out_dir / "resume.pt"
     if resume.exists():
         saved = torch.load(resume, weights_only=True)
         # a field added to RLRecipe since the run was saved counts at its default
-        was = {**json.loads(json.dumps(RLRecipe().to_dict())), **json.loads(saved["recipe"])}
-        if was != json.loads(json.dumps(recipe.to_dict())):
+        was = {**json.loads(json.dumps(asdict(RLRecipe()))), **json.loads(saved["recipe"])}
+        if was != json.loads(json.dumps(asdict(recipe))):
             raise ValueError(f"{resume} is a run of another recipe; delete it (or pass another --out) to start afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -364,7 +364,7 @@ def train_rl(
 
 def _save_resume(path: Path, model, optimizer, recipe: RLRecipe, state: dict, log: dict) -> None:
     """The run's whole state in one file, written whole or not at all."""
-    blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "recipe": json.dumps(recipe.to_dict()),
+    blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "recipe": json.dumps(asdict(recipe)),
             "state": json.dumps(state), "log": json.dumps(log)}  # fmt: skip
     buffer = io.BytesIO()
     torch.save(blob, buffer)
@@ -380,7 +380,7 @@ def _card(recipe: RLRecipe, start, policy, state: dict, log: dict) -> dict:
         "task": recipe.task,
         "params": policy.n_params,
         "shape": (start.card or {}).get("shape"),
-        "recipe": recipe.to_dict(),
+        "recipe": asdict(recipe),
         "data": (
             f"GRPO (tsc.lm.rl): each step {recipe.problems_per_step} fresh training-split problems (uniform over solvable "
             f"ones, sizes {'/'.join(map(str, recipe.sizes))}), {recipe.group_size} samples each at T={recipe.temperature:g} from "

@@ -3,7 +3,7 @@ that ``python -m tsc --help`` lists them without importing torch."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from tsc.tasks import countdown
 
@@ -43,9 +43,6 @@ class RLRecipe:
     task: str = "countdown"
     half: bool = True  # store the installed weights in float16
     family: str | None = None  # not part of the countdown family (whose members share pretraining data)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 RL_RECIPES = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -230,8 +231,8 @@ def train(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> dict
             task=recipe.task,
             **({"family": recipe.family} if recipe.family else {}),
             params=n_params,
-            shape=recipe.shape.to_dict(),
-            recipe=recipe.to_dict(),
+            shape=asdict(recipe.shape),
+            recipe=asdict(recipe),
             **data,
             # what the model saw: `Limits.for_model` holds readers' problems to these numbers
             problems=problems,

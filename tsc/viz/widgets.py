@@ -41,6 +41,16 @@ def show_figure(out, fig) -> None:
     plt.close(fig)
 
 
+def _budget_bars(table: SampleTable, sizes: tuple[int, ...]) -> tuple[list[int], list, dict]:
+    """The ks on the budget slider, the two curves, and each curve's statistics by problem size
+    for every k at once (one call per size, so the explorer and its twin show the same bars)."""
+    size_of = np.array([len(p.numbers) for p in table.problems])
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= table.n]
+    curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
+    stats = {(name, s): fn(table.subset(size_of == s), ks) for name, fn, _ in curves for s in sizes}
+    return ks, curves, stats
+
+
 def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start: int = 8):
     """A slider over the samples per problem k: coverage and majority vote by problem size.
 
@@ -48,16 +58,14 @@ def budget_explorer(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), s
     """
     import ipywidgets as widgets
 
-    size_of = np.array([len(p.numbers) for p in table.problems])
-    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= table.n]
+    ks, curves, stats = _budget_bars(table, sizes)
 
     def draw(k: int) -> None:
+        j = ks.index(k)
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         x = np.arange(len(sizes))
-        curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
-        for offset, (name, fn, colour) in enumerate(curves):
-            stats = [fn(table.subset(size_of == s), [k]) for s in sizes]
-            mean, low, high = (np.array([s[key][0] for s in stats]) for key in ("mean", "low", "high"))
+        for offset, (name, _, colour) in enumerate(curves):
+            mean, low, high = (np.array([stats[name, s][key][j] for s in sizes]) for key in ("mean", "low", "high"))
             ax.bar(x + (offset - 0.5) * 0.38, mean, width=0.38, yerr=[mean - low, high - mean], capsize=3, color=colour, label=name)
         ax.set_xticks(x, [f"{s} numbers" for s in sizes])
         accuracy_axes(ax)
@@ -74,10 +82,7 @@ def budget_twin(table: SampleTable, *, sizes: tuple[int, ...] = (3, 4, 5), start
     problem size, 95 % intervals) for every k, with a slider over k."""
     from tsc.viz import interactive as iv
 
-    size_of = np.array([len(p.numbers) for p in table.problems])
-    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= table.n]
-    curves = [("coverage (oracle picks)", coverage, color("oracle")), ("majority vote", majority_accuracy, color("majority"))]
-    stats = {(name, s): fn(table.subset(size_of == s), ks) for name, fn, _ in curves for s in sizes}
+    ks, curves, stats = _budget_bars(table, sizes)
     labels = [f"{s} numbers" for s in sizes]
 
     def draw(k: int) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from itertools import accumulate
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def build_examples(
 def reward_data(recipe: RewardRecipe, policy, *, cache: Path | None = None, progress: bool = True) -> dict:
     """The recipe's training and validation examples with a summary, built once and kept in
     ``cache`` (a ``.json.gz`` file keyed by the recipe's data fields) for reruns."""
-    fields = {k: v for k, v in recipe.to_dict().items() if k in _DATA_FIELDS}
+    fields = {k: v for k, v in asdict(recipe).items() if k in _DATA_FIELDS}
     fields["policy_sha256"] = policy.card.get("weights_sha256") or policy.name
     fields = json.loads(json.dumps(fields))  # as the cache stores them (tuples become lists)
     data = read_json_cache(cache, fields)

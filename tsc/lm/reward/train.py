@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -94,7 +95,7 @@ def train_reward(recipe: RewardRecipe, out_dir: str | Path, *, policy=None, prog
             task="countdown",
             params=n_params,
             base={"name": policy.name, "weights_sha256": policy.card.get("weights_sha256")},
-            recipe=recipe.to_dict(),
+            recipe=asdict(recipe),
             data=_describe(recipe, summary),
             data_summary=summary,
             epochs=round(record["step"] * recipe.batch_size / len(train_set), 2),
