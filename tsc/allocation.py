@@ -393,13 +393,11 @@ def bin_labels(predictor: dict, n_bins: int) -> list[str]:
         return [f"{s} numbers" for s in sizes]
 
     def ranges(edges: list[float], what: str) -> list[str]:
-        bounds = [-math.inf] + list(edges) + [math.inf]
-        out = []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            out.append(
-                f"{what} < {hi:.3g}" if lo == -math.inf else f"{what} ≥ {lo:.3g}" if hi == math.inf else f"{lo:.3g} ≤ {what} < {hi:.3g}"
-            )
-        return out
+        bounds = [-math.inf, *edges, math.inf]
+        return [
+            f"{what} < {hi:.3g}" if lo == -math.inf else f"{what} ≥ {lo:.3g}" if hi == math.inf else f"{lo:.3g} ≤ {what} < {hi:.3g}"
+            for lo, hi in zip(bounds[:-1], bounds[1:])
+        ]
 
     if name == "probe":
         return ranges(predictor["edges"], "probe score")

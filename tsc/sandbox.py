@@ -189,13 +189,7 @@ def readable_folders() -> list[str]:
         places += jupyter_path("kernels")
     except ImportError:
         pass
-    seen, out = set(), []
-    for place in places:
-        real = os.path.realpath(place)
-        if real not in seen and os.path.exists(real):
-            seen.add(real)
-            out.append(real)
-    return out
+    return list(dict.fromkeys(real for real in map(os.path.realpath, places) if os.path.exists(real)))  # in order, each once
 
 
 @cache

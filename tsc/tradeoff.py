@@ -190,13 +190,10 @@ def cheapest(train: Sequence[float], per_query: Sequence[float], queries: Sequen
     """For each number of queries, the index of the option with the least total FLOPs,
     training + queries × per-query FLOPs (options with NaN per-query FLOPs cannot reach the
     target and are skipped); -1 where none can."""
-    train, per_query = np.asarray(train, dtype=float), np.asarray(per_query, dtype=float)
+    train, per_query, queries = np.asarray(train, dtype=float), np.asarray(per_query, dtype=float), np.asarray(queries, dtype=float)
     ok = np.isfinite(per_query)
-    out = []
-    for q in np.asarray(queries, dtype=float):
-        total = np.where(ok, train + q * np.nan_to_num(per_query, nan=0.0), np.inf)
-        out.append(int(np.argmin(total)) if ok.any() else -1)
-    return np.asarray(out)
+    totals = np.where(ok, train + queries[:, None] * np.nan_to_num(per_query, nan=0.0), np.inf)  # queries x options
+    return totals.argmin(axis=1) if ok.any() else np.full(len(queries), -1)
 
 
 def break_even(train_small: float, query_small: float, train_big: float, query_big: float) -> float:

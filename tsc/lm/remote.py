@@ -184,22 +184,14 @@ class RemotePolicy(PolicyBase):
         knobs["top_logprobs"] = top_logprobs
         stops_at = [None] * len(prompts) if thresholds is None else [(confidence_stop[0], t) for t in thresholds]  # (window, threshold)
         started = time.perf_counter()
+
+        def ask(i: int, j: int, count: int) -> tuple[list[Completion], dict]:  # `count` samples of prompt i from sample j on
+            return self._request(prompts[i], n=count, seed=(seeds[i] + j) % 2**31, confidence_stop=stops_at[i], **knobs)
+
         with ThreadPoolExecutor(self.max_concurrency) as pool:
-            first = list(
-                pool.map(
-                    lambda i: self._request(prompts[i], n=n, seed=seeds[i] % 2**31, confidence_stop=stops_at[i], **knobs),
-                    range(len(prompts)),
-                )
-            )
+            first = list(pool.map(ask, range(len(prompts)), [0] * len(prompts), [n] * len(prompts)))
             missing = [(i, j) for i, (choices, _) in enumerate(first) for j in range(len(choices), n)]  # a server that ignored n
-            extra = list(
-                pool.map(
-                    lambda ij: self._request(
-                        prompts[ij[0]], n=1, seed=(seeds[ij[0]] + ij[1]) % 2**31, confidence_stop=stops_at[ij[0]], **knobs
-                    ),
-                    missing,
-                )
-            )
+            extra = list(pool.map(lambda ij: ask(*ij, 1), missing))
         rows = [list(choices) for choices, _ in first]
         usages = [[usage] for _, usage in first]
         for (i, _), (choices, usage) in zip(missing, extra):

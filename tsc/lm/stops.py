@@ -58,10 +58,8 @@ class StopMatcher:
         being cut by a length limit."""
         if not ids:
             return False
-        last, candidates = ids[-1], set(self.candidate_ids)
-        if last in self.end_ids or (self.exact and last in candidates):
-            return True
-        return not self.exact and last in candidates and self.hit(ids)
+        last = ids[-1]
+        return last in self.end_ids or (last in set(self.candidate_ids) and (self.exact or self.hit(ids)))
 
     def cut(self, text: str) -> str:
         return cut_at_stop(text, self.stops)
