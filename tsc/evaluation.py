@@ -215,11 +215,10 @@ def _step_figures(verifier, problems, texts, *, seed: int) -> dict:
     if width == 0:
         return {}
     # problems × steps arrays padded with NaN, so the bootstrap resamples problems
-    scores = np.full((len(rows), width), np.nan)
-    labels = np.full((len(rows), width), np.nan)
+    padded = np.full((len(rows), width, 2), np.nan)
     for i, row in enumerate(rows):
-        scores[i, : len(row)] = [s for s, _ in row]
-        labels[i, : len(row)] = [y for _, y in row]
+        padded[i, : len(row)] = np.reshape(row, (len(row), 2))  # (score, label) pairs
+    scores, labels = padded[..., 0], padded[..., 1]
 
     def step_auc(s, y):
         keep = ~np.isnan(y)
