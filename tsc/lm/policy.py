@@ -292,9 +292,7 @@ class LocalPolicy(PolicyBase):
             for b in (to_check[token] & alive).nonzero().squeeze(1).tolist():  # a stop string across tokens?
                 ended[b] = check(torch.stack(tokens, dim=1)[b, : int(counts[b])].tolist())
             if stop_after is not None:  # a prompt whose first `stop_after` samples have ended stops the rest
-                ended_by_stop = torch.zeros(len(prompts), dtype=torch.long, device=device)
-                ended_by_stop.index_add_(0, owner, (alive & ended).long())
-                reached = reached + ended_by_stop
+                reached.index_add_(0, owner, (alive & ended).long())
                 ended = ended | (reached >= stop_after)[owner]
             if k:
                 tops.append(log_probs.topk(k, dim=-1).values.float().cpu())
