@@ -91,19 +91,14 @@ def step_matches(line: str) -> list[tuple[int, str, int, int]]:
 
 def last_step_block(text: str) -> list[tuple[int, str, int, int]]:
     """The steps of the last run of consecutive lines that hold steps."""
-    blocks: list[list] = []
-    current: list = []
+    blocks: list[list] = [[]]
     for line in text.splitlines():
         found = step_matches(line)
         if found:
-            current += found
-        elif line.strip():
-            if current:
-                blocks.append(current)
-            current = []
-    if current:
-        blocks.append(current)
-    return blocks[-1] if blocks else []
+            blocks[-1] += found
+        elif line.strip() and blocks[-1]:  # a line without steps ends a block; a blank line does not
+            blocks.append([])
+    return next((block for block in reversed(blocks) if block), [])
 
 
 def expression_in(line: str) -> str | None:
