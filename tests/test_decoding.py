@@ -405,3 +405,20 @@ def test_the_explorer_starts_where_the_model_is_least_sure_and_follows_its_contr
     with pytest.raises(ValueError, match="prefix"):
         next_token_explorer(policy, problems, prefix=999)
     plt.close("all")
+
+
+def test_the_explorer_reads_the_prompt_alone_when_the_greedy_answer_is_empty(policy, monkeypatch):
+    """A model that ends at once leaves an empty greedy answer: the explorer starts at prefix 0
+    (it failed looking for the least sure of no positions)."""
+    from types import SimpleNamespace
+
+    import matplotlib.pyplot as plt
+
+    from tsc.tasks.countdown import Countdown
+    from tsc.viz.decoding import next_token_explorer
+
+    plt.switch_backend("Agg")
+    monkeypatch.setattr(policy, "sample", lambda prompts, **knobs: [[SimpleNamespace(text="")] for _ in prompts])
+    box = next_token_explorer(policy, [Countdown((7, 3, 9, 5), 26)])
+    assert box.children[1].value == 0 and box.children[1].max == 0
+    plt.close("all")

@@ -106,6 +106,8 @@ def next_token_explorer(
     answers = [row[0].text for row in policy.sample(prompts, n=1, temperature=0.0)]
 
     def least_sure(i: int) -> int:
+        if not answers[i]:  # the model ended at once: the prompt is the only prefix to read
+            return 0
         texts = [prompts[i] + answers[i][:j] for j in range(len(answers[i]))]
         return int(entropy_bits(next_token_logits(policy, texts).softmax(-1)).argmax())
 
