@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from tsc.compute import Ledger
-from tsc.core import Completion, PolicyBase, check_request, is_int
+from tsc.core import Completion, check_request, is_int
+from tsc.lm.base import PolicyBase
 from tsc.lm.checkpoint import bundled_models, card_kind
 from tsc.lm.fast import ConfidenceCut, LeanLlama, Sampled, draw_tokens, filter_probs, id_mask, pad_rows, sample_rows, supports, trimmed
 from tsc.lm.prefix import PrefixStore

@@ -44,7 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsc.compute import Ledger
-from tsc.core import Completion, PolicyBase, check_request, confidence_cut
+from tsc.core import Completion, check_request, confidence_cut
+from tsc.lm.base import PolicyBase
 from tsc.tasks.prompts import cut_at_stop
 
 
