@@ -241,6 +241,7 @@ def draw(
         if not callable(getattr(verifier, "score", None)):
             raise ValueError(f"verifier {name!r} must have score(problem, texts, ledger=...), e.g. a PRM; got {verifier!r}")
     problems = list(problems)
+    prompts = [policy.format(p) for p in problems]
     shares = isinstance(policy, SharesPrefixes) and any(isinstance(v, SharesPrefixes) for v in verifiers.values())
     step = (len(problems) or 1) if one_stream else max(1, (chunk or (256 if verifiers else 1024)) // n)  # problems per policy call
     rows: list[list[Completion]] = []
@@ -251,7 +252,7 @@ def draw(
         group = problems[start : start + step]
         with prefix_caches(policy, only_to_share=not shares):
             rows += policy.sample(
-                [policy.format(p) for p in group], n=n, temperature=temperature, max_new_tokens=max_new_tokens,
+                prompts[start : start + step], n=n, temperature=temperature, max_new_tokens=max_new_tokens,
                 seed=seed if one_stream else [problem_seed(seed, p) for p in group], ledger=ledgers[start : start + step],
                 **({"top_logprobs": top_logprobs} if top_logprobs else {}),
             )  # fmt: skip
@@ -260,18 +261,18 @@ def draw(
                     scored, paid = _score(problem, row, policy, verifier, one_by_one)
                     steps[name].append(scored)
                     costs[name].append(paid)
-    table = SampleTable.of(problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
-                           ledger=sum(ledgers, Ledger()), with_top_logprobs=bool(top_logprobs))  # fmt: skip
     prompt_tokens = None
     if callable(getattr(policy, "flops", None)) and callable(getattr(policy, "encode", None)):
-        prompt_tokens = np.array([len(ids) for ids in policy.encode([policy.format(p) for p in problems])], dtype=int)
+        prompt_tokens = np.array([len(ids) for ids in policy.encode(prompts)], dtype=int)
         prompt_flops = np.array([float(policy.flops(int(length), 0)) for length in prompt_tokens])
     else:  # a policy that cannot price a prompt (a scripted fake): its tokens' share of the FLOPs
         prompt_flops = np.array([ledger.policy_flops * ledger.prompt_tokens / max(1, ledger.tokens) for ledger in ledgers])
     sample_flops = np.array([(ledger.policy_flops - pf) / n for ledger, pf in zip(ledgers, prompt_flops)])
     verifier_flops = {name: np.array(paid, dtype=float).reshape(len(problems), n) for name, paid in costs.items()}
-    return replace(table, prompt_tokens=prompt_tokens, prompt_flops=prompt_flops, sample_flops=sample_flops, steps=steps,
-                   verifier_flops=verifier_flops, one_stream=one_stream)  # fmt: skip
+    return SampleTable.of(problems, rows, temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+                          ledger=sum(ledgers, Ledger()), with_top_logprobs=bool(top_logprobs), prompt_tokens=prompt_tokens,
+                          prompt_flops=prompt_flops, sample_flops=sample_flops, steps=steps, verifier_flops=verifier_flops,
+                          one_stream=one_stream)  # fmt: skip
 
 
 def _score(problem, row: list[Completion], policy, verifier, one_by_one: bool) -> tuple[list[list[float]], list[float]]:
