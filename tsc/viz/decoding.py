@@ -73,6 +73,17 @@ def _knobs_title(knobs: dict) -> str:
     return ", ".join(parts)
 
 
+def _least_sure(policy, prompt: str, answer: str) -> int:
+    """The number of characters of ``answer`` after which the model is least sure of its next
+    token (highest entropy); 0 for an empty answer (the prompt is the only prefix to read)."""
+    from tsc.lm.decoding import entropy_bits, next_token_logits
+
+    if not answer:
+        return 0
+    prefixes = [prompt + answer[:j] for j in range(len(answer))]
+    return int(entropy_bits(next_token_logits(policy, prefixes).softmax(-1)).argmax())
+
+
 def next_token_explorer(
     policy,
     problems: Sequence,
@@ -94,7 +105,7 @@ def next_token_explorer(
         import ipywidgets as widgets
     except ImportError as error:
         raise ImportError("next_token_explorer needs ipywidgets (pip install ipywidgets)") from error
-    from tsc.lm.decoding import candidates, entropy_bits, next_token_logits
+    from tsc.lm.decoding import candidates
     from tsc.viz.widgets import show_figure
 
     problems = list(problems)
@@ -105,13 +116,7 @@ def next_token_explorer(
     prompts = [policy.format(p) for p in problems]
     answers = [row[0].text for row in policy.sample(prompts, n=1, temperature=0.0)]
 
-    def least_sure(i: int) -> int:
-        if not answers[i]:  # the model ended at once: the prompt is the only prefix to read
-            return 0
-        texts = [prompts[i] + answers[i][:j] for j in range(len(answers[i]))]
-        return int(entropy_bits(next_token_logits(policy, texts).softmax(-1)).argmax())
-
-    start = least_sure(problem) if prefix is None else prefix
+    start = _least_sure(policy, prompts[problem], answers[problem]) if prefix is None else prefix
     if not 0 <= start <= len(answers[problem]):
         raise ValueError(f"prefix must be from 0 to {len(answers[problem])} characters, got {prefix}")
     chooser = widgets.Dropdown(options=[(p, i) for i, p in enumerate(prompts)], value=problem, description="problem")
@@ -146,7 +151,7 @@ def next_token_explorer(
         i = chooser.value
         where.unobserve(redraw, names="value")
         where.max = len(answers[i])
-        where.value = least_sure(i)
+        where.value = _least_sure(policy, prompts[i], answers[i])
         where.observe(redraw, names="value")
         redraw()
 
@@ -173,7 +178,7 @@ def next_token_twin(
     model is least sure in its greedy answer, the same bars (the model's probability, and what
     the sampler draws from after the knobs) for every setting of temperature, top-k, top-p and
     min-p. The model reads each prefix once; the knobs reshape its logits (`tsc.lm.decoding.reshape`)."""
-    from tsc.lm.decoding import entropy_bits, next_token_logits, reshape, token_text
+    from tsc.lm.decoding import next_token_logits, reshape, token_text
     from tsc.viz import interactive as iv
 
     problems = list(problems)[:count]
@@ -181,8 +186,7 @@ def next_token_twin(
     answers = [row[0].text for row in policy.sample(prompts, n=1, temperature=0.0)]
     texts, logits = [], []
     for prompt, answer in zip(prompts, answers):
-        prefixes = [prompt + answer[:j] for j in range(len(answer))]
-        at = int(entropy_bits(next_token_logits(policy, prefixes).softmax(-1)).argmax()) if prefixes else 0
+        at = _least_sure(policy, prompt, answer)
         texts.append((prompt, answer[:at]))
         logits.append(next_token_logits(policy, [prompt + answer[:at]])[0])
     orders = [row.softmax(-1).argsort(descending=True)[:show].tolist() for row in logits]
