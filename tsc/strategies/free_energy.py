@@ -315,12 +315,16 @@ def _answer_g(q_correct: float, ctx: _Context) -> float:
     return kl_binary(q_correct, ctx.prefer)  # risk; the verdict given s is certain, so no ambiguity
 
 
-def _epistemic(prior: list[float], likelihood: list[list[float]], ctx: _Context) -> float:
-    """What G subtracts for an observation: the information gain (risk + ambiguity), the
-    predictive entropy (risk alone, with no preference among these outcomes), or nothing."""
+def _epistemic(prior: list[float], likelihood: list[list[float]], outcomes: list[float], ctx: _Context) -> float:
+    """What G subtracts for an observation whose predictive distribution is ``outcomes``: the
+    information gain (risk + ambiguity, as `information_gain`), the predictive entropy (risk
+    alone, with no preference among these outcomes), or nothing."""
     if ctx.objective == "utility":
         return 0.0
-    return entropy(predictive(prior, likelihood)) if ctx.objective == "risk" else information_gain(prior, likelihood)
+    gain = entropy(outcomes)
+    if ctx.objective != "risk":
+        gain -= sum(q * entropy(row) for q, row in zip(prior, likelihood))
+    return gain
 
 
 def _plan(pairs: tuple, left: int, depth: int, ctx: _Context) -> dict[str, float]:
@@ -333,8 +337,9 @@ def _plan(pairs: tuple, left: int, depth: int, ctx: _Context) -> dict[str, float
     if left > 0:
         belief = Belief(tuple(c for c, _ in pairs), tuple(None if b < 0 else b for _, b in pairs))
         _, likelihood = sample_outcomes(belief, ctx.model)
-        g = ctx.sample_cost - _epistemic(q, likelihood, ctx)
-        for o, p in enumerate(predictive(q, likelihood)):
+        outcomes = predictive(q, likelihood)
+        g = ctx.sample_cost - _epistemic(q, likelihood, outcomes, ctx)
+        for o, p in enumerate(outcomes):
             if p <= 0:
                 continue
             if o < len(pairs):
@@ -349,9 +354,9 @@ def _plan(pairs: tuple, left: int, depth: int, ctx: _Context) -> dict[str, float
     if ctx.channel is not None and target is not None:
         chance = q[target + 1]
         binary = [list(ctx.channel.correct), list(ctx.channel.wrong)]
-        g = ctx.verify_cost - _epistemic([chance, 1 - chance], binary, ctx)
-        for x in range(len(ctx.channel.correct)):
-            p = chance * ctx.channel.correct[x] + (1 - chance) * ctx.channel.wrong[x]
+        outcomes = predictive([chance, 1 - chance], binary)
+        g = ctx.verify_cost - _epistemic([chance, 1 - chance], binary, outcomes, ctx)
+        for x, p in enumerate(outcomes):
             nxt = pairs[:target] + ((pairs[target][0], x),) + pairs[target + 1 :]
             g += p * _value(nxt, left, depth - 1, ctx)
         out["verify"] = g
